@@ -1,0 +1,53 @@
+"""costmodel: an exact analytical cost calculator for MobileNetV1 (Howard et al., 2017) and its variants.
+
+>>> import costmodel
+>>> c = costmodel.count(costmodel.mobilenet_v1(alpha=0.5, resolution=160))
+>>> c.mult_adds, c.params
+(76524800, 1319648)
+
+Importing costmodel imports neither pandas nor matplotlib; they load when a table or a plot is asked for.
+"""
+
+from __future__ import annotations
+
+from .conventions import CONVENTIONS, Convention, get_convention
+from .engine import Cost, LayerCost, count, formula
+from .errors import (
+    ConventionError,
+    CostModelError,
+    DataError,
+    InputError,
+    ProfileError,
+    SpecError,
+    WeightsError,
+)
+from .layers import Conv2d, GlobalAvgPool, Linear, Pool2d, Softmax
+from .mobilenet import mobilenet_v1
+from .network import Network, Node
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "mobilenet_v1",
+    "count",
+    "formula",
+    "Cost",
+    "LayerCost",
+    "Network",
+    "Node",
+    "Conv2d",
+    "Pool2d",
+    "GlobalAvgPool",
+    "Linear",
+    "Softmax",
+    "Convention",
+    "CONVENTIONS",
+    "get_convention",
+    "CostModelError",
+    "SpecError",
+    "ConventionError",
+    "DataError",
+    "WeightsError",
+    "InputError",
+    "ProfileError",
+]

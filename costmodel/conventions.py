@@ -1,0 +1,102 @@
+"""Counting conventions: what counts as a parameter and what counts as a Mult-Add.
+
+A :class:`Convention` is data: a handful of named rules that the cost engine applies to every layer. The
+default, ``"paper"``, is Howard et al.'s: Mult-Adds of convolution and fully connected layers only (one
+Mult-Add = one multiply-accumulate), and parameters = convolution and FC weights, without biases or batch-norm
+parameters (that is what makes Table 2's 24.33 % FC share come out).
+
+Everything else is an explicit, named option (:data:`OPTIONS`), so that "why does tool X give another number"
+has an answer written down. Operations that are not multiply-accumulates (a batch-norm scale-and-shift, a
+ReLU, a pooled addition) are counted, when an option asks for them, as one Mult-Add each, the way the
+trace-based counters do; the paper's convention counts none of them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields, replace
+
+from .errors import ConventionError
+
+__all__ = ["Convention", "CONVENTIONS", "OPTIONS", "get_convention", "register_convention"]
+
+
+@dataclass(frozen=True, slots=True)
+class Convention:
+    """Rules for counting, applied per layer by :func:`costmodel.engine.count`."""
+
+    name: str
+    summary: str
+    # --- parameters -------------------------------------------------------------------------------------------
+    bias_params: bool = False  # count the biases of conv/FC layers that have one (the paper does not)
+    bn_params: int = 0  # per batch-norm channel: 0, 2 (gamma, beta: trainable) or 4 (+ moving mean, variance)
+    # --- operations beyond conv/FC multiply-accumulates, each counted as one Mult-Add ------------------------
+    bias_ops: int = 0  # per output element of a layer with a bias
+    bn_ops: int = 0  # per batch-norm output element (inference: one scale-and-shift)
+    activation_ops: int = 0  # per activation output element
+    pool_ops: int = 0  # per pooling *input* element (each element is added or compared once)
+
+    def __post_init__(self) -> None:
+        if self.bn_params not in (0, 2, 4):
+            raise ConventionError(f"bn_params must be 0, 2 or 4, got {self.bn_params!r}")
+        for f in ("bias_ops", "bn_ops", "activation_ops", "pool_ops"):
+            value = getattr(self, f)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ConventionError(f"{f} must be a non-negative integer, got {value!r}")
+
+    def with_options(self, *options: str) -> Convention:
+        """This convention with named options (see :data:`OPTIONS`) switched on.
+
+        >>> get_convention("paper").with_options("bias", "bn").name
+        'paper+bias+bn'
+        """
+        changes: dict[str, object] = {}
+        for option in options:
+            if option not in OPTIONS:
+                raise ConventionError(f"unknown counting option {option!r}; choose from {', '.join(OPTIONS)}")
+            changes.update(OPTIONS[option][0])
+        if not options:
+            return self
+        return replace(self, name="+".join((self.name, *options)), **changes)
+
+    def describe(self) -> dict[str, object]:
+        """The rules as a plain dictionary (for reports and JSON)."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+#: Named options: the field changes they make and what they mean.
+OPTIONS: dict[str, tuple[dict[str, object], str]] = {
+    "bias": ({"bias_params": True}, "count the biases of conv/FC layers as parameters"),
+    "bn": ({"bn_params": 2}, "count batch-norm gamma and beta as parameters"),
+    "bn-stats": ({"bn_params": 4}, "count batch-norm gamma, beta, moving mean and variance as parameters"),
+    "bias-ops": ({"bias_ops": 1}, "one Mult-Add per output element of a layer with a bias"),
+    "bn-ops": ({"bn_ops": 1}, "one Mult-Add per batch-norm output element (scale and shift)"),
+    "activation-ops": ({"activation_ops": 1}, "one Mult-Add per activation output element"),
+    "pool-ops": ({"pool_ops": 1}, "one Mult-Add per pooling input element"),
+}
+
+PAPER = Convention(
+    "paper",
+    "Howard et al. (2017): Mult-Adds of conv and FC layers; parameters = conv and FC weights, "
+    "no biases, no batch norm",
+)
+
+#: The registered conventions, by name. Other modules add presets with :func:`register_convention`.
+CONVENTIONS: dict[str, Convention] = {PAPER.name: PAPER}
+
+
+def register_convention(convention: Convention) -> Convention:
+    """Add a named preset (used by the modules that model other tools' conventions)."""
+    CONVENTIONS[convention.name] = convention
+    return convention
+
+
+def get_convention(convention: str | Convention = "paper") -> Convention:
+    """Look up a convention by name (or pass one through). ``"paper+bias+bn"`` adds options to a preset."""
+    if isinstance(convention, Convention):
+        return convention
+    if not isinstance(convention, str):
+        raise ConventionError(f"convention must be a name or a Convention, got {convention!r}")
+    base, *options = convention.split("+")
+    if base not in CONVENTIONS:
+        raise ConventionError(f"unknown convention {base!r}; choose from {', '.join(sorted(CONVENTIONS))}")
+    return CONVENTIONS[base].with_options(*options)

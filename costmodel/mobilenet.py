@@ -1,0 +1,159 @@
+"""MobileNetV1 (Howard et al., 2017, arXiv:1704.04861), Table 1, and its variants.
+
+One builder, :func:`mobilenet_v1`, makes every variant the paper evaluates: the width multiplier α (Table 6),
+the resolution multiplier ρ (Table 7), "Shallow MobileNet" (Table 5) and "Conv MobileNet" (Table 4).
+"""
+
+from __future__ import annotations
+
+import math
+from numbers import Integral, Real
+
+from .errors import SpecError
+from .layers import Conv2d, GlobalAvgPool, Layer, Linear, Softmax
+from .network import Network
+
+__all__ = ["mobilenet_v1", "scale_channels", "resolve_resolution", "BASE_RESOLUTION", "MIN_RESOLUTION"]
+
+BASE_RESOLUTION = 224  # the paper's full resolution; ρ multiplies it
+MIN_RESOLUTION = 32  # the five stride-2 layers take 32x32 down to 1x1
+
+FIRST_CONV = 32  # Table 1, row 1: Conv / s2, 3x3x3x32, on the 224x224x3 image
+
+# The 13 depthwise separable blocks of Table 1: (stride of the depthwise conv, pointwise output channels).
+BLOCKS: tuple[tuple[int, int], ...] = (
+    (1, 64),  # 1: 112x112 in
+    (2, 128),  # 2: 112x112 in
+    (1, 128),  # 3: 56x56 in
+    (2, 256),  # 4: 56x56 in
+    (1, 256),  # 5: 28x28 in
+    (2, 512),  # 6: 28x28 in
+    (1, 512),  # 7-11: 14x14 in, Table 1's "5x" rows (removed in Shallow MobileNet)
+    (1, 512),
+    (1, 512),
+    (1, 512),
+    (1, 512),
+    (2, 1024),  # 12: 14x14 in
+    # 13: 7x7 in. Table 1 prints "Conv dw / s2" here, but its own input-size column keeps the map at 7x7 and
+    # TF-slim's and Keras' MobileNet use stride 1, as we do (flagged in the reproduced Table 1).
+    (1, 1024),
+)
+SHALLOW_REMOVED = frozenset({7, 8, 9, 10, 11})  # Table 5: "the 5 layers of separable filters with 14x14x512"
+
+
+def scale_channels(channels: int, alpha: float) -> int:
+    """Channels under the width multiplier: ``int(channels * alpha)``, the paper's and Keras' rounding.
+
+    The one place this rule lives. Raises :class:`SpecError` when a layer would keep no channel.
+
+    Examples
+    --------
+    >>> scale_channels(1024, 0.75), scale_channels(32, 0.25)
+    (768, 8)
+    """
+    scaled = int(channels * alpha)
+    if scaled < 1:
+        raise SpecError(f"alpha={alpha!r} is too small: {channels} channels would become {scaled}")
+    return scaled
+
+
+def _check_alpha(alpha: object) -> float:
+    if isinstance(alpha, bool) or not isinstance(alpha, Real):
+        raise SpecError(f"alpha must be a number, got {alpha!r}")
+    if not math.isfinite(alpha) or alpha <= 0:
+        raise SpecError(f"alpha must be a finite number > 0, got {alpha!r}")
+    return float(alpha)
+
+
+def resolve_resolution(resolution: object = BASE_RESOLUTION, rho: object = None) -> int:
+    """The input resolution: ``resolution``, or ``round(rho * resolution)`` when ρ is given.
+
+    ρ ∈ (0, 1] multiplies the resolution (224 by default), so ``rho=0.714`` gives 160, as in the paper.
+    The result must be an integer >= 32.
+    """
+    if isinstance(resolution, bool) or not isinstance(resolution, Integral):
+        raise SpecError(f"resolution must be an integer, got {resolution!r}")
+    resolution = int(resolution)
+    if rho is not None:
+        if isinstance(rho, bool) or not isinstance(rho, Real) or not math.isfinite(rho):
+            raise SpecError(f"rho must be a finite number in (0, 1], got {rho!r}")
+        if not 0 < rho <= 1:
+            raise SpecError(f"rho must be in (0, 1], got {rho!r}")
+        resolution = round(rho * resolution)
+    if resolution < MIN_RESOLUTION:
+        raise SpecError(f"resolution must be >= {MIN_RESOLUTION}, got {resolution!r}")
+    return resolution
+
+
+def mobilenet_v1(
+    alpha: float = 1.0,
+    resolution: int = BASE_RESOLUTION,
+    *,
+    rho: float | None = None,
+    shallow: bool = False,
+    separable: bool = True,
+    num_classes: int = 1000,
+    activation: str = "relu",
+) -> Network:
+    """Build MobileNetV1 as in Table 1 of the paper, or one of its variants.
+
+    Parameters
+    ----------
+    alpha : float
+        Width multiplier α > 0: every layer keeps ``int(channels * alpha)`` channels.
+    resolution : int
+        Input resolution (>= 32; odd sizes allowed: a stride-2 layer on n gives ceil(n / 2)).
+    rho : float, optional
+        Resolution multiplier ρ ∈ (0, 1]; the input resolution becomes ``round(rho * resolution)``.
+    shallow : bool
+        "Shallow MobileNet" (Table 5): the five 14x14x512 separable blocks removed.
+    separable : bool
+        False gives "Conv MobileNet" (Table 4): each depthwise + pointwise pair replaced by one full 3x3
+        convolution (named ``conv_full_<i>``).
+    num_classes : int
+        Outputs of the fully connected classifier.
+    activation : {"relu", "relu6"}
+        The paper uses ReLU; TF-slim and Keras checkpoints use ReLU6. Costs do not depend on it.
+
+    Returns
+    -------
+    Network
+        Layers named ``conv1``, ``conv_dw_1``, ``conv_pw_1``, ..., ``conv_dw_13``, ``conv_pw_13``, ``pool``,
+        ``fc``, ``softmax`` (28 conv/FC layers counting depthwise and pointwise separately). Removed blocks
+        keep their numbers out of the names, so names always match weight keys.
+
+    Examples
+    --------
+    >>> net = mobilenet_v1(0.75, 128)
+    >>> [n.name for n in net][:3], net["conv_pw_13"].out_ch, net["conv_pw_13"].out_size
+    (['conv1', 'conv_dw_1', 'conv_pw_1'], 768, 4)
+    """
+    alpha = _check_alpha(alpha)
+    size = resolve_resolution(resolution, rho)
+    if isinstance(num_classes, bool) or not isinstance(num_classes, Integral) or num_classes < 1:
+        raise SpecError(f"num_classes must be a positive integer, got {num_classes!r}")
+    if activation not in ("relu", "relu6"):
+        raise SpecError(f"activation must be 'relu' or 'relu6', got {activation!r}")
+
+    ch = scale_channels(FIRST_CONV, alpha)
+    layers: list[Layer] = [Conv2d("conv1", 3, ch, 3, stride=2, activation=activation)]  # 224x224 in
+    for i, (stride, out) in enumerate(BLOCKS, start=1):
+        if shallow and i in SHALLOW_REMOVED:
+            continue
+        out = scale_channels(out, alpha)
+        if separable:
+            layers.append(Conv2d(f"conv_dw_{i}", ch, ch, 3, stride=stride, groups=ch, activation=activation))
+            layers.append(Conv2d(f"conv_pw_{i}", ch, out, 1, activation=activation))
+        else:
+            layers.append(Conv2d(f"conv_full_{i}", ch, out, 3, stride=stride, activation=activation))
+        ch = out
+    layers += [GlobalAvgPool("pool"), Linear("fc", ch, int(num_classes)), Softmax("softmax")]
+
+    variant = "shallow" if shallow else "full-conv" if not separable else "standard"
+    if shallow and not separable:
+        variant = "shallow full-conv"
+    width = f"{alpha:g}" if "." in f"{alpha:g}" else f"{alpha:.1f}"  # the paper's "1.0", "0.75"
+    label = f"MobileNetV1 {width}-{size}" + ("" if variant == "standard" else f" ({variant})")
+    config = {"alpha": alpha, "resolution": size, "shallow": shallow, "separable": separable,
+              "num_classes": int(num_classes), "activation": activation}
+    return Network(layers, input_size=size, in_ch=3, name=label, config=config)

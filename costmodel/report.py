@@ -1,0 +1,165 @@
+"""Reports: turn engine results into DataFrames and text (table, CSV, JSON, Markdown). Reports never count.
+
+pandas is imported here, and this module is imported only when a table is asked for.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from .errors import DataError
+from .layers import Conv2d, GlobalAvgPool, Linear, Pool2d, Softmax
+
+if TYPE_CHECKING:
+    from .engine import Cost
+    from .network import Node
+
+__all__ = ["FORMATS", "cost_table", "type_stride", "filter_shape", "map_shape", "render", "markdown"]
+
+FORMATS = ("table", "csv", "json", "markdown")
+
+
+def type_stride(layer: object) -> str:
+    """Table 1's "Type / Stride" column: ``Conv / s2``, ``Conv dw / s1``, ``Avg Pool / s1``, ``FC / s1``."""
+    if isinstance(layer, Conv2d):
+        return f"Conv{' dw' if layer.depthwise else ''} / s{layer.stride}"
+    if isinstance(layer, Pool2d):
+        return f"{'Avg' if layer.mode == 'avg' else 'Max'} Pool / s{layer.stride}"
+    if isinstance(layer, GlobalAvgPool):
+        return "Avg Pool / s1"
+    if isinstance(layer, Linear):
+        return "FC / s1"
+    if isinstance(layer, Softmax):
+        return "Softmax / s1"
+    return type(layer).__name__
+
+
+def filter_shape(node: Node) -> str:
+    """Table 1's "Filter Shape" column: ``3x3x3x32``, ``3x3x32 dw``, ``Pool 7x7``, ``1024x1000``."""
+    layer = node.layer
+    if isinstance(layer, Conv2d):
+        k = layer.kernel
+        if layer.depthwise:
+            return f"{k}x{k}x{layer.in_ch} dw"
+        return f"{k}x{k}x{layer.in_ch // layer.groups}x{layer.out_ch}"
+    if isinstance(layer, Pool2d):
+        return f"Pool {layer.kernel}x{layer.kernel}"
+    if isinstance(layer, GlobalAvgPool):
+        return f"Pool {node.in_size}x{node.in_size}"
+    if isinstance(layer, Linear):
+        return f"{layer.in_features}x{layer.out_features}"
+    if isinstance(layer, Softmax):
+        return "Classifier"
+    return ""
+
+
+def map_shape(size: int, ch: int) -> str:
+    """A feature map as Table 1 prints it: ``224x224x3``."""
+    return f"{size}x{size}x{ch}"
+
+
+def _share(part: int, total: int) -> float:
+    return 100.0 * part / total if total else 0.0
+
+
+def cost_table(cost: Cost) -> pd.DataFrame:
+    """One row per layer: name, type/stride, filter shape, input and output maps, params and Mult-Adds with
+    their shares (%) of the totals. The integer columns add up to ``cost.params`` and ``cost.mult_adds``."""
+    from .engine import formula
+
+    rows = [
+        {
+            "name": lc.name,
+            "type": type_stride(lc.node.layer),
+            "kind": lc.kind,
+            "filter_shape": filter_shape(lc.node),
+            "input": map_shape(lc.node.in_size, lc.node.in_ch),
+            "output": map_shape(lc.node.out_size, lc.node.out_ch),
+            "params": lc.params,
+            "mult_adds": lc.mult_adds,
+            "params_pct": _share(lc.params, cost.params),
+            "mult_adds_pct": _share(lc.mult_adds, cost.mult_adds),
+            "formula": formula(lc.node),
+        }
+        for lc in cost.layers
+    ]
+    return pd.DataFrame(rows)
+
+
+def _cell(value: Any, float_digits: int) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        return f"{value:,.{float_digits}f}"
+    return str(value)
+
+
+def _text_cells(df: pd.DataFrame, float_digits: int) -> tuple[list[str], list[list[str]]]:
+    header = [str(c) for c in df.columns]
+    body = [[_cell(v, float_digits) for v in row] for row in df.astype(object).itertuples(index=False)]
+    return header, body
+
+
+def _is_numeric(df: pd.DataFrame, col: str) -> bool:
+    return pd.api.types.is_numeric_dtype(df[col]) and not pd.api.types.is_bool_dtype(df[col])
+
+
+def markdown(df: pd.DataFrame, float_digits: int = 2) -> str:
+    """A GitHub-flavoured Markdown table (numbers right-aligned), with no extra dependency."""
+    header, body = _text_cells(df, float_digits)
+    align = ["---:" if _is_numeric(df, c) else ":---" for c in df.columns]
+    lines = ["| " + " | ".join(header) + " |", "| " + " | ".join(align) + " |"]
+    lines += ["| " + " | ".join(c.replace("|", "\\|") for c in row) + " |" for row in body]
+    return "\n".join(lines)
+
+
+def text_table(df: pd.DataFrame, float_digits: int = 2) -> str:
+    """An aligned plain-text table: numbers right-aligned with thousands separators."""
+    header, body = _text_cells(df, float_digits)
+    widths = [max(len(h), *(len(r[i]) for r in body)) if body else len(h) for i, h in enumerate(header)]
+    right = [_is_numeric(df, c) for c in df.columns]
+
+    def line(cells: Sequence[str]) -> str:
+        return "  ".join(c.rjust(w) if r else c.ljust(w) for c, w, r in zip(cells, widths, right)).rstrip()
+
+    return "\n".join([line(header), line(["-" * w for w in widths]), *(line(r) for r in body)])
+
+
+def _json_value(value: Any) -> Any:
+    if hasattr(value, "item"):  # NumPy scalars
+        value = value.item()
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    return value
+
+
+def records(df: pd.DataFrame) -> list[dict[str, Any]]:
+    """Rows as plain-Python dictionaries (NumPy scalars unwrapped, NaN as None)."""
+    return [{k: _json_value(v) for k, v in row.items()} for row in df.to_dict(orient="records")]
+
+
+def render(df: pd.DataFrame, fmt: str = "table", *, title: str | None = None, float_digits: int = 2) -> str:
+    """Render a DataFrame as ``table`` (aligned text), ``csv``, ``json`` (a list of records) or ``markdown``.
+
+    ``title`` heads the text and Markdown forms; CSV and JSON stay machine-readable.
+    """
+    if fmt == "csv":
+        return df.to_csv(index=False).rstrip("\n")
+    if fmt == "json":
+        return json.dumps(records(df), indent=2)
+    if fmt == "markdown":
+        body = markdown(df, float_digits)
+        return f"**{title}**\n\n{body}" if title else body
+    if fmt == "table":
+        body = text_table(df, float_digits)
+        return f"{title}\n{body}" if title else body
+    raise DataError(f"unknown format {fmt!r}; choose from {', '.join(FORMATS)}")

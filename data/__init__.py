@@ -1,0 +1,1 @@
+"""Published numbers shipped with costmodel (see README.md in this folder)."""
