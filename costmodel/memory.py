@@ -1,0 +1,123 @@
+"""Memory accounting from the spec: activation and weight elements and bytes per layer, peak live memory.
+
+Conventions (stated once, here):
+
+- Activations are NHWC tensors of one image (batch 1); bytes = elements x the dtype's size.
+- Weights are what an inference runtime stores: conv/FC weights plus one bias per output channel for a layer
+  that has a bias *or* a batch norm (batch norm folded into the preceding convolution's weights and bias).
+- Layers run one after another; while a layer runs, its input and its output are live, so the peak live
+  activation memory is ``max(input + output)`` over layers. Traffic is the sum of inputs and outputs read and
+  written (each layer reads its input once and writes its output once).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import singledispatch
+
+from .errors import SpecError
+from .layers import Conv2d, GlobalAvgPool, Linear, Pool2d, Softmax
+from .network import Network, Node
+
+__all__ = ["DTYPE_BYTES", "LayerMemory", "NetworkMemory", "dtype_bytes", "layer_memory", "memory", "weight_elements"]
+
+#: Bytes per element of the dtypes the reports know.
+DTYPE_BYTES: dict[str, int] = {"float32": 4, "float16": 2, "int8": 1}
+
+
+def dtype_bytes(dtype: str) -> int:
+    """Size in bytes of one element of ``dtype`` ("float32", "float16" or "int8")."""
+    try:
+        return DTYPE_BYTES[dtype]
+    except (KeyError, TypeError):
+        raise SpecError(f"unknown dtype {dtype!r}; choose from {', '.join(DTYPE_BYTES)}") from None
+
+
+@singledispatch
+def weight_elements(layer: object) -> int:
+    """Elements an inference runtime stores for the layer (batch norm folded into weights and bias)."""
+    raise SpecError(f"no memory rule for layer type {type(layer).__name__}")
+
+
+@weight_elements.register
+def _(layer: Conv2d) -> int:
+    kernel = layer.kernel * layer.kernel * (layer.in_ch // layer.groups) * layer.out_ch
+    return kernel + (layer.out_ch if layer.bias or layer.batch_norm else 0)
+
+
+@weight_elements.register
+def _(layer: Linear) -> int:
+    return layer.in_features * layer.out_features + (layer.out_features if layer.bias else 0)
+
+
+@weight_elements.register(Pool2d)
+@weight_elements.register(GlobalAvgPool)
+@weight_elements.register(Softmax)
+def _(layer: object) -> int:
+    return 0
+
+
+@dataclass(frozen=True, slots=True)
+class LayerMemory:
+    """One layer's elements; multiply by :func:`dtype_bytes` for bytes."""
+
+    name: str
+    input_elements: int
+    output_elements: int
+    weight_elements: int
+
+    def bytes(self, dtype: str = "float32") -> tuple[int, int, int]:
+        """(input_bytes, output_bytes, weight_bytes) at ``dtype``."""
+        b = dtype_bytes(dtype)
+        return self.input_elements * b, self.output_elements * b, self.weight_elements * b
+
+
+def layer_memory(node: Node) -> LayerMemory:
+    """Elements of one placed layer's input, output and stored weights."""
+    return LayerMemory(
+        node.layer.name,
+        node.in_ch * node.in_size * node.in_size,
+        node.out_ch * node.out_size * node.out_size,
+        weight_elements(node.layer),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class NetworkMemory:
+    """Whole-network memory in elements (batch 1): per-layer rows and the figures derived from them."""
+
+    layers: tuple[LayerMemory, ...]
+    weight_elements: int
+    peak_live_elements: int  # max over layers of input + output, layers run one after another
+    peak_layer: str  # the layer where the peak occurs (the first one, on ties)
+    traffic_elements: int  # sum over layers of input + output
+
+    def bytes(self, dtype: str = "float32") -> dict[str, int]:
+        b = dtype_bytes(dtype)
+        return {
+            "weight_bytes": self.weight_elements * b,
+            "peak_live_bytes": self.peak_live_elements * b,
+            "traffic_bytes": self.traffic_elements * b,
+        }
+
+
+def memory(network: Network) -> NetworkMemory:
+    """Memory accounting of ``network``.
+
+    Examples
+    --------
+    >>> from costmodel import mobilenet_v1
+    >>> m = memory(mobilenet_v1())
+    >>> m.peak_live_elements, m.peak_layer
+    (1204224, 'conv_pw_1')
+    """
+    rows = tuple(layer_memory(node) for node in network.nodes)
+    live = [r.input_elements + r.output_elements for r in rows]
+    peak = max(live)
+    return NetworkMemory(
+        rows,
+        sum(r.weight_elements for r in rows),
+        peak,
+        rows[live.index(peak)].name,
+        sum(live),
+    )
