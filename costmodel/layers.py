@@ -12,9 +12,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import singledispatch
-from typing import Literal, Union
+from typing import TYPE_CHECKING, Literal, Union
 
 from .errors import SpecError
+
+if TYPE_CHECKING:
+    import numpy as np
 
 __all__ = [
     "Conv2d",
@@ -25,6 +28,7 @@ __all__ = [
     "Layer",
     "ACTIVATIONS",
     "window_out_size",
+    "window_out_size_array",
     "same_padding",
     "output_shape",
 ]
@@ -173,6 +177,41 @@ def window_out_size(n: int, kernel: int, stride: int, padding: Padding, ceil_mod
     if (out - 1) * stride >= n + padding:
         out -= 1
     return out
+
+
+def window_out_size_array(n: np.ndarray, kernel: int, stride: int, padding: Padding, ceil_mode: bool = False):
+    """:func:`window_out_size` over an int64 array of input sizes (the same rule, vectorised for sweeps).
+
+    NumPy is imported only when this is called; the spec itself does not need it.
+
+    Parameters
+    ----------
+    n : ndarray of int64, shape (m,)
+        Input sizes.
+
+    Returns
+    -------
+    ndarray of int64, shape (m,)
+        Output sizes; 0 where the window does not fit (as :func:`window_out_size`).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> window_out_size_array(np.array([224, 7]), 3, 2, "same").tolist()
+    [112, 4]
+    """
+    import numpy as np
+
+    n = np.asarray(n, dtype=np.int64)
+    if padding == "same":
+        return -(-n // stride)
+    span = n + 2 * padding - kernel
+    if not ceil_mode:
+        out = span // stride + 1
+    else:
+        out = -(-span // stride) + 1
+        out = out - ((out - 1) * stride >= n + padding)
+    return np.where(span < 0, 0, out)
 
 
 def same_padding(n: int, kernel: int, stride: int) -> tuple[int, int]:

@@ -8,12 +8,23 @@ from __future__ import annotations
 
 import math
 from numbers import Integral, Real
+from typing import TYPE_CHECKING
 
 from .errors import SpecError
 from .layers import Conv2d, GlobalAvgPool, Layer, Linear, Softmax
 from .network import Network
 
-__all__ = ["mobilenet_v1", "scale_channels", "resolve_resolution", "BASE_RESOLUTION", "MIN_RESOLUTION"]
+if TYPE_CHECKING:
+    import numpy as np
+
+__all__ = [
+    "mobilenet_v1",
+    "scale_channels",
+    "scale_channels_array",
+    "resolve_resolution",
+    "BASE_RESOLUTION",
+    "MIN_RESOLUTION",
+]
 
 BASE_RESOLUTION = 224  # the paper's full resolution; ρ multiplies it
 MIN_RESOLUTION = 32  # the five stride-2 layers take 32x32 down to 1x1
@@ -54,6 +65,40 @@ def scale_channels(channels: int, alpha: float) -> int:
     scaled = int(channels * alpha)
     if scaled < 1:
         raise SpecError(f"alpha={alpha!r} is too small: {channels} channels would become {scaled}")
+    return scaled
+
+
+def scale_channels_array(channels: int, alpha: np.ndarray) -> np.ndarray:
+    """:func:`scale_channels` over an array of α: ``int(channels * alpha)`` elementwise, as int64.
+
+    The same rule, vectorised for :mod:`costmodel.sweep`: the float64 product rounds exactly as Python's
+    ``channels * alpha`` does (both are IEEE double multiplications) and ``astype(int64)`` truncates toward
+    zero as ``int()`` does. Raises :class:`SpecError` naming the smallest α when a layer would keep no channel.
+
+    Parameters
+    ----------
+    channels : int
+        Channels at α = 1.
+    alpha : ndarray of float64, shape (n,)
+        Width multipliers, already checked finite and > 0 (NumPy is imported only when this is called: the
+        spec itself does not need it).
+
+    Returns
+    -------
+    ndarray of int64, shape (n,)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> scale_channels_array(1024, np.array([0.75, 0.3])).tolist()
+    [768, 307]
+    """
+    import numpy as np
+
+    scaled = (channels * np.asarray(alpha, dtype=np.float64)).astype(np.int64)
+    if scaled.size and scaled.min() < 1:
+        bad = float(np.asarray(alpha).min())
+        raise SpecError(f"alpha={bad!r} is too small: {channels} channels would become {int(scaled.min())}")
     return scaled
 
 
