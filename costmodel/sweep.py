@@ -38,13 +38,15 @@ from .mobilenet import BASE_RESOLUTION, MIN_RESOLUTION, mobilenet_v1, scale_chan
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["sweep", "sweep_arrays", "SweepArrays", "Term", "Structure", "structure"]
+__all__ = ["sweep", "sweep_arrays", "SweepArrays", "Term", "Structure", "structure", "stage_sizes", "GLOBAL"]
 
 INT64_MAX = np.iinfo(np.int64).max
 # A channel count that halves between α = 1 and α = 0.5 scales with α; one that stays is fixed.
 PROBE_ALPHA = 0.5
 # Largest look-up table (entries) for paired points; the table also never has more entries than points.
 _TABLE_LIMIT = 1 << 22
+# The size chain after a global pooling: a 1x1 map whatever the resolution.
+GLOBAL = (("global",),)
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,13 +129,13 @@ def structure(shallow: bool = False, separable: bool = True, num_classes: int = 
             stage = stage_of(chain, node.out_size)
             coeff = layer.kernel * layer.kernel
         elif isinstance(layer, Linear):
-            if chain != (("global",),):
+            if chain != GLOBAL:
                 raise SpecError(f"{layer.name}: sweep needs the classifier to see a 1x1 map")
             ins = _probe_channels(node.in_ch, probe.in_ch, layer.name)
             outs = _probe_channels(layer.out_features, small.out_features, layer.name)
             stage, coeff = stage_of(chain, 1), 1
         elif isinstance(layer, GlobalAvgPool):
-            chain = (("global",),)
+            chain = GLOBAL
             continue
         elif isinstance(layer, Softmax):
             continue
@@ -224,15 +226,30 @@ def _alpha_factors(s: Structure, alpha: np.ndarray) -> tuple[np.ndarray, np.ndar
     return f, f.sum(axis=1)  # the classifier's stage has size 1, so params = Σ_k F_k
 
 
-def _size_factors(s: Structure, resolution: np.ndarray) -> np.ndarray:
-    """G[j, k] = (map size of stage k)² at each resolution. Shape (m, K), int64."""
-    g = np.empty((resolution.size, len(s.stages)), dtype=np.int64)
+def stage_sizes(s: Structure, resolution: np.ndarray) -> np.ndarray:
+    """Map size of every stage of ``s`` at each resolution, by the spec's size rule.
+
+    Parameters
+    ----------
+    resolution : ndarray of int64, shape (m,)
+
+    Returns
+    -------
+    ndarray of int64, shape (m, K)
+    """
+    out = np.empty((resolution.size, len(s.stages)), dtype=np.int64)
     for k, chain in enumerate(s.stages):
         size = resolution
         for step in chain:
-            size = np.ones_like(resolution) if step == ("global",) else window_out_size_array(size, *step)
-        g[:, k] = size * size
-    return g
+            size = np.ones_like(resolution) if step == GLOBAL[0] else window_out_size_array(size, *step)
+        out[:, k] = size
+    return out
+
+
+def _size_factors(s: Structure, resolution: np.ndarray) -> np.ndarray:
+    """G[j, k] = (map size of stage k)² at each resolution. Shape (m, K), int64."""
+    g = stage_sizes(s, resolution)
+    return g * g
 
 
 def _check_int64(s: Structure, alpha_max: float, resolution_max: int) -> None:

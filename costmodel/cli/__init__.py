@@ -22,6 +22,11 @@ __all__ = ["main", "COMMANDS"]
 COMMANDS: tuple[str, ...] = (
     # "tables",
     "count",
+    "sweep",
+    "formula",
+    "budget",
+    "card",
+    "plot",
 )
 
 EXIT_USAGE = 2

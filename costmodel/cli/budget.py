@@ -1,0 +1,84 @@
+"""``costmodel budget``: the widest MobileNetV1 under a budget, every grid point under it, or the frontier."""
+
+from __future__ import annotations
+
+import argparse
+
+from ._common import add_format_argument, emit
+
+NAME = "budget"
+HELP = "largest alpha under a Mult-Adds/params budget, grid points under it, or the accuracy frontier"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--mult-adds", type=float, help="Mult-Adds budget (a count, e.g. 300e6)")
+    parser.add_argument("--params", type=float, help="parameter budget (a count, e.g. 2e6)")
+    parser.add_argument(
+        "--resolution", type=int, nargs="+", default=[224, 192, 160, 128], help="input resolutions"
+    )
+    parser.add_argument(
+        "--alpha",
+        type=float,
+        nargs="+",
+        help="list every point of this alpha grid x --resolution under the budget (not the largest alpha)",
+    )
+    parser.add_argument(
+        "--frontier",
+        choices=("mult_adds", "params"),
+        help="print the Pareto frontier of published top-1 against this cost over the 16 TF-slim models",
+    )
+    parser.add_argument(
+        "--shallow", action="store_true", help="Shallow MobileNet: drop the five 14x14x512 blocks"
+    )
+    parser.add_argument(
+        "--full-conv", action="store_true", help="Conv MobileNet: full 3x3 convs, not separable"
+    )
+    add_format_argument(parser)
+
+
+def run(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from ..budget import frontier, largest_alpha, under_budget
+    from ..errors import SpecError
+    from ..report import render
+
+    variant = {"shallow": args.shallow, "separable": not args.full_conv}
+    if args.frontier:
+        df = frontier(args.frontier)
+        cols = ["model", "alpha", "resolution", args.frontier, "top1", "top5"]
+        emit(
+            render(
+                df[cols], args.format, title=f"Pareto frontier: published top-1 vs computed {args.frontier}"
+            )
+        )
+        return 0
+    if args.mult_adds is None and args.params is None:
+        raise SpecError("give --mult-adds and/or --params (or --frontier)")
+    budgets = {"mult_adds": args.mult_adds, "params": args.params}
+    if args.alpha:
+        df = under_budget(args.alpha, args.resolution, **budgets, **variant)
+        title = f"{len(df)} grid points under the budget"
+    else:
+        rows = []
+        for r in args.resolution:
+            b = largest_alpha(r, **budgets, **variant)
+            if b is None:
+                rows.append(
+                    {"resolution": r, "alpha": None, "note": "no alpha fits: alpha = 1/32 is over budget"}
+                )
+            else:
+                rows.append(
+                    {
+                        "resolution": r,
+                        "alpha": b.alpha,
+                        "alpha_sup": b.alpha_sup,
+                        "mult_adds": b.mult_adds,
+                        "params": b.params,
+                        "note": f"every alpha in [{b.alpha:g}, {b.alpha_sup:g}) fits",
+                    }
+                )
+        df = pd.DataFrame(rows)
+        title = "Largest alpha under the budget (channels int(c*alpha))"
+    emit(render(df, args.format, title=title, float_digits=6))
+    return 0

@@ -1,0 +1,36 @@
+"""``costmodel card``: the TF-slim model card's MACs and params beside the spec's counts; the accuracy fit."""
+
+from __future__ import annotations
+
+import argparse
+
+from ._common import add_format_argument, emit
+
+NAME = "card"
+HELP = "compare the TF-slim model card (16 models) with the spec's counts; log-linear accuracy fit"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--fit", action="store_true", help="print the log-linear fit and its residuals instead"
+    )
+    add_format_argument(parser)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..accuracy import card_comparison, card_summary, loglinear_fit
+    from ..report import render
+
+    if args.fit:
+        parts = []
+        for x in ("mult_adds", "params"):
+            fit = loglinear_fit(x)
+            parts.append(render(fit.residuals, args.format, title=fit.describe()))
+        emit("\n\n".join(parts))
+        return 0
+    df = card_comparison()
+    text = render(df, args.format, title="TF-slim model card vs the spec (millions)", float_digits=3)
+    if args.format in ("table", "markdown"):
+        text += "\n\n" + "\n".join(f"{q}: {s}" for q, s in card_summary(df).items())
+    emit(text)
+    return 0

@@ -1,0 +1,49 @@
+"""``costmodel formula``: P, Q, R, S, T of MobileNetV1's closed form, in total and per layer type."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from ._common import add_format_argument, emit
+
+NAME = "formula"
+HELP = "closed form mult_adds = rho^2*(P*alpha^2 + Q*alpha) + R*alpha, params = S*alpha^2 + T*alpha"
+
+MULT_ADDS = "mult_adds = rho^2 * (P*alpha^2 + Q*alpha) + R*alpha"
+PARAMS = "params = S*alpha^2 + T*alpha"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--shallow", action="store_true", help="Shallow MobileNet: drop the five 14x14x512 blocks"
+    )
+    parser.add_argument(
+        "--full-conv", action="store_true", help="Conv MobileNet: full 3x3 convs, not separable"
+    )
+    parser.add_argument("--num-classes", type=int, default=1000, help="classifier outputs (default 1000)")
+    add_format_argument(parser)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..closed_form import closed_form
+    from ..report import records, render
+
+    cf = closed_form(args.shallow, not args.full_conv, args.num_classes)
+    df = cf.table()
+    where = (
+        f"exact when alpha is a multiple of {cf.alpha_step} (every int(c*alpha) == c*alpha) and the "
+        f"resolution a multiple of {cf.resolution_step} (every stride-2 map halves exactly); "
+        "rho = resolution / 224; elsewhere an approximation"
+    )
+    if args.format == "json":
+        text = json.dumps(
+            {"mult_adds": MULT_ADDS, "params": PARAMS, "applies": where, "coefficients": records(df)}
+        )
+    elif args.format == "csv":
+        text = render(df, "csv")
+    else:
+        title = f"{MULT_ADDS};  {PARAMS}"
+        text = render(df, args.format, title=title) + "\n\n" + where
+    emit(text)
+    return 0

@@ -1,0 +1,27 @@
+"""``costmodel plot``: write the paper's Figures 4-5, the α x ρ heatmaps and Table 3's layer comparison."""
+
+from __future__ import annotations
+
+import argparse
+
+NAME = "plot"
+HELP = "write Figures 4-5, alpha x rho heatmaps and the Table 3 layer comparison as PNG and SVG"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--out", required=True, help="folder to write the figures into (created if missing)")
+    parser.add_argument(
+        "--formats", nargs="+", choices=("png", "svg", "pdf"), default=["png", "svg"], help="file formats"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only; no display needed
+    from ..plots import all_figures, save
+
+    for stem, fig in all_figures().items():
+        for path in save(fig, args.out, stem, args.formats):
+            print(path)
+    return 0

@@ -1,0 +1,221 @@
+"""Figures from data: each function takes numbers (or computes them from the spec) and returns a Figure.
+
+- :func:`figure4` / :func:`figure5`: the paper's Figures 4 and 5, published top-1 of the 16 TF-slim models
+  against computed Mult-Adds (log scale) / parameters, points labelled ``α-resolution``, with the log-linear
+  **empirical fit** (:func:`costmodel.accuracy.loglinear_fit`).
+- :func:`cost_heatmap`: Mult-Adds or parameters over the α x ρ plane (:func:`costmodel.sweep.sweep`).
+- :func:`layer_comparison`: standard vs depthwise separable convolution for Table 3's layer
+  (D_K = 3, M = N = 512, D_F = 14), counted by the engine.
+
+Plots never count: costs come from the engine or the sweep. matplotlib is imported when a function is called;
+figures are built on :class:`matplotlib.figure.Figure` directly (no pyplot state, any backend).
+:func:`save` writes PNG and SVG atomically.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from .errors import CostModelError
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from matplotlib.figure import Figure
+
+    from .accuracy import LogLinearFit
+
+__all__ = ["figure4", "figure5", "tradeoff_figure", "cost_heatmap", "layer_comparison", "save", "all_figures"]
+
+MILLION = 1e6
+
+
+def _figure(width: float = 6.4, height: float = 4.8) -> Figure:
+    from matplotlib.figure import Figure
+
+    return Figure(figsize=(width, height), layout="constrained")
+
+
+def tradeoff_figure(
+    df: pd.DataFrame, x: str, y: str = "top1", fit: LogLinearFit | None = None, *, title: str = ""
+) -> Figure:
+    """Accuracy against a cost, one labelled point per row, and the fit line if given.
+
+    Parameters
+    ----------
+    df : DataFrame
+        Columns ``model``, ``x`` (a count: plotted in millions) and ``y`` (accuracy, %).
+    x : {"mult_adds", "params"}
+    fit : LogLinearFit, optional
+        Drawn over the data's cost range, labelled as an empirical fit.
+
+    Returns
+    -------
+    Figure
+        One axes: ``collections[0]`` holds the points (x in millions, y), ``lines[0]`` the fit.
+    """
+    fig = _figure()
+    ax = fig.add_subplot()
+    xs = df[x].to_numpy(dtype=np.float64) / MILLION
+    ys = df[y].to_numpy(dtype=np.float64)
+    ax.scatter(xs, ys, zorder=3, label="published (TF-slim model card)")
+    for label, px, py in zip(df["model"], xs, ys, strict=True):
+        ax.annotate(
+            str(label).replace("_", "-"), (px, py), textcoords="offset points", xytext=(4, -10), fontsize=7
+        )
+    if fit is not None:
+        grid = np.geomspace(xs.min(), xs.max(), 50)
+        label = f"{fit.label} (log-linear, R² = {fit.r_squared:.3f})"
+        ax.plot(grid, fit.predict(grid * MILLION).to_numpy(), "--", label=label)
+    ax.set_xscale("log")
+    ticks = [
+        t
+        for t in (0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000)
+        if xs.min() / 1.5 <= t <= xs.max() * 1.5
+    ]
+    if len(ticks) >= 2:
+        from matplotlib.ticker import NullFormatter
+
+        ax.set_xticks(ticks, [f"{t:g}" for t in ticks])
+        ax.xaxis.set_minor_formatter(NullFormatter())
+    unit = "Mult-Adds" if x == "mult_adds" else "parameters"
+    ax.set_xlabel(f"{unit} (millions, log scale)")
+    ax.set_ylabel(f"ImageNet {y.replace('top', 'top-')} accuracy (%)")
+    ax.set_title(title)
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=7, loc="lower right")
+    return fig
+
+
+def figure4(df: pd.DataFrame | None = None, fit: LogLinearFit | None = None) -> Figure:
+    """The paper's Figure 4: top-1 against Mult-Adds (log scale) for the 16 models, with the empirical fit."""
+    from .accuracy import loglinear_fit, models
+
+    df = models() if df is None else df
+    fit = loglinear_fit("mult_adds", data=df) if fit is None else fit
+    return tradeoff_figure(df, "mult_adds", fit=fit, title="Figure 4: ImageNet accuracy vs Mult-Adds")
+
+
+def figure5(df: pd.DataFrame | None = None, fit: LogLinearFit | None = None) -> Figure:
+    """The paper's Figure 5: top-1 against parameters (log scale), 16 models, with the empirical fit."""
+    from .accuracy import loglinear_fit, models
+
+    df = models() if df is None else df
+    fit = loglinear_fit("params", data=df) if fit is None else fit
+    return tradeoff_figure(df, "params", fit=fit, title="Figure 5: ImageNet accuracy vs parameters")
+
+
+def cost_heatmap(
+    quantity: str = "mult_adds",
+    alpha: Sequence[float] | np.ndarray | None = None,
+    resolution: Sequence[int] | np.ndarray | None = None,
+) -> Figure:
+    """Mult-Adds or parameters (millions) over the α x ρ plane, ρ = resolution / 224.
+
+    Returns
+    -------
+    Figure
+        ``axes[0].collections[0]`` is a QuadMesh whose array, shape (len(resolution), len(alpha)), holds the
+        cost in millions: row i is ``resolution[i]``, column j is ``alpha[j]``.
+    """
+    from .sweep import sweep_arrays
+
+    if quantity not in ("mult_adds", "params"):
+        raise CostModelError(f"heatmap quantity must be 'mult_adds' or 'params', got {quantity!r}")
+    alpha = np.linspace(0.25, 1.0, 31) if alpha is None else np.asarray(alpha, dtype=np.float64)
+    resolution = np.arange(96, 225, 8) if resolution is None else np.asarray(resolution, dtype=np.int64)
+    out = sweep_arrays(alpha, resolution, grid=True)
+    values = getattr(out, quantity).reshape(alpha.size, resolution.size).T / MILLION
+    fig = _figure()
+    ax = fig.add_subplot()
+    mesh = ax.pcolormesh(alpha, resolution / 224, values, shading="nearest", cmap="viridis")
+    if values.shape[0] > 1 and values.shape[1] > 1:
+        ax.contour(alpha, resolution / 224, values, colors="white", linewidths=0.6, levels=8)
+    fig.colorbar(mesh, ax=ax, label=f"{'Mult-Adds' if quantity == 'mult_adds' else 'parameters'} (millions)")
+    ax.set_xlabel("width multiplier α")
+    ax.set_ylabel("resolution multiplier ρ = resolution / 224")
+    ax.set_title(
+        f"MobileNetV1 {'Mult-Adds' if quantity == 'mult_adds' else 'parameters'} over α x ρ (exact counts)"
+    )
+    return fig
+
+
+def layer_costs(kernel: int = 3, m: int = 512, n: int = 512, d_f: int = 14) -> dict[str, dict[str, int]]:
+    """Engine counts for one layer as a standard and as a depthwise separable convolution (Table 3).
+
+    Returns {"standard" | "depthwise" | "pointwise": {"mult_adds": int, "params": int}}.
+    """
+    from .engine import count
+    from .layers import Conv2d
+    from .network import Network
+
+    standard = count(Network([Conv2d("conv", m, n, kernel)], input_size=d_f, in_ch=m))
+    separable = count(
+        Network([Conv2d("dw", m, m, kernel, groups=m), Conv2d("pw", m, n, 1)], input_size=d_f, in_ch=m)
+    )
+    out = {"standard": standard.layers[0]}
+    out.update({"depthwise": separable.layers[0], "pointwise": separable.layers[1]})
+    return {k: {"mult_adds": lc.mult_adds, "params": lc.params} for k, lc in out.items()}
+
+
+def layer_comparison(kernel: int = 3, m: int = 512, n: int = 512, d_f: int = 14) -> Figure:
+    """Standard vs depthwise separable convolution for one layer: Mult-Adds and parameters (millions).
+
+    Returns
+    -------
+    Figure
+        Two axes (Mult-Adds, parameters). In each, ``containers[0]`` is the standard bar and
+        ``containers[1]``/``containers[2]`` the stacked depthwise and pointwise bars.
+    """
+    costs = layer_costs(kernel, m, n, d_f)
+    fig = _figure(8.0, 4.0)
+    axes = fig.subplots(1, 2)
+    for ax, quantity in zip(axes, ("mult_adds", "params"), strict=True):
+        std = costs["standard"][quantity] / MILLION
+        dw = costs["depthwise"][quantity] / MILLION
+        pw = costs["pointwise"][quantity] / MILLION
+        ax.bar(["standard"], [std], color="tab:red", label="standard 3x3" if kernel == 3 else "standard")
+        ax.bar(["separable"], [dw], color="tab:blue", label="depthwise")
+        ax.bar(["separable"], [pw], bottom=[dw], color="tab:cyan", label="pointwise")
+        ratio = (dw + pw) / std
+        ax.set_title(
+            f"{'Mult-Adds' if quantity == 'mult_adds' else 'parameters'} (millions); ratio {ratio:.3f}"
+        )
+        ax.legend(fontsize=7)
+    fig.suptitle(f"One layer, D_K={kernel}, M={m}, N={n}, D_F={d_f} (Table 3): standard vs separable")
+    return fig
+
+
+def save(
+    fig: Figure, directory: str | Path, stem: str, formats: Sequence[str] = ("png", "svg")
+) -> list[Path]:
+    """Write ``fig`` as ``directory/stem.<format>`` for each format, each through a temporary file renamed
+    into place (nothing half-written). Returns the paths written."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    written = []
+    for fmt in formats:
+        path = directory / f"{stem}.{fmt}"
+        tmp = directory / f".{stem}.{fmt}.tmp"
+        try:
+            fig.savefig(tmp, format=fmt, dpi=150)
+            tmp.replace(path)
+        except OSError as exc:
+            tmp.unlink(missing_ok=True)
+            raise CostModelError(f"cannot write {str(path)!r}: {exc.strerror}") from None
+        written.append(path)
+    return written
+
+
+def all_figures() -> dict[str, Figure]:
+    """Every figure the ``costmodel plot`` command writes, by file stem."""
+    return {
+        "figure4_top1_vs_mult_adds": figure4(),
+        "figure5_top1_vs_params": figure5(),
+        "heatmap_mult_adds": cost_heatmap("mult_adds"),
+        "heatmap_params": cost_heatmap("params"),
+        "table3_layer_standard_vs_separable": layer_comparison(),
+    }
