@@ -84,3 +84,18 @@ def test_only_layers_with_a_map_carry_rho():
     fc, pw = cf.by_kind["FC"], cf.by_kind["Conv 1x1"]
     assert (fc.P, fc.Q, fc.S) == (0, 0, 0) and fc.R == fc.T == 1024 * 1000
     assert (pw.Q, pw.R, pw.T) == (0, 0, 0)
+
+
+def test_formula_cli_prints_the_coefficients(capsys):
+    import json
+
+    from costmodel.cli import main
+
+    assert main(["formula", "--format", "json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    total = out["coefficients"][-1]
+    assert total["kind"] == "total"
+    assert total["P"] + total["Q"] + total["R"] == costmodel.count(mobilenet_v1()).mult_adds
+    assert "multiple of 1/32" in out["applies"] and "multiple of 32" in out["applies"]
+    assert main(["formula", "--full-conv"]) == 0
+    assert "Conv 3x3" in capsys.readouterr().out

@@ -184,3 +184,32 @@ def test_bad_input_names_the_value(kwargs, message):
 def test_bad_variant_is_an_error():
     with pytest.raises(SpecError, match="shallow must be True, False"):
         sweep(1.0, shallow="yes")
+
+
+def test_sweep_cli_csv(capsys):
+    from costmodel.cli import main
+
+    assert main(["sweep", "--alpha", "0.5", "1.0", "--resolution", "131", "224", "--format", "csv"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines[0].split(",")[:7] == [
+        "alpha",
+        "resolution",
+        "rho",
+        "shallow",
+        "separable",
+        "mult_adds",
+        "params",
+    ]
+    rows = [line.split(",") for line in lines[1:]]
+    assert [(float(r[0]), int(r[1]), int(r[5]), int(r[6])) for r in rows] == [
+        (a, r, *engine(a, r)) for a, r in itertools.product([0.5, 1.0], [131, 224])
+    ]
+
+
+def test_sweep_cli_bad_input_exits_2(capsys):
+    from costmodel.cli import main
+
+    with pytest.raises(SystemExit) as exc:
+        main(["sweep", "--alpha", "0.5", "1.0", "--resolution", "224", "192", "160", "--paired"])
+    assert exc.value.code == 2
+    assert "alpha has 2 values but resolution has 3" in capsys.readouterr().err
