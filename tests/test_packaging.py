@@ -1,10 +1,11 @@
 """Packaging: every subpackage ships, the data files are found through importlib.resources."""
 
+from importlib import resources
+from pathlib import Path
+
 import pytest
 
 tomllib = pytest.importorskip("tomllib")  # Python >= 3.11
-from importlib import resources
-from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 
