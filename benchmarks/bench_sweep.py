@@ -72,9 +72,7 @@ def main() -> None:
     structure()  # read the spec once, as any long-running caller would
     per_config = scalar_seconds()
     print(f"scalar engine (mobilenet_v1 + count): {per_config * 1e6:,.1f} us per configuration")
-    print(
-        f"{'points':>10}  {'case':<32} {'seconds':>9} {'configs/s':>12} {'x scalar':>9} {'peak B/point':>13}"
-    )
+    print(f"{'points':>10}  {'case':<32} {'seconds':>9} {'configs/s':>12} {'x scalar':>9} {'peak B/point':>13}")
     sizes = (10**4, 10**6) if args.quick else (10**4, 10**6, 10**7)
     rng = np.random.default_rng(0)
     for n in sizes:

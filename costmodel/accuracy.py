@@ -15,10 +15,10 @@ Accuracies are published data, never computed.
 
 from __future__ import annotations
 
+import io
 import math
 from dataclasses import dataclass
 from functools import lru_cache
-from importlib.resources import files
 
 import numpy as np
 import pandas as pd
@@ -54,10 +54,11 @@ CARD_COLUMNS = (
 
 
 def _read(name: str) -> pd.DataFrame:
+    from .published import data_text
+
     try:
-        with files("costmodel.data").joinpath(name).open("r", encoding="utf-8") as f:
-            return pd.read_csv(f, comment="#", dtype={"model": str})
-    except (OSError, ValueError) as exc:
+        return pd.read_csv(io.StringIO(data_text(name)), comment="#", dtype={"model": str})
+    except ValueError as exc:
         raise DataError(f"cannot read published data {name!r}: {exc}") from None
 
 
@@ -85,8 +86,17 @@ def model_card() -> pd.DataFrame:
 
 
 def paper_accuracy() -> pd.DataFrame:
-    """Top-1 (%) of the paper's Tables 6 and 7: columns table, row, alpha, resolution, top1_pct."""
-    return _read("paper_accuracy.csv")
+    """Top-1 (%) of the paper's Tables 6 and 7, from the paper's published numbers (``paper_tables.csv``).
+
+    Returns
+    -------
+    DataFrame, 8 rows
+        ``table``, ``row`` (as printed), ``alpha``, ``resolution``, ``top1_pct``.
+    """
+    df = _read("paper_tables.csv")
+    df = df[df["table"].isin([6, 7]) & (df["quantity"] == "top1_pct")]
+    df = df.rename(columns={"published": "top1_pct"})[["table", "row", "alpha", "resolution", "top1_pct"]]
+    return df.astype({"resolution": int}).reset_index(drop=True)
 
 
 def models() -> pd.DataFrame:
@@ -282,8 +292,6 @@ def loglinear_fit(x: str = "mult_adds", y: str = "top1", data: pd.DataFrame | No
     fitted = intercept + slope * log_x
     ss_res = float(np.sum((acc - fitted) ** 2))
     ss_tot = float(np.sum((acc - acc.mean()) ** 2))
-    residuals = pd.DataFrame(
-        {"model": df["model"].to_numpy(), x: df[x].to_numpy(), "published": acc, "fitted": fitted}
-    )
+    residuals = pd.DataFrame({"model": df["model"].to_numpy(), x: df[x].to_numpy(), "published": acc, "fitted": fitted})
     residuals["residual"] = residuals["published"] - residuals["fitted"]
     return LogLinearFit(x, y, float(slope), float(intercept), 1 - ss_res / ss_tot, residuals)

@@ -59,9 +59,7 @@ def _lattice(shallow: bool, separable: bool, num_classes: int) -> int:
     s = structure(shallow, separable, num_classes)
     lattice = max(s.base_channels)
     if not all(lattice % c == 0 and c & (c - 1) == 0 for c in s.base_channels):
-        raise SpecError(
-            "budget search needs power-of-two base channel counts"
-        )  # not the case for MobileNetV1
+        raise SpecError("budget search needs power-of-two base channel counts")  # not the case for MobileNetV1
     return lattice
 
 
@@ -176,9 +174,7 @@ def pareto_frontier(df: pd.DataFrame, cost: str = "mult_adds", accuracy: str = "
     """
     for col in (cost, accuracy):
         if col not in df.columns:
-            raise SpecError(
-                f"no column {col!r} to build a frontier on; columns: {', '.join(map(str, df.columns))}"
-            )
+            raise SpecError(f"no column {col!r} to build a frontier on; columns: {', '.join(map(str, df.columns))}")
     ordered = df.sort_values([cost, accuracy], ascending=[True, False], kind="stable")
     keep, best, best_cost = [], -math.inf, None
     for idx, c, a in zip(ordered.index, ordered[cost], ordered[accuracy], strict=True):

@@ -132,9 +132,7 @@ def closed_form(shallow: bool = False, separable: bool = True, num_classes: int 
     # multiple of every stage's total stride 224 / size_224
     step = Fraction(1, reduce(math.gcd, s.base_channels))
     strides = [
-        BASE_RESOLUTION // size
-        for size, chain in zip(s.stage_sizes_224, s.stages, strict=True)
-        if chain != GLOBAL
+        BASE_RESOLUTION // size for size, chain in zip(s.stage_sizes_224, s.stages, strict=True) if chain != GLOBAL
     ]
     return ClosedForm(_coefficients(s, s.terms), by_kind, step, reduce(math.lcm, strides, 1))
 

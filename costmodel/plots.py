@@ -63,18 +63,14 @@ def tradeoff_figure(
     ys = df[y].to_numpy(dtype=np.float64)
     ax.scatter(xs, ys, zorder=3, label="published (TF-slim model card)")
     for label, px, py in zip(df["model"], xs, ys, strict=True):
-        ax.annotate(
-            str(label).replace("_", "-"), (px, py), textcoords="offset points", xytext=(4, -10), fontsize=7
-        )
+        ax.annotate(str(label).replace("_", "-"), (px, py), textcoords="offset points", xytext=(4, -10), fontsize=7)
     if fit is not None:
         grid = np.geomspace(xs.min(), xs.max(), 50)
         label = f"{fit.label} (log-linear, R² = {fit.r_squared:.3f})"
         ax.plot(grid, fit.predict(grid * MILLION).to_numpy(), "--", label=label)
     ax.set_xscale("log")
     ticks = [
-        t
-        for t in (0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000)
-        if xs.min() / 1.5 <= t <= xs.max() * 1.5
+        t for t in (0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000) if xs.min() / 1.5 <= t <= xs.max() * 1.5
     ]
     if len(ticks) >= 2:
         from matplotlib.ticker import NullFormatter
@@ -137,9 +133,7 @@ def cost_heatmap(
     fig.colorbar(mesh, ax=ax, label=f"{'Mult-Adds' if quantity == 'mult_adds' else 'parameters'} (millions)")
     ax.set_xlabel("width multiplier α")
     ax.set_ylabel("resolution multiplier ρ = resolution / 224")
-    ax.set_title(
-        f"MobileNetV1 {'Mult-Adds' if quantity == 'mult_adds' else 'parameters'} over α x ρ (exact counts)"
-    )
+    ax.set_title(f"MobileNetV1 {'Mult-Adds' if quantity == 'mult_adds' else 'parameters'} over α x ρ (exact counts)")
     return fig
 
 
@@ -153,9 +147,7 @@ def layer_costs(kernel: int = 3, m: int = 512, n: int = 512, d_f: int = 14) -> d
     from .network import Network
 
     standard = count(Network([Conv2d("conv", m, n, kernel)], input_size=d_f, in_ch=m))
-    separable = count(
-        Network([Conv2d("dw", m, m, kernel, groups=m), Conv2d("pw", m, n, 1)], input_size=d_f, in_ch=m)
-    )
+    separable = count(Network([Conv2d("dw", m, m, kernel, groups=m), Conv2d("pw", m, n, 1)], input_size=d_f, in_ch=m))
     out = {"standard": standard.layers[0]}
     out.update({"depthwise": separable.layers[0], "pointwise": separable.layers[1]})
     return {k: {"mult_adds": lc.mult_adds, "params": lc.params} for k, lc in out.items()}
@@ -181,17 +173,13 @@ def layer_comparison(kernel: int = 3, m: int = 512, n: int = 512, d_f: int = 14)
         ax.bar(["separable"], [dw], color="tab:blue", label="depthwise")
         ax.bar(["separable"], [pw], bottom=[dw], color="tab:cyan", label="pointwise")
         ratio = (dw + pw) / std
-        ax.set_title(
-            f"{'Mult-Adds' if quantity == 'mult_adds' else 'parameters'} (millions); ratio {ratio:.3f}"
-        )
+        ax.set_title(f"{'Mult-Adds' if quantity == 'mult_adds' else 'parameters'} (millions); ratio {ratio:.3f}")
         ax.legend(fontsize=7)
     fig.suptitle(f"One layer, D_K={kernel}, M={m}, N={n}, D_F={d_f} (Table 3): standard vs separable")
     return fig
 
 
-def save(
-    fig: Figure, directory: str | Path, stem: str, formats: Sequence[str] = ("png", "svg")
-) -> list[Path]:
+def save(fig: Figure, directory: str | Path, stem: str, formats: Sequence[str] = ("png", "svg")) -> list[Path]:
     """Write ``fig`` as ``directory/stem.<format>`` for each format, each through a temporary file renamed
     into place (nothing half-written). Returns the paths written."""
     directory = Path(directory)

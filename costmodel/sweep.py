@@ -97,9 +97,7 @@ def structure(shallow: bool = False, separable: bool = True, num_classes: int = 
     (28, (112, 56, 28, 14, 7, 1), (32, 64, 128, 256, 512, 1024))
     """
     base = mobilenet_v1(1.0, BASE_RESOLUTION, shallow=shallow, separable=separable, num_classes=num_classes)
-    half = mobilenet_v1(
-        PROBE_ALPHA, BASE_RESOLUTION, shallow=shallow, separable=separable, num_classes=num_classes
-    )
+    half = mobilenet_v1(PROBE_ALPHA, BASE_RESOLUTION, shallow=shallow, separable=separable, num_classes=num_classes)
     terms: list[Term] = []
     stages: list[tuple] = []
     sizes: list[int] = []
@@ -123,9 +121,7 @@ def structure(shallow: bool = False, separable: bool = True, num_classes: int = 
             if layer.depthwise:
                 ins = 1  # weights k²·(M/g)·N with g = M: one input channel per filter
             elif layer.groups != 1:
-                raise SpecError(
-                    f"{layer.name}: sweep supports dense and depthwise convs, not groups={layer.groups}"
-                )
+                raise SpecError(f"{layer.name}: sweep supports dense and depthwise convs, not groups={layer.groups}")
             stage = stage_of(chain, node.out_size)
             coeff = layer.kernel * layer.kernel
         elif isinstance(layer, Linear):
@@ -196,9 +192,7 @@ def _check_resolution_array(resolution: object) -> np.ndarray:
         raise SpecError(f"resolution must be an integer array, got {r.dtype} values (e.g. {r[0].item()!r})")
     r = r.astype(np.int64, copy=False)
     if r.min() < MIN_RESOLUTION:
-        raise SpecError(
-            f"resolution must be >= {MIN_RESOLUTION}, got {int(r[(r < MIN_RESOLUTION).argmax()])}"
-        )
+        raise SpecError(f"resolution must be >= {MIN_RESOLUTION}, got {int(r[(r < MIN_RESOLUTION).argmax()])}")
     return r
 
 
@@ -261,8 +255,7 @@ def _check_int64(s: Structure, alpha_max: float, resolution_max: int) -> None:
         total += w * size[t.stage]
     if total > INT64_MAX:
         raise SpecError(
-            f"alpha={alpha_max!r} with resolution={resolution_max} costs {total:,} Mult-Adds: "
-            "too large for int64"
+            f"alpha={alpha_max!r} with resolution={resolution_max} costs {total:,} Mult-Adds: too large for int64"
         )
 
 
@@ -418,9 +411,7 @@ def sweep(
 
     frames = []
     for sh, sep in product(_variants(shallow, "shallow"), _variants(separable, "separable")):
-        out = sweep_arrays(
-            alpha, resolution, rho=rho, grid=grid, shallow=sh, separable=sep, num_classes=num_classes
-        )
+        out = sweep_arrays(alpha, resolution, rho=rho, grid=grid, shallow=sh, separable=sep, num_classes=num_classes)
         frames.append(
             pd.DataFrame(
                 {

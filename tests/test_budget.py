@@ -99,18 +99,14 @@ def test_bad_budgets(kwargs, message):
         largest_alpha(**kwargs)
 
 
-@pytest.mark.parametrize(
-    "budget", [{"mult_adds": 150e6}, {"params": 1.5e6}, {"mult_adds": 1e8, "params": 1e6}]
-)
+@pytest.mark.parametrize("budget", [{"mult_adds": 150e6}, {"params": 1.5e6}, {"mult_adds": 1e8, "params": 1e6}])
 def test_under_budget_is_the_brute_force_filter(budget):
     alphas, resolutions = [0.25, 0.4, 0.5, 0.6, 0.75, 1.0], [96, 128, 131, 160, 192, 224]
     df = under_budget(alphas, resolutions, **budget)
     expected = [
         (a, r)
         for a, r in itertools.product(alphas, resolutions)
-        if all(
-            c <= budget[k] for k, c in zip(("mult_adds", "params"), engine(a, r), strict=True) if k in budget
-        )
+        if all(c <= budget[k] for k, c in zip(("mult_adds", "params"), engine(a, r), strict=True) if k in budget)
     ]
     assert list(zip(df["alpha"], df["resolution"], strict=True)) == expected
 

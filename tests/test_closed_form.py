@@ -73,9 +73,7 @@ def test_per_kind_coefficients_match_the_engines_per_kind_counts(variant, alpha,
         assert c.params(alpha) == params
     table = cf.table()
     assert table.iloc[-1]["kind"] == "total"
-    assert (
-        table.iloc[:-1][["P", "Q", "R", "S", "T"]].sum() == table.iloc[-1][["P", "Q", "R", "S", "T"]]
-    ).all()
+    assert (table.iloc[:-1][["P", "Q", "R", "S", "T"]].sum() == table.iloc[-1][["P", "Q", "R", "S", "T"]]).all()
 
 
 def test_only_layers_with_a_map_carry_rho():

@@ -13,9 +13,7 @@ HELP = "largest alpha under a Mult-Adds/params budget, grid points under it, or 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--mult-adds", type=float, help="Mult-Adds budget (a count, e.g. 300e6)")
     parser.add_argument("--params", type=float, help="parameter budget (a count, e.g. 2e6)")
-    parser.add_argument(
-        "--resolution", type=int, nargs="+", default=[224, 192, 160, 128], help="input resolutions"
-    )
+    parser.add_argument("--resolution", type=int, nargs="+", default=[224, 192, 160, 128], help="input resolutions")
     parser.add_argument(
         "--alpha",
         type=float,
@@ -27,12 +25,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         choices=("mult_adds", "params"),
         help="print the Pareto frontier of published top-1 against this cost over the 16 TF-slim models",
     )
-    parser.add_argument(
-        "--shallow", action="store_true", help="Shallow MobileNet: drop the five 14x14x512 blocks"
-    )
-    parser.add_argument(
-        "--full-conv", action="store_true", help="Conv MobileNet: full 3x3 convs, not separable"
-    )
+    parser.add_argument("--shallow", action="store_true", help="Shallow MobileNet: drop the five 14x14x512 blocks")
+    parser.add_argument("--full-conv", action="store_true", help="Conv MobileNet: full 3x3 convs, not separable")
     add_format_argument(parser)
 
 
@@ -47,11 +41,7 @@ def run(args: argparse.Namespace) -> int:
     if args.frontier:
         df = frontier(args.frontier)
         cols = ["model", "alpha", "resolution", args.frontier, "top1", "top5"]
-        emit(
-            render(
-                df[cols], args.format, title=f"Pareto frontier: published top-1 vs computed {args.frontier}"
-            )
-        )
+        emit(render(df[cols], args.format, title=f"Pareto frontier: published top-1 vs computed {args.frontier}"))
         return 0
     if args.mult_adds is None and args.params is None:
         raise SpecError("give --mult-adds and/or --params (or --frontier)")
@@ -64,9 +54,7 @@ def run(args: argparse.Namespace) -> int:
         for r in args.resolution:
             b = largest_alpha(r, **budgets, **variant)
             if b is None:
-                rows.append(
-                    {"resolution": r, "alpha": None, "note": "no alpha fits: alpha = 1/32 is over budget"}
-                )
+                rows.append({"resolution": r, "alpha": None, "note": "no alpha fits: alpha = 1/32 is over budget"})
             else:
                 rows.append(
                     {

@@ -11,9 +11,7 @@ HELP = "compare the TF-slim model card (16 models) with the spec's counts; log-l
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--fit", action="store_true", help="print the log-linear fit and its residuals instead"
-    )
+    parser.add_argument("--fit", action="store_true", help="print the log-linear fit and its residuals instead")
     add_format_argument(parser)
 
 

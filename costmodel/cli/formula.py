@@ -15,12 +15,8 @@ PARAMS = "params = S*alpha^2 + T*alpha"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--shallow", action="store_true", help="Shallow MobileNet: drop the five 14x14x512 blocks"
-    )
-    parser.add_argument(
-        "--full-conv", action="store_true", help="Conv MobileNet: full 3x3 convs, not separable"
-    )
+    parser.add_argument("--shallow", action="store_true", help="Shallow MobileNet: drop the five 14x14x512 blocks")
+    parser.add_argument("--full-conv", action="store_true", help="Conv MobileNet: full 3x3 convs, not separable")
     parser.add_argument("--num-classes", type=int, default=1000, help="classifier outputs (default 1000)")
     add_format_argument(parser)
 
@@ -37,9 +33,7 @@ def run(args: argparse.Namespace) -> int:
         "rho = resolution / 224; elsewhere an approximation"
     )
     if args.format == "json":
-        text = json.dumps(
-            {"mult_adds": MULT_ADDS, "params": PARAMS, "applies": where, "coefficients": records(df)}
-        )
+        text = json.dumps({"mult_adds": MULT_ADDS, "params": PARAMS, "applies": where, "coefficients": records(df)})
     elif args.format == "csv":
         text = render(df, "csv")
     else:

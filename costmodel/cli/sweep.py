@@ -11,23 +11,15 @@ HELP = "Mult-Adds and parameters over many alpha x resolution configurations at 
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--alpha", type=float, nargs="+", default=[1.0, 0.75, 0.5, 0.25], help="width multipliers"
-    )
+    parser.add_argument("--alpha", type=float, nargs="+", default=[1.0, 0.75, 0.5, 0.25], help="width multipliers")
     g = parser.add_mutually_exclusive_group()
-    g.add_argument(
-        "--resolution", type=int, nargs="+", default=[224, 192, 160, 128], help="input resolutions"
-    )
+    g.add_argument("--resolution", type=int, nargs="+", default=[224, 192, 160, 128], help="input resolutions")
     g.add_argument("--rho", type=float, nargs="+", help="resolution multipliers in (0, 1] (of 224)")
     parser.add_argument(
         "--paired", action="store_true", help="pair alpha[i] with resolution[i] instead of every combination"
     )
-    parser.add_argument(
-        "--shallow", action="store_true", help="Shallow MobileNet: drop the five 14x14x512 blocks"
-    )
-    parser.add_argument(
-        "--full-conv", action="store_true", help="Conv MobileNet: full 3x3 convs, not separable"
-    )
+    parser.add_argument("--shallow", action="store_true", help="Shallow MobileNet: drop the five 14x14x512 blocks")
+    parser.add_argument("--full-conv", action="store_true", help="Conv MobileNet: full 3x3 convs, not separable")
     parser.add_argument("--num-classes", type=int, default=1000, help="classifier outputs (default 1000)")
     add_format_argument(parser)
     parser.add_argument("--out", help="write to this file instead of standard output")
