@@ -137,24 +137,23 @@ def cost_heatmap(
     return fig
 
 
-def layer_costs(kernel: int = 3, m: int = 512, n: int = 512, d_f: int = 14) -> dict[str, dict[str, int]]:
-    """Engine counts for one layer as a standard and as a depthwise separable convolution (Table 3).
+def layer_costs(alpha: float = 1.0, d_f: int = 14) -> dict[str, dict[str, int]]:
+    """Engine counts for Table 3's layer (D_K = 3, M = N = int(512·α), D_F x D_F) as a standard and as a
+    depthwise separable convolution, built by :func:`costmodel.paper.table3_network`.
 
     Returns {"standard" | "depthwise" | "pointwise": {"mult_adds": int, "params": int}}.
     """
     from .engine import count
-    from .layers import Conv2d
-    from .network import Network
+    from .paper import table3_network
 
-    standard = count(Network([Conv2d("conv", m, n, kernel)], input_size=d_f, in_ch=m))
-    separable = count(Network([Conv2d("dw", m, m, kernel, groups=m), Conv2d("pw", m, n, 1)], input_size=d_f, in_ch=m))
-    out = {"standard": standard.layers[0]}
-    out.update({"depthwise": separable.layers[0], "pointwise": separable.layers[1]})
+    (standard,) = count(table3_network(alpha, d_f, separable=False)).layers
+    depthwise, pointwise = count(table3_network(alpha, d_f, separable=True)).layers
+    out = {"standard": standard, "depthwise": depthwise, "pointwise": pointwise}
     return {k: {"mult_adds": lc.mult_adds, "params": lc.params} for k, lc in out.items()}
 
 
-def layer_comparison(kernel: int = 3, m: int = 512, n: int = 512, d_f: int = 14) -> Figure:
-    """Standard vs depthwise separable convolution for one layer: Mult-Adds and parameters (millions).
+def layer_comparison(alpha: float = 1.0, d_f: int = 14) -> Figure:
+    """Standard vs depthwise separable convolution for Table 3's layer: Mult-Adds and parameters (millions).
 
     Returns
     -------
@@ -162,20 +161,23 @@ def layer_comparison(kernel: int = 3, m: int = 512, n: int = 512, d_f: int = 14)
         Two axes (Mult-Adds, parameters). In each, ``containers[0]`` is the standard bar and
         ``containers[1]``/``containers[2]`` the stacked depthwise and pointwise bars.
     """
-    costs = layer_costs(kernel, m, n, d_f)
+    costs = layer_costs(alpha, d_f)
     fig = _figure(8.0, 4.0)
     axes = fig.subplots(1, 2)
     for ax, quantity in zip(axes, ("mult_adds", "params"), strict=True):
         std = costs["standard"][quantity] / MILLION
         dw = costs["depthwise"][quantity] / MILLION
         pw = costs["pointwise"][quantity] / MILLION
-        ax.bar(["standard"], [std], color="tab:red", label="standard 3x3" if kernel == 3 else "standard")
-        ax.bar(["separable"], [dw], color="tab:blue", label="depthwise")
-        ax.bar(["separable"], [pw], bottom=[dw], color="tab:cyan", label="pointwise")
+        ax.bar(["standard 3x3"], [std], color="tab:red", label="standard")
+        ax.bar(["separable"], [dw], color="tab:blue", label="depthwise 3x3")
+        ax.bar(["separable"], [pw], bottom=[dw], color="tab:cyan", label="pointwise 1x1")
         ratio = (dw + pw) / std
         ax.set_title(f"{'Mult-Adds' if quantity == 'mult_adds' else 'parameters'} (millions); ratio {ratio:.3f}")
         ax.legend(fontsize=7)
-    fig.suptitle(f"One layer, D_K={kernel}, M={m}, N={n}, D_F={d_f} (Table 3): standard vs separable")
+    from .mobilenet import scale_channels
+
+    m = scale_channels(512, alpha)
+    fig.suptitle(f"Table 3's layer, D_K=3, M=N={m}, D_F={d_f}: standard vs depthwise separable")
     return fig
 
 
