@@ -5,7 +5,14 @@
 >>> c.mult_adds, c.params
 (76524800, 1319648)
 
-Importing costmodel imports neither pandas nor matplotlib; they load when a table or a plot is asked for.
+Many configurations at once, exactly and vectorised (``costmodel.sweep`` is the function; its module's other
+names, e.g. ``sweep_arrays``, import with ``from costmodel.sweep import ...``):
+
+>>> costmodel.sweep([0.5, 1.0], [160, 224])["mult_adds"].tolist()
+[76524800, 149497088, 290675200, 568740352]
+
+Importing costmodel imports NumPy (for the sweep) but neither pandas nor matplotlib; they load when a table or
+a plot is asked for.
 """
 
 from __future__ import annotations
@@ -24,12 +31,15 @@ from .errors import (
 from .layers import Conv2d, GlobalAvgPool, Linear, Pool2d, Softmax
 from .mobilenet import mobilenet_v1
 from .network import Network, Node
+from .sweep import sweep, sweep_arrays  # binds costmodel.sweep to the function, as the issue's API has it
 
 __version__ = "0.1.0"
 
 __all__ = [
     "mobilenet_v1",
     "count",
+    "sweep",
+    "sweep_arrays",
     "formula",
     "Cost",
     "LayerCost",

@@ -36,7 +36,7 @@ alphas = st.one_of(
 resolutions = st.integers(32, 700)
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(
     pairs=st.lists(st.tuples(alphas, resolutions), min_size=1, max_size=25),
     variant=st.sampled_from(VARIANTS),
