@@ -47,20 +47,18 @@ class AlphaBudget:
     next_params: int
 
 
-def _check_budget(value: object, what: str) -> float | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, Real) or not math.isfinite(value) or value <= 0:
-        raise SpecError(f"{what} budget must be a positive finite number, got {value!r}")
-    return float(value)
-
-
-def _lattice(shallow: bool, separable: bool, num_classes: int) -> int:
-    s = structure(shallow, separable, num_classes)
-    lattice = max(s.base_channels)
-    if not all(lattice % c == 0 and c & (c - 1) == 0 for c in s.base_channels):
-        raise SpecError("budget search needs power-of-two base channel counts")  # not the case for MobileNetV1
-    return lattice
+def _budgets(mult_adds: object, params: object) -> tuple[float | None, float | None]:
+    """Checked (Mult-Adds, params) budgets; at least one must be given."""
+    out = []
+    for value, what in ((mult_adds, "Mult-Adds"), (params, "params")):
+        if value is not None and (
+            isinstance(value, bool) or not isinstance(value, Real) or not math.isfinite(value) or value <= 0
+        ):
+            raise SpecError(f"{what} budget must be a positive finite number, got {value!r}")
+        out.append(None if value is None else float(value))
+    if out == [None, None]:
+        raise SpecError("give a Mult-Adds budget, a params budget, or both")
+    return out[0], out[1]
 
 
 def largest_alpha(
@@ -92,12 +90,12 @@ def largest_alpha(
     >>> b.alpha, b.alpha_sup, b.mult_adds <= 300e6 < b.next_mult_adds
     (0.7197265625, 0.720703125, True)
     """
-    mult_adds_budget = _check_budget(mult_adds, "Mult-Adds")
-    params_budget = _check_budget(params, "params")
-    if mult_adds_budget is None and params_budget is None:
-        raise SpecError("give a Mult-Adds budget, a params budget, or both")
+    mult_adds_budget, params_budget = _budgets(mult_adds, params)
     resolution = resolve_resolution(resolution)
-    lattice = _lattice(bool(shallow), bool(separable), num_classes)
+    s = structure(bool(shallow), bool(separable), num_classes)
+    lattice = s.lattice
+    if lattice is None:  # not the case for MobileNetV1, whose channel counts are powers of two
+        raise SpecError("budget search needs power-of-two base channel counts")
     kw = {"shallow": shallow, "separable": separable, "num_classes": num_classes}
 
     def cost(m: int) -> tuple[int, int]:
@@ -108,7 +106,7 @@ def largest_alpha(
             params_budget is None or c[1] <= params_budget
         )
 
-    lo = lattice // min(structure(bool(shallow), bool(separable), num_classes).base_channels)  # α = 1/32
+    lo = lattice // min(s.base_channels)  # α = 1/32: one channel in the narrowest layer
     if not fits(cost(lo)):
         return None
     hi = 2 * lo  # find a step over budget by doubling, then bisect: fits(lo) and not fits(hi)
@@ -146,10 +144,7 @@ def under_budget(
 
     An empty DataFrame (same columns) when no point fits.
     """
-    mult_adds_budget = _check_budget(mult_adds, "Mult-Adds")
-    params_budget = _check_budget(params, "params")
-    if mult_adds_budget is None and params_budget is None:
-        raise SpecError("give a Mult-Adds budget, a params budget, or both")
+    mult_adds_budget, params_budget = _budgets(mult_adds, params)
     df = sweep(alpha, resolution, grid=True, shallow=shallow, separable=separable, num_classes=num_classes)
     keep = np.ones(len(df), dtype=bool)
     if mult_adds_budget is not None:

@@ -71,6 +71,19 @@ class Structure:
     stage_sizes_224: tuple[int, ...]  # each stage's map size at the base resolution 224
     base_channels: tuple[int, ...]  # every distinct channel count that scales with α, ascending
 
+    @property
+    def lattice(self) -> int | None:
+        """L such that ``int(c·α) == int(c · int(L·α) / L)`` exactly for every base channel count c, or None.
+
+        L is the largest base channel count when all of them are powers of two (then each divides L, and
+        multiplying a double by a power of two is exact): 1024 for MobileNetV1. Costs are then constant on
+        every [m/L, (m+1)/L).
+        """
+        lattice = max(self.base_channels)
+        if all(lattice % c == 0 and c & (c - 1) == 0 for c in self.base_channels):
+            return lattice
+        return None
+
 
 def _probe_channels(base: int, probe: int, where: str) -> tuple[int, ...] | int:
     """``(base,)`` if this channel count scales with α, else the fixed count itself."""
@@ -265,9 +278,9 @@ def _alpha_codes(s: Structure, alpha: np.ndarray) -> tuple[np.ndarray, np.ndarra
     ``codes`` has shape (n,) (int64, a fresh array the caller may overwrite), ``representatives`` shape (d,)
     with ``representatives[codes]`` giving each point's channel counts.
     """
-    lattice = max(s.base_channels)
-    if all(lattice % c == 0 and c & (c - 1) == 0 for c in s.base_channels):
-        # int(c·α) = int(c · int(L·α) / L) for powers of two c | L, exactly in floating point (see module doc)
+    lattice = s.lattice
+    if lattice is not None:
+        # int(c·α) = int(c · int(L·α) / L), exactly in floating point (see Structure.lattice)
         m = np.multiply(alpha, lattice).astype(np.int64)
         lo, hi = int(m.min()), int(m.max())
         if hi - lo < max(alpha.size, 1 << 16):
