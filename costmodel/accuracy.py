@@ -18,6 +18,7 @@ from __future__ import annotations
 import io
 import math
 from dataclasses import dataclass
+from fractions import Fraction
 from functools import lru_cache
 
 import numpy as np
@@ -158,8 +159,9 @@ MAC_CONVENTIONS = {
 
 
 def _matches(published: float, computed: int, decimals: int) -> bool:
-    # the card prints millions rounded to `decimals` places; compare at that precision (half-up rounding)
-    return math.floor(computed / 10**6 * 10**decimals + 0.5) == round(published * 10**decimals)
+    # the card prints millions rounded to `decimals` places; round the exact count the same way (half up)
+    printed = Fraction(str(published)) * 10**decimals
+    return math.floor(Fraction(computed, 10**6) * 10**decimals + Fraction(1, 2)) == printed
 
 
 def card_comparison() -> pd.DataFrame:

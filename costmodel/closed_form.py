@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .errors import SpecError
 from .mobilenet import BASE_RESOLUTION, scale_channels
 from .sweep import GLOBAL, Structure, stage_sizes, structure
 
@@ -106,7 +107,7 @@ def _coefficients(s: Structure, terms) -> Coefficients:
         elif degree == 1 and not has_map:
             acc["R"] += weights
         else:  # a monomial the formula has no place for (e.g. a layer with no scaled channel)
-            raise ValueError(f"{t.name}: cost of degree {degree} in alpha does not fit the closed form")
+            raise SpecError(f"{t.name}: cost of degree {degree} in alpha does not fit the closed form")
         acc["S" if degree == 2 else "T"] += weights
     return Coefficients(**acc)
 

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
+from .engine import layer_kind
 from .errors import SpecError
 from .layers import Conv2d, GlobalAvgPool, Linear, Softmax, window_out_size_array
 from .mobilenet import BASE_RESOLUTION, MIN_RESOLUTION, mobilenet_v1, scale_channels_array
@@ -58,7 +59,7 @@ class Term:
     coeff: int  # kernel² (1 for a fully connected layer)
     fixed: int  # product of the channel counts that do not scale with α (3 image channels, num_classes)
     channels: tuple[int, ...]  # channel counts at α = 1 that scale as int(c·α): 0, 1 or 2 of them
-    stage: int | None  # index into Structure.stages of the map whose size² multiplies the Mult-Adds; None: 1
+    stage: int  # index into Structure.stages: the map whose size² multiplies the Mult-Adds (1x1 for the FC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,8 +122,6 @@ def structure(shallow: bool = False, separable: bool = True, num_classes: int = 
             stages.append(c)
             sizes.append(size)
         return stages.index(c)
-
-    from .engine import layer_kind
 
     for node, probe in zip(base.nodes, half.nodes, strict=True):
         layer, small = node.layer, probe.layer
