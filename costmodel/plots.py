@@ -40,7 +40,13 @@ def _figure(width: float = 6.4, height: float = 4.8) -> Figure:
 
 
 def tradeoff_figure(
-    df: pd.DataFrame, x: str, y: str = "top1", fit: LogLinearFit | None = None, *, title: str = ""
+    df: pd.DataFrame,
+    x: str,
+    y: str = "top1",
+    fit: LogLinearFit | None = None,
+    *,
+    title: str = "",
+    paper: pd.DataFrame | None = None,
 ) -> Figure:
     """Accuracy against a cost, one labelled point per row, and the fit line if given.
 
@@ -51,11 +57,14 @@ def tradeoff_figure(
     x : {"mult_adds", "params"}
     fit : LogLinearFit, optional
         Drawn over the data's cost range, labelled as an empirical fit.
+    paper : DataFrame, optional
+        Extra points (columns ``x`` and ``top1_pct``), e.g. the paper's Tables 6-7, drawn as crosses.
 
     Returns
     -------
     Figure
-        One axes: ``collections[0]`` holds the points (x in millions, y), ``lines[0]`` the fit.
+        One axes: ``collections[0]`` holds the points (x in millions, y), ``collections[1]`` the ``paper``
+        points if given, ``lines[0]`` the fit.
     """
     fig = _figure()
     ax = fig.add_subplot()
@@ -64,6 +73,9 @@ def tradeoff_figure(
     ax.scatter(xs, ys, zorder=3, label="published (TF-slim model card)")
     for label, px, py in zip(df["model"], xs, ys, strict=True):
         ax.annotate(str(label).replace("_", "-"), (px, py), textcoords="offset points", xytext=(4, -10), fontsize=7)
+    if paper is not None:
+        px = paper[x].to_numpy(dtype=np.float64) / MILLION
+        ax.scatter(px, paper["top1_pct"], marker="x", color="black", zorder=4, label="paper, Tables 6-7")
     if fit is not None:
         grid = np.geomspace(xs.min(), xs.max(), 50)
         label = f"{fit.label} (log-linear, R² = {fit.r_squared:.3f})"
@@ -86,22 +98,39 @@ def tradeoff_figure(
     return fig
 
 
+def _paper_points() -> pd.DataFrame:
+    """The paper's Tables 6-7 top-1 with their configurations' costs from the engine."""
+    from .accuracy import paper_accuracy
+    from .engine import count
+    from .mobilenet import mobilenet_v1
+
+    df = paper_accuracy()
+    costs = [count(mobilenet_v1(a, r)) for a, r in zip(df["alpha"], df["resolution"], strict=True)]
+    return df.assign(mult_adds=[c.mult_adds for c in costs], params=[c.params for c in costs])
+
+
 def figure4(df: pd.DataFrame | None = None, fit: LogLinearFit | None = None) -> Figure:
-    """The paper's Figure 4: top-1 against Mult-Adds (log scale) for the 16 models, with the empirical fit."""
+    """The paper's Figure 4: top-1 against Mult-Adds (log scale) for the 16 card models, with the empirical
+    fit; the paper's own Tables 6-7 points as crosses."""
     from .accuracy import loglinear_fit, models
 
     df = models() if df is None else df
     fit = loglinear_fit("mult_adds", data=df) if fit is None else fit
-    return tradeoff_figure(df, "mult_adds", fit=fit, title="Figure 4: ImageNet accuracy vs Mult-Adds")
+    return tradeoff_figure(
+        df, "mult_adds", fit=fit, title="Figure 4: ImageNet accuracy vs Mult-Adds", paper=_paper_points()
+    )
 
 
 def figure5(df: pd.DataFrame | None = None, fit: LogLinearFit | None = None) -> Figure:
-    """The paper's Figure 5: top-1 against parameters (log scale), 16 models, with the empirical fit."""
+    """The paper's Figure 5: top-1 against parameters (log scale) for the 16 card models, with the empirical
+    fit; the paper's own Tables 6-7 points as crosses."""
     from .accuracy import loglinear_fit, models
 
     df = models() if df is None else df
     fit = loglinear_fit("params", data=df) if fit is None else fit
-    return tradeoff_figure(df, "params", fit=fit, title="Figure 5: ImageNet accuracy vs parameters")
+    return tradeoff_figure(
+        df, "params", fit=fit, title="Figure 5: ImageNet accuracy vs parameters", paper=_paper_points()
+    )
 
 
 def cost_heatmap(

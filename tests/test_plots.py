@@ -10,7 +10,7 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 import costmodel  # noqa: E402
-from costmodel.accuracy import loglinear_fit, model_card  # noqa: E402
+from costmodel.accuracy import loglinear_fit, model_card, paper_accuracy  # noqa: E402
 from costmodel.cli import main  # noqa: E402
 from costmodel.plots import cost_heatmap, figure4, figure5, layer_comparison  # noqa: E402
 
@@ -39,6 +39,14 @@ def test_tradeoff_points_are_engine_costs_and_published_top1(make, quantity):
     np.testing.assert_allclose(xy[:, 1], fit.intercept + fit.slope * np.log10(xy[:, 0] * 1e6), rtol=1e-12)
     assert "empirical fit" in ax.lines[0].get_label()
     assert xy[0, 0] == pytest.approx(min(expected_x)) and xy[-1, 0] == pytest.approx(max(expected_x))
+    # the paper's Tables 6-7 points: published top-1 at the engine's cost of each row's configuration
+    paper = paper_accuracy()
+    crosses = ax.collections[1].get_offsets()
+    expected = [
+        engine(a, r)[quantity == "params"] / 1e6 for a, r in zip(paper["alpha"], paper["resolution"], strict=True)
+    ]
+    np.testing.assert_allclose(crosses[:, 0], expected, rtol=1e-12)
+    np.testing.assert_array_equal(crosses[:, 1], paper["top1_pct"].to_numpy())
 
 
 @pytest.mark.parametrize("quantity", ["mult_adds", "params"])
