@@ -214,7 +214,10 @@ def save(fig: Figure, directory: str | Path, stem: str, formats: Sequence[str] =
     """Write ``fig`` as ``directory/stem.<format>`` for each format, each through a temporary file renamed
     into place (nothing half-written). Returns the paths written."""
     directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise CostModelError(f"cannot write into {str(directory)!r}: {exc.strerror}") from None
     written = []
     for fmt in formats:
         path = directory / f"{stem}.{fmt}"

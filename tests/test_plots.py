@@ -82,3 +82,14 @@ def test_plot_cli_writes_png_and_svg(tmp_path):
     assert files == sorted(f"{s}.{ext}" for s in stems for ext in ("png", "svg"))
     assert (out / "heatmap_params.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert b"<svg" in (out / "figure4_top1_vs_mult_adds.svg").read_bytes()[:500]
+
+
+def test_plot_cli_unwritable_folder_is_one_line_exit_2(tmp_path, capsys):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("")
+    with pytest.raises(SystemExit) as exc:
+        main(["plot", "--out", str(blocker / "figs")])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "cannot write into" in err
+    assert [p.name for p in tmp_path.iterdir()] == ["a_file"]

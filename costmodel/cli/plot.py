@@ -21,7 +21,8 @@ def run(args: argparse.Namespace) -> int:
     matplotlib.use("Agg")  # files only; no display needed
     from ..plots import all_figures, save
 
-    for stem, fig in all_figures().items():
+    figures = all_figures()  # computed before anything is written
+    for stem, fig in figures.items():
         for path in save(fig, args.out, stem, args.formats):
             print(path)
     return 0
