@@ -19,8 +19,11 @@ from costmodel.sweep import structure, sweep, sweep_arrays
 VARIANTS = list(itertools.product([False, True], [True, False]))  # (shallow, separable)
 
 
-def engine(alpha: float, resolution: int, shallow: bool = False, separable: bool = True) -> tuple[int, int]:
-    c = costmodel.count(mobilenet_v1(float(alpha), int(resolution), shallow=shallow, separable=separable))
+def engine(
+    alpha: float, resolution: int, shallow: bool = False, separable: bool = True, num_classes: int = 1000
+) -> tuple[int, int]:
+    net = mobilenet_v1(float(alpha), int(resolution), shallow=shallow, separable=separable, num_classes=num_classes)
+    c = costmodel.count(net)
     return c.mult_adds, c.params
 
 
@@ -40,11 +43,12 @@ resolutions = st.integers(32, 700)
 @given(
     pairs=st.lists(st.tuples(alphas, resolutions), min_size=1, max_size=25),
     variant=st.sampled_from(VARIANTS),
+    num_classes=st.sampled_from([1000, 1001, 10]),
 )
-def test_paired_sweep_equals_engine(pairs, variant):
+def test_paired_sweep_equals_engine(pairs, variant, num_classes):
     a, r = (np.array(x) for x in zip(*pairs, strict=True))
-    out = sweep_arrays(a, r, grid=False, shallow=variant[0], separable=variant[1])
-    expected = [engine(x, y, *variant) for x, y in pairs]
+    out = sweep_arrays(a, r, grid=False, shallow=variant[0], separable=variant[1], num_classes=num_classes)
+    expected = [engine(x, y, *variant, num_classes) for x, y in pairs]
     assert list(zip(out.mult_adds.tolist(), out.params.tolist(), strict=True)) == expected
     assert out.alpha.tolist() == a.tolist() and out.resolution.tolist() == r.tolist()
 
