@@ -211,3 +211,9 @@ def test_sweep_cli_bad_input_exits_2(capsys):
         main(["sweep", "--alpha", "0.5", "1.0", "--resolution", "224", "192", "160", "--paired"])
     assert exc.value.code == 2
     assert "alpha has 2 values but resolution has 3" in capsys.readouterr().err
+
+
+def test_top_level_api_is_the_function():
+    # costmodel.sweep(...) as the issue writes it; the module's other names import from costmodel.sweep
+    assert costmodel.sweep is sweep and costmodel.sweep_arrays is sweep_arrays
+    assert costmodel.sweep(0.5, 160)["mult_adds"].tolist() == [engine(0.5, 160)[0]]
