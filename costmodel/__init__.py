@@ -23,6 +23,7 @@ from .errors import (
 )
 from .layers import Conv2d, GlobalAvgPool, Linear, Pool2d, Softmax
 from .mobilenet import mobilenet_v1
+from . import presets as _presets  # registers the tool presets (cheap: a few dataclasses)
 from .network import Network, Node
 
 __version__ = "0.1.0"

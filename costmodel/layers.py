@@ -20,8 +20,10 @@ __all__ = [
     "Conv2d",
     "Pool2d",
     "GlobalAvgPool",
+    "AdaptiveAvgPool",
     "Linear",
     "Softmax",
+    "Concat",
     "Layer",
     "ACTIVATIONS",
     "window_out_size",
@@ -119,6 +121,21 @@ class GlobalAvgPool:
 
 
 @dataclass(frozen=True, slots=True)
+class AdaptiveAvgPool:
+    """PyTorch's ``AdaptiveAvgPool2d(output_size)``: any D_F x D_F x C map -> output_size x output_size x C.
+
+    torchvision's VGG (to 7x7) and AlexNet (to 6x6) use it before their classifiers; with output_size 1 it is
+    the same map as :class:`GlobalAvgPool` (torchvision's GoogLeNet, SqueezeNet, MobileNets).
+    """
+
+    name: str
+    output_size: int
+
+    def __post_init__(self) -> None:
+        _positive_int(self.output_size, "output_size", self.name)
+
+
+@dataclass(frozen=True, slots=True)
 class Linear:
     """Fully connected layer on the flattened input (size x size x channels == in_features)."""
 
@@ -145,7 +162,42 @@ class Softmax:
     name: str
 
 
-Layer = Union[Conv2d, Pool2d, GlobalAvgPool, Linear, Softmax]
+@dataclass(frozen=True, slots=True)
+class Concat:
+    """Parallel branches on one input, their outputs concatenated on channels (Inception, Fire modules).
+
+    Each branch is a non-empty sequence of layers run one after another on the block's input; every branch
+    must end at the same feature-map size, and the block's output has the sum of the branches' channels.
+    Sub-layer names share the network's name space (they must be unique network-wide; they are weight keys).
+    The concatenation itself has no weights and, in every counting convention, no operations.
+    """
+
+    name: str
+    branches: tuple[tuple[Layer, ...], ...]
+
+    def __post_init__(self) -> None:
+        branches = self.branches
+        if isinstance(branches, (str, bytes)) or not isinstance(branches, (tuple, list)) or not branches:
+            raise SpecError(f"{self.name}: branches must be a non-empty sequence of layer sequences")
+        fixed = []
+        for i, branch in enumerate(branches):
+            if isinstance(branch, (str, bytes)) or not isinstance(branch, (tuple, list)) or not branch:
+                raise SpecError(f"{self.name}: branch {i} must be a non-empty sequence of layers")
+            fixed.append(tuple(branch))
+        object.__setattr__(self, "branches", tuple(fixed))
+
+    def sublayers(self) -> tuple[Layer, ...]:
+        """Every layer of every branch, depth first (nested blocks included)."""
+        out: list[Layer] = []
+        for branch in self.branches:
+            for layer in branch:
+                out.append(layer)
+                if isinstance(layer, Concat):
+                    out.extend(layer.sublayers())
+        return tuple(out)
+
+
+Layer = Union[Conv2d, Pool2d, GlobalAvgPool, AdaptiveAvgPool, Linear, Softmax, Concat]
 
 
 def window_out_size(n: int, kernel: int, stride: int, padding: Padding, ceil_mode: bool = False) -> int:
@@ -206,6 +258,27 @@ def _(layer: Pool2d, in_ch: int, in_size: int) -> tuple[int, int]:
 @output_shape.register
 def _(layer: GlobalAvgPool, in_ch: int, in_size: int) -> tuple[int, int]:
     return in_ch, 1
+
+
+@output_shape.register
+def _(layer: AdaptiveAvgPool, in_ch: int, in_size: int) -> tuple[int, int]:
+    return in_ch, layer.output_size
+
+
+@output_shape.register
+def _(layer: Concat, in_ch: int, in_size: int) -> tuple[int, int]:
+    total_ch, sizes = 0, set()
+    for branch in layer.branches:
+        ch, size = in_ch, in_size
+        for sub in branch:
+            ch, size = output_shape(sub, ch, size)
+            if size < 1:
+                raise SpecError(f"{sub.name}: the input shrinks to nothing (output size {size})")
+        total_ch += ch
+        sizes.add(size)
+    if len(sizes) != 1:
+        raise SpecError(f"{layer.name}: branches end at different sizes {sorted(sizes)}; cannot concatenate")
+    return total_ch, sizes.pop()
 
 
 @output_shape.register

@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import SpecError
-from .layers import Layer, output_shape
+from .layers import Concat, Layer, output_shape
 
-__all__ = ["Network", "Node"]
+__all__ = ["Network", "Node", "place"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,10 +25,56 @@ class Node:
     in_size: int
     out_ch: int
     out_size: int
+    # For a multi-branch block (:class:`~costmodel.layers.Concat`): each branch's layers, placed.
+    branches: tuple[tuple[Node, ...], ...] = ()
 
     @property
     def name(self) -> str:
         return self.layer.name
+
+    def leaves(self) -> tuple[Node, ...]:
+        """This node, or for a block every sub-layer node (depth first, nested blocks expanded)."""
+        if not self.branches:
+            return (self,)
+        return tuple(leaf for branch in self.branches for node in branch for leaf in node.leaves())
+
+    def walk(self) -> Iterator[Node]:
+        """This node, then (for a block) every node inside it, depth first."""
+        yield self
+        for branch in self.branches:
+            for node in branch:
+                yield from node.walk()
+
+
+def place(layer: Layer, in_ch: int, in_size: int) -> Node:
+    """Place one layer on an ``in_size x in_size x in_ch`` input: its :class:`Node`, blocks recursively.
+
+    The sizes come from :func:`costmodel.layers.output_shape`, the one shape rule per layer type.
+    """
+    out_ch, out_size = output_shape(layer, in_ch, in_size)
+    if out_size < 1:
+        raise SpecError(
+            f"{getattr(layer, 'name', layer)}: the {in_size}x{in_size} input shrinks to nothing (output size {out_size})"
+        )
+    branches: tuple[tuple[Node, ...], ...] = ()
+    if isinstance(layer, Concat):
+        placed = []
+        for branch in layer.branches:
+            ch, size, nodes = in_ch, in_size, []
+            for sub in branch:
+                node = place(sub, ch, size)
+                nodes.append(node)
+                ch, size = node.out_ch, node.out_size
+            placed.append(tuple(nodes))
+        branches = tuple(placed)
+    return Node(layer, in_ch, in_size, out_ch, out_size, branches)
+
+
+def _names(layer: object) -> Iterator[object]:
+    yield getattr(layer, "name", None)
+    if isinstance(layer, Concat):
+        for sub in layer.sublayers():
+            yield getattr(sub, "name", None)
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -81,15 +127,15 @@ class Network:
         seen: set[str] = set()
         ch, size = in_ch, input_size
         for layer in layers:
-            layer_name = getattr(layer, "name", None)
-            if layer_name in seen:
-                raise SpecError(f"{name}: duplicate layer name {layer_name!r}")
-            seen.add(layer_name)
-            out_ch, out_size = output_shape(layer, ch, size)
-            if out_size < 1:
-                raise SpecError(f"{layer_name}: the {size}x{size} input shrinks to nothing (output size {out_size})")
-            nodes.append(Node(layer, ch, size, out_ch, out_size))
-            ch, size = out_ch, out_size
+            for layer_name in _names(layer):
+                if not isinstance(layer_name, str):
+                    raise SpecError(f"{name}: a layer name must be a string, got {layer_name!r}")
+                if layer_name in seen:
+                    raise SpecError(f"{name}: duplicate layer name {layer_name!r}")
+                seen.add(layer_name)
+            node = place(layer, ch, size)
+            nodes.append(node)
+            ch, size = node.out_ch, node.out_size
         object.__setattr__(self, "layers", layers)
         object.__setattr__(self, "input_size", input_size)
         object.__setattr__(self, "in_ch", in_ch)
@@ -104,10 +150,29 @@ class Network:
         return len(self.nodes)
 
     def __getitem__(self, name: str) -> Node:
+        """The node of the layer called ``name`` (sub-layers of blocks included)."""
         for node in self.nodes:
-            if node.name == name:
-                return node
+            for inner in node.walk():
+                if inner.name == name:
+                    return inner
         raise KeyError(name)
+
+    def leaves(self) -> tuple[Node, ...]:
+        """Every layer's node with blocks expanded into their sub-layers (execution order, depth first)."""
+        return tuple(leaf for node in self.nodes for leaf in node.leaves())
+
+    @classmethod
+    def from_dict(cls, document: Mapping[str, Any]) -> Network:
+        """Build a network from a JSON-compatible document; see :mod:`costmodel.serialize` for the schema."""
+        from .serialize import network_from_dict
+
+        return network_from_dict(document)
+
+    def to_dict(self) -> dict[str, Any]:
+        """This network as a JSON-compatible document (:meth:`from_dict` rebuilds it)."""
+        from .serialize import network_to_dict
+
+        return network_to_dict(self)
 
     @property
     def out_ch(self) -> int:
