@@ -21,15 +21,20 @@ from .errors import (
     SpecError,
     WeightsError,
 )
-from .layers import Conv2d, GlobalAvgPool, Linear, Pool2d, Softmax
+from .layers import AdaptiveAvgPool, Concat, Conv2d, GlobalAvgPool, Linear, Pool2d, Softmax
 from .mobilenet import mobilenet_v1
-from . import presets as _presets  # registers the tool presets (cheap: a few dataclasses)
 from .network import Network, Node
+from .presets import PRESETS, preset_names  # importing registers the tool presets (a few dataclasses)
+
+# After the submodule costmodel.network is imported above: the attribute ``costmodel.network`` is the zoo's
+# builder function (``costmodel.network("vgg16")``); ``from costmodel.network import Network`` still works.
+from .zoo import network  # noqa: E402  (isort: skip)
 
 __version__ = "0.1.0"
 
 __all__ = [
     "mobilenet_v1",
+    "network",
     "count",
     "formula",
     "Cost",
@@ -41,7 +46,11 @@ __all__ = [
     "GlobalAvgPool",
     "Linear",
     "Softmax",
+    "AdaptiveAvgPool",
+    "Concat",
     "Convention",
+    "PRESETS",
+    "preset_names",
     "CONVENTIONS",
     "get_convention",
     "CostModelError",
