@@ -65,10 +65,18 @@ class Cost:
         """2 x Mult-Adds (one multiply-accumulate = two floating-point operations)."""
         return 2 * self.mult_adds
 
+    def leaves(self) -> tuple[LayerCost, ...]:
+        """Per-layer costs with multi-branch blocks expanded into their sub-layers (they add up to the totals)."""
+
+        def expand(layers: tuple[LayerCost, ...]) -> list[LayerCost]:
+            return [leaf for lc in layers for leaf in (expand(lc.parts) if lc.parts else [lc])]
+
+        return tuple(expand(self.layers))
+
     def by_kind(self) -> dict[str, tuple[int, int]]:
-        """{kind: (params, mult_adds)} summed over layers, in first-seen order (the rows of Table 2)."""
+        """{kind: (params, mult_adds)} summed over layers (blocks expanded), in first-seen order (Table 2's rows)."""
         out: dict[str, tuple[int, int]] = {}
-        for lc in self.layers:
+        for lc in self.leaves():
             p, m = out.get(lc.kind, (0, 0))
             out[lc.kind] = (p + lc.params, m + lc.mult_adds)
         return out

@@ -22,6 +22,7 @@ __all__ = ["main", "COMMANDS"]
 COMMANDS: tuple[str, ...] = (
     # "tables",
     "count",
+    "conventions",
 )
 
 EXIT_USAGE = 2
