@@ -34,7 +34,7 @@ class Convention:
     bn_ops: int = 0  # per batch-norm output element (inference: one scale-and-shift)
     activation_ops: int = 0  # per activation output element
     pool_ops: int = 0  # per pooling *input* element (each element is added or compared once)
-    # --- finer rules, for the presets that model other tools (costmodel.presets); all off for the paper ------
+    # --- finer rules, for the presets that model other tools (costmodel.presets); all off for the paper ----
     adaptive_pool_ops: int = 0  # per input element of adaptive/global average pooling (not of fixed windows)
     avg_pool_out_ops: int = 0  # per output element of every average pooling (one division each)
     bn_channel_ops: int = 0  # per batch-norm channel, once per image (torchinfo: a layer's parameters)
@@ -56,8 +56,8 @@ class Convention:
                 f"non_trainable_bn_params must be between 0 and bn_params={self.bn_params}, "
                 f"got {self.non_trainable_bn_params!r}"
             )
-        for f in ("bias_ops", "bn_ops", "activation_ops", "pool_ops", "adaptive_pool_ops", "avg_pool_out_ops",
-                  "bn_channel_ops"):
+        ops = ("bias_ops", "bn_ops", "activation_ops", "pool_ops", "adaptive_pool_ops", "avg_pool_out_ops")
+        for f in (*ops, "bn_channel_ops"):
             value = getattr(self, f)
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise ConventionError(f"{f} must be a non-negative integer, got {value!r}")

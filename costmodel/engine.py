@@ -66,7 +66,7 @@ class Cost:
         return 2 * self.mult_adds
 
     def leaves(self) -> tuple[LayerCost, ...]:
-        """Per-layer costs with multi-branch blocks expanded into their sub-layers (they add up to the totals)."""
+        """Per-layer costs, multi-branch blocks expanded into their sub-layers (they add up to the totals)."""
 
         def expand(layers: tuple[LayerCost, ...]) -> list[LayerCost]:
             return [leaf for lc in layers for leaf in (expand(lc.parts) if lc.parts else [lc])]
@@ -74,7 +74,7 @@ class Cost:
         return tuple(expand(self.layers))
 
     def by_kind(self) -> dict[str, tuple[int, int]]:
-        """{kind: (params, mult_adds)} summed over layers (blocks expanded), in first-seen order (Table 2's rows)."""
+        """{kind: (params, mult_adds)} over layers (blocks expanded), in first-seen order (Table 2's rows)."""
         out: dict[str, tuple[int, int]] = {}
         for lc in self.leaves():
             p, m = out.get(lc.kind, (0, 0))
@@ -146,7 +146,7 @@ def layer_kind(layer: object) -> str:
 
 
 def layer_cost(node: Node, convention: Convention) -> LayerCost:
-    """Count one placed layer under ``convention`` (a block: the sum of its branches' layers, in ``parts``)."""
+    """Count one placed layer under ``convention`` (a block: the sum of its branches' layers: ``parts``)."""
     layer = node.layer
     if node.branches:
         parts = tuple(layer_cost(sub, convention) for branch in node.branches for sub in branch)

@@ -106,7 +106,8 @@ def layer_memory(node: Node) -> LayerMemory:
                 own -= row.output_elements if j == last else 0
                 live = max(live, in_elems + out_elems + own)
         parts = tuple(rows)
-    return LayerMemory(node.layer.name, in_elems, out_elems, weight_elements(node.layer), live, traffic, parts)
+    weights = weight_elements(node.layer)
+    return LayerMemory(node.layer.name, in_elems, out_elems, weights, live, traffic, parts)
 
 
 @dataclass(frozen=True, slots=True)

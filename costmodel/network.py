@@ -53,9 +53,8 @@ def place(layer: Layer, in_ch: int, in_size: int) -> Node:
     """
     out_ch, out_size = output_shape(layer, in_ch, in_size)
     if out_size < 1:
-        raise SpecError(
-            f"{getattr(layer, 'name', layer)}: the {in_size}x{in_size} input shrinks to nothing (output size {out_size})"
-        )
+        name = getattr(layer, "name", layer)
+        raise SpecError(f"{name}: the {in_size}x{in_size} input shrinks to nothing (output size {out_size})")
     branches: tuple[tuple[Node, ...], ...] = ()
     if isinstance(layer, Concat):
         placed = []

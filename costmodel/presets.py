@@ -27,9 +27,9 @@ torchinfo   ``torchinfo/layer_info.py`` (``calculate_macs``): a conv counts (wei
 torch       ``torch/utils/flop_counter.py``: only ``mm``/``addmm``/``convolution`` (and attention) have
             formulas, 2 FLOPs per multiply-accumulate, bias ignored; it reports FLOPs (= 2 x Mult-Adds).
             Parameters (not printed by the counter): ``sum(p.numel() for p in model.parameters())``.
-keras       ``Model.count_params()``: every weight, trainable or not: conv/dense kernels and biases, batch-norm
-            gamma, beta, moving mean and moving variance (4 per channel, 2 of them non-trainable). Keras has
-            no operation counter; Mult-Adds follow the paper's rule.
+keras       ``Model.count_params()``: every weight, trainable or not: conv/dense kernels and biases,
+            batch-norm gamma, beta, moving mean and moving variance (4 per channel, 2 non-trainable).
+            Keras has no operation counter; Mult-Adds follow the paper's rule.
 ==========  ==========================================================================================
 
 The numbers each tool prints for MobileNetV1 1.0-224 are in ``data/tool_counts.csv`` (see data/README.md).
@@ -62,8 +62,8 @@ PRESETS: tuple[Convention, ...] = (
     ),
     Convention(
         "thop",
-        "BN 4 ops/element (2, doubled for affine); avg pool 1 op/output element, adaptive +1 op/input element; "
-        "ReLU, max pool and biases free; params add biases and BN gamma/beta",
+        "BN 4 ops/element (2, doubled for affine); avg pool 1 op/output element, adaptive +1 op/input "
+        "element; ReLU, max pool and biases free; params add biases and BN gamma/beta",
         **_ALL_PARAMS,
         bn_ops=4,
         adaptive_pool_ops=1,

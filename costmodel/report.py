@@ -19,7 +19,8 @@ if TYPE_CHECKING:
     from .engine import Cost, LayerCost
     from .network import Node
 
-__all__ = ["FORMATS", "cost_table", "memory_table", "flat_layers", "flat_memory", "type_stride", "filter_shape", "map_shape", "render", "markdown"]
+__all__ = ["FORMATS", "cost_table", "type_stride", "filter_shape", "map_shape", "render", "markdown"]
+__all__ += ["memory_table", "flat_layers", "flat_memory"]
 
 FORMATS = ("table", "csv", "json", "markdown")
 
@@ -77,7 +78,7 @@ def _share(part: int, total: int) -> float:
 
 def flat_layers(layers: Sequence[LayerCost], block: str = "") -> list[tuple[LayerCost, str]]:
     """Layer costs with blocks expanded: each branch's layers (tagged with the block's name), then the block
-    itself (its own concatenation, which costs nothing). Rows of leaves and zero-cost joins add up to totals."""
+    itself (its concatenation, which costs nothing). Leaves and zero-cost joins add up to the totals."""
     out: list[tuple[LayerCost, str]] = []
     for lc in layers:
         if lc.parts:

@@ -1,4 +1,4 @@
-"""Networks as JSON documents: :meth:`Network.from_dict <costmodel.network.Network.from_dict>` and ``to_dict``.
+"""Networks as JSON documents: :meth:`Network.from_dict <costmodel.network.Network.from_dict>`, ``to_dict``.
 
 Schema (version 1)
 ------------------
@@ -42,8 +42,9 @@ included), :data:`MAX_DEPTH` levels of nested blocks and integers up to :data:`M
 
 >>> from costmodel import Network, mobilenet_v1
 >>> doc = mobilenet_v1(0.5, 160).to_dict()
->>> doc["layers"][1]
-{'type': 'conv2d', 'name': 'conv_dw_1', 'in_ch': 16, 'out_ch': 16, 'kernel': 3, 'stride': 1, 'groups': 16, 'padding': 'same', 'bias': False, 'batch_norm': True, 'activation': 'relu'}
+>>> doc["layers"][1]  # doctest: +NORMALIZE_WHITESPACE
+{'type': 'conv2d', 'name': 'conv_dw_1', 'in_ch': 16, 'out_ch': 16, 'kernel': 3, 'stride': 1,
+ 'groups': 16, 'padding': 'same', 'bias': False, 'batch_norm': True, 'activation': 'relu'}
 >>> Network.from_dict(doc)["conv_pw_13"].out_size
 5
 """
@@ -140,7 +141,7 @@ def _check_field(cls: type, field: str, value: object, where: str) -> None:
         if value not in ACTIVATIONS:
             raise DataError(f"{where}: field 'activation' must be one of {ACTIVATIONS}, got {_show(value)}")
     elif field == "mode" and value not in ("avg", "max"):
-        raise DataError(f"{where}: field 'mode' must be \"avg\" or \"max\", got {_show(value)}")
+        raise DataError(f'{where}: field \'mode\' must be "avg" or "max", got {_show(value)}')
 
 
 class _Budget:
@@ -189,11 +190,15 @@ def _layer_from_dict(doc: object, where: str, depth: int, budget: _Budget) -> An
     return cls(name=name, **kwargs)
 
 
-def _branches_from_list(value: object, where: str, depth: int, budget: _Budget) -> tuple[tuple[Any, ...], ...]:
+def _branches_from_list(
+    value: object, where: str, depth: int, budget: _Budget
+) -> tuple[tuple[Any, ...], ...]:
     if depth >= MAX_DEPTH:
         raise DataError(f"{where}: blocks nested more than {MAX_DEPTH} deep")
     if not isinstance(value, list) or not value:
-        raise DataError(f"{where}: field 'branches' must be a non-empty list of layer lists, got {_show(value)}")
+        raise DataError(
+            f"{where}: field 'branches' must be a non-empty list of layer lists, got {_show(value)}"
+        )
     out = []
     for i, branch in enumerate(value):
         if not isinstance(branch, list) or not branch:

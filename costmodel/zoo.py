@@ -41,7 +41,13 @@ def vgg16(resolution: int = 224, num_classes: int = 1000) -> Network:
     torchvision average-pools adaptively to 7x7 before the classifier, so any resolution >= 32 works.
     """
     _check(resolution, num_classes)
-    stages = ((64, 64), (128, 128), (256, 256, 256), (512, 512, 512), (512, 512, 512))  # 224, 112, 56, 28, 14 in
+    stages = (
+        (64, 64),
+        (128, 128),
+        (256, 256, 256),
+        (512, 512, 512),
+        (512, 512, 512),
+    )  # 224, 112, 56, 28, 14 in
     layers: list[Layer] = []
     ch = 3
     for s, widths in enumerate(stages, start=1):
@@ -59,7 +65,7 @@ def vgg16(resolution: int = 224, num_classes: int = 1000) -> Network:
 
 
 def alexnet(resolution: int = 224, num_classes: int = 1000) -> Network:
-    """AlexNet as ``torchvision.models.alexnet`` (the one-tower "One weird trick" variant: 64-192-384-256-256)."""
+    """AlexNet as ``torchvision.models.alexnet`` (one tower, "One weird trick" widths 64-192-384-256-256)."""
     _check(resolution, num_classes)
     layers: list[Layer] = [
         _conv("conv1", 3, 64, 11, stride=4, padding=2),  # 224 in
@@ -191,7 +197,10 @@ def _squeezenet(version: str, resolution: int, num_classes: int) -> Network:
             layers.append(Pool2d(item, 3, 2, mode="max", ceil_mode=True))
         else:
             layers.extend(_fire(*item))
-    layers += [_conv("conv10", 512, num_classes, 1), GlobalAvgPool("avgpool")]  # classifier: final_conv + ReLU
+    layers += [
+        _conv("conv10", 512, num_classes, 1),
+        GlobalAvgPool("avgpool"),
+    ]  # classifier: final_conv + ReLU
     label = f"SqueezeNet {version.replace('_', '.')}-{resolution}"
     return Network(layers, resolution, 3, name=label, config={"resolution": resolution})
 
@@ -202,11 +211,11 @@ def squeezenet1_0(resolution: int = 224, num_classes: int = 1000) -> Network:
 
 
 def squeezenet1_1(resolution: int = 224, num_classes: int = 1000) -> Network:
-    """SqueezeNet 1.1 as ``torchvision.models.squeezenet1_1`` (3x3/2 first conv, 64 channels, earlier pools)."""
+    """SqueezeNet 1.1 as ``torchvision.models.squeezenet1_1`` (3x3/2 first conv, 64 channels)."""
     return _squeezenet("1_1", resolution, num_classes)
 
 
-#: Builders by name; each takes keyword arguments (``resolution``, ``num_classes``; MobileNetV1 also ``alpha``...).
+#: Builders by name, with keyword arguments ``resolution``, ``num_classes`` (MobileNetV1: also ``alpha``...).
 NETWORKS: dict[str, Callable[..., Network]] = {
     "mobilenet_v1": mobilenet_v1,
     "vgg16": vgg16,

@@ -1,4 +1,4 @@
-"""Tool presets: the published outputs at 1.0-224, and per-layer rules that hold at any α, resolution, network.
+"""Tool presets: the published outputs at 1.0-224, and per-layer rules that hold at any α, size, network.
 
 The oracles below re-implement each tool's module hooks the way the tool's own source does (read from
 fvcore/nn/jit_handles.py, thop/vision/basic_hooks.py + calc_func.py, ptflops/pytorch_ops.py +
@@ -95,7 +95,7 @@ def torchinfo_extra(net) -> int:
 
 
 def torch_params(net, extras: bool = True) -> int:
-    """sum(p.numel() for p in model.parameters()): weights, biases, BN gamma and beta (extras=False: weights)."""
+    """sum(p.numel() for p in model.parameters()): weights, biases, BN gamma, beta (extras=False: weights)."""
     total = 0
     for n in _leaves(net):
         layer = n.layer
@@ -171,13 +171,15 @@ def test_preset_minus_paper_is_the_per_layer_rule(name, alpha, resolution):
     assert preset.params == PARAMS[name](net)
 
 
-NETWORKS = [(n, r) for n in ("vgg16", "googlenet", "alexnet", "squeezenet1_0", "squeezenet1_1") for r in (224, 163)]
+NETWORKS = [
+    (n, r) for n in ("vgg16", "googlenet", "alexnet", "squeezenet1_0", "squeezenet1_1") for r in (224, 163)
+]
 
 
 @pytest.mark.parametrize("name", preset_names())
 @pytest.mark.parametrize("network,resolution", NETWORKS)
 def test_presets_on_comparison_networks(name, network, resolution):
-    """Max pools, fixed and adaptive average pools, conv biases and multi-branch blocks follow the same rules."""
+    """Max pools, fixed and adaptive average pools, conv biases, multi-branch blocks: the same rules hold."""
     net = costmodel.network(network, resolution=resolution)
     paper, preset = count(net), count(net, name)
     assert preset.mult_adds - paper.mult_adds == EXTRA[name](net)
@@ -199,7 +201,9 @@ def test_presets_hold_for_random_configurations(alpha, resolution, shallow, name
 def test_options_still_add_to_presets():
     assert count(mobilenet_v1(), "fvcore+activation-ops").mult_adds == count(
         mobilenet_v1(), "fvcore"
-    ).mult_adds + sum(_elems(n.out_ch, n.out_size) for n in mobilenet_v1().leaves() if n.layer.__class__ is Conv2d)
+    ).mult_adds + sum(
+        _elems(n.out_ch, n.out_size) for n in mobilenet_v1().leaves() if n.layer.__class__ is Conv2d
+    )
 
 
 @pytest.mark.parametrize(

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import copy
-import os
 import json
+import os
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -62,10 +62,17 @@ def _tiny() -> dict:
 
 def test_hand_written_document_by_hand():
     net = Network.from_dict(_tiny())
-    assert [(n.name, n.out_ch, n.out_size) for n in net] == [("c1", 4, 4), ("mix", 8, 4), ("gap", 8, 1), ("fc", 5, 1)]
+    assert [(n.name, n.out_ch, n.out_size) for n in net] == [
+        ("c1", 4, 4),
+        ("mix", 8, 4),
+        ("gap", 8, 1),
+        ("fc", 5, 1),
+    ]
     # paper: c1 9*3*4*16, b1 4*2*16, b2c 4*6*16, fc 8*5
     assert count(net).mult_adds == 9 * 3 * 4 * 16 + 4 * 2 * 16 + 4 * 6 * 16 + 8 * 5
-    assert count(net, "torch").params == (9 * 3 * 4 + 2 * 4) + (4 * 2 + 2 * 2) + (4 * 6 + 6 + 2 * 6) + (8 * 5 + 5)
+    assert count(net, "torch").params == (9 * 3 * 4 + 2 * 4) + (4 * 2 + 2 * 2) + (4 * 6 + 6 + 2 * 6) + (
+        8 * 5 + 5
+    )
 
 
 def _set(path, value):
@@ -166,7 +173,9 @@ def test_load_from_file(tmp_path):
 
 JSON = st.recursive(
     st.none() | st.booleans() | st.integers(-(2**40), 2**40) | st.floats() | st.text(max_size=8),
-    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children, max_size=5),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children, max_size=5)
+    ),
     max_leaves=20,
 )
 KEYS = st.sampled_from(
@@ -196,13 +205,21 @@ def _accepts_or_raises_our_error(doc):
     assert Network.from_dict(net.to_dict()).to_dict() == net.to_dict()
 
 
-@settings(max_examples=int(os.environ.get("FUZZ_EXAMPLES", 150)), deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(
+    max_examples=int(os.environ.get("FUZZ_EXAMPLES", 150)),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 @given(doc=JSON)
 def test_fuzz_random_documents(doc):
     _accepts_or_raises_our_error(doc)
 
 
-@settings(max_examples=int(os.environ.get("FUZZ_EXAMPLES", 300)), deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(
+    max_examples=int(os.environ.get("FUZZ_EXAMPLES", 300)),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 @given(
     base=st.sampled_from(["tiny", "googlenet", "squeezenet1_1", "mobilenet_v1"]),
     edits=st.lists(st.tuples(st.integers(0, 10_000), KEYS, JSON, st.sampled_from(["set", "delete", "add"])),

@@ -25,27 +25,64 @@ def test_torch_convention_params_equal_torchvision_documentation(row):
 
 
 def test_every_name_of_the_issue_is_built():
-    assert set(NETWORKS) == {"mobilenet_v1", "vgg16", "googlenet", "alexnet", "squeezenet1_0", "squeezenet1_1"}
+    assert set(NETWORKS) == {
+        "mobilenet_v1",
+        "vgg16",
+        "googlenet",
+        "alexnet",
+        "squeezenet1_0",
+        "squeezenet1_1",
+    }
     assert count(costmodel.network("mobilenet_v1")).mult_adds == 568_740_352  # the paper's Table 1 network
 
 
 # Output (channels, size) of named layers at 224x224, as torchvision's modules produce them (N, C, H, W).
 SHAPES = {
     "googlenet": {
-        "conv1": (64, 112), "maxpool1": (64, 56), "conv3": (192, 56), "maxpool2": (192, 28),
-        "inception3a": (256, 28), "inception3b": (480, 28), "maxpool3": (480, 14),
-        "inception4a": (512, 14), "inception4d": (528, 14), "inception4e": (832, 14), "maxpool4": (832, 7),
-        "inception5a": (832, 7), "inception5b": (1024, 7), "avgpool": (1024, 1), "fc": (1000, 1),
+        "conv1": (64, 112),
+        "maxpool1": (64, 56),
+        "conv3": (192, 56),
+        "maxpool2": (192, 28),
+        "inception3a": (256, 28),
+        "inception3b": (480, 28),
+        "maxpool3": (480, 14),
+        "inception4a": (512, 14),
+        "inception4d": (528, 14),
+        "inception4e": (832, 14),
+        "maxpool4": (832, 7),
+        "inception5a": (832, 7),
+        "inception5b": (1024, 7),
+        "avgpool": (1024, 1),
+        "fc": (1000, 1),
         "inception3a.branch4.0": (192, 28),
     },
-    "alexnet": {"conv1": (64, 55), "pool1": (64, 27), "conv2": (192, 27), "pool2": (192, 13), "pool5": (256, 6),
-                "avgpool": (256, 6)},
+    "alexnet": {
+        "conv1": (64, 55),
+        "pool1": (64, 27),
+        "conv2": (192, 27),
+        "pool2": (192, 13),
+        "pool5": (256, 6),
+        "avgpool": (256, 6),
+    },
     "vgg16": {"conv1_2": (64, 224), "pool1": (64, 112), "pool5": (512, 7), "avgpool": (512, 7)},
-    "squeezenet1_0": {"conv1": (96, 109), "pool1": (96, 54), "fire2.expand": (128, 54), "pool4": (256, 27),
-                      "pool8": (512, 13), "fire9.expand": (512, 13), "conv10": (1000, 13), "avgpool": (1000, 1)},
-    "squeezenet1_1": {"conv1": (64, 111), "pool1": (64, 55), "pool3": (128, 27), "pool5": (256, 13),
-                      "conv10": (1000, 13)},
-}  # fmt: skip
+    "squeezenet1_0": {
+        "conv1": (96, 109),
+        "pool1": (96, 54),
+        "fire2.expand": (128, 54),
+        "pool4": (256, 27),
+        "pool8": (512, 13),
+        "fire9.expand": (512, 13),
+        "conv10": (1000, 13),
+        "avgpool": (1000, 1),
+    },
+    "squeezenet1_1": {
+        "conv1": (64, 111),
+        "pool1": (64, 55),
+        "pool3": (128, 27),
+        "pool5": (256, 13),
+        "conv10": (1000, 13),
+    },
+}
 
 
 @pytest.mark.parametrize("name,layer,shape", [(n, k, v) for n, d in SHAPES.items() for k, v in d.items()])

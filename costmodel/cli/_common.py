@@ -24,10 +24,14 @@ def add_network_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def add_source_arguments(parser: argparse.ArgumentParser) -> None:
-    """--network NAME (a built-in network) or --spec FILE (a JSON network document), instead of MobileNetV1."""
+    """--network NAME (a built-in network) or --spec FILE (a JSON network document) instead of MobileNetV1."""
     g = parser.add_argument_group("other networks").add_mutually_exclusive_group()
-    g.add_argument("--network", metavar="NAME", help="a built-in network: mobilenet_v1 (default), vgg16, "
-                   "googlenet, alexnet, squeezenet1_0, squeezenet1_1 (with --resolution, --num-classes)")
+    g.add_argument(
+        "--network",
+        metavar="NAME",
+        help="a built-in network: mobilenet_v1 (default), vgg16, googlenet, alexnet, squeezenet1_0, "
+        "squeezenet1_1 (with --resolution, --num-classes)",
+    )
     g.add_argument("--spec", metavar="FILE", help="a network document in JSON (schema: costmodel.serialize)")
 
 
@@ -36,8 +40,12 @@ def network_from_args(args: argparse.Namespace) -> Network:
 
     spec, name = getattr(args, "spec", None), getattr(args, "network", None)
     if spec is not None or name not in (None, "mobilenet_v1"):
-        mobilenet_only = {"--alpha": args.alpha != 1.0, "--rho": args.rho is not None,
-                          "--shallow": args.shallow, "--full-conv": args.full_conv}
+        mobilenet_only = {
+            "--alpha": args.alpha != 1.0,
+            "--rho": args.rho is not None,
+            "--shallow": args.shallow,
+            "--full-conv": args.full_conv,
+        }
         given = [flag for flag, on in mobilenet_only.items() if on]
         if spec is not None and (args.resolution != 224 or args.num_classes != 1000):
             given += ["--resolution/--num-classes"]
