@@ -62,6 +62,13 @@ class Convention:
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise ConventionError(f"{f} must be a non-negative integer, got {value!r}")
 
+    @property
+    def weights_only(self) -> bool:
+        """True when only conv/FC weights and multiply-accumulates count (the paper's rules)."""
+        return not (
+            self.bias_params or self.bn_params or self.bias_ops or self.bn_ops or self.activation_ops or self.pool_ops
+        )
+
     def with_options(self, *options: str) -> Convention:
         """This convention with named options (see :data:`OPTIONS`) switched on.
 
@@ -95,8 +102,7 @@ OPTIONS: dict[str, tuple[dict[str, object], str]] = {
 
 PAPER = Convention(
     "paper",
-    "Howard et al. (2017): Mult-Adds of conv and FC layers; parameters = conv and FC weights, "
-    "no biases, no batch norm",
+    "Howard et al. (2017): Mult-Adds of conv and FC layers; parameters = conv and FC weights, no biases, no batch norm",
 )
 
 #: The registered conventions, by name. Other modules add presets with :func:`register_convention`.

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import singledispatch
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from .conventions import Convention, get_convention
 from .errors import ConventionError, SpecError
@@ -30,12 +30,10 @@ if TYPE_CHECKING:
 __all__ = ["LayerCost", "Cost", "count", "layer_cost", "layer_kind", "formula", "weights_cost"]
 
 
-@dataclass(frozen=True, slots=True)
-class LayerCost:
-    """One layer's count under one convention."""
+class LayerCost(NamedTuple):
+    """One layer's count under one convention (a named tuple: immutable and cheap to build)."""
 
     node: Node
-    kind: str  # the row of the paper's Table 2: "Conv 1x1", "Conv DW 3x3", "Conv 3x3", "FC", ...
     params: int
     mult_adds: int
     # For a multi-branch block: the cost of every layer of every branch (they add up to this row's counts).
@@ -44,6 +42,11 @@ class LayerCost:
     @property
     def name(self) -> str:
         return self.node.layer.name
+
+    @property
+    def kind(self) -> str:
+        """The row of the paper's Table 2: "Conv 1x1", "Conv DW 3x3", "Conv 3x3", "FC", ..."""
+        return layer_kind(self.node.layer)
 
     @property
     def flops(self) -> int:
@@ -127,6 +130,9 @@ def _(layer: Concat, node: Node) -> tuple[int, int]:
     return sum(w for w, _ in costs), sum(m for _, m in costs)
 
 
+_weights_rule = weights_cost.dispatch  # skip singledispatch's wrapper in the hot loop
+
+
 def layer_kind(layer: object) -> str:
     """The paper's Table 2 category of a layer: "Conv 1x1", "Conv DW 3x3", "Conv 3x3", "FC", ..."""
     if isinstance(layer, Conv2d):
@@ -150,10 +156,8 @@ def layer_cost(node: Node, convention: Convention) -> LayerCost:
     layer = node.layer
     if node.branches:
         parts = tuple(layer_cost(sub, convention) for branch in node.branches for sub in branch)
-        return LayerCost(
-            node, layer_kind(layer), sum(p.params for p in parts), sum(p.mult_adds for p in parts), parts
-        )
-    params, mult_adds = weights_cost(layer, node)
+        return LayerCost(node, sum(p.params for p in parts), sum(p.mult_adds for p in parts), parts)
+    params, mult_adds = _weights_rule(type(layer))(layer, node)
     out_elems = node.out_ch * node.out_size * node.out_size
     if getattr(layer, "bias", False):
         if convention.bias_params:
@@ -171,7 +175,7 @@ def layer_cost(node: Node, convention: Convention) -> LayerCost:
             mult_adds += convention.adaptive_pool_ops * in_elems
         if getattr(layer, "mode", "avg") == "avg":
             mult_adds += convention.avg_pool_out_ops * out_elems
-    return LayerCost(node, layer_kind(layer), params, mult_adds)
+    return LayerCost(node, params, mult_adds)
 
 
 def count(network: Network, convention: str | Convention = "paper") -> Cost:
@@ -194,7 +198,16 @@ def count(network: Network, convention: str | Convention = "paper") -> Cost:
     if not isinstance(network, Network):
         raise SpecError(f"count() needs a Network, got {type(network).__name__}")
     conv = get_convention(convention)
-    layers = tuple(layer_cost(node, conv) for node in network.nodes)
+    if conv.weights_only:  # the paper's convention: skip the per-layer extras (hot path of search loops)
+        rules: dict[type, Any] = {}
+        costs = []
+        for node in network.nodes:
+            cls = type(node.layer)
+            rule = rules.get(cls) or rules.setdefault(cls, weights_cost.dispatch(cls))
+            costs.append(LayerCost(node, *rule(node.layer, node)))
+        layers = tuple(costs)
+    else:
+        layers = tuple(layer_cost(node, conv) for node in network.nodes)
     return Cost(
         network,
         conv,
@@ -220,7 +233,10 @@ def formula(node: Node) -> str:
         if layer.depthwise:
             symbols, values = "D_K·D_K·M·D_F·D_F", (k, k, layer.in_ch, d, d)
         elif layer.groups > 1:
-            symbols, values = "D_K·D_K·(M/g)·N·D_F·D_F", (k, k, layer.in_ch // layer.groups, layer.out_ch, d, d)
+            symbols, values = (
+                "D_K·D_K·(M/g)·N·D_F·D_F",
+                (k, k, layer.in_ch // layer.groups, layer.out_ch, d, d),
+            )
         elif k == 1:
             symbols, values = "M·N·D_F·D_F", (layer.in_ch, layer.out_ch, d, d)
         else:

@@ -42,6 +42,23 @@ def _positive_int(value: object, what: str, name: str) -> None:
         raise SpecError(f"{name}: {what} must be a positive integer, got {value!r}")
 
 
+def _check_ints(layer: object, fields: tuple[str, ...]) -> None:
+    """Every field a positive int. The fast path is one pass of cheap checks (this runs for every layer of
+    every network built, millions of times in a search loop); the slow path finds and names the bad one,
+    and accepts integer-like values (NumPy integers), storing them as ``int``."""
+    for f in fields:
+        v = getattr(layer, f)
+        if type(v) is not int or v < 1:
+            break
+    else:
+        return
+    for f in fields:
+        v = getattr(layer, f)
+        if not isinstance(v, bool) and not isinstance(v, int) and hasattr(v, "__index__"):
+            object.__setattr__(layer, f, v.__index__())
+        _positive_int(getattr(layer, f), f, layer.name)  # type: ignore[attr-defined]
+
+
 def _padding(value: object, name: str) -> None:
     if value == "same":
         return
@@ -74,14 +91,28 @@ class Conv2d:
     activation: str | None = "relu"  # the paper: ReLU; TF-slim and Keras checkpoints: ReLU6
 
     def __post_init__(self) -> None:
-        for field in ("in_ch", "out_ch", "kernel", "stride", "groups"):
-            _positive_int(getattr(self, field), field, self.name)
+        i, o, k, s, g = self.in_ch, self.out_ch, self.kernel, self.stride, self.groups
+        if not (
+            type(i) is int
+            and type(o) is int
+            and type(k) is int
+            and type(s) is int
+            and type(g) is int
+            and i > 0
+            and o > 0
+            and k > 0
+            and s > 0
+            and g > 0
+        ):  # fast path; the helper names the bad one
+            _check_ints(self, ("in_ch", "out_ch", "kernel", "stride", "groups"))
         if self.in_ch % self.groups or self.out_ch % self.groups:
             raise SpecError(
                 f"{self.name}: groups={self.groups} must divide in_ch={self.in_ch} and out_ch={self.out_ch}"
             )
-        _padding(self.padding, self.name)
-        _activation(self.activation, self.name)
+        if self.padding != "same":
+            _padding(self.padding, self.name)
+        if self.activation != "relu":
+            _activation(self.activation, self.name)
 
     @property
     def depthwise(self) -> bool:
@@ -106,8 +137,7 @@ class Pool2d:
     ceil_mode: bool = False  # PyTorch's ceil_mode (used by torchvision's GoogLeNet and SqueezeNet)
 
     def __post_init__(self) -> None:
-        _positive_int(self.kernel, "kernel", self.name)
-        _positive_int(self.stride, "stride", self.name)
+        _check_ints(self, ("kernel", "stride"))
         _padding(self.padding, self.name)
         if self.mode not in ("avg", "max"):
             raise SpecError(f"{self.name}: mode must be 'avg' or 'max', got {self.mode!r}")
@@ -146,8 +176,7 @@ class Linear:
     activation: str | None = None
 
     def __post_init__(self) -> None:
-        _positive_int(self.in_features, "in_features", self.name)
-        _positive_int(self.out_features, "out_features", self.name)
+        _check_ints(self, ("in_features", "out_features"))
         _activation(self.activation, self.name)
 
     @property

@@ -7,6 +7,7 @@ the resolution multiplier ρ (Table 7), "Shallow MobileNet" (Table 5) and "Conv 
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 from numbers import Integral, Real
 
 from .errors import SpecError
@@ -85,6 +86,26 @@ def resolve_resolution(resolution: object = BASE_RESOLUTION, rho: object = None)
     return resolution
 
 
+@lru_cache(maxsize=1024)
+def _layers(alpha: float, shallow: bool, separable: bool, num_classes: int, activation: str) -> tuple[Layer, ...]:
+    """The layers of one configuration. They do not depend on the resolution and are immutable, so they are
+    cached: a search loop over resolutions (or revisiting widths) builds each width once."""
+    ch = scale_channels(FIRST_CONV, alpha)
+    layers: list[Layer] = [Conv2d("conv1", 3, ch, 3, stride=2, activation=activation)]  # 224x224 in
+    for i, (stride, out) in enumerate(BLOCKS, start=1):
+        if shallow and i in SHALLOW_REMOVED:
+            continue
+        out = scale_channels(out, alpha)
+        if separable:
+            layers.append(Conv2d(f"conv_dw_{i}", ch, ch, 3, stride=stride, groups=ch, activation=activation))
+            layers.append(Conv2d(f"conv_pw_{i}", ch, out, 1, activation=activation))
+        else:
+            layers.append(Conv2d(f"conv_full_{i}", ch, out, 3, stride=stride, activation=activation))
+        ch = out
+    layers += [GlobalAvgPool("pool"), Linear("fc", ch, num_classes), Softmax("softmax")]
+    return tuple(layers)
+
+
 def mobilenet_v1(
     alpha: float = 1.0,
     resolution: int = BASE_RESOLUTION,
@@ -135,25 +156,20 @@ def mobilenet_v1(
     if activation not in ("relu", "relu6"):
         raise SpecError(f"activation must be 'relu' or 'relu6', got {activation!r}")
 
-    ch = scale_channels(FIRST_CONV, alpha)
-    layers: list[Layer] = [Conv2d("conv1", 3, ch, 3, stride=2, activation=activation)]  # 224x224 in
-    for i, (stride, out) in enumerate(BLOCKS, start=1):
-        if shallow and i in SHALLOW_REMOVED:
-            continue
-        out = scale_channels(out, alpha)
-        if separable:
-            layers.append(Conv2d(f"conv_dw_{i}", ch, ch, 3, stride=stride, groups=ch, activation=activation))
-            layers.append(Conv2d(f"conv_pw_{i}", ch, out, 1, activation=activation))
-        else:
-            layers.append(Conv2d(f"conv_full_{i}", ch, out, 3, stride=stride, activation=activation))
-        ch = out
-    layers += [GlobalAvgPool("pool"), Linear("fc", ch, int(num_classes)), Softmax("softmax")]
+    shallow, separable = bool(shallow), bool(separable)
+    layers = _layers(alpha, shallow, separable, int(num_classes), activation)
 
     variant = "shallow" if shallow else "full-conv" if not separable else "standard"
     if shallow and not separable:
         variant = "shallow full-conv"
     width = f"{alpha:g}" if "." in f"{alpha:g}" else f"{alpha:.1f}"  # the paper's "1.0", "0.75"
     label = f"MobileNetV1 {width}-{size}" + ("" if variant == "standard" else f" ({variant})")
-    config = {"alpha": alpha, "resolution": size, "shallow": shallow, "separable": separable,
-              "num_classes": int(num_classes), "activation": activation}
+    config = {
+        "alpha": alpha,
+        "resolution": size,
+        "shallow": shallow,
+        "separable": separable,
+        "num_classes": int(num_classes),
+        "activation": activation,
+    }
     return Network(layers, input_size=size, in_ch=3, name=label, config=config)

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import json
-from importlib.resources import files
 
 import pytest
 
 from costmodel.cli import main
+from costmodel.published import read_csv
 
 
 def run(capsys, *argv: str) -> tuple[int, str, str]:
@@ -22,8 +20,7 @@ def run(capsys, *argv: str) -> tuple[int, str, str]:
 
 
 def _tool_rows() -> list[dict[str, str]]:
-    text = files("costmodel.data").joinpath("tool_counts.csv").read_text(encoding="utf-8")
-    return list(csv.DictReader(io.StringIO(text)))
+    return read_csv("tool_counts.csv")
 
 
 def test_conventions_json_side_by_side(capsys):
@@ -67,23 +64,17 @@ def test_count_network_and_spec_agree(capsys, tmp_path):
     assert code == 0
     by_spec = json.loads(out)
     assert (by_spec["mult_adds"], by_spec["params"]) == (by_name["mult_adds"], by_name["params"])
-    assert (
-        sum(r["mult_adds"] for r in by_spec["layers"]) == by_spec["mult_adds"]
-    )  # block rows expanded, no double
+    assert sum(r["mult_adds"] for r in by_spec["layers"]) == by_spec["mult_adds"]  # block rows expanded, no double
     assert "inception3a.branch2.1" in {r["name"] for r in by_spec["layers"]}
 
 
 def test_count_memory_view(capsys):
-    code, out, _ = run(
-        capsys, "count", "--alpha", "0.25", "--resolution", "128", "--memory", "--format", "json"
-    )
+    code, out, _ = run(capsys, "count", "--alpha", "0.25", "--resolution", "128", "--memory", "--format", "json")
     assert code == 0
     doc = json.loads(out)
     first = doc["layers"][0]  # conv1: 128x128x3 in, 64x64x8 out
     assert (first["input_elements"], first["output_elements"]) == (128 * 128 * 3, 64 * 64 * 8)
-    assert (
-        first["input_bytes_float16"] == 2 * 128 * 128 * 3 and first["weight_bytes_int8"] == 3 * 3 * 3 * 8 + 8
-    )
+    assert first["input_bytes_float16"] == 2 * 128 * 128 * 3 and first["weight_bytes_int8"] == 3 * 3 * 3 * 8 + 8
     assert doc["bytes"]["float32"]["peak_live_bytes"] == 4 * doc["peak_live_elements"]
     code, out, _ = run(capsys, "count", "--network", "squeezenet1_1", "--memory")
     assert code == 0 and "int8: weights 1,235,496 B" in out  # torchvision's parameters, one byte each

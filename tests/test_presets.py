@@ -8,10 +8,6 @@ plain loops; they share nothing with costmodel.engine but the spec's shapes.
 
 from __future__ import annotations
 
-import csv
-import io
-from importlib.resources import files
-
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -22,11 +18,11 @@ from costmodel.conventions import CONVENTIONS, get_convention
 from costmodel.errors import ConventionError
 from costmodel.layers import AdaptiveAvgPool, Conv2d, GlobalAvgPool, Linear, Pool2d
 from costmodel.presets import PRESETS, preset_names, tool_value, trainable_params
+from costmodel.published import read_csv
 
 
 def _published() -> list[dict[str, str]]:
-    text = files("costmodel.data").joinpath("tool_counts.csv").read_text(encoding="utf-8")
-    return list(csv.DictReader(io.StringIO(text)))
+    return read_csv("tool_counts.csv")
 
 
 def _elems(ch: int, size: int) -> int:
@@ -171,9 +167,7 @@ def test_preset_minus_paper_is_the_per_layer_rule(name, alpha, resolution):
     assert preset.params == PARAMS[name](net)
 
 
-NETWORKS = [
-    (n, r) for n in ("vgg16", "googlenet", "alexnet", "squeezenet1_0", "squeezenet1_1") for r in (224, 163)
-]
+NETWORKS = [(n, r) for n in ("vgg16", "googlenet", "alexnet", "squeezenet1_0", "squeezenet1_1") for r in (224, 163)]
 
 
 @pytest.mark.parametrize("name", preset_names())
@@ -199,9 +193,7 @@ def test_presets_hold_for_random_configurations(alpha, resolution, shallow, name
 
 
 def test_options_still_add_to_presets():
-    assert count(mobilenet_v1(), "fvcore+activation-ops").mult_adds == count(
-        mobilenet_v1(), "fvcore"
-    ).mult_adds + sum(
+    assert count(mobilenet_v1(), "fvcore+activation-ops").mult_adds == count(mobilenet_v1(), "fvcore").mult_adds + sum(
         _elems(n.out_ch, n.out_size) for n in mobilenet_v1().leaves() if n.layer.__class__ is Conv2d
     )
 

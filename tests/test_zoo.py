@@ -2,21 +2,17 @@
 
 from __future__ import annotations
 
-import csv
-import io
-from importlib.resources import files
-
 import pytest
 
 import costmodel
 from costmodel import count
 from costmodel.errors import SpecError
+from costmodel.published import read_csv
 from costmodel.zoo import NETWORKS
 
 
 def _torchvision() -> list[dict[str, str]]:
-    text = files("costmodel.data").joinpath("torchvision_params.csv").read_text(encoding="utf-8")
-    return list(csv.DictReader(io.StringIO(text)))
+    return read_csv("torchvision_params.csv")
 
 
 @pytest.mark.parametrize("row", _torchvision(), ids=lambda r: r["network"])

@@ -20,7 +20,7 @@ __all__ = ["main", "COMMANDS"]
 
 #: Subcommand modules, in the order ``costmodel --help`` lists them.
 COMMANDS: tuple[str, ...] = (
-    # "tables",
+    "tables",
     "count",
     "conventions",
 )

@@ -70,9 +70,7 @@ def network_from_args(args: argparse.Namespace) -> Network:
 
 
 def add_format_argument(parser: argparse.ArgumentParser, default: str = "table") -> None:
-    parser.add_argument(
-        "--format", choices=FORMATS, default=default, help=f"output format (default {default})"
-    )
+    parser.add_argument("--format", choices=FORMATS, default=default, help=f"output format (default {default})")
 
 
 def emit(text: str, out: str | None = None) -> None:
