@@ -72,13 +72,6 @@ def place(layer: Layer, in_ch: int, in_size: int) -> Node:
     return Node(layer, in_ch, in_size, out_ch, out_size, branches)
 
 
-def _names(layer: object) -> Iterator[object]:
-    yield getattr(layer, "name", None)
-    if isinstance(layer, Concat):
-        for sub in layer.sublayers():
-            yield getattr(sub, "name", None)
-
-
 @dataclass(frozen=True, slots=True, eq=False)
 class Network:
     """An ordered stack of layers on an ``input_size x input_size x in_ch`` image.
@@ -128,9 +121,11 @@ class Network:
         nodes = []
         rules: dict[type, Any] = {}  # output_shape's rule per layer type, looked up once per type
         ch, size = in_ch, input_size
+        blocks: list[Concat] = []
         for layer in layers:
             cls = type(layer)
             if cls is Concat:  # a multi-branch block: placed recursively, its sub-layers recorded
+                blocks.append(layer)
                 node = place(layer, ch, size)
                 nodes.append(node)
                 ch, size = node.out_ch, node.out_size
@@ -141,7 +136,9 @@ class Network:
                 raise SpecError(f"{layer.name}: the {size}x{size} input shrinks to nothing (output size {out_size})")
             nodes.append(Node(layer, ch, size, out_ch, out_size))
             ch, size = out_ch, out_size
-        names = [n for layer in layers for n in _names(layer)]
+        names = [getattr(layer, "name", None) for layer in layers]
+        if blocks:
+            names += [getattr(sub, "name", None) for block in blocks for sub in block.sublayers()]
         if len(set(names)) != len(names):
             dup = next(n for n in names if names.count(n) > 1)
             raise SpecError(f"{name}: duplicate layer name {dup!r}")

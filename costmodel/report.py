@@ -112,10 +112,10 @@ def cost_table(cost: Cost) -> pd.DataFrame:
         }
         for lc, block in flat_layers(cost.layers)
     ]
-    df = pd.DataFrame(rows)
-    if not df["block"].astype(bool).any():
-        df = df.drop(columns="block")  # a network without blocks keeps the plain Table 1 columns
-    return df
+    if not any(row["block"] for row in rows):  # a network without blocks keeps the plain Table 1 columns
+        for row in rows:
+            del row["block"]
+    return pd.DataFrame(rows)
 
 
 def _cell(value: Any, float_digits: int) -> str:
@@ -224,7 +224,7 @@ def memory_table(mem: Any, dtypes: Sequence[str] = ("float32", "float16", "int8"
             record[f"output_bytes_{dtype}"] = out_b
             record[f"weight_bytes_{dtype}"] = w_b
         rows.append(record)
-    df = pd.DataFrame(rows)
-    if not df["block"].astype(bool).any():
-        df = df.drop(columns="block")
-    return df
+    if not any(row["block"] for row in rows):
+        for row in rows:
+            del row["block"]
+    return pd.DataFrame(rows)
