@@ -64,9 +64,35 @@ def vgg16(resolution: int = 224, num_classes: int = 1000) -> Network:
     return Network(layers, resolution, 3, name=f"VGG16-{resolution}", config={"resolution": resolution})
 
 
-def alexnet(resolution: int = 224, num_classes: int = 1000) -> Network:
-    """AlexNet as ``torchvision.models.alexnet`` (one tower, "One weird trick" widths 64-192-384-256-256)."""
+def alexnet(resolution: int = 224, num_classes: int = 1000, *, towers: int = 1) -> Network:
+    """AlexNet as ``torchvision.models.alexnet`` (one tower, "One weird trick" widths 64-192-384-256-256).
+
+    ``towers=2`` gives the original two-GPU AlexNet of Krizhevsky et al. (2012) as in Caffe's bvlc_alexnet:
+    widths 96-256-384-384-256, conv2, conv4 and conv5 in two groups (it was trained on 227x227 inputs).
+    """
     _check(resolution, num_classes)
+    if towers == 2:
+        return Network(
+            [
+                _conv("conv1", 3, 96, 11, stride=4),  # 227 in
+                Pool2d("pool1", 3, 2, mode="max"),
+                Conv2d("conv2", 96, 256, 5, padding=2, groups=2, bias=True, batch_norm=False),  # 27 in
+                Pool2d("pool2", 3, 2, mode="max"),
+                _conv("conv3", 256, 384, 3, padding=1),  # 13 in
+                Conv2d("conv4", 384, 384, 3, padding=1, groups=2, bias=True, batch_norm=False),
+                Conv2d("conv5", 384, 256, 3, padding=1, groups=2, bias=True, batch_norm=False),
+                Pool2d("pool5", 3, 2, mode="max"),
+                Linear("fc6", 256 * 6 * 6, 4096, activation="relu"),
+                Linear("fc7", 4096, 4096, activation="relu"),
+                Linear("fc8", 4096, num_classes),
+            ],
+            resolution,
+            3,
+            name=f"AlexNet (two towers)-{resolution}",
+            config={"resolution": resolution, "towers": 2},
+        )
+    if towers != 1:
+        raise SpecError(f"towers must be 1 (torchvision) or 2 (Krizhevsky et al.), got {towers!r}")
     layers: list[Layer] = [
         _conv("conv1", 3, 64, 11, stride=4, padding=2),  # 224 in
         Pool2d("pool1", 3, 2, mode="max"),
@@ -103,7 +129,7 @@ _INCEPTION: dict[str, tuple[int, int, int, int, int, int, int]] = {
 }
 
 
-def _inception(name: str) -> Concat:
+def _inception(name: str, k5: int = 3) -> Concat:
     in_ch, c1, c3r, c3, c5r, c5, proj = _INCEPTION[name]
     return Concat(
         name,
@@ -111,7 +137,7 @@ def _inception(name: str) -> Concat:
             (_basic(f"{name}.branch1", in_ch, c1, 1),),
             (_basic(f"{name}.branch2.0", in_ch, c3r, 1), _basic(f"{name}.branch2.1", c3r, c3, 3, padding=1)),
             # torchvision's "5x5" branch uses a 3x3 kernel (a known bug, kept for weight compatibility).
-            (_basic(f"{name}.branch3.0", in_ch, c5r, 1), _basic(f"{name}.branch3.1", c5r, c5, 3, padding=1)),
+            (_basic(f"{name}.branch3.0", in_ch, c5r, 1), _basic(f"{name}.branch3.1", c5r, c5, k5, padding=k5 // 2)),
             (
                 Pool2d(f"{name}.branch4.0", 3, 1, mode="max", padding=1, ceil_mode=True),
                 _basic(f"{name}.branch4.1", in_ch, proj, 1),
@@ -120,25 +146,28 @@ def _inception(name: str) -> Concat:
     )
 
 
-def googlenet(resolution: int = 224, num_classes: int = 1000) -> Network:
+def googlenet(resolution: int = 224, num_classes: int = 1000, *, branch3_kernel: int = 3) -> Network:
     """GoogLeNet (Inception v1) as ``torchvision.models.googlenet``, without the auxiliary classifiers.
 
     Every conv is torchvision's ``BasicConv2d`` (no bias, batch norm, ReLU); max pools use ``ceil_mode``.
+    ``branch3_kernel=5`` gives the 5x5 convolutions of Szegedy et al. (2014) where torchvision has 3x3.
     """
     _check(resolution, num_classes)
+    if branch3_kernel not in (3, 5):
+        raise SpecError(f"branch3_kernel must be 3 (torchvision) or 5 (Szegedy et al.), got {branch3_kernel!r}")
     layers: list[Layer] = [
         _basic("conv1", 3, 64, 7, stride=2, padding=3),  # 224 in
         Pool2d("maxpool1", 3, 2, mode="max", ceil_mode=True),
         _basic("conv2", 64, 64, 1),  # 56 in
         _basic("conv3", 64, 192, 3, padding=1),
         Pool2d("maxpool2", 3, 2, mode="max", ceil_mode=True),
-        _inception("inception3a"),  # 28 in
-        _inception("inception3b"),
+        _inception("inception3a", branch3_kernel),  # 28 in
+        _inception("inception3b", branch3_kernel),
         Pool2d("maxpool3", 3, 2, mode="max", ceil_mode=True),
-        *(_inception(f"inception4{c}") for c in "abcde"),  # 14 in
+        *(_inception(f"inception4{c}", branch3_kernel) for c in "abcde"),  # 14 in
         Pool2d("maxpool4", 2, 2, mode="max", ceil_mode=True),
-        _inception("inception5a"),  # 7 in
-        _inception("inception5b"),
+        _inception("inception5a", branch3_kernel),  # 7 in
+        _inception("inception5b", branch3_kernel),
         GlobalAvgPool("avgpool"),
         Linear("fc", 1024, num_classes),
     ]

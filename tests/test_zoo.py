@@ -115,6 +115,8 @@ def test_num_classes_changes_only_the_classifier(name):
     "call,match",
     [
         (lambda: costmodel.network("resnet50"), "unknown network 'resnet50'"),
+        (lambda: costmodel.network("alexnet", towers=3), "towers must be 1 .* or 2 .*, got 3"),
+        (lambda: costmodel.network("googlenet", branch3_kernel=7), "branch3_kernel must be 3 .* or 5 .*, got 7"),
         (lambda: costmodel.network("vgg16", alpha=0.5), "vgg16: .*alpha"),
         (lambda: costmodel.network("alexnet", resolution=0), "resolution must be a positive integer, got 0"),
         (lambda: costmodel.network("alexnet", resolution=40), "shrinks to nothing"),
