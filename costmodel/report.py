@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import pandas as pd
 
@@ -17,10 +17,11 @@ from .layers import AdaptiveAvgPool, Concat, Conv2d, GlobalAvgPool, Linear, Pool
 
 if TYPE_CHECKING:
     from .engine import Cost, LayerCost
+    from .memory import LayerMemory, NetworkMemory
     from .network import Node
 
 __all__ = ["FORMATS", "cost_table", "type_stride", "filter_shape", "map_shape", "render", "markdown"]
-__all__ += ["memory_table", "flat_layers", "flat_memory"]
+__all__ += ["memory_table", "flat_rows"]
 
 FORMATS = ("table", "csv", "json", "markdown")
 
@@ -76,14 +77,17 @@ def _share(part: int, total: int) -> float:
     return 100.0 * part / total if total else 0.0
 
 
-def flat_layers(layers: Sequence[LayerCost], block: str = "") -> list[tuple[LayerCost, str]]:
-    """Layer costs with blocks expanded: each branch's layers (tagged with the block's name), then the block
-    itself (its concatenation, which costs nothing). Leaves and zero-cost joins add up to the totals."""
-    out: list[tuple[LayerCost, str]] = []
-    for lc in layers:
-        if lc.parts:
-            out.extend(flat_layers(lc.parts, lc.name))
-        out.append((lc, block))
+_Row = TypeVar("_Row", bound="LayerCost | LayerMemory")
+
+
+def flat_rows(rows: Sequence[_Row], block: str = "") -> list[tuple[_Row, str]]:
+    """Per-layer rows (costs or memory) with blocks expanded: each branch's layers, tagged with the block's
+    name, then the block's own row. For costs, leaves and the blocks' zero-cost joins add up to the totals."""
+    out: list[tuple[_Row, str]] = []
+    for row in rows:
+        if row.parts:
+            out.extend(flat_rows(row.parts, row.name))  # type: ignore[arg-type]
+        out.append((row, block))
     return out
 
 
@@ -110,7 +114,7 @@ def cost_table(cost: Cost) -> pd.DataFrame:
             "mult_adds_pct": 0.0 if lc.parts else _share(lc.mult_adds, cost.mult_adds),
             "formula": "concatenation: 0" if lc.parts else formula(lc.node),
         }
-        for lc, block in flat_layers(cost.layers)
+        for lc, block in flat_rows(cost.layers)
     ]
     if not any(row["block"] for row in rows):  # a network without blocks keeps the plain Table 1 columns
         for row in rows:
@@ -192,24 +196,14 @@ def render(df: pd.DataFrame, fmt: str = "table", *, title: str | None = None, fl
     raise DataError(f"unknown format {fmt!r}; choose from {', '.join(FORMATS)}")
 
 
-def flat_memory(rows: Sequence[Any], block: str = "") -> list[tuple[Any, str]]:
-    """Memory rows with blocks expanded like :func:`flat_layers`: sub-layers first, then the block's row."""
-    out: list[tuple[Any, str]] = []
-    for row in rows:
-        if row.parts:
-            out.extend(flat_memory(row.parts, row.name))
-        out.append((row, block))
-    return out
-
-
-def memory_table(mem: Any, dtypes: Sequence[str] = ("float32", "float16", "int8")) -> pd.DataFrame:
+def memory_table(mem: NetworkMemory, dtypes: Sequence[str] = ("float32", "float16", "int8")) -> pd.DataFrame:
     """One row per layer of a :class:`~costmodel.memory.NetworkMemory`: input, output and weight elements,
     the peak live activation elements while the layer runs, and each of them in bytes at every dtype.
 
     Sub-layers of a block come first (``block`` names it), then the block's own row, whose weights and live
     figures cover the whole block; the ``weight_elements`` of the top-level rows add up to the network's."""
     rows = []
-    for row, block in flat_memory(mem.layers):
+    for row, block in flat_rows(mem.layers):
         record: dict[str, Any] = {
             "name": row.name,
             "block": block,
