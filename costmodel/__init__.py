@@ -21,7 +21,7 @@ from .errors import (
     SpecError,
     WeightsError,
 )
-from .layers import AdaptiveAvgPool, Concat, Conv2d, GlobalAvgPool, Linear, Pool2d, Softmax
+from .layers import AdaptiveAvgPool, Concat, Conv2d, GlobalAvgPool, Linear, Pool2d, Residual, Softmax
 from .mobilenet import mobilenet_v1
 from .network import Network, Node
 from .presets import PRESETS, preset_names  # importing registers the tool presets (a few dataclasses)
@@ -48,6 +48,7 @@ __all__ = [
     "Softmax",
     "AdaptiveAvgPool",
     "Concat",
+    "Residual",
     "Convention",
     "PRESETS",
     "preset_names",

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from .conventions import Convention, get_convention
 from .errors import ConventionError, SpecError
-from .layers import AdaptiveAvgPool, Concat, Conv2d, GlobalAvgPool, Linear, Pool2d, Softmax
+from .layers import AdaptiveAvgPool, Concat, Conv2d, GlobalAvgPool, Linear, Pool2d, Residual, Softmax
 from .network import Network, Node
 
 if TYPE_CHECKING:
@@ -123,9 +123,10 @@ def _(layer: object, node: Node) -> tuple[int, int]:
     return 0, 0  # no weights, no multiply-accumulates; pool_ops may add operations
 
 
-@weights_cost.register
-def _(layer: Concat, node: Node) -> tuple[int, int]:
-    # The concatenation itself is free; a block costs what its branches' layers cost.
+@weights_cost.register(Concat)
+@weights_cost.register(Residual)
+def _(layer: object, node: Node) -> tuple[int, int]:
+    # The concatenation or addition itself is free; a block costs what its branches' layers cost.
     costs = [weights_cost(leaf.layer, leaf) for leaf in node.leaves()]
     return sum(w for w, _ in costs), sum(m for _, m in costs)
 
@@ -146,6 +147,8 @@ def layer_kind(layer: object) -> str:
         return "Max Pool" if getattr(layer, "mode", "avg") == "max" else "Avg Pool"
     if isinstance(layer, Concat):
         return "Concat"
+    if isinstance(layer, Residual):
+        return "Residual"
     if isinstance(layer, Softmax):
         return "Softmax"
     return type(layer).__name__
@@ -243,8 +246,8 @@ def formula(node: Node) -> str:
             symbols, values = "D_K·D_K·M·N·D_F·D_F", (k, k, layer.in_ch, layer.out_ch, d, d)
     elif isinstance(layer, Linear):
         symbols, values = "M·N", (layer.in_features, layer.out_features)
-    elif isinstance(layer, Concat):
-        return f"sum over branches = {mult_adds:,}"
+    elif isinstance(layer, (Concat, Residual)):
+        return f"sum over the block's layers = {mult_adds:,}"
     else:
         return "0 (no multiply-accumulates)"
     return f"{symbols} = {'·'.join(map(str, values))} = {mult_adds:,}"

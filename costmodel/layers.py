@@ -24,6 +24,9 @@ __all__ = [
     "Linear",
     "Softmax",
     "Concat",
+    "Residual",
+    "BLOCKS",
+    "block_branches",
     "Layer",
     "ACTIVATIONS",
     "window_out_size",
@@ -217,16 +220,55 @@ class Concat:
 
     def sublayers(self) -> tuple[Layer, ...]:
         """Every layer of every branch, depth first (nested blocks included)."""
-        out: list[Layer] = []
-        for branch in self.branches:
-            for layer in branch:
-                out.append(layer)
-                if isinstance(layer, Concat):
-                    out.extend(layer.sublayers())
-        return tuple(out)
+        return _sublayers(self.branches)
 
 
-Layer = Union[Conv2d, Pool2d, GlobalAvgPool, AdaptiveAvgPool, Linear, Softmax, Concat]
+@dataclass(frozen=True, slots=True)
+class Residual:
+    """A body of layers whose output is added to the block's input (MobileNetV2's inverted residual, ResNet).
+
+    The body must give back the input's shape (channels and size). The addition has no weights and, in every
+    counting convention modelled here, no operations (the tools trace ``x + y`` as a free tensor op).
+    """
+
+    name: str
+    body: tuple[Layer, ...]
+
+    def __post_init__(self) -> None:
+        body = self.body
+        if isinstance(body, (str, bytes)) or not isinstance(body, (tuple, list)) or not body:
+            raise SpecError(f"{self.name}: body must be a non-empty sequence of layers")
+        object.__setattr__(self, "body", tuple(body))
+
+    @property
+    def branches(self) -> tuple[tuple[Layer, ...], ...]:
+        """The body as the block's one branch (the identity shortcut carries no layer)."""
+        return (self.body,)
+
+    def sublayers(self) -> tuple[Layer, ...]:
+        """Every layer of the body, depth first (nested blocks included)."""
+        return _sublayers(self.branches)
+
+
+#: Layer types made of other layers; their nodes carry ``branches``.
+BLOCKS = (Concat, Residual)
+
+
+def block_branches(layer: object) -> tuple[tuple[Layer, ...], ...]:
+    """A block's branches (a :class:`Residual` has one, its body); ``()`` for any other layer."""
+    return layer.branches if isinstance(layer, BLOCKS) else ()  # type: ignore[union-attr]
+
+
+def _sublayers(branches: tuple[tuple[Layer, ...], ...]) -> tuple[Layer, ...]:
+    out: list[Layer] = []
+    for branch in branches:
+        for layer in branch:
+            out.append(layer)
+            out.extend(_sublayers(block_branches(layer)))
+    return tuple(out)
+
+
+Layer = Union[Conv2d, Pool2d, GlobalAvgPool, AdaptiveAvgPool, Linear, Softmax, Concat, Residual]
 
 
 def window_out_size(n: int, kernel: int, stride: int, padding: Padding, ceil_mode: bool = False) -> int:
@@ -308,6 +350,21 @@ def _(layer: Concat, in_ch: int, in_size: int) -> tuple[int, int]:
     if len(sizes) != 1:
         raise SpecError(f"{layer.name}: branches end at different sizes {sorted(sizes)}; cannot concatenate")
     return total_ch, sizes.pop()
+
+
+@output_shape.register
+def _(layer: Residual, in_ch: int, in_size: int) -> tuple[int, int]:
+    ch, size = in_ch, in_size
+    for sub in layer.body:
+        ch, size = output_shape(sub, ch, size)
+        if size < 1:
+            raise SpecError(f"{sub.name}: the input shrinks to nothing (output size {size})")
+    if (ch, size) != (in_ch, in_size):
+        raise SpecError(
+            f"{layer.name}: the body turns {in_size}x{in_size}x{in_ch} into {size}x{size}x{ch}; "
+            "a residual block must keep the shape"
+        )
+    return in_ch, in_size
 
 
 @output_shape.register

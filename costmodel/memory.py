@@ -14,6 +14,9 @@ Conventions (stated once, here):
   the sub-layer's own input and output are live; the first sub-layer of a branch reads the block's input and
   the last one writes into the block's output, so they add nothing of their own. A block's traffic is its
   sub-layers' traffic.
+- A residual block (:class:`~costmodel.layers.Residual`) runs its body on the block's input, which stays live
+  until the addition; the body's last layer adds it in place into its own output, which is the block's
+  output. While a body layer runs, the block's input and the layer's own input and output are live.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from dataclasses import dataclass
 from functools import singledispatch
 
 from .errors import SpecError
-from .layers import AdaptiveAvgPool, Concat, Conv2d, GlobalAvgPool, Linear, Pool2d, Softmax
+from .layers import AdaptiveAvgPool, Concat, Conv2d, GlobalAvgPool, Linear, Pool2d, Residual, Softmax
 from .network import Network, Node
 
 __all__ = [
@@ -72,8 +75,9 @@ def _(layer: object) -> int:
     return 0
 
 
-@weight_elements.register
-def _(layer: Concat) -> int:
+@weight_elements.register(Concat)
+@weight_elements.register(Residual)
+def _(layer: Concat | Residual) -> int:
     return sum(weight_elements(sub) for branch in layer.branches for sub in branch)
 
 
@@ -104,6 +108,7 @@ def layer_memory(node: Node) -> LayerMemory:
         parts: tuple[LayerMemory, ...] = ()
     else:
         live, traffic, rows = 0, 0, []
+        concat = isinstance(node.layer, Concat)  # its output buffer is live from the start; a sum's is not
         for branch in node.branches:
             last = len(branch) - 1
             for j, sub in enumerate(branch):
@@ -111,8 +116,9 @@ def layer_memory(node: Node) -> LayerMemory:
                 rows.append(row)
                 traffic += row.traffic_elements
                 own = row.live_elements - (row.input_elements if j == 0 else 0)
-                own -= row.output_elements if j == last else 0
-                live = max(live, in_elems + out_elems + own)
+                if concat:
+                    own += out_elems - (row.output_elements if j == last else 0)
+                live = max(live, in_elems + own)
         parts = tuple(rows)
     weights = weight_elements(node.layer)
     return LayerMemory(node.layer.name, in_elems, out_elems, weights, live, traffic, parts)

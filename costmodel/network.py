@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from .errors import SpecError
-from .layers import Concat, Layer, output_shape
+from .layers import BLOCKS, Layer, block_branches, output_shape
 
 __all__ = ["Network", "Node", "place"]
 
@@ -28,7 +28,8 @@ class Node(NamedTuple):
     in_size: int
     out_ch: int
     out_size: int
-    # For a multi-branch block (:class:`~costmodel.layers.Concat`): each branch's layers, placed.
+    # For a block (:class:`~costmodel.layers.Concat`, :class:`~costmodel.layers.Residual`): each branch's
+    # layers, placed.
     branches: tuple[tuple[Node, ...], ...] = ()
 
     @property
@@ -59,9 +60,9 @@ def place(layer: Layer, in_ch: int, in_size: int) -> Node:
         name = getattr(layer, "name", layer)
         raise SpecError(f"{name}: the {in_size}x{in_size} input shrinks to nothing (output size {out_size})")
     branches: tuple[tuple[Node, ...], ...] = ()
-    if isinstance(layer, Concat):
+    if isinstance(layer, BLOCKS):
         placed = []
-        for branch in layer.branches:
+        for branch in block_branches(layer):
             ch, size, nodes = in_ch, in_size, []
             for sub in branch:
                 node = place(sub, ch, size)
@@ -121,10 +122,10 @@ class Network:
         nodes = []
         rules: dict[type, Any] = {}  # output_shape's rule per layer type, looked up once per type
         ch, size = in_ch, input_size
-        blocks: list[Concat] = []
+        blocks: list[Any] = []
         for layer in layers:
             cls = type(layer)
-            if cls is Concat:  # a multi-branch block: placed recursively, its sub-layers recorded
+            if cls in BLOCKS:  # a block: placed recursively, its sub-layers recorded
                 blocks.append(layer)
                 node = place(layer, ch, size)
                 nodes.append(node)

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import pandas as pd
 
 from .errors import DataError
-from .layers import AdaptiveAvgPool, Concat, Conv2d, GlobalAvgPool, Linear, Pool2d, Softmax
+from .layers import AdaptiveAvgPool, Concat, Conv2d, GlobalAvgPool, Linear, Pool2d, Residual, Softmax
 
 if TYPE_CHECKING:
     from .engine import Cost, LayerCost
@@ -38,6 +38,8 @@ def type_stride(layer: object) -> str:
         return "Adaptive Avg Pool"
     if isinstance(layer, Concat):
         return "Concat"
+    if isinstance(layer, Residual):
+        return "Residual add"
     if isinstance(layer, Linear):
         return "FC / s1"
     if isinstance(layer, Softmax):
@@ -61,6 +63,8 @@ def filter_shape(node: Node) -> str:
         return f"Pool to {layer.output_size}x{layer.output_size}"
     if isinstance(layer, Concat):
         return f"{len(layer.branches)} branches"
+    if isinstance(layer, Residual):
+        return "body + input"
     if isinstance(layer, Linear):
         return f"{layer.in_features}x{layer.out_features}"
     if isinstance(layer, Softmax):
@@ -112,7 +116,7 @@ def cost_table(cost: Cost) -> pd.DataFrame:
             "mult_adds": 0 if lc.parts else lc.mult_adds,
             "params_pct": 0.0 if lc.parts else _share(lc.params, cost.params),
             "mult_adds_pct": 0.0 if lc.parts else _share(lc.mult_adds, cost.mult_adds),
-            "formula": "concatenation: 0" if lc.parts else formula(lc.node),
+            "formula": "the block's join: 0" if lc.parts else formula(lc.node),
         }
         for lc, block in flat_rows(cost.layers)
     ]

@@ -32,6 +32,8 @@ type                 fields (default)
 ``softmax``          none
 ``concat``           ``branches``: a non-empty list of non-empty lists of LAYERs, each run on the block's
                      input; their outputs (all the same size) are concatenated on channels
+``residual``         ``body``: a non-empty list of LAYERs run on the block's input, whose output (of the
+                     input's shape) is added to the input
 ===================  =========================================================================================
 
 Integers are JSON integers (not ``1.0``, not ``true``). Validation names the layer and the field; a
@@ -67,6 +69,7 @@ from .layers import (
     GlobalAvgPool,
     Linear,
     Pool2d,
+    Residual,
     Softmax,
 )
 from .network import Network
@@ -101,6 +104,7 @@ LAYER_TYPES: dict[str, type] = {
     "linear": Linear,
     "softmax": Softmax,
     "concat": Concat,
+    "residual": Residual,
 }
 _TYPE_NAMES = {cls: name for name, cls in LAYER_TYPES.items()}
 
@@ -185,29 +189,29 @@ def _layer_from_dict(doc: object, where: str, depth: int, budget: _Budget) -> An
         if field == "branches":
             kwargs[field] = _branches_from_list(value, where, depth, budget)
             continue
+        if field == "body":
+            kwargs[field] = _branches_from_list([value], where, depth, budget, "body")[0]
+            continue
         _check_field(cls, field, value, where)
         kwargs[field] = value
     return cls(name=name, **kwargs)
 
 
 def _branches_from_list(
-    value: object, where: str, depth: int, budget: _Budget
+    value: object, where: str, depth: int, budget: _Budget, field: str = "branches"
 ) -> tuple[tuple[Any, ...], ...]:
+    """Decode a block's branches (or, with ``field="body"``, a one-element list holding its body)."""
     if depth >= MAX_DEPTH:
         raise DataError(f"{where}: blocks nested more than {MAX_DEPTH} deep")
     if not isinstance(value, list) or not value:
-        raise DataError(
-            f"{where}: field 'branches' must be a non-empty list of layer lists, got {_show(value)}"
-        )
+        raise DataError(f"{where}: field 'branches' must be a non-empty list of layer lists, got {_show(value)}")
     out = []
     for i, branch in enumerate(value):
+        label = "body" if field == "body" else f"branches[{i}]"
         if not isinstance(branch, list) or not branch:
-            raise DataError(f"{where}: branches[{i}] must be a non-empty list of layers, got {_show(branch)}")
+            raise DataError(f"{where}: {label} must be a non-empty list of layers, got {_show(branch)}")
         out.append(
-            tuple(
-                _layer_from_dict(sub, f"{where} branches[{i}][{j}]", depth + 1, budget)
-                for j, sub in enumerate(branch)
-            )
+            tuple(_layer_from_dict(sub, f"{where} {label}[{j}]", depth + 1, budget) for j, sub in enumerate(branch))
         )
     return tuple(out)
 
@@ -260,6 +264,8 @@ def _layer_to_dict(layer: object) -> dict[str, Any]:
         value = getattr(layer, f.name)
         if f.name == "branches":
             value = [[_layer_to_dict(sub) for sub in branch] for branch in value]
+        elif f.name == "body":
+            value = [_layer_to_dict(sub) for sub in value]
         out[f.name] = value
     return out
 

@@ -17,11 +17,20 @@ from collections.abc import Callable
 from typing import Any
 
 from .errors import SpecError
-from .layers import AdaptiveAvgPool, Concat, Conv2d, GlobalAvgPool, Layer, Linear, Pool2d
+from .layers import AdaptiveAvgPool, Concat, Conv2d, GlobalAvgPool, Layer, Linear, Pool2d, Residual
 from .mobilenet import mobilenet_v1
 from .network import Network
 
-__all__ = ["network", "NETWORKS", "vgg16", "googlenet", "alexnet", "squeezenet1_0", "squeezenet1_1"]
+__all__ = [
+    "network",
+    "NETWORKS",
+    "vgg16",
+    "googlenet",
+    "alexnet",
+    "squeezenet1_0",
+    "squeezenet1_1",
+    "mobilenet_v2",
+]
 
 
 def _conv(name: str, in_ch: int, out_ch: int, kernel: int, stride: int = 1, padding: int = 0) -> Conv2d:
@@ -244,6 +253,60 @@ def squeezenet1_1(resolution: int = 224, num_classes: int = 1000) -> Network:
     return _squeezenet("1_1", resolution, num_classes)
 
 
+def make_divisible(value: float, divisor: int = 8) -> int:
+    """torchvision's (and TF's) channel rounding for MobileNetV2: the nearest multiple of ``divisor``, at least
+    ``divisor``, and never more than 10 % below ``value``. (MobileNetV1's rule is ``scale_channels``.)"""
+    out = max(divisor, int(value + divisor / 2) // divisor * divisor)
+    return out + divisor if out < 0.9 * value else out
+
+
+# (expansion t, output channels c, repeats n, first stride s), as in torchvision's MobileNetV2 and the paper.
+_V2_SETTINGS = (
+    (1, 16, 1, 1),
+    (6, 24, 2, 2),
+    (6, 32, 3, 2),
+    (6, 64, 4, 2),
+    (6, 96, 3, 1),
+    (6, 160, 3, 2),
+    (6, 320, 1, 1),
+)
+
+
+def mobilenet_v2(resolution: int = 224, num_classes: int = 1000, *, alpha: float = 1.0) -> Network:
+    """MobileNetV2 (Sandler et al., 2018) as ``torchvision.models.mobilenet_v2``: inverted residual blocks
+    (1x1 expansion, 3x3 depthwise, linear 1x1 projection; every conv with batch norm, ReLU6 except the
+    projection), a residual addition where stride is 1 and the channels stay, a 1x1 conv to 1280, global
+    average pooling and an FC layer. Blocks are named ``block<i>`` (``.expand``, ``.dw``, ``.project``).
+
+    torchvision pools with the functional ``adaptive_avg_pool2d``, not a module: the thop and ptflops presets,
+    which model module hooks, count that pooling (thop: once per input and output element, ptflops: twice
+    per input element) where those tools would count it differently (not at all, once).
+    """
+    _check(resolution, num_classes)
+    if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not alpha > 0:
+        raise SpecError(f"alpha must be a number > 0, got {alpha!r}")
+    relu6 = {"bias": False, "batch_norm": True, "activation": "relu6"}
+    ch = make_divisible(32 * alpha)
+    layers: list[Layer] = [Conv2d("conv1", 3, ch, 3, 2, padding=1, **relu6)]  # 224 in
+    i = 0
+    for t, c, n, s in _V2_SETTINGS:
+        out = make_divisible(c * alpha)
+        for r in range(n):
+            i += 1
+            stride, hidden, name = (s if r == 0 else 1), int(round(ch * t)), f"block{i}"
+            body: list[Layer] = [Conv2d(f"{name}.expand", ch, hidden, 1, **relu6)] if t != 1 else []
+            body += [
+                Conv2d(f"{name}.dw", hidden, hidden, 3, stride, groups=hidden, padding=1, **relu6),
+                Conv2d(f"{name}.project", hidden, out, 1, bias=False, batch_norm=True, activation=None),
+            ]
+            layers += [Residual(name, tuple(body))] if stride == 1 and ch == out else body
+            ch = out
+    last = make_divisible(1280 * max(1.0, alpha))
+    layers += [Conv2d("conv_last", ch, last, 1, **relu6), GlobalAvgPool("avgpool"), Linear("fc", last, num_classes)]
+    label = f"MobileNetV2 {alpha:g}-{resolution}"
+    return Network(layers, resolution, 3, name=label, config={"resolution": resolution, "alpha": alpha})
+
+
 #: Builders by name, with keyword arguments ``resolution``, ``num_classes`` (MobileNetV1: also ``alpha``...).
 NETWORKS: dict[str, Callable[..., Network]] = {
     "mobilenet_v1": mobilenet_v1,
@@ -252,12 +315,13 @@ NETWORKS: dict[str, Callable[..., Network]] = {
     "alexnet": alexnet,
     "squeezenet1_0": squeezenet1_0,
     "squeezenet1_1": squeezenet1_1,
+    "mobilenet_v2": mobilenet_v2,
 }
 
 
 def network(name: str, **kwargs: Any) -> Network:
     """A built-in network by name: ``mobilenet_v1``, ``vgg16``, ``googlenet``, ``alexnet``, ``squeezenet1_0``,
-    ``squeezenet1_1``. Keyword arguments go to the builder.
+    ``squeezenet1_1``, ``mobilenet_v2``. Keyword arguments go to the builder.
 
     Examples
     --------

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from costmodel import Concat, Conv2d, GlobalAvgPool, Linear, Network, Pool2d, count, mobilenet_v1
+from costmodel import Concat, Conv2d, GlobalAvgPool, Linear, Network, Pool2d, Residual, count, mobilenet_v1
 from costmodel.errors import SpecError
 from costmodel.memory import DTYPE_BYTES, dtype_bytes, layer_memory, memory
 
@@ -88,3 +88,16 @@ def test_mobilenet_peak_by_hand():
 def test_unknown_dtype():
     with pytest.raises(SpecError, match="unknown dtype 'bfloat16'"):
         dtype_bytes("bfloat16")
+
+
+def test_residual_block_by_hand():
+    """4x4x8 -> [1x1 expand to 16, 3x3 depthwise, 1x1 project to 8] + input."""
+    body = (Conv2d("e", 8, 16, 1), Conv2d("d", 16, 16, 3, groups=16), Conv2d("p", 16, 8, 1, activation=None))
+    net = Network([Residual("res", body)], input_size=4, in_ch=8)
+    row = memory(net).layers[0]
+    assert (row.input_elements, row.output_elements) == (128, 128)
+    # e: input 128 (the block's) + its output 256; d: block input 128 kept for the sum + 256 in + 256 out;
+    # p: block input 128 + its input 256 + its output 128 (the sum is added into it in place)
+    assert row.live_elements == max(128 + 256, 128 + 256 + 256, 128 + 256 + 128) == 640
+    assert row.traffic_elements == (128 + 256) + (256 + 256) + (256 + 128)
+    assert row.weight_elements == (8 * 16 + 16) + (9 * 16 + 16) + (16 * 8 + 8)  # batch norm folded

@@ -167,7 +167,11 @@ def test_preset_minus_paper_is_the_per_layer_rule(name, alpha, resolution):
     assert preset.params == PARAMS[name](net)
 
 
-NETWORKS = [(n, r) for n in ("vgg16", "googlenet", "alexnet", "squeezenet1_0", "squeezenet1_1") for r in (224, 163)]
+NETWORKS = [
+    (n, r)
+    for n in ("vgg16", "googlenet", "alexnet", "squeezenet1_0", "squeezenet1_1", "mobilenet_v2")
+    for r in (224, 163)
+]
 
 
 @pytest.mark.parametrize("name", preset_names())

@@ -70,9 +70,7 @@ def test_hand_written_document_by_hand():
     ]
     # paper: c1 9*3*4*16, b1 4*2*16, b2c 4*6*16, fc 8*5
     assert count(net).mult_adds == 9 * 3 * 4 * 16 + 4 * 2 * 16 + 4 * 6 * 16 + 8 * 5
-    assert count(net, "torch").params == (9 * 3 * 4 + 2 * 4) + (4 * 2 + 2 * 2) + (4 * 6 + 6 + 2 * 6) + (
-        8 * 5 + 5
-    )
+    assert count(net, "torch").params == (9 * 3 * 4 + 2 * 4) + (4 * 2 + 2 * 2) + (4 * 6 + 6 + 2 * 6) + (8 * 5 + 5)
 
 
 def _set(path, value):
@@ -173,9 +171,7 @@ def test_load_from_file(tmp_path):
 
 JSON = st.recursive(
     st.none() | st.booleans() | st.integers(-(2**40), 2**40) | st.floats() | st.text(max_size=8),
-    lambda children: (
-        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children, max_size=5)
-    ),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children, max_size=5),
     max_leaves=20,
 )
 KEYS = st.sampled_from(
@@ -221,7 +217,7 @@ def test_fuzz_random_documents(doc):
     suppress_health_check=[HealthCheck.too_slow],
 )
 @given(
-    base=st.sampled_from(["tiny", "googlenet", "squeezenet1_1", "mobilenet_v1"]),
+    base=st.sampled_from(["tiny", "googlenet", "squeezenet1_1", "mobilenet_v1", "mobilenet_v2"]),
     edits=st.lists(st.tuples(st.integers(0, 10_000), KEYS, JSON, st.sampled_from(["set", "delete", "add"])),
                    min_size=1, max_size=4),
 )  # fmt: skip
@@ -243,4 +239,28 @@ def test_fuzz_mutated_documents(base, edits):
     _accepts_or_raises_our_error(doc)
 
 
-_DOCS = {name: costmodel.network(name).to_dict() for name in ("googlenet", "squeezenet1_1", "mobilenet_v1")}
+_DOCS = {
+    name: costmodel.network(name).to_dict() for name in ("googlenet", "squeezenet1_1", "mobilenet_v1", "mobilenet_v2")
+}
+
+
+@pytest.mark.parametrize(
+    "body,error,match",
+    [
+        ([{"type": "conv2d", "name": "r1", "in_ch": 4, "out_ch": 4, "kernel": 3}], None, ""),
+        ([{"type": "conv2d", "name": "r1", "in_ch": 4, "out_ch": 5, "kernel": 1}], SpecError, "must keep the shape"),
+        ([{"type": "conv2d", "name": "r1", "in_ch": 4, "out_ch": 4, "kernel": 1, "stride": 2}], SpecError, "keep"),
+        ([], DataError, r"'res': body must be a non-empty list"),
+        ({"type": "softmax", "name": "s"}, DataError, r"'res': body must be a non-empty list"),
+    ],
+)
+def test_residual_documents(body, error, match):
+    doc = {"input_size": 8, "in_ch": 4, "layers": [{"type": "residual", "name": "res", "body": body}]}
+    if error is None:
+        net = Network.from_dict(doc)
+        assert (net.out_ch, net.nodes[0].out_size) == (4, 8)
+        assert count(net).mult_adds == 9 * 4 * 4 * 64  # the body's conv; the addition is free
+        assert Network.from_dict(net.to_dict()).to_dict() == net.to_dict()
+    else:
+        with pytest.raises(error, match=match):
+            Network.from_dict(doc)

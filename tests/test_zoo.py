@@ -28,6 +28,7 @@ def test_every_name_of_the_issue_is_built():
         "alexnet",
         "squeezenet1_0",
         "squeezenet1_1",
+        "mobilenet_v2",
     }
     assert count(costmodel.network("mobilenet_v1")).mult_adds == 568_740_352  # the paper's Table 1 network
 
@@ -70,6 +71,16 @@ SHAPES = {
         "fire9.expand": (512, 13),
         "conv10": (1000, 13),
         "avgpool": (1000, 1),
+    },
+    "mobilenet_v2": {
+        "conv1": (32, 112),
+        "block1.dw": (32, 112),
+        "block2.dw": (96, 56),
+        "block3": (24, 56),
+        "block14.dw": (576, 7),
+        "block17.project": (320, 7),
+        "conv_last": (1280, 7),
+        "avgpool": (1280, 1),
     },
     "squeezenet1_1": {
         "conv1": (64, 111),

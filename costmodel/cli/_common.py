@@ -30,7 +30,7 @@ def add_source_arguments(parser: argparse.ArgumentParser) -> None:
         "--network",
         metavar="NAME",
         help="a built-in network: mobilenet_v1 (default), vgg16, googlenet, alexnet, squeezenet1_0, "
-        "squeezenet1_1 (with --resolution, --num-classes)",
+        "squeezenet1_1, mobilenet_v2 (with --resolution, --num-classes)",
     )
     g.add_argument("--spec", metavar="FILE", help="a network document in JSON (schema: costmodel.serialize)")
 
