@@ -67,7 +67,7 @@ class Convention:
         """True when only conv/FC weights and multiply-accumulates count (the paper's rules)."""
         return not (
             self.bias_params or self.bn_params or self.bias_ops or self.bn_ops or self.activation_ops or self.pool_ops
-        )
+        ) and not (self.adaptive_pool_ops or self.avg_pool_out_ops or self.bn_channel_ops)
 
     def with_options(self, *options: str) -> Convention:
         """This convention with named options (see :data:`OPTIONS`) switched on.

@@ -205,6 +205,9 @@ def count(network: Network, convention: str | Convention = "paper") -> Cost:
         rules: dict[type, Any] = {}
         costs = []
         for node in network.nodes:
+            if node.branches:  # a block: its layers, each counted, in ``parts``
+                costs.append(layer_cost(node, conv))
+                continue
             cls = type(node.layer)
             rule = rules.get(cls) or rules.setdefault(cls, weights_cost.dispatch(cls))
             costs.append(LayerCost(node, *rule(node.layer, node)))

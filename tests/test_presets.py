@@ -215,3 +215,20 @@ def test_options_still_add_to_presets():
 def test_bad_convention_fields(kwargs, match):
     with pytest.raises(ConventionError, match=match):
         costmodel.Convention("bad", "bad", **kwargs)
+
+
+@pytest.mark.parametrize("field", ["adaptive_pool_ops", "avg_pool_out_ops", "bn_channel_ops"])
+def test_new_rules_are_not_weights_only(field):
+    assert not costmodel.Convention("x", "x", **{field: 1}).weights_only
+    net = costmodel.network("googlenet")
+    assert count(net, costmodel.Convention("x", "x", **{field: 1})).mult_adds > count(net).mult_adds
+
+
+@pytest.mark.parametrize("name", ["paper", "thop"])
+@pytest.mark.parametrize("network", ["googlenet", "squeezenet1_0", "mobilenet_v2"])
+def test_blocks_are_expanded_under_every_convention(name, network):
+    cost = count(costmodel.network(network), name)
+    blocks = [lc for lc in cost.layers if lc.node.branches]
+    assert blocks and all(lc.parts for lc in blocks)
+    assert sum(lc.mult_adds for lc in cost.leaves()) == cost.mult_adds
+    assert sum(lc.params for lc in cost.leaves()) == cost.params
