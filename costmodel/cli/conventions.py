@@ -64,9 +64,7 @@ def run(args: argparse.Namespace) -> int:
     if args.format == "json":
         text = json.dumps({"network": network.name, "conventions": table}, indent=2)
     else:
-        title = (
-            f"{network.name}: counting conventions (Mult-Adds = multiply-accumulates; FLOPs = 2 x Mult-Adds)"
-        )
+        title = f"{network.name}: counting conventions (Mult-Adds = multiply-accumulates; FLOPs = 2 x Mult-Adds)"
         text = render(pd.DataFrame(table), args.format, title=title)
     emit(text, args.out)
     return 0
