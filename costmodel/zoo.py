@@ -303,7 +303,8 @@ def mobilenet_v2(resolution: int = 224, num_classes: int = 1000, *, alpha: float
             ch = out
     last = make_divisible(1280 * max(1.0, alpha))
     layers += [Conv2d("conv_last", ch, last, 1, **relu6), GlobalAvgPool("avgpool"), Linear("fc", last, num_classes)]
-    label = f"MobileNetV2 {alpha:g}-{resolution}"
+    width = f"{alpha:g}" if "." in f"{alpha:g}" else f"{alpha:.1f}"  # "1.0", "0.75", as MobileNetV1's labels
+    label = f"MobileNetV2 {width}-{resolution}"
     return Network(layers, resolution, 3, name=label, config={"resolution": resolution, "alpha": alpha})
 
 

@@ -36,6 +36,7 @@ def test_conventions_json_side_by_side(capsys):
             assert r["mult_adds"] == value
         elif row["quantity"] == "flops":
             assert r["tool_reports"] == f"{value:,} FLOPs"
+            assert (r["tool_count"], r["tool_unit"]) == (value, "flops")
         elif row["quantity"] == "params":
             assert r["params"] == value
         else:

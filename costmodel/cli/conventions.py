@@ -1,8 +1,9 @@
 """``costmodel conventions``: every counting convention side by side for one network.
 
 One row per convention (the paper's and each tool preset of :mod:`costmodel.presets`): Mult-Adds and
-parameters by its rules, the number the tool itself prints (in its own unit: FLOPs for ``torch``), the
-difference from the paper, and one line saying what makes it differ.
+parameters by its rules, the number the tool itself prints (in its own unit: FLOPs for ``torch``; in JSON
+also as ``tool_count`` with ``tool_unit``), the difference from the paper, and one line saying what makes it
+differ.
 """
 
 from __future__ import annotations
@@ -46,6 +47,8 @@ def rows(network: object) -> list[dict[str, object]]:
                     if reports_ops
                     else "params only"
                 ),
+                "tool_count": tool_value(cost.mult_adds, conv) if reports_ops else None,
+                "tool_unit": conv.unit if reports_ops else None,
                 "mult_adds_minus_paper": cost.mult_adds - paper.mult_adds,
                 "params_minus_paper": cost.params - paper.params,
                 "differs_by": conv.summary,
@@ -65,6 +68,7 @@ def run(args: argparse.Namespace) -> int:
         text = json.dumps({"network": network.name, "conventions": table}, indent=2)
     else:
         title = f"{network.name}: counting conventions (Mult-Adds = multiply-accumulates; FLOPs = 2 x Mult-Adds)"
-        text = render(pd.DataFrame(table), args.format, title=title)
+        frame = pd.DataFrame(table).drop(columns=["tool_count", "tool_unit"])  # the JSON form keeps them
+        text = render(frame, args.format, title=title)
     emit(text, args.out)
     return 0
