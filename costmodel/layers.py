@@ -317,7 +317,9 @@ def output_shape(layer: object, in_ch: int, in_size: int) -> tuple[int, int]:
 @output_shape.register
 def _(layer: Conv2d, in_ch: int, in_size: int) -> tuple[int, int]:
     if in_ch != layer.in_ch:
-        raise SpecError(f"{layer.name}: expects {layer.in_ch} input channels, the previous layer gives {in_ch}")
+        raise SpecError(
+            f"{layer.name}: in_ch={layer.in_ch}, but the previous layer gives {in_ch} channels (channel mismatch)"
+        )
     return layer.out_ch, window_out_size(in_size, layer.kernel, layer.stride, layer.padding)
 
 
@@ -372,8 +374,8 @@ def _(layer: Linear, in_ch: int, in_size: int) -> tuple[int, int]:
     flat = in_ch * in_size * in_size
     if flat != layer.in_features:
         raise SpecError(
-            f"{layer.name}: expects {layer.in_features} input features, "
-            f"the previous layer gives {in_size}x{in_size}x{in_ch} = {flat}"
+            f"{layer.name}: in_features={layer.in_features}, but "
+            f"the previous layer gives {in_size}x{in_size}x{in_ch} = {flat} features"
         )
     return layer.out_features, 1
 

@@ -91,8 +91,8 @@ _DELETE = object()
 
 BAD = [
     (_set(("layers", 0, "groups"), 2), SpecError, "c1: groups=2 must divide in_ch=3"),
-    (_set(("layers", 0, "in_ch"), 4), SpecError, "c1: expects 4 input channels, the previous layer gives 3"),
-    (_set(("layers", 3, "in_features"), 9), SpecError, "fc: expects 9 input features"),
+    (_set(("layers", 0, "in_ch"), 4), SpecError, "c1: in_ch=4, but the previous layer gives 3 channels"),
+    (_set(("layers", 3, "in_features"), 9), SpecError, "fc: in_features=9, but the previous layer gives 1x1x8 = 8"),
     (_set(("layers", 0, "kernel"), 0), SpecError, "c1: kernel must be a positive integer, got 0"),
     (_set(("layers", 0, "stride"), -1), SpecError, "c1: stride must be a positive integer, got -1"),
     (_set(("layers", 0, "kernel"), 2.0), DataError, r"layers\[0\] 'c1': field 'kernel' must be an integer"),
@@ -102,7 +102,7 @@ BAD = [
     (_set(("layers", 0, "dilation"), 2), DataError, r"'c1' \(conv2d\): unknown field\(s\) 'dilation'"),
     (_set(("layers", 0, "out_ch"), _DELETE), DataError, r"'c1' \(conv2d\): missing field\(s\) 'out_ch'"),
     (_set(("layers", 0, "name"), 7), DataError, r"layers\[0\]: field 'name' must be a non-empty string"),
-    (_set(("layers", 1, "branches", 1, 1, "in_ch"), 5), SpecError, "b2c: expects 5 input channels"),
+    (_set(("layers", 1, "branches", 1, 1, "in_ch"), 5), SpecError, "b2c: in_ch=5, but the previous layer gives 4"),
     (_set(("layers", 1, "branches", 1, 0, "stride"), 2), SpecError, "mix: branches end at different sizes"),
     (_set(("layers", 1, "branches", 0), []), DataError, r"'mix': branches\[0\] must be a non-empty list"),
     (_set(("layers", 1, "branches", 0, 0, "name"), "c1"), SpecError, "duplicate layer name 'c1'"),
