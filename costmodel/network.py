@@ -141,7 +141,8 @@ class Network:
         if blocks:
             names += [getattr(sub, "name", None) for block in blocks for sub in block.sublayers()]
         if len(set(names)) != len(names):
-            dup = next(n for n in names if names.count(n) > 1)
+            seen: set[object] = set()
+            dup = next(n for n in names if n in seen or seen.add(n))  # linear, even for a 10,000-layer document
             raise SpecError(f"{name}: duplicate layer name {dup!r}")
         object.__setattr__(self, "layers", layers)
         object.__setattr__(self, "input_size", input_size)
