@@ -28,15 +28,21 @@ from .errors import (
     SpecError,
     WeightsError,
 )
-from .layers import Conv2d, GlobalAvgPool, Linear, Pool2d, Softmax
+from .layers import AdaptiveAvgPool, Concat, Conv2d, GlobalAvgPool, Linear, Pool2d, Residual, Softmax
 from .mobilenet import mobilenet_v1
 from .network import Network, Node
+from .presets import PRESETS, preset_names  # importing registers the tool presets (a few dataclasses)
 from .sweep import sweep, sweep_arrays  # binds costmodel.sweep to the function, as the API has it
+
+# After the submodule costmodel.network is imported above: the attribute ``costmodel.network`` is the zoo's
+# builder function (``costmodel.network("vgg16")``); ``from costmodel.network import Network`` still works.
+from .zoo import network  # noqa: E402  (isort: skip)
 
 __version__ = "0.1.0"
 
 __all__ = [
     "mobilenet_v1",
+    "network",
     "count",
     "sweep",
     "sweep_arrays",
@@ -50,7 +56,12 @@ __all__ = [
     "GlobalAvgPool",
     "Linear",
     "Softmax",
+    "AdaptiveAvgPool",
+    "Concat",
+    "Residual",
     "Convention",
+    "PRESETS",
+    "preset_names",
     "CONVENTIONS",
     "get_convention",
     "CostModelError",

@@ -34,11 +34,30 @@ class Convention:
     bn_ops: int = 0  # per batch-norm output element (inference: one scale-and-shift)
     activation_ops: int = 0  # per activation output element
     pool_ops: int = 0  # per pooling *input* element (each element is added or compared once)
+    # --- finer rules, for the presets that model other tools (costmodel.presets); all off for the paper ----
+    adaptive_pool_ops: int = 0  # per input element of adaptive/global average pooling (not of fixed windows)
+    avg_pool_out_ops: int = 0  # per output element of every average pooling (one division each)
+    bn_channel_ops: int = 0  # per batch-norm channel, once per image (torchinfo: a layer's parameters)
+    # --- how the modelled tool reports ---------------------------------------------------------------------
+    unit: str = "mult_adds"  # the tool's own operation unit: "mult_adds", or "flops" (= 2 x mult_adds)
+    reports: tuple[str, ...] = ("mult_adds", "params")  # what the tool itself prints ("mult_adds"/"params")
+    non_trainable_bn_params: int = 0  # of bn_params, how many per channel are not trainable (moving stats)
+    tool: str = ""  # the tool (and version) whose numbers the preset reproduces, for reports
 
     def __post_init__(self) -> None:
         if self.bn_params not in (0, 2, 4):
             raise ConventionError(f"bn_params must be 0, 2 or 4, got {self.bn_params!r}")
-        for f in ("bias_ops", "bn_ops", "activation_ops", "pool_ops"):
+        if self.unit not in ("mult_adds", "flops"):
+            raise ConventionError(f"unit must be 'mult_adds' or 'flops', got {self.unit!r}")
+        if not set(self.reports) <= {"mult_adds", "params"}:
+            raise ConventionError(f"reports must name 'mult_adds' and/or 'params', got {self.reports!r}")
+        if not 0 <= self.non_trainable_bn_params <= self.bn_params:
+            raise ConventionError(
+                f"non_trainable_bn_params must be between 0 and bn_params={self.bn_params}, "
+                f"got {self.non_trainable_bn_params!r}"
+            )
+        ops = ("bias_ops", "bn_ops", "activation_ops", "pool_ops", "adaptive_pool_ops", "avg_pool_out_ops")
+        for f in (*ops, "bn_channel_ops"):
             value = getattr(self, f)
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise ConventionError(f"{f} must be a non-negative integer, got {value!r}")
@@ -48,7 +67,7 @@ class Convention:
         """True when only conv/FC weights and multiply-accumulates count (the paper's rules)."""
         return not (
             self.bias_params or self.bn_params or self.bias_ops or self.bn_ops or self.activation_ops or self.pool_ops
-        )
+        ) and not (self.adaptive_pool_ops or self.avg_pool_out_ops or self.bn_channel_ops)
 
     def with_options(self, *options: str) -> Convention:
         """This convention with named options (see :data:`OPTIONS`) switched on.

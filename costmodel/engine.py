@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from .conventions import Convention, get_convention
 from .errors import ConventionError, SpecError
-from .layers import Conv2d, GlobalAvgPool, Linear, Pool2d, Softmax
+from .layers import AdaptiveAvgPool, Concat, Conv2d, GlobalAvgPool, Linear, Pool2d, Residual, Softmax
 from .network import Network, Node
 
 if TYPE_CHECKING:
@@ -36,6 +36,8 @@ class LayerCost(NamedTuple):
     node: Node
     params: int
     mult_adds: int
+    # For a multi-branch block: the cost of every layer of every branch (they add up to this row's counts).
+    parts: tuple[LayerCost, ...] = ()
 
     @property
     def name(self) -> str:
@@ -66,10 +68,18 @@ class Cost:
         """2 x Mult-Adds (one multiply-accumulate = two floating-point operations)."""
         return 2 * self.mult_adds
 
+    def leaves(self) -> tuple[LayerCost, ...]:
+        """Per-layer costs, multi-branch blocks expanded into their sub-layers (they add up to the totals)."""
+
+        def expand(layers: tuple[LayerCost, ...]) -> list[LayerCost]:
+            return [leaf for lc in layers for leaf in (expand(lc.parts) if lc.parts else [lc])]
+
+        return tuple(expand(self.layers))
+
     def by_kind(self) -> dict[str, tuple[int, int]]:
-        """{kind: (params, mult_adds)} summed over layers, in first-seen order (the rows of Table 2)."""
+        """{kind: (params, mult_adds)} over layers (blocks expanded), in first-seen order (Table 2's rows)."""
         out: dict[str, tuple[int, int]] = {}
-        for lc in self.layers:
+        for lc in self.leaves():
             p, m = out.get(lc.kind, (0, 0))
             out[lc.kind] = (p + lc.params, m + lc.mult_adds)
         return out
@@ -107,9 +117,18 @@ def _(layer: Linear, node: Node) -> tuple[int, int]:
 
 @weights_cost.register(Pool2d)
 @weights_cost.register(GlobalAvgPool)
+@weights_cost.register(AdaptiveAvgPool)
 @weights_cost.register(Softmax)
 def _(layer: object, node: Node) -> tuple[int, int]:
     return 0, 0  # no weights, no multiply-accumulates; pool_ops may add operations
+
+
+@weights_cost.register(Concat)
+@weights_cost.register(Residual)
+def _(layer: object, node: Node) -> tuple[int, int]:
+    # The concatenation or addition itself is free; a block costs what its branches' layers cost.
+    costs = [weights_cost(leaf.layer, leaf) for leaf in node.leaves()]
+    return sum(w for w, _ in costs), sum(m for _, m in costs)
 
 
 _weights_rule = weights_cost.dispatch  # skip singledispatch's wrapper in the hot loop
@@ -124,16 +143,23 @@ def layer_kind(layer: object) -> str:
         return f"Conv {k}" if layer.groups == 1 else f"Conv group {k}"
     if isinstance(layer, Linear):
         return "FC"
-    if isinstance(layer, (Pool2d, GlobalAvgPool)):
+    if isinstance(layer, (Pool2d, GlobalAvgPool, AdaptiveAvgPool)):
         return "Max Pool" if getattr(layer, "mode", "avg") == "max" else "Avg Pool"
+    if isinstance(layer, Concat):
+        return "Concat"
+    if isinstance(layer, Residual):
+        return "Residual"
     if isinstance(layer, Softmax):
         return "Softmax"
     return type(layer).__name__
 
 
 def layer_cost(node: Node, convention: Convention) -> LayerCost:
-    """Count one placed layer under ``convention``."""
+    """Count one placed layer under ``convention`` (a block: the sum of its branches' layers: ``parts``)."""
     layer = node.layer
+    if node.branches:
+        parts = tuple(layer_cost(sub, convention) for branch in node.branches for sub in branch)
+        return LayerCost(node, sum(p.params for p in parts), sum(p.mult_adds for p in parts), parts)
     params, mult_adds = _weights_rule(type(layer))(layer, node)
     out_elems = node.out_ch * node.out_size * node.out_size
     if getattr(layer, "bias", False):
@@ -142,11 +168,16 @@ def layer_cost(node: Node, convention: Convention) -> LayerCost:
         mult_adds += convention.bias_ops * out_elems
     if getattr(layer, "batch_norm", False):
         params += convention.bn_params * node.out_ch
-        mult_adds += convention.bn_ops * out_elems
+        mult_adds += convention.bn_ops * out_elems + convention.bn_channel_ops * node.out_ch
     if getattr(layer, "activation", None) is not None:
         mult_adds += convention.activation_ops * out_elems
-    if isinstance(layer, (Pool2d, GlobalAvgPool)):
-        mult_adds += convention.pool_ops * node.in_ch * node.in_size * node.in_size
+    if isinstance(layer, (Pool2d, GlobalAvgPool, AdaptiveAvgPool)):
+        in_elems = node.in_ch * node.in_size * node.in_size
+        mult_adds += convention.pool_ops * in_elems
+        if not isinstance(layer, Pool2d):  # adaptive: torchvision's nn.AdaptiveAvgPool2d
+            mult_adds += convention.adaptive_pool_ops * in_elems
+        if getattr(layer, "mode", "avg") == "avg":
+            mult_adds += convention.avg_pool_out_ops * out_elems
     return LayerCost(node, params, mult_adds)
 
 
@@ -174,6 +205,9 @@ def count(network: Network, convention: str | Convention = "paper") -> Cost:
         rules: dict[type, Any] = {}
         costs = []
         for node in network.nodes:
+            if node.branches:  # a block: its layers, each counted, in ``parts``
+                costs.append(layer_cost(node, conv))
+                continue
             cls = type(node.layer)
             rule = rules.get(cls) or rules.setdefault(cls, weights_cost.dispatch(cls))
             costs.append(LayerCost(node, *rule(node.layer, node)))
@@ -215,6 +249,8 @@ def formula(node: Node) -> str:
             symbols, values = "D_K·D_K·M·N·D_F·D_F", (k, k, layer.in_ch, layer.out_ch, d, d)
     elif isinstance(layer, Linear):
         symbols, values = "M·N", (layer.in_features, layer.out_features)
+    elif isinstance(layer, (Concat, Residual)):
+        return f"sum over the block's layers = {mult_adds:,}"
     else:
         return "0 (no multiply-accumulates)"
     return f"{symbols} = {'·'.join(map(str, values))} = {mult_adds:,}"

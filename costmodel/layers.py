@@ -23,8 +23,13 @@ __all__ = [
     "Conv2d",
     "Pool2d",
     "GlobalAvgPool",
+    "AdaptiveAvgPool",
     "Linear",
     "Softmax",
+    "Concat",
+    "Residual",
+    "BLOCKS",
+    "block_branches",
     "Layer",
     "ACTIVATIONS",
     "window_out_size",
@@ -153,6 +158,21 @@ class GlobalAvgPool:
 
 
 @dataclass(frozen=True, slots=True)
+class AdaptiveAvgPool:
+    """PyTorch's ``AdaptiveAvgPool2d(output_size)``: any D_F x D_F x C map -> output_size x output_size x C.
+
+    torchvision's VGG (to 7x7) and AlexNet (to 6x6) use it before their classifiers; with output_size 1 it is
+    the same map as :class:`GlobalAvgPool` (torchvision's GoogLeNet, SqueezeNet, MobileNets).
+    """
+
+    name: str
+    output_size: int
+
+    def __post_init__(self) -> None:
+        _positive_int(self.output_size, "output_size", self.name)
+
+
+@dataclass(frozen=True, slots=True)
 class Linear:
     """Fully connected layer on the flattened input (size x size x channels == in_features)."""
 
@@ -178,7 +198,81 @@ class Softmax:
     name: str
 
 
-Layer = Union[Conv2d, Pool2d, GlobalAvgPool, Linear, Softmax]
+@dataclass(frozen=True, slots=True)
+class Concat:
+    """Parallel branches on one input, their outputs concatenated on channels (Inception, Fire modules).
+
+    Each branch is a non-empty sequence of layers run one after another on the block's input; every branch
+    must end at the same feature-map size, and the block's output has the sum of the branches' channels.
+    Sub-layer names share the network's name space (they must be unique network-wide; they are weight keys).
+    The concatenation itself has no weights and, in every counting convention, no operations.
+    """
+
+    name: str
+    branches: tuple[tuple[Layer, ...], ...]
+
+    def __post_init__(self) -> None:
+        branches = self.branches
+        if isinstance(branches, (str, bytes)) or not isinstance(branches, (tuple, list)) or not branches:
+            raise SpecError(f"{self.name}: branches must be a non-empty sequence of layer sequences")
+        fixed = []
+        for i, branch in enumerate(branches):
+            if isinstance(branch, (str, bytes)) or not isinstance(branch, (tuple, list)) or not branch:
+                raise SpecError(f"{self.name}: branch {i} must be a non-empty sequence of layers")
+            fixed.append(tuple(branch))
+        object.__setattr__(self, "branches", tuple(fixed))
+
+    def sublayers(self) -> tuple[Layer, ...]:
+        """Every layer of every branch, depth first (nested blocks included)."""
+        return _sublayers(self.branches)
+
+
+@dataclass(frozen=True, slots=True)
+class Residual:
+    """A body of layers whose output is added to the block's input (MobileNetV2's inverted residual, ResNet).
+
+    The body must give back the input's shape (channels and size). The addition has no weights and, in every
+    counting convention modelled here, no operations (the tools trace ``x + y`` as a free tensor op).
+    """
+
+    name: str
+    body: tuple[Layer, ...]
+
+    def __post_init__(self) -> None:
+        body = self.body
+        if isinstance(body, (str, bytes)) or not isinstance(body, (tuple, list)) or not body:
+            raise SpecError(f"{self.name}: body must be a non-empty sequence of layers")
+        object.__setattr__(self, "body", tuple(body))
+
+    @property
+    def branches(self) -> tuple[tuple[Layer, ...], ...]:
+        """The body as the block's one branch (the identity shortcut carries no layer)."""
+        return (self.body,)
+
+    def sublayers(self) -> tuple[Layer, ...]:
+        """Every layer of the body, depth first (nested blocks included)."""
+        return _sublayers(self.branches)
+
+
+#: Layer types made of other layers; their nodes carry ``branches``.
+BLOCKS = (Concat, Residual)
+
+
+def block_branches(layer: object) -> tuple[tuple[Layer, ...], ...]:
+    """A block's branches (a :class:`Residual` has one, its body); ``()`` for any other layer."""
+    return layer.branches if isinstance(layer, BLOCKS) else ()  # type: ignore[union-attr]
+
+
+def _sublayers(branches: tuple[tuple[Layer, ...], ...]) -> tuple[Layer, ...]:
+    out: list[Layer] = []
+    for branch in branches:
+        for layer in branch:
+            out.append(layer)
+            out.extend(_sublayers(block_branches(layer)))
+    return tuple(out)
+
+
+Layer = Union[Conv2d, Pool2d, GlobalAvgPool, AdaptiveAvgPool, Linear, Softmax, Concat, Residual]
 
 
 def window_out_size(n: int, kernel: int, stride: int, padding: Padding, ceil_mode: bool = False) -> int:
@@ -262,7 +356,9 @@ def output_shape(layer: object, in_ch: int, in_size: int) -> tuple[int, int]:
 @output_shape.register
 def _(layer: Conv2d, in_ch: int, in_size: int) -> tuple[int, int]:
     if in_ch != layer.in_ch:
-        raise SpecError(f"{layer.name}: expects {layer.in_ch} input channels, the previous layer gives {in_ch}")
+        raise SpecError(
+            f"{layer.name}: in_ch={layer.in_ch}, but the previous layer gives {in_ch} channels (channel mismatch)"
+        )
     return layer.out_ch, window_out_size(in_size, layer.kernel, layer.stride, layer.padding)
 
 
@@ -277,12 +373,48 @@ def _(layer: GlobalAvgPool, in_ch: int, in_size: int) -> tuple[int, int]:
 
 
 @output_shape.register
+def _(layer: AdaptiveAvgPool, in_ch: int, in_size: int) -> tuple[int, int]:
+    return in_ch, layer.output_size
+
+
+@output_shape.register
+def _(layer: Concat, in_ch: int, in_size: int) -> tuple[int, int]:
+    total_ch, sizes = 0, set()
+    for branch in layer.branches:
+        ch, size = in_ch, in_size
+        for sub in branch:
+            ch, size = output_shape(sub, ch, size)
+            if size < 1:
+                raise SpecError(f"{sub.name}: the input shrinks to nothing (output size {size})")
+        total_ch += ch
+        sizes.add(size)
+    if len(sizes) != 1:
+        raise SpecError(f"{layer.name}: branches end at different sizes {sorted(sizes)}; cannot concatenate")
+    return total_ch, sizes.pop()
+
+
+@output_shape.register
+def _(layer: Residual, in_ch: int, in_size: int) -> tuple[int, int]:
+    ch, size = in_ch, in_size
+    for sub in layer.body:
+        ch, size = output_shape(sub, ch, size)
+        if size < 1:
+            raise SpecError(f"{sub.name}: the input shrinks to nothing (output size {size})")
+    if (ch, size) != (in_ch, in_size):
+        raise SpecError(
+            f"{layer.name}: the body turns {in_size}x{in_size}x{in_ch} into {size}x{size}x{ch}; "
+            "a residual block must keep the shape"
+        )
+    return in_ch, in_size
+
+
+@output_shape.register
 def _(layer: Linear, in_ch: int, in_size: int) -> tuple[int, int]:
     flat = in_ch * in_size * in_size
     if flat != layer.in_features:
         raise SpecError(
-            f"{layer.name}: expects {layer.in_features} input features, "
-            f"the previous layer gives {in_size}x{in_size}x{in_ch} = {flat}"
+            f"{layer.name}: in_features={layer.in_features}, but "
+            f"the previous layer gives {in_size}x{in_size}x{in_ch} = {flat} features"
         )
     return layer.out_features, 1
 

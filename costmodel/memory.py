@@ -8,6 +8,15 @@ Conventions (stated once, here):
 - Layers run one after another; while a layer runs, its input and its output are live, so the peak live
   activation memory is ``max(input + output)`` over layers. Traffic is the sum of inputs and outputs read and
   written (each layer reads its input once and writes its output once).
+- A multi-branch block (:class:`~costmodel.layers.Concat`) runs its branches one after another, each branch
+  writing its result straight into its slice of the block's output, so the concatenation copies nothing.
+  While a sub-layer runs, the block's input (needed by the branches still to come), the block's output and
+  the sub-layer's own input and output are live; the first sub-layer of a branch reads the block's input and
+  the last one writes into the block's output, so they add nothing of their own. A block's traffic is its
+  sub-layers' traffic.
+- A residual block (:class:`~costmodel.layers.Residual`) runs its body on the block's input, which stays live
+  until the addition; the body's last layer adds it in place into its own output, which is the block's
+  output. While a body layer runs, the block's input and the layer's own input and output are live.
 """
 
 from __future__ import annotations
@@ -16,7 +25,7 @@ from dataclasses import dataclass
 from functools import singledispatch
 
 from .errors import SpecError
-from .layers import Conv2d, GlobalAvgPool, Linear, Pool2d, Softmax
+from .layers import AdaptiveAvgPool, Concat, Conv2d, GlobalAvgPool, Linear, Pool2d, Residual, Softmax
 from .network import Network, Node
 
 __all__ = [
@@ -60,9 +69,16 @@ def _(layer: Linear) -> int:
 
 @weight_elements.register(Pool2d)
 @weight_elements.register(GlobalAvgPool)
+@weight_elements.register(AdaptiveAvgPool)
 @weight_elements.register(Softmax)
 def _(layer: object) -> int:
     return 0
+
+
+@weight_elements.register(Concat)
+@weight_elements.register(Residual)
+def _(layer: Concat | Residual) -> int:
+    return sum(weight_elements(sub) for branch in layer.branches for sub in branch)
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +89,9 @@ class LayerMemory:
     input_elements: int
     output_elements: int
     weight_elements: int
+    live_elements: int = 0  # peak live activations while the layer runs (input + output for a plain layer)
+    traffic_elements: int = 0  # activations read and written (input + output for a plain layer)
+    parts: tuple[LayerMemory, ...] = ()  # a block's sub-layers
 
     def bytes(self, dtype: str = "float32") -> tuple[int, int, int]:
         """(input_bytes, output_bytes, weight_bytes) at ``dtype``."""
@@ -81,13 +100,28 @@ class LayerMemory:
 
 
 def layer_memory(node: Node) -> LayerMemory:
-    """Elements of one placed layer's input, output and stored weights."""
-    return LayerMemory(
-        node.layer.name,
-        node.in_ch * node.in_size * node.in_size,
-        node.out_ch * node.out_size * node.out_size,
-        weight_elements(node.layer),
-    )
+    """Elements of one placed layer's input, output and stored weights, and its peak live activations."""
+    in_elems = node.in_ch * node.in_size * node.in_size
+    out_elems = node.out_ch * node.out_size * node.out_size
+    if not node.branches:
+        live = traffic = in_elems + out_elems
+        parts: tuple[LayerMemory, ...] = ()
+    else:
+        live, traffic, rows = 0, 0, []
+        concat = isinstance(node.layer, Concat)  # its output buffer is live from the start; a sum's is not
+        for branch in node.branches:
+            last = len(branch) - 1
+            for j, sub in enumerate(branch):
+                row = layer_memory(sub)
+                rows.append(row)
+                traffic += row.traffic_elements
+                own = row.live_elements - (row.input_elements if j == 0 else 0)
+                if concat:
+                    own += out_elems - (row.output_elements if j == last else 0)
+                live = max(live, in_elems + own)
+        parts = tuple(rows)
+    weights = weight_elements(node.layer)
+    return LayerMemory(node.layer.name, in_elems, out_elems, weights, live, traffic, parts)
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,12 +154,12 @@ def memory(network: Network) -> NetworkMemory:
     (1204224, 'conv_pw_1')
     """
     rows = tuple(layer_memory(node) for node in network.nodes)
-    live = [r.input_elements + r.output_elements for r in rows]
+    live = [r.live_elements for r in rows]
     peak = max(live)
     return NetworkMemory(
         rows,
         sum(r.weight_elements for r in rows),
         peak,
         rows[live.index(peak)].name,
-        sum(live),
+        sum(r.traffic_elements for r in rows),
     )

@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from .errors import SpecError
-from .layers import Layer, output_shape
+from .layers import BLOCKS, Layer, block_branches, output_shape
 
-__all__ = ["Network", "Node"]
+__all__ = ["Network", "Node", "place"]
 
 
 class Node(NamedTuple):
@@ -28,10 +28,49 @@ class Node(NamedTuple):
     in_size: int
     out_ch: int
     out_size: int
+    # For a block (:class:`~costmodel.layers.Concat`, :class:`~costmodel.layers.Residual`): each branch's
+    # layers, placed.
+    branches: tuple[tuple[Node, ...], ...] = ()
 
     @property
     def name(self) -> str:
         return self.layer.name
+
+    def leaves(self) -> tuple[Node, ...]:
+        """This node, or for a block every sub-layer node (depth first, nested blocks expanded)."""
+        if not self.branches:
+            return (self,)
+        return tuple(leaf for branch in self.branches for node in branch for leaf in node.leaves())
+
+    def walk(self) -> Iterator[Node]:
+        """This node, then (for a block) every node inside it, depth first."""
+        yield self
+        for branch in self.branches:
+            for node in branch:
+                yield from node.walk()
+
+
+def place(layer: Layer, in_ch: int, in_size: int) -> Node:
+    """Place one layer on an ``in_size x in_size x in_ch`` input: its :class:`Node`, blocks recursively.
+
+    The sizes come from :func:`costmodel.layers.output_shape`, the one shape rule per layer type.
+    """
+    out_ch, out_size = output_shape(layer, in_ch, in_size)
+    if out_size < 1:
+        name = getattr(layer, "name", layer)
+        raise SpecError(f"{name}: the {in_size}x{in_size} input shrinks to nothing (output size {out_size})")
+    branches: tuple[tuple[Node, ...], ...] = ()
+    if isinstance(layer, BLOCKS):
+        placed = []
+        for branch in block_branches(layer):
+            ch, size, nodes = in_ch, in_size, []
+            for sub in branch:
+                node = place(sub, ch, size)
+                nodes.append(node)
+                ch, size = node.out_ch, node.out_size
+            placed.append(tuple(nodes))
+        branches = tuple(placed)
+    return Node(layer, in_ch, in_size, out_ch, out_size, branches)
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -83,8 +122,15 @@ class Network:
         nodes = []
         rules: dict[type, Any] = {}  # output_shape's rule per layer type, looked up once per type
         ch, size = in_ch, input_size
+        blocks: list[Any] = []
         for layer in layers:
             cls = type(layer)
+            if cls in BLOCKS:  # a block: placed recursively, its sub-layers recorded
+                blocks.append(layer)
+                node = place(layer, ch, size)
+                nodes.append(node)
+                ch, size = node.out_ch, node.out_size
+                continue
             rule = rules.get(cls) or rules.setdefault(cls, output_shape.dispatch(cls))
             out_ch, out_size = rule(layer, ch, size)
             if out_size < 1:
@@ -92,8 +138,11 @@ class Network:
             nodes.append(Node(layer, ch, size, out_ch, out_size))
             ch, size = out_ch, out_size
         names = [getattr(layer, "name", None) for layer in layers]
+        if blocks:
+            names += [getattr(sub, "name", None) for block in blocks for sub in block.sublayers()]
         if len(set(names)) != len(names):
-            dup = next(n for n in names if names.count(n) > 1)
+            seen: set[object] = set()
+            dup = next(n for n in names if n in seen or seen.add(n))  # linear, even for a 10,000-layer document
             raise SpecError(f"{name}: duplicate layer name {dup!r}")
         object.__setattr__(self, "layers", layers)
         object.__setattr__(self, "input_size", input_size)
@@ -109,10 +158,29 @@ class Network:
         return len(self.nodes)
 
     def __getitem__(self, name: str) -> Node:
+        """The node of the layer called ``name`` (sub-layers of blocks included)."""
         for node in self.nodes:
-            if node.name == name:
-                return node
+            for inner in node.walk():
+                if inner.name == name:
+                    return inner
         raise KeyError(name)
+
+    def leaves(self) -> tuple[Node, ...]:
+        """Every layer's node with blocks expanded into their sub-layers (execution order, depth first)."""
+        return tuple(leaf for node in self.nodes for leaf in node.leaves())
+
+    @classmethod
+    def from_dict(cls, document: Mapping[str, Any]) -> Network:
+        """Build a network from a JSON-compatible document; see :mod:`costmodel.serialize` for the schema."""
+        from .serialize import network_from_dict
+
+        return network_from_dict(document)
+
+    def to_dict(self) -> dict[str, Any]:
+        """This network as a JSON-compatible document (:meth:`from_dict` rebuilds it)."""
+        from .serialize import network_to_dict
+
+        return network_to_dict(self)
 
     @property
     def out_ch(self) -> int:

@@ -8,18 +8,20 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import pandas as pd
 
 from .errors import DataError
-from .layers import Conv2d, GlobalAvgPool, Linear, Pool2d, Softmax
+from .layers import AdaptiveAvgPool, Concat, Conv2d, GlobalAvgPool, Linear, Pool2d, Residual, Softmax
 
 if TYPE_CHECKING:
-    from .engine import Cost
+    from .engine import Cost, LayerCost
+    from .memory import LayerMemory, NetworkMemory
     from .network import Node
 
 __all__ = ["FORMATS", "cost_table", "type_stride", "filter_shape", "map_shape", "render", "markdown"]
+__all__ += ["memory_table", "flat_rows"]
 
 FORMATS = ("table", "csv", "json", "markdown")
 
@@ -32,6 +34,12 @@ def type_stride(layer: object) -> str:
         return f"{'Avg' if layer.mode == 'avg' else 'Max'} Pool / s{layer.stride}"
     if isinstance(layer, GlobalAvgPool):
         return "Avg Pool / s1"
+    if isinstance(layer, AdaptiveAvgPool):
+        return "Adaptive Avg Pool"
+    if isinstance(layer, Concat):
+        return "Concat"
+    if isinstance(layer, Residual):
+        return "Residual add"
     if isinstance(layer, Linear):
         return "FC / s1"
     if isinstance(layer, Softmax):
@@ -51,6 +59,12 @@ def filter_shape(node: Node) -> str:
         return f"Pool {layer.kernel}x{layer.kernel}"
     if isinstance(layer, GlobalAvgPool):
         return f"Pool {node.in_size}x{node.in_size}"
+    if isinstance(layer, AdaptiveAvgPool):
+        return f"Pool to {layer.output_size}x{layer.output_size}"
+    if isinstance(layer, Concat):
+        return f"{len(layer.branches)} branches"
+    if isinstance(layer, Residual):
+        return "body + input"
     if isinstance(layer, Linear):
         return f"{layer.in_features}x{layer.out_features}"
     if isinstance(layer, Softmax):
@@ -67,27 +81,48 @@ def _share(part: int, total: int) -> float:
     return 100.0 * part / total if total else 0.0
 
 
+_Row = TypeVar("_Row", bound="LayerCost | LayerMemory")
+
+
+def flat_rows(rows: Sequence[_Row], block: str = "") -> list[tuple[_Row, str]]:
+    """Per-layer rows (costs or memory) with blocks expanded: each branch's layers, tagged with the block's
+    name, then the block's own row. For costs, leaves and the blocks' zero-cost joins add up to the totals."""
+    out: list[tuple[_Row, str]] = []
+    for row in rows:
+        if row.parts:
+            out.extend(flat_rows(row.parts, row.name))  # type: ignore[arg-type]
+        out.append((row, block))
+    return out
+
+
 def cost_table(cost: Cost) -> pd.DataFrame:
     """One row per layer: name, type/stride, filter shape, input and output maps, params and Mult-Adds with
-    their shares (%) of the totals. The integer columns add up to ``cost.params`` and ``cost.mult_adds``."""
+    their shares (%) of the totals. The integer columns add up to ``cost.params`` and ``cost.mult_adds``.
+
+    A multi-branch block shows one row per sub-layer (``block`` names the block it belongs to), then a
+    ``Concat`` row with the block's input and output maps and zero counts (the block's total is its rows')."""
     from .engine import formula
 
     rows = [
         {
             "name": lc.name,
+            "block": block,
             "type": type_stride(lc.node.layer),
             "kind": lc.kind,
             "filter_shape": filter_shape(lc.node),
             "input": map_shape(lc.node.in_size, lc.node.in_ch),
             "output": map_shape(lc.node.out_size, lc.node.out_ch),
-            "params": lc.params,
-            "mult_adds": lc.mult_adds,
-            "params_pct": _share(lc.params, cost.params),
-            "mult_adds_pct": _share(lc.mult_adds, cost.mult_adds),
-            "formula": formula(lc.node),
+            "params": 0 if lc.parts else lc.params,
+            "mult_adds": 0 if lc.parts else lc.mult_adds,
+            "params_pct": 0.0 if lc.parts else _share(lc.params, cost.params),
+            "mult_adds_pct": 0.0 if lc.parts else _share(lc.mult_adds, cost.mult_adds),
+            "formula": "the block's join: 0" if lc.parts else formula(lc.node),
         }
-        for lc in cost.layers
+        for lc, block in flat_rows(cost.layers)
     ]
+    if not any(row["block"] for row in rows):  # a network without blocks keeps the plain Table 1 columns
+        for row in rows:
+            del row["block"]
     return pd.DataFrame(rows)
 
 
@@ -163,3 +198,31 @@ def render(df: pd.DataFrame, fmt: str = "table", *, title: str | None = None, fl
         body = text_table(df, float_digits)
         return f"{title}\n{body}" if title else body
     raise DataError(f"unknown format {fmt!r}; choose from {', '.join(FORMATS)}")
+
+
+def memory_table(mem: NetworkMemory, dtypes: Sequence[str] = ("float32", "float16", "int8")) -> pd.DataFrame:
+    """One row per layer of a :class:`~costmodel.memory.NetworkMemory`: input, output and weight elements,
+    the peak live activation elements while the layer runs, and each of them in bytes at every dtype.
+
+    Sub-layers of a block come first (``block`` names it), then the block's own row, whose weights and live
+    figures cover the whole block; the ``weight_elements`` of the top-level rows add up to the network's."""
+    rows = []
+    for row, block in flat_rows(mem.layers):
+        record: dict[str, Any] = {
+            "name": row.name,
+            "block": block,
+            "input_elements": row.input_elements,
+            "output_elements": row.output_elements,
+            "weight_elements": row.weight_elements,
+            "live_elements": row.live_elements,
+        }
+        for dtype in dtypes:
+            in_b, out_b, w_b = row.bytes(dtype)
+            record[f"input_bytes_{dtype}"] = in_b
+            record[f"output_bytes_{dtype}"] = out_b
+            record[f"weight_bytes_{dtype}"] = w_b
+        rows.append(record)
+    if not any(row["block"] for row in rows):
+        for row in rows:
+            del row["block"]
+    return pd.DataFrame(rows)

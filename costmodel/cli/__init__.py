@@ -22,6 +22,7 @@ __all__ = ["main", "COMMANDS"]
 COMMANDS: tuple[str, ...] = (
     "tables",
     "count",
+    "conventions",
     "sweep",
     "formula",
     "budget",

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from ..errors import CostModelError
+from ..errors import CostModelError, SpecError
 from ..network import Network
 
 FORMATS = ("table", "csv", "json", "markdown")
@@ -23,9 +23,42 @@ def add_network_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--num-classes", type=int, default=1000, help="classifier outputs (default 1000)")
 
 
+def add_source_arguments(parser: argparse.ArgumentParser) -> None:
+    """--network NAME (a built-in network) or --spec FILE (a JSON network document) instead of MobileNetV1."""
+    g = parser.add_argument_group("other networks").add_mutually_exclusive_group()
+    g.add_argument(
+        "--network",
+        metavar="NAME",
+        help="a built-in network: mobilenet_v1 (default), vgg16, googlenet, alexnet, squeezenet1_0, "
+        "squeezenet1_1, mobilenet_v2 (with --resolution, --num-classes)",
+    )
+    g.add_argument("--spec", metavar="FILE", help="a network document in JSON (schema: costmodel.serialize)")
+
+
 def network_from_args(args: argparse.Namespace) -> Network:
     from ..mobilenet import mobilenet_v1
 
+    spec, name = getattr(args, "spec", None), getattr(args, "network", None)
+    if spec is not None or name not in (None, "mobilenet_v1"):
+        mobilenet_only = {
+            "--alpha": args.alpha != 1.0,
+            "--rho": args.rho is not None,
+            "--shallow": args.shallow,
+            "--full-conv": args.full_conv,
+        }
+        given = [flag for flag, on in mobilenet_only.items() if on]
+        if spec is not None and (args.resolution != 224 or args.num_classes != 1000):
+            given += ["--resolution/--num-classes"]
+        if given:
+            what = f"--spec {spec}" if spec is not None else f"--network {name}"
+            raise SpecError(f"{', '.join(given)} cannot be combined with {what}")
+        if spec is not None:
+            from ..serialize import load
+
+            return load(spec)
+        from ..zoo import network
+
+        return network(name, resolution=args.resolution, num_classes=args.num_classes)
     return mobilenet_v1(
         args.alpha,
         args.resolution,

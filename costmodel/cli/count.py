@@ -1,18 +1,23 @@
-"""``costmodel count``: per-layer parameters and Mult-Adds of one MobileNetV1 configuration."""
+"""``costmodel count``: per-layer parameters and Mult-Adds (or, with ``--memory``, memory) of one network.
+
+The network is a MobileNetV1 configuration (``--alpha``, ``--resolution``...), a built-in network
+(``--network vgg16``) or a JSON document (``--spec net.json``, schema in :mod:`costmodel.serialize`).
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
 
-from ._common import add_format_argument, add_network_arguments, emit, network_from_args
+from ._common import add_format_argument, add_network_arguments, add_source_arguments, emit, network_from_args
 
 NAME = "count"
-HELP = "per-layer parameters and Mult-Adds of one MobileNetV1 configuration"
+HELP = "per-layer parameters and Mult-Adds (or --memory) of MobileNetV1, a built-in network or a JSON spec"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_network_arguments(parser)
+    add_source_arguments(parser)
     parser.add_argument(
         "--convention",
         default="paper",
@@ -20,6 +25,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "(options: bias, bn, bn-stats, bias-ops, bn-ops, activation-ops, pool-ops)",
     )
     parser.add_argument("--formula", action="store_true", help="add each layer's formula with values substituted")
+    parser.add_argument(
+        "--memory",
+        action="store_true",
+        help="memory view: per-layer activation and weight elements and bytes at float32/float16/int8, "
+        "peak live activations and traffic",
+    )
     add_format_argument(parser)
     parser.add_argument("--out", help="write to this file instead of standard output")
 
@@ -28,7 +39,11 @@ def run(args: argparse.Namespace) -> int:
     from ..engine import count
     from ..report import records, render
 
-    cost = count(network_from_args(args), args.convention)
+    network = network_from_args(args)
+    if args.memory:
+        emit(_memory_text(network, args.format), args.out)
+        return 0
+    cost = count(network, args.convention)
     df = cost.table()
     if not args.formula:
         df = df.drop(columns="formula")
@@ -56,3 +71,34 @@ def run(args: argparse.Namespace) -> int:
         text = render(df, args.format, title=title) + "\n\n" + total
     emit(text, args.out)
     return 0
+
+
+def _memory_text(network: object, fmt: str) -> str:
+    from ..memory import DTYPE_BYTES, memory
+    from ..report import memory_table, records, render
+
+    mem = memory(network)  # type: ignore[arg-type]
+    df = memory_table(mem)
+    totals = {dtype: mem.bytes(dtype) for dtype in DTYPE_BYTES}
+    if fmt == "json":
+        return json.dumps(
+            {
+                "network": network.name,  # type: ignore[attr-defined]
+                "weight_elements": mem.weight_elements,
+                "peak_live_elements": mem.peak_live_elements,
+                "peak_layer": mem.peak_layer,
+                "traffic_elements": mem.traffic_elements,
+                "bytes": totals,
+                "layers": records(df),
+            },
+            indent=2,
+        )
+    if fmt == "csv":
+        return render(df, "csv")
+    lines = [
+        f"{dtype}: weights {t['weight_bytes']:,} B, peak live activations {t['peak_live_bytes']:,} B "
+        f"(at {mem.peak_layer}), activation traffic {t['traffic_bytes']:,} B"
+        for dtype, t in totals.items()
+    ]
+    title = f"{network.name}: memory (batch 1; batch norm folded into weights)"  # type: ignore[attr-defined]
+    return render(df, fmt, title=title) + "\n\n" + "\n".join(lines)

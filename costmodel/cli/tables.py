@@ -1,4 +1,4 @@
-"""``costmodel tables``: the paper's Tables 1-7, published against computed, discrepancies flagged."""
+"""``costmodel tables``: the paper's Tables 1-9, published against computed, discrepancies flagged."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import argparse
 from ._common import add_format_argument, emit
 
 NAME = "tables"
-HELP = "reproduce the paper's Tables 1-7: published vs computed, with the paper's errors flagged"
+HELP = "reproduce the paper's Tables 1-9: published vs computed, with the paper's errors flagged"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -16,7 +16,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=int,
         action="append",
         metavar="N",
-        help="only table N (1-7); repeat for several (default: all)",
+        help="only table N (1-9); repeat for several (default: all)",
     )
     add_format_argument(parser)
     parser.add_argument("--out", help="write to this file instead of standard output")

@@ -1,0 +1,151 @@
+"""Counting-convention presets: the rules by which popular tools count, applied to our spec.
+
+Each preset is a :class:`~costmodel.conventions.Convention` registered under the tool's name, so that
+``costmodel.count(net, convention="fvcore")`` gives what fvcore reports for the same network built in PyTorch
+the torchvision way (``nn.Conv2d`` + ``nn.BatchNorm2d`` + ``nn.ReLU`` modules, ``nn.AdaptiveAvgPool2d``,
+``nn.Linear``; no softmax module). No preset holds a total: every difference from the paper is a per-layer
+rule, so a preset is right at any α, resolution or network. The rules were read from each tool's source:
+
+==========  ==========================================================================================
+fvcore      ``fvcore/nn/flop_count.py`` (_DEFAULT_SUPPORTED_OPS) and ``jit_handles.py``: conv and linear
+            count multiply-accumulates without bias; ``batchnorm_flop_jit`` in eval mode counts 2 per element
+            (affine); ``adaptive_avg_pool2d`` counts 1 per input element; ReLU, max/avg pooling with a fixed
+            window and ``cat`` are not counted. Parameters: ``parameter_count`` = all ``parameters()``.
+thop        ``thop/profile.py`` (register_hooks) and ``thop/vision/basic_hooks.py``, ``calc_func.py``:
+            ``count_normalization`` = 2 per element, doubled when affine (4); ReLU and max pooling
+            ``zero_ops``; ``count_avgpool`` 1 per output element; ``count_adap_avgpool`` (window + 1) per
+            output element, i.e. 1 per input plus 1 per output element; conv and linear without bias.
+            Parameters: the ``parameters()`` of every counted module.
+ptflops     ``ptflops/pytorch_ops.py`` and ``pytorch_engine.py`` (the ``pytorch`` backend): module hooks count
+            BN 2 per input element when affine, ReLU 1 per element, every pooling 1 per input element, conv
+            and linear biases 1 per output element; *and* the functional patches (``F.relu``,
+            ``F.*pool*``) count again when ``nn.ReLU``/``nn.*Pool2d`` call them, so activations and pooling
+            count twice (2 per element). Parameters: ``parameters()`` with ``requires_grad``.
+torchinfo   ``torchinfo/layer_info.py`` (``calculate_macs``): a conv counts (weights + bias) x output
+            positions, so its bias is 1 per output element; every other layer counts its parameters once
+            per image: batch norm 2 per channel, a linear layer weights + bias. Parameters: ``parameters()``.
+torch       ``torch/utils/flop_counter.py``: only ``mm``/``addmm``/``convolution`` (and attention) have
+            formulas, 2 FLOPs per multiply-accumulate, bias ignored; it reports FLOPs (= 2 x Mult-Adds).
+            Parameters (not printed by the counter): ``sum(p.numel() for p in model.parameters())``.
+keras       ``Model.count_params()``: every weight, trainable or not: conv/dense kernels and biases,
+            batch-norm gamma, beta, moving mean and moving variance (4 per channel, 2 non-trainable).
+            Keras has no operation counter; Mult-Adds follow the paper's rule.
+==========  ==========================================================================================
+
+The numbers each tool prints for MobileNetV1 1.0-224 are in ``data/tool_counts.csv`` (see data/README.md).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .conventions import CONVENTIONS, Convention, get_convention, register_convention
+
+if TYPE_CHECKING:
+    from .engine import Cost
+    from .network import Network
+
+__all__ = ["PRESETS", "preset_names", "tool_value", "trainable_params", "bn_channels"]
+
+_ALL_PARAMS = {"bias_params": True, "bn_params": 2}  # PyTorch's parameters(): weights, biases, BN gamma/beta
+
+#: The presets, in the order ``costmodel conventions`` prints them.
+PRESETS: tuple[Convention, ...] = (
+    Convention(
+        "fvcore",
+        "BN 2 ops/element (eval, affine); adaptive avg pool 1 op/input element; no biases, ReLU or max pool; "
+        "params add biases and BN gamma/beta",
+        **_ALL_PARAMS,
+        bn_ops=2,
+        adaptive_pool_ops=1,
+        tool="fvcore FlopCountAnalysis (counts Mult-Adds, calls them flops)",
+    ),
+    Convention(
+        "thop",
+        "BN 4 ops/element (2, doubled for affine); avg pool 1 op/output element, adaptive +1 op/input "
+        "element; ReLU, max pool and biases free; params add biases and BN gamma/beta",
+        **_ALL_PARAMS,
+        bn_ops=4,
+        adaptive_pool_ops=1,
+        avg_pool_out_ops=1,
+        tool="thop profile (Mult-Adds, 'MACs')",
+    ),
+    Convention(
+        "ptflops",
+        "BN 2 ops/element; ReLU and every pooling counted twice (module hook + patched functional), "
+        "2 ops/element; conv/FC bias 1 op/output element; params add biases and BN gamma/beta",
+        **_ALL_PARAMS,
+        bias_ops=1,
+        bn_ops=2,
+        activation_ops=2,
+        pool_ops=2,
+        tool="ptflops 0.7.5 get_model_complexity_info, pytorch backend (Mult-Adds, 'MACs')",
+    ),
+    Convention(
+        "torchinfo",
+        "conv bias 1 op/output element; BN counts its 2 parameters/channel as ops, FC its bias once; "
+        "params add biases and BN gamma/beta",
+        **_ALL_PARAMS,
+        bias_ops=1,
+        bn_channel_ops=2,
+        tool="torchinfo summary (Mult-Adds)",
+    ),
+    Convention(
+        "torch",
+        "conv and matmul only, bias ignored, reported as FLOPs = 2 x Mult-Adds; params = all parameters() "
+        "(biases, BN gamma/beta)",
+        **_ALL_PARAMS,
+        unit="flops",
+        tool="torch.utils.flop_counter.FlopCounterMode (FLOPs); params: sum of parameters().numel()",
+    ),
+    Convention(
+        "keras",
+        "params add biases and all 4 BN weights per channel (gamma, beta, moving mean, moving variance; "
+        "2 non-trainable); no op counter (Mult-Adds as the paper)",
+        bias_params=True,
+        bn_params=4,
+        non_trainable_bn_params=2,
+        reports=("params",),
+        tool="Keras Model.count_params()",
+    ),
+)
+
+
+def _register() -> None:
+    for preset in PRESETS:
+        if preset.name not in CONVENTIONS:
+            register_convention(preset)
+
+
+_register()
+
+
+def preset_names() -> tuple[str, ...]:
+    """``("paper", "fvcore", "thop", "ptflops", "torchinfo", "torch", "keras")``."""
+    return ("paper", *(p.name for p in PRESETS))
+
+
+def tool_value(mult_adds: int, convention: str | Convention) -> int:
+    """An operation count in the tool's own unit: Mult-Adds, or FLOPs (= 2 x Mult-Adds) for ``torch``.
+
+    >>> tool_value(568740352, "torch")
+    1137480704
+    """
+    conv = get_convention(convention)
+    return 2 * mult_adds if conv.unit == "flops" else mult_adds
+
+
+def bn_channels(network: Network) -> int:
+    """Channels normalised by batch norm, summed over every layer (sub-layers of blocks included)."""
+    return sum(leaf.out_ch for leaf in network.leaves() if getattr(leaf.layer, "batch_norm", False))
+
+
+def trainable_params(cost: Cost) -> int:
+    """A count's parameters minus the non-trainable batch-norm statistics (Keras' "Trainable params").
+
+    >>> from costmodel import count, mobilenet_v1
+    >>> c = count(mobilenet_v1(), "keras")
+    >>> c.params, trainable_params(c)
+    (4253864, 4231976)
+    """
+    return cost.params - cost.convention.non_trainable_bn_params * bn_channels(cost.network)

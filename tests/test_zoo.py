@@ -1,0 +1,139 @@
+"""Built-in networks: torchvision's documented parameter counts, and feature-map sizes from torchvision."""
+
+from __future__ import annotations
+
+import pytest
+
+import costmodel
+from costmodel import count
+from costmodel.errors import SpecError
+from costmodel.published import read_csv
+from costmodel.zoo import NETWORKS
+
+
+def _torchvision() -> list[dict[str, str]]:
+    return read_csv("torchvision_params.csv")
+
+
+@pytest.mark.parametrize("row", _torchvision(), ids=lambda r: r["network"])
+def test_torch_convention_params_equal_torchvision_documentation(row):
+    assert count(costmodel.network(row["network"]), "torch").params == int(row["params"])
+
+
+def test_every_name_of_the_issue_is_built():
+    assert set(NETWORKS) == {
+        "mobilenet_v1",
+        "vgg16",
+        "googlenet",
+        "alexnet",
+        "squeezenet1_0",
+        "squeezenet1_1",
+        "mobilenet_v2",
+    }
+    assert count(costmodel.network("mobilenet_v1")).mult_adds == 568_740_352  # the paper's Table 1 network
+
+
+# Output (channels, size) of named layers at 224x224, as torchvision's modules produce them (N, C, H, W).
+SHAPES = {
+    "googlenet": {
+        "conv1": (64, 112),
+        "maxpool1": (64, 56),
+        "conv3": (192, 56),
+        "maxpool2": (192, 28),
+        "inception3a": (256, 28),
+        "inception3b": (480, 28),
+        "maxpool3": (480, 14),
+        "inception4a": (512, 14),
+        "inception4d": (528, 14),
+        "inception4e": (832, 14),
+        "maxpool4": (832, 7),
+        "inception5a": (832, 7),
+        "inception5b": (1024, 7),
+        "avgpool": (1024, 1),
+        "fc": (1000, 1),
+        "inception3a.branch4.0": (192, 28),
+    },
+    "alexnet": {
+        "conv1": (64, 55),
+        "pool1": (64, 27),
+        "conv2": (192, 27),
+        "pool2": (192, 13),
+        "pool5": (256, 6),
+        "avgpool": (256, 6),
+    },
+    "vgg16": {"conv1_2": (64, 224), "pool1": (64, 112), "pool5": (512, 7), "avgpool": (512, 7)},
+    "squeezenet1_0": {
+        "conv1": (96, 109),
+        "pool1": (96, 54),
+        "fire2.expand": (128, 54),
+        "pool4": (256, 27),
+        "pool8": (512, 13),
+        "fire9.expand": (512, 13),
+        "conv10": (1000, 13),
+        "avgpool": (1000, 1),
+    },
+    "mobilenet_v2": {
+        "conv1": (32, 112),
+        "block1.dw": (32, 112),
+        "block2.dw": (96, 56),
+        "block3": (24, 56),
+        "block14.dw": (576, 7),
+        "block17.project": (320, 7),
+        "conv_last": (1280, 7),
+        "avgpool": (1280, 1),
+    },
+    "squeezenet1_1": {
+        "conv1": (64, 111),
+        "pool1": (64, 55),
+        "pool3": (128, 27),
+        "pool5": (256, 13),
+        "conv10": (1000, 13),
+    },
+}
+
+
+@pytest.mark.parametrize("name,layer,shape", [(n, k, v) for n, d in SHAPES.items() for k, v in d.items()])
+def test_feature_maps_match_torchvision(name, layer, shape):
+    node = costmodel.network(name)[layer]
+    assert (node.out_ch, node.out_size) == shape
+
+
+def test_googlenet_5x5_branch_is_3x3_as_in_torchvision():
+    node = costmodel.network("googlenet")["inception3a.branch3.1"]
+    assert node.layer.kernel == 3 and (node.layer.in_ch, node.layer.out_ch) == (16, 32)
+
+
+def test_vgg16_paper_mult_adds_by_hand():
+    """13 convs 3x3 (stride 1, 'same' padding) + 3 FC, summed from the configuration by hand."""
+    cfg = [(3, 64, 224), (64, 64, 224), (64, 128, 112), (128, 128, 112), (128, 256, 56), (256, 256, 56),
+           (256, 256, 56), (256, 512, 28), (512, 512, 28), (512, 512, 28), (512, 512, 14), (512, 512, 14),
+           (512, 512, 14)]  # fmt: skip
+    convs = sum(9 * m * n * d * d for m, n, d in cfg)
+    fcs = 25088 * 4096 + 4096 * 4096 + 4096 * 1000
+    assert count(costmodel.network("vgg16")).mult_adds == convs + fcs
+
+
+@pytest.mark.parametrize("name", ["vgg16", "googlenet", "alexnet", "squeezenet1_0", "squeezenet1_1"])
+def test_num_classes_changes_only_the_classifier(name):
+    small, big = costmodel.network(name, num_classes=10), costmodel.network(name)
+    diff = count(big, "torch").params - count(small, "torch").params
+    last = big.nodes[-1] if name.startswith(("vgg", "alex", "goog")) else big["conv10"]
+    fan_in = last.layer.in_features if hasattr(last.layer, "in_features") else last.layer.in_ch
+    assert diff == (1000 - 10) * (fan_in + 1)  # weights and bias of the last layer
+
+
+@pytest.mark.parametrize(
+    "call,match",
+    [
+        (lambda: costmodel.network("resnet50"), "unknown network 'resnet50'"),
+        (lambda: costmodel.network("alexnet", towers=3), "towers must be 1 .* or 2 .*, got 3"),
+        (lambda: costmodel.network("googlenet", branch3_kernel=7), "branch3_kernel must be 3 .* or 5 .*, got 7"),
+        (lambda: costmodel.network("vgg16", alpha=0.5), "vgg16: .*alpha"),
+        (lambda: costmodel.network("alexnet", resolution=0), "resolution must be a positive integer, got 0"),
+        (lambda: costmodel.network("alexnet", resolution=40), "shrinks to nothing"),
+        (lambda: costmodel.network("googlenet", num_classes=2.5), "num_classes must be a positive integer"),
+    ],
+)
+def test_bad_requests(call, match):
+    with pytest.raises(SpecError, match=match):
+        call()
