@@ -32,6 +32,7 @@ __all__ = [
     "model_card",
     "paper_accuracy",
     "models",
+    "with_costs",
     "card_comparison",
     "card_summary",
     "PARAM_CONVENTIONS",
@@ -100,16 +101,16 @@ def paper_accuracy() -> pd.DataFrame:
     return df.astype({"resolution": int}).reset_index(drop=True)
 
 
-def models() -> pd.DataFrame:
-    """The card's 16 models with their costs from the spec (paper convention: 1000 classes, weights only).
-
-    Adds ``mult_adds`` and ``params`` (ints) to :func:`model_card`'s columns.
-    """
-    df = model_card()
+def with_costs(df: pd.DataFrame) -> pd.DataFrame:
+    """``df`` (columns ``alpha``, ``resolution``) with the engine's ``mult_adds`` and ``params`` (paper's
+    convention: 1000 classes, weights only) of each row's MobileNetV1 added."""
     costs = [count(mobilenet_v1(a, r)) for a, r in zip(df["alpha"], df["resolution"], strict=True)]
-    df["mult_adds"] = [c.mult_adds for c in costs]
-    df["params"] = [c.params for c in costs]
-    return df
+    return df.assign(mult_adds=[c.mult_adds for c in costs], params=[c.params for c in costs])
+
+
+def models() -> pd.DataFrame:
+    """The card's 16 models with their costs from the spec: :func:`model_card` + :func:`with_costs`."""
+    return with_costs(model_card())
 
 
 def checkpoint_params(alpha: float, resolution: int, *, num_classes: int = 1001, bn_vars: int = 3) -> int:

@@ -98,39 +98,24 @@ def tradeoff_figure(
     return fig
 
 
-def _paper_points() -> pd.DataFrame:
-    """The paper's Tables 6-7 top-1 with their configurations' costs from the engine."""
-    from .accuracy import paper_accuracy
-    from .engine import count
-    from .mobilenet import mobilenet_v1
+def _tradeoff(x: str, title: str, df: pd.DataFrame | None, fit: LogLinearFit | None) -> Figure:
+    from .accuracy import loglinear_fit, models, paper_accuracy, with_costs
 
-    df = paper_accuracy()
-    costs = [count(mobilenet_v1(a, r)) for a, r in zip(df["alpha"], df["resolution"], strict=True)]
-    return df.assign(mult_adds=[c.mult_adds for c in costs], params=[c.params for c in costs])
+    df = models() if df is None else df
+    fit = loglinear_fit(x, data=df) if fit is None else fit
+    return tradeoff_figure(df, x, fit=fit, title=title, paper=with_costs(paper_accuracy()))
 
 
 def figure4(df: pd.DataFrame | None = None, fit: LogLinearFit | None = None) -> Figure:
     """The paper's Figure 4: top-1 against Mult-Adds (log scale) for the 16 card models, with the empirical
     fit; the paper's own Tables 6-7 points as crosses."""
-    from .accuracy import loglinear_fit, models
-
-    df = models() if df is None else df
-    fit = loglinear_fit("mult_adds", data=df) if fit is None else fit
-    return tradeoff_figure(
-        df, "mult_adds", fit=fit, title="Figure 4: ImageNet accuracy vs Mult-Adds", paper=_paper_points()
-    )
+    return _tradeoff("mult_adds", "Figure 4: ImageNet accuracy vs Mult-Adds", df, fit)
 
 
 def figure5(df: pd.DataFrame | None = None, fit: LogLinearFit | None = None) -> Figure:
     """The paper's Figure 5: top-1 against parameters (log scale) for the 16 card models, with the empirical
     fit; the paper's own Tables 6-7 points as crosses."""
-    from .accuracy import loglinear_fit, models
-
-    df = models() if df is None else df
-    fit = loglinear_fit("params", data=df) if fit is None else fit
-    return tradeoff_figure(
-        df, "params", fit=fit, title="Figure 5: ImageNet accuracy vs parameters", paper=_paper_points()
-    )
+    return _tradeoff("params", "Figure 5: ImageNet accuracy vs parameters", df, fit)
 
 
 def cost_heatmap(
