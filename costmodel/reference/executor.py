@@ -165,15 +165,16 @@ def prepare(
     padding : {"same", "symmetric"}
         Padding convention for layers whose spec says ``"same"`` (see :mod:`costmodel.reference.kernels`).
     threads : int, optional
-        Threads for the depthwise layers (default: the usable CPUs, at most 8). Matrix products use BLAS's
-        own threads (``OPENBLAS_NUM_THREADS``).
+        Threads sharing the depthwise layers' bands (default 1; :func:`default_threads` gives the usable
+        CPUs). Matrix products use BLAS's own threads (``OPENBLAS_NUM_THREADS``), whose workers spin for a
+        while after each product and compete with extra threads on a busy machine: measure before raising it.
     """
     if not isinstance(network, Network):
         raise SpecError(f"expected a Network, got {type(network).__name__}")
     if padding not in K.PADDINGS:
         raise SpecError(f"padding convention must be one of {K.PADDINGS}, got {padding!r}")
     if threads is None:
-        threads = default_threads()
+        threads = 1
     if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
         raise InputError(f"threads must be a positive integer, got {threads!r}")
     validate_weights(network, weights)
