@@ -85,8 +85,8 @@ def test_export_onnx_writes_a_model(capsys, tmp_path):
     [
         (["run", *SMALL, "--weights", "/nonexistent/w.npz"], "does not exist"),
         (["run", *SMALL, "--image", "/nonexistent/x.png"], "does not exist"),
-        (["run", *SMALL, "--top", "0"], "--top"),
-        (["profile", *SMALL, "--batch", "0"], "--batch"),
+        (["run", *SMALL, "--top", "0"], "--top: expected a positive integer, got 0"),
+        (["profile", *SMALL, "--batch", "x"], "--batch: expected a positive integer, got 'x'"),
         (["run", "--alpha", "-1"], "alpha"),
         (["export-onnx", *SMALL, "--out", "/nonexistent/dir/m.onnx"], "does not exist"),
         (["run", *SMALL, "--padding", "valid"], "invalid choice"),
