@@ -143,3 +143,13 @@ def test_bad_padding_and_mismatched_prepared_weights():
         forward(net, prepare(other, init_weights(other)), _images(net))
     with pytest.raises(InputError, match="repeats"):
         time_layers(net, init_weights(net), _images(net), repeats=0)
+
+
+def test_prepared_padding_is_the_default():
+    net = costmodel.mobilenet_v1(0.25, 64)
+    w = init_weights(net)
+    x = _images(net)
+    sym = prepare(net, w, padding="symmetric")
+    np.testing.assert_array_equal(forward(net, sym, x), forward(net, w, x, padding="symmetric"))
+    with pytest.raises(SpecError, match="prepared with padding 'symmetric'"):
+        forward(net, sym, x, padding="same")

@@ -295,14 +295,17 @@ def _run_step(
     return K.activate(y, step.activation), mult_adds
 
 
-def _as_prepared(network: Network, weights: Mapping[str, np.ndarray] | Prepared, padding: str) -> Prepared:
+def _as_prepared(
+    network: Network, weights: Mapping[str, np.ndarray] | Prepared, padding: str | None
+) -> Prepared:
+    """``weights`` if already prepared for ``network`` (and ``padding``, if given), else prepared now."""
     if isinstance(weights, Prepared):
         if weights.network is not network and weights.network.nodes != network.nodes:
             raise WeightsError(f"prepared weights are for {weights.network.name}, not {network.name}")
-        if weights.padding != padding:
+        if padding is not None and weights.padding != padding:
             raise SpecError(f"weights were prepared with padding {weights.padding!r}, not {padding!r}")
         return weights
-    return prepare(network, weights, padding=padding)
+    return prepare(network, weights, padding="same" if padding is None else padding)
 
 
 def execute(
@@ -310,7 +313,7 @@ def execute(
     weights: Mapping[str, np.ndarray] | Prepared,
     images: np.ndarray,
     *,
-    padding: str = "same",
+    padding: str | None = None,
     trace: bool = False,
 ) -> Execution:
     """Run ``network`` on ``images`` and record per-layer executed Mult-Adds and wall time.
@@ -322,9 +325,10 @@ def execute(
         Raw weights (validated and folded on each call) or the result of :func:`prepare` (reused).
     images : ndarray, shape (N, R, R, C)
         Preprocessed float images (Keras MobileNet: ``x / 127.5 - 1``).
-    padding : {"same", "symmetric"}
+    padding : {"same", "symmetric"}, optional
+        Default: the prepared weights' convention, or "same" for raw weights.
     trace : bool
-        Keep a copy of every layer's output.
+        Keep a copy of every layer's output (and run every layer unfused, so each output is its own).
     """
     prepared = _as_prepared(network, weights, padding)
     x = check_images(network, images)
@@ -359,7 +363,7 @@ def forward(
     weights: Mapping[str, np.ndarray] | Prepared,
     images: np.ndarray,
     *,
-    padding: str = "same",
+    padding: str | None = None,
     trace: bool = False,
 ) -> np.ndarray | tuple[np.ndarray, dict[str, np.ndarray]]:
     """Logits of ``network`` for a batch of images.
@@ -373,8 +377,9 @@ def forward(
         :func:`prepare` (to fold the batch norms once and reuse buffers across calls).
     images : ndarray, shape (N, R, R, 3)
         Preprocessed float images, NHWC.
-    padding : {"same", "symmetric"}
-        TF SAME (what Keras-trained weights expect) or symmetric pad-1 (PyTorch).
+    padding : {"same", "symmetric"}, optional
+        TF SAME (what Keras-trained weights expect) or symmetric pad-1 (PyTorch). Default: the prepared
+        weights' convention, or "same" for raw weights.
     trace : bool
         Also return ``{layer name: output}`` for every layer (copies).
 
@@ -403,9 +408,21 @@ def time_layers(
     images: np.ndarray,
     repeats: int = 5,
     *,
-    padding: str = "same",
+    padding: str | None = None,
 ) -> dict[str, float]:
     """Median wall time, in seconds, of every layer over ``repeats`` forward passes (after one warm-up).
+
+    Parameters
+    ----------
+    network : Network
+    weights : mapping or Prepared
+        Prepared once here if raw. Pass :func:`prepare`'s result to choose ``threads``.
+    images : ndarray, shape (N, R, R, C)
+    repeats : int
+    padding : {"same", "symmetric"}, optional
+
+    A layer's time includes its bias and activation; a convolution followed by a depthwise layer also writes
+    its output into that layer's padded input (the depthwise time then starts from a ready input).
 
     Returns
     -------
@@ -415,6 +432,6 @@ def time_layers(
     if isinstance(repeats, bool) or not isinstance(repeats, int) or repeats < 1:
         raise InputError(f"repeats must be a positive integer, got {repeats!r}")
     prepared = _as_prepared(network, weights, padding)
-    execute(network, prepared, images, padding=padding)  # warm-up: allocate buffers, touch pages
-    runs = [execute(network, prepared, images, padding=padding).seconds for _ in range(repeats)]
+    execute(network, prepared, images)  # warm-up: allocate buffers, touch pages
+    runs = [execute(network, prepared, images).seconds for _ in range(repeats)]
     return {step.name: float(np.median([r[step.name] for r in runs])) for step in prepared.steps}
