@@ -153,3 +153,15 @@ def test_prepared_padding_is_the_default():
     np.testing.assert_array_equal(forward(net, sym, x), forward(net, w, x, padding="symmetric"))
     with pytest.raises(SpecError, match="prepared with padding 'symmetric'"):
         forward(net, sym, x, padding="same")
+
+
+@pytest.mark.parametrize(
+    "config", [dict(alpha=0.5, resolution=96), dict(alpha=0.25, resolution=65, separable=False)]
+)
+def test_fused_and_traced_passes_agree_exactly(config):
+    # Untraced, a conv writes bias + activation straight into the next depthwise layer's planes; traced, every
+    # layer runs on its own. Same float operations in the same order: bit-identical logits.
+    net = costmodel.mobilenet_v1(**config)
+    prepared = prepare(net, init_weights(net))
+    x = _images(net)
+    np.testing.assert_array_equal(forward(net, prepared, x), forward(net, prepared, x, trace=True)[0])
