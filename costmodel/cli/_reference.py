@@ -19,7 +19,7 @@ def positive_int(text: str) -> int:
 
 
 def add_reference_arguments(parser: argparse.ArgumentParser) -> None:
-    """--activation, --padding, --weights, --seed: how to execute the network, where its weights come from."""
+    """--activation, --padding, --weights, --seed, --threads: how to run it, where its weights come from."""
     g = parser.add_argument_group("reference implementation")
     g.add_argument(
         "--activation",
@@ -36,6 +36,12 @@ def add_reference_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--weights", help="weights file: .npz (costmodel) or Keras mobilenet_<alpha>_<size>_tf.h5")
     g.add_argument(
         "--seed", type=int, default=0, help="seed of the initial weights when no --weights (default 0)"
+    )
+    g.add_argument(
+        "--threads",
+        type=positive_int,
+        default=1,
+        help="threads for the depthwise layers (default 1; matrix products follow OPENBLAS_NUM_THREADS)",
     )
 
 

@@ -36,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
     from ..report import records, render
 
     network = network_from_args(args)
-    prepared = prepare(network, weights_from_args(network, args), padding=args.padding)
+    prepared = prepare(network, weights_from_args(network, args), padding=args.padding, threads=args.threads)
     r = network.input_size
     images = np.random.default_rng(args.seed).uniform(-1, 1, (args.batch, r, r, 3)).astype(np.float32)
     seconds = time_layers(network, prepared, images, repeats=args.repeats, padding=args.padding)

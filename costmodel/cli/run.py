@@ -38,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
     weights = weights_from_args(network, args)
     size = network.input_size
     image = load_image(args.image, size) if args.image else random_image(size, seed=args.seed)
-    prepared = prepare(network, weights, padding=args.padding)
+    prepared = prepare(network, weights, padding=args.padding, threads=args.threads)
     del weights
     start = time.perf_counter()
     logits = forward(network, prepared, image, padding=args.padding)
