@@ -52,7 +52,8 @@ def test_run_prints_top5_matching_the_forward_pass(capsys, tmp_path):
 def test_run_with_weights_file_and_random_image(capsys, tmp_path):
     net = costmodel.mobilenet_v1(0.25, 64, activation="relu6")
     path = save_weights(net, init_weights(net, seed=8), tmp_path / "w.npz")
-    code, out, _ = _run(capsys, "run", *SMALL, "--activation", "relu6", "--weights", str(path), "--top", "3")
+    argv = ["run", *SMALL, "--activation", "relu6", "--weights", str(path), "--top", "3", "--threads", "2"]
+    code, out, _ = _run(capsys, *argv)
     assert code == 0 and "random image" in out and "w.npz" in out
     assert len([line for line in out.splitlines() if line.strip()[:1].isdigit()]) == 3
 

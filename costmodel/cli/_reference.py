@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import os
+import sys
 
 from ..network import Network
 
@@ -40,9 +42,21 @@ def add_reference_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument(
         "--threads",
         type=positive_int,
-        default=1,
-        help="threads for the depthwise layers (default 1; matrix products follow OPENBLAS_NUM_THREADS)",
+        default=None,
+        help="threads for the matrix products (sets OPENBLAS_NUM_THREADS before NumPy loads) and the "
+        "depthwise layers; default: BLAS as the environment sets it, depthwise on 1 thread. On a busy "
+        "machine, 1 avoids threads waiting for each other",
     )
+
+
+def apply_threads(args: argparse.Namespace) -> int:
+    """Fix the BLAS thread count from ``--threads`` before NumPy is imported; return the depthwise threads."""
+    if args.threads is None:
+        return 1
+    if "numpy" not in sys.modules:  # OpenBLAS reads these once, when NumPy loads it
+        for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+            os.environ[var] = str(args.threads)
+    return args.threads
 
 
 def weights_from_args(network: Network, args: argparse.Namespace) -> dict:

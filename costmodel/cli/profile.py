@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from ._common import add_format_argument, add_network_arguments, emit, network_from_args
-from ._reference import add_reference_arguments, positive_int, weights_from_args
+from ._reference import add_reference_arguments, apply_threads, positive_int, weights_from_args
 
 NAME = "profile"
 HELP = "time every layer of the NumPy reference implementation: shares of Mult-Adds, params and time, GFLOP/s"
@@ -26,6 +26,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    threads = apply_threads(args)  # before NumPy loads
     import json
 
     import numpy as np
@@ -36,7 +37,7 @@ def run(args: argparse.Namespace) -> int:
     from ..report import records, render
 
     network = network_from_args(args)
-    prepared = prepare(network, weights_from_args(network, args), padding=args.padding, threads=args.threads)
+    prepared = prepare(network, weights_from_args(network, args), padding=args.padding, threads=threads)
     r = network.input_size
     images = np.random.default_rng(args.seed).uniform(-1, 1, (args.batch, r, r, 3)).astype(np.float32)
     seconds = time_layers(network, prepared, images, repeats=args.repeats, padding=args.padding)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from ._common import add_network_arguments, network_from_args
-from ._reference import add_reference_arguments, positive_int, weights_from_args
+from ._reference import add_reference_arguments, apply_threads, positive_int, weights_from_args
 
 NAME = "run"
 HELP = "classify an image with the NumPy reference implementation: top-5 classes and latency"
@@ -26,6 +26,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    threads = apply_threads(args)  # before NumPy loads
     import time
 
     import numpy as np
@@ -38,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
     weights = weights_from_args(network, args)
     size = network.input_size
     image = load_image(args.image, size) if args.image else random_image(size, seed=args.seed)
-    prepared = prepare(network, weights, padding=args.padding, threads=args.threads)
+    prepared = prepare(network, weights, padding=args.padding, threads=threads)
     del weights
     start = time.perf_counter()
     logits = forward(network, prepared, image, padding=args.padding)
