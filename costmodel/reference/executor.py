@@ -57,7 +57,11 @@ class _Step:
 
 @dataclass(eq=False)
 class Prepared:
-    """One network's weights ready to run (BN folded, padding chosen). Make with :func:`prepare`."""
+    """One network's weights ready to run (BN folded, padding chosen). Make with :func:`prepare`.
+
+    It owns the activation buffers it reuses between calls: run one forward pass at a time on it (prepare
+    another one per thread that runs passes concurrently).
+    """
 
     network: Network
     padding: str
