@@ -46,10 +46,14 @@ from costmodel.reference import forward, init_weights, prepare, time_layers  # n
 from costmodel.reference.onnx_export import to_onnx  # noqa: E402
 
 
-def interleaved(fns: dict[str, Callable[[], object]], rounds: int, per_round: int) -> dict[str, float]:
-    """Median seconds of each function, timed in blocks whose order alternates; each block's first pass is
-    dropped (it pays for the other runtime's threads winding down and for cold caches)."""
-    samples: dict[str, list[float]] = {k: [] for k in fns}
+def interleaved(
+    fns: dict[str, Callable[[], object]], rounds: int, per_round: int
+) -> dict[str, tuple[float, float]]:
+    """Median (wall seconds, process CPU seconds) of each function, timed in blocks whose order rotates;
+    each block's first pass is dropped (it pays for the other runtime's threads winding down and for cold
+    caches). CPU time counts every thread of this process, spinning ones included; with one thread it is
+    the least load-sensitive measure of the work done."""
+    samples: dict[str, list[tuple[float, float]]] = {k: [] for k in fns}
     names = list(fns)
     for fn in fns.values():  # warm-up: buffers, thread pools, page faults
         fn()
@@ -57,11 +61,11 @@ def interleaved(fns: dict[str, Callable[[], object]], rounds: int, per_round: in
         for name in names[r % len(names) :] + names[: r % len(names)]:
             fn = fns[name]
             for i in range(per_round + 1):
-                start = time.perf_counter()
+                wall, cpu = time.perf_counter(), time.process_time()
                 fn()
                 if i:
-                    samples[name].append(time.perf_counter() - start)
-    return {k: float(np.median(v)) for k, v in samples.items()}
+                    samples[name].append((time.perf_counter() - wall, time.process_time() - cpu))
+    return {k: tuple(float(x) for x in np.median(np.array(v), axis=0)) for k, v in samples.items()}
 
 
 def peak_rss_mb(argv: list[str]) -> float:
@@ -103,7 +107,7 @@ def main() -> None:
         f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs"
     )
     header = f"{'batch':>5}  {'runtime':<16}  {'median ms':>9}  {'vs ORT':>6}  {'GFLOP/s':>7}"
-    print(f"{header}  {'max rel. diff':>13}")
+    print(f"{header}  {'CPU ms':>7}  {'vs ORT':>6}  {'max rel. diff':>13}")
     for batch in [int(b) for b in args.batches.split(",")]:
         r = net.input_size
         x = np.random.default_rng(batch).uniform(-1, 1, (batch, r, r, 3)).astype(np.float32)
@@ -114,10 +118,12 @@ def main() -> None:
         fns.update({name: (lambda p=p, x=x: forward(net, p, x)) for name, p in variants.items()})
         t = interleaved(fns, args.rounds, args.per_round)
         flops = 2 * mult_adds * batch
-        for name, seconds in t.items():
+        for name, (seconds, cpu) in t.items():
             diff = 0.0 if name == "ONNX Runtime" else np.abs(forward(net, variants[name], x) - want).max()
-            print(f"{batch:>5}  {name:<16}  {1e3 * seconds:>9.2f}  {seconds / t['ONNX Runtime']:>6.2f}  "
-                  f"{flops / seconds / 1e9:>7.1f}  {diff / np.abs(want).max():>13.1e}")  # fmt: skip
+            wall_ort, cpu_ort = t["ONNX Runtime"]
+            print(f"{batch:>5}  {name:<16}  {1e3 * seconds:>9.2f}  {seconds / wall_ort:>6.2f}  "
+                  f"{flops / seconds / 1e9:>7.1f}  {1e3 * cpu:>7.2f}  {cpu / cpu_ort:>6.2f}  "
+                  f"{diff / np.abs(want).max():>13.1e}")  # fmt: skip
     x = np.random.default_rng(0).uniform(-1, 1, (1, net.input_size, net.input_size, 3)).astype(np.float32)
     seconds = time_layers(net, variants["numpy"], x, repeats=args.rounds)
     kinds: dict[str, float] = {}
