@@ -24,7 +24,12 @@ parser.add_argument("--per-round", type=int, default=4, help="passes per runtime
 parser.add_argument("--alpha", type=float, default=1.0)
 parser.add_argument("--resolution", type=int, default=224)
 parser.add_argument("--batches", default="1,8", help="comma-separated batch sizes (default 1,8)")
-parser.add_argument("--no-spin", action="store_true", help="ORT's idle threads sleep instead of spinning")
+parser.add_argument(
+    "--ort-spin",
+    action="store_true",
+    help="let ORT's idle threads spin (its default); off here: spinning threads left over from an ORT "
+    "block steal both cores from the NumPy block that follows",
+)
 parser.add_argument(
     "--no-rss", action="store_true", help="skip the peak-memory measurement of `costmodel run`"
 )
@@ -96,14 +101,15 @@ def main() -> None:
     options = ort.SessionOptions()
     options.intra_op_num_threads = args.threads
     options.inter_op_num_threads = 1
-    if args.no_spin:
+    if not args.ort_spin:
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     session = ort.InferenceSession(to_onnx(net, weights).SerializeToString(), options,
                                    providers=["CPUExecutionProvider"])  # fmt: skip
     print(
         f"{net.name}: {mult_adds:,} Mult-Adds per image; {args.threads} thread(s) for OpenBLAS and ORT; "
         f"numpy {np.__version__}, onnxruntime {ort.__version__}, "
-        f"OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '(unset)')}; load average "
+        f"OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '(unset)')}, ORT spinning "
+        f"{'on' if args.ort_spin else 'off'}; load average "
         f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs"
     )
     header = f"{'batch':>5}  {'runtime':<16}  {'median ms':>9}  {'vs ORT':>6}  {'GFLOP/s':>7}"
