@@ -56,8 +56,10 @@ def oracle_act(y, activation):
     return y
 
 
-def oracle_forward(network, weights, images, convention="same", eps=1e-3):
-    """The whole network, layer by layer, with loop convolutions and unfolded batch norm (float64)."""
+def oracle_forward(network, weights, images, convention="same", eps=1e-3, outputs=None):
+    """The whole network, layer by layer, with loop convolutions and unfolded batch norm (float64).
+
+    Returns the logits; fills ``outputs`` (a dict), if given, with every layer's output."""
     from costmodel.layers import Conv2d, GlobalAvgPool, Linear, Softmax
 
     x = images.astype(np.float64)
@@ -93,4 +95,6 @@ def oracle_forward(network, weights, images, convention="same", eps=1e-3):
             logits = x
             e = np.exp(x - x.max(axis=1, keepdims=True))
             x = e / e.sum(axis=1, keepdims=True)
+        if outputs is not None:
+            outputs[node.name] = x
     return logits if logits is not None else x

@@ -38,6 +38,21 @@ def test_forward_matches_loop_oracle(config, convention):
     np.testing.assert_allclose(got, want, rtol=0, atol=1e-4 * np.abs(want).max())
 
 
+def test_traced_outputs_are_each_layers_true_output():
+    # Untraced passes store some outputs shifted by a carried bias; the trace must add it back.
+    net = costmodel.mobilenet_v1(0.25, 35, num_classes=6)
+    weights = init_weights(net, seed=4)
+    x = _images(net)
+    want: dict[str, np.ndarray] = {}
+    oracle_forward(net, weights, x, outputs=want)
+    _, got = forward(net, weights, x, trace=True)
+    for node in net:
+        scale = np.abs(want[node.name]).max()
+        # float32 vs float64, errors growing with depth: 1e-4 of each layer's scale (see the test above)
+        np.testing.assert_allclose(got[node.name].reshape(want[node.name].shape), want[node.name],
+                                   rtol=0, atol=1e-4 * scale, err_msg=node.name)  # fmt: skip
+
+
 CONFIGS = [
     dict(alpha=1.0, resolution=224),
     dict(alpha=0.75, resolution=160),

@@ -142,7 +142,8 @@ def test_unknown_padding_convention_is_an_error():
 @pytest.mark.parametrize("convention", K.PADDINGS)
 @pytest.mark.parametrize(("size", "channels", "stride"), [(12, 4, 1), (12, 6, 2), (9, 5, 2), (16, 3, 1)])
 def test_depthwise_planes_paths_match_loop_oracle(size, channels, stride, convention, method, threads):
-    """The executor's path: input scattered into planes (bias, activation), taps or einsum, threads."""
+    """The executor's path: the previous layer's ReLU6 output stored shifted by its bias (border included) in
+    phase planes, the bias carried into the depthwise bias; taps or einsum; one or two threads."""
     from concurrent.futures import ThreadPoolExecutor
 
     rng = np.random.default_rng(size + channels + stride)
@@ -151,12 +152,16 @@ def test_depthwise_planes_paths_match_loop_oracle(size, channels, stride, conven
     out = window_out_size(size, 3, stride, "same")
     top, _ = K.pads("same", size, out, 3, stride, convention)
     layout = K.PlaneLayout(stride if method == "taps" else 1, top, (out - 1) * stride + 3)
-    planes = layout.scatter(x, layout.allocate(2, channels), prev_bias, "relu6")
-    # one output row per band below, so that the threads have bands to share
+    # stored = relu6(x + b) - b, and a true zero (the border) is stored as -b
+    stored = layout.allocate(2, channels, fill=-prev_bias)
+    planes = layout.scatter(x, stored, *K.clamp_bounds("relu6", prev_bias.astype(np.float64)))
+    carried = bias + prev_bias * kern.sum(axis=(0, 1))  # what the shifted input costs each output
     weights = K.tile_depthwise(kern, out) if method == "taps" else kern
+    lo, hi = K.clamp_bounds("relu")
     with ThreadPoolExecutor(threads) as pool:
+        # one output row per band, so that the threads have bands to share
         y, mult_adds = K.depthwise_planes(
-            planes, weights, bias, stride, 3, out, activation="relu", band_elements=out * channels,
+            planes, weights, carried, stride, 3, out, lo=lo, hi=hi, band_elements=out * channels,
             pool=pool, workers=threads, method=method,
         )  # fmt: skip
     relu6_input = oracle_act(x.astype(np.float64) + prev_bias, "relu6")

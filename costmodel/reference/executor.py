@@ -4,6 +4,15 @@ Shapes come from the network's nodes (``in_size``, ``out_size``, channels), neve
 prepared once (:func:`prepare`: batch norm folded into the convolutions, kernels reshaped for one matrix
 product each, padding decided per layer), then :func:`forward`, :func:`execute` and :func:`time_layers` run
 them. Buffers are allocated on the first call for a batch size and reused afterwards.
+
+Bias carrying. A convolution's epilogue ``relu(z + b)`` costs two passes over its output in NumPy (add, then
+max). Where the next layer is linear, the executor does it in one, ``max(z, -b)``, which is the true output
+minus ``b``, and carries ``b`` into that layer, which absorbs it exactly: a 1x1 or FC layer adds ``W^T b`` to
+its bias, a depthwise layer ``b * sum(taps)``, a 3x3 convolution ``sum(W * b)``; padded borders hold ``-b``
+(the stored value of a true zero); pooling passes ``b`` on. A layer that absorbed a carry outputs true values
+(carries never chain: see ``_carry_biases``), and so does the layer before the softmax. In MobileNetV1 the
+pointwise layers carry their biases into the depthwise layers that follow. Traced outputs have the carry
+added back, so they are the true outputs of each layer.
 """
 
 from __future__ import annotations
@@ -12,7 +21,7 @@ import os
 import time
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -49,6 +58,12 @@ class _Step:
     tiled: np.ndarray | None = None  # depthwise: the kernel laid out as whole rows (kernels.tile_depthwise)
     layout: K.PlaneLayout | None = None  # depthwise: how its input is padded and split into phase planes
     method: str | None = None  # depthwise: "taps" or "einsum" (kernels.depthwise_method)
+    # Bias carrying (see the module docstring), set by _carry_biases:
+    epi_bias: np.ndarray | None = None  # added to the output before clamping (only where values are true)
+    lo: K.Bound = None  # clamp bounds of the epilogue
+    hi: K.Bound = None
+    carry_in: np.ndarray | None = None  # (in_ch,): the input is stored as true - carry_in
+    carry_out: np.ndarray | None = None  # (out_ch,): the output is stored as true - carry_out
 
     @property
     def name(self) -> str:
@@ -155,6 +170,54 @@ def _conv_step(node: Node, weights: Mapping[str, np.ndarray], padding: str) -> _
     )
 
 
+_ABSORBERS = ("conv", "pointwise", "depthwise", "fc", "pool")  # linear in their input: can take a carry
+
+
+def _absorb(step: _Step, carry: np.ndarray) -> np.ndarray:
+    """What a layer's output gains when every input channel c is shifted by carry[c] (padding included)."""
+    k = step.kernel.astype(np.float64)
+    if step.op == "pointwise":
+        return carry @ k  # (M,) @ (M, N)
+    if step.op == "conv":
+        return np.einsum("ijmn,m->n", k, carry)  # every window sums all K*K*M taps
+    if step.op == "depthwise":
+        return carry * k.sum(axis=(0, 1))  # (C,) * sum of the K*K taps per channel
+    if step.op == "fc":  # flattened NHWC input: the carry repeats at every position
+        return np.einsum("scn,c->n", k.reshape(-1, carry.size, k.shape[1]), carry)
+    raise SpecError(f"{step.name}: {step.op} cannot absorb a carried bias")
+
+
+def _carry_biases(steps: list[_Step], in_ch: int) -> tuple[_Step, ...]:
+    """Decide each step's epilogue: carry its bias into the next layer where that layer can absorb it."""
+    out = []
+    carry = np.zeros(in_ch)
+    for i, step in enumerate(steps):
+        nxt = steps[i + 1] if i + 1 < len(steps) else None
+        if step.op == "softmax":
+            out.append(replace(step, carry_in=carry.astype(np.float32)))
+            continue
+        # Output true values before a layer that cannot absorb a carry (the softmax), and after absorbing one:
+        # carries never chain, because a chain of absorbed biases grows layer by layer until the stored
+        # values (true - carry) lose their float32 precision to cancellation.
+        absorbed = bool(np.any(carry != 0))
+        true_out = nxt is None or nxt.op not in _ABSORBERS or absorbed
+        if step.op == "pool":
+            adj, activation = carry, None
+        else:
+            own = np.zeros(step.node.out_ch) if step.bias is None else step.bias.astype(np.float64)
+            adj, activation = own + _absorb(step, carry), step.activation
+        if true_out:
+            lo, hi = K.clamp_bounds(activation)
+            epi_bias, carry_out = adj.astype(np.float32), np.zeros_like(adj)
+        else:
+            lo, hi = K.clamp_bounds(activation, adj)
+            epi_bias, carry_out = None, adj
+        out.append(replace(step, epi_bias=epi_bias, lo=lo, hi=hi, carry_in=carry.astype(np.float32),
+                           carry_out=carry_out.astype(np.float32)))  # fmt: skip
+        carry = carry_out
+    return tuple(out)
+
+
 def prepare(
     network: Network, weights: Mapping[str, np.ndarray], *, padding: str = "same", threads: int | None = None
 ) -> Prepared:
@@ -198,7 +261,7 @@ def prepare(
             steps.append(_Step(node, "softmax"))
         else:  # validate_weights already refuses other layer types; keep the executor honest anyway
             raise SpecError(f"{layer.name}: the reference executor has no kernel for {type(layer).__name__}")
-    return Prepared(network, padding, tuple(steps), threads)
+    return Prepared(network, padding, _carry_biases(steps, network.in_ch), threads)
 
 
 def check_images(network: Network, images: object) -> np.ndarray:
@@ -246,8 +309,8 @@ def _buffer(ws: dict[str, Any], key: str, shape: tuple[int, ...]) -> np.ndarray:
 def _planes(step: _Step, ws: dict[str, Any], n: int) -> dict[tuple[int, int], np.ndarray]:
     """The zero-bordered input planes of a depthwise step (allocated once per batch size)."""
     key = f"{step.name}/planes"
-    if key not in ws:
-        ws[key] = step.layout.allocate(n, step.node.in_ch)
+    if key not in ws:  # the border holds the stored value of a true zero
+        ws[key] = step.layout.allocate(n, step.node.in_ch, fill=-step.carry_in)
     return ws[key]
 
 
@@ -260,7 +323,7 @@ def _padded(step: _Step, x: np.ndarray, ws: dict[str, Any]) -> np.ndarray:
     layout = K.PlaneLayout(1, top, (node.out_size - 1) * node.layer.stride + node.layer.kernel)
     key = f"{step.name}/pad"
     if key not in ws:
-        ws[key] = layout.allocate(x.shape[0], node.in_ch)
+        ws[key] = layout.allocate(x.shape[0], node.in_ch, fill=-step.carry_in)
     return layout.scatter(x, ws[key])[0, 0]
 
 
@@ -268,35 +331,36 @@ def _run_step(
     step: _Step, x: Any, ws: dict[str, Any], prepared: Prepared, into: _Step | None
 ) -> tuple[Any, int]:
     """Run one step on ``x`` (an array, or a depthwise step's planes). With ``into`` (the next step, a
-    depthwise one), write the activated output straight into its input planes and return those."""
+    depthwise one), write the output straight into its input planes and return those."""
     node, op = step.node, step.op
     n = x[0, 0].shape[0] if isinstance(x, dict) else x.shape[0]
     out_shape = (n, node.out_size, node.out_size, node.out_ch)
     if op == "depthwise":
         planes = x if isinstance(x, dict) else step.layout.scatter(x, _planes(step, ws, n))
         return K.depthwise_planes(
-            planes, step.tiled, step.bias, node.layer.stride, node.layer.kernel, node.out_size,
-            _buffer(ws, step.name, out_shape), activation=step.activation, pool=prepared.pool,
+            planes, step.tiled, step.epi_bias, node.layer.stride, node.layer.kernel, node.out_size,
+            _buffer(ws, step.name, out_shape), lo=step.lo, hi=step.hi, pool=prepared.pool,
             workers=prepared.threads, method=step.method,
         )  # fmt: skip
-    bias = None if into is not None else step.bias  # fused: the bias is added while scattering
     if op == "pointwise":
-        y, mult_adds = K.pointwise_conv2d(x, step.kernel, bias, out=_buffer(ws, step.name, out_shape))
+        z, mult_adds = K.pointwise_conv2d(x, step.kernel, None, out=_buffer(ws, step.name, out_shape))
     elif op == "conv":
         xp = _padded(step, x, ws)
         k = node.layer.kernel
         cols = _buffer(ws, f"{step.name}/cols", (n, node.out_size, node.out_size, k, k, node.in_ch))
-        y, mult_adds = K.conv2d(xp, step.kernel, bias, node.layer.stride, node.out_size, cols,
+        z, mult_adds = K.conv2d(xp, step.kernel, None, node.layer.stride, node.out_size, cols,
                                 _buffer(ws, step.name, out_shape))  # fmt: skip
     elif op == "pool":
-        return K.global_avg_pool(x), 0
+        z, mult_adds = K.global_avg_pool(x), 0  # additions only: no multiply-accumulate
     elif op == "fc":
-        y, mult_adds = K.linear(x, step.kernel, step.bias)
+        z, mult_adds = K.linear(x, step.kernel, None)
     else:  # softmax: exponentials and a division, no multiply-accumulate
         return K.softmax(x), 0
+    if step.epi_bias is not None:
+        z += step.epi_bias
     if into is not None:
-        return into.layout.scatter(y, _planes(into, ws, n), step.bias, step.activation), mult_adds
-    return K.activate(y, step.activation), mult_adds
+        return into.layout.scatter(z, _planes(into, ws, n), step.lo, step.hi), mult_adds
+    return K.clamp(z, step.lo, step.hi), mult_adds
 
 
 def _as_prepared(
@@ -355,8 +419,8 @@ def execute(
         x, batch_mult_adds = _run_step(step, x, ws, prepared, nxt if fuse else None)
         seconds[step.name] = clock() - start
         mult_adds[step.name] = batch_mult_adds // n
-        if trace:
-            outputs[step.name] = np.array(x)
+        if trace:  # stored values are true - carry_out: add it back
+            outputs[step.name] = x + step.carry_out if step.carry_out is not None else np.array(x)
     if prepared.steps[-1].op != "softmax":
         logits = x
     return Execution(np.array(logits.reshape(n, -1)), outputs, mult_adds, seconds)

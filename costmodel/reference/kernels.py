@@ -42,6 +42,8 @@ __all__ = [
     "pointwise_conv2d",
     "fold_batch_norm",
     "activate",
+    "clamp",
+    "clamp_bounds",
     "global_avg_pool",
     "linear",
     "softmax",
@@ -49,6 +51,38 @@ __all__ = [
 
 PADDINGS = ("same", "symmetric")
 ACTIVATIONS = (None, "relu", "relu6")
+
+Bound = np.ndarray | np.float32 | None  # a clamp bound: per channel, one value, or none
+
+
+def clamp_bounds(activation: str | None, shift: np.ndarray | None = None) -> tuple[Bound, Bound]:
+    """(lo, hi) such that ``clamp(z, lo, hi) == activation(z + shift) - shift`` (per channel).
+
+    With ``shift=None`` this is the activation itself: ReLU is ``max(z, 0)``, ReLU6 ``clip(z, 0, 6)``. With a
+    shift (a layer's bias), ``max(z, -b) = relu(z + b) - b`` needs no separate bias pass: the executor carries
+    ``b`` into the next linear layer instead (see :mod:`costmodel.reference.executor`).
+    """
+    if activation not in ACTIVATIONS:
+        raise SpecError(f"activation must be one of {ACTIVATIONS}, got {activation!r}")
+    if activation is None:
+        return None, None
+    if shift is None:
+        return np.float32(0), (np.float32(6) if activation == "relu6" else None)
+    lo = (-shift).astype(np.float32)
+    return lo, ((6 - shift).astype(np.float32) if activation == "relu6" else None)
+
+
+def clamp(y: np.ndarray, lo: Bound, hi: Bound, out: np.ndarray | None = None) -> np.ndarray:
+    """``out = min(max(y, lo), hi)`` in one pass (a copy without bounds); ``out`` defaults to ``y``."""
+    out = y if out is None else out
+    if lo is None:
+        if out is not y:
+            np.copyto(out, y)
+    elif hi is None:
+        np.maximum(y, lo, out=out)
+    else:
+        np.clip(y, lo, hi, out=out)
+    return out
 
 
 def pads(
@@ -172,7 +206,8 @@ def _depthwise_einsum(
     k: int,
     out_size: int,
     out: np.ndarray | None,
-    activation: str | None,
+    lo: Bound,
+    hi: Bound,
 ) -> tuple[np.ndarray, int]:
     """Depthwise convolution as one einsum over the (N, out, out, C, K, K) window view of padded ``xp``."""
     windows = sliding_window_view(xp, (k, k), axis=(1, 2))[:, ::stride, ::stride]
@@ -181,7 +216,7 @@ def _depthwise_einsum(
     y = np.einsum("nhwcij,ijc->nhwc", windows, kernel, out=out)
     if bias is not None:
         y += bias
-    return activate(y, activation), windows.size
+    return clamp(y, lo, hi), windows.size
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,11 +235,18 @@ class PlaneLayout:
     def plane_sizes(self) -> list[int]:
         return [len(range(p, self.extent, self.stride)) for p in range(self.stride)]
 
-    def allocate(self, n: int, c: int) -> dict[tuple[int, int], np.ndarray]:
-        """Zeroed planes, ``{(py, px): (N, rows, cols, C)}``."""
+    def allocate(self, n: int, c: int, fill: np.ndarray | None = None) -> dict[tuple[int, int], np.ndarray]:
+        """Planes ``{(py, px): (N, rows, cols, C)}`` filled with zeros, or with ``fill`` (C,) per channel (the
+        value that stands for zero when the input is stored shifted; see :func:`clamp_bounds`)."""
         sizes = self.plane_sizes()
-        return {(py, px): np.zeros((n, sizes[py], sizes[px], c), np.float32) for py in range(self.stride)
-                for px in range(self.stride)}  # fmt: skip
+        planes = {}
+        for py in range(self.stride):
+            for px in range(self.stride):
+                plane = np.zeros((n, sizes[py], sizes[px], c), np.float32)
+                if fill is not None:
+                    plane[...] = fill
+                planes[py, px] = plane
+        return planes
 
     def _spans(self, size: int) -> list[tuple[slice, slice]]:
         """For each phase p: (input slice, plane slice) of the input rows that land in that phase."""
@@ -221,19 +263,14 @@ class PlaneLayout:
         self,
         x: np.ndarray,
         planes: dict[tuple[int, int], np.ndarray],
-        bias: np.ndarray | None = None,
-        activation: str | None = None,
+        lo: Bound = None,
+        hi: Bound = None,
     ) -> dict[tuple[int, int], np.ndarray]:
-        """Write ``activation(x + bias)`` ((N, H, W, C)) into the planes' interiors, reading ``x`` once."""
+        """Write ``clamp(x, lo, hi)`` ((N, H, W, C)) into the planes' interiors: one pass over ``x``."""
         spans = self._spans(x.shape[1])
         for (py, px), plane in planes.items():
             (src_y, dst_y), (src_x, dst_x) = spans[py], spans[px]
-            dst = plane[:, dst_y, dst_x, :]
-            if bias is None:
-                np.copyto(dst, x[:, src_y, src_x, :])
-            else:
-                np.add(x[:, src_y, src_x, :], bias, out=dst)
-            activate(dst, activation)
+            clamp(x[:, src_y, src_x, :], lo, hi, out=plane[:, dst_y, dst_x, :])
         return planes
 
 
@@ -272,8 +309,9 @@ def depthwise_conv2d(
     k = kernel.shape[0]
     layout = PlaneLayout(stride, 0, (out_size - 1) * stride + k)
     planes = layout.scatter(xp, layout.allocate(xp.shape[0], xp.shape[3]))
+    lo, hi = clamp_bounds(activation)
     return depthwise_planes(planes, tile_depthwise(kernel, out_size), bias, stride, k, out_size, out,
-                            activation=activation)  # fmt: skip
+                            lo=lo, hi=hi)  # fmt: skip
 
 
 def depthwise_planes(
@@ -285,7 +323,8 @@ def depthwise_planes(
     out_size: int,
     out: np.ndarray | None = None,
     *,
-    activation: str | None = None,
+    lo: Bound = None,
+    hi: Bound = None,
     band_elements: int = BAND_ELEMENTS,
     pool: Executor | None = None,
     workers: int = 1,
@@ -307,8 +346,8 @@ def depthwise_planes(
     bias : ndarray, shape (C,), or None
     stride, kernel_size, out_size : int
     out : ndarray, shape (N, out_size, out_size, C), optional
-    activation : {None, "relu", "relu6"}
-        Applied to each band while it is in cache.
+    lo, hi : float or ndarray of shape (C,), optional
+        After the bias, each band is clamped to [lo, hi] while it is in cache (:func:`clamp_bounds`).
     band_elements : int
     pool : concurrent.futures.Executor, optional
     workers : int
@@ -327,7 +366,7 @@ def depthwise_planes(
     if method not in DEPTHWISE_METHODS or len(planes) != (1 if method == "einsum" else stride * stride):
         raise SpecError(f"depthwise method {method!r} cannot take {len(planes)} plane(s) at stride {stride}")
     if method == "einsum":
-        return _depthwise_einsum(planes[0, 0], tiled, bias, stride, kernel_size, out_size, out, activation)
+        return _depthwise_einsum(planes[0, 0], tiled, bias, stride, kernel_size, out_size, out, lo, hi)
     any_plane = planes[0, 0]
     n, c = any_plane.shape[0], any_plane.shape[3]
     s, k = stride, kernel_size
@@ -337,6 +376,8 @@ def depthwise_planes(
     flat = {key: p.reshape(n, p.shape[1], p.shape[2] * c) for key, p in planes.items()}
     taps = [(flat[dy % s, dx % s], dy // s, (dx // s) * c) for dy in range(k) for dx in range(k)]
     b = None if bias is None else np.tile(bias, out_size)
+    lo_row = np.tile(lo, out_size) if np.ndim(lo) == 1 else lo  # per-channel bounds laid out as a row
+    hi_row = np.tile(hi, out_size) if np.ndim(hi) == 1 else hi
     rows = max(1, min(out_size, band_elements // max(1, n * row)))
     bands = [(r0, min(out_size, r0 + rows)) for r0 in range(0, out_size, rows)]
 
@@ -353,7 +394,7 @@ def depthwise_planes(
                     acc += tmp
             if b is not None:
                 acc += b
-            activate(acc, activation)
+            clamp(acc, lo_row, hi_row)
 
     if pool is not None and workers > 1 and len(bands) >= 2 * workers:
         size = -(-len(bands) // workers)
