@@ -7,6 +7,10 @@ layers on 1 thread, and on ``--threads`` threads), the ratio NumPy / ORT (target
 GFLOP/s (2 x Mult-Adds / time); then the time per layer type of the NumPy pass and the peak resident memory
 of ``costmodel run`` (target < 300 MB). Runs are interleaved in rounds (one block per runtime, the order
 alternating, the first pass of each block dropped) so that load from other processes hits all of them alike.
+
+In one process the runtimes disturb each other: OpenBLAS's worker threads spin for a while after each matrix
+product and slow ONNX Runtime's next run down. So the script also times each runtime alone, in fresh
+processes that alternate, and prints that ratio too: it is the fairer one with more than one thread.
 """
 
 from __future__ import annotations
@@ -33,6 +37,9 @@ parser.add_argument(
 parser.add_argument(
     "--no-rss", action="store_true", help="skip the peak-memory measurement of `costmodel run`"
 )
+parser.add_argument(
+    "--alone", choices=("numpy", "ort"), help=argparse.SUPPRESS
+)  # one runtime, in a subprocess
 args = parser.parse_args()
 
 # Thread counts must be fixed before NumPy (OpenBLAS) is imported.
@@ -91,20 +98,67 @@ def peak_rss_mb(argv: list[str]) -> float:
     return int(line.split()[1]) / 1024
 
 
+def _session(net: costmodel.Network, weights: dict) -> ort.InferenceSession:
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = args.threads
+    options.inter_op_num_threads = 1
+    if not args.ort_spin:
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    return ort.InferenceSession(to_onnx(net, weights).SerializeToString(), options,
+                                providers=["CPUExecutionProvider"])  # fmt: skip
+
+
+def alone() -> None:
+    """Time one runtime with nothing else in the process (no idle threads of the other one around)."""
+    net = costmodel.mobilenet_v1(args.alpha, args.resolution)
+    weights = init_weights(net, seed=0)
+    if args.alone == "ort":
+        session = _session(net, weights)
+    else:
+        prepared = prepare(net, weights)
+    for batch in [int(b) for b in args.batches.split(",")]:
+        r = net.input_size
+        x = np.random.default_rng(batch).uniform(-1, 1, (batch, r, r, 3)).astype(np.float32)
+        if args.alone == "ort":
+            fn: Callable[[], object] = lambda x=x: session.run(["logits"], {"images": x})  # noqa: E731
+        else:
+            fn = lambda x=x: forward(net, prepared, x)  # noqa: E731
+        seconds = interleaved({args.alone: fn}, args.rounds, args.per_round)[args.alone][0]
+        print(f"ALONE {batch} {seconds!r}")
+
+
+def alone_table() -> None:
+    """Each runtime alone in a fresh process, the processes alternating (3 each); medians of their medians."""
+    runs: dict[str, dict[int, list[float]]] = {"ort": {}, "numpy": {}}
+    for i in range(6):
+        which = ("ort", "numpy")[i % 2]
+        argv = [sys.executable, __file__, "--alone", which, "--threads", str(args.threads),
+                "--rounds", str(max(3, args.rounds // 3)), "--alpha", str(args.alpha),
+                "--resolution", str(args.resolution), "--batches", args.batches]  # fmt: skip
+        argv += ["--ort-spin"] if args.ort_spin else []
+        done = subprocess.run(argv, check=True, capture_output=True, text=True)
+        for line in done.stdout.splitlines():
+            if line.startswith("ALONE "):
+                _, batch, seconds = line.split()
+                runs[which].setdefault(int(batch), []).append(float(seconds))
+    print("Each runtime alone in its own process (no idle threads of the other runtime competing):")
+    print(f"{'batch':>5}  {'ORT ms':>8}  {'numpy ms':>8}  {'numpy/ORT':>9}")
+    for batch, ort_s in runs["ort"].items():
+        o, n = float(np.median(ort_s)), float(np.median(runs["numpy"][batch]))
+        print(f"{batch:>5}  {1e3 * o:>8.2f}  {1e3 * n:>8.2f}  {n / o:>9.2f}")
+
+
 def main() -> None:
+    if args.alone:
+        alone()
+        return
     net = costmodel.mobilenet_v1(args.alpha, args.resolution)
     mult_adds = costmodel.count(net).mult_adds
     weights = init_weights(net, seed=0)
     variants = {"numpy": prepare(net, weights, threads=1)}
     if args.threads > 1:
         variants[f"numpy, dw {args.threads} thr"] = prepare(net, weights, threads=args.threads)
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = args.threads
-    options.inter_op_num_threads = 1
-    if not args.ort_spin:
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    session = ort.InferenceSession(to_onnx(net, weights).SerializeToString(), options,
-                                   providers=["CPUExecutionProvider"])  # fmt: skip
+    session = _session(net, weights)
     print(
         f"{net.name}: {mult_adds:,} Mult-Adds per image; {args.threads} thread(s) for OpenBLAS and ORT; "
         f"numpy {np.__version__}, onnxruntime {ort.__version__}, "
@@ -138,6 +192,7 @@ def main() -> None:
     total = sum(kinds.values())
     split = ", ".join(f"{k} {1e3 * s:.2f} ms ({100 * s / total:.0f} %)" for k, s in kinds.items())
     print(f"NumPy batch 1 (dw 1 thread), time by layer type: {split}")
+    alone_table()
     if not args.no_rss:
         argv = ["run", "--alpha", str(args.alpha), "--resolution", str(args.resolution)]
         print(f"peak RSS of `costmodel {' '.join(argv)}`: {peak_rss_mb(argv):.0f} MB (target < 300 MB)")
