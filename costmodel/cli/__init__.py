@@ -23,6 +23,9 @@ COMMANDS: tuple[str, ...] = (
     "tables",
     "count",
     "conventions",
+    "run",
+    "profile",
+    "export-onnx",
 )
 
 EXIT_USAGE = 2
