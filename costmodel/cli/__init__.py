@@ -22,6 +22,9 @@ __all__ = ["main", "COMMANDS"]
 COMMANDS: tuple[str, ...] = (
     # "tables",
     "count",
+    "calibrate",
+    "latency",
+    "validate-latency",
 )
 
 EXIT_USAGE = 2
