@@ -1,0 +1,342 @@
+"""The reference executor: a forward pass driven by the :class:`~costmodel.network.Network` the engine reads.
+
+Shapes come from the network's nodes (``in_size``, ``out_size``, channels), never re-derived here. Weights are
+prepared once (:func:`prepare`: batch norm folded into the convolutions, kernels reshaped for one matrix
+product each, padding decided per layer), then :func:`forward`, :func:`execute` and :func:`time_layers` run
+them. Buffers are allocated on the first call for a batch size and reused afterwards.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..errors import InputError, SpecError, WeightsError
+from ..layers import Conv2d, GlobalAvgPool, Linear, Softmax
+from ..network import Network, Node
+from . import kernels as K
+from .weights import BN_EPSILON, validate_weights
+
+__all__ = ["Prepared", "Execution", "prepare", "execute", "forward", "time_layers", "check_images"]
+
+
+@dataclass(frozen=True, slots=True)
+class _Step:
+    """One layer, ready to run: folded weights and the padding it gets."""
+
+    node: Node
+    op: str  # "conv", "depthwise", "pointwise", "pool", "fc", "softmax"
+    kernel: np.ndarray | None = None
+    bias: np.ndarray | None = None
+    pad_y: tuple[int, int] = (0, 0)  # (top, bottom)
+    pad_x: tuple[int, int] = (0, 0)  # (left, right)
+    activation: str | None = None
+
+    @property
+    def name(self) -> str:
+        return self.node.name
+
+
+@dataclass(eq=False)
+class Prepared:
+    """One network's weights ready to run (BN folded, padding chosen). Make with :func:`prepare`."""
+
+    network: Network
+    padding: str
+    steps: tuple[_Step, ...]
+    _workspaces: dict[int, dict[str, np.ndarray]] = field(default_factory=dict, repr=False)
+
+    def workspace(self, batch: int) -> dict[str, np.ndarray]:
+        """Buffers for a batch size, allocated once (zero borders of padding buffers stay zero)."""
+        return self._workspaces.setdefault(batch, {})
+
+
+@dataclass(frozen=True, slots=True)
+class Execution:
+    """What one forward pass measured.
+
+    ``outputs`` is empty unless a trace was asked for. ``mult_adds`` are per image, counted by the kernels
+    from the operand shapes they used; ``seconds`` is the wall time of each layer for the whole batch.
+    """
+
+    logits: np.ndarray  # (N, num_classes): the input of the softmax
+    outputs: dict[str, np.ndarray]  # layer name -> output (N, H, W, C) or (N, classes), when traced
+    mult_adds: dict[str, int]
+    seconds: dict[str, float]
+
+
+def _conv_step(node: Node, weights: Mapping[str, np.ndarray], padding: str) -> _Step:
+    layer = node.layer
+    assert isinstance(layer, Conv2d)
+    name = layer.name
+    if layer.depthwise:
+        kernel = weights[f"{name}/depthwise_kernel"][:, :, :, 0]  # (K, K, C)
+        op = "depthwise"
+    else:
+        kernel = weights[f"{name}/kernel"]  # (K, K, M, N)
+        op = "pointwise" if layer.kernel == 1 and layer.stride == 1 else "conv"
+    bias = weights.get(f"{name}/bias") if layer.bias else None
+    if layer.batch_norm:
+        bn = [weights[f"{name}_bn/{v}"] for v in ("gamma", "beta", "moving_mean", "moving_variance")]
+        kernel, bias = K.fold_batch_norm(kernel, bias, *bn, epsilon=BN_EPSILON)
+    pad_y = K.pads(layer.padding, node.in_size, node.out_size, layer.kernel, layer.stride, padding)
+    if op == "pointwise":
+        if pad_y != (0, 0):
+            op = "conv"  # a padded 1x1 convolution: im2col handles it
+        else:
+            kernel = kernel.reshape(layer.in_ch, layer.out_ch)
+    return _Step(
+        node,
+        op,
+        np.ascontiguousarray(kernel, dtype=np.float32),
+        None if bias is None else np.ascontiguousarray(bias, dtype=np.float32),
+        pad_y,
+        pad_y,  # square maps, square kernels: both axes are padded alike
+        layer.activation,
+    )
+
+
+def prepare(network: Network, weights: Mapping[str, np.ndarray], *, padding: str = "same") -> Prepared:
+    """Validate ``weights`` for ``network`` and prepare them for execution.
+
+    Parameters
+    ----------
+    network : Network
+    weights : mapping
+        ``{key: float32 array}`` as from :func:`~costmodel.reference.init_weights` or
+        :func:`~costmodel.reference.load_weights`.
+    padding : {"same", "symmetric"}
+        Padding convention for layers whose spec says ``"same"`` (see :mod:`costmodel.reference.kernels`).
+    """
+    if not isinstance(network, Network):
+        raise SpecError(f"expected a Network, got {type(network).__name__}")
+    if padding not in K.PADDINGS:
+        raise SpecError(f"padding convention must be one of {K.PADDINGS}, got {padding!r}")
+    validate_weights(network, weights)
+    steps = []
+    for node in network.nodes:
+        layer = node.layer
+        if isinstance(layer, Conv2d):
+            steps.append(_conv_step(node, weights, padding))
+        elif isinstance(layer, GlobalAvgPool):
+            steps.append(_Step(node, "pool"))
+        elif isinstance(layer, Linear):
+            bias = weights[f"{layer.name}/bias"] if layer.bias else None
+            steps.append(
+                _Step(node, "fc", weights[f"{layer.name}/kernel"], bias, activation=layer.activation)
+            )
+        elif isinstance(layer, Softmax):
+            steps.append(_Step(node, "softmax"))
+        else:  # validate_weights already refuses other layer types; keep the executor honest anyway
+            raise SpecError(f"{layer.name}: the reference executor has no kernel for {type(layer).__name__}")
+    return Prepared(network, padding, tuple(steps))
+
+
+def check_images(network: Network, images: object) -> np.ndarray:
+    """Validate a batch of preprocessed images for ``network`` and return it as C-contiguous float32.
+
+    ``images`` must be a floating-point ndarray of shape (N, R, R, C) with R = ``network.input_size`` and
+    C = ``network.in_ch``, N >= 1, all values finite. Raises :class:`InputError` naming what is wrong.
+    """
+    r, c = network.input_size, network.in_ch
+    want = f"(N, {r}, {r}, {c})"
+    if not isinstance(images, np.ndarray):
+        raise InputError(f"images must be a NumPy array of shape {want}, got {type(images).__name__}")
+    if images.ndim != 4:
+        raise InputError(
+            f"images must have rank 4, shape {want}; got rank {images.ndim}, shape {images.shape}"
+        )
+    if images.shape[0] < 1:
+        raise InputError(f"images must hold at least one image, got shape {images.shape}")
+    if images.shape[1:3] != (r, r):
+        raise InputError(
+            f"images must be {r}x{r} for {network.name}, got {images.shape[1]}x{images.shape[2]}"
+        )
+    if images.shape[3] != c:
+        raise InputError(
+            f"images must have {c} channels (NHWC), got {images.shape[3]} (shape {images.shape})"
+        )
+    if not np.issubdtype(images.dtype, np.floating):
+        raise InputError(
+            f"images must be floating point, preprocessed (e.g. x / 127.5 - 1), got dtype {images.dtype}"
+        )
+    x = np.ascontiguousarray(images, dtype=np.float32)
+    if not np.isfinite(x).all():
+        bad = int(x.size - np.count_nonzero(np.isfinite(x)))
+        raise InputError(f"images contain {bad} NaN or infinite values")
+    return x
+
+
+def _buffer(ws: dict[str, np.ndarray], key: str, shape: tuple[int, ...], zero: bool = False) -> np.ndarray:
+    buf = ws.get(key)
+    if buf is None or buf.shape != shape:
+        buf = np.zeros(shape, np.float32) if zero else np.empty(shape, np.float32)
+        ws[key] = buf
+    return buf
+
+
+def _padded(step: _Step, x: np.ndarray, ws: dict[str, np.ndarray]) -> np.ndarray:
+    (top, bottom), (left, right) = step.pad_y, step.pad_x
+    if top == bottom == left == right == 0:
+        return x
+    n, h, w, c = x.shape
+    # Rows past the last window's end are never read: keep at most the rows the windows reach.
+    node = step.node
+    rows = (node.out_size - 1) * node.layer.stride + node.layer.kernel  # padded extent the windows cover
+    buf = _buffer(ws, f"{step.name}/pad", (n, rows, rows, c), zero=True)
+    hh = min(h, rows - top)
+    ww = min(w, rows - left)
+    buf[:, top : top + hh, left : left + ww, :] = x[:, :hh, :ww, :]
+    return buf
+
+
+def _run_step(step: _Step, x: np.ndarray, ws: dict[str, np.ndarray]) -> tuple[np.ndarray, int]:
+    node, op = step.node, step.op
+    n = x.shape[0]
+    if op == "pointwise":
+        out = _buffer(ws, step.name, (n, node.out_size, node.out_size, node.out_ch))
+        y, mult_adds = K.pointwise_conv2d(x, step.kernel, step.bias, out=out)
+    elif op == "depthwise":
+        xp = _padded(step, x, ws)
+        shape = (n, node.out_size, node.out_size, node.out_ch)
+        out = _buffer(ws, step.name, shape)
+        tmp = _buffer(ws, f"{step.name}/tmp", shape)
+        y, mult_adds = K.depthwise_conv2d(
+            xp, step.kernel, step.bias, node.layer.stride, node.out_size, out, tmp
+        )
+    elif op == "conv":
+        xp = _padded(step, x, ws)
+        k = node.layer.kernel
+        cols = _buffer(ws, f"{step.name}/cols", (n, node.out_size, node.out_size, k, k, node.in_ch))
+        out = _buffer(ws, step.name, (n, node.out_size, node.out_size, node.out_ch))
+        y, mult_adds = K.conv2d(xp, step.kernel, step.bias, node.layer.stride, node.out_size, cols, out)
+    elif op == "pool":
+        return K.global_avg_pool(x), 0
+    elif op == "fc":
+        y, mult_adds = K.linear(x, step.kernel, step.bias)
+    else:  # softmax: exponentials and a division, no multiply-accumulate
+        return K.softmax(x), 0
+    return K.activate(y, step.activation), mult_adds
+
+
+def _as_prepared(network: Network, weights: Mapping[str, np.ndarray] | Prepared, padding: str) -> Prepared:
+    if isinstance(weights, Prepared):
+        if weights.network is not network and weights.network.nodes != network.nodes:
+            raise WeightsError(f"prepared weights are for {weights.network.name}, not {network.name}")
+        if weights.padding != padding:
+            raise SpecError(f"weights were prepared with padding {weights.padding!r}, not {padding!r}")
+        return weights
+    return prepare(network, weights, padding=padding)
+
+
+def execute(
+    network: Network,
+    weights: Mapping[str, np.ndarray] | Prepared,
+    images: np.ndarray,
+    *,
+    padding: str = "same",
+    trace: bool = False,
+) -> Execution:
+    """Run ``network`` on ``images`` and record per-layer executed Mult-Adds and wall time.
+
+    Parameters
+    ----------
+    network : Network
+    weights : mapping or Prepared
+        Raw weights (validated and folded on each call) or the result of :func:`prepare` (reused).
+    images : ndarray, shape (N, R, R, C)
+        Preprocessed float images (Keras MobileNet: ``x / 127.5 - 1``).
+    padding : {"same", "symmetric"}
+    trace : bool
+        Keep a copy of every layer's output.
+    """
+    prepared = _as_prepared(network, weights, padding)
+    x = check_images(network, images)
+    n = x.shape[0]
+    ws = prepared.workspace(n)
+    outputs: dict[str, np.ndarray] = {}
+    mult_adds: dict[str, int] = {}
+    seconds: dict[str, float] = {}
+    logits = x
+    clock = time.perf_counter
+    for step in prepared.steps:
+        if step.op == "softmax":
+            logits = x
+        start = clock()
+        x, batch_mult_adds = _run_step(step, x, ws)
+        seconds[step.name] = clock() - start
+        mult_adds[step.name] = batch_mult_adds // n
+        if trace:
+            outputs[step.name] = np.array(x)
+    if prepared.steps[-1].op != "softmax":
+        logits = x
+    return Execution(np.array(logits.reshape(n, -1)), outputs, mult_adds, seconds)
+
+
+def forward(
+    network: Network,
+    weights: Mapping[str, np.ndarray] | Prepared,
+    images: np.ndarray,
+    *,
+    padding: str = "same",
+    trace: bool = False,
+) -> np.ndarray | tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Logits of ``network`` for a batch of images.
+
+    Parameters
+    ----------
+    network : Network
+        For example ``costmodel.mobilenet_v1(0.5, 160)``.
+    weights : mapping or Prepared
+        From :func:`~costmodel.reference.init_weights`, :func:`~costmodel.reference.load_weights`, or
+        :func:`prepare` (to fold the batch norms once and reuse buffers across calls).
+    images : ndarray, shape (N, R, R, 3)
+        Preprocessed float images, NHWC.
+    padding : {"same", "symmetric"}
+        TF SAME (what Keras-trained weights expect) or symmetric pad-1 (PyTorch).
+    trace : bool
+        Also return ``{layer name: output}`` for every layer (copies).
+
+    Returns
+    -------
+    logits : ndarray, shape (N, num_classes)
+        The classifier's output before the softmax.
+    outputs : dict, only with ``trace=True``
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from costmodel import mobilenet_v1
+    >>> from costmodel.reference import init_weights
+    >>> net = mobilenet_v1(0.25, 64, num_classes=10)
+    >>> forward(net, init_weights(net), np.zeros((2, 64, 64, 3), np.float32)).shape
+    (2, 10)
+    """
+    result = execute(network, weights, images, padding=padding, trace=trace)
+    return (result.logits, result.outputs) if trace else result.logits
+
+
+def time_layers(
+    network: Network,
+    weights: Mapping[str, np.ndarray] | Prepared,
+    images: np.ndarray,
+    repeats: int = 5,
+    *,
+    padding: str = "same",
+) -> dict[str, float]:
+    """Median wall time, in seconds, of every layer over ``repeats`` forward passes (after one warm-up).
+
+    Returns
+    -------
+    dict
+        ``{layer name: seconds}`` in network order, for the whole batch of ``images``.
+    """
+    if isinstance(repeats, bool) or not isinstance(repeats, int) or repeats < 1:
+        raise InputError(f"repeats must be a positive integer, got {repeats!r}")
+    prepared = _as_prepared(network, weights, padding)
+    execute(network, prepared, images, padding=padding)  # warm-up: allocate buffers, touch pages
+    runs = [execute(network, prepared, images, padding=padding).seconds for _ in range(repeats)]
+    return {step.name: float(np.median([r[step.name] for r in runs])) for step in prepared.steps}
