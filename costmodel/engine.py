@@ -87,9 +87,7 @@ class Cost:
 @singledispatch
 def weights_cost(layer: object, node: Node) -> tuple[int, int]:
     """(weights, multiply-accumulates) of a layer's own arithmetic: the part every convention counts."""
-    raise ConventionError(
-        f"{getattr(layer, 'name', layer)!r}: no cost rule for layer type {type(layer).__name__}"
-    )
+    raise ConventionError(f"{getattr(layer, 'name', layer)!r}: no cost rule for layer type {type(layer).__name__}")
 
 
 @weights_cost.register
@@ -192,10 +190,7 @@ def formula(node: Node) -> str:
         if layer.depthwise:
             symbols, values = "D_K·D_K·M·D_F·D_F", (k, k, layer.in_ch, d, d)
         elif layer.groups > 1:
-            symbols, values = (
-                "D_K·D_K·(M/g)·N·D_F·D_F",
-                (k, k, layer.in_ch // layer.groups, layer.out_ch, d, d),
-            )
+            symbols, values = "D_K·D_K·(M/g)·N·D_F·D_F", (k, k, layer.in_ch // layer.groups, layer.out_ch, d, d)
         elif k == 1:
             symbols, values = "M·N·D_F·D_F", (layer.in_ch, layer.out_ch, d, d)
         else:

@@ -194,9 +194,7 @@ def output_shape(layer: object, in_ch: int, in_size: int) -> tuple[int, int]:
 @output_shape.register
 def _(layer: Conv2d, in_ch: int, in_size: int) -> tuple[int, int]:
     if in_ch != layer.in_ch:
-        raise SpecError(
-            f"{layer.name}: expects {layer.in_ch} input channels, the previous layer gives {in_ch}"
-        )
+        raise SpecError(f"{layer.name}: expects {layer.in_ch} input channels, the previous layer gives {in_ch}")
     return layer.out_ch, window_out_size(in_size, layer.kernel, layer.stride, layer.padding)
 
 

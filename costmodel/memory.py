@@ -19,15 +19,7 @@ from .errors import SpecError
 from .layers import Conv2d, GlobalAvgPool, Linear, Pool2d, Softmax
 from .network import Network, Node
 
-__all__ = [
-    "DTYPE_BYTES",
-    "LayerMemory",
-    "NetworkMemory",
-    "dtype_bytes",
-    "layer_memory",
-    "memory",
-    "weight_elements",
-]
+__all__ = ["DTYPE_BYTES", "LayerMemory", "NetworkMemory", "dtype_bytes", "layer_memory", "memory", "weight_elements"]
 
 #: Bytes per element of the dtypes the reports know.
 DTYPE_BYTES: dict[str, int] = {"float32": 4, "float16": 2, "int8": 1}

@@ -154,12 +154,6 @@ def mobilenet_v1(
         variant = "shallow full-conv"
     width = f"{alpha:g}" if "." in f"{alpha:g}" else f"{alpha:.1f}"  # the paper's "1.0", "0.75"
     label = f"MobileNetV1 {width}-{size}" + ("" if variant == "standard" else f" ({variant})")
-    config = {
-        "alpha": alpha,
-        "resolution": size,
-        "shallow": shallow,
-        "separable": separable,
-        "num_classes": int(num_classes),
-        "activation": activation,
-    }
+    config = {"alpha": alpha, "resolution": size, "shallow": shallow, "separable": separable,
+              "num_classes": int(num_classes), "activation": activation}
     return Network(layers, input_size=size, in_ch=3, name=label, config=config)

@@ -87,9 +87,7 @@ class Network:
             seen.add(layer_name)
             out_ch, out_size = output_shape(layer, ch, size)
             if out_size < 1:
-                raise SpecError(
-                    f"{layer_name}: the {size}x{size} input shrinks to nothing (output size {out_size})"
-                )
+                raise SpecError(f"{layer_name}: the {size}x{size} input shrinks to nothing (output size {out_size})")
             nodes.append(Node(layer, ch, size, out_ch, out_size))
             ch, size = out_ch, out_size
         object.__setattr__(self, "layers", layers)

@@ -17,9 +17,7 @@ def add_network_arguments(parser: argparse.ArgumentParser) -> None:
     g = parser.add_argument_group("network")
     g.add_argument("--alpha", type=float, default=1.0, help="width multiplier α > 0 (default 1.0)")
     g.add_argument("--resolution", type=int, default=224, help="input resolution >= 32 (default 224)")
-    g.add_argument(
-        "--rho", type=float, default=None, help="resolution multiplier ρ in (0, 1]: round(ρ·resolution)"
-    )
+    g.add_argument("--rho", type=float, default=None, help="resolution multiplier ρ in (0, 1]: round(ρ·resolution)")
     g.add_argument("--shallow", action="store_true", help="Shallow MobileNet: drop the five 14x14x512 blocks")
     g.add_argument("--full-conv", action="store_true", help="Conv MobileNet: full 3x3 convs, not separable")
     g.add_argument("--num-classes", type=int, default=1000, help="classifier outputs (default 1000)")

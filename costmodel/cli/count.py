@@ -19,9 +19,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="counting convention (default 'paper'); add options with '+', e.g. 'paper+bias+bn' "
         "(options: bias, bn, bn-stats, bias-ops, bn-ops, activation-ops, pool-ops)",
     )
-    parser.add_argument(
-        "--formula", action="store_true", help="add each layer's formula with values substituted"
-    )
+    parser.add_argument("--formula", action="store_true", help="add each layer's formula with values substituted")
     add_format_argument(parser)
     parser.add_argument("--out", help="write to this file instead of standard output")
 
