@@ -8,10 +8,10 @@
    configurations (:data:`FIT_CONFIGS`, chosen outside the 16 held-out (α, resolution) pairs of the paper's
    Tables 6-7 that :mod:`costmodel.validate_latency` checks against). With the roofline time ``r`` of each
    layer at 100 % efficiency, the measured time ``t`` of a layer of type ``k`` is modelled as
-   ``t = r / e_k + o``; that is linear in ``x_k = 1 / e_k`` and ``o``, so the fit is a least-squares problem,
-   solved with non-negative coefficients (an exhaustive search over which coefficients are zero: there are only
-   a handful). Each configuration's residuals are divided by its measured total, so that small networks weigh as
-   much as large ones: the target is the relative error of a whole network.
+   ``t = r / e_k + o``; that is linear in ``x_k = 1 / e_k`` and ``o``, so the fit is a least-squares
+   problem, solved with non-negative coefficients (an exhaustive search over which coefficients are zero:
+   there are only a handful). Each configuration's residuals are divided by its measured total, so that small
+   networks weigh as much as large ones: the target is the relative error of a whole network.
 
 Everything is measured with medians (per layer) or best-of (micro-benchmarks) to damp the noise of a shared
 machine; the whole calibration takes a few seconds at batch 1. Progress goes to ``progress`` (stderr in the

@@ -67,7 +67,7 @@ class LayerLatency:
 
 @dataclass(frozen=True, slots=True, eq=False)
 class LatencyPrediction:
-    """Predicted latency of a whole network: one :class:`LayerLatency` per layer, adding up to :attr:`seconds`."""
+    """Predicted latency of a network: one :class:`LayerLatency` per layer, adding up to :attr:`seconds`."""
 
     network: Network
     profile: DeviceProfile

@@ -57,8 +57,8 @@ def profile_summary(profile: DeviceProfile) -> str:
     return (
         f"profile {profile.name!r}: peak {profile.peak_flops_per_s / 1e9:,.1f} GFLOP/s, "
         f"bandwidth {profile.bandwidth_bytes_per_s / 1e9:,.2f} GB/s, "
-        f"ridge {profile.ridge_flops_per_byte:,.1f} FLOP/byte, overhead {profile.overhead_s * 1e6:,.1f} us/layer, "
-        f"{profile.dtype}"
+        f"ridge {profile.ridge_flops_per_byte:,.1f} FLOP/byte, "
+        f"overhead {profile.overhead_s * 1e6:,.1f} us/layer, {profile.dtype}"
     )
 
 
@@ -127,7 +127,8 @@ def validation_summary(result: ValidationResult) -> str:
         f"Median absolute error of whole-network latency: {result.median_abs_error_pct:.1f} % "
         f"(target < 15 %); max {result.max_abs_error_pct:.1f} %",
         f"Rank correlation, predicted vs measured: Spearman {result.spearman:.3f}, Kendall tau-b "
-        f"{result.kendall_tau:.3f} (target >= 0.95); Mult-Adds alone: Spearman {result.mult_adds_spearman:.3f}",
+        f"{result.kendall_tau:.3f} (target >= 0.95); "
+        f"Mult-Adds alone: Spearman {result.mult_adds_spearman:.3f}",
     ]
     if result.fitted_on_held_out:
         lines.append(

@@ -2,8 +2,9 @@
 
 - :func:`plot_latency_vs_mult_adds`: measured (and predicted) latency against Mult-Adds for the held-out
   MobileNets -- the plot the paper could not show: equal Mult-Adds, unequal milliseconds.
-- :func:`plot_time_share`: per layer type, the share of measured time against the share of Mult-Adds, one point
-  per network; points off the diagonal are layer types that cost more (or less) time than their arithmetic.
+- :func:`plot_time_share`: per layer type, the share of measured time against the share of Mult-Adds, one
+  point per network; points off the diagonal are layer types that cost more (or less) time than their
+  arithmetic.
 """
 
 from __future__ import annotations

@@ -72,7 +72,7 @@ class DeviceProfile:
             object.__setattr__(self, name, float(getattr(self, name)))
 
     def efficiency_of(self, kind: str) -> float:
-        """The efficiency of layer type ``kind`` (``default_efficiency`` when the profile does not list it)."""
+        """The efficiency of layer type ``kind`` (``default_efficiency`` when the profile has none)."""
         return self.efficiency.get(kind, self.default_efficiency)
 
     @property

@@ -1,8 +1,9 @@
 """Check the latency model against measurement on configurations the calibration never saw.
 
-The held-out set (:data:`HELD_OUT`) is the paper's 16 MobileNets of Tables 6-7: α ∈ {1.0, 0.75, 0.5, 0.25} x
-resolution ∈ {224, 192, 160, 128}. For each, the reference executor measures the whole forward pass (median of
-``repeats``) and every layer (:func:`costmodel.reference.time_layers`); the model predicts both from the profile.
+The held-out set (:data:`HELD_OUT`) is the paper's 16 MobileNets of Tables 6-7: α ∈ {1.0, 0.75, 0.5, 0.25}
+x resolution ∈ {224, 192, 160, 128}. For each, the reference executor measures the whole forward pass
+(median of ``repeats``) and every layer (:func:`costmodel.reference.time_layers`); the model predicts both
+from the profile.
 The result gives the signed error per configuration and per layer type, the median absolute error over
 configurations, and the rank agreement of predicted and measured latency (Spearman's ρ and Kendall's τ-b,
 implemented here with NumPy) -- what an architecture search needs is the right order.
@@ -160,12 +161,12 @@ class ValidationResult:
         return out
 
     def kind_errors(self) -> dict[str, tuple[float, float, float]]:
-        """{layer type: (measured seconds over all configs, predicted seconds, median |error| % per config)}."""
+        """{layer type: (measured s over all configs, predicted s, median |error| % per config)}."""
         out = {}
         for kind in self.kinds():
             measured = [c.measured_by_kind_s.get(kind, 0.0) for c in self.configs]
             predicted = [c.predicted_by_kind_s.get(kind, 0.0) for c in self.configs]
-            errors = [abs(_pct(p, m)) for p, m in zip(predicted, measured) if m > 0]
+            errors = [abs(_pct(p, m)) for p, m in zip(predicted, measured, strict=True) if m > 0]
             out[kind] = (sum(measured), sum(predicted), float(np.median(errors)) if errors else float("nan"))
         return out
 

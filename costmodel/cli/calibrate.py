@@ -21,16 +21,16 @@ def add_threads_argument(parser: argparse.ArgumentParser) -> None:
         "--threads",
         type=int,
         default=1,
-        help="BLAS threads for the measurements (default 1: on a shared machine a multi-threaded matrix product "
-        "stalls whenever another process takes a core; 0 keeps the environment's setting)",
+        help="BLAS threads for the measurements (default 1: on a shared machine a multi-threaded matrix "
+        "product stalls whenever another process takes a core; 0 keeps the environment's setting)",
     )
 
 
 def apply_threads(args: argparse.Namespace) -> None:
     """Set the BLAS thread count for this process from ``--threads``, before NumPy is imported.
 
-    NumPy's BLAS reads the thread count once, when it loads; if NumPy is already loaded (``main()`` called from
-    a Python session) the setting cannot change any more and a note says so on stderr.
+    NumPy's BLAS reads the thread count once, when it loads; if NumPy is already loaded (``main()`` called
+    from a Python session) the setting cannot change any more and a note says so on stderr.
     """
     if args.threads < 0:
         raise ProfileError(f"--threads must be >= 0, got {args.threads}")

@@ -40,7 +40,8 @@ def run(args: argparse.Namespace) -> int:
         from ..calibrate import measure_bandwidth, measure_peak_flops
 
         print(
-            "costmodel latency: no --profile; measuring peak FLOP/s and bandwidth (efficiency 1, no overhead)",
+            "costmodel latency: no --profile; measuring peak FLOP/s and bandwidth "
+            "(every efficiency 1, no overhead)",
             file=sys.stderr,
         )
         profile = DeviceProfile(measure_peak_flops(), measure_bandwidth(), name="uncalibrated roofline")
