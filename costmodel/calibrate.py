@@ -38,6 +38,7 @@ from .profiles import DeviceProfile
 
 __all__ = [
     "FIT_CONFIGS",
+    "MAX_EFFICIENCY",
     "Measurement",
     "measure_peak_flops",
     "measure_bandwidth",
@@ -50,6 +51,9 @@ __all__ = [
 #: (α ∈ {1.0, 0.75, 0.5, 0.25} x resolution ∈ {224, 192, 160, 128}); together they span the same range of
 #: sizes (about 14 M to 600 M Mult-Adds), at odd resolutions so that padding corner cases are exercised too.
 FIT_CONFIGS: tuple[tuple[float, int], ...] = ((0.3, 117), (0.35, 211), (0.6, 175), (0.85, 143), (1.1, 199))
+
+#: Upper bound of a fitted efficiency: a layer type may beat the roofline (data in cache), but not by more.
+MAX_EFFICIENCY = 20.0
 
 Progress = Callable[[str], None]
 TimeLayers = Callable[..., Mapping[str, float]]
@@ -200,12 +204,13 @@ def fit_profile(
     dtype: str = "float32",
     name: str = "calibrated",
     meta: Mapping[str, object] | None = None,
+    max_efficiency: float = MAX_EFFICIENCY,
 ) -> DeviceProfile:
     """Fit per-layer-type efficiencies and the per-layer overhead to measured per-layer times.
 
-    Model: ``t_layer = roofline_s / e_kind + overhead_s`` (see the module docstring). A layer type whose time
-    the fit attributes entirely to the overhead (coefficient 0: its roofline time is negligible) keeps the
-    profile's default efficiency of 1.
+    Model: ``t_layer = roofline_s / e_kind + overhead_s`` (see the module docstring), with
+    ``0 < e_kind <= max_efficiency`` and ``overhead_s >= 0``. The bound matters for a layer type whose time is
+    almost all overhead (tiny layers): without it the fit could make such a type infinitely fast.
 
     Parameters
     ----------
@@ -235,8 +240,11 @@ def fit_profile(
         a[i, kinds.index(kind)] = roof * weight
         a[i, -1] = weight  # the overhead column
         b[i] = measured * weight
-    x = _nnls(a, b)
-    efficiency = {kind: 1.0 / float(x[j]) for j, kind in enumerate(kinds) if x[j] > 0}
+    # x_k >= 1 / max_efficiency: substitute x_k = x_min + y_k and solve for y >= 0 (and overhead >= 0).
+    x_min = np.zeros(len(kinds) + 1)
+    x_min[:-1] = 1.0 / max_efficiency
+    x = x_min + _nnls(a, b - a @ x_min)
+    efficiency = {kind: 1.0 / float(x[j]) for j, kind in enumerate(kinds)}
     return DeviceProfile(
         peak_flops_per_s,
         bandwidth_bytes_per_s,

@@ -63,6 +63,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    if args.out and not Path(args.out).parent.is_dir():  # fail before measuring, not after
+        raise ProfileError(
+            f"cannot write profile {args.out!r}: folder {str(Path(args.out).parent)!r} does not exist"
+        )
     apply_threads(args)
     from ..calibrate import FIT_CONFIGS, calibrate
     from ..profiles import save_profile

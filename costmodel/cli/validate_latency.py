@@ -31,17 +31,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from ..errors import CostModelError
+    from ..profiles import load_profile
+
+    profile = load_profile(args.profile) if args.profile else None  # bad input fails before measuring
+    if args.plots and not Path(args.plots).is_dir():
+        raise CostModelError(f"cannot write plots: folder {args.plots!r} does not exist")
     apply_threads(args)
     from ..calibrate import calibrate
     from ..latency_report import profile_summary, validation_summary
-    from ..profiles import load_profile
     from ..report import records, render
     from ..validate_latency import validate
 
     def progress(message: str) -> None:
         print(message, file=sys.stderr, flush=True)
 
-    profile = load_profile(args.profile) if args.profile else calibrate(progress=progress)
+    if profile is None:
+        profile = calibrate(progress=progress)
     result = validate(profile, repeats=args.repeats, rounds=args.rounds, progress=progress)
     configs, kinds = result.tables()
     if args.plots:

@@ -1,0 +1,179 @@
+"""Calibration: the fit recovers a known synthetic device; the non-negative least squares is optimal; the
+whole calibration runs end to end on the reference executor (tiny micro-benchmarks, tiny networks)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from costmodel import mobilenet_v1
+from costmodel.calibrate import (
+    FIT_CONFIGS,
+    MAX_EFFICIENCY,
+    _nnls,
+    calibrate,
+    fit_profile,
+    measure_bandwidth,
+    measure_networks,
+    measure_peak_flops,
+)
+from costmodel.errors import ProfileError
+from costmodel.latency import predict
+from costmodel.layers import Conv2d, GlobalAvgPool, Linear, Softmax
+from costmodel.profiles import load_profile, save_profile
+from costmodel.validate_latency import HELD_OUT
+
+# A synthetic device: what the fit must find again.
+TRUE_PEAK, TRUE_BANDWIDTH, TRUE_OVERHEAD = 2e11, 1.5e10, 1.2e-5
+TRUE_EFFICIENCY = {
+    "Conv 3x3": 0.2,
+    "Conv DW 3x3": 0.1,
+    "Conv 1x1": 0.6,
+    "FC": 1.5,
+    "Avg Pool": 0.3,
+    "Softmax": 0.05,
+}
+
+
+def _oracle_kind(layer):
+    if isinstance(layer, Conv2d):
+        if layer.groups == layer.in_ch == layer.out_ch > 1:
+            return f"Conv DW {layer.kernel}x{layer.kernel}"
+        return f"Conv {layer.kernel}x{layer.kernel}"
+    return {Linear: "FC", GlobalAvgPool: "Avg Pool", Softmax: "Softmax"}[type(layer)]
+
+
+def _oracle_seconds(node):
+    """Seconds of one layer on the synthetic device, from shapes alone (not from costmodel.latency)."""
+    layer = node.layer
+    if isinstance(layer, Conv2d):
+        weights = layer.kernel**2 * (layer.in_ch // layer.groups) * layer.out_ch
+        mult_adds, weights = weights * node.out_size**2, weights + layer.out_ch  # + the folded BN bias
+    elif isinstance(layer, Linear):
+        mult_adds, weights = (
+            layer.in_features * layer.out_features,
+            (layer.in_features + 1) * layer.out_features,
+        )
+    else:
+        mult_adds, weights = 0, 0
+    bytes_moved = 4 * (weights + node.in_ch * node.in_size**2 + node.out_ch * node.out_size**2)
+    roofline = max(2 * mult_adds / TRUE_PEAK, bytes_moved / TRUE_BANDWIDTH)
+    return roofline / TRUE_EFFICIENCY[_oracle_kind(layer)] + TRUE_OVERHEAD
+
+
+def synthetic_time_layers(network, weights, images, repeats=5):
+    return {node.name: _oracle_seconds(node) for node in network.nodes}
+
+
+SMALL = [(0.25, 97), (0.4, 65), (0.6, 81), (0.3, 129)]  # tiny fitting set for tests (not held out either)
+
+
+def test_fit_recovers_a_known_device():
+    networks = [mobilenet_v1(a, r) for a, r in SMALL]
+    measured = measure_networks(networks, repeats=1, rounds=1, time_layers=synthetic_time_layers)
+    profile = fit_profile(TRUE_PEAK, TRUE_BANDWIDTH, measured)
+    # Noise-free data that the model can represent exactly: recovered to solver precision.
+    assert profile.overhead_s == pytest.approx(TRUE_OVERHEAD, rel=1e-6)
+    assert profile.efficiency.keys() == TRUE_EFFICIENCY.keys()
+    for kind, value in TRUE_EFFICIENCY.items():
+        assert profile.efficiency[kind] == pytest.approx(value, rel=1e-6), kind
+    # ... and then predicts a network it never saw exactly.
+    held_out = mobilenet_v1(1.0, 224)
+    expected = sum(_oracle_seconds(n) for n in held_out.nodes)
+    assert predict(held_out, profile).seconds == pytest.approx(expected, rel=1e-6)
+
+
+def test_rounds_keep_the_fastest_median():
+    calls = {"n": 0}
+    slow_down = [1.0, 3.0, 1.5, 2.0, 1.2, 1.1]  # round-robin: round 1 -> nets 0, 1; round 2 -> nets 0, 1; ...
+
+    def noisy(network, weights, images, repeats=5):
+        factor = slow_down[calls["n"]]
+        calls["n"] += 1
+        return {n.name: factor * _oracle_seconds(n) for n in network.nodes}
+
+    nets = [mobilenet_v1(0.25, 64), mobilenet_v1(0.5, 64)]
+    m0, m1 = measure_networks(nets, repeats=1, rounds=3, time_layers=noisy)
+    assert calls["n"] == 6
+    for m, best in ((m0, min(slow_down[0::2])), (m1, min(slow_down[1::2]))):
+        for node in m.network.nodes:
+            assert m.layer_s[node.name] == pytest.approx(best * _oracle_seconds(node), rel=1e-12)
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_nnls_is_optimal(seed):
+    """Karush-Kuhn-Tucker conditions of min |Ax - b|^2, x >= 0: an independent certificate of optimality."""
+    rng = np.random.default_rng(seed)
+    a = rng.standard_normal((30, 5))
+    b = rng.standard_normal(30)
+    x = _nnls(a, b)
+    gradient = a.T @ (a @ x - b)
+    assert np.all(x >= 0)
+    active = x > 0
+    # Tolerances: lstsq on a 30x5 problem is accurate to ~1e-12 relative; 1e-9 absolute leaves a margin.
+    np.testing.assert_allclose(gradient[active], 0.0, atol=1e-9)
+    assert np.all(gradient[~active] >= -1e-9)
+
+
+def test_efficiency_bound_is_respected():
+    networks = [mobilenet_v1(a, r) for a, r in SMALL]
+    measured = measure_networks(networks, repeats=1, rounds=1, time_layers=synthetic_time_layers)
+    # FC's true efficiency is 1.5; with a bound of 1 the fit must stop at the bound, not beyond.
+    profile = fit_profile(TRUE_PEAK, TRUE_BANDWIDTH, measured, max_efficiency=1.0)
+    assert profile.efficiency["FC"] == pytest.approx(1.0, rel=1e-12)
+    assert max(profile.efficiency.values()) <= 1.0
+
+
+def test_nnls_exact_when_the_truth_is_nonnegative():
+    rng = np.random.default_rng(1)
+    a = rng.random((20, 4))
+    truth = np.array([0.5, 0.0, 2.0, 1.0])
+    np.testing.assert_allclose(_nnls(a, a @ truth), truth, atol=1e-10)  # exact data, well conditioned
+
+
+def test_fit_configs_are_not_held_out():
+    assert not set(FIT_CONFIGS) & set(HELD_OUT)
+    assert len(HELD_OUT) == 16
+
+
+def test_micro_benchmarks_report_positive_rates():
+    assert measure_peak_flops(n=64, repeats=2, min_seconds=0) > 0
+    assert measure_bandwidth(n_bytes=2**16, repeats=2, min_seconds=0) > 0
+
+
+@pytest.mark.parametrize(("kwargs", "match"), [({"repeats": 0}, "repeats"), ({"rounds": True}, "rounds")])
+def test_bad_calibration_options(kwargs, match):
+    with pytest.raises(ProfileError, match=match):
+        calibrate(SMALL[:1], time_layers=synthetic_time_layers, **kwargs)
+
+
+def test_fit_needs_measurements():
+    with pytest.raises(ProfileError, match="at least one"):
+        fit_profile(1e11, 1e10, [])
+
+
+TINY = {"repeats": 1, "rounds": 1, "matmul_n": 64, "copy_bytes": 2**20, "min_seconds": 0.0}
+
+
+def test_calibrate_synthetic_end_to_end(tmp_path):
+    lines = []
+    profile = calibrate(SMALL, time_layers=synthetic_time_layers, progress=lines.append, **TINY)
+    assert profile.meta["executor"] == "synthetic"
+    assert profile.meta["fit_configs"] == [list(c) for c in SMALL]
+    assert any("fitting" in line or "round" in line for line in lines) and lines[-1].startswith("done")
+    path = save_profile(profile, tmp_path / "p.json")
+    assert load_profile(path) == profile
+
+
+def test_calibrate_and_predict_on_the_reference_executor(tmp_path):
+    pytest.importorskip("costmodel.reference")
+    profile = calibrate([(0.25, 65), (0.35, 49)], **TINY)
+    assert profile.meta["executor"] == "costmodel.reference"
+    assert {"Conv 3x3", "Conv DW 3x3", "Conv 1x1", "FC"} <= set(profile.efficiency)
+    assert all(0 < e <= MAX_EFFICIENCY for e in profile.efficiency.values())
+    assert profile.overhead_s >= 0
+    pred = predict(mobilenet_v1(0.25, 64), profile)
+    assert pred.seconds > 0
+    assert pred.seconds == pytest.approx(sum(lat.seconds for lat in pred.layers), rel=1e-12)
+    path = save_profile(profile, tmp_path / "p.json")
+    assert load_profile(path) == profile
