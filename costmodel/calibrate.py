@@ -122,8 +122,15 @@ class Measurement:
     forward_s: float  # seconds of one whole forward pass
 
 
-def _measure_once(network: Network, repeats: int, seed: int, time_layers: TimeLayers | None) -> Measurement:
-    """One round: per-layer medians over ``repeats`` passes, and the median of ``repeats`` whole passes."""
+#: How the passes of one round are summarised: "median" (typical latency) or "min" (least-disturbed pass:
+#: the most reproducible figure on a shared machine, where other processes take the core now and then).
+STATISTICS = ("min", "median")
+
+
+def _measure_once(
+    network: Network, repeats: int, seed: int, time_layers: TimeLayers | None, statistic: str
+) -> Measurement:
+    """One round: ``repeats`` timed forward passes (after a warm-up), per layer and whole, summarised."""
     rng = np.random.default_rng(seed)
     images = rng.standard_normal((1, network.input_size, network.input_size, network.in_ch), dtype=np.float32)
     if time_layers is not None:
@@ -133,10 +140,18 @@ def _measure_once(network: Network, repeats: int, seed: int, time_layers: TimeLa
 
     # Fold the batch norms once, as a deployed model would: the forward pass then pays for inference only.
     prepared = reference.prepare(network, reference.init_weights(network, seed=seed))
-    layer_s = dict(reference.time_layers(network, prepared, images, repeats=repeats))
-    reference.forward(network, prepared, images)  # warm-up
-    runs = [_timed(lambda: reference.forward(network, prepared, images)) for _ in range(repeats)]
-    return Measurement(network, layer_s, float(np.median(runs)))
+    reference.execute(network, prepared, images)  # warm-up: buffers allocated, pages touched
+    walls, passes = [], []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        run = reference.execute(network, prepared, images)  # what forward() runs, with per-layer clocks
+        walls.append(time.perf_counter() - start)
+        passes.append(run.seconds)
+    if statistic == "min":  # the fastest pass, with its own layer times: they add up to its wall time
+        best = int(np.argmin(walls))
+        return Measurement(network, dict(passes[best]), float(walls[best]))
+    layer_s = {name: float(np.median([p[name] for p in passes])) for name in passes[0]}
+    return Measurement(network, layer_s, float(np.median(walls)))
 
 
 def measure_networks(
@@ -146,30 +161,34 @@ def measure_networks(
     seed: int = 0,
     time_layers: TimeLayers | None = None,
     progress: Progress = _quiet,
+    statistic: str = "min",
 ) -> list[Measurement]:
     """Time every network with the reference executor, batch 1, on a random image.
 
-    Each round measures every network once, in turn (:func:`costmodel.reference.time_layers` for the layers,
-    then ``repeats`` whole forward passes); the result keeps, per network, the lowest per-round median of each
-    layer and of the whole pass. Round-robin order spreads a burst of contention from other processes over
-    several networks' rounds instead of one network's every measurement, and the minimum over rounds drops it.
+    Each round measures every network once, in turn: ``repeats`` forward passes
+    (:func:`costmodel.reference.execute`, the pass :func:`~costmodel.reference.forward` runs, with a clock per
+    layer, as :func:`~costmodel.reference.time_layers` uses), each timed whole and per layer. ``statistic``
+    summarises a round: ``"min"`` keeps the fastest pass and its own per-layer times (so the layers add up to
+    the pass); ``"median"`` keeps the median pass time and per-layer medians. Over rounds, the round with the
+    fastest pass counts. Round-robin order spreads a burst of contention from other processes over several
+    networks' rounds instead of one network's every measurement, and the choice over rounds drops it.
 
-    ``time_layers`` replaces :func:`costmodel.reference.time_layers` (tests pass a synthetic device); the
-    whole forward pass is then taken as the sum of its per-layer times.
+    ``time_layers(network, weights, images, repeats)`` replaces the executor (tests pass a synthetic device);
+    the whole pass is then the sum of its per-layer times.
     """
     for value, what in ((repeats, "repeats"), (rounds, "rounds")):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ProfileError(f"{what} must be a positive integer, got {value!r}")
+    if statistic not in STATISTICS:
+        raise ProfileError(f"statistic must be one of {', '.join(STATISTICS)}, got {statistic!r}")
     best: list[Measurement | None] = [None] * len(networks)
     for r in range(rounds):
         for i, network in enumerate(networks):
             progress(f"round {r + 1}/{rounds}, network {i + 1}/{len(networks)}: {network.name} ...")
-            m = _measure_once(network, repeats, seed, time_layers)
+            m = _measure_once(network, repeats, seed, time_layers, statistic)
             old = best[i]
-            if old is not None:
-                layer_s = {k: min(v, old.layer_s.get(k, v)) for k, v in m.layer_s.items()}
-                m = Measurement(network, layer_s, min(m.forward_s, old.forward_s))
-            best[i] = m
+            if old is None or m.forward_s < old.forward_s:
+                best[i] = m
     return [m for m in best if m is not None]
 
 
@@ -206,11 +225,16 @@ def fit_profile(
     meta: Mapping[str, object] | None = None,
     max_efficiency: float = MAX_EFFICIENCY,
 ) -> DeviceProfile:
-    """Fit per-layer-type efficiencies and the per-layer overhead to measured per-layer times.
+    """Fit per-layer-type efficiencies to per-layer times, and the per-layer overhead to whole passes.
 
     Model: ``t_layer = roofline_s / e_kind + overhead_s`` (see the module docstring), with
     ``0 < e_kind <= max_efficiency`` and ``overhead_s >= 0``. The bound matters for a layer type whose time is
     almost all overhead (tiny layers): without it the fit could make such a type infinitely fast.
+
+    The efficiencies come from the per-layer least-squares fit. The overhead is then set so that whole
+    forward passes come out right: the median over the networks of (pass time - sum of the layers'
+    ``roofline_s / e_kind``) / layers. A pass costs a little more than its timed layers (input checks, the
+    loop itself), and whole-pass latency is what the model is judged on.
 
     Parameters
     ----------
@@ -245,11 +269,20 @@ def fit_profile(
     x_min[:-1] = 1.0 / max_efficiency
     x = x_min + _nnls(a, b - a @ x_min)
     efficiency = {kind: 1.0 / float(x[j]) for j, kind in enumerate(kinds)}
+    # The overhead, second stage: what a whole forward pass costs beyond its layers' fitted roofline times
+    # (the per-layer overhead, plus the pass's own bookkeeping: input checks, the loop, the logits copy),
+    # spread over its layers. The median over networks; 0 when the passes are no slower than their layers.
+    gaps = []
+    for m in measurements:
+        layers = [lat for lat in predict(m.network, base).layers if lat.name in m.layer_s]
+        roofline = sum(lat.roofline_s / efficiency[lat.kind] for lat in layers)
+        gaps.append((m.forward_s - roofline) / len(layers))
+    overhead_s = max(float(np.median(gaps)), 0.0)
     return DeviceProfile(
         peak_flops_per_s,
         bandwidth_bytes_per_s,
         efficiency=efficiency,
-        overhead_s=float(x[-1]),
+        overhead_s=overhead_s,
         dtype=dtype,
         name=name,
         meta=dict(meta or {}),
@@ -267,6 +300,7 @@ def calibrate(
     seed: int = 0,
     time_layers: TimeLayers | None = None,
     progress: Progress = _quiet,
+    statistic: str = "min",
 ) -> DeviceProfile:
     """Measure this machine and fit a :class:`DeviceProfile` (float32, batch 1).
 
@@ -281,9 +315,11 @@ def calibrate(
     min_seconds : float
         Minimum duration of each micro-benchmark (the fastest call over this window counts).
     time_layers : callable, optional
-        Replaces :func:`costmodel.reference.time_layers` (a synthetic device in tests).
+        Replaces the reference executor's timing (a synthetic device in tests).
     progress : callable
         Called with one line of text per step.
+    statistic : {"min", "median"}
+        Summary of the timed passes (see :func:`measure_networks`); validate with the same one.
     """
     for value, what in ((repeats, "repeats"), (rounds, "rounds")):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -297,7 +333,7 @@ def calibrate(
     progress(f"  {bandwidth / 1e9:,.2f} GB/s (ridge point {peak / bandwidth:,.1f} FLOP/byte)")
     progress(f"per-layer timings of {len(configs)} fitting configurations, {rounds} rounds ...")
     networks = [mobilenet_v1(alpha, resolution) for alpha, resolution in configs]
-    measurements = measure_networks(networks, repeats, rounds, seed, time_layers, progress)
+    measurements = measure_networks(networks, repeats, rounds, seed, time_layers, progress, statistic)
     meta = {
         "calibrated_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "machine": platform.machine(),
@@ -309,6 +345,7 @@ def calibrate(
         "fit_configs": [[alpha, resolution] for alpha, resolution in configs],
         "repeats": repeats,
         "rounds": rounds,
+        "statistic": statistic,
         "matmul_n": matmul_n,
         "copy_bytes": copy_bytes,
         "min_seconds": min_seconds,

@@ -220,6 +220,7 @@ def validate(
     seed: int = 0,
     time_layers: TimeLayers | None = None,
     progress: Callable[[str], None] = lambda message: None,
+    statistic: str | None = None,
 ) -> ValidationResult:
     """Measure every configuration with the reference executor and compare it with ``profile``'s predictions.
 
@@ -234,6 +235,12 @@ def validate(
         :func:`costmodel.calibrate.measure_networks`.
     time_layers : callable, optional
         Replaces the reference executor's timing (a synthetic device in tests).
+    statistic : {"min", "median"}, optional
+        Summary of the timed passes; by default the one the profile was calibrated with (else "min").
     """
+    if statistic is None:
+        statistic = str(profile.meta.get("statistic", "min"))
     networks = [mobilenet_v1(alpha, resolution) for alpha, resolution in configs]
-    return compare(profile, measure_networks(networks, repeats, rounds, seed, time_layers, progress))
+    return compare(
+        profile, measure_networks(networks, repeats, rounds, seed, time_layers, progress, statistic)
+    )

@@ -83,7 +83,7 @@ def test_fit_recovers_a_known_device():
     assert predict(held_out, profile).seconds == pytest.approx(expected, rel=1e-6)
 
 
-def test_rounds_keep_the_fastest_median():
+def test_rounds_keep_the_fastest_round():
     calls = {"n": 0}
     slow_down = [1.0, 3.0, 1.5, 2.0, 1.2, 1.1]  # round-robin: round 1 -> nets 0, 1; round 2 -> nets 0, 1; ...
 
@@ -177,3 +177,19 @@ def test_calibrate_and_predict_on_the_reference_executor(tmp_path):
     assert pred.seconds == pytest.approx(sum(lat.seconds for lat in pred.layers), rel=1e-12)
     path = save_profile(profile, tmp_path / "p.json")
     assert load_profile(path) == profile
+
+
+def test_fastest_pass_layers_fit_inside_its_wall_time():
+    pytest.importorskip("costmodel.reference")
+    nets = [mobilenet_v1(0.25, 64), mobilenet_v1(0.3, 57)]
+    for m in measure_networks(nets, repeats=3, rounds=2, statistic="min"):
+        # The per-layer clocks run inside the same pass's wall clock: their sum cannot exceed it.
+        assert 0 < sum(m.layer_s.values()) <= m.forward_s
+        assert list(m.layer_s) == [n.name for n in m.network.nodes]
+    (m,) = measure_networks(nets[:1], repeats=3, rounds=1, statistic="median")
+    assert set(m.layer_s) == {n.name for n in nets[0].nodes}
+
+
+def test_bad_statistic():
+    with pytest.raises(ProfileError, match="statistic"):
+        measure_networks([mobilenet_v1(0.25, 64)], statistic="mean", time_layers=synthetic_time_layers)

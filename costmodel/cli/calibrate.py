@@ -59,6 +59,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--seed", type=int, default=0, help="seed of the weights and the random image (default 0)"
     )
+    parser.add_argument(
+        "--statistic",
+        choices=("min", "median"),
+        default="min",
+        help="summary of the timed passes: the fastest pass (default; reproducible on a busy machine) or the "
+        "median; validation uses the profile's",
+    )
     add_threads_argument(parser)
 
 
