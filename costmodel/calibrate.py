@@ -1,21 +1,24 @@
 """Calibrate a device profile on this machine: micro-benchmarks, then a fit to measured per-layer times.
 
-1. **Peak FLOP/s**: the best of a few large float32 matrix products (``n x n @ n x n`` = 2 n^3 FLOPs), with
-   NumPy's BLAS and its default thread count, the same library the reference executor's kernels call.
-2. **Bandwidth**: the best of a few streaming copies of a buffer much larger than the caches
+1. **Peak FLOP/s**: the fastest of a few large float32 matrix products (``n x n @ n x n`` = 2 n^3 FLOPs),
+   with NumPy's BLAS, the library the reference executor's kernels call.
+2. **Bandwidth**: the fastest of a few streaming copies of a buffer much larger than the caches
    (``np.copyto``; bytes moved = read + write = 2 x the buffer).
-3. **Fit**: the reference executor (:mod:`costmodel.reference`) times every layer of a few *fitting*
-   configurations (:data:`FIT_CONFIGS`, chosen outside the 16 held-out (α, resolution) pairs of the paper's
-   Tables 6-7 that :mod:`costmodel.validate_latency` checks against). With the roofline time ``r`` of each
-   layer at 100 % efficiency, the measured time ``t`` of a layer of type ``k`` is modelled as
-   ``t = r / e_k + o``; that is linear in ``x_k = 1 / e_k`` and ``o``, so the fit is a least-squares
-   problem, solved with non-negative coefficients (an exhaustive search over which coefficients are zero:
-   there are only a handful). Each configuration's residuals are divided by its measured total, so that small
-   networks weigh as much as large ones: the target is the relative error of a whole network.
+3. **Fit**: the reference executor (:mod:`costmodel.reference`) runs a few *fitting* configurations
+   (:data:`FIT_CONFIGS`, chosen outside the 16 held-out (α, resolution) pairs of the paper's Tables 6-7 that
+   :mod:`costmodel.validate_latency` checks against), timing every layer and every whole pass. With the
+   roofline time ``r`` of each layer at 100 % efficiency, the measured time ``t`` of a layer of type ``k`` is
+   modelled as ``t = r / e_k + o``; that is linear in ``x_k = 1 / e_k`` and ``o``, so the fit is a
+   least-squares problem, solved with non-negative coefficients (an exhaustive search over which coefficients
+   are zero: there are only a handful). Each configuration's residuals are divided by its measured total, so
+   that small networks weigh as much as large ones: the target is the relative error of a whole network. The
+   overhead ``o`` is then refitted to whole passes (see :func:`fit_profile`).
 
-Everything is measured with medians (per layer) or best-of (micro-benchmarks) to damp the noise of a shared
-machine; the whole calibration takes a few seconds at batch 1. Progress goes to ``progress`` (stderr in the
-CLI).
+On a shared machine other processes take the cores now and then. The micro-benchmarks keep their fastest
+run; the networks keep their fastest pass (``statistic="min"``, with that pass's own per-layer times) over
+several passes and round-robin rounds (:func:`measure_networks`); and the CLI runs NumPy's BLAS on one thread,
+because a multi-threaded matrix product stalls whenever one of its threads loses its core. The whole
+calibration takes a few seconds. Progress goes to ``progress`` (stderr in the CLI).
 """
 
 from __future__ import annotations
@@ -309,7 +312,8 @@ def calibrate(
     configs : sequence of (alpha, resolution)
         The fitting configurations (default :data:`FIT_CONFIGS`, disjoint from the validation set).
     repeats, rounds : int
-        Timing repeats per layer (medians) and micro-benchmark (best-of); rounds of :func:`measure_networks`.
+        Timed passes per network and round (:func:`measure_networks`), and the least number of runs of each
+        micro-benchmark.
     matmul_n, copy_bytes : int
         Sizes of the micro-benchmarks; small values make a fast, rough calibration (tests).
     min_seconds : float

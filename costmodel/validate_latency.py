@@ -1,12 +1,12 @@
 """Check the latency model against measurement on configurations the calibration never saw.
 
 The held-out set (:data:`HELD_OUT`) is the paper's 16 MobileNets of Tables 6-7: α ∈ {1.0, 0.75, 0.5, 0.25}
-x resolution ∈ {224, 192, 160, 128}. For each, the reference executor measures the whole forward pass
-(median of ``repeats``) and every layer (:func:`costmodel.reference.time_layers`); the model predicts both
-from the profile.
-The result gives the signed error per configuration and per layer type, the median absolute error over
-configurations, and the rank agreement of predicted and measured latency (Spearman's ρ and Kendall's τ-b,
-implemented here with NumPy) -- what an architecture search needs is the right order.
+x resolution ∈ {224, 192, 160, 128}. For each, the reference executor measures whole forward passes and
+every layer (:func:`costmodel.calibrate.measure_networks`, with the statistic the profile was calibrated
+with); the model predicts both from the profile. The result gives the signed error per configuration and per
+layer type, the median absolute error over configurations, and the rank agreement of predicted and measured
+latency (Spearman's ρ and Kendall's τ-b, implemented here with NumPy) -- what an architecture search needs is
+the right order.
 """
 
 from __future__ import annotations
@@ -105,9 +105,9 @@ class ConfigResult:
     alpha: float
     resolution: int
     mult_adds: int
-    measured_s: float  # median whole forward pass
+    measured_s: float  # whole forward pass (fastest, or median: the profile's statistic)
     predicted_s: float
-    measured_by_kind_s: Mapping[str, float]  # per layer type, sums of per-layer medians
+    measured_by_kind_s: Mapping[str, float]  # per layer type, sums of the measured per-layer times
     predicted_by_kind_s: Mapping[str, float]
     mult_adds_by_kind: Mapping[str, int]  # from the cost engine (paper convention)
 
@@ -231,7 +231,7 @@ def validate(
     configs : sequence of (alpha, resolution)
         Default: the 16 held-out configurations.
     repeats, rounds : int
-        Forward passes per configuration and round (medians), rounds (minimum of the medians); see
+        Forward passes per configuration and round, and rounds; see
         :func:`costmodel.calibrate.measure_networks`.
     time_layers : callable, optional
         Replaces the reference executor's timing (a synthetic device in tests).
