@@ -135,3 +135,42 @@ def test_pads_against_oracle_padding(n, k, stride, same, symmetric):
 def test_unknown_padding_convention_is_an_error():
     with pytest.raises(SpecError, match="reflect"):
         K.pads("same", 8, 4, 3, 2, "reflect")
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("method", K.DEPTHWISE_METHODS)
+@pytest.mark.parametrize("convention", K.PADDINGS)
+@pytest.mark.parametrize(("size", "channels", "stride"), [(12, 4, 1), (12, 6, 2), (9, 5, 2), (16, 3, 1)])
+def test_depthwise_planes_paths_match_loop_oracle(size, channels, stride, convention, method, threads):
+    """The executor's path: input scattered into planes (bias, activation), taps or einsum, threads."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    rng = np.random.default_rng(size + channels + stride)
+    x, kern, bias = _rand(rng, 2, size, size, channels), _rand(rng, 3, 3, channels), _rand(rng, channels)
+    prev_bias = _rand(rng, channels)
+    out = window_out_size(size, 3, stride, "same")
+    top, _ = K.pads("same", size, out, 3, stride, convention)
+    layout = K.PlaneLayout(stride if method == "taps" else 1, top, (out - 1) * stride + 3)
+    planes = layout.scatter(x, layout.allocate(2, channels), prev_bias, "relu6")
+    # one output row per band below, so that the threads have bands to share
+    weights = K.tile_depthwise(kern, out) if method == "taps" else kern
+    with ThreadPoolExecutor(threads) as pool:
+        y, mult_adds = K.depthwise_planes(
+            planes, weights, bias, stride, 3, out, activation="relu", band_elements=out * channels,
+            pool=pool, workers=threads, method=method,
+        )  # fmt: skip
+    relu6_input = oracle_act(x.astype(np.float64) + prev_bias, "relu6")
+    want = oracle_act(
+        oracle_conv(relu6_input, kern[:, :, None, :], stride, convention, groups=channels) + bias, "relu"
+    )
+    np.testing.assert_allclose(y, want, rtol=RTOL, atol=ATOL)
+    assert mult_adds == 2 * out * out * 9 * channels
+
+
+def test_depthwise_method_rule_and_bad_plane_count():
+    assert K.depthwise_method(K.EINSUM_MIN_CHANNELS - 1) == "taps"
+    assert K.depthwise_method(K.EINSUM_MIN_CHANNELS) == "einsum"
+    layout = K.PlaneLayout(1, 1, 9)
+    planes = layout.allocate(1, 2)
+    with pytest.raises(SpecError, match="taps"):
+        K.depthwise_planes(planes, np.zeros((9, 8), np.float32), None, 2, 3, 4, method="taps")

@@ -22,6 +22,9 @@ __all__ = ["main", "COMMANDS"]
 COMMANDS: tuple[str, ...] = (
     # "tables",
     "count",
+    "run",
+    "profile",
+    "export-onnx",
     "calibrate",
     "latency",
     "validate-latency",

@@ -33,6 +33,7 @@ def network_from_args(args: argparse.Namespace) -> Network:
         shallow=args.shallow,
         separable=not args.full_conv,
         num_classes=args.num_classes,
+        activation=getattr(args, "activation", "relu"),  # only the reference commands offer --activation
     )
 
 

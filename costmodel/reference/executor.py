@@ -8,9 +8,12 @@ them. Buffers are allocated on the first call for a batch size and reused afterw
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -20,7 +23,16 @@ from ..network import Network, Node
 from . import kernels as K
 from .weights import BN_EPSILON, validate_weights
 
-__all__ = ["Prepared", "Execution", "prepare", "execute", "forward", "time_layers", "check_images"]
+__all__ = [
+    "Prepared",
+    "Execution",
+    "prepare",
+    "execute",
+    "forward",
+    "time_layers",
+    "check_images",
+    "default_threads",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +46,9 @@ class _Step:
     pad_y: tuple[int, int] = (0, 0)  # (top, bottom)
     pad_x: tuple[int, int] = (0, 0)  # (left, right)
     activation: str | None = None
+    tiled: np.ndarray | None = None  # depthwise: the kernel laid out as whole rows (kernels.tile_depthwise)
+    layout: K.PlaneLayout | None = None  # depthwise: how its input is padded and split into phase planes
+    method: str | None = None  # depthwise: "taps" or "einsum" (kernels.depthwise_method)
 
     @property
     def name(self) -> str:
@@ -47,11 +62,35 @@ class Prepared:
     network: Network
     padding: str
     steps: tuple[_Step, ...]
-    _workspaces: dict[int, dict[str, np.ndarray]] = field(default_factory=dict, repr=False)
+    threads: int = 1  # threads sharing the depthwise bands (matrix products use BLAS's own threads)
+    _workspaces: dict[int, dict[str, Any]] = field(default_factory=dict, repr=False)
 
-    def workspace(self, batch: int) -> dict[str, np.ndarray]:
+    def workspace(self, batch: int) -> dict[str, Any]:
         """Buffers for a batch size, allocated once (zero borders of padding buffers stay zero)."""
         return self._workspaces.setdefault(batch, {})
+
+    @property
+    def pool(self) -> ThreadPoolExecutor | None:
+        return _thread_pool(self.threads) if self.threads > 1 else None
+
+
+_POOLS: dict[int, ThreadPoolExecutor] = {}
+
+
+def _thread_pool(threads: int) -> ThreadPoolExecutor:
+    """One shared pool per thread count (NumPy releases the GIL inside its array operations)."""
+    if threads not in _POOLS:
+        _POOLS[threads] = ThreadPoolExecutor(threads, thread_name_prefix="costmodel-reference")
+    return _POOLS[threads]
+
+
+def default_threads() -> int:
+    """The CPUs this process may run on (as OpenBLAS's default), at most 8."""
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        cpus = os.cpu_count() or 1
+    return max(1, min(cpus, 8))
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,18 +127,33 @@ def _conv_step(node: Node, weights: Mapping[str, np.ndarray], padding: str) -> _
             op = "conv"  # a padded 1x1 convolution: im2col handles it
         else:
             kernel = kernel.reshape(layer.in_ch, layer.out_ch)
+    kernel = np.ascontiguousarray(kernel, dtype=np.float32)
+    tiled = layout = method = None
+    if op == "depthwise":
+        # The taps kernel reads phase planes (one per stride offset) with row-tiled weights; the einsum kernel
+        # reads one padded plane with the (K, K, C) kernel.
+        method = K.depthwise_method(layer.in_ch)
+        taps = method == "taps"
+        tiled = K.tile_depthwise(kernel, node.out_size) if taps else kernel
+        extent = (node.out_size - 1) * layer.stride + layer.kernel
+        layout = K.PlaneLayout(layer.stride if taps else 1, pad_y[0], extent)
     return _Step(
         node,
         op,
-        np.ascontiguousarray(kernel, dtype=np.float32),
+        kernel,
         None if bias is None else np.ascontiguousarray(bias, dtype=np.float32),
         pad_y,
         pad_y,  # square maps, square kernels: both axes are padded alike
         layer.activation,
+        tiled,
+        layout,
+        method,
     )
 
 
-def prepare(network: Network, weights: Mapping[str, np.ndarray], *, padding: str = "same") -> Prepared:
+def prepare(
+    network: Network, weights: Mapping[str, np.ndarray], *, padding: str = "same", threads: int | None = None
+) -> Prepared:
     """Validate ``weights`` for ``network`` and prepare them for execution.
 
     Parameters
@@ -110,11 +164,18 @@ def prepare(network: Network, weights: Mapping[str, np.ndarray], *, padding: str
         :func:`~costmodel.reference.load_weights`.
     padding : {"same", "symmetric"}
         Padding convention for layers whose spec says ``"same"`` (see :mod:`costmodel.reference.kernels`).
+    threads : int, optional
+        Threads for the depthwise layers (default: the usable CPUs, at most 8). Matrix products use BLAS's
+        own threads (``OPENBLAS_NUM_THREADS``).
     """
     if not isinstance(network, Network):
         raise SpecError(f"expected a Network, got {type(network).__name__}")
     if padding not in K.PADDINGS:
         raise SpecError(f"padding convention must be one of {K.PADDINGS}, got {padding!r}")
+    if threads is None:
+        threads = default_threads()
+    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+        raise InputError(f"threads must be a positive integer, got {threads!r}")
     validate_weights(network, weights)
     steps = []
     for node in network.nodes:
@@ -132,7 +193,7 @@ def prepare(network: Network, weights: Mapping[str, np.ndarray], *, padding: str
             steps.append(_Step(node, "softmax"))
         else:  # validate_weights already refuses other layer types; keep the executor honest anyway
             raise SpecError(f"{layer.name}: the reference executor has no kernel for {type(layer).__name__}")
-    return Prepared(network, padding, tuple(steps))
+    return Prepared(network, padding, tuple(steps), threads)
 
 
 def check_images(network: Network, images: object) -> np.ndarray:
@@ -170,55 +231,66 @@ def check_images(network: Network, images: object) -> np.ndarray:
     return x
 
 
-def _buffer(ws: dict[str, np.ndarray], key: str, shape: tuple[int, ...], zero: bool = False) -> np.ndarray:
+def _buffer(ws: dict[str, Any], key: str, shape: tuple[int, ...]) -> np.ndarray:
     buf = ws.get(key)
     if buf is None or buf.shape != shape:
-        buf = np.zeros(shape, np.float32) if zero else np.empty(shape, np.float32)
-        ws[key] = buf
+        buf = ws[key] = np.empty(shape, np.float32)
     return buf
 
 
-def _padded(step: _Step, x: np.ndarray, ws: dict[str, np.ndarray]) -> np.ndarray:
+def _planes(step: _Step, ws: dict[str, Any], n: int) -> dict[tuple[int, int], np.ndarray]:
+    """The zero-bordered input planes of a depthwise step (allocated once per batch size)."""
+    key = f"{step.name}/planes"
+    if key not in ws:
+        ws[key] = step.layout.allocate(n, step.node.in_ch)
+    return ws[key]
+
+
+def _padded(step: _Step, x: np.ndarray, ws: dict[str, Any]) -> np.ndarray:
+    """``x`` zero padded for a standard convolution (stride-1 plane layout: one plane)."""
     (top, bottom), (left, right) = step.pad_y, step.pad_x
     if top == bottom == left == right == 0:
         return x
-    n, h, w, c = x.shape
-    # Rows past the last window's end are never read: keep at most the rows the windows reach.
     node = step.node
-    rows = (node.out_size - 1) * node.layer.stride + node.layer.kernel  # padded extent the windows cover
-    buf = _buffer(ws, f"{step.name}/pad", (n, rows, rows, c), zero=True)
-    hh = min(h, rows - top)
-    ww = min(w, rows - left)
-    buf[:, top : top + hh, left : left + ww, :] = x[:, :hh, :ww, :]
-    return buf
+    layout = K.PlaneLayout(1, top, (node.out_size - 1) * node.layer.stride + node.layer.kernel)
+    key = f"{step.name}/pad"
+    if key not in ws:
+        ws[key] = layout.allocate(x.shape[0], node.in_ch)
+    return layout.scatter(x, ws[key])[0, 0]
 
 
-def _run_step(step: _Step, x: np.ndarray, ws: dict[str, np.ndarray]) -> tuple[np.ndarray, int]:
+def _run_step(
+    step: _Step, x: Any, ws: dict[str, Any], prepared: Prepared, into: _Step | None
+) -> tuple[Any, int]:
+    """Run one step on ``x`` (an array, or a depthwise step's planes). With ``into`` (the next step, a
+    depthwise one), write the activated output straight into its input planes and return those."""
     node, op = step.node, step.op
-    n = x.shape[0]
+    n = x[0, 0].shape[0] if isinstance(x, dict) else x.shape[0]
+    out_shape = (n, node.out_size, node.out_size, node.out_ch)
+    if op == "depthwise":
+        planes = x if isinstance(x, dict) else step.layout.scatter(x, _planes(step, ws, n))
+        return K.depthwise_planes(
+            planes, step.tiled, step.bias, node.layer.stride, node.layer.kernel, node.out_size,
+            _buffer(ws, step.name, out_shape), activation=step.activation, pool=prepared.pool,
+            workers=prepared.threads, method=step.method,
+        )  # fmt: skip
+    bias = None if into is not None else step.bias  # fused: the bias is added while scattering
     if op == "pointwise":
-        out = _buffer(ws, step.name, (n, node.out_size, node.out_size, node.out_ch))
-        y, mult_adds = K.pointwise_conv2d(x, step.kernel, step.bias, out=out)
-    elif op == "depthwise":
-        xp = _padded(step, x, ws)
-        shape = (n, node.out_size, node.out_size, node.out_ch)
-        out = _buffer(ws, step.name, shape)
-        tmp = _buffer(ws, f"{step.name}/tmp", shape)
-        y, mult_adds = K.depthwise_conv2d(
-            xp, step.kernel, step.bias, node.layer.stride, node.out_size, out, tmp
-        )
+        y, mult_adds = K.pointwise_conv2d(x, step.kernel, bias, out=_buffer(ws, step.name, out_shape))
     elif op == "conv":
         xp = _padded(step, x, ws)
         k = node.layer.kernel
         cols = _buffer(ws, f"{step.name}/cols", (n, node.out_size, node.out_size, k, k, node.in_ch))
-        out = _buffer(ws, step.name, (n, node.out_size, node.out_size, node.out_ch))
-        y, mult_adds = K.conv2d(xp, step.kernel, step.bias, node.layer.stride, node.out_size, cols, out)
+        y, mult_adds = K.conv2d(xp, step.kernel, bias, node.layer.stride, node.out_size, cols,
+                                _buffer(ws, step.name, out_shape))  # fmt: skip
     elif op == "pool":
         return K.global_avg_pool(x), 0
     elif op == "fc":
         y, mult_adds = K.linear(x, step.kernel, step.bias)
     else:  # softmax: exponentials and a division, no multiply-accumulate
         return K.softmax(x), 0
+    if into is not None:
+        return into.layout.scatter(y, _planes(into, ws, n), step.bias, step.activation), mult_adds
     return K.activate(y, step.activation), mult_adds
 
 
@@ -262,11 +334,16 @@ def execute(
     seconds: dict[str, float] = {}
     logits = x
     clock = time.perf_counter
-    for step in prepared.steps:
+    steps = prepared.steps
+    for i, step in enumerate(steps):
         if step.op == "softmax":
             logits = x
+        # Unless tracing (which wants every layer's own output), a convolution followed by a depthwise layer
+        # writes its activated output straight into that layer's padded input planes: one pass saved.
+        nxt = steps[i + 1] if i + 1 < len(steps) else None
+        fuse = not trace and nxt is not None and nxt.op == "depthwise" and step.op in ("pointwise", "conv")
         start = clock()
-        x, batch_mult_adds = _run_step(step, x, ws)
+        x, batch_mult_adds = _run_step(step, x, ws, prepared, nxt if fuse else None)
         seconds[step.name] = clock() - start
         mult_adds[step.name] = batch_mult_adds // n
         if trace:

@@ -17,7 +17,6 @@ Every array is float32. Every load is validated against the network (:func:`vali
 from __future__ import annotations
 
 import os
-import tempfile
 import zipfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -27,6 +26,7 @@ import numpy as np
 from ..errors import SpecError, WeightsError
 from ..layers import Conv2d, GlobalAvgPool, Linear, Softmax
 from ..network import Network
+from ._files import atomic_write
 
 __all__ = [
     "BN_EPSILON",
@@ -158,21 +158,8 @@ def save_weights(network: Network, weights: Mapping[str, np.ndarray], path: str 
     Returns the path written. Nothing is left on disk if validation or writing fails.
     """
     validate_weights(network, weights)
-    path = Path(path)
-    if not path.parent.is_dir():
-        raise WeightsError(f"cannot write {str(path)!r}: folder {str(path.parent)!r} does not exist")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **{k: weights[k] for k in expected_weights(network)})
-        os.replace(tmp, path)
-    except OSError as exc:
-        Path(tmp).unlink(missing_ok=True)
-        raise WeightsError(f"cannot write {str(path)!r}: {exc.strerror}") from None
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    arrays = {k: weights[k] for k in expected_weights(network)}
+    return atomic_write(path, lambda f: np.savez(f, **arrays), WeightsError)
 
 
 def _read_magic(path: Path) -> bytes:
