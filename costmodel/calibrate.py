@@ -160,7 +160,7 @@ def _measure_once(
 def measure_networks(
     networks: Sequence[Network],
     repeats: int = 7,
-    rounds: int = 2,
+    rounds: int = 3,
     seed: int = 0,
     time_layers: TimeLayers | None = None,
     progress: Progress = _quiet,
@@ -296,7 +296,7 @@ def calibrate(
     configs: Sequence[tuple[float, int]] = FIT_CONFIGS,
     *,
     repeats: int = 7,
-    rounds: int = 2,
+    rounds: int = 3,
     matmul_n: int = 1024,
     copy_bytes: int = 128 * 2**20,
     min_seconds: float = 0.3,

@@ -76,9 +76,22 @@ def test_bad_options_exit_2(profile_file, tmp_path, capsys):
 def test_calibrate_quick_writes_a_profile(tmp_path, capsys):
     pytest.importorskip("costmodel.reference")
     out = tmp_path / "p.json"
-    assert main(["calibrate", "--quick", "--repeats", "1", "--rounds", "1", "--out", str(out)]) == 0
+    argv = [
+        "calibrate",
+        "--quick",
+        "--repeats",
+        "1",
+        "--rounds",
+        "1",
+        "--statistic",
+        "median",
+        "--out",
+        str(out),
+    ]
+    assert main(argv) == 0
     err = capsys.readouterr().err
     assert "peak FLOP/s" in err and "done in" in err  # progress on stderr
     profile = load_profile(out)
     assert profile.meta["executor"] == "costmodel.reference"
+    assert profile.meta["statistic"] == "median"
     assert main(["latency", "--profile", str(out), "--alpha", "0.25", "--resolution", "128"]) == 0

@@ -49,7 +49,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--repeats", type=int, default=7, help="timed passes per configuration and round (default 7)"
     )
     parser.add_argument(
-        "--rounds", type=int, default=2, help="round-robin rounds; the fastest median counts (default 2)"
+        "--rounds", type=int, default=3, help="round-robin rounds; the fastest round counts (default 3)"
     )
     parser.add_argument(
         "--quick",
@@ -86,7 +86,12 @@ def run(args: argparse.Namespace) -> int:
     quick = {"matmul_n": 512, "copy_bytes": 32 * 2**20, "min_seconds": 0.05, "configs": FIT_CONFIGS[:2]}
     options = quick if args.quick else {}
     profile = calibrate(
-        repeats=args.repeats, rounds=args.rounds, seed=args.seed, progress=progress, **options
+        repeats=args.repeats,
+        rounds=args.rounds,
+        seed=args.seed,
+        statistic=args.statistic,
+        progress=progress,
+        **options,
     )
     if args.out:
         path = save_profile(profile, args.out)
