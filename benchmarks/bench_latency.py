@@ -1,6 +1,6 @@
 """Validation report of the roofline latency model on this machine, in one run.
 
-    python benchmarks/bench_latency.py [--threads 1] [--repeats 7] [--rounds 3] [--plots DIR]
+    python benchmarks/bench_latency.py [--threads 1] [--repeats 7] [--rounds 5] [--plots DIR]
 
 Two protocols, side by side:
 
@@ -33,7 +33,7 @@ def main() -> int:
         "--threads", type=int, default=1, help="BLAS threads (default 1; 0: the environment's)"
     )
     parser.add_argument("--repeats", type=int, default=7)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--statistic", choices=("min", "median"), default="min")
     parser.add_argument("--plots", metavar="DIR", help="write the two figures into this folder")
     args = parser.parse_args()

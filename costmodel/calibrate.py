@@ -8,11 +8,11 @@
    (:data:`FIT_CONFIGS`, chosen outside the 16 held-out (α, resolution) pairs of the paper's Tables 6-7 that
    :mod:`costmodel.validate_latency` checks against), timing every layer and every whole pass. With the
    roofline time ``r`` of each layer at 100 % efficiency, the measured time ``t`` of a layer of type ``k`` is
-   modelled as ``t = r / e_k + o``; that is linear in ``x_k = 1 / e_k`` and ``o``, so the fit is a
+   modelled as ``t = r / e_k + o_k``; that is linear in ``x_k = 1 / e_k`` and ``o_k``, so the fit is a
    least-squares problem, solved with non-negative coefficients (an exhaustive search over which coefficients
    are zero: there are only a handful). Each configuration's residuals are divided by its measured total, so
-   that small networks weigh as much as large ones: the target is the relative error of a whole network. The
-   overhead ``o`` is then refitted to whole passes (see :func:`fit_profile`).
+   that small networks weigh as much as large ones: the target is the relative error of a whole network. A
+   shared per-layer overhead is then fitted to whole passes (see :func:`fit_profile`).
 
 On a shared machine other processes take the cores now and then. The micro-benchmarks keep their fastest
 run; the networks keep their fastest pass (``statistic="min"``, with that pass's own per-layer times) over
@@ -160,7 +160,7 @@ def _measure_once(
 def measure_networks(
     networks: Sequence[Network],
     repeats: int = 7,
-    rounds: int = 3,
+    rounds: int = 5,
     seed: int = 0,
     time_layers: TimeLayers | None = None,
     progress: Progress = _quiet,
@@ -227,65 +227,85 @@ def fit_profile(
     name: str = "calibrated",
     meta: Mapping[str, object] | None = None,
     max_efficiency: float = MAX_EFFICIENCY,
+    overhead_by_kind: bool = True,
 ) -> DeviceProfile:
-    """Fit per-layer-type efficiencies to per-layer times, and the per-layer overhead to whole passes.
+    """Fit per-layer-type efficiencies (and overheads) to per-layer times, the per-layer overhead to passes.
 
-    Model: ``t_layer = roofline_s / e_kind + overhead_s`` (see the module docstring), with
-    ``0 < e_kind <= max_efficiency`` and ``overhead_s >= 0``. The bound matters for a layer type whose time is
-    almost all overhead (tiny layers): without it the fit could make such a type infinitely fast.
+    Model: ``t_layer = roofline_s / e_kind + o_kind + overhead_s``, with ``0 < e_kind <= max_efficiency``,
+    ``o_kind >= 0`` and ``overhead_s >= 0``. The bound on ``e_kind`` matters for a layer type whose time is
+    almost all overhead (a softmax): without it the fit could make such a type infinitely fast.
 
-    The efficiencies come from the per-layer least-squares fit. The overhead is then set so that whole
-    forward passes come out right: the median over the networks of (pass time - sum of the layers'
-    ``roofline_s / e_kind``) / layers. A pass costs a little more than its timed layers (input checks, the
-    loop itself), and whole-pass latency is what the model is judged on.
+    1. Per-layer least squares (see the module docstring). With ``overhead_by_kind`` (default) every layer
+       type gets its own fixed cost ``o_kind`` -- a convolution makes more library calls than a softmax -- and
+       the problem splits into one two-unknown fit per type. Without it there is one ``o`` for all types
+       and one joint fit; either way this stage's overhead goes into ``overhead_by_kind_s``.
+    2. ``overhead_s`` is then set so that whole forward passes come out right: pass time = the sum of the
+       layers' stage-1 times + layers x ``overhead_s``, least squares on relative residuals, or 0 if that
+       comes out negative. A pass costs a little more than its timed layers (input checks, the loop itself),
+       and whole-pass latency is what the model is judged on.
 
     Parameters
     ----------
     peak_flops_per_s, bandwidth_bytes_per_s : float
         From :func:`measure_peak_flops` and :func:`measure_bandwidth`.
     measurements : sequence of Measurement
-        Per-layer times of the fitting configurations (:func:`measure_network`).
+        Per-layer and whole-pass times of the fitting configurations (:func:`measure_networks`).
     """
     if not measurements:
         raise ProfileError("fit_profile needs at least one measured network")
     base = DeviceProfile(peak_flops_per_s, bandwidth_bytes_per_s, dtype=dtype)
-    kinds: list[str] = []
-    rows: list[tuple[str, float, float, float]] = []  # kind, roofline_s, measured_s, weight
-    for m in measurements:
+    placed = [
+        (m, [lat for lat in predict(m.network, base).layers if lat.name in m.layer_s]) for m in measurements
+    ]
+    rows: dict[str, list[tuple[float, float, float]]] = {}  # kind -> [(roofline_s, measured_s, weight)]
+    for m, layers in placed:
         weight = 1.0 / sum(m.layer_s.values())
-        for lat in predict(m.network, base).layers:
-            if lat.name not in m.layer_s:
-                continue  # a layer the executor does not time separately (e.g. softmax folded into fc)
-            if lat.kind not in kinds:
-                kinds.append(lat.kind)
-            rows.append((lat.kind, lat.roofline_s, float(m.layer_s[lat.name]), weight))
+        for lat in layers:
+            rows.setdefault(lat.kind, []).append((lat.roofline_s, float(m.layer_s[lat.name]), weight))
     if not rows:
         raise ProfileError("fit_profile: no measured layer matches a layer of the networks")
-    a = np.zeros((len(rows), len(kinds) + 1))
-    b = np.zeros(len(rows))
-    for i, (kind, roof, measured, weight) in enumerate(rows):
-        a[i, kinds.index(kind)] = roof * weight
-        a[i, -1] = weight  # the overhead column
-        b[i] = measured * weight
-    # x_k >= 1 / max_efficiency: substitute x_k = x_min + y_k and solve for y >= 0 (and overhead >= 0).
-    x_min = np.zeros(len(kinds) + 1)
-    x_min[:-1] = 1.0 / max_efficiency
-    x = x_min + _nnls(a, b - a @ x_min)
-    efficiency = {kind: 1.0 / float(x[j]) for j, kind in enumerate(kinds)}
-    # The overhead, second stage: what a whole forward pass costs beyond its layers' fitted roofline times
-    # (the per-layer overhead, plus the pass's own bookkeeping: input checks, the loop, the logits copy),
-    # spread over its layers. The median over networks; 0 when the passes are no slower than their layers.
-    gaps = []
-    for m in measurements:
-        layers = [lat for lat in predict(m.network, base).layers if lat.name in m.layer_s]
-        roofline = sum(lat.roofline_s / efficiency[lat.kind] for lat in layers)
-        gaps.append((m.forward_s - roofline) / len(layers))
-    overhead_s = max(float(np.median(gaps)), 0.0)
+    kinds = list(rows)
+    # Columns: 1/e per kind, then one overhead per kind (or a shared one). x_k >= 1 / max_efficiency:
+    # substitute x_k = x_min + y_k and solve for y >= 0.
+    n_overheads = len(kinds) if overhead_by_kind else 1
+    a_rows, b_rows = [], []
+    for k, kind in enumerate(kinds):
+        for roofline, measured, weight in rows[kind]:
+            row = np.zeros(len(kinds) + n_overheads)
+            row[k] = roofline * weight
+            row[len(kinds) + (k if overhead_by_kind else 0)] = weight
+            a_rows.append(row)
+            b_rows.append(measured * weight)
+    a, b = np.array(a_rows), np.array(b_rows)
+    x_min = np.zeros(a.shape[1])
+    x_min[: len(kinds)] = 1.0 / max_efficiency
+    if overhead_by_kind:  # the problem separates: one (1/e, o) pair per kind, rows of that kind only
+        x = x_min.copy()
+        for k in range(len(kinds)):
+            mask = a[:, k] != 0
+            cols = [k, len(kinds) + k]
+            sub = a[np.ix_(mask, cols)]
+            x[cols] += _nnls(sub, b[mask] - sub @ x_min[cols])
+    else:
+        x = x_min + _nnls(a, b - a @ x_min)
+    efficiency = {kind: 1.0 / float(x[k]) for k, kind in enumerate(kinds)}
+    kind_overhead = {
+        kind: float(x[len(kinds) + (k if overhead_by_kind else 0)]) for k, kind in enumerate(kinds)
+    }
+    # Stage 2: wall = fitted + layers x overhead_s, least squares in relative terms (residuals / wall), so
+    # small networks, where a fixed cost matters most, weigh as much as large ones.
+    ratio, gap = [], []
+    for m, layers in placed:
+        fitted = sum(lat.roofline_s / efficiency[lat.kind] + kind_overhead[lat.kind] for lat in layers)
+        ratio.append(len(layers) / m.forward_s)
+        gap.append((m.forward_s - fitted) / m.forward_s)
+    overhead_s = max(float(np.dot(ratio, gap) / np.dot(ratio, ratio)), 0.0)
     return DeviceProfile(
         peak_flops_per_s,
         bandwidth_bytes_per_s,
         efficiency=efficiency,
         overhead_s=overhead_s,
+        overhead_by_kind_s=kind_overhead,
         dtype=dtype,
         name=name,
         meta=dict(meta or {}),
@@ -296,7 +316,7 @@ def calibrate(
     configs: Sequence[tuple[float, int]] = FIT_CONFIGS,
     *,
     repeats: int = 7,
-    rounds: int = 3,
+    rounds: int = 5,
     matmul_n: int = 1024,
     copy_bytes: int = 128 * 2**20,
     min_seconds: float = 0.3,

@@ -7,7 +7,8 @@ For each layer (batch ``N`` images, one after another, as the reference executor
   :func:`costmodel.memory.layer_memory` (weights are read once per batch, activations once per image);
 - arithmetic intensity = FLOPs / bytes moved;
 - compute time = FLOPs / peak FLOP/s, memory time = bytes / bandwidth;
-- predicted time = max(compute time, memory time) / efficiency(layer type) + overhead;
+- predicted time = max(compute time, memory time) / efficiency(layer type) + overhead(layer type), the
+  overhead being the profile's per-layer ``overhead_s`` plus its optional per-type extra;
 - the layer is ``"compute"``-bound when compute time >= memory time, else ``"memory"``-bound.
 
 The model returns floats and small dataclasses and never formats (see :mod:`costmodel.latency_report`).
@@ -145,7 +146,8 @@ def predict(network: Network, profile: DeviceProfile, batch: int = 1) -> Latency
         bytes_moved = elem_bytes * (mem.weight_elements + batch * (mem.input_elements + mem.output_elements))
         compute_s, memory_s = roofline_seconds(2 * mult_adds, bytes_moved, profile)
         efficiency = profile.efficiency_of(lc.kind)
-        seconds = max(compute_s, memory_s) / efficiency + profile.overhead_s
+        overhead_s = profile.overhead_of(lc.kind)
+        seconds = max(compute_s, memory_s) / efficiency + overhead_s
         layers.append(
             LayerLatency(
                 lc.node,
@@ -156,7 +158,7 @@ def predict(network: Network, profile: DeviceProfile, batch: int = 1) -> Latency
                 compute_s,
                 memory_s,
                 efficiency,
-                profile.overhead_s,
+                overhead_s,
                 seconds,
             )
         )

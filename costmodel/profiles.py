@@ -10,6 +10,8 @@ A profile says how fast a device computes and moves data, and how far each layer
   that layer type reaches; a type not listed uses ``default_efficiency``. A value above 1 is allowed: a layer
   whose data stays in cache can beat the streaming bandwidth;
 - ``overhead_s``: a fixed cost per layer (Python dispatch, temporary allocations, thread start-up);
+- ``overhead_by_kind_s``: optional, an extra fixed cost per layer of a type (a convolution makes more
+  library calls than a softmax); a type not listed adds nothing;
 - ``dtype``: the element type the bytes are counted in (``"float32"``, ``"float16"``, ``"int8"``);
 - ``meta``: free-form provenance (how and where it was measured), kept but never interpreted.
 
@@ -39,7 +41,7 @@ from .memory import DTYPE_BYTES
 __all__ = ["DeviceProfile", "load_profile", "save_profile", "profile_from_dict"]
 
 _REQUIRED = ("peak_flops_per_s", "bandwidth_bytes_per_s")
-_OPTIONAL = ("name", "efficiency", "default_efficiency", "overhead_s", "dtype", "meta")
+_OPTIONAL = ("name", "efficiency", "default_efficiency", "overhead_s", "overhead_by_kind_s", "dtype", "meta")
 
 
 @dataclass(frozen=True)
@@ -60,6 +62,7 @@ class DeviceProfile:
     efficiency: Mapping[str, float] = field(default_factory=dict)
     default_efficiency: float = 1.0
     overhead_s: float = 0.0
+    overhead_by_kind_s: Mapping[str, float] = field(default_factory=dict)
     dtype: str = "float32"
     name: str = "profile"
     meta: Mapping[str, Any] = field(default_factory=dict)
@@ -67,6 +70,8 @@ class DeviceProfile:
     def __post_init__(self) -> None:
         _check(self.__dict__, where="DeviceProfile")
         object.__setattr__(self, "efficiency", {str(k): float(v) for k, v in self.efficiency.items()})
+        extra = {str(k): float(v) for k, v in self.overhead_by_kind_s.items()}
+        object.__setattr__(self, "overhead_by_kind_s", extra)
         object.__setattr__(self, "meta", dict(self.meta))
         for name in ("peak_flops_per_s", "bandwidth_bytes_per_s", "default_efficiency", "overhead_s"):
             object.__setattr__(self, name, float(getattr(self, name)))
@@ -74,6 +79,10 @@ class DeviceProfile:
     def efficiency_of(self, kind: str) -> float:
         """The efficiency of layer type ``kind`` (``default_efficiency`` when the profile has none)."""
         return self.efficiency.get(kind, self.default_efficiency)
+
+    def overhead_of(self, kind: str) -> float:
+        """Fixed seconds per layer of type ``kind``: ``overhead_s`` plus the type's own extra, if any."""
+        return self.overhead_s + self.overhead_by_kind_s.get(kind, 0.0)
 
     @property
     def ridge_flops_per_byte(self) -> float:
@@ -89,6 +98,7 @@ class DeviceProfile:
             "efficiency": dict(self.efficiency),
             "default_efficiency": self.default_efficiency,
             "overhead_s": self.overhead_s,
+            "overhead_by_kind_s": dict(self.overhead_by_kind_s),
             "dtype": self.dtype,
             "meta": dict(self.meta),
         }
@@ -112,18 +122,20 @@ def _check(data: Mapping[str, Any], where: str) -> None:
         raise ProfileError(f"{where}: field 'dtype' must be one of {', '.join(DTYPE_BYTES)}, got {dtype!r}")
     if not isinstance(data.get("name", "profile"), str):
         raise ProfileError(f"{where}: field 'name' must be a string, got {data['name']!r}")
-    efficiency = data.get("efficiency", {})
-    if not isinstance(efficiency, Mapping):
-        raise ProfileError(
-            f"{where}: field 'efficiency' must be a table of layer type -> number, got {efficiency!r}"
-        )
-    for kind, value in efficiency.items():
-        if not isinstance(kind, str) or not kind:
-            raise ProfileError(f"{where}: field 'efficiency' has a bad layer type {kind!r}")
-        if not _is_number(value) or value <= 0:
+    for name, positive in (("efficiency", True), ("overhead_by_kind_s", False)):
+        table = data.get(name, {})
+        if not isinstance(table, Mapping):
             raise ProfileError(
-                f"{where}: field 'efficiency.{kind}' must be a finite number > 0, got {value!r}"
+                f"{where}: field {name!r} must be a table of layer type -> number, got {table!r}"
             )
+        for kind, value in table.items():
+            if not isinstance(kind, str) or not kind:
+                raise ProfileError(f"{where}: field {name!r} has a bad layer type {kind!r}")
+            if not _is_number(value) or value < 0 or (positive and value == 0):
+                bound = "> 0" if positive else ">= 0"
+                raise ProfileError(
+                    f"{where}: field '{name}.{kind}' must be a finite number {bound}, got {value!r}"
+                )
     if not isinstance(data.get("meta", {}), Mapping):
         raise ProfileError(f"{where}: field 'meta' must be a table, got {data['meta']!r}")
 

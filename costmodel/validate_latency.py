@@ -216,7 +216,7 @@ def validate(
     configs: Sequence[tuple[float, int]] = HELD_OUT,
     *,
     repeats: int = 7,
-    rounds: int = 3,
+    rounds: int = 5,
     seed: int = 0,
     time_layers: TimeLayers | None = None,
     progress: Callable[[str], None] = lambda message: None,

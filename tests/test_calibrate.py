@@ -3,6 +3,8 @@ whole calibration runs end to end on the reference executor (tiny micro-benchmar
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 import pytest
 
@@ -10,6 +12,7 @@ from costmodel import mobilenet_v1
 from costmodel.calibrate import (
     FIT_CONFIGS,
     MAX_EFFICIENCY,
+    Measurement,
     _nnls,
     calibrate,
     fit_profile,
@@ -33,6 +36,15 @@ TRUE_EFFICIENCY = {
     "Avg Pool": 0.3,
     "Softmax": 0.05,
 }
+TRUE_KIND_OVERHEAD = {  # extra fixed seconds per layer of a type, on top of TRUE_OVERHEAD
+    "Conv 3x3": 9e-6,
+    "Conv DW 3x3": 6e-6,
+    "Conv 1x1": 3e-6,
+    "FC": 2e-6,
+    "Avg Pool": 1e-6,
+    "Softmax": 0.0,
+}
+PASS_OVERHEAD = 2e-6  # what a whole pass costs beyond its layers, per layer
 
 
 def _oracle_kind(layer):
@@ -58,7 +70,13 @@ def _oracle_seconds(node):
         mult_adds, weights = 0, 0
     bytes_moved = 4 * (weights + node.in_ch * node.in_size**2 + node.out_ch * node.out_size**2)
     roofline = max(2 * mult_adds / TRUE_PEAK, bytes_moved / TRUE_BANDWIDTH)
-    return roofline / TRUE_EFFICIENCY[_oracle_kind(layer)] + TRUE_OVERHEAD
+    kind = _oracle_kind(layer)
+    return (
+        roofline / TRUE_EFFICIENCY[kind] + TRUE_OVERHEAD + (TRUE_KIND_OVERHEAD[kind] if KIND_OVERHEADS else 0)
+    )
+
+
+KIND_OVERHEADS = True  # switched off by test_shared_overhead_fit
 
 
 def synthetic_time_layers(network, weights, images, repeats=5):
@@ -66,21 +84,40 @@ def synthetic_time_layers(network, weights, images, repeats=5):
 
 
 SMALL = [(0.25, 97), (0.4, 65), (0.6, 81), (0.3, 129)]  # tiny fitting set for tests (not held out either)
+CLASSES = [1000, 500, 200, 100]  # varied so that the softmax's roofline varies too: its fit is identifiable
+
+
+def _measured():
+    """Synthetic measurements; each whole pass costs PASS_OVERHEAD per layer beyond its layers."""
+    networks = [mobilenet_v1(a, r, num_classes=c) for (a, r), c in zip(SMALL, CLASSES, strict=True)]
+    out = []
+    for m in measure_networks(networks, repeats=1, rounds=1, time_layers=synthetic_time_layers):
+        out.append(Measurement(m.network, m.layer_s, m.forward_s + PASS_OVERHEAD * len(m.network.nodes)))
+    return out
 
 
 def test_fit_recovers_a_known_device():
-    networks = [mobilenet_v1(a, r) for a, r in SMALL]
-    measured = measure_networks(networks, repeats=1, rounds=1, time_layers=synthetic_time_layers)
-    profile = fit_profile(TRUE_PEAK, TRUE_BANDWIDTH, measured)
+    profile = fit_profile(TRUE_PEAK, TRUE_BANDWIDTH, _measured())
     # Noise-free data that the model can represent exactly: recovered to solver precision.
-    assert profile.overhead_s == pytest.approx(TRUE_OVERHEAD, rel=1e-6)
     assert profile.efficiency.keys() == TRUE_EFFICIENCY.keys()
     for kind, value in TRUE_EFFICIENCY.items():
         assert profile.efficiency[kind] == pytest.approx(value, rel=1e-6), kind
-    # ... and then predicts a network it never saw exactly.
+        expected = TRUE_OVERHEAD + TRUE_KIND_OVERHEAD[kind]
+        assert profile.overhead_by_kind_s[kind] == pytest.approx(expected, rel=1e-6, abs=1e-12), kind
+    assert profile.overhead_s == pytest.approx(PASS_OVERHEAD, rel=1e-6)
+    # ... and then predicts a network it never saw exactly (its layers; the pass adds PASS_OVERHEAD each).
     held_out = mobilenet_v1(1.0, 224)
-    expected = sum(_oracle_seconds(n) for n in held_out.nodes)
+    expected = sum(_oracle_seconds(n) + PASS_OVERHEAD for n in held_out.nodes)
     assert predict(held_out, profile).seconds == pytest.approx(expected, rel=1e-6)
+
+
+def test_shared_overhead_fit(monkeypatch):
+    monkeypatch.setattr(sys.modules[__name__], "KIND_OVERHEADS", False)
+    profile = fit_profile(TRUE_PEAK, TRUE_BANDWIDTH, _measured(), overhead_by_kind=False)
+    for kind, value in TRUE_EFFICIENCY.items():
+        assert profile.efficiency[kind] == pytest.approx(value, rel=1e-6), kind
+        assert profile.overhead_by_kind_s[kind] == pytest.approx(TRUE_OVERHEAD, rel=1e-6), kind
+    assert profile.overhead_s == pytest.approx(PASS_OVERHEAD, rel=1e-6)
 
 
 def test_rounds_keep_the_fastest_round():
@@ -116,10 +153,8 @@ def test_nnls_is_optimal(seed):
 
 
 def test_efficiency_bound_is_respected():
-    networks = [mobilenet_v1(a, r) for a, r in SMALL]
-    measured = measure_networks(networks, repeats=1, rounds=1, time_layers=synthetic_time_layers)
     # FC's true efficiency is 1.5; with a bound of 1 the fit must stop at the bound, not beyond.
-    profile = fit_profile(TRUE_PEAK, TRUE_BANDWIDTH, measured, max_efficiency=1.0)
+    profile = fit_profile(TRUE_PEAK, TRUE_BANDWIDTH, _measured(), max_efficiency=1.0)
     assert profile.efficiency["FC"] == pytest.approx(1.0, rel=1e-12)
     assert max(profile.efficiency.values()) <= 1.0
 

@@ -108,6 +108,15 @@ def test_conv1x1_worked_example():
     assert lat.seconds == pytest.approx(1037.60448e-6, rel=1e-12)  # float rounding only
 
 
+def test_overhead_by_kind_adds_to_the_shared_overhead():
+    network = Network([Conv2d("pw", 32, 64, 1), Linear("fc", 64 * 8 * 8, 10)], input_size=8, in_ch=32)
+    profile = DeviceProfile(PEAK, BANDWIDTH, overhead_s=1e-5, overhead_by_kind_s={"Conv 1x1": 4e-6})
+    conv, fc = predict(network, profile).layers
+    assert conv.overhead_s == pytest.approx(1.4e-5, rel=1e-12)
+    assert conv.seconds == pytest.approx(conv.roofline_s + 1.4e-5, rel=1e-12)
+    assert fc.overhead_s == 1e-5  # FC has no extra
+
+
 def test_float16_halves_the_bytes():
     network = Network([Conv2d("dw", 64, 64, 3, groups=64)], input_size=56, in_ch=64)
     f32 = predict(network, DeviceProfile(PEAK, BANDWIDTH)).layers[0]

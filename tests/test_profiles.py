@@ -16,6 +16,7 @@ GOOD = {
     "bandwidth_bytes_per_s": 1.2e10,
     "efficiency": {"Conv 1x1": 0.6, "Conv DW 3x3": 0.15},
     "overhead_s": 2e-5,
+    "overhead_by_kind_s": {"Conv 1x1": 3e-6},
 }
 
 TOML = """
@@ -27,6 +28,9 @@ overhead_s = 2e-5
 [efficiency]
 "Conv 1x1" = 0.6
 "Conv DW 3x3" = 0.15
+
+[overhead_by_kind_s]
+"Conv 1x1" = 3e-6
 """
 
 
@@ -42,6 +46,7 @@ def test_json_round_trip(tmp_path):
     )
     assert p.efficiency_of("Conv 1x1") == 0.6
     assert p.efficiency_of("FC") == 1.0  # not listed: the default
+    assert (p.overhead_of("Conv 1x1"), p.overhead_of("FC")) == (2e-5 + 3e-6, 2e-5)
     again = tmp_path / "again.json"
     save_profile(p, again)
     assert load_profile(again) == p
@@ -84,6 +89,12 @@ BAD_JSON = [
     pytest.param(_bad(efficiency=[0.5]), ["'efficiency'", "[0.5]"], id="efficiency-list"),
     pytest.param(_bad(efficiency={"Conv 1x1": 0}), ["'efficiency.Conv 1x1'", "got 0"], id="efficiency-zero"),
     pytest.param(_bad(efficiency={"FC": None}), ["'efficiency.FC'", "None"], id="efficiency-null"),
+    pytest.param(
+        _bad(overhead_by_kind_s={"FC": -1e-6}),
+        ["'overhead_by_kind_s.FC'", ">= 0", "-1e-06"],
+        id="kind-overhead",
+    ),
+    pytest.param(_bad(overhead_by_kind_s=2e-6), ["'overhead_by_kind_s'", "table"], id="kind-overhead-scalar"),
     pytest.param(_bad(dtype="float64"), ["'dtype'", "'float64'"], id="dtype"),
     pytest.param(_bad(name=3), ["'name'", "3"], id="name"),
     pytest.param(_bad(meta=[1]), ["'meta'"], id="meta"),

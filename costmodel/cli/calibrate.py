@@ -49,7 +49,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--repeats", type=int, default=7, help="timed passes per configuration and round (default 7)"
     )
     parser.add_argument(
-        "--rounds", type=int, default=3, help="round-robin rounds; the fastest round counts (default 3)"
+        "--rounds", type=int, default=5, help="round-robin rounds; the fastest round counts (default 5)"
     )
     parser.add_argument(
         "--quick",
