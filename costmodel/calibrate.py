@@ -379,6 +379,9 @@ def calibrate(
         peak, bandwidth, measurements, name=f"calibrated on {platform.node() or 'this machine'}", meta=meta
     )
     effs = ", ".join(f"{k} {v:.3g}" for k, v in profile.efficiency.items())
-    progress(f"fit: efficiency {effs}; overhead {profile.overhead_s * 1e6:,.1f} us/layer")
+    extra = ", ".join(f"{k} {v * 1e6:.1f}" for k, v in profile.overhead_by_kind_s.items())
+    progress(
+        f"fit: efficiency {effs}; overhead {profile.overhead_s * 1e6:,.1f} us/layer + per type (us): {extra}"
+    )
     progress(f"done in {time.perf_counter() - start:,.1f} s")
     return profile

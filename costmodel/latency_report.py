@@ -44,6 +44,7 @@ def prediction_table(pred: LatencyPrediction) -> pd.DataFrame:
                 "memory_ms": lat.memory_s * _MS,
                 "bound": lat.bound,
                 "efficiency": lat.efficiency,
+                "overhead_ms": lat.overhead_s * _MS,
                 "predicted_ms": lat.seconds * _MS,
                 "predicted_pct": 100.0 * lat.seconds / total if total else 0.0,
             }
@@ -53,12 +54,14 @@ def prediction_table(pred: LatencyPrediction) -> pd.DataFrame:
 
 
 def profile_summary(profile: DeviceProfile) -> str:
-    """One line: peak, bandwidth, ridge point and overhead of a profile."""
+    """One line: peak, bandwidth, ridge point and overheads of a profile."""
     return (
         f"profile {profile.name!r}: peak {profile.peak_flops_per_s / 1e9:,.1f} GFLOP/s, "
         f"bandwidth {profile.bandwidth_bytes_per_s / 1e9:,.2f} GB/s, "
         f"ridge {profile.ridge_flops_per_byte:,.1f} FLOP/byte, "
-        f"overhead {profile.overhead_s * 1e6:,.1f} us/layer, {profile.dtype}"
+        f"overhead {profile.overhead_s * 1e6:,.1f} us/layer"
+        + "".join(f", +{v * 1e6:,.1f} us per {k}" for k, v in profile.overhead_by_kind_s.items() if v > 0)
+        + f", {profile.dtype}"
     )
 
 
