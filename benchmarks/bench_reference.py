@@ -2,10 +2,11 @@
 
     python benchmarks/bench_reference.py [--threads 2] [--rounds 15] [--alpha 1.0] [--resolution 224]
 
-Prints, for batch 1 and batch 8: the median latency of each runtime, their ratio (NumPy / ORT; target <= 1.5
-at batch 1) and NumPy's GFLOP/s (2 x Mult-Adds / time); then the per-layer-type time split of the NumPy pass
-and the peak resident memory of ``costmodel run`` (target < 300 MB). Runs are interleaved in rounds (ORT block,
-NumPy block, alternating which goes first) so that load from other processes hits both alike.
+For batch 1 and batch 8 it prints the median latency of ONNX Runtime and of the NumPy forward (depthwise
+layers on 1 thread, and on ``--threads`` threads), the ratio NumPy / ORT (target <= 1.5 at batch 1) and the
+GFLOP/s (2 x Mult-Adds / time); then the time per layer type of the NumPy pass and the peak resident memory
+of ``costmodel run`` (target < 300 MB). Runs are interleaved in rounds (one block per runtime, the order
+alternating, the first pass of each block dropped) so that load from other processes hits all of them alike.
 """
 
 from __future__ import annotations
@@ -19,10 +20,16 @@ parser.add_argument(
     "--threads", type=int, default=2, help="threads for OpenBLAS and ONNX Runtime (default 2)"
 )
 parser.add_argument("--rounds", type=int, default=15, help="interleaved rounds (default 15)")
-parser.add_argument("--per-round", type=int, default=3, help="timed passes per runtime per round (default 3)")
+parser.add_argument("--per-round", type=int, default=4, help="passes per runtime per round (default 4)")
 parser.add_argument("--alpha", type=float, default=1.0)
 parser.add_argument("--resolution", type=int, default=224)
 parser.add_argument("--batches", default="1,8", help="comma-separated batch sizes (default 1,8)")
+parser.add_argument(
+    "--ort-spin",
+    action="store_true",
+    help="let ORT's idle threads spin (its default); off here: spinning threads left over from an ORT "
+    "block steal both cores from the NumPy block that follows",
+)
 parser.add_argument(
     "--no-rss", action="store_true", help="skip the peak-memory measurement of `costmodel run`"
 )
@@ -32,9 +39,9 @@ args = parser.parse_args()
 for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ[var] = str(args.threads)
 
-import resource  # noqa: E402
 import subprocess  # noqa: E402
 import time  # noqa: E402
+from collections.abc import Callable  # noqa: E402
 
 import numpy as np  # noqa: E402
 import onnxruntime as ort  # noqa: E402
@@ -44,96 +51,96 @@ from costmodel.reference import forward, init_weights, prepare, time_layers  # n
 from costmodel.reference.onnx_export import to_onnx  # noqa: E402
 
 
-def interleaved(fns: dict[str, object], rounds: int, per_round: int) -> dict[str, float]:
-    """Median seconds of each zero-argument function, timed in alternating blocks."""
-    samples: dict[str, list[float]] = {k: [] for k in fns}
+def interleaved(
+    fns: dict[str, Callable[[], object]], rounds: int, per_round: int
+) -> dict[str, tuple[float, float]]:
+    """Median (wall seconds, process CPU seconds) of each function, timed in blocks whose order rotates;
+    each block's first pass is dropped (it pays for the other runtime's threads winding down and for cold
+    caches). CPU time counts every thread of this process, spinning ones included; with one thread it is
+    the least load-sensitive measure of the work done."""
+    samples: dict[str, list[tuple[float, float]]] = {k: [] for k in fns}
     names = list(fns)
     for fn in fns.values():  # warm-up: buffers, thread pools, page faults
         fn()
-        fn()
     for r in range(rounds):
-        for name in names if r % 2 == 0 else names[::-1]:
+        for name in names[r % len(names) :] + names[: r % len(names)]:
             fn = fns[name]
-            for _ in range(per_round):
-                start = time.perf_counter()
+            for i in range(per_round + 1):
+                wall, cpu = time.perf_counter(), time.process_time()
                 fn()
-                samples[name].append(time.perf_counter() - start)
-    return {k: float(np.median(v)) for k, v in samples.items()}
+                if i:
+                    samples[name].append((time.perf_counter() - wall, time.process_time() - cpu))
+    return {k: tuple(float(x) for x in np.median(np.array(v), axis=0)) for k, v in samples.items()}
 
 
 def peak_rss_mb(argv: list[str]) -> float:
-    """Peak resident memory (MB) of a child process, from getrusage (Linux reports ru_maxrss in KiB)."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    subprocess.run(argv, check=True, stdout=subprocess.DEVNULL)
-    after = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    if after <= before:  # ru_maxrss of children is a maximum over all children so far
-        raise RuntimeError("could not measure the child's peak RSS (run this script in a fresh process)")
-    return after / 1024
+    """Peak resident memory (MB) of ``costmodel <argv>`` in a fresh interpreter, read from its own VmHWM.
+
+    (``getrusage(RUSAGE_CHILDREN)`` would report this process's size: a child starts with the parent's
+    resident pages counted, and Linux keeps that high-water mark across exec.)
+    """
+    code = (
+        "import sys\n"
+        "from costmodel.cli import main\n"
+        f"main({argv!r})\n"
+        "hwm = [l for l in open('/proc/self/status') if l.startswith('VmHWM')][0].split()[1]\n"
+        "print('VmHWM', hwm, file=sys.stderr)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
+    line = [ln for ln in done.stderr.splitlines() if ln.startswith("VmHWM")][-1]
+    return int(line.split()[1]) / 1024
 
 
 def main() -> None:
     net = costmodel.mobilenet_v1(args.alpha, args.resolution)
     mult_adds = costmodel.count(net).mult_adds
     weights = init_weights(net, seed=0)
-    prepared = prepare(net, weights)
+    variants = {"numpy": prepare(net, weights, threads=1)}
+    if args.threads > 1:
+        variants[f"numpy, dw {args.threads} thr"] = prepare(net, weights, threads=args.threads)
     options = ort.SessionOptions()
     options.intra_op_num_threads = args.threads
     options.inter_op_num_threads = 1
-    session = ort.InferenceSession(
-        to_onnx(net, weights).SerializeToString(), options, providers=["CPUExecutionProvider"]
-    )
+    if not args.ort_spin:
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    session = ort.InferenceSession(to_onnx(net, weights).SerializeToString(), options,
+                                   providers=["CPUExecutionProvider"])  # fmt: skip
     print(
-        f"{net.name}: {mult_adds:,} Mult-Adds per image; threads={args.threads} (OpenBLAS and ORT); "
-        f"numpy {np.__version__}, onnxruntime {ort.__version__}; "
-        f"OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '(unset)')}"
+        f"{net.name}: {mult_adds:,} Mult-Adds per image; {args.threads} thread(s) for OpenBLAS and ORT; "
+        f"numpy {np.__version__}, onnxruntime {ort.__version__}, "
+        f"OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '(unset)')}, ORT spinning "
+        f"{'on' if args.ort_spin else 'off'}; load average "
+        f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs"
     )
-    print(
-        f"{'batch':>5}  {'numpy ms':>9}  {'ORT ms':>8}  {'numpy/ORT':>9}  {'numpy GFLOP/s':>13}  {'ORT GFLOP/s':>11}"
-        "  max rel. diff"
-    )
+    header = f"{'batch':>5}  {'runtime':<16}  {'median ms':>9}  {'vs ORT':>6}  {'GFLOP/s':>7}"
+    print(f"{header}  {'CPU ms':>7}  {'vs ORT':>6}  {'max rel. diff':>13}")
     for batch in [int(b) for b in args.batches.split(",")]:
         r = net.input_size
         x = np.random.default_rng(batch).uniform(-1, 1, (batch, r, r, 3)).astype(np.float32)
-        diff = float(np.abs(forward(net, prepared, x) - session.run(["logits"], {"images": x})[0]).max())
-        diff /= float(np.abs(session.run(["logits"], {"images": x})[0]).max())
-        t = interleaved(
-            {
-                "numpy": lambda x=x: forward(net, prepared, x),
-                "ort": lambda x=x: session.run(["logits"], {"images": x}),
-            },
-            args.rounds,
-            args.per_round,
-        )
+        want = session.run(["logits"], {"images": x})[0]
+        fns: dict[str, Callable[[], object]] = {
+            "ONNX Runtime": lambda x=x: session.run(["logits"], {"images": x})
+        }
+        fns.update({name: (lambda p=p, x=x: forward(net, p, x)) for name, p in variants.items()})
+        t = interleaved(fns, args.rounds, args.per_round)
         flops = 2 * mult_adds * batch
-        print(
-            f"{batch:>5}  {1e3 * t['numpy']:>9.2f}  {1e3 * t['ort']:>8.2f}  {t['numpy'] / t['ort']:>9.2f}  "
-            f"{flops / t['numpy'] / 1e9:>13.1f}  {flops / t['ort'] / 1e9:>11.1f}  {diff:.1e}"
-        )
+        for name, (seconds, cpu) in t.items():
+            diff = 0.0 if name == "ONNX Runtime" else np.abs(forward(net, variants[name], x) - want).max()
+            wall_ort, cpu_ort = t["ONNX Runtime"]
+            print(f"{batch:>5}  {name:<16}  {1e3 * seconds:>9.2f}  {seconds / wall_ort:>6.2f}  "
+                  f"{flops / seconds / 1e9:>7.1f}  {1e3 * cpu:>7.2f}  {cpu / cpu_ort:>6.2f}  "
+                  f"{diff / np.abs(want).max():>13.1e}")  # fmt: skip
     x = np.random.default_rng(0).uniform(-1, 1, (1, net.input_size, net.input_size, 3)).astype(np.float32)
-    seconds = time_layers(net, prepared, x, repeats=args.rounds)
+    seconds = time_layers(net, variants["numpy"], x, repeats=args.rounds)
     kinds: dict[str, float] = {}
     for lc in costmodel.count(net).layers:
         kinds[lc.kind] = kinds.get(lc.kind, 0.0) + seconds[lc.name]
     total = sum(kinds.values())
-    print(
-        "NumPy batch 1, time by layer type: "
-        + ", ".join(f"{k} {1e3 * s:.2f} ms ({100 * s / total:.0f} %)" for k, s in kinds.items())
-    )
+    split = ", ".join(f"{k} {1e3 * s:.2f} ms ({100 * s / total:.0f} %)" for k, s in kinds.items())
+    print(f"NumPy batch 1 (dw 1 thread), time by layer type: {split}")
     if not args.no_rss:
-        argv = [
-            sys.executable,
-            "-m",
-            "costmodel",
-            "run",
-            "--alpha",
-            str(args.alpha),
-            "--resolution",
-            str(args.resolution),
-        ]
-        print(
-            f"peak RSS of `costmodel run --alpha {args.alpha} --resolution {args.resolution}`: "
-            f"{peak_rss_mb(argv):.0f} MB (target < 300 MB)"
-        )
+        argv = ["run", "--alpha", str(args.alpha), "--resolution", str(args.resolution)]
+        print(f"peak RSS of `costmodel {' '.join(argv)}`: {peak_rss_mb(argv):.0f} MB (target < 300 MB)")
 
 
 if __name__ == "__main__":

@@ -52,7 +52,8 @@ def test_run_prints_top5_matching_the_forward_pass(capsys, tmp_path):
 def test_run_with_weights_file_and_random_image(capsys, tmp_path):
     net = costmodel.mobilenet_v1(0.25, 64, activation="relu6")
     path = save_weights(net, init_weights(net, seed=8), tmp_path / "w.npz")
-    code, out, _ = _run(capsys, "run", *SMALL, "--activation", "relu6", "--weights", str(path), "--top", "3")
+    argv = ["run", *SMALL, "--activation", "relu6", "--weights", str(path), "--top", "3", "--threads", "2"]
+    code, out, _ = _run(capsys, *argv)
     assert code == 0 and "random image" in out and "w.npz" in out
     assert len([line for line in out.splitlines() if line.strip()[:1].isdigit()]) == 3
 
@@ -85,8 +86,8 @@ def test_export_onnx_writes_a_model(capsys, tmp_path):
     [
         (["run", *SMALL, "--weights", "/nonexistent/w.npz"], "does not exist"),
         (["run", *SMALL, "--image", "/nonexistent/x.png"], "does not exist"),
-        (["run", *SMALL, "--top", "0"], "--top"),
-        (["profile", *SMALL, "--batch", "0"], "--batch"),
+        (["run", *SMALL, "--top", "0"], "--top: expected a positive integer, got 0"),
+        (["profile", *SMALL, "--batch", "x"], "--batch: expected a positive integer, got 'x'"),
         (["run", "--alpha", "-1"], "alpha"),
         (["export-onnx", *SMALL, "--out", "/nonexistent/dir/m.onnx"], "does not exist"),
         (["run", *SMALL, "--padding", "valid"], "invalid choice"),

@@ -143,3 +143,25 @@ def test_bad_padding_and_mismatched_prepared_weights():
         forward(net, prepare(other, init_weights(other)), _images(net))
     with pytest.raises(InputError, match="repeats"):
         time_layers(net, init_weights(net), _images(net), repeats=0)
+
+
+def test_prepared_padding_is_the_default():
+    net = costmodel.mobilenet_v1(0.25, 64)
+    w = init_weights(net)
+    x = _images(net)
+    sym = prepare(net, w, padding="symmetric")
+    np.testing.assert_array_equal(forward(net, sym, x), forward(net, w, x, padding="symmetric"))
+    with pytest.raises(SpecError, match="prepared with padding 'symmetric'"):
+        forward(net, sym, x, padding="same")
+
+
+@pytest.mark.parametrize(
+    "config", [dict(alpha=0.5, resolution=96), dict(alpha=0.25, resolution=65, separable=False)]
+)
+def test_fused_and_traced_passes_agree_exactly(config):
+    # Untraced, a conv writes bias + activation straight into the next depthwise layer's planes; traced, every
+    # layer runs on its own. Same float operations in the same order: bit-identical logits.
+    net = costmodel.mobilenet_v1(**config)
+    prepared = prepare(net, init_weights(net))
+    x = _images(net)
+    np.testing.assert_array_equal(forward(net, prepared, x), forward(net, prepared, x, trace=True)[0])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from ._common import add_format_argument, add_network_arguments, emit, network_from_args
-from ._reference import add_reference_arguments, weights_from_args
+from ._reference import add_reference_arguments, apply_threads, positive_int, weights_from_args
 
 NAME = "profile"
 HELP = "time every layer of the NumPy reference implementation: shares of Mult-Adds, params and time, GFLOP/s"
@@ -17,31 +17,27 @@ PAPER_CLAIM = "the paper (Sec. 3.1) says 95 % of computation time goes to 1x1 co
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_network_arguments(parser)
     add_reference_arguments(parser)
-    parser.add_argument("--batch", type=int, default=1, help="images per forward pass (default 1)")
+    parser.add_argument("--batch", type=positive_int, default=1, help="images per forward pass (default 1)")
     parser.add_argument(
-        "--repeats", type=int, default=10, help="timed passes; medians per layer (default 10)"
+        "--repeats", type=positive_int, default=10, help="timed passes; medians per layer (default 10)"
     )
     add_format_argument(parser)
     parser.add_argument("--out", help="write to this file instead of standard output")
 
 
 def run(args: argparse.Namespace) -> int:
+    threads = apply_threads(args)  # before NumPy loads
     import json
 
     import numpy as np
 
     from ..engine import count
-    from ..errors import InputError
     from ..reference import prepare, time_layers
     from ..reference.profiling import ONE_BY_ONE, kind_table, profile_table
     from ..report import records, render
 
-    if args.batch < 1:
-        raise InputError(f"--batch must be >= 1, got {args.batch}")
-    if args.repeats < 1:
-        raise InputError(f"--repeats must be >= 1, got {args.repeats}")
     network = network_from_args(args)
-    prepared = prepare(network, weights_from_args(network, args), padding=args.padding)
+    prepared = prepare(network, weights_from_args(network, args), padding=args.padding, threads=threads)
     r = network.input_size
     images = np.random.default_rng(args.seed).uniform(-1, 1, (args.batch, r, r, 3)).astype(np.float32)
     seconds = time_layers(network, prepared, images, repeats=args.repeats, padding=args.padding)

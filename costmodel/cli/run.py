@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from ._common import add_network_arguments, network_from_args
-from ._reference import add_reference_arguments, weights_from_args
+from ._reference import add_reference_arguments, apply_threads, positive_int, weights_from_args
 
 NAME = "run"
 HELP = "classify an image with the NumPy reference implementation: top-5 classes and latency"
@@ -19,31 +19,27 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="PNG or JPEG file; resized and scaled as Keras MobileNet (x / 127.5 - 1). "
         "Without it, a random image",
     )
-    parser.add_argument("--top", type=int, default=5, help="how many classes to print (default 5)")
+    parser.add_argument("--top", type=positive_int, default=5, help="how many classes to print (default 5)")
     parser.add_argument(
-        "--repeats", type=int, default=5, help="timed forward passes after a warm-up (default 5)"
+        "--repeats", type=positive_int, default=5, help="timed forward passes after a warm-up (default 5)"
     )
 
 
 def run(args: argparse.Namespace) -> int:
+    threads = apply_threads(args)  # before NumPy loads
     import time
 
     import numpy as np
 
-    from ..errors import InputError
     from ..reference import forward, prepare
     from ..reference.images import load_image, random_image
     from ..reference.kernels import softmax
 
-    if args.top < 1:
-        raise InputError(f"--top must be >= 1, got {args.top}")
-    if args.repeats < 1:
-        raise InputError(f"--repeats must be >= 1, got {args.repeats}")
     network = network_from_args(args)
     weights = weights_from_args(network, args)
     size = network.input_size
     image = load_image(args.image, size) if args.image else random_image(size, seed=args.seed)
-    prepared = prepare(network, weights, padding=args.padding)
+    prepared = prepare(network, weights, padding=args.padding, threads=threads)
     del weights
     start = time.perf_counter()
     logits = forward(network, prepared, image, padding=args.padding)

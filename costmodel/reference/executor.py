@@ -57,7 +57,11 @@ class _Step:
 
 @dataclass(eq=False)
 class Prepared:
-    """One network's weights ready to run (BN folded, padding chosen). Make with :func:`prepare`."""
+    """One network's weights ready to run (BN folded, padding chosen). Make with :func:`prepare`.
+
+    It owns the activation buffers it reuses between calls: run one forward pass at a time on it (prepare
+    another one per thread that runs passes concurrently).
+    """
 
     network: Network
     padding: str
@@ -165,15 +169,16 @@ def prepare(
     padding : {"same", "symmetric"}
         Padding convention for layers whose spec says ``"same"`` (see :mod:`costmodel.reference.kernels`).
     threads : int, optional
-        Threads for the depthwise layers (default: the usable CPUs, at most 8). Matrix products use BLAS's
-        own threads (``OPENBLAS_NUM_THREADS``).
+        Threads sharing the depthwise layers' bands (default 1; :func:`default_threads` gives the usable
+        CPUs). Matrix products use BLAS's own threads (``OPENBLAS_NUM_THREADS``), whose workers spin for a
+        while after each product and compete with extra threads on a busy machine: measure before raising it.
     """
     if not isinstance(network, Network):
         raise SpecError(f"expected a Network, got {type(network).__name__}")
     if padding not in K.PADDINGS:
         raise SpecError(f"padding convention must be one of {K.PADDINGS}, got {padding!r}")
     if threads is None:
-        threads = default_threads()
+        threads = 1
     if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
         raise InputError(f"threads must be a positive integer, got {threads!r}")
     validate_weights(network, weights)
@@ -294,14 +299,17 @@ def _run_step(
     return K.activate(y, step.activation), mult_adds
 
 
-def _as_prepared(network: Network, weights: Mapping[str, np.ndarray] | Prepared, padding: str) -> Prepared:
+def _as_prepared(
+    network: Network, weights: Mapping[str, np.ndarray] | Prepared, padding: str | None
+) -> Prepared:
+    """``weights`` if already prepared for ``network`` (and ``padding``, if given), else prepared now."""
     if isinstance(weights, Prepared):
         if weights.network is not network and weights.network.nodes != network.nodes:
             raise WeightsError(f"prepared weights are for {weights.network.name}, not {network.name}")
-        if weights.padding != padding:
+        if padding is not None and weights.padding != padding:
             raise SpecError(f"weights were prepared with padding {weights.padding!r}, not {padding!r}")
         return weights
-    return prepare(network, weights, padding=padding)
+    return prepare(network, weights, padding="same" if padding is None else padding)
 
 
 def execute(
@@ -309,7 +317,7 @@ def execute(
     weights: Mapping[str, np.ndarray] | Prepared,
     images: np.ndarray,
     *,
-    padding: str = "same",
+    padding: str | None = None,
     trace: bool = False,
 ) -> Execution:
     """Run ``network`` on ``images`` and record per-layer executed Mult-Adds and wall time.
@@ -321,9 +329,10 @@ def execute(
         Raw weights (validated and folded on each call) or the result of :func:`prepare` (reused).
     images : ndarray, shape (N, R, R, C)
         Preprocessed float images (Keras MobileNet: ``x / 127.5 - 1``).
-    padding : {"same", "symmetric"}
+    padding : {"same", "symmetric"}, optional
+        Default: the prepared weights' convention, or "same" for raw weights.
     trace : bool
-        Keep a copy of every layer's output.
+        Keep a copy of every layer's output (and run every layer unfused, so each output is its own).
     """
     prepared = _as_prepared(network, weights, padding)
     x = check_images(network, images)
@@ -358,7 +367,7 @@ def forward(
     weights: Mapping[str, np.ndarray] | Prepared,
     images: np.ndarray,
     *,
-    padding: str = "same",
+    padding: str | None = None,
     trace: bool = False,
 ) -> np.ndarray | tuple[np.ndarray, dict[str, np.ndarray]]:
     """Logits of ``network`` for a batch of images.
@@ -372,8 +381,9 @@ def forward(
         :func:`prepare` (to fold the batch norms once and reuse buffers across calls).
     images : ndarray, shape (N, R, R, 3)
         Preprocessed float images, NHWC.
-    padding : {"same", "symmetric"}
-        TF SAME (what Keras-trained weights expect) or symmetric pad-1 (PyTorch).
+    padding : {"same", "symmetric"}, optional
+        TF SAME (what Keras-trained weights expect) or symmetric pad-1 (PyTorch). Default: the prepared
+        weights' convention, or "same" for raw weights.
     trace : bool
         Also return ``{layer name: output}`` for every layer (copies).
 
@@ -402,9 +412,21 @@ def time_layers(
     images: np.ndarray,
     repeats: int = 5,
     *,
-    padding: str = "same",
+    padding: str | None = None,
 ) -> dict[str, float]:
     """Median wall time, in seconds, of every layer over ``repeats`` forward passes (after one warm-up).
+
+    Parameters
+    ----------
+    network : Network
+    weights : mapping or Prepared
+        Prepared once here if raw. Pass :func:`prepare`'s result to choose ``threads``.
+    images : ndarray, shape (N, R, R, C)
+    repeats : int
+    padding : {"same", "symmetric"}, optional
+
+    A layer's time includes its bias and activation; a convolution followed by a depthwise layer also writes
+    its output into that layer's padded input (the depthwise time then starts from a ready input).
 
     Returns
     -------
@@ -414,6 +436,6 @@ def time_layers(
     if isinstance(repeats, bool) or not isinstance(repeats, int) or repeats < 1:
         raise InputError(f"repeats must be a positive integer, got {repeats!r}")
     prepared = _as_prepared(network, weights, padding)
-    execute(network, prepared, images, padding=padding)  # warm-up: allocate buffers, touch pages
-    runs = [execute(network, prepared, images, padding=padding).seconds for _ in range(repeats)]
+    execute(network, prepared, images)  # warm-up: allocate buffers, touch pages
+    runs = [execute(network, prepared, images).seconds for _ in range(repeats)]
     return {step.name: float(np.median([r[step.name] for r in runs])) for step in prepared.steps}

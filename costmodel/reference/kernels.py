@@ -30,7 +30,6 @@ __all__ = [
     "PADDINGS",
     "ACTIVATIONS",
     "pads",
-    "pad_into",
     "conv2d",
     "depthwise_conv2d",
     "tile_depthwise",
@@ -38,6 +37,7 @@ __all__ = [
     "depthwise_planes",
     "depthwise_method",
     "DEPTHWISE_METHODS",
+    "EINSUM_MIN_CHANNELS",
     "BAND_ELEMENTS",
     "pointwise_conv2d",
     "fold_batch_norm",
@@ -83,16 +83,6 @@ def pads(
             f"of {kernel} at stride {stride}"
         )
     return before, after
-
-
-def pad_into(x: np.ndarray, buf: np.ndarray, top: int, left: int) -> np.ndarray:
-    """Copy ``x`` (N, H, W, C) into the interior of ``buf`` (N, H + pads, W + pads, C), whose border is zero.
-
-    ``buf`` is reused between calls; only its interior is written, so the zero border stays.
-    """
-    n, h, w, c = x.shape
-    buf[:, top : top + h, left : left + w, :] = x
-    return buf
 
 
 def _windows(xp: np.ndarray, dy: int, dx: int, out_size: int, stride: int) -> np.ndarray:
@@ -164,8 +154,8 @@ def tile_depthwise(kernel: np.ndarray, out_size: int) -> np.ndarray:
 
 DEPTHWISE_METHODS = ("taps", "einsum")
 
-#: From this many channels on, the einsum depthwise kernel beats the banded taps (measured on MobileNetV1's
-#: layers with benchmarks/bench_reference.py: 2x faster at 256-512 channels, 1.6x slower at 32).
+#: From this many channels on, the einsum depthwise kernel beats the banded taps (measured on one core on
+#: MobileNetV1 1.0-224's layer shapes: einsum 2x faster at 256-512 channels, 1.3x at 128, 1.6x slower at 32).
 EINSUM_MIN_CHANNELS = 64
 
 
@@ -234,7 +224,7 @@ class PlaneLayout:
         bias: np.ndarray | None = None,
         activation: str | None = None,
     ) -> dict[tuple[int, int], np.ndarray]:
-        """Write ``activation(x + bias)`` ((N, H, W, C)) into the planes' interiors: one pass over ``x``."""
+        """Write ``activation(x + bias)`` ((N, H, W, C)) into the planes' interiors, reading ``x`` once."""
         spans = self._spans(x.shape[1])
         for (py, px), plane in planes.items():
             (src_y, dst_y), (src_x, dst_x) = spans[py], spans[px]
