@@ -26,6 +26,9 @@ COMMANDS: tuple[str, ...] = (
     "run",
     "profile",
     "export-onnx",
+    "calibrate",
+    "latency",
+    "validate-latency",
 )
 
 EXIT_USAGE = 2
