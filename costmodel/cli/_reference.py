@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import os
-import sys
 
 from ..network import Network
+from ._common import add_threads_argument
 
 
 def positive_int(text: str) -> int:
@@ -36,27 +35,14 @@ def add_reference_arguments(parser: argparse.ArgumentParser) -> None:
         help="padding convention: TF SAME (Keras weights) or symmetric pad-1 (PyTorch); default same",
     )
     g.add_argument("--weights", help="weights file: .npz (costmodel) or Keras mobilenet_<alpha>_<size>_tf.h5")
-    g.add_argument(
-        "--seed", type=int, default=0, help="seed of the initial weights when no --weights (default 0)"
-    )
-    g.add_argument(
-        "--threads",
-        type=positive_int,
-        default=None,
-        help="threads for the matrix products (sets OPENBLAS_NUM_THREADS before NumPy loads) and the "
-        "depthwise layers; default: BLAS as the environment sets it, depthwise on 1 thread. On a busy "
-        "machine, 1 avoids threads waiting for each other",
-    )
+    g.add_argument("--seed", type=int, default=0, help="seed of the initial weights when no --weights (default 0)")
 
-
-def apply_threads(args: argparse.Namespace) -> int:
-    """Fix the BLAS thread count from ``--threads`` before NumPy is imported; return the depthwise threads."""
-    if args.threads is None:
-        return 1
-    if "numpy" not in sys.modules:  # OpenBLAS reads these once, when NumPy loads it
-        for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-            os.environ[var] = str(args.threads)
-    return args.threads
+    add_threads_argument(
+        parser,
+        0,
+        "; the depthwise layers use as many threads (1 with 0). On a busy machine, 1 avoids "
+        "threads waiting for each other",
+    )
 
 
 def weights_from_args(network: Network, args: argparse.Namespace) -> dict:

@@ -6,8 +6,15 @@ import argparse
 import json
 import sys
 
-from ._common import add_format_argument, add_network_arguments, emit, network_from_args
-from .calibrate import add_threads_argument, apply_threads
+from ._common import (
+    add_format_argument,
+    add_network_arguments,
+    add_threads_argument,
+    apply_threads,
+    emit,
+    network_from_args,
+)
+from .calibrate import BLAS_THREADS_WHY
 
 NAME = "latency"
 HELP = "predicted per-layer latency (roofline: compute- or memory-bound) beside Mult-Adds"
@@ -21,7 +28,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "bandwidth are measured now and every efficiency is 1 (a pure roofline: a lower bound)",
     )
     parser.add_argument("--batch", type=int, default=1, help="images per forward pass (default 1)")
-    add_threads_argument(parser)
+    add_threads_argument(parser, 1, BLAS_THREADS_WHY)
     add_format_argument(parser)
     parser.add_argument("--out", help="write to this file instead of standard output")
 
@@ -36,12 +43,11 @@ def run(args: argparse.Namespace) -> int:
     if args.profile:
         profile = load_profile(args.profile)
     else:
-        apply_threads(args)
+        apply_threads(args.threads)
         from ..calibrate import measure_bandwidth, measure_peak_flops
 
         print(
-            "costmodel latency: no --profile; measuring peak FLOP/s and bandwidth "
-            "(every efficiency 1, no overhead)",
+            "costmodel latency: no --profile; measuring peak FLOP/s and bandwidth (every efficiency 1, no overhead)",
             file=sys.stderr,
         )
         profile = DeviceProfile(measure_peak_flops(), measure_bandwidth(), name="uncalibrated roofline")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from ._common import add_format_argument, add_network_arguments, emit, network_from_args
-from ._reference import add_reference_arguments, apply_threads, positive_int, weights_from_args
+from ._common import add_format_argument, add_network_arguments, apply_threads, emit, network_from_args
+from ._reference import add_reference_arguments, positive_int, weights_from_args
 
 NAME = "profile"
 HELP = "time every layer of the NumPy reference implementation: shares of Mult-Adds, params and time, GFLOP/s"
@@ -18,15 +18,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_network_arguments(parser)
     add_reference_arguments(parser)
     parser.add_argument("--batch", type=positive_int, default=1, help="images per forward pass (default 1)")
-    parser.add_argument(
-        "--repeats", type=positive_int, default=10, help="timed passes; medians per layer (default 10)"
-    )
+    parser.add_argument("--repeats", type=positive_int, default=10, help="timed passes; medians per layer (default 10)")
     add_format_argument(parser)
     parser.add_argument("--out", help="write to this file instead of standard output")
 
 
 def run(args: argparse.Namespace) -> int:
-    threads = apply_threads(args)  # before NumPy loads
+    apply_threads(args.threads)  # before NumPy loads
+    threads = args.threads or 1  # depthwise threads
     import json
 
     import numpy as np

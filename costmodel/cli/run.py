@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from ._common import add_network_arguments, network_from_args
-from ._reference import add_reference_arguments, apply_threads, positive_int, weights_from_args
+from ._common import add_network_arguments, apply_threads, network_from_args
+from ._reference import add_reference_arguments, positive_int, weights_from_args
 
 NAME = "run"
 HELP = "classify an image with the NumPy reference implementation: top-5 classes and latency"
@@ -16,8 +16,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_reference_arguments(parser)
     parser.add_argument(
         "--image",
-        help="PNG or JPEG file; resized and scaled as Keras MobileNet (x / 127.5 - 1). "
-        "Without it, a random image",
+        help="PNG or JPEG file; resized and scaled as Keras MobileNet (x / 127.5 - 1). Without it, a random image",
     )
     parser.add_argument("--top", type=positive_int, default=5, help="how many classes to print (default 5)")
     parser.add_argument(
@@ -26,7 +25,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    threads = apply_threads(args)  # before NumPy loads
+    apply_threads(args.threads)  # before NumPy loads
+    threads = args.threads or 1  # depthwise threads
     import time
 
     import numpy as np
@@ -57,7 +57,6 @@ def run(args: argparse.Namespace) -> int:
     for rank, cls in enumerate(top, start=1):
         print(f"{rank:>4}  {int(cls):>5}  {probabilities[cls]:.4f}")
     print(
-        f"latency: {float(np.median(times_ms)):.2f} ms median of {args.repeats} (batch 1; first pass "
-        f"{first_ms:.2f} ms)"
+        f"latency: {float(np.median(times_ms)):.2f} ms median of {args.repeats} (batch 1; first pass {first_ms:.2f} ms)"
     )
     return 0

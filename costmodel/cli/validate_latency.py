@@ -6,8 +6,8 @@ import argparse
 import json
 import sys
 
-from ._common import add_format_argument, emit
-from .calibrate import add_threads_argument, apply_threads
+from ._common import add_format_argument, add_threads_argument, apply_threads, emit
+from .calibrate import BLAS_THREADS_WHY
 
 NAME = "validate-latency"
 HELP = "compare predicted and measured latency on the 16 held-out (alpha, resolution) configurations"
@@ -18,14 +18,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--profile",
         help="device profile to check (.json/.toml); without one, 'costmodel calibrate' runs first",
     )
-    parser.add_argument(
-        "--repeats", type=int, default=7, help="timed passes per configuration and round (default 7)"
-    )
+    parser.add_argument("--repeats", type=int, default=7, help="timed passes per configuration and round (default 7)")
     parser.add_argument(
         "--rounds", type=int, default=5, help="round-robin rounds; the fastest round counts (default 5)"
     )
     parser.add_argument("--plots", metavar="DIR", help="also write the two figures (PNG) into this folder")
-    add_threads_argument(parser)
+    add_threads_argument(parser, 1, BLAS_THREADS_WHY)
     add_format_argument(parser)
     parser.add_argument("--out", help="write to this file instead of standard output")
 
@@ -39,7 +37,7 @@ def run(args: argparse.Namespace) -> int:
     profile = load_profile(args.profile) if args.profile else None  # bad input fails before measuring
     if args.plots and not Path(args.plots).is_dir():
         raise CostModelError(f"cannot write plots: folder {args.plots!r} does not exist")
-    apply_threads(args)
+    apply_threads(args.threads)
     from ..calibrate import calibrate
     from ..latency_report import profile_summary, validation_summary
     from ..report import records, render
