@@ -34,6 +34,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    apply_threads(args.threads)  # before NumPy loads
     from ..latency import predict
     from ..latency_report import prediction_summary, prediction_table, profile_summary
     from ..profiles import DeviceProfile, load_profile
@@ -43,7 +44,6 @@ def run(args: argparse.Namespace) -> int:
     if args.profile:
         profile = load_profile(args.profile)
     else:
-        apply_threads(args.threads)
         from ..calibrate import measure_bandwidth, measure_peak_flops
 
         print(
