@@ -11,8 +11,8 @@ names, e.g. ``sweep_arrays``, import with ``from costmodel.sweep import ...``):
 >>> costmodel.sweep([0.5, 1.0], [160, 224])["mult_adds"].tolist()
 [76524800, 149497088, 290675200, 568740352]
 
-Importing costmodel imports NumPy (for the sweep) but neither pandas nor matplotlib; they load when a table or
-a plot is asked for.
+Importing costmodel imports neither NumPy, pandas nor matplotlib; they load when a sweep, a table or a plot is
+asked for (the reference and latency commands set the BLAS threads before NumPy loads).
 """
 
 from __future__ import annotations

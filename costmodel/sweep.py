@@ -17,7 +17,8 @@ For distinct α values we do not sort: every base channel count of MobileNetV1 i
 so ``int(c·α) == int(c · int(1024·α) / 1024)`` exactly (multiplying a double by a power of two is exact), and
 the integer ``int(1024·α)`` indexes a table like the resolution does.
 
-NumPy only: :func:`sweep` returns a pandas DataFrame, :func:`sweep_arrays` the same columns as plain arrays.
+NumPy only, imported when a sweep runs (``import costmodel`` stays NumPy-free): :func:`sweep` returns a pandas
+DataFrame, :func:`sweep_arrays` the same columns as plain arrays.
 """
 
 from __future__ import annotations
@@ -29,19 +30,18 @@ from functools import lru_cache
 from itertools import product
 from typing import TYPE_CHECKING, NamedTuple
 
-import numpy as np
-
 from .engine import layer_kind
 from .errors import SpecError
 from .layers import Conv2d, GlobalAvgPool, Linear, Softmax, window_out_size_array
 from .mobilenet import BASE_RESOLUTION, MIN_RESOLUTION, mobilenet_v1, scale_channels_array
 
 if TYPE_CHECKING:
+    import numpy as np
     import pandas as pd
 
 __all__ = ["sweep", "sweep_arrays", "SweepArrays", "Term", "Structure", "structure", "stage_sizes", "GLOBAL"]
 
-INT64_MAX = np.iinfo(np.int64).max
+INT64_MAX = 2**63 - 1  # np.iinfo(np.int64).max, without importing NumPy
 # A channel count that halves between α = 1 and α = 0.5 scales with α; one that stays is fixed.
 PROBE_ALPHA = 0.5
 # Largest look-up table (entries) for paired points; the table also never has more entries than points.
@@ -173,6 +173,8 @@ class SweepArrays(NamedTuple):
 
 
 def _as_1d(values: object, what: str) -> np.ndarray:
+    import numpy as np
+
     arr = np.asarray(values)
     if arr.ndim == 0:
         arr = arr.reshape(1)
@@ -186,6 +188,8 @@ def _as_1d(values: object, what: str) -> np.ndarray:
 
 
 def _check_alpha_array(alpha: object) -> np.ndarray:
+    import numpy as np
+
     a = _as_1d(alpha, "alpha").astype(np.float64, copy=False)
     lo, hi = a.min(), a.max()  # NaN propagates through both; two reductions, no temporary arrays
     if not (lo > 0 and hi < np.inf):
@@ -195,6 +199,8 @@ def _check_alpha_array(alpha: object) -> np.ndarray:
 
 
 def _check_resolution_array(resolution: object) -> np.ndarray:
+    import numpy as np
+
     r = _as_1d(resolution, "resolution")
     if not np.issubdtype(r.dtype, np.integer):
         rf = r.astype(np.float64)
@@ -209,6 +215,8 @@ def _check_resolution_array(resolution: object) -> np.ndarray:
 
 
 def _rho_to_resolution(rho: object) -> np.ndarray:
+    import numpy as np
+
     p = _as_1d(rho, "rho").astype(np.float64, copy=False)
     bad = ~np.isfinite(p) | (p <= 0) | (p > 1)
     if bad.any():
@@ -222,6 +230,9 @@ def _rho_to_resolution(rho: object) -> np.ndarray:
 
 def _alpha_factors(s: Structure, alpha: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(F, P) for each α: F[i, k] = Mult-Adds per map position of stage k, shape (n, K); P[i] = params."""
+
+    import numpy as np
+
     scaled = {c: scale_channels_array(c, alpha) for c in s.base_channels}
     f = np.zeros((alpha.size, len(s.stages)), dtype=np.int64)
     for t in s.terms:  # one array operation per layer
@@ -243,6 +254,9 @@ def stage_sizes(s: Structure, resolution: np.ndarray) -> np.ndarray:
     -------
     ndarray of int64, shape (m, K)
     """
+
+    import numpy as np
+
     out = np.empty((resolution.size, len(s.stages)), dtype=np.int64)
     for k, chain in enumerate(s.stages):
         size = resolution
@@ -260,6 +274,9 @@ def _size_factors(s: Structure, resolution: np.ndarray) -> np.ndarray:
 
 def _check_int64(s: Structure, alpha_max: float, resolution_max: int) -> None:
     """Costs grow with α and resolution; refuse a sweep whose largest point does not fit in int64."""
+
+    import numpy as np
+
     size = {k: int(v) for k, v in enumerate(_size_factors(s, np.array([resolution_max]))[0])}
     total = 0
     for t in s.terms:
@@ -277,6 +294,9 @@ def _alpha_codes(s: Structure, alpha: np.ndarray) -> tuple[np.ndarray, np.ndarra
     ``codes`` has shape (n,) (int64, a fresh array the caller may overwrite), ``representatives`` shape (d,)
     with ``representatives[codes]`` giving each point's channel counts.
     """
+
+    import numpy as np
+
     lattice = s.lattice
     if lattice is not None:
         # int(c·α) = int(c · int(L·α) / L), exactly in floating point (see Structure.lattice)
@@ -293,6 +313,9 @@ def _alpha_codes(s: Structure, alpha: np.ndarray) -> tuple[np.ndarray, np.ndarra
 
 def _resolution_codes(resolution: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(codes, representatives) for resolutions, as :func:`_alpha_codes`."""
+
+    import numpy as np
+
     lo, hi = int(resolution.min()), int(resolution.max())
     if hi - lo < max(resolution.size, 1 << 16):
         return resolution - lo, np.arange(lo, hi + 1, dtype=np.int64)
@@ -346,6 +369,9 @@ def sweep_arrays(
     >>> out.mult_adds.tolist()
     [568740352, 290675200, 149497088, 76524800]
     """
+
+    import numpy as np
+
     s = structure(bool(shallow), bool(separable), num_classes)
     a = _check_alpha_array(alpha)
     r = _rho_to_resolution(rho) if rho is not None else _check_resolution_array(resolution)
@@ -386,6 +412,8 @@ def sweep_arrays(
 
 
 def _variants(value: bool | Sequence[bool], what: str) -> tuple[bool, ...]:
+    import numpy as np
+
     values = (value,) if isinstance(value, (bool, np.bool_)) else tuple(value)
     if not values or not all(isinstance(v, (bool, np.bool_)) for v in values):
         raise SpecError(f"{what} must be True, False or a sequence of them, got {value!r}")
@@ -419,6 +447,8 @@ def sweep(
     >>> df[["resolution", "mult_adds", "params"]].values.tolist()
     [[224, 325400448, 2568144], [128, 106770432, 2568144]]
     """
+
+    import numpy as np
     import pandas as pd
 
     frames = []

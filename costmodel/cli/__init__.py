@@ -28,6 +28,12 @@ COMMANDS: tuple[str, ...] = (
     "budget",
     "card",
     "plot",
+    "run",
+    "profile",
+    "export-onnx",
+    "calibrate",
+    "latency",
+    "validate-latency",
 )
 
 EXIT_USAGE = 2

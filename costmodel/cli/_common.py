@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -66,6 +67,7 @@ def network_from_args(args: argparse.Namespace) -> Network:
         shallow=args.shallow,
         separable=not args.full_conv,
         num_classes=args.num_classes,
+        activation=getattr(args, "activation", "relu"),  # only the reference commands offer --activation
     )
 
 
@@ -88,3 +90,45 @@ def emit(text: str, out: str | None = None) -> None:
     except OSError as exc:
         tmp.unlink(missing_ok=True)
         raise CostModelError(f"cannot write {out!r}: {exc.strerror}") from None
+
+
+#: Environment variables that set the BLAS / OpenMP thread count; read once, when NumPy loads its BLAS.
+THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def non_negative_int(text: str) -> int:
+    """argparse type: an integer >= 0 (a bad value is a one-line usage error, exit 2)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {value}")
+    return value
+
+
+def add_threads_argument(parser: argparse.ArgumentParser, default: int, why: str = "") -> None:
+    """``--threads N``: BLAS threads for this run (0 keeps the environment's setting)."""
+    parser.add_argument(
+        "--threads",
+        type=non_negative_int,
+        default=default,
+        help=f"threads for the matrix products (sets OPENBLAS_NUM_THREADS before NumPy loads); 0 keeps the "
+        f"environment's setting (default {default}){why}",
+    )
+
+
+def apply_threads(threads: int) -> None:
+    """Set the BLAS thread count before NumPy is imported (OpenBLAS reads it once, when NumPy loads).
+
+    If NumPy is already loaded (``main()`` called from a Python session) the setting cannot change any more,
+    and a note says so on stderr.
+    """
+    if threads == 0:
+        return
+    if "numpy" in sys.modules:
+        if os.environ.get("OPENBLAS_NUM_THREADS") != str(threads):
+            print(f"note: NumPy is already loaded; --threads {threads} has no effect", file=sys.stderr)
+        return
+    for name in THREAD_VARIABLES:
+        os.environ[name] = str(threads)

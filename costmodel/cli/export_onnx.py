@@ -1,0 +1,30 @@
+"""``costmodel export-onnx``: write one MobileNetV1 configuration and its weights as an ONNX model."""
+
+from __future__ import annotations
+
+import argparse
+
+from ._common import add_network_arguments, network_from_args
+from ._reference import add_reference_arguments, weights_from_args
+
+NAME = "export-onnx"
+HELP = "write a MobileNetV1 configuration with its weights (loaded or seeded) as an ONNX model"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_network_arguments(parser)
+    add_reference_arguments(parser)
+    parser.add_argument("--out", required=True, help="the .onnx file to write (atomically)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..reference.onnx_export import save_onnx, to_onnx
+
+    network = network_from_args(args)
+    weights = weights_from_args(network, args)
+    path = save_onnx(to_onnx(network, weights, padding=args.padding), args.out)
+    print(
+        f"wrote {path} ({network.name}, padding {args.padding!r}; input 'images' NHWC, outputs 'logits', "
+        f"'probabilities')"
+    )
+    return 0

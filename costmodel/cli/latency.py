@@ -1,0 +1,76 @@
+"""``costmodel latency``: predicted per-layer and total latency of one configuration on a device profile."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from ._common import (
+    add_format_argument,
+    add_network_arguments,
+    add_threads_argument,
+    apply_threads,
+    emit,
+    network_from_args,
+)
+from .calibrate import BLAS_THREADS_WHY
+
+NAME = "latency"
+HELP = "predicted per-layer latency (roofline: compute- or memory-bound) beside Mult-Adds"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_network_arguments(parser)
+    parser.add_argument(
+        "--profile",
+        help="device profile (.json or .toml, e.g. from 'costmodel calibrate'); without one, peak FLOP/s and "
+        "bandwidth are measured now and every efficiency is 1 (a pure roofline: a lower bound)",
+    )
+    parser.add_argument("--batch", type=int, default=1, help="images per forward pass (default 1)")
+    add_threads_argument(parser, 1, BLAS_THREADS_WHY)
+    add_format_argument(parser)
+    parser.add_argument("--out", help="write to this file instead of standard output")
+
+
+def run(args: argparse.Namespace) -> int:
+    apply_threads(args.threads)  # before NumPy loads
+    from ..latency import predict
+    from ..latency_report import prediction_summary, prediction_table, profile_summary
+    from ..profiles import DeviceProfile, load_profile
+    from ..report import records, render
+
+    network = network_from_args(args)
+    if args.profile:
+        profile = load_profile(args.profile)
+    else:
+        from ..calibrate import measure_bandwidth, measure_peak_flops
+
+        print(
+            "costmodel latency: no --profile; measuring peak FLOP/s and bandwidth (every efficiency 1, no overhead)",
+            file=sys.stderr,
+        )
+        profile = DeviceProfile(measure_peak_flops(), measure_bandwidth(), name="uncalibrated roofline")
+    pred = predict(network, profile, batch=args.batch)
+    df = prediction_table(pred)
+    if args.format == "json":
+        text = json.dumps(
+            {
+                "network": network.name,
+                "config": dict(network.config),
+                "profile": profile.to_dict(),
+                "batch": pred.batch,
+                "mult_adds": pred.mult_adds,
+                "predicted_seconds": pred.seconds,
+                "predicted_seconds_by_kind": pred.by_kind(),
+                "layers": records(df),
+            },
+            indent=2,
+        )
+    elif args.format == "csv":
+        text = render(df, "csv")
+    else:
+        title = f"{network.name}: predicted latency\n{profile_summary(profile)}"
+        text = render(df, args.format, title=title, float_digits=3) + "\n\n" + prediction_summary(pred)
+    emit(text, args.out)
+    return 0

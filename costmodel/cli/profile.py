@@ -1,0 +1,86 @@
+"""``costmodel profile``: where the NumPy reference implementation spends its time, per layer and type."""
+
+from __future__ import annotations
+
+import argparse
+
+from ._common import add_format_argument, add_network_arguments, apply_threads, emit, network_from_args
+from ._reference import add_reference_arguments, positive_int, weights_from_args
+
+NAME = "profile"
+HELP = "time every layer of the NumPy reference implementation: shares of Mult-Adds, params and time, GFLOP/s"
+
+# Howard et al. (2017), Section 3.1: "MobileNet spends 95% of it's computation time in 1 x 1 convolutions".
+PAPER_CLAIM = "the paper (Sec. 3.1) says 95 % of computation time goes to 1x1 convolutions"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_network_arguments(parser)
+    add_reference_arguments(parser)
+    parser.add_argument("--batch", type=positive_int, default=1, help="images per forward pass (default 1)")
+    parser.add_argument("--repeats", type=positive_int, default=10, help="timed passes; medians per layer (default 10)")
+    add_format_argument(parser)
+    parser.add_argument("--out", help="write to this file instead of standard output")
+
+
+def run(args: argparse.Namespace) -> int:
+    apply_threads(args.threads)  # before NumPy loads
+    threads = args.threads or 1  # depthwise threads
+    import json
+
+    import numpy as np
+
+    from ..engine import count
+    from ..reference import prepare, time_layers
+    from ..reference.profiling import ONE_BY_ONE, kind_table, profile_table
+    from ..report import records, render
+
+    network = network_from_args(args)
+    prepared = prepare(network, weights_from_args(network, args), padding=args.padding, threads=threads)
+    r = network.input_size
+    images = np.random.default_rng(args.seed).uniform(-1, 1, (args.batch, r, r, 3)).astype(np.float32)
+    seconds = time_layers(network, prepared, images, repeats=args.repeats, padding=args.padding)
+    cost = count(network)
+    layers = profile_table(cost, seconds, args.batch)
+    kinds = kind_table(layers, args.batch)
+    total_s = sum(seconds.values())
+    total_gflops = 2 * cost.mult_adds * args.batch / total_s / 1e9
+    one = kinds[kinds["kind"] == ONE_BY_ONE]
+    if len(one):
+        share = (
+            f"1x1 convolutions: {one['mult_adds_pct'].iloc[0]:.2f} % of Mult-Adds, "
+            f"{one['time_pct'].iloc[0]:.1f} % of measured time here; {PAPER_CLAIM}."
+        )
+    else:
+        share = f"no 1x1 convolutions in this network; {PAPER_CLAIM}."
+    summary = (
+        f"Total: {1e3 * total_s:.2f} ms per forward pass of {args.batch} image(s), "
+        f"{total_gflops:.1f} GFLOP/s (FLOPs = 2 x Mult-Adds), median of {args.repeats} per layer."
+    )
+    if args.format == "json":
+        text = json.dumps(
+            {
+                "network": network.name,
+                "config": dict(network.config),
+                "batch": args.batch,
+                "total_ms": 1e3 * total_s,
+                "gflops_per_s": total_gflops,
+                "by_kind": records(kinds),
+                "layers": records(layers),
+            },
+            indent=2,
+        )
+    elif args.format == "csv":
+        text = render(layers, "csv")
+    else:
+        title = f"{network.name}: NumPy reference, batch {args.batch}"
+        text = "\n\n".join(
+            [
+                render(layers, args.format, title=f"{title}, per layer"),
+                render(kinds, args.format, title=f"{title}, per layer type (Table 2 rows)"),
+                summary,
+                share,
+            ]
+        )
+    emit(text, args.out)
+    return 0

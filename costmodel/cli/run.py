@@ -1,0 +1,62 @@
+"""``costmodel run``: classify an image (or a random one) with the NumPy reference implementation."""
+
+from __future__ import annotations
+
+import argparse
+
+from ._common import add_network_arguments, apply_threads, network_from_args
+from ._reference import add_reference_arguments, positive_int, weights_from_args
+
+NAME = "run"
+HELP = "classify an image with the NumPy reference implementation: top-5 classes and latency"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_network_arguments(parser)
+    add_reference_arguments(parser)
+    parser.add_argument(
+        "--image",
+        help="PNG or JPEG file; resized and scaled as Keras MobileNet (x / 127.5 - 1). Without it, a random image",
+    )
+    parser.add_argument("--top", type=positive_int, default=5, help="how many classes to print (default 5)")
+    parser.add_argument(
+        "--repeats", type=positive_int, default=5, help="timed forward passes after a warm-up (default 5)"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    apply_threads(args.threads)  # before NumPy loads
+    threads = args.threads or 1  # depthwise threads
+    import time
+
+    import numpy as np
+
+    from ..reference import forward, prepare
+    from ..reference.images import load_image, random_image
+    from ..reference.kernels import softmax
+
+    network = network_from_args(args)
+    weights = weights_from_args(network, args)
+    size = network.input_size
+    image = load_image(args.image, size) if args.image else random_image(size, seed=args.seed)
+    prepared = prepare(network, weights, padding=args.padding, threads=threads)
+    del weights
+    start = time.perf_counter()
+    logits = forward(network, prepared, image, padding=args.padding)
+    first_ms = 1e3 * (time.perf_counter() - start)
+    times_ms = []
+    for _ in range(args.repeats):
+        start = time.perf_counter()
+        forward(network, prepared, image, padding=args.padding)
+        times_ms.append(1e3 * (time.perf_counter() - start))
+    probabilities = softmax(logits)[0]
+    top = np.argsort(-probabilities, kind="stable")[: args.top]
+    source = args.image or f"random image (seed {args.seed})"
+    print(f"{network.name} on {source}, weights: {args.weights or f'seeded (seed {args.seed})'}")
+    print(f"{'rank':>4}  {'class':>5}  probability")
+    for rank, cls in enumerate(top, start=1):
+        print(f"{rank:>4}  {int(cls):>5}  {probabilities[cls]:.4f}")
+    print(
+        f"latency: {float(np.median(times_ms)):.2f} ms median of {args.repeats} (batch 1; first pass {first_ms:.2f} ms)"
+    )
+    return 0

@@ -1,0 +1,46 @@
+"""NumPy reference implementation of MobileNetV1: NHWC float32 kernels, an executor driven by the same
+:class:`~costmodel.network.Network` as the cost engine (conv, depthwise, global pooling and FC layers), seeded
+weights, validated ``.npz``/Keras ``.h5`` loading, per-layer executed Mult-Adds and timing.
+
+>>> import numpy as np
+>>> import costmodel
+>>> from costmodel.reference import init_weights, forward
+>>> net = costmodel.mobilenet_v1(0.25, 96, num_classes=5)
+>>> forward(net, init_weights(net, seed=0), np.zeros((1, 96, 96, 3), np.float32)).shape
+(1, 5)
+
+Importing this package imports NumPy only; ONNX export (:mod:`costmodel.reference.onnx_export`) needs the
+``onnx`` extra and Keras ``.h5`` loading needs the ``h5`` extra.
+"""
+
+from __future__ import annotations
+
+from .executor import Execution, Prepared, check_images, execute, forward, prepare, time_layers
+from .kernels import PADDINGS
+from .weights import (
+    BN_EPSILON,
+    expected_weights,
+    init_weights,
+    load_keras_h5,
+    load_weights,
+    save_weights,
+    validate_weights,
+)
+
+__all__ = [
+    "init_weights",
+    "forward",
+    "time_layers",
+    "execute",
+    "prepare",
+    "Prepared",
+    "Execution",
+    "check_images",
+    "save_weights",
+    "load_weights",
+    "load_keras_h5",
+    "validate_weights",
+    "expected_weights",
+    "BN_EPSILON",
+    "PADDINGS",
+]

@@ -1,0 +1,506 @@
+"""The reference executor: a forward pass driven by the :class:`~costmodel.network.Network` the engine reads.
+
+Shapes come from the network's nodes (``in_size``, ``out_size``, channels), never re-derived here. Weights are
+prepared once (:func:`prepare`: batch norm folded into the convolutions, kernels reshaped for one matrix
+product each, padding decided per layer), then :func:`forward`, :func:`execute` and :func:`time_layers` run
+them. Buffers are allocated on the first call for a batch size and reused afterwards.
+
+Bias carrying. A convolution's epilogue ``relu(z + b)`` costs two passes over its output in NumPy (add, then
+max). Where the next layer is linear, the executor does it in one, ``max(z, -b)``, which is the true output
+minus ``b``, and carries ``b`` into that layer, which absorbs it exactly: a 1x1 or FC layer adds ``W^T b`` to
+its bias, a depthwise layer ``b * sum(taps)``, a 3x3 convolution ``sum(W * b)``; padded borders hold ``-b``
+(the stored value of a true zero); pooling passes ``b`` on. A layer that absorbed a carry outputs true values
+(carries never chain: see ``_carry_biases``), and so does the layer before the softmax. In MobileNetV1 the
+pointwise layers carry their biases into the depthwise layers that follow. Traced outputs have the carry
+added back, so they are the true outputs of each layer.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+
+from ..errors import InputError, SpecError, WeightsError
+from ..layers import Conv2d, GlobalAvgPool, Linear, Softmax
+from ..network import Network, Node
+from . import kernels as K
+from .weights import BN_EPSILON, validate_weights
+
+__all__ = [
+    "Prepared",
+    "Execution",
+    "prepare",
+    "execute",
+    "forward",
+    "time_layers",
+    "check_images",
+    "default_threads",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class _Step:
+    """One layer, ready to run: folded weights and the padding it gets."""
+
+    node: Node
+    op: str  # "conv", "depthwise", "pointwise", "pool", "fc", "softmax"
+    kernel: np.ndarray | None = None
+    bias: np.ndarray | None = None
+    pad_y: tuple[int, int] = (0, 0)  # (top, bottom)
+    pad_x: tuple[int, int] = (0, 0)  # (left, right)
+    activation: str | None = None
+    tiled: np.ndarray | None = None  # depthwise: the kernel laid out as whole rows (kernels.tile_depthwise)
+    layout: K.PlaneLayout | None = None  # depthwise: how its input is padded and split into phase planes
+    method: str | None = None  # depthwise: "taps" or "einsum" (kernels.depthwise_method)
+    # Bias carrying (see the module docstring), set by _carry_biases:
+    epi_bias: np.ndarray | None = None  # added to the output before clamping (only where values are true)
+    lo: K.Bound = None  # clamp bounds of the epilogue
+    hi: K.Bound = None
+    carry_in: np.ndarray | None = None  # (in_ch,): the input is stored as true - carry_in
+    carry_out: np.ndarray | None = None  # (out_ch,): the output is stored as true - carry_out
+
+    @property
+    def name(self) -> str:
+        return self.node.name
+
+
+@dataclass(eq=False)
+class Prepared:
+    """One network's weights ready to run (BN folded, padding chosen). Make with :func:`prepare`.
+
+    It owns the activation buffers it reuses between calls: run one forward pass at a time on it (prepare
+    another one per thread that runs passes concurrently).
+    """
+
+    network: Network
+    padding: str
+    steps: tuple[_Step, ...]
+    threads: int = 1  # threads sharing the depthwise bands (matrix products use BLAS's own threads)
+    _workspaces: dict[int, dict[str, Any]] = field(default_factory=dict, repr=False)
+
+    def workspace(self, batch: int) -> dict[str, Any]:
+        """Buffers for a batch size, allocated once (zero borders of padding buffers stay zero)."""
+        return self._workspaces.setdefault(batch, {})
+
+    @property
+    def pool(self) -> ThreadPoolExecutor | None:
+        return _thread_pool(self.threads) if self.threads > 1 else None
+
+
+_POOLS: dict[int, ThreadPoolExecutor] = {}
+
+
+def _thread_pool(threads: int) -> ThreadPoolExecutor:
+    """One shared pool per thread count (NumPy releases the GIL inside its array operations)."""
+    if threads not in _POOLS:
+        _POOLS[threads] = ThreadPoolExecutor(threads, thread_name_prefix="costmodel-reference")
+    return _POOLS[threads]
+
+
+def default_threads() -> int:
+    """The CPUs this process may run on (as OpenBLAS's default), at most 8."""
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        cpus = os.cpu_count() or 1
+    return max(1, min(cpus, 8))
+
+
+@dataclass(frozen=True, slots=True)
+class Execution:
+    """What one forward pass measured.
+
+    ``outputs`` is empty unless a trace was asked for. ``mult_adds`` are per image, counted by the kernels
+    from the operand shapes they used; ``seconds`` is the wall time of each layer for the whole batch.
+    """
+
+    logits: np.ndarray  # (N, num_classes): the input of the softmax
+    outputs: dict[str, np.ndarray]  # layer name -> output (N, H, W, C) or (N, classes), when traced
+    mult_adds: dict[str, int]
+    seconds: dict[str, float]
+
+
+def _conv_step(node: Node, weights: Mapping[str, np.ndarray], padding: str) -> _Step:
+    layer = node.layer
+    assert isinstance(layer, Conv2d)
+    name = layer.name
+    if layer.depthwise:
+        kernel = weights[f"{name}/depthwise_kernel"][:, :, :, 0]  # (K, K, C)
+        op = "depthwise"
+    else:
+        kernel = weights[f"{name}/kernel"]  # (K, K, M, N)
+        op = "pointwise" if layer.kernel == 1 and layer.stride == 1 else "conv"
+    bias = weights.get(f"{name}/bias") if layer.bias else None
+    if layer.batch_norm:
+        bn = [weights[f"{name}_bn/{v}"] for v in ("gamma", "beta", "moving_mean", "moving_variance")]
+        kernel, bias = K.fold_batch_norm(kernel, bias, *bn, epsilon=BN_EPSILON)
+    pad_y = K.pads(layer.padding, node.in_size, node.out_size, layer.kernel, layer.stride, padding)
+    if op == "pointwise":
+        if pad_y != (0, 0):
+            op = "conv"  # a padded 1x1 convolution: im2col handles it
+        else:
+            kernel = kernel.reshape(layer.in_ch, layer.out_ch)
+    kernel = np.ascontiguousarray(kernel, dtype=np.float32)
+    tiled = layout = method = None
+    if op == "depthwise":
+        # The taps kernel reads phase planes (one per stride offset) with row-tiled weights; the einsum kernel
+        # reads one padded plane with the (K, K, C) kernel.
+        method = K.depthwise_method(layer.in_ch)
+        taps = method == "taps"
+        tiled = K.tile_depthwise(kernel, node.out_size) if taps else kernel
+        extent = (node.out_size - 1) * layer.stride + layer.kernel
+        layout = K.PlaneLayout(layer.stride if taps else 1, pad_y[0], extent)
+    return _Step(
+        node,
+        op,
+        kernel,
+        None if bias is None else np.ascontiguousarray(bias, dtype=np.float32),
+        pad_y,
+        pad_y,  # square maps, square kernels: both axes are padded alike
+        layer.activation,
+        tiled,
+        layout,
+        method,
+    )
+
+
+_ABSORBERS = ("conv", "pointwise", "depthwise", "fc", "pool")  # linear in their input: can take a carry
+
+
+def _absorb(step: _Step, carry: np.ndarray) -> np.ndarray:
+    """What a layer's output gains when every input channel c is shifted by carry[c] (padding included)."""
+    k = step.kernel.astype(np.float64)
+    if step.op == "pointwise":
+        return carry @ k  # (M,) @ (M, N)
+    if step.op == "conv":
+        return np.einsum("ijmn,m->n", k, carry)  # every window sums all K*K*M taps
+    if step.op == "depthwise":
+        return carry * k.sum(axis=(0, 1))  # (C,) * sum of the K*K taps per channel
+    if step.op == "fc":  # flattened NHWC input: the carry repeats at every position
+        return np.einsum("scn,c->n", k.reshape(-1, carry.size, k.shape[1]), carry)
+    raise SpecError(f"{step.name}: {step.op} cannot absorb a carried bias")
+
+
+def _carry_biases(steps: list[_Step], in_ch: int) -> tuple[_Step, ...]:
+    """Decide each step's epilogue: carry its bias into the next layer where that layer can absorb it."""
+    out = []
+    carry = np.zeros(in_ch)
+    for i, step in enumerate(steps):
+        nxt = steps[i + 1] if i + 1 < len(steps) else None
+        if step.op == "softmax":
+            out.append(replace(step, carry_in=carry.astype(np.float32)))
+            continue
+        # Output true values before a layer that cannot absorb a carry (the softmax), and after absorbing one:
+        # carries never chain, because a chain of absorbed biases grows layer by layer until the stored
+        # values (true - carry) lose their float32 precision to cancellation.
+        absorbed = bool(np.any(carry != 0))
+        true_out = nxt is None or nxt.op not in _ABSORBERS or absorbed
+        if step.op == "pool":
+            adj, activation = carry, None
+        else:
+            own = np.zeros(step.node.out_ch) if step.bias is None else step.bias.astype(np.float64)
+            adj, activation = own + _absorb(step, carry), step.activation
+        if true_out:
+            lo, hi = K.clamp_bounds(activation)
+            epi_bias, carry_out = adj.astype(np.float32), np.zeros_like(adj)
+        else:
+            lo, hi = K.clamp_bounds(activation, adj)
+            epi_bias, carry_out = None, adj
+        out.append(replace(step, epi_bias=epi_bias, lo=lo, hi=hi, carry_in=carry.astype(np.float32),
+                           carry_out=carry_out.astype(np.float32)))  # fmt: skip
+        carry = carry_out
+    return tuple(out)
+
+
+def prepare(
+    network: Network, weights: Mapping[str, np.ndarray], *, padding: str = "same", threads: int | None = None
+) -> Prepared:
+    """Validate ``weights`` for ``network`` and prepare them for execution.
+
+    Parameters
+    ----------
+    network : Network
+    weights : mapping
+        ``{key: float32 array}`` as from :func:`~costmodel.reference.init_weights` or
+        :func:`~costmodel.reference.load_weights`.
+    padding : {"same", "symmetric"}
+        Padding convention for layers whose spec says ``"same"`` (see :mod:`costmodel.reference.kernels`).
+    threads : int, optional
+        Threads sharing the depthwise layers' bands (default 1; :func:`default_threads` gives the usable
+        CPUs). Matrix products use BLAS's own threads (``OPENBLAS_NUM_THREADS``), whose workers spin for a
+        while after each product and compete with extra threads. On the 2-core machine of our benchmark,
+        2 threads gained nothing at 1.0-224 (a hand-off per layer costs what the second core saves).
+    """
+    if not isinstance(network, Network):
+        raise SpecError(f"expected a Network, got {type(network).__name__}")
+    if padding not in K.PADDINGS:
+        raise SpecError(f"padding convention must be one of {K.PADDINGS}, got {padding!r}")
+    if threads is None:
+        threads = 1
+    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+        raise InputError(f"threads must be a positive integer, got {threads!r}")
+    validate_weights(network, weights)
+    steps = []
+    for node in network.nodes:
+        layer = node.layer
+        if isinstance(layer, Conv2d):
+            steps.append(_conv_step(node, weights, padding))
+        elif isinstance(layer, GlobalAvgPool):
+            steps.append(_Step(node, "pool"))
+        elif isinstance(layer, Linear):
+            bias = weights[f"{layer.name}/bias"] if layer.bias else None
+            steps.append(
+                _Step(node, "fc", weights[f"{layer.name}/kernel"], bias, activation=layer.activation)
+            )
+        elif isinstance(layer, Softmax):
+            steps.append(_Step(node, "softmax"))
+        else:  # validate_weights already refuses other layer types; keep the executor honest anyway
+            raise SpecError(f"{layer.name}: the reference executor has no kernel for {type(layer).__name__}")
+    return Prepared(network, padding, _carry_biases(steps, network.in_ch), threads)
+
+
+def check_images(network: Network, images: object) -> np.ndarray:
+    """Validate a batch of preprocessed images for ``network`` and return it as C-contiguous float32.
+
+    ``images`` must be a floating-point ndarray of shape (N, R, R, C) with R = ``network.input_size`` and
+    C = ``network.in_ch``, N >= 1, all values finite. Raises :class:`InputError` naming what is wrong.
+    """
+    r, c = network.input_size, network.in_ch
+    want = f"(N, {r}, {r}, {c})"
+    if not isinstance(images, np.ndarray):
+        raise InputError(f"images must be a NumPy array of shape {want}, got {type(images).__name__}")
+    if images.ndim != 4:
+        raise InputError(
+            f"images must have rank 4, shape {want}; got rank {images.ndim}, shape {images.shape}"
+        )
+    if images.shape[0] < 1:
+        raise InputError(f"images must hold at least one image, got shape {images.shape}")
+    if images.shape[1:3] != (r, r):
+        raise InputError(
+            f"images must be {r}x{r} for {network.name}, got {images.shape[1]}x{images.shape[2]}"
+        )
+    if images.shape[3] != c:
+        raise InputError(
+            f"images must have {c} channels (NHWC), got {images.shape[3]} (shape {images.shape})"
+        )
+    if not np.issubdtype(images.dtype, np.floating):
+        raise InputError(
+            f"images must be floating point, preprocessed (e.g. x / 127.5 - 1), got dtype {images.dtype}"
+        )
+    x = np.ascontiguousarray(images, dtype=np.float32)
+    if not np.isfinite(x).all():
+        bad = int(x.size - np.count_nonzero(np.isfinite(x)))
+        raise InputError(f"images contain {bad} NaN or infinite values")
+    return x
+
+
+def _buffer(ws: dict[str, Any], key: str, shape: tuple[int, ...]) -> np.ndarray:
+    buf = ws.get(key)
+    if buf is None or buf.shape != shape:
+        buf = ws[key] = np.empty(shape, np.float32)
+    return buf
+
+
+def _planes(step: _Step, ws: dict[str, Any], n: int) -> dict[tuple[int, int], np.ndarray]:
+    """The zero-bordered input planes of a depthwise step (allocated once per batch size)."""
+    key = f"{step.name}/planes"
+    if key not in ws:  # the border holds the stored value of a true zero
+        ws[key] = step.layout.allocate(n, step.node.in_ch, fill=-step.carry_in)
+    return ws[key]
+
+
+def _padded(step: _Step, x: np.ndarray, ws: dict[str, Any]) -> np.ndarray:
+    """``x`` zero padded for a standard convolution (stride-1 plane layout: one plane)."""
+    (top, bottom), (left, right) = step.pad_y, step.pad_x
+    if top == bottom == left == right == 0:
+        return x
+    node = step.node
+    layout = K.PlaneLayout(1, top, (node.out_size - 1) * node.layer.stride + node.layer.kernel)
+    key = f"{step.name}/pad"
+    if key not in ws:
+        ws[key] = layout.allocate(x.shape[0], node.in_ch, fill=-step.carry_in)
+    return layout.scatter(x, ws[key])[0, 0]
+
+
+def _run_step(
+    step: _Step, x: Any, ws: dict[str, Any], prepared: Prepared, into: _Step | None
+) -> tuple[Any, int]:
+    """Run one step on ``x`` (an array, or a depthwise step's planes). With ``into`` (the next step, a
+    depthwise one), write the output straight into its input planes and return those."""
+    node, op = step.node, step.op
+    n = x[0, 0].shape[0] if isinstance(x, dict) else x.shape[0]
+    out_shape = (n, node.out_size, node.out_size, node.out_ch)
+    if op == "depthwise":
+        planes = x if isinstance(x, dict) else step.layout.scatter(x, _planes(step, ws, n))
+        return K.depthwise_planes(
+            planes, step.tiled, step.epi_bias, node.layer.stride, node.layer.kernel, node.out_size,
+            _buffer(ws, step.name, out_shape), lo=step.lo, hi=step.hi, pool=prepared.pool,
+            workers=prepared.threads, method=step.method,
+        )  # fmt: skip
+    if op == "pointwise":
+        z, mult_adds = K.pointwise_conv2d(x, step.kernel, None, out=_buffer(ws, step.name, out_shape))
+    elif op == "conv":
+        xp = _padded(step, x, ws)
+        k = node.layer.kernel
+        cols = _buffer(ws, f"{step.name}/cols", (n, node.out_size, node.out_size, k, k, node.in_ch))
+        z, mult_adds = K.conv2d(xp, step.kernel, None, node.layer.stride, node.out_size, cols,
+                                _buffer(ws, step.name, out_shape))  # fmt: skip
+    elif op == "pool":
+        z, mult_adds = K.global_avg_pool(x), 0  # additions only: no multiply-accumulate
+    elif op == "fc":
+        z, mult_adds = K.linear(x, step.kernel, None)
+    else:  # softmax: exponentials and a division, no multiply-accumulate
+        return K.softmax(x), 0
+    if step.epi_bias is not None:
+        z += step.epi_bias
+    if into is not None:
+        return into.layout.scatter(z, _planes(into, ws, n), step.lo, step.hi), mult_adds
+    return K.clamp(z, step.lo, step.hi), mult_adds
+
+
+def _as_prepared(
+    network: Network, weights: Mapping[str, np.ndarray] | Prepared, padding: str | None
+) -> Prepared:
+    """``weights`` if already prepared for ``network`` (and ``padding``, if given), else prepared now."""
+    if isinstance(weights, Prepared):
+        if weights.network is not network and weights.network.nodes != network.nodes:
+            raise WeightsError(f"prepared weights are for {weights.network.name}, not {network.name}")
+        if padding is not None and weights.padding != padding:
+            raise SpecError(f"weights were prepared with padding {weights.padding!r}, not {padding!r}")
+        return weights
+    return prepare(network, weights, padding="same" if padding is None else padding)
+
+
+def execute(
+    network: Network,
+    weights: Mapping[str, np.ndarray] | Prepared,
+    images: np.ndarray,
+    *,
+    padding: str | None = None,
+    trace: bool = False,
+) -> Execution:
+    """Run ``network`` on ``images`` and record per-layer executed Mult-Adds and wall time.
+
+    Parameters
+    ----------
+    network : Network
+    weights : mapping or Prepared
+        Raw weights (validated and folded on each call) or the result of :func:`prepare` (reused).
+    images : ndarray, shape (N, R, R, C)
+        Preprocessed float images (Keras MobileNet: ``x / 127.5 - 1``).
+    padding : {"same", "symmetric"}, optional
+        Default: the prepared weights' convention, or "same" for raw weights.
+    trace : bool
+        Keep a copy of every layer's output (and run every layer unfused, so each output is its own).
+    """
+    prepared = _as_prepared(network, weights, padding)
+    x = check_images(network, images)
+    n = x.shape[0]
+    ws = prepared.workspace(n)
+    outputs: dict[str, np.ndarray] = {}
+    mult_adds: dict[str, int] = {}
+    seconds: dict[str, float] = {}
+    logits = x
+    clock = time.perf_counter
+    steps = prepared.steps
+    for i, step in enumerate(steps):
+        if step.op == "softmax":
+            logits = x
+        # Unless tracing (which wants every layer's own output), a convolution followed by a depthwise layer
+        # writes its activated output straight into that layer's padded input planes: one pass saved.
+        nxt = steps[i + 1] if i + 1 < len(steps) else None
+        fuse = not trace and nxt is not None and nxt.op == "depthwise" and step.op in ("pointwise", "conv")
+        start = clock()
+        x, batch_mult_adds = _run_step(step, x, ws, prepared, nxt if fuse else None)
+        seconds[step.name] = clock() - start
+        mult_adds[step.name] = batch_mult_adds // n
+        if trace:  # stored values are true - carry_out: add it back
+            outputs[step.name] = x + step.carry_out if step.carry_out is not None else np.array(x)
+    if prepared.steps[-1].op != "softmax":
+        logits = x
+    return Execution(np.array(logits.reshape(n, -1)), outputs, mult_adds, seconds)
+
+
+def forward(
+    network: Network,
+    weights: Mapping[str, np.ndarray] | Prepared,
+    images: np.ndarray,
+    *,
+    padding: str | None = None,
+    trace: bool = False,
+) -> np.ndarray | tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Logits of ``network`` for a batch of images.
+
+    Parameters
+    ----------
+    network : Network
+        For example ``costmodel.mobilenet_v1(0.5, 160)``.
+    weights : mapping or Prepared
+        From :func:`~costmodel.reference.init_weights`, :func:`~costmodel.reference.load_weights`, or
+        :func:`prepare` (to fold the batch norms once and reuse buffers across calls).
+    images : ndarray, shape (N, R, R, 3)
+        Preprocessed float images, NHWC.
+    padding : {"same", "symmetric"}, optional
+        TF SAME (what Keras-trained weights expect) or symmetric pad-1 (PyTorch). Default: the prepared
+        weights' convention, or "same" for raw weights.
+    trace : bool
+        Also return ``{layer name: output}`` for every layer (copies).
+
+    Returns
+    -------
+    logits : ndarray, shape (N, num_classes)
+        The classifier's output before the softmax.
+    outputs : dict, only with ``trace=True``
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from costmodel import mobilenet_v1
+    >>> from costmodel.reference import init_weights
+    >>> net = mobilenet_v1(0.25, 64, num_classes=10)
+    >>> forward(net, init_weights(net), np.zeros((2, 64, 64, 3), np.float32)).shape
+    (2, 10)
+    """
+    result = execute(network, weights, images, padding=padding, trace=trace)
+    return (result.logits, result.outputs) if trace else result.logits
+
+
+def time_layers(
+    network: Network,
+    weights: Mapping[str, np.ndarray] | Prepared,
+    images: np.ndarray,
+    repeats: int = 5,
+    *,
+    padding: str | None = None,
+) -> dict[str, float]:
+    """Median wall time, in seconds, of every layer over ``repeats`` forward passes (after one warm-up).
+
+    Parameters
+    ----------
+    network : Network
+    weights : mapping or Prepared
+        Prepared once here if raw. Pass :func:`prepare`'s result to choose ``threads``.
+    images : ndarray, shape (N, R, R, C)
+    repeats : int
+    padding : {"same", "symmetric"}, optional
+
+    A layer's time includes its bias and activation; a convolution followed by a depthwise layer also writes
+    its output into that layer's padded input (the depthwise time then starts from a ready input).
+
+    Returns
+    -------
+    dict
+        ``{layer name: seconds}`` in network order, for the whole batch of ``images``.
+    """
+    if isinstance(repeats, bool) or not isinstance(repeats, int) or repeats < 1:
+        raise InputError(f"repeats must be a positive integer, got {repeats!r}")
+    prepared = _as_prepared(network, weights, padding)
+    execute(network, prepared, images)  # warm-up: allocate buffers, touch pages
+    runs = [execute(network, prepared, images).seconds for _ in range(repeats)]
+    return {step.name: float(np.median([r[step.name] for r in runs])) for step in prepared.steps}

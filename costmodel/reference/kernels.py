@@ -1,0 +1,506 @@
+"""NumPy kernels for the reference executor: NHWC float32, no Python loop over channels or pixels.
+
+Every kernel that multiplies returns ``(output, mult_adds)``, where ``mult_adds`` is counted from the operand
+shapes of the products it actually performs (one matrix product, or ``K*K`` broadcast multiply-adds), for the
+whole batch. Zero padding is materialised and multiplied like any other input, which is what the cost engine
+counts (D_K·D_K·M·D_F·D_F covers the border taps too).
+
+Padding conventions (:data:`PADDINGS`), applied to a layer whose spec says ``padding="same"``:
+
+- ``"same"``: TF ``SAME`` (:func:`costmodel.layers.same_padding`): the odd extra row/column goes after
+  (bottom/right). This is what Keras/TF-trained weights expect.
+- ``"symmetric"``: ``kernel // 2`` on every side, PyTorch's ``padding=1`` for a 3x3 kernel. For stride 2 on an
+  even input it starts the windows one row/column earlier than ``"same"``, so the numbers differ.
+
+A layer whose spec gives an integer padding is padded by that integer on every side, whatever the convention.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import Executor
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+from ..errors import SpecError
+from ..layers import same_padding
+
+__all__ = [
+    "PADDINGS",
+    "ACTIVATIONS",
+    "pads",
+    "conv2d",
+    "depthwise_conv2d",
+    "tile_depthwise",
+    "PlaneLayout",
+    "depthwise_planes",
+    "depthwise_method",
+    "DEPTHWISE_METHODS",
+    "EINSUM_MIN_CHANNELS",
+    "BAND_ELEMENTS",
+    "pointwise_conv2d",
+    "fold_batch_norm",
+    "activate",
+    "clamp",
+    "clamp_bounds",
+    "global_avg_pool",
+    "linear",
+    "softmax",
+]
+
+PADDINGS = ("same", "symmetric")
+ACTIVATIONS = (None, "relu", "relu6")
+
+Bound = np.ndarray | np.float32 | None  # a clamp bound: per channel, one value, or none
+
+
+def clamp_bounds(activation: str | None, shift: np.ndarray | None = None) -> tuple[Bound, Bound]:
+    """(lo, hi) such that ``clamp(z, lo, hi) == activation(z + shift) - shift`` (per channel).
+
+    With ``shift=None`` this is the activation itself: ReLU is ``max(z, 0)``, ReLU6 ``clip(z, 0, 6)``. With a
+    shift (a layer's bias), ``max(z, -b) = relu(z + b) - b`` needs no separate bias pass: the executor carries
+    ``b`` into the next linear layer instead (see :mod:`costmodel.reference.executor`).
+    """
+    if activation not in ACTIVATIONS:
+        raise SpecError(f"activation must be one of {ACTIVATIONS}, got {activation!r}")
+    if activation is None:
+        return None, None
+    if shift is None:
+        return np.float32(0), (np.float32(6) if activation == "relu6" else None)
+    lo = (-shift).astype(np.float32)
+    return lo, ((6 - shift).astype(np.float32) if activation == "relu6" else None)
+
+
+def clamp(y: np.ndarray, lo: Bound, hi: Bound, out: np.ndarray | None = None) -> np.ndarray:
+    """``out = min(max(y, lo), hi)`` in one pass (a copy without bounds); ``out`` defaults to ``y``."""
+    out = y if out is None else out
+    if lo is None:
+        if out is not y:
+            np.copyto(out, y)
+    elif hi is None:
+        np.maximum(y, lo, out=out)
+    else:
+        np.clip(y, lo, hi, out=out)
+    return out
+
+
+def pads(
+    spec_padding: int | str, in_size: int, out_size: int, kernel: int, stride: int, convention: str
+) -> tuple[int, int]:
+    """(before, after) zero padding of one axis, so that ``out_size`` windows fit exactly.
+
+    ``after`` is what the last window needs (it may be less than ``before``: the rows a strided window never
+    reaches are not padded). Raises :class:`SpecError` if the padded input cannot give ``out_size`` windows.
+
+    Examples
+    --------
+    >>> pads("same", 224, 112, 3, 2, "same"), pads("same", 224, 112, 3, 2, "symmetric")
+    ((0, 1), (1, 0))
+    >>> pads("same", 7, 7, 3, 1, "same"), pads("same", 7, 4, 3, 2, "same")
+    ((1, 1), (1, 1))
+    """
+    if convention not in PADDINGS:
+        raise SpecError(f"padding convention must be one of {PADDINGS}, got {convention!r}")
+    if isinstance(spec_padding, int):
+        before = spec_padding
+    elif convention == "same":
+        before = same_padding(in_size, kernel, stride)[0]
+    else:
+        before = kernel // 2
+    after = (out_size - 1) * stride + kernel - in_size - before
+    if after < 0:  # the last window ends inside the input: rows past it are never read
+        after = 0
+    if (in_size + before + after - kernel) // stride + 1 != out_size:
+        raise SpecError(
+            f"padding {before}+{after} on {in_size} cannot give {out_size} windows "
+            f"of {kernel} at stride {stride}"
+        )
+    return before, after
+
+
+def _windows(xp: np.ndarray, dy: int, dx: int, out_size: int, stride: int) -> np.ndarray:
+    """The (N, out, out, C) view of padded ``xp`` that tap (dy, dx) of every window reads."""
+    stop = (out_size - 1) * stride + 1
+    return xp[:, dy : dy + stop : stride, dx : dx + stop : stride, :]
+
+
+def conv2d(
+    xp: np.ndarray,
+    kernel: np.ndarray,
+    bias: np.ndarray | None,
+    stride: int,
+    out_size: int,
+    cols: np.ndarray | None = None,
+    out: np.ndarray | None = None,
+) -> tuple[np.ndarray, int]:
+    """Standard convolution by im2col and one matrix product.
+
+    Parameters
+    ----------
+    xp : ndarray, shape (N, Hp, Wp, M)
+        Input, already zero padded.
+    kernel : ndarray, shape (K, K, M, N_out)
+        Keras layout (BN already folded in, if any).
+    bias : ndarray, shape (N_out,), or None
+    stride : int
+    out_size : int
+        Output height and width (from the network's node).
+    cols, out : ndarray, optional
+        Workspace (N, out, out, K, K, M) and output (N, out, out, N_out) to reuse.
+
+    Returns
+    -------
+    y : ndarray, shape (N, out_size, out_size, N_out)
+    mult_adds : int
+        Rows x inner x columns of the matrix product: N·D_F·D_F · K·K·M · N_out.
+    """
+    n, c = xp.shape[0], xp.shape[3]
+    k, cout = kernel.shape[0], kernel.shape[3]
+    if cols is None:
+        cols = np.empty((n, out_size, out_size, k, k, c), dtype=xp.dtype)
+    for dy in range(k):  # K*K window taps, each a vectorised copy over N, H, W, C
+        for dx in range(k):
+            cols[:, :, :, dy, dx, :] = _windows(xp, dy, dx, out_size, stride)
+    a = cols.reshape(n * out_size * out_size, k * k * c)
+    b = kernel.reshape(k * k * c, cout)
+    y = np.matmul(a, b, out=None if out is None else out.reshape(a.shape[0], cout))
+    if bias is not None:
+        y += bias
+    return y.reshape(n, out_size, out_size, cout), a.shape[0] * a.shape[1] * b.shape[1]
+
+
+#: Output elements per band of the depthwise kernel: a band's output and scratch (2 x 128 KiB) stay in L2.
+BAND_ELEMENTS = 32768
+
+
+def tile_depthwise(kernel: np.ndarray, out_size: int) -> np.ndarray:
+    """Repeat each tap's (C,) weights along a row: (K, K, C) -> (K*K, out_size*C), float32.
+
+    With the weights laid out like a whole output row, every multiply in :func:`depthwise_conv2d` runs over
+    one contiguous (out_size*C) row instead of C-long pieces.
+    """
+    k, c = kernel.shape[0], kernel.shape[2]
+    return np.ascontiguousarray(
+        np.tile(kernel.reshape(k * k, 1, c), (1, out_size, 1)).reshape(k * k, out_size * c)
+    )
+
+
+DEPTHWISE_METHODS = ("taps", "einsum")
+
+#: From this many channels on, the einsum depthwise kernel beats the banded taps (measured on one core on
+#: MobileNetV1 1.0-224's layer shapes: einsum 2x faster at 256-512 channels, 1.3x at 128, 1.6x slower at 32).
+EINSUM_MIN_CHANNELS = 64
+
+
+def depthwise_method(channels: int) -> str:
+    """The faster depthwise kernel for a layer with ``channels`` channels: "taps" or "einsum"."""
+    return "einsum" if channels >= EINSUM_MIN_CHANNELS else "taps"
+
+
+def _depthwise_einsum(
+    xp: np.ndarray,
+    kernel: np.ndarray,
+    bias: np.ndarray | None,
+    stride: int,
+    k: int,
+    out_size: int,
+    out: np.ndarray | None,
+    lo: Bound,
+    hi: Bound,
+) -> tuple[np.ndarray, int]:
+    """Depthwise convolution as one einsum over the (N, out, out, C, K, K) window view of padded ``xp``."""
+    windows = sliding_window_view(xp, (k, k), axis=(1, 2))[:, ::stride, ::stride]
+    if windows.shape[1] != out_size or windows.shape[2] != out_size:
+        raise SpecError(f"padded input {xp.shape} gives {windows.shape[1:3]} windows, not {out_size}")
+    y = np.einsum("nhwcij,ijc->nhwc", windows, kernel, out=out)
+    if bias is not None:
+        y += bias
+    return clamp(y, lo, hi), windows.size
+
+
+@dataclass(frozen=True, slots=True)
+class PlaneLayout:
+    """How a depthwise layer wants its input: zero padded and split into ``stride x stride`` phase planes.
+
+    Plane (py, px) holds the padded input's rows py, py + s, ... and columns px, px + s, ..., so that every
+    tap of a strided window is a contiguous slice of one plane (for stride 1 there is one plane: the padded
+    input). The zero border is written once, when the planes are allocated; :meth:`scatter` fills the rest.
+    """
+
+    stride: int
+    top: int  # zero rows (and columns) before the input
+    extent: int  # padded rows (and columns) the windows read: (out_size - 1) * stride + kernel
+
+    def plane_sizes(self) -> list[int]:
+        return [len(range(p, self.extent, self.stride)) for p in range(self.stride)]
+
+    def allocate(self, n: int, c: int, fill: np.ndarray | None = None) -> dict[tuple[int, int], np.ndarray]:
+        """Planes ``{(py, px): (N, rows, cols, C)}`` filled with zeros, or with ``fill`` (C,) per channel (the
+        value that stands for zero when the input is stored shifted; see :func:`clamp_bounds`)."""
+        sizes = self.plane_sizes()
+        planes = {}
+        for py in range(self.stride):
+            for px in range(self.stride):
+                plane = np.zeros((n, sizes[py], sizes[px], c), np.float32)
+                if fill is not None:
+                    plane[...] = fill
+                planes[py, px] = plane
+        return planes
+
+    def _spans(self, size: int) -> list[tuple[slice, slice]]:
+        """For each phase p: (input slice, plane slice) of the input rows that land in that phase."""
+        s, out = self.stride, []
+        last = min(size, self.extent - self.top)  # input rows past the last window are never read
+        for p in range(s):
+            first = (p - self.top) % s
+            rows = range(first, last, s)
+            start = (self.top + first) // s
+            out.append((slice(first, last, s), slice(start, start + len(rows))))
+        return out
+
+    def scatter(
+        self,
+        x: np.ndarray,
+        planes: dict[tuple[int, int], np.ndarray],
+        lo: Bound = None,
+        hi: Bound = None,
+    ) -> dict[tuple[int, int], np.ndarray]:
+        """Write ``clamp(x, lo, hi)`` ((N, H, W, C)) into the planes' interiors: one pass over ``x``."""
+        spans = self._spans(x.shape[1])
+        for (py, px), plane in planes.items():
+            (src_y, dst_y), (src_x, dst_x) = spans[py], spans[px]
+            clamp(x[:, src_y, src_x, :], lo, hi, out=plane[:, dst_y, dst_x, :])
+        return planes
+
+
+def depthwise_conv2d(
+    xp: np.ndarray,
+    kernel: np.ndarray,
+    bias: np.ndarray | None,
+    stride: int,
+    out_size: int,
+    out: np.ndarray | None = None,
+    *,
+    activation: str | None = None,
+) -> tuple[np.ndarray, int]:
+    """Depthwise convolution as a sum of K*K shifted multiply-adds over views, all channels at once.
+
+    Parameters
+    ----------
+    xp : ndarray, shape (N, Hp, Wp, C)
+        Input, already zero padded.
+    kernel : ndarray, shape (K, K, C)
+        One K x K filter per channel (Keras' (K, K, C, 1) without the last axis; BN folded in, if any).
+    bias : ndarray, shape (C,), or None
+    stride, out_size : int
+    out : ndarray, shape (N, out_size, out_size, C), optional
+        Output buffer to reuse.
+    activation : {None, "relu", "relu6"}
+
+    Returns
+    -------
+    y : ndarray, shape (N, out_size, out_size, C)
+    mult_adds : int
+        K·K products per output element: K·K·N·D_F·D_F·C.
+
+    See :func:`depthwise_planes` for the fast path the executor uses (input already split into planes).
+    """
+    k = kernel.shape[0]
+    layout = PlaneLayout(stride, 0, (out_size - 1) * stride + k)
+    planes = layout.scatter(xp, layout.allocate(xp.shape[0], xp.shape[3]))
+    lo, hi = clamp_bounds(activation)
+    return depthwise_planes(planes, tile_depthwise(kernel, out_size), bias, stride, k, out_size, out,
+                            lo=lo, hi=hi)  # fmt: skip
+
+
+def depthwise_planes(
+    planes: dict[tuple[int, int], np.ndarray],
+    tiled: np.ndarray,
+    bias: np.ndarray | None,
+    stride: int,
+    kernel_size: int,
+    out_size: int,
+    out: np.ndarray | None = None,
+    *,
+    lo: Bound = None,
+    hi: Bound = None,
+    band_elements: int = BAND_ELEMENTS,
+    pool: Executor | None = None,
+    workers: int = 1,
+    method: str = "taps",
+) -> tuple[np.ndarray, int]:
+    """Depthwise convolution on an input split into phase planes (:class:`PlaneLayout`).
+
+    The output is computed in bands of rows (about ``band_elements`` values each) so that a band and its
+    scratch stay in cache across the K*K taps, the bias and the activation; within a band each tap is one
+    multiply and one add over a whole (rows, out_size*C) block. No loop over channels or pixels. With a
+    ``pool`` of threads, the bands are shared out (NumPy releases the GIL inside each operation).
+
+    Parameters
+    ----------
+    planes : dict
+        ``{(py, px): (N, rows, cols, C)}`` from :meth:`PlaneLayout.scatter`.
+    tiled : ndarray, shape (K*K, out_size*C)
+        :func:`tile_depthwise` of the (K, K, C) kernel.
+    bias : ndarray, shape (C,), or None
+    stride, kernel_size, out_size : int
+    out : ndarray, shape (N, out_size, out_size, C), optional
+    lo, hi : float or ndarray of shape (C,), optional
+        After the bias, each band is clamped to [lo, hi] while it is in cache (:func:`clamp_bounds`).
+    band_elements : int
+    pool : concurrent.futures.Executor, optional
+    workers : int
+        Threads of ``pool`` to share the bands among (layers with fewer than two bands per worker run alone).
+    method : {"taps", "einsum"}
+        ``"taps"``: K*K banded multiply-adds over phase planes (``tiled`` is the row-tiled kernel).
+        ``"einsum"``: one ``np.einsum`` over the window view of a single padded plane (``tiled`` is the
+        (K, K, C) kernel), which reads each input once per output and is faster from 64 channels on
+        (see :func:`depthwise_method`).
+
+    Returns
+    -------
+    y, mult_adds
+        As :func:`depthwise_conv2d`.
+    """
+    if method not in DEPTHWISE_METHODS or len(planes) != (1 if method == "einsum" else stride * stride):
+        raise SpecError(f"depthwise method {method!r} cannot take {len(planes)} plane(s) at stride {stride}")
+    if method == "einsum":
+        return _depthwise_einsum(planes[0, 0], tiled, bias, stride, kernel_size, out_size, out, lo, hi)
+    any_plane = planes[0, 0]
+    n, c = any_plane.shape[0], any_plane.shape[3]
+    s, k = stride, kernel_size
+    row = out_size * c
+    y = np.empty((n, out_size, out_size, c), dtype=np.float32) if out is None else out
+    y3 = y.reshape(n, out_size, row)
+    flat = {key: p.reshape(n, p.shape[1], p.shape[2] * c) for key, p in planes.items()}
+    taps = [(flat[dy % s, dx % s], dy // s, (dx // s) * c) for dy in range(k) for dx in range(k)]
+    b = None if bias is None else np.tile(bias, out_size)
+    lo_row = np.tile(lo, out_size) if np.ndim(lo) == 1 else lo  # per-channel bounds laid out as a row
+    hi_row = np.tile(hi, out_size) if np.ndim(hi) == 1 else hi
+    rows = max(1, min(out_size, band_elements // max(1, n * row)))
+    bands = [(r0, min(out_size, r0 + rows)) for r0 in range(0, out_size, rows)]
+
+    def work(chunk: list[tuple[int, int]]) -> None:
+        scratch = np.empty((n, rows, row), dtype=np.float32)
+        for r0, r1 in chunk:  # bands of output rows, for cache locality
+            acc, tmp = y3[:, r0:r1], scratch[:, : r1 - r0]
+            for t, (src, oy, ox) in enumerate(taps):
+                view = src[:, oy + r0 : oy + r1, ox : ox + row]
+                if t == 0:
+                    np.multiply(view, tiled[0], out=acc)
+                else:
+                    np.multiply(view, tiled[t], out=tmp)
+                    acc += tmp
+            if b is not None:
+                acc += b
+            clamp(acc, lo_row, hi_row)
+
+    if pool is not None and workers > 1 and len(bands) >= 2 * workers:
+        size = -(-len(bands) // workers)
+        for future in [pool.submit(work, bands[i : i + size]) for i in range(0, len(bands), size)]:
+            future.result()
+    else:
+        work(bands)
+    return y, k * k * y.size
+
+
+def pointwise_conv2d(
+    x: np.ndarray, kernel: np.ndarray, bias: np.ndarray | None, out: np.ndarray | None = None
+) -> tuple[np.ndarray, int]:
+    """1x1 convolution as one (N·H·W, M) @ (M, N_out) matrix product.
+
+    Parameters
+    ----------
+    x : ndarray, shape (N, H, W, M)
+    kernel : ndarray, shape (M, N_out)
+        Keras' (1, 1, M, N_out) without the window axes (BN folded in, if any).
+    bias : ndarray, shape (N_out,), or None
+    out : ndarray, shape (N, H, W, N_out), optional
+
+    Returns
+    -------
+    y : ndarray, shape (N, H, W, N_out)
+    mult_adds : int
+        N·H·W · M · N_out.
+    """
+    n, h, w, c = x.shape
+    cout = kernel.shape[1]
+    a = x.reshape(n * h * w, c)
+    y = np.matmul(a, kernel, out=None if out is None else out.reshape(n * h * w, cout))
+    if bias is not None:
+        y += bias
+    return y.reshape(n, h, w, cout), a.shape[0] * c * cout
+
+
+def fold_batch_norm(
+    kernel: np.ndarray,
+    bias: np.ndarray | None,
+    gamma: np.ndarray,
+    beta: np.ndarray,
+    mean: np.ndarray,
+    variance: np.ndarray,
+    epsilon: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Fold inference batch norm into the preceding convolution: BN(conv(x) + b) = conv'(x) + b'.
+
+    ``kernel``'s last axis is the output channel (Keras layouts (K, K, M, N) and depthwise (K, K, C) both
+    qualify). Computed in float64, returned as float32.
+
+    Returns
+    -------
+    kernel' : ndarray, same shape as ``kernel``
+        ``kernel * gamma / sqrt(variance + epsilon)``
+    bias' : ndarray, shape (N,)
+        ``beta + (b - mean) * gamma / sqrt(variance + epsilon)``
+    """
+    scale = gamma.astype(np.float64) / np.sqrt(variance.astype(np.float64) + epsilon)
+    b = np.zeros_like(scale) if bias is None else bias.astype(np.float64)
+    folded_bias = beta.astype(np.float64) + (b - mean.astype(np.float64)) * scale
+    return (kernel.astype(np.float64) * scale).astype(np.float32), folded_bias.astype(np.float32)
+
+
+def activate(y: np.ndarray, activation: str | None) -> np.ndarray:
+    """ReLU (the paper), ReLU6 (TF-slim and Keras checkpoints) or nothing, in place."""
+    if activation == "relu":
+        np.maximum(y, 0, out=y)
+    elif activation == "relu6":
+        np.clip(y, 0, 6, out=y)
+    elif activation is not None:
+        raise SpecError(f"activation must be one of {ACTIVATIONS}, got {activation!r}")
+    return y
+
+
+def global_avg_pool(x: np.ndarray) -> np.ndarray:
+    """(N, H, W, C) -> (N, 1, 1, C), the mean over the map (additions only: no multiply-accumulates)."""
+    return x.mean(axis=(1, 2), keepdims=True, dtype=np.float32)
+
+
+def linear(x: np.ndarray, kernel: np.ndarray, bias: np.ndarray | None) -> tuple[np.ndarray, int]:
+    """Fully connected layer on the flattened input.
+
+    Parameters
+    ----------
+    x : ndarray, shape (N, ...) with M elements per image, flattened in NHWC order
+    kernel : ndarray, shape (M, N_out)
+    bias : ndarray, shape (N_out,), or None
+
+    Returns
+    -------
+    y : ndarray, shape (N, N_out)
+    mult_adds : int
+        N · M · N_out.
+    """
+    a = x.reshape(x.shape[0], -1)
+    y = a @ kernel
+    if bias is not None:
+        y += bias
+    return y, a.shape[0] * a.shape[1] * kernel.shape[1]
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    """Softmax over the last axis, shifted by the maximum for stability. (N, K) -> (N, K)."""
+    z = logits - logits.max(axis=-1, keepdims=True)
+    np.exp(z, out=z)
+    z /= z.sum(axis=-1, keepdims=True)
+    return z

@@ -1,0 +1,100 @@
+"""Slow, obviously-correct loop versions of the reference kernels, for tests only.
+
+They keep their own padding code (not costmodel.layers.same_padding nor the kernels' ``pads``), loop over
+output pixels in Python, and apply batch norm unfolded, as the formula reads.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+
+def oracle_pad(x: np.ndarray, kernel: int, stride: int, convention: str) -> np.ndarray:
+    """Zero-pad (N, H, W, C) the way TF SAME or PyTorch padding=kernel//2 does, written out from scratch."""
+    n = x.shape[1]
+    if convention == "same":
+        out = math.ceil(n / stride)
+        total = max((out - 1) * stride + kernel - n, 0)
+        top = total // 2  # TF puts the odd extra row at the bottom
+        bottom = total - top
+    else:
+        top = bottom = kernel // 2
+    return np.pad(x, ((0, 0), (top, bottom), (top, bottom), (0, 0)))
+
+
+def oracle_conv(x, kernel, stride, convention, groups=1):
+    """Convolution by loops over output pixels. kernel (K, K, M/groups, N); depthwise: groups == M == N."""
+    k = kernel.shape[0]
+    xp = oracle_pad(x.astype(np.float64), k, stride, convention)
+    n_img, hp, _, m = xp.shape
+    out_size = (hp - k) // stride + 1
+    n_out = kernel.shape[3]
+    y = np.zeros((n_img, out_size, out_size, n_out))
+    per_group_in, per_group_out = m // groups, n_out // groups
+    for i in range(out_size):
+        for j in range(out_size):
+            patch = xp[:, i * stride : i * stride + k, j * stride : j * stride + k, :]  # (N, K, K, M)
+            if groups == 1:
+                y[:, i, j, :] = np.tensordot(patch, kernel, axes=([1, 2, 3], [0, 1, 2]))
+            else:
+                assert groups == m == n_out and per_group_in == per_group_out == 1
+                y[:, i, j, :] = (patch * kernel[:, :, 0, :]).sum(axis=(1, 2))
+    return y
+
+
+def oracle_bn(y, gamma, beta, mean, var, eps):
+    return (y - mean) / np.sqrt(var + eps) * gamma + beta
+
+
+def oracle_act(y, activation):
+    if activation == "relu":
+        return np.maximum(y, 0)
+    if activation == "relu6":
+        return np.minimum(np.maximum(y, 0), 6)
+    return y
+
+
+def oracle_forward(network, weights, images, convention="same", eps=1e-3, outputs=None):
+    """The whole network, layer by layer, with loop convolutions and unfolded batch norm (float64).
+
+    Returns the logits; fills ``outputs`` (a dict), if given, with every layer's output."""
+    from costmodel.layers import Conv2d, GlobalAvgPool, Linear, Softmax
+
+    x = images.astype(np.float64)
+    logits = None
+    for node in network.nodes:
+        layer = node.layer
+        if isinstance(layer, Conv2d):
+            if layer.depthwise:
+                kern = weights[f"{layer.name}/depthwise_kernel"].transpose(0, 1, 3, 2)  # (K, K, 1, C)
+                x = oracle_conv(x, kern.astype(np.float64), layer.stride, convention, groups=layer.in_ch)
+            else:
+                x = oracle_conv(
+                    x, weights[f"{layer.name}/kernel"].astype(np.float64), layer.stride, convention
+                )
+            if layer.bias:
+                x = x + weights[f"{layer.name}/bias"]
+            if layer.batch_norm:
+                bn = [
+                    weights[f"{layer.name}_bn/{v}"]
+                    for v in ("gamma", "beta", "moving_mean", "moving_variance")
+                ]
+                x = oracle_bn(x, *bn, eps)
+            x = oracle_act(x, layer.activation)
+        elif isinstance(layer, GlobalAvgPool):
+            x = x.mean(axis=(1, 2))
+        elif isinstance(layer, Linear):
+            flat = x.reshape(x.shape[0], -1)
+            x = flat @ weights[f"{layer.name}/kernel"].astype(np.float64)
+            if layer.bias:
+                x = x + weights[f"{layer.name}/bias"]
+            x = oracle_act(x, layer.activation)
+        elif isinstance(layer, Softmax):
+            logits = x
+            e = np.exp(x - x.max(axis=1, keepdims=True))
+            x = e / e.sum(axis=1, keepdims=True)
+        if outputs is not None:
+            outputs[node.name] = x
+    return logits if logits is not None else x

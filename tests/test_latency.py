@@ -1,0 +1,207 @@
+"""Roofline arithmetic on hand-checked layers, and identities of whole-network predictions.
+
+Every expected number is computed in the test from the layer's shapes with the formulas written out
+(Mult-Adds from D_K·D_K·(M/g)·N·D_F·D_F, bytes from the NHWC tensor sizes), not taken from the engine.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from costmodel import count, mobilenet_v1
+from costmodel.errors import SpecError
+from costmodel.latency import predict, roofline_seconds
+from costmodel.layers import Conv2d, GlobalAvgPool, Linear
+from costmodel.network import Network
+from costmodel.profiles import DeviceProfile
+
+PEAK = 1e11  # FLOP/s
+BANDWIDTH = 1e10  # bytes/s: ridge point 10 FLOP/byte
+F32 = 4  # bytes per float32 element
+
+# (network, efficiency, overhead_s, batch, hand-computed flops, bytes, bound)
+# Bytes: weights (+ one folded batch-norm bias per output channel) once, input and output per image.
+CASES = [
+    pytest.param(
+        Network([Conv2d("pw", 32, 64, 1)], input_size=112, in_ch=32),
+        0.5,
+        1e-5,
+        1,
+        2 * (32 * 64 * 112 * 112),
+        F32 * (32 * 112 * 112 + 64 * 112 * 112 + 32 * 64 + 64),
+        "compute",  # 51.4 MFLOP / 4.83 MB = 10.6 FLOP/byte > 10
+        id="conv1x1-32-64-at-112",
+    ),
+    pytest.param(
+        Network([Conv2d("dw", 64, 64, 3, stride=2, groups=64)], input_size=112, in_ch=64),
+        0.25,
+        0.0,
+        1,
+        2 * (3 * 3 * 64 * 56 * 56),
+        F32 * (64 * 112 * 112 + 64 * 56 * 56 + 3 * 3 * 64 + 64),
+        "memory",  # 3.6 MFLOP / 4.0 MB = 0.9 FLOP/byte
+        id="dw3x3-s2-64-at-112",
+    ),
+    pytest.param(
+        Network([Conv2d("c", 3, 32, 3, stride=2)], input_size=224, in_ch=3),
+        1.0,
+        2e-6,
+        1,
+        2 * (3 * 3 * 3 * 32 * 112 * 112),
+        F32 * (3 * 224 * 224 + 32 * 112 * 112 + 3 * 3 * 3 * 32 + 32),
+        "memory",  # 21.7 MFLOP / 2.2 MB = 9.8 FLOP/byte < 10
+        id="conv3x3-first-layer",
+    ),
+    pytest.param(
+        Network([Linear("fc", 1024, 1000)], input_size=1, in_ch=1024),
+        2.0,  # above 1: weights that stay in cache beat the streaming bandwidth
+        0.0,
+        8,
+        2 * (8 * 1024 * 1000),
+        F32 * (1024 * 1000 + 1000 + 8 * (1024 + 1000)),
+        "memory",  # weights read once for the batch of 8: 16.4 MFLOP / 4.2 MB
+        id="fc-batch8",
+    ),
+    pytest.param(
+        Network([GlobalAvgPool("pool")], input_size=7, in_ch=1024),
+        1.0,
+        3e-6,
+        1,
+        0,  # the paper's convention: pooling does no multiply-accumulate
+        F32 * (7 * 7 * 1024 + 1024),
+        "memory",
+        id="global-avg-pool",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("network", "efficiency", "overhead_s", "batch", "flops", "bytes_moved", "bound"), CASES
+)
+def test_roofline_by_hand(network, efficiency, overhead_s, batch, flops, bytes_moved, bound):
+    kind = count(network).layers[0].kind
+    profile = DeviceProfile(PEAK, BANDWIDTH, efficiency={kind: efficiency}, overhead_s=overhead_s)
+    (lat,) = predict(network, profile, batch=batch).layers
+    assert (lat.flops, lat.bytes_moved, lat.bound) == (flops, bytes_moved, bound)
+    assert lat.mult_adds * 2 == lat.flops
+    # Floating-point arithmetic of a handful of operations: agreement to 1e-12 relative.
+    expected_s = max(flops / PEAK, bytes_moved / BANDWIDTH) / efficiency + overhead_s
+    assert lat.seconds == pytest.approx(expected_s, rel=1e-12)
+    assert lat.compute_s == pytest.approx(flops / PEAK, rel=1e-12)
+    assert lat.memory_s == pytest.approx(bytes_moved / BANDWIDTH, rel=1e-12)
+    assert lat.intensity_flops_per_byte == pytest.approx(flops / bytes_moved, rel=1e-12)
+
+
+def test_conv1x1_worked_example():
+    """The 1x1 conv 32 -> 64 at 112x112, all the way to a number a reader can redo on paper."""
+    network = Network([Conv2d("pw", 32, 64, 1)], input_size=112, in_ch=32)
+    profile = DeviceProfile(1e11, 1e10, efficiency={"Conv 1x1": 0.5}, overhead_s=1e-5)
+    (lat,) = predict(network, profile).layers
+    # 25,690,112 Mult-Adds = 51,380,224 FLOPs -> 513.80224 us at 100 GFLOP/s;
+    # 4,825,344 bytes -> 482.5344 us at 10 GB/s; compute-bound; / 0.5 + 10 us = 1,037.60448 us.
+    assert lat.mult_adds == 25_690_112
+    assert lat.bytes_moved == 4_825_344
+    assert lat.seconds == pytest.approx(1037.60448e-6, rel=1e-12)  # float rounding only
+
+
+def test_overhead_by_kind_adds_to_the_shared_overhead():
+    network = Network([Conv2d("pw", 32, 64, 1), Linear("fc", 64 * 8 * 8, 10)], input_size=8, in_ch=32)
+    profile = DeviceProfile(PEAK, BANDWIDTH, overhead_s=1e-5, overhead_by_kind_s={"Conv 1x1": 4e-6})
+    conv, fc = predict(network, profile).layers
+    assert conv.overhead_s == pytest.approx(1.4e-5, rel=1e-12)
+    assert conv.seconds == pytest.approx(conv.roofline_s + 1.4e-5, rel=1e-12)
+    assert fc.overhead_s == 1e-5  # FC has no extra
+
+
+def test_float16_halves_the_bytes():
+    network = Network([Conv2d("dw", 64, 64, 3, groups=64)], input_size=56, in_ch=64)
+    f32 = predict(network, DeviceProfile(PEAK, BANDWIDTH)).layers[0]
+    f16 = predict(network, DeviceProfile(PEAK, BANDWIDTH, dtype="float16")).layers[0]
+    assert f32.bytes_moved == 2 * f16.bytes_moved
+    assert f32.flops == f16.flops
+
+
+def test_bound_tie_is_compute():
+    # Peak = the layer's FLOPs per second and bandwidth = its bytes per second: both times are exactly 1 s.
+    network = Network([Conv2d("pw", 32, 64, 1)], input_size=8, in_ch=32)
+    flops, bytes_moved = 2 * 32 * 64 * 8 * 8, F32 * (32 * 64 + 32 * 64 + 64 * 64 + 64)
+    (lat,) = predict(network, DeviceProfile(flops, bytes_moved)).layers
+    assert lat.compute_s == lat.memory_s == 1.0
+    assert lat.bound == "compute"
+
+
+def test_unlisted_kind_uses_default_efficiency():
+    network = Network([Conv2d("pw", 8, 8, 1)], input_size=4, in_ch=8)
+    lat = predict(network, DeviceProfile(PEAK, BANDWIDTH, default_efficiency=0.25)).layers[0]
+    assert lat.efficiency == 0.25
+    assert lat.seconds == pytest.approx(lat.roofline_s / 0.25, rel=1e-12)
+
+
+def test_roofline_seconds():
+    assert roofline_seconds(3 * 10**9, 6 * 10**8, DeviceProfile(1e9, 2e8)) == (3.0, 3.0)
+
+
+@pytest.mark.parametrize(("alpha", "resolution"), [(1.0, 224), (0.5, 160), (0.25, 129), (0.75, 97)])
+def test_network_totals_match_the_engine_and_memory_accounting(alpha, resolution):
+    net = mobilenet_v1(alpha, resolution)
+    pred = predict(net, DeviceProfile(PEAK, BANDWIDTH, overhead_s=1e-6))
+    assert sum(lat.flops for lat in pred.layers) == count(net).flops
+    # Bytes: every layer reads its input and writes its output once; weights once. By hand from the nodes:
+    elements = 0
+    for node in net.nodes:
+        elements += node.in_ch * node.in_size**2 + node.out_ch * node.out_size**2
+    weights = sum(math.prod(n.layer.weight_shape) for n in net.nodes if hasattr(n.layer, "weight_shape"))
+    biases = sum(n.out_ch for n in net.nodes if hasattr(n.layer, "weight_shape"))  # folded BN / FC bias
+    assert sum(lat.bytes_moved for lat in pred.layers) == F32 * (elements + weights + biases)
+    assert pred.seconds == pytest.approx(sum(pred.by_kind().values()), rel=1e-12)
+    assert len(pred.layers) == len(net.nodes)
+
+
+def test_depthwise_memory_bound_pointwise_compute_bound_at_224():
+    """The paper's point, on a profile with a ridge of 10 FLOP/byte: depthwise layers are memory-bound."""
+    pred = predict(mobilenet_v1(), DeviceProfile(PEAK, BANDWIDTH))
+    kinds = {lat.kind: set() for lat in pred.layers}
+    for lat in pred.layers:
+        kinds[lat.kind].add(lat.bound)
+    assert kinds["Conv DW 3x3"] == {"memory"}
+    assert "compute" in kinds["Conv 1x1"]
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    alpha=st.sampled_from([0.25, 0.5, 0.75, 1.0]),
+    resolution=st.integers(32, 256),
+    factor=st.floats(1.5, 8.0),
+    batch=st.integers(1, 4),
+)
+def test_faster_device_is_never_slower(alpha, resolution, factor, batch):
+    net = mobilenet_v1(alpha, resolution)
+    slow = predict(net, DeviceProfile(PEAK, BANDWIDTH), batch=batch)
+    fast = predict(net, DeviceProfile(PEAK * factor, BANDWIDTH * factor), batch=batch)
+    # Scaling both rates by the same factor divides every roofline time by it exactly (no overhead here).
+    assert fast.seconds == pytest.approx(slow.seconds / factor, rel=1e-9)
+    assert [a.bound for a in slow.layers] == [b.bound for b in fast.layers]
+
+
+@pytest.mark.parametrize("batch", [0, -1, 1.5, True])
+def test_bad_batch(batch):
+    with pytest.raises(SpecError, match="batch"):
+        predict(mobilenet_v1(0.25, 64), DeviceProfile(PEAK, BANDWIDTH), batch=batch)
+
+
+def test_not_a_network():
+    with pytest.raises(SpecError, match="Network"):
+        predict("mobilenet", DeviceProfile(PEAK, BANDWIDTH))
+
+
+def test_prediction_table_adds_up():
+    pred = predict(mobilenet_v1(0.5, 160), DeviceProfile(PEAK, BANDWIDTH, overhead_s=2e-6))
+    df = pred.table()
+    assert list(df["name"]) == [n.name for n in pred.network.nodes]
+    assert df["predicted_ms"].sum() == pytest.approx(pred.seconds * 1e3, rel=1e-9)
+    assert df["predicted_pct"].sum() == pytest.approx(100.0, rel=1e-9)
+    assert int(df["mult_adds"].sum()) == count(pred.network).mult_adds

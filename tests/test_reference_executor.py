@@ -1,0 +1,182 @@
+"""The executor: whole-network forward vs a loop oracle, executed Mult-Adds vs the cost engine, trace, timing,
+padding conventions, bad inputs."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from _reference_oracle import oracle_forward
+
+import costmodel
+from costmodel.errors import InputError, SpecError, WeightsError
+from costmodel.reference import execute, forward, init_weights, prepare, time_layers
+
+
+def _images(network, n=2, seed=0):
+    r = network.input_size
+    return np.random.default_rng(seed).uniform(-1, 1, (n, r, r, 3)).astype(np.float32)
+
+
+SMALL = [  # small networks the loop oracle can run in well under a second each
+    dict(alpha=0.25, resolution=33, num_classes=7),
+    dict(alpha=0.25, resolution=32, num_classes=7, shallow=True),
+    dict(alpha=0.125, resolution=35, num_classes=5, separable=False),
+    dict(alpha=0.25, resolution=40, num_classes=6, activation="relu6"),
+]
+
+
+@pytest.mark.parametrize("convention", ["same", "symmetric"])
+@pytest.mark.parametrize("config", SMALL, ids=lambda c: "-".join(f"{k}={v}" for k, v in c.items()))
+def test_forward_matches_loop_oracle(config, convention):
+    net = costmodel.mobilenet_v1(**config)
+    weights = init_weights(net, seed=3)
+    x = _images(net)
+    got = forward(net, weights, x, padding=convention)
+    want = oracle_forward(net, weights, x, convention)
+    # 28 float32 layers vs a float64 oracle: errors grow layer by layer to ~1e-6 of the logits' scale;
+    # 1e-4 of the largest logit still catches any wrong tap, pad or fold.
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-4 * np.abs(want).max())
+
+
+def test_traced_outputs_are_each_layers_true_output():
+    # Untraced passes store some outputs shifted by a carried bias; the trace must add it back.
+    net = costmodel.mobilenet_v1(0.25, 35, num_classes=6)
+    weights = init_weights(net, seed=4)
+    x = _images(net)
+    want: dict[str, np.ndarray] = {}
+    oracle_forward(net, weights, x, outputs=want)
+    _, got = forward(net, weights, x, trace=True)
+    for node in net:
+        scale = np.abs(want[node.name]).max()
+        # float32 vs float64, errors growing with depth: 1e-4 of each layer's scale (see the test above)
+        np.testing.assert_allclose(got[node.name].reshape(want[node.name].shape), want[node.name],
+                                   rtol=0, atol=1e-4 * scale, err_msg=node.name)  # fmt: skip
+
+
+CONFIGS = [
+    dict(alpha=1.0, resolution=224),
+    dict(alpha=0.75, resolution=160),
+    dict(alpha=0.5, resolution=128),
+    dict(alpha=0.25, resolution=97),
+    dict(alpha=0.5, resolution=128, shallow=True),
+    dict(alpha=0.25, resolution=65, separable=False),
+]
+
+
+@pytest.mark.parametrize("config", CONFIGS, ids=lambda c: "-".join(f"{k}={v}" for k, v in c.items()))
+def test_executed_mult_adds_equal_engine_counts(config):
+    net = costmodel.mobilenet_v1(**config)
+    run = execute(net, init_weights(net), _images(net, n=2))
+    engine = {lc.name: lc.mult_adds for lc in costmodel.count(net).layers}
+    assert run.mult_adds == engine
+    assert sum(run.mult_adds.values()) == costmodel.count(net).mult_adds
+
+
+def test_trace_shapes_come_from_the_network_nodes():
+    net = costmodel.mobilenet_v1(0.25, 65)
+    logits, outputs = forward(net, init_weights(net), _images(net, n=3), trace=True)
+    assert list(outputs) == [node.name for node in net]
+    for node in net.nodes[:-3]:  # the conv layers: NHWC maps
+        assert outputs[node.name].shape == (3, node.out_size, node.out_size, node.out_ch)
+    assert logits.shape == (3, 1000)
+    np.testing.assert_array_equal(outputs["fc"], logits)
+    np.testing.assert_allclose(outputs["softmax"].sum(axis=1), 1.0, rtol=1e-6)  # float32 sum of 1000 terms
+
+
+def test_prepared_weights_give_the_same_logits_and_reuse_is_safe():
+    net = costmodel.mobilenet_v1(0.25, 64)
+    weights = init_weights(net)
+    prepared = prepare(net, weights)
+    a, b = _images(net, seed=1), _images(net, seed=2)
+    first = forward(net, prepared, a)
+    forward(net, prepared, b)  # reuses the same buffers
+    np.testing.assert_array_equal(forward(net, prepared, a), first)
+    np.testing.assert_array_equal(forward(net, weights, a), first)
+
+
+def test_batch_rows_are_independent():
+    net = costmodel.mobilenet_v1(0.25, 64)
+    weights = init_weights(net)
+    x = _images(net, n=3)
+    batch = forward(net, weights, x)
+    single = forward(net, weights, x[1:2])
+    np.testing.assert_allclose(batch[1:2], single, rtol=1e-5, atol=1e-5)  # BLAS may block rows differently
+
+
+def test_time_layers_covers_every_layer_in_order():
+    net = costmodel.mobilenet_v1(0.25, 64)
+    seconds = time_layers(net, init_weights(net), _images(net, n=1), repeats=2)
+    assert list(seconds) == [node.name for node in net]
+    assert all(isinstance(s, float) and s >= 0 for s in seconds.values())
+
+
+def test_same_and_symmetric_padding_differ_on_even_inputs_and_agree_on_odd_ones():
+    # 64 -> 32 -> 16 -> 8 -> 4 -> 2: every stride-2 layer sees an even input, where TF SAME pads (0, 1) and
+    # symmetric pads (1, 0): the windows start one row apart, so the outputs differ from conv1 on.
+    even = costmodel.mobilenet_v1(0.25, 64)
+    w = init_weights(even)
+    x = _images(even)
+    same = forward(even, w, x, padding="same", trace=True)[1]
+    sym = forward(even, w, x, padding="symmetric", trace=True)[1]
+    assert not np.allclose(same["conv1"], sym["conv1"], rtol=1e-3, atol=1e-3)
+    assert not np.allclose(same["fc"], sym["fc"], rtol=1e-3, atol=1e-3)
+    # 33 -> 17 -> 9 -> 5 -> 3 -> 2: every stride-2 layer sees an odd input, and stride-1 layers pad (1, 1)
+    # under both conventions, so every layer agrees exactly.
+    odd = costmodel.mobilenet_v1(0.25, 33)
+    w = init_weights(odd)
+    x = _images(odd)
+    same = forward(odd, w, x, padding="same", trace=True)[1]
+    sym = forward(odd, w, x, padding="symmetric", trace=True)[1]
+    for node in odd:
+        np.testing.assert_array_equal(same[node.name], sym[node.name])
+
+
+BAD_IMAGES = [
+    (np.zeros((64, 64, 3), np.float32), "rank 4"),
+    (np.zeros((1, 65, 65, 3), np.float32), "64x64"),
+    (np.zeros((1, 64, 64, 1), np.float32), "3 channels"),
+    (np.zeros((1, 64, 64, 3), np.uint8), "floating point"),
+    (np.full((1, 64, 64, 3), np.nan, np.float32), "NaN"),
+    (np.zeros((0, 64, 64, 3), np.float32), "at least one"),
+    ([[0.0]], "NumPy array"),
+]
+
+
+@pytest.mark.parametrize(("images", "message"), BAD_IMAGES)
+def test_bad_images_raise_input_error(images, message):
+    net = costmodel.mobilenet_v1(0.25, 64)
+    with pytest.raises(InputError, match=message):
+        forward(net, init_weights(net), images)
+
+
+def test_bad_padding_and_mismatched_prepared_weights():
+    net = costmodel.mobilenet_v1(0.25, 64)
+    other = costmodel.mobilenet_v1(0.5, 64)
+    with pytest.raises(SpecError, match="'valid'"):
+        forward(net, init_weights(net), _images(net), padding="valid")
+    with pytest.raises(WeightsError, match="0.5-64"):
+        forward(net, prepare(other, init_weights(other)), _images(net))
+    with pytest.raises(InputError, match="repeats"):
+        time_layers(net, init_weights(net), _images(net), repeats=0)
+
+
+def test_prepared_padding_is_the_default():
+    net = costmodel.mobilenet_v1(0.25, 64)
+    w = init_weights(net)
+    x = _images(net)
+    sym = prepare(net, w, padding="symmetric")
+    np.testing.assert_array_equal(forward(net, sym, x), forward(net, w, x, padding="symmetric"))
+    with pytest.raises(SpecError, match="prepared with padding 'symmetric'"):
+        forward(net, sym, x, padding="same")
+
+
+@pytest.mark.parametrize(
+    "config", [dict(alpha=0.5, resolution=96), dict(alpha=0.25, resolution=65, separable=False)]
+)
+def test_fused_and_traced_passes_agree_exactly(config):
+    # Untraced, a conv writes bias + activation straight into the next depthwise layer's planes; traced, every
+    # layer runs on its own. Same float operations in the same order: bit-identical logits.
+    net = costmodel.mobilenet_v1(**config)
+    prepared = prepare(net, init_weights(net))
+    x = _images(net)
+    np.testing.assert_array_equal(forward(net, prepared, x), forward(net, prepared, x, trace=True)[0])

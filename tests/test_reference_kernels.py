@@ -1,0 +1,181 @@
+"""Each fast kernel against a slow loop oracle (tests/_reference_oracle.py, with its own padding code)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from _reference_oracle import oracle_act, oracle_bn, oracle_conv, oracle_pad
+
+from costmodel.errors import SpecError
+from costmodel.layers import window_out_size
+from costmodel.reference import kernels as K
+
+# float32 kernels vs float64 oracles on O(1) data with sums of at most a few hundred terms: 1e-5 relative
+# is ~100 float32 ulps, far above rounding noise and far below any indexing or padding mistake.
+RTOL, ATOL = 1e-5, 1e-5
+
+
+def _rand(rng, *shape):
+    return rng.standard_normal(shape).astype(np.float32)
+
+
+def _padded(x, kernel, stride, convention):
+    """Pad as the executor does: the kernels' pads() from the spec's SAME sizes."""
+    n = x.shape[1]
+    out = window_out_size(n, kernel, stride, "same")
+    (top, bottom) = K.pads("same", n, out, kernel, stride, convention)
+    return np.pad(x, ((0, 0), (top, bottom), (top, bottom), (0, 0))), out
+
+
+CASES = [  # (size, channels in, channels out, kernel, stride)
+    (8, 3, 5, 3, 1),
+    (8, 3, 5, 3, 2),
+    (9, 4, 6, 3, 2),
+    (7, 2, 3, 3, 2),
+    (5, 3, 4, 1, 1),
+    (10, 2, 2, 5, 2),
+]
+
+
+@pytest.mark.parametrize("convention", K.PADDINGS)
+@pytest.mark.parametrize(("size", "cin", "cout", "k", "stride"), CASES)
+def test_conv2d_matches_loop_oracle(size, cin, cout, k, stride, convention):
+    rng = np.random.default_rng(size * 100 + k * 10 + stride)
+    x, kern, bias = _rand(rng, 2, size, size, cin), _rand(rng, k, k, cin, cout), _rand(rng, cout)
+    xp, out = _padded(x, k, stride, convention)
+    y, mult_adds = K.conv2d(xp, kern, bias, stride, out)
+    want = oracle_conv(x, kern.astype(np.float64), stride, convention) + bias
+    np.testing.assert_allclose(y, want, rtol=RTOL, atol=ATOL)
+    assert mult_adds == 2 * out * out * k * k * cin * cout
+
+
+@pytest.mark.parametrize("convention", K.PADDINGS)
+@pytest.mark.parametrize(("size", "cin", "cout", "k", "stride"), CASES)
+def test_depthwise_matches_loop_oracle(size, cin, cout, k, stride, convention):
+    rng = np.random.default_rng(size * 100 + k * 10 + stride + 1)
+    x, kern, bias = _rand(rng, 2, size, size, cin), _rand(rng, k, k, cin), _rand(rng, cin)
+    xp, out = _padded(x, k, stride, convention)
+    y, mult_adds = K.depthwise_conv2d(xp, kern, bias, stride, out)
+    want = oracle_conv(x, kern[:, :, None, :].astype(np.float64), stride, convention, groups=cin) + bias
+    np.testing.assert_allclose(y, want, rtol=RTOL, atol=ATOL)
+    assert mult_adds == 2 * out * out * k * k * cin
+
+
+def test_pointwise_matches_loop_oracle():
+    rng = np.random.default_rng(7)
+    x, kern, bias = _rand(rng, 3, 6, 6, 8), _rand(rng, 8, 16), _rand(rng, 16)
+    y, mult_adds = K.pointwise_conv2d(x, kern, bias)
+    want = oracle_conv(x, kern[None, None].astype(np.float64), 1, "same") + bias
+    np.testing.assert_allclose(y, want, rtol=RTOL, atol=ATOL)
+    assert mult_adds == 3 * 6 * 6 * 8 * 16
+
+
+def test_folded_batch_norm_equals_conv_then_bn():
+    rng = np.random.default_rng(3)
+    x, kern, conv_bias = _rand(rng, 2, 6, 6, 4), _rand(rng, 3, 3, 4, 5), _rand(rng, 5)
+    gamma, var = rng.uniform(0.5, 1.5, 5), rng.uniform(0.5, 1.5, 5)
+    beta, mean = rng.normal(0, 1, 5), rng.normal(0, 1, 5)
+    folded_k, folded_b = K.fold_batch_norm(kern, conv_bias, gamma, beta, mean, var, 1e-3)
+    xp, out = _padded(x, 3, 1, "same")
+    y, _ = K.conv2d(xp, folded_k, folded_b, 1, out)
+    want = oracle_bn(
+        oracle_conv(x, kern.astype(np.float64), 1, "same") + conv_bias, gamma, beta, mean, var, 1e-3
+    )
+    np.testing.assert_allclose(y, want, rtol=RTOL, atol=ATOL)
+
+
+@pytest.mark.parametrize("activation", K.ACTIVATIONS)
+def test_activations(activation):
+    y = np.linspace(-8, 8, 33, dtype=np.float32)
+    np.testing.assert_array_equal(K.activate(y.copy(), activation), oracle_act(y, activation))
+
+
+def test_unknown_activation_is_an_error():
+    with pytest.raises(SpecError, match="gelu"):
+        K.activate(np.zeros(3, np.float32), "gelu")
+
+
+def test_pool_linear_softmax():
+    rng = np.random.default_rng(5)
+    x = _rand(rng, 2, 3, 3, 4)
+    pooled = K.global_avg_pool(x)
+    np.testing.assert_allclose(
+        pooled[:, 0, 0, :], [[x[n, :, :, c].sum() / 9 for c in range(4)] for n in range(2)], rtol=RTOL
+    )
+    kern, bias = _rand(rng, 4, 6), _rand(rng, 6)
+    y, mult_adds = K.linear(pooled, kern, bias)
+    want = [
+        [sum(float(pooled[n, 0, 0, i]) * float(kern[i, j]) for i in range(4)) + bias[j] for j in range(6)]
+        for n in range(2)
+    ]
+    np.testing.assert_allclose(y, want, rtol=RTOL, atol=ATOL)
+    assert mult_adds == 2 * 4 * 6
+    p = K.softmax(np.array([[0.0, np.log(3.0)], [1000.0, 1000.0]], np.float32))
+    np.testing.assert_allclose(p, [[0.25, 0.75], [0.5, 0.5]], rtol=1e-6)  # float32 exp/divide rounding
+
+
+@pytest.mark.parametrize(
+    ("n", "k", "stride", "same", "symmetric"),
+    [
+        (224, 3, 2, (0, 1), (1, 0)),  # even input, stride 2: the conventions differ
+        (225, 3, 2, (1, 1), (1, 1)),  # odd input: they agree
+        (14, 3, 1, (1, 1), (1, 1)),  # stride 1: they agree
+        (7, 1, 1, (0, 0), (0, 0)),
+    ],
+)
+def test_pads_against_oracle_padding(n, k, stride, same, symmetric):
+    out = window_out_size(n, k, stride, "same")
+    assert K.pads("same", n, out, k, stride, "same") == same
+    assert K.pads("same", n, out, k, stride, "symmetric") == symmetric
+    # The oracle pads with its own rule and must add as many rows as the kernels' SAME padding.
+    x = np.ones((1, n, n, 1), np.float32)
+    assert oracle_pad(x, k, stride, "same").shape[1] - n == sum(same)
+
+
+def test_unknown_padding_convention_is_an_error():
+    with pytest.raises(SpecError, match="reflect"):
+        K.pads("same", 8, 4, 3, 2, "reflect")
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("method", K.DEPTHWISE_METHODS)
+@pytest.mark.parametrize("convention", K.PADDINGS)
+@pytest.mark.parametrize(("size", "channels", "stride"), [(12, 4, 1), (12, 6, 2), (9, 5, 2), (16, 3, 1)])
+def test_depthwise_planes_paths_match_loop_oracle(size, channels, stride, convention, method, threads):
+    """The executor's path: the previous layer's ReLU6 output stored shifted by its bias (border included) in
+    phase planes, the bias carried into the depthwise bias; taps or einsum; one or two threads."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    rng = np.random.default_rng(size + channels + stride)
+    x, kern, bias = _rand(rng, 2, size, size, channels), _rand(rng, 3, 3, channels), _rand(rng, channels)
+    prev_bias = _rand(rng, channels)
+    out = window_out_size(size, 3, stride, "same")
+    top, _ = K.pads("same", size, out, 3, stride, convention)
+    layout = K.PlaneLayout(stride if method == "taps" else 1, top, (out - 1) * stride + 3)
+    # stored = relu6(x + b) - b, and a true zero (the border) is stored as -b
+    stored = layout.allocate(2, channels, fill=-prev_bias)
+    planes = layout.scatter(x, stored, *K.clamp_bounds("relu6", prev_bias.astype(np.float64)))
+    carried = bias + prev_bias * kern.sum(axis=(0, 1))  # what the shifted input costs each output
+    weights = K.tile_depthwise(kern, out) if method == "taps" else kern
+    lo, hi = K.clamp_bounds("relu")
+    with ThreadPoolExecutor(threads) as pool:
+        # one output row per band, so that the threads have bands to share
+        y, mult_adds = K.depthwise_planes(
+            planes, weights, carried, stride, 3, out, lo=lo, hi=hi, band_elements=out * channels,
+            pool=pool, workers=threads, method=method,
+        )  # fmt: skip
+    relu6_input = oracle_act(x.astype(np.float64) + prev_bias, "relu6")
+    want = oracle_act(
+        oracle_conv(relu6_input, kern[:, :, None, :], stride, convention, groups=channels) + bias, "relu"
+    )
+    np.testing.assert_allclose(y, want, rtol=RTOL, atol=ATOL)
+    assert mult_adds == 2 * out * out * 9 * channels
+
+
+def test_depthwise_method_rule_and_bad_plane_count():
+    assert K.depthwise_method(K.EINSUM_MIN_CHANNELS - 1) == "taps"
+    assert K.depthwise_method(K.EINSUM_MIN_CHANNELS) == "einsum"
+    layout = K.PlaneLayout(1, 1, 9)
+    planes = layout.allocate(1, 2)
+    with pytest.raises(SpecError, match="taps"):
+        K.depthwise_planes(planes, np.zeros((9, 8), np.float32), None, 2, 3, 4, method="taps")

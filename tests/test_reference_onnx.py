@@ -1,0 +1,79 @@
+"""ONNX export checked by an independent runtime: ONNX Runtime's logits vs the NumPy forward."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import costmodel
+from costmodel.errors import SpecError, WeightsError
+from costmodel.reference import forward, init_weights
+
+onnx = pytest.importorskip("onnx")
+ort = pytest.importorskip("onnxruntime")
+from costmodel.reference.onnx_export import save_onnx, to_onnx  # noqa: E402
+
+
+def _session(model):
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 1  # the test suite runs beside other work on 2 cores
+    return ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
+
+
+def _rel_error(got, want):
+    return float(np.abs(got - want).max() / np.abs(want).max())
+
+
+@pytest.mark.parametrize("resolution", [224, 160, 128])
+@pytest.mark.parametrize("alpha", [1.0, 0.5, 0.25])
+def test_onnx_runtime_agrees_with_numpy(alpha, resolution):
+    net = costmodel.mobilenet_v1(alpha, resolution)
+    weights = init_weights(net, seed=int(alpha * 100) + resolution)
+    x = np.random.default_rng(resolution).uniform(-1, 1, (2, resolution, resolution, 3)).astype(np.float32)
+    logits, probabilities = _session(to_onnx(net, weights)).run(["logits", "probabilities"], {"images": x})
+    want = forward(net, weights, x)
+    # Two float32 implementations summing in different orders (ORT also folds BN its own way): ~1e-6 apart.
+    assert _rel_error(logits, want) <= 1e-4
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-5)  # float32 sum of 1000 terms
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        dict(alpha=0.25, resolution=97, shallow=True, activation="relu6"),
+        dict(alpha=0.25, resolution=64, separable=False, num_classes=10),
+    ],
+)
+@pytest.mark.parametrize("padding", ["same", "symmetric"])
+def test_onnx_variants_and_padding(config, padding):
+    net = costmodel.mobilenet_v1(**config)
+    weights = init_weights(net, seed=5)
+    x = np.random.default_rng(1).uniform(-1, 1, (1, net.input_size, net.input_size, 3)).astype(np.float32)
+    (logits,) = _session(to_onnx(net, weights, padding=padding)).run(["logits"], {"images": x})
+    assert _rel_error(logits, forward(net, weights, x, padding=padding)) <= 1e-4
+
+
+def test_onnx_padding_conventions_differ_on_even_input():
+    net = costmodel.mobilenet_v1(0.25, 64)
+    weights = init_weights(net)
+    x = np.random.default_rng(2).uniform(-1, 1, (1, 64, 64, 3)).astype(np.float32)
+    same = _session(to_onnx(net, weights, padding="same")).run(["logits"], {"images": x})[0]
+    sym = _session(to_onnx(net, weights, padding="symmetric")).run(["logits"], {"images": x})[0]
+    assert _rel_error(same, sym) > 1e-2
+
+
+def test_save_onnx_is_atomic_and_loadable(tmp_path):
+    net = costmodel.mobilenet_v1(0.25, 32, num_classes=3)
+    path = save_onnx(to_onnx(net, init_weights(net)), tmp_path / "m.onnx")
+    assert onnx.load(str(path)).graph.output[0].name == "logits"
+    assert [p.name for p in tmp_path.iterdir()] == ["m.onnx"]
+
+
+def test_export_refuses_bad_weights_and_padding():
+    net = costmodel.mobilenet_v1(0.25, 32)
+    weights = init_weights(net)
+    del weights["conv1/kernel"]
+    with pytest.raises(WeightsError, match="conv1/kernel"):
+        to_onnx(net, weights)
+    with pytest.raises(SpecError, match="'valid'"):
+        to_onnx(net, init_weights(net), padding="valid")

@@ -1,0 +1,157 @@
+"""Validation metrics (rank correlations by hand and by brute force), the comparison, reports and plots."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from costmodel import mobilenet_v1
+from costmodel.calibrate import Measurement
+from costmodel.errors import ProfileError
+from costmodel.latency import predict
+from costmodel.profiles import DeviceProfile
+from costmodel.validate_latency import HELD_OUT, compare, kendall_tau, rankdata, spearman, validate
+
+PROFILE = DeviceProfile(1e11, 1e10, efficiency={"Conv 1x1": 0.5, "Conv DW 3x3": 0.1}, overhead_s=1e-5)
+
+
+# --- rank correlations ----------------------------------------------------------------------------------
+
+
+def test_rankdata_ties_by_hand():
+    assert rankdata([3.0, 1.0, 4.0, 1.0, 5.0]).tolist() == [3.0, 1.5, 4.0, 1.5, 5.0]
+
+
+def test_spearman_and_kendall_with_ties_by_hand():
+    x, y = [1, 2, 2, 3], [1, 3, 2, 2]
+    # Ranks x: 1, 2.5, 2.5, 4; y: 1, 4, 2.5, 2.5. Centred: (-1.5, 0, 0, 1.5) and (-1.5, 1.5, 0, 0):
+    # covariance 2.25, variances 4.5 and 4.5 -> 0.5.
+    assert spearman(x, y) == pytest.approx(0.5, abs=1e-15)
+    # Pairs: 3 concordant, 1 discordant, 1 tied in x only, 1 tied in y only -> 2 / sqrt(5 * 5) = 0.4.
+    assert kendall_tau(x, y) == pytest.approx(0.4, abs=1e-15)
+
+
+def _kendall_brute(x, y):
+    s = 0
+    for i, j in itertools.combinations(range(len(x)), 2):
+        s += np.sign(x[i] - x[j]) * np.sign(y[i] - y[j])
+    return s / (len(x) * (len(x) - 1) / 2)  # tau-a: equals tau-b without ties
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.permutations(list(range(12))))
+def test_rank_correlations_without_ties_match_textbook_formulas(perm):
+    x = np.arange(12.0)
+    y = np.asarray(perm, dtype=float) * 3.7 + 1.0  # a monotone transform does not change ranks
+    d = np.arange(12) - np.asarray(perm)
+    n = 12
+    textbook = 1 - 6 * float(d @ d) / (n * (n * n - 1))  # Spearman without ties
+    assert spearman(x, y) == pytest.approx(textbook, abs=1e-12)
+    assert kendall_tau(x, y) == pytest.approx(_kendall_brute(x, y), abs=1e-12)
+
+
+def test_perfect_and_reversed_orders():
+    x = [1.0, 2.0, 5.0, 9.0]
+    assert spearman(x, [10, 20, 30, 40]) == pytest.approx(1.0)
+    assert kendall_tau(x, [40, 30, 20, 10]) == pytest.approx(-1.0)
+
+
+@pytest.mark.parametrize("fn", [spearman, kendall_tau])
+def test_rank_correlation_needs_two_equal_length_sequences(fn):
+    with pytest.raises(ValueError):
+        fn([1.0], [2.0])
+    with pytest.raises(ValueError):
+        fn([1.0, 2.0], [2.0, 3.0, 4.0])
+
+
+# --- compare / validate ---------------------------------------------------------------------------------
+
+
+def _scaled_measurement(net, factor):
+    """A 'measurement' that is exactly ``factor`` times the prediction, layer by layer."""
+    layers = predict(net, PROFILE).layers
+    layer_s = {lat.name: factor * lat.seconds for lat in layers}
+    return Measurement(net, layer_s, sum(layer_s.values()))
+
+
+def test_compare_errors_are_exact_for_a_scaled_device():
+    nets = [mobilenet_v1(a, r) for a, r in [(0.25, 64), (0.5, 96), (1.0, 128)]]
+    result = compare(PROFILE, [_scaled_measurement(n, 1.25) for n in nets])
+    # predicted = measured / 1.25 -> error = 100 (1/1.25 - 1) = -20 % for every config and every layer type
+    for c in result.configs:
+        assert c.error_pct == pytest.approx(-20.0, rel=1e-9)
+    for measured, predicted, median_abs in result.kind_errors().values():
+        assert predicted == pytest.approx(measured / 1.25, rel=1e-9)
+        assert median_abs == pytest.approx(20.0, rel=1e-9)
+    assert result.median_abs_error_pct == pytest.approx(20.0, rel=1e-9)
+    assert result.spearman == pytest.approx(1.0) and result.kendall_tau == pytest.approx(1.0)
+    assert result.fitted_on_held_out == ()
+
+
+def test_compare_flags_configs_the_profile_was_fitted_on():
+    profile = DeviceProfile(1e11, 1e10, meta={"fit_configs": [[0.25, 64], [0.3, 117]]})
+    nets = [mobilenet_v1(0.25, 64), mobilenet_v1(0.5, 64)]
+    result = compare(profile, [_scaled_measurement(n, 1.0) for n in nets])
+    assert result.fitted_on_held_out == ("0.25-64",)
+
+
+def test_compare_needs_two_configs():
+    with pytest.raises(ProfileError, match="at least 2"):
+        compare(PROFILE, [_scaled_measurement(mobilenet_v1(0.25, 64), 1.0)])
+
+
+def test_validate_with_a_synthetic_device_and_the_tables():
+    def device(network, weights, images, repeats=5):  # 10 % slower than the profile on every layer
+        return {lat.name: 1.1 * lat.seconds for lat in predict(network, PROFILE).layers}
+
+    result = validate(PROFILE, [(0.25, 64), (0.5, 64), (0.25, 96)], repeats=1, rounds=1, time_layers=device)
+    assert [c.label for c in result.configs] == ["0.25-64", "0.5-64", "0.25-96"]
+    assert result.median_abs_error_pct == pytest.approx(100 * (1 - 1 / 1.1), rel=1e-9)
+    configs, kinds = result.tables()
+    assert list(configs["config"]) == ["0.25-64", "0.5-64", "0.25-96"]
+    assert kinds["measured_time_pct"].sum() == pytest.approx(100.0, rel=1e-9)
+    assert kinds["mult_adds_pct"].sum() == pytest.approx(100.0, rel=1e-9)
+
+
+def test_held_out_set_is_the_papers_16():
+    assert sorted(HELD_OUT) == sorted((a, r) for a in (0.25, 0.5, 0.75, 1.0) for r in (128, 160, 192, 224))
+
+
+# --- report and plots -----------------------------------------------------------------------------------
+
+
+def _result():
+    nets = [mobilenet_v1(a, r) for a, r in [(0.25, 128), (0.5, 160), (1.0, 224), (0.75, 192)]]
+    return compare(
+        PROFILE, [_scaled_measurement(n, f) for n, f in zip(nets, [1.1, 0.9, 1.05, 1.0], strict=True)]
+    )
+
+
+def test_validation_summary_states_the_numbers():
+    from costmodel.latency_report import validation_summary
+
+    text = validation_summary(_result())
+    assert "Median absolute error" in text and "Spearman" in text and "Kendall" in text
+
+
+def test_plots_are_written(tmp_path):
+    pytest.importorskip("matplotlib")
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from costmodel.plots_latency import plot_latency_vs_mult_adds, plot_time_share, save_latency_plots
+
+    result = _result()
+    fig = plot_latency_vs_mult_adds(result)
+    assert len(fig.axes[0].texts) == 4  # one label per configuration
+    fig = plot_time_share(result)
+    assert len(fig.axes[0].get_legend().get_texts()) == len(result.kinds()) + 1
+    paths = save_latency_plots(result, tmp_path)
+    assert [p.name for p in paths] == ["latency_vs_mult_adds.png", "time_share.png"]
+    for p in paths:
+        assert p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert sorted(f.name for f in tmp_path.iterdir()) == ["latency_vs_mult_adds.png", "time_share.png"]
