@@ -36,6 +36,14 @@ def add_source_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--spec", metavar="FILE", help="a network document in JSON (schema: costmodel.serialize)")
 
 
+def add_variant_arguments(parser: argparse.ArgumentParser, num_classes: bool = True) -> None:
+    """--shallow, --full-conv (and --num-classes): the variant, for commands over many α and resolutions."""
+    parser.add_argument("--shallow", action="store_true", help="Shallow MobileNet: drop the five 14x14x512 blocks")
+    parser.add_argument("--full-conv", action="store_true", help="Conv MobileNet: full 3x3 convs, not separable")
+    if num_classes:
+        parser.add_argument("--num-classes", type=int, default=1000, help="classifier outputs (default 1000)")
+
+
 def network_from_args(args: argparse.Namespace) -> Network:
     from ..mobilenet import mobilenet_v1
 

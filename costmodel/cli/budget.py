@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ._common import add_format_argument, emit
+from ._common import add_format_argument, add_variant_arguments, emit
 
 NAME = "budget"
 HELP = "largest alpha under a Mult-Adds/params budget, grid points under it, or the accuracy frontier"
@@ -25,8 +25,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         choices=("mult_adds", "params"),
         help="print the Pareto frontier of published top-1 against this cost over the 16 TF-slim models",
     )
-    parser.add_argument("--shallow", action="store_true", help="Shallow MobileNet: drop the five 14x14x512 blocks")
-    parser.add_argument("--full-conv", action="store_true", help="Conv MobileNet: full 3x3 convs, not separable")
+    add_variant_arguments(parser, num_classes=False)
     add_format_argument(parser)
 
 

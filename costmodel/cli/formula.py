@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from ._common import add_format_argument, emit
+from ._common import add_format_argument, add_variant_arguments, emit
 
 NAME = "formula"
 HELP = "closed form mult_adds = rho^2*(P*alpha^2 + Q*alpha) + R*alpha, params = S*alpha^2 + T*alpha"
@@ -15,9 +15,7 @@ PARAMS = "params = S*alpha^2 + T*alpha"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--shallow", action="store_true", help="Shallow MobileNet: drop the five 14x14x512 blocks")
-    parser.add_argument("--full-conv", action="store_true", help="Conv MobileNet: full 3x3 convs, not separable")
-    parser.add_argument("--num-classes", type=int, default=1000, help="classifier outputs (default 1000)")
+    add_variant_arguments(parser)
     add_format_argument(parser)
 
 

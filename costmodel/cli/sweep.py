@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ._common import add_format_argument, emit
+from ._common import add_format_argument, add_variant_arguments, emit
 
 NAME = "sweep"
 HELP = "Mult-Adds and parameters over many alpha x resolution configurations at once"
@@ -18,9 +18,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--paired", action="store_true", help="pair alpha[i] with resolution[i] instead of every combination"
     )
-    parser.add_argument("--shallow", action="store_true", help="Shallow MobileNet: drop the five 14x14x512 blocks")
-    parser.add_argument("--full-conv", action="store_true", help="Conv MobileNet: full 3x3 convs, not separable")
-    parser.add_argument("--num-classes", type=int, default=1000, help="classifier outputs (default 1000)")
+    add_variant_arguments(parser)
     add_format_argument(parser)
     parser.add_argument("--out", help="write to this file instead of standard output")
 
