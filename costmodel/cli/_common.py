@@ -129,14 +129,10 @@ def add_threads_argument(parser: argparse.ArgumentParser, default: int, why: str
 def apply_threads(threads: int) -> None:
     """Set the BLAS thread count before NumPy is imported (OpenBLAS reads it once, when NumPy loads).
 
-    If NumPy is already loaded (``main()`` called from a Python session) the setting cannot change any more,
-    and a note says so on stderr.
+    Once NumPy is loaded (``main()`` called from a Python session that already imported it) the setting can no
+    longer change, and the run keeps the session's BLAS threads.
     """
-    if threads == 0:
-        return
-    if "numpy" in sys.modules:
-        if os.environ.get("OPENBLAS_NUM_THREADS") != str(threads):
-            print(f"note: NumPy is already loaded; --threads {threads} has no effect", file=sys.stderr)
+    if threads == 0 or "numpy" in sys.modules:
         return
     for name in THREAD_VARIABLES:
         os.environ[name] = str(threads)
