@@ -29,9 +29,7 @@ import time
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument(
-        "--threads", type=int, default=1, help="BLAS threads (default 1; 0: the environment's)"
-    )
+    parser.add_argument("--threads", type=int, default=1, help="BLAS threads (default 1; 0: the environment's)")
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--statistic", choices=("min", "median"), default="min")
@@ -67,9 +65,7 @@ def main() -> int:
     measured = measure_networks(fit_nets + held_nets, args.repeats, args.rounds, statistic=args.statistic)
     fitted, held = measured[: len(fit_nets)], measured[len(fit_nets) :]
     meta = {**profile.meta, "protocol": "interleaved"}
-    interleaved_profile = fit_profile(
-        profile.peak_flops_per_s, profile.bandwidth_bytes_per_s, fitted, meta=meta
-    )
+    interleaved_profile = fit_profile(profile.peak_flops_per_s, profile.bandwidth_bytes_per_s, fitted, meta=meta)
     result = compare(interleaved_profile, held)
 
     # Baseline: seconds = c x Mult-Adds, c from the same fitting networks.

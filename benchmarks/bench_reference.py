@@ -20,9 +20,7 @@ import os
 import sys
 
 parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-parser.add_argument(
-    "--threads", type=int, default=2, help="threads for OpenBLAS and ONNX Runtime (default 2)"
-)
+parser.add_argument("--threads", type=int, default=2, help="threads for OpenBLAS and ONNX Runtime (default 2)")
 parser.add_argument("--rounds", type=int, default=15, help="interleaved rounds (default 15)")
 parser.add_argument("--per-round", type=int, default=4, help="passes per runtime per round (default 4)")
 parser.add_argument("--alpha", type=float, default=1.0)
@@ -34,12 +32,8 @@ parser.add_argument(
     help="let ORT's idle threads spin (its default); off here: spinning threads left over from an ORT "
     "block steal both cores from the NumPy block that follows",
 )
-parser.add_argument(
-    "--no-rss", action="store_true", help="skip the peak-memory measurement of `costmodel run`"
-)
-parser.add_argument(
-    "--alone", choices=("numpy", "ort"), help=argparse.SUPPRESS
-)  # one runtime, in a subprocess
+parser.add_argument("--no-rss", action="store_true", help="skip the peak-memory measurement of `costmodel run`")
+parser.add_argument("--alone", choices=("numpy", "ort"), help=argparse.SUPPRESS)  # one runtime, in a subprocess
 args = parser.parse_args()
 
 # Thread counts must be fixed before NumPy (OpenBLAS) is imported.
@@ -58,9 +52,7 @@ from costmodel.reference import forward, init_weights, prepare, time_layers  # n
 from costmodel.reference.onnx_export import to_onnx  # noqa: E402
 
 
-def interleaved(
-    fns: dict[str, Callable[[], object]], rounds: int, per_round: int
-) -> dict[str, tuple[float, float]]:
+def interleaved(fns: dict[str, Callable[[], object]], rounds: int, per_round: int) -> dict[str, tuple[float, float]]:
     """Median (wall seconds, process CPU seconds) of each function, timed in blocks whose order rotates;
     each block's first pass is dropped (it pays for the other runtime's threads winding down and for cold
     caches). CPU time counts every thread of this process, spinning ones included; with one thread it is
@@ -172,9 +164,7 @@ def main() -> None:
         r = net.input_size
         x = np.random.default_rng(batch).uniform(-1, 1, (batch, r, r, 3)).astype(np.float32)
         want = session.run(["logits"], {"images": x})[0]
-        fns: dict[str, Callable[[], object]] = {
-            "ONNX Runtime": lambda x=x: session.run(["logits"], {"images": x})
-        }
+        fns: dict[str, Callable[[], object]] = {"ONNX Runtime": lambda x=x: session.run(["logits"], {"images": x})}
         fns.update({name: (lambda p=p, x=x: forward(net, p, x)) for name, p in variants.items()})
         t = interleaved(fns, args.rounds, args.per_round)
         flops = 2 * mult_adds * batch

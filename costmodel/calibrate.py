@@ -254,9 +254,7 @@ def fit_profile(
     if not measurements:
         raise ProfileError("fit_profile needs at least one measured network")
     base = DeviceProfile(peak_flops_per_s, bandwidth_bytes_per_s, dtype=dtype)
-    placed = [
-        (m, [lat for lat in predict(m.network, base).layers if lat.name in m.layer_s]) for m in measurements
-    ]
+    placed = [(m, [lat for lat in predict(m.network, base).layers if lat.name in m.layer_s]) for m in measurements]
     rows: dict[str, list[tuple[float, float, float]]] = {}  # kind -> [(roofline_s, measured_s, weight)]
     for m, layers in placed:
         weight = 1.0 / sum(m.layer_s.values())
@@ -289,9 +287,7 @@ def fit_profile(
     else:
         x = x_min + _nnls(a, b - a @ x_min)
     efficiency = {kind: 1.0 / float(x[k]) for k, kind in enumerate(kinds)}
-    kind_overhead = {
-        kind: float(x[len(kinds) + (k if overhead_by_kind else 0)]) for k, kind in enumerate(kinds)
-    }
+    kind_overhead = {kind: float(x[len(kinds) + (k if overhead_by_kind else 0)]) for k, kind in enumerate(kinds)}
     # Stage 2: wall = fitted + layers x overhead_s, least squares in relative terms (residuals / wall), so
     # small networks, where a fixed cost matters most, weigh as much as large ones.
     ratio, gap = [], []
@@ -380,8 +376,6 @@ def calibrate(
     )
     effs = ", ".join(f"{k} {v:.3g}" for k, v in profile.efficiency.items())
     extra = ", ".join(f"{k} {v * 1e6:.1f}" for k, v in profile.overhead_by_kind_s.items())
-    progress(
-        f"fit: efficiency {effs}; overhead {profile.overhead_s * 1e6:,.1f} us/layer + per type (us): {extra}"
-    )
+    progress(f"fit: efficiency {effs}; overhead {profile.overhead_s * 1e6:,.1f} us/layer + per type (us): {extra}")
     progress(f"done in {time.perf_counter() - start:,.1f} s")
     return profile

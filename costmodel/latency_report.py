@@ -108,9 +108,7 @@ def validation_tables(result: ValidationResult) -> tuple[pd.DataFrame, pd.DataFr
         [
             {
                 "kind": kind,
-                "mult_adds_pct": 100.0 * mult_adds_by_kind.get(kind, 0) / mult_adds_total
-                if mult_adds_total
-                else 0.0,
+                "mult_adds_pct": 100.0 * mult_adds_by_kind.get(kind, 0) / mult_adds_total if mult_adds_total else 0.0,
                 "measured_ms": measured * _MS,
                 "predicted_ms": predicted * _MS,
                 "measured_time_pct": 100.0 * measured / measured_total if measured_total else 0.0,
@@ -135,7 +133,6 @@ def validation_summary(result: ValidationResult) -> str:
     ]
     if result.fitted_on_held_out:
         lines.append(
-            "WARNING: the profile was fitted on checked configurations: "
-            + ", ".join(result.fitted_on_held_out)
+            "WARNING: the profile was fitted on checked configurations: " + ", ".join(result.fitted_on_held_out)
         )
     return "\n".join(lines)

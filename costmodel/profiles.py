@@ -125,17 +125,13 @@ def _check(data: Mapping[str, Any], where: str) -> None:
     for name, positive in (("efficiency", True), ("overhead_by_kind_s", False)):
         table = data.get(name, {})
         if not isinstance(table, Mapping):
-            raise ProfileError(
-                f"{where}: field {name!r} must be a table of layer type -> number, got {table!r}"
-            )
+            raise ProfileError(f"{where}: field {name!r} must be a table of layer type -> number, got {table!r}")
         for kind, value in table.items():
             if not isinstance(kind, str) or not kind:
                 raise ProfileError(f"{where}: field {name!r} has a bad layer type {kind!r}")
             if not _is_number(value) or value < 0 or (positive and value == 0):
                 bound = "> 0" if positive else ">= 0"
-                raise ProfileError(
-                    f"{where}: field '{name}.{kind}' must be a finite number {bound}, got {value!r}"
-                )
+                raise ProfileError(f"{where}: field '{name}.{kind}' must be a finite number {bound}, got {value!r}")
     if not isinstance(data.get("meta", {}), Mapping):
         raise ProfileError(f"{where}: field 'meta' must be a table, got {data['meta']!r}")
 
@@ -146,9 +142,7 @@ def profile_from_dict(data: object, where: str = "profile") -> DeviceProfile:
     Unknown fields are errors (a typo such as ``"overhead"`` must not silently fall back to a default).
     """
     if not isinstance(data, Mapping):
-        raise ProfileError(
-            f"{where}: a profile must be a JSON object / TOML table, got {type(data).__name__}"
-        )
+        raise ProfileError(f"{where}: a profile must be a JSON object / TOML table, got {type(data).__name__}")
     for name in _REQUIRED:
         if name not in data:
             raise ProfileError(f"{where}: missing required field {name!r}")

@@ -84,9 +84,7 @@ def kendall_tau(x: Sequence[float] | np.ndarray, y: Sequence[float] | np.ndarray
     """
     x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
     if len(x) != len(y) or len(x) < 2:
-        raise ValueError(
-            f"kendall_tau needs two sequences of the same length >= 2, got {len(x)} and {len(y)}"
-        )
+        raise ValueError(f"kendall_tau needs two sequences of the same length >= 2, got {len(x)} and {len(y)}")
     i, j = np.triu_indices(len(x), k=1)  # every pair once
     sx, sy = np.sign(x[i] - x[j]), np.sign(y[i] - y[j])
     untied_x, untied_y = np.count_nonzero(sx), np.count_nonzero(sy)
@@ -113,9 +111,7 @@ class ConfigResult:
 
     @property
     def label(self) -> str:
-        return (
-            f"{self.alpha:g}-{self.resolution}" if self.alpha % 1 else f"{self.alpha:.1f}-{self.resolution}"
-        )
+        return f"{self.alpha:g}-{self.resolution}" if self.alpha % 1 else f"{self.alpha:.1f}-{self.resolution}"
 
     @property
     def error_pct(self) -> float:
@@ -129,9 +125,7 @@ class ValidationResult:
 
     profile: DeviceProfile
     configs: tuple[ConfigResult, ...]
-    fitted_on_held_out: tuple[
-        str, ...
-    ]  # labels of checked configs that the profile was fitted on (should be none)
+    fitted_on_held_out: tuple[str, ...]  # labels of checked configs that the profile was fitted on (should be none)
 
     @property
     def median_abs_error_pct(self) -> float:
@@ -241,6 +235,4 @@ def validate(
     if statistic is None:
         statistic = str(profile.meta.get("statistic", "min"))
     networks = [mobilenet_v1(alpha, resolution) for alpha, resolution in configs]
-    return compare(
-        profile, measure_networks(networks, repeats, rounds, seed, time_layers, progress, statistic)
-    )
+    return compare(profile, measure_networks(networks, repeats, rounds, seed, time_layers, progress, statistic))

@@ -71,16 +71,11 @@ def oracle_forward(network, weights, images, convention="same", eps=1e-3, output
                 kern = weights[f"{layer.name}/depthwise_kernel"].transpose(0, 1, 3, 2)  # (K, K, 1, C)
                 x = oracle_conv(x, kern.astype(np.float64), layer.stride, convention, groups=layer.in_ch)
             else:
-                x = oracle_conv(
-                    x, weights[f"{layer.name}/kernel"].astype(np.float64), layer.stride, convention
-                )
+                x = oracle_conv(x, weights[f"{layer.name}/kernel"].astype(np.float64), layer.stride, convention)
             if layer.bias:
                 x = x + weights[f"{layer.name}/bias"]
             if layer.batch_norm:
-                bn = [
-                    weights[f"{layer.name}_bn/{v}"]
-                    for v in ("gamma", "beta", "moving_mean", "moving_variance")
-                ]
+                bn = [weights[f"{layer.name}_bn/{v}"] for v in ("gamma", "beta", "moving_mean", "moving_variance")]
                 x = oracle_bn(x, *bn, eps)
             x = oracle_act(x, layer.activation)
         elif isinstance(layer, GlobalAvgPool):

@@ -71,9 +71,7 @@ def _oracle_seconds(node):
     bytes_moved = 4 * (weights + node.in_ch * node.in_size**2 + node.out_ch * node.out_size**2)
     roofline = max(2 * mult_adds / TRUE_PEAK, bytes_moved / TRUE_BANDWIDTH)
     kind = _oracle_kind(layer)
-    return (
-        roofline / TRUE_EFFICIENCY[kind] + TRUE_OVERHEAD + (TRUE_KIND_OVERHEAD[kind] if KIND_OVERHEADS else 0)
-    )
+    return roofline / TRUE_EFFICIENCY[kind] + TRUE_OVERHEAD + (TRUE_KIND_OVERHEAD[kind] if KIND_OVERHEADS else 0)
 
 
 KIND_OVERHEADS = True  # switched off by test_shared_overhead_fit

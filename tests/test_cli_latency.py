@@ -43,9 +43,7 @@ def test_latency_json_adds_up(profile_file, capsys):
     )
     doc = json.loads(capsys.readouterr().out)
     assert doc["mult_adds"] == count(mobilenet_v1(0.75, 129)).mult_adds
-    assert sum(r["predicted_ms"] for r in doc["layers"]) == pytest.approx(
-        doc["predicted_seconds"] * 1e3, rel=1e-9
-    )
+    assert sum(r["predicted_ms"] for r in doc["layers"]) == pytest.approx(doc["predicted_seconds"] * 1e3, rel=1e-9)
     assert {r["bound"] for r in doc["layers"]} <= {"compute", "memory"}
 
 

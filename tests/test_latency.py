@@ -79,9 +79,7 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize(
-    ("network", "efficiency", "overhead_s", "batch", "flops", "bytes_moved", "bound"), CASES
-)
+@pytest.mark.parametrize(("network", "efficiency", "overhead_s", "batch", "flops", "bytes_moved", "bound"), CASES)
 def test_roofline_by_hand(network, efficiency, overhead_s, batch, flops, bytes_moved, bound):
     kind = count(network).layers[0].kind
     profile = DeviceProfile(PEAK, BANDWIDTH, efficiency={kind: efficiency}, overhead_s=overhead_s)

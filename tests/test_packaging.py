@@ -13,9 +13,9 @@ ROOT = Path(__file__).resolve().parents[1]
 def test_every_subpackage_is_listed_in_pyproject():
     config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
     listed = set(config["packages"])
-    on_disk = {
-        ".".join(p.parent.relative_to(ROOT).parts) for p in (ROOT / "costmodel").rglob("__init__.py")
-    } | {"costmodel.data"}
+    on_disk = {".".join(p.parent.relative_to(ROOT).parts) for p in (ROOT / "costmodel").rglob("__init__.py")} | {
+        "costmodel.data"
+    }
     assert on_disk == listed
     assert config["package-dir"]["costmodel.data"] == "data"
 

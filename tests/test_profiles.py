@@ -77,9 +77,7 @@ _DROP = object()
 BAD_JSON = [
     pytest.param("{not json", ["not a valid JSON file"], id="syntax"),
     pytest.param("[1, 2]", ["JSON object", "list"], id="not-an-object"),
-    pytest.param(
-        _bad(peak_flops_per_s=_DROP), ["missing required field", "'peak_flops_per_s'"], id="missing"
-    ),
+    pytest.param(_bad(peak_flops_per_s=_DROP), ["missing required field", "'peak_flops_per_s'"], id="missing"),
     pytest.param(_bad(overhead=1e-5), ["unknown field", "'overhead'"], id="typo"),
     pytest.param(_bad(peak_flops_per_s=-1), ["'peak_flops_per_s'", "> 0", "-1"], id="negative-peak"),
     pytest.param(_bad(bandwidth_bytes_per_s=0), ["'bandwidth_bytes_per_s'", "got 0"], id="zero-bandwidth"),

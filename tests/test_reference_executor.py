@@ -170,9 +170,7 @@ def test_prepared_padding_is_the_default():
         forward(net, sym, x, padding="same")
 
 
-@pytest.mark.parametrize(
-    "config", [dict(alpha=0.5, resolution=96), dict(alpha=0.25, resolution=65, separable=False)]
-)
+@pytest.mark.parametrize("config", [dict(alpha=0.5, resolution=96), dict(alpha=0.25, resolution=65, separable=False)])
 def test_fused_and_traced_passes_agree_exactly(config):
     # Untraced, a conv writes bias + activation straight into the next depthwise layer's planes; traced, every
     # layer runs on its own. Same float operations in the same order: bit-identical logits.

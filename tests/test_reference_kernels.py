@@ -78,9 +78,7 @@ def test_folded_batch_norm_equals_conv_then_bn():
     folded_k, folded_b = K.fold_batch_norm(kern, conv_bias, gamma, beta, mean, var, 1e-3)
     xp, out = _padded(x, 3, 1, "same")
     y, _ = K.conv2d(xp, folded_k, folded_b, 1, out)
-    want = oracle_bn(
-        oracle_conv(x, kern.astype(np.float64), 1, "same") + conv_bias, gamma, beta, mean, var, 1e-3
-    )
+    want = oracle_bn(oracle_conv(x, kern.astype(np.float64), 1, "same") + conv_bias, gamma, beta, mean, var, 1e-3)
     np.testing.assert_allclose(y, want, rtol=RTOL, atol=ATOL)
 
 
@@ -165,9 +163,7 @@ def test_depthwise_planes_paths_match_loop_oracle(size, channels, stride, conven
             pool=pool, workers=threads, method=method,
         )  # fmt: skip
     relu6_input = oracle_act(x.astype(np.float64) + prev_bias, "relu6")
-    want = oracle_act(
-        oracle_conv(relu6_input, kern[:, :, None, :], stride, convention, groups=channels) + bias, "relu"
-    )
+    want = oracle_act(oracle_conv(relu6_input, kern[:, :, None, :], stride, convention, groups=channels) + bias, "relu")
     np.testing.assert_allclose(y, want, rtol=RTOL, atol=ATOL)
     assert mult_adds == 2 * out * out * 9 * channels
 

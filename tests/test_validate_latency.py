@@ -126,9 +126,7 @@ def test_held_out_set_is_the_papers_16():
 
 def _result():
     nets = [mobilenet_v1(a, r) for a, r in [(0.25, 128), (0.5, 160), (1.0, 224), (0.75, 192)]]
-    return compare(
-        PROFILE, [_scaled_measurement(n, f) for n, f in zip(nets, [1.1, 0.9, 1.05, 1.0], strict=True)]
-    )
+    return compare(PROFILE, [_scaled_measurement(n, f) for n, f in zip(nets, [1.1, 0.9, 1.05, 1.0], strict=True)])
 
 
 def test_validation_summary_states_the_numbers():
