@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from ..errors import CostModelError, SpecError
@@ -104,22 +105,31 @@ def emit(text: str, out: str | None = None) -> None:
 THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 
 
-def non_negative_int(text: str) -> int:
-    """argparse type: an integer >= 0 (a bad value is a one-line usage error, exit 2)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {value}")
-    return value
+def int_at_least(minimum: int) -> Callable[[str], int]:
+    """An argparse type: an integer >= ``minimum`` (a bad value is a one-line usage error, exit 2)."""
+
+    wanted = "a positive integer" if minimum == 1 else f"an integer >= {minimum}"
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {wanted}, got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"expected {wanted}, got {value}")
+        return value
+
+    return parse
+
+
+positive_int = int_at_least(1)
 
 
 def add_threads_argument(parser: argparse.ArgumentParser, default: int, why: str = "") -> None:
     """``--threads N``: BLAS threads for this run (0 keeps the environment's setting)."""
     parser.add_argument(
         "--threads",
-        type=non_negative_int,
+        type=int_at_least(0),
         default=default,
         help=f"threads for the matrix products (sets OPENBLAS_NUM_THREADS before NumPy loads); 0 keeps the "
         f"environment's setting (default {default}){why}",

@@ -8,17 +8,6 @@ from ..network import Network
 from ._common import add_threads_argument
 
 
-def positive_int(text: str) -> int:
-    """argparse type: an integer >= 1 (a bad value is a one-line usage error, exit 2)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
-    return value
-
-
 def add_reference_arguments(parser: argparse.ArgumentParser) -> None:
     """--activation, --padding, --weights, --seed, --threads: how to run it, where its weights come from."""
     g = parser.add_argument_group("reference implementation")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from ._common import add_format_argument, add_network_arguments, apply_threads, emit, network_from_args
-from ._reference import add_reference_arguments, positive_int, weights_from_args
+from ._common import add_format_argument, add_network_arguments, apply_threads, emit, network_from_args, positive_int
+from ._reference import add_reference_arguments, weights_from_args
 
 NAME = "profile"
 HELP = "time every layer of the NumPy reference implementation: shares of Mult-Adds, params and time, GFLOP/s"

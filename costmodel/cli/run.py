@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from ._common import add_network_arguments, apply_threads, network_from_args
-from ._reference import add_reference_arguments, positive_int, weights_from_args
+from ._common import add_network_arguments, apply_threads, network_from_args, positive_int
+from ._reference import add_reference_arguments, weights_from_args
 
 NAME = "run"
 HELP = "classify an image with the NumPy reference implementation: top-5 classes and latency"
