@@ -143,7 +143,7 @@ def test_unknown_padding_convention_is_an_error():
 @pytest.mark.parametrize(("size", "channels", "stride"), [(12, 4, 1), (12, 6, 2), (9, 5, 2), (16, 3, 1)])
 def test_depthwise_planes_paths_match_loop_oracle(size, channels, stride, convention, method, threads):
     """The executor's path: the previous layer's ReLU6 output stored shifted by its bias (border included) in
-    phase planes, the bias carried into the depthwise bias; taps or einsum; one or two threads."""
+    phase planes, the bias carried into the depthwise bias; taps, einsum or rows; one or two threads."""
     from concurrent.futures import ThreadPoolExecutor
 
     rng = np.random.default_rng(size + channels + stride)
@@ -151,12 +151,12 @@ def test_depthwise_planes_paths_match_loop_oracle(size, channels, stride, conven
     prev_bias = _rand(rng, channels)
     out = window_out_size(size, 3, stride, "same")
     top, _ = K.pads("same", size, out, 3, stride, convention)
-    layout = K.PlaneLayout(stride if method == "taps" else 1, top, (out - 1) * stride + 3)
+    layout = K.plane_layout(method, stride, top, (out - 1) * stride + 3)
     # stored = relu6(x + b) - b, and a true zero (the border) is stored as -b
     stored = layout.allocate(2, channels, fill=-prev_bias)
     planes = layout.scatter(x, stored, *K.clamp_bounds("relu6", prev_bias.astype(np.float64)))
     carried = bias + prev_bias * kern.sum(axis=(0, 1))  # what the shifted input costs each output
-    weights = K.tile_depthwise(kern, out) if method == "taps" else kern
+    weights = K.depthwise_weights(kern, method, stride, out)
     lo, hi = K.clamp_bounds("relu")
     with ThreadPoolExecutor(threads) as pool:
         # one output row per band, so that the threads have bands to share
@@ -173,8 +173,10 @@ def test_depthwise_planes_paths_match_loop_oracle(size, channels, stride, conven
 
 
 def test_depthwise_method_rule_and_bad_plane_count():
-    assert K.depthwise_method(K.EINSUM_MIN_CHANNELS - 1) == "taps"
-    assert K.depthwise_method(K.EINSUM_MIN_CHANNELS) == "einsum"
+    assert K.depthwise_method(K.EINSUM_MIN_CHANNELS - 1, stride=2) == "taps"
+    assert K.depthwise_method(K.EINSUM_MIN_CHANNELS, stride=2) == "einsum"
+    assert K.depthwise_method(K.ROWS_MAX_CHANNELS - 1, stride=1) == "rows"
+    assert K.depthwise_method(K.ROWS_MAX_CHANNELS, stride=1) == "einsum"
     layout = K.PlaneLayout(1, 1, 9)
     planes = layout.allocate(1, 2)
     with pytest.raises(SpecError, match="taps"):

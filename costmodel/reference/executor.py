@@ -55,9 +55,9 @@ class _Step:
     pad_y: tuple[int, int] = (0, 0)  # (top, bottom)
     pad_x: tuple[int, int] = (0, 0)  # (left, right)
     activation: str | None = None
-    tiled: np.ndarray | None = None  # depthwise: the kernel laid out as whole rows (kernels.tile_depthwise)
+    tiled: Any = None  # depthwise: the kernel laid out for its method (kernels.depthwise_weights)
     layout: K.PlaneLayout | None = None  # depthwise: how its input is padded and split into phase planes
-    method: str | None = None  # depthwise: "taps" or "einsum" (kernels.depthwise_method)
+    method: str | None = None  # depthwise: "taps", "einsum" or "rows" (kernels.depthwise_method)
     # Bias carrying (see the module docstring), set by _carry_biases:
     epi_bias: np.ndarray | None = None  # added to the output before clamping (only where values are true)
     lo: K.Bound = None  # clamp bounds of the epilogue
@@ -149,13 +149,11 @@ def _conv_step(node: Node, weights: Mapping[str, np.ndarray], padding: str) -> _
     kernel = np.ascontiguousarray(kernel, dtype=np.float32)
     tiled = layout = method = None
     if op == "depthwise":
-        # The taps kernel reads phase planes (one per stride offset) with row-tiled weights; the einsum kernel
-        # reads one padded plane with the (K, K, C) kernel.
-        method = K.depthwise_method(layer.in_ch)
-        taps = method == "taps"
-        tiled = K.tile_depthwise(kernel, node.out_size) if taps else kernel
+        # Each method reads its input split its own way, with the kernel laid out to match (kernels.py).
+        method = K.depthwise_method(layer.in_ch, layer.stride)
+        tiled = K.depthwise_weights(kernel, method, layer.stride, node.out_size)
         extent = (node.out_size - 1) * layer.stride + layer.kernel
-        layout = K.PlaneLayout(layer.stride if taps else 1, pad_y[0], extent)
+        layout = K.plane_layout(method, layer.stride, pad_y[0], extent)
     return _Step(
         node,
         op,

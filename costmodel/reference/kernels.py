@@ -19,9 +19,10 @@ from __future__ import annotations
 
 from concurrent.futures import Executor
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
+from numpy.lib.stride_tricks import as_strided, sliding_window_view
 
 from ..errors import SpecError
 from ..layers import same_padding
@@ -39,6 +40,11 @@ __all__ = [
     "DEPTHWISE_METHODS",
     "EINSUM_MIN_CHANNELS",
     "BAND_ELEMENTS",
+    "phase_weights",
+    "depthwise_weights",
+    "plane_layout",
+    "ROW_BAND_ELEMENTS",
+    "ROWS_MAX_CHANNELS",
     "pointwise_conv2d",
     "fold_batch_norm",
     "activate",
@@ -119,12 +125,6 @@ def pads(
     return before, after
 
 
-def _windows(xp: np.ndarray, dy: int, dx: int, out_size: int, stride: int) -> np.ndarray:
-    """The (N, out, out, C) view of padded ``xp`` that tap (dy, dx) of every window reads."""
-    stop = (out_size - 1) * stride + 1
-    return xp[:, dy : dy + stop : stride, dx : dx + stop : stride, :]
-
-
 def conv2d(
     xp: np.ndarray,
     kernel: np.ndarray,
@@ -157,11 +157,18 @@ def conv2d(
     """
     n, c = xp.shape[0], xp.shape[3]
     k, cout = kernel.shape[0], kernel.shape[3]
+    extent = (out_size - 1) * stride + k
+    if xp.shape[1] < extent or xp.shape[2] < extent:
+        raise SpecError(f"padded input {xp.shape} is too small for {out_size} windows of {k} at stride {stride}")
+    xp = np.ascontiguousarray(xp)  # a no-op for the executor's buffers
     if cols is None:
         cols = np.empty((n, out_size, out_size, k, k, c), dtype=xp.dtype)
-    for dy in range(k):  # K*K window taps, each a vectorised copy over N, H, W, C
-        for dx in range(k):
-            cols[:, :, :, dy, dx, :] = _windows(xp, dy, dx, out_size, stride)
+    # Window row dy of output (y, x) is one contiguous run of K*M values of padded row y*s + dy: copy all
+    # of them at once from a strided view, (N, out, out, K, K*M), rather than K*K copies of M-long pieces.
+    sn, sy, sx, _ = xp.strides
+    windows = as_strided(xp, shape=(n, out_size, out_size, k, k * c),
+                         strides=(sn, stride * sy, stride * sx, sy, xp.itemsize), writeable=False)  # fmt: skip
+    np.copyto(cols.reshape(n, out_size, out_size, k, k * c), windows)
     a = cols.reshape(n * out_size * out_size, k * k * c)
     b = kernel.reshape(k * k * c, cout)
     y = np.matmul(a, b, out=None if out is None else out.reshape(a.shape[0], cout))
@@ -172,6 +179,10 @@ def conv2d(
 
 #: Output elements per band of the depthwise kernel: a band's output and scratch (2 x 128 KiB) stay in L2.
 BAND_ELEMENTS = 32768
+
+#: Output elements per band of :func:`depthwise_rows` (512 KiB: a band, its scratch and the input rows it
+#: reads stay in a 2 MiB L2; measured on MobileNetV1 1.0-224's shapes, 32768 was 10-30 % slower).
+ROW_BAND_ELEMENTS = 131072
 
 
 def tile_depthwise(kernel: np.ndarray, out_size: int) -> np.ndarray:
@@ -186,15 +197,26 @@ def tile_depthwise(kernel: np.ndarray, out_size: int) -> np.ndarray:
     )
 
 
-DEPTHWISE_METHODS = ("taps", "einsum")
+DEPTHWISE_METHODS = ("taps", "einsum", "rows")
 
 #: From this many channels on, the einsum depthwise kernel beats the banded taps (measured on one core on
 #: MobileNetV1 1.0-224's layer shapes: einsum 2x faster at 256-512 channels, 1.3x at 128, 1.6x slower at 32).
 EINSUM_MIN_CHANNELS = 64
 
+#: Below this many channels, a stride-1 layer runs the "rows" kernel (measured on one core on MobileNetV1
+#: 1.0-224's shapes: 3x faster than einsum and 1.4x faster than taps at 32 channels, 1.2x faster than einsum
+#: at 128; a tie at 256 and 1.2x slower at 512, where einsum's inner loop over channels is long enough).
+ROWS_MAX_CHANNELS = 256
 
-def depthwise_method(channels: int) -> str:
-    """The faster depthwise kernel for a layer with ``channels`` channels: "taps" or "einsum"."""
+
+def depthwise_method(channels: int, stride: int = 1) -> str:
+    """The fastest depthwise kernel for a layer's channels and stride: "rows", "einsum" or "taps".
+
+    At stride 2, "rows" splits its input into four phase planes and pays for it in the scatter (the
+    layer before writes its output strided), which einsum's single padded plane does not.
+    """
+    if stride == 1 and channels < ROWS_MAX_CHANNELS:
+        return "rows"
     return "einsum" if channels >= EINSUM_MIN_CHANNELS else "taps"
 
 
@@ -268,6 +290,14 @@ class PlaneLayout:
     ) -> dict[tuple[int, int], np.ndarray]:
         """Write ``clamp(x, lo, hi)`` ((N, H, W, C)) into the planes' interiors: one pass over ``x``."""
         spans = self._spans(x.shape[1])
+        if self.stride == 1:  # one plane: whole rows, one contiguous run each, bounds laid out along them
+            ((src, dst),) = spans
+            n, c, plane = x.shape[0], x.shape[3], planes[0, 0]
+            width = len(range(x.shape[2])[src])
+            rows = plane.reshape(n, plane.shape[1], -1)[:, dst, dst.start * c : dst.stop * c]
+            x_rows = x[:, src, src].reshape(n, rows.shape[1], width * c)
+            clamp(x_rows, _tile_bound(lo, width), _tile_bound(hi, width), out=rows)
+            return planes
         for (py, px), plane in planes.items():
             (src_y, dst_y), (src_x, dst_x) = spans[py], spans[px]
             clamp(x[:, src_y, src_x, :], lo, hi, out=plane[:, dst_y, dst_x, :])
@@ -325,7 +355,7 @@ def depthwise_planes(
     *,
     lo: Bound = None,
     hi: Bound = None,
-    band_elements: int = BAND_ELEMENTS,
+    band_elements: int | None = None,
     pool: Executor | None = None,
     workers: int = 1,
     method: str = "taps",
@@ -341,22 +371,26 @@ def depthwise_planes(
     ----------
     planes : dict
         ``{(py, px): (N, rows, cols, C)}`` from :meth:`PlaneLayout.scatter`.
-    tiled : ndarray, shape (K*K, out_size*C)
-        :func:`tile_depthwise` of the (K, K, C) kernel.
+    tiled : ndarray or tuple of ndarray
+        The kernel as the method wants it (:func:`depthwise_weights`).
     bias : ndarray, shape (C,), or None
     stride, kernel_size, out_size : int
     out : ndarray, shape (N, out_size, out_size, C), optional
     lo, hi : float or ndarray of shape (C,), optional
         After the bias, each band is clamped to [lo, hi] while it is in cache (:func:`clamp_bounds`).
-    band_elements : int
+    band_elements : int, optional
+        Output values per band (default :data:`BAND_ELEMENTS`, :data:`ROW_BAND_ELEMENTS` for "rows").
     pool : concurrent.futures.Executor, optional
     workers : int
-        Threads of ``pool`` to share the bands among (layers with fewer than two bands per worker run alone).
-    method : {"taps", "einsum"}
+        Threads of ``pool`` to share the bands among (layers with fewer than two bands per worker run alone;
+        "taps" only).
+    method : {"taps", "einsum", "rows"}
         ``"taps"``: K*K banded multiply-adds over phase planes (``tiled`` is the row-tiled kernel).
         ``"einsum"``: one ``np.einsum`` over the window view of a single padded plane (``tiled`` is the
-        (K, K, C) kernel), which reads each input once per output and is faster from 64 channels on
-        (see :func:`depthwise_method`).
+        (K, K, C) kernel), which reads each input once per output and is faster from 64 channels on.
+        ``"rows"``: per band of output rows, one ``np.einsum`` per phase plane over whole flattened rows
+        (``tiled`` is :func:`phase_weights`); the fastest at stride 1 below 256 channels.
+        :func:`depthwise_method` picks one per layer.
 
     Returns
     -------
@@ -367,6 +401,10 @@ def depthwise_planes(
         raise SpecError(f"depthwise method {method!r} cannot take {len(planes)} plane(s) at stride {stride}")
     if method == "einsum":
         return _depthwise_einsum(planes[0, 0], tiled, bias, stride, kernel_size, out_size, out, lo, hi)
+    if method == "rows":
+        band_elements = ROW_BAND_ELEMENTS if band_elements is None else band_elements
+        return _depthwise_rows(planes, tiled, bias, stride, out_size, out, lo, hi, band_elements)
+    band_elements = BAND_ELEMENTS if band_elements is None else band_elements
     any_plane = planes[0, 0]
     n, c = any_plane.shape[0], any_plane.shape[3]
     s, k = stride, kernel_size
@@ -403,6 +441,81 @@ def depthwise_planes(
     else:
         work(bands)
     return y, k * k * y.size
+
+
+def _tile_bound(bound: Bound, times: int) -> Bound:
+    """A per-channel (C,) bound repeated along a row of ``times`` pixels; scalars and None pass through."""
+    return np.tile(bound, times) if np.ndim(bound) == 1 else bound
+
+
+def depthwise_weights(kernel: np.ndarray, method: str, stride: int, out_size: int) -> Any:
+    """The (K, K, C) kernel laid out for ``method`` of :func:`depthwise_planes`: row-tiled (K*K,
+    out_size*C) for "taps", as is for "einsum", :func:`phase_weights` for "rows"."""
+    if method == "taps":
+        return tile_depthwise(kernel, out_size)
+    if method == "rows":
+        return phase_weights(kernel, stride, out_size)
+    return kernel
+
+
+def plane_layout(method: str, stride: int, top: int, extent: int) -> PlaneLayout:
+    """How ``method`` wants a depthwise input split: stride x stride phase planes, or one plane for "einsum"."""
+    return PlaneLayout(1 if method == "einsum" else stride, top, extent)
+
+
+def phase_weights(kernel: np.ndarray, stride: int, out_size: int) -> tuple[np.ndarray, ...]:
+    """The (K, K, C) depthwise kernel laid out for the ``"rows"`` method of :func:`depthwise_planes`: for
+    each phase plane (py, px) in row-major order, its taps dy = py + s*i, dx = px + s*j repeated along a
+    whole output row, shape (I, J, out_size*C), float32."""
+    k = kernel.shape[0]
+    tiled = tile_depthwise(kernel, out_size).reshape(k, k, -1)
+    s = stride
+    return tuple(np.ascontiguousarray(tiled[py::s, px::s]) for py in range(s) for px in range(s))
+
+
+def _depthwise_rows(
+    planes: dict[tuple[int, int], np.ndarray],
+    weights: tuple[np.ndarray, ...],
+    bias: Bound,
+    stride: int,
+    out_size: int,
+    out: np.ndarray | None,
+    lo: Bound,
+    hi: Bound,
+    band_elements: int,
+) -> tuple[np.ndarray, int]:
+    """Depthwise convolution over bands of whole output rows, one ``np.einsum`` per band and phase plane.
+
+    Within phase plane (py, px) the taps dy = py + s*i, dx = px + s*j are the strided view (i, j, rows,
+    out_size*C) of the plane, the (output column, channel) pairs flattened into one contiguous axis; one
+    einsum contracts it with the row-tiled weights, so its inner loop runs over ``out_size*C`` values
+    whatever the channel count. The bias and the clamp follow while the band is in cache.
+    """
+    s = stride
+    any_plane = planes[0, 0]
+    n, c = any_plane.shape[0], any_plane.shape[3]
+    row = out_size * c
+    y = np.empty((n, out_size, out_size, c), dtype=np.float32) if out is None else out
+    y3 = y.reshape(n, out_size, row)
+    b, lo_row, hi_row = (_tile_bound(v, out_size) if np.size(v) == c else v for v in (bias, lo, hi))
+    rows = max(1, min(out_size, band_elements // row))
+    scratch = np.empty((rows, row), np.float32) if len(weights) > 1 else None
+    phases = [(planes[key], w) for key, w in zip(np.ndindex(s, s), weights, strict=True) if w.size]
+    for i in range(n):
+        for r0 in range(0, out_size, rows):
+            r1 = min(out_size, r0 + rows)
+            acc = y3[i, r0:r1]
+            for t, (plane, w) in enumerate(phases):  # plane (py, px): taps at row offset i, column offset j
+                row_step = plane.strides[1]
+                view = as_strided(plane[i, r0:], shape=(w.shape[0], w.shape[1], r1 - r0, row),
+                                  strides=(row_step, plane.strides[2], row_step, 4), writeable=False)  # fmt: skip
+                np.einsum("ijrx,ijx->rx", view, w, out=acc if t == 0 else scratch[: r1 - r0])
+                if t:
+                    acc += scratch[: r1 - r0]
+            if b is not None:
+                acc += b
+            clamp(acc, lo_row, hi_row)
+    return y, sum(w.shape[0] * w.shape[1] for _, w in phases) * y.size
 
 
 def pointwise_conv2d(
