@@ -17,6 +17,7 @@ A layer whose spec gives an integer padding is padded by that integer on every s
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import Any
@@ -383,7 +384,7 @@ def depthwise_planes(
     pool : concurrent.futures.Executor, optional
     workers : int
         Threads of ``pool`` to share the bands among (layers with fewer than two bands per worker run alone;
-        "taps" only).
+        "taps" and "rows").
     method : {"taps", "einsum", "rows"}
         ``"taps"``: K*K banded multiply-adds over phase planes (``tiled`` is the row-tiled kernel).
         ``"einsum"``: one ``np.einsum`` over the window view of a single padded plane (``tiled`` is the
@@ -403,7 +404,7 @@ def depthwise_planes(
         return _depthwise_einsum(planes[0, 0], tiled, bias, stride, kernel_size, out_size, out, lo, hi)
     if method == "rows":
         band_elements = ROW_BAND_ELEMENTS if band_elements is None else band_elements
-        return _depthwise_rows(planes, tiled, bias, stride, out_size, out, lo, hi, band_elements)
+        return _depthwise_rows(planes, tiled, bias, stride, out_size, out, lo, hi, band_elements, pool, workers)
     band_elements = BAND_ELEMENTS if band_elements is None else band_elements
     any_plane = planes[0, 0]
     n, c = any_plane.shape[0], any_plane.shape[3]
@@ -434,13 +435,19 @@ def depthwise_planes(
                 acc += b
             clamp(acc, lo_row, hi_row)
 
+    _share_bands(work, bands, pool, workers)
+    return y, k * k * y.size
+
+
+def _share_bands(work: Callable[[list], None], bands: list, pool: Executor | None, workers: int) -> None:
+    """``work(bands)``, or the bands shared out in contiguous chunks among ``workers`` threads of ``pool``
+    (when there are at least two bands per worker; NumPy releases the GIL inside each operation)."""
     if pool is not None and workers > 1 and len(bands) >= 2 * workers:
         size = -(-len(bands) // workers)
         for future in [pool.submit(work, bands[i : i + size]) for i in range(0, len(bands), size)]:
             future.result()
     else:
         work(bands)
-    return y, k * k * y.size
 
 
 def _tile_bound(bound: Bound, times: int) -> Bound:
@@ -483,6 +490,8 @@ def _depthwise_rows(
     lo: Bound,
     hi: Bound,
     band_elements: int,
+    pool: Executor | None = None,
+    workers: int = 1,
 ) -> tuple[np.ndarray, int]:
     """Depthwise convolution over bands of whole output rows, one ``np.einsum`` per band and phase plane.
 
@@ -499,11 +508,12 @@ def _depthwise_rows(
     y3 = y.reshape(n, out_size, row)
     b, lo_row, hi_row = (_tile_bound(v, out_size) if np.size(v) == c else v for v in (bias, lo, hi))
     rows = max(1, min(out_size, band_elements // row))
-    scratch = np.empty((rows, row), np.float32) if len(weights) > 1 else None
     phases = [(planes[key], w) for key, w in zip(np.ndindex(s, s), weights, strict=True) if w.size]
-    for i in range(n):
-        for r0 in range(0, out_size, rows):
-            r1 = min(out_size, r0 + rows)
+    bands = [(i, r0, min(out_size, r0 + rows)) for i in range(n) for r0 in range(0, out_size, rows)]
+
+    def work(chunk: list[tuple[int, int, int]]) -> None:
+        scratch = np.empty((rows, row), np.float32) if len(phases) > 1 else None
+        for i, r0, r1 in chunk:  # image i, output rows r0:r1
             acc = y3[i, r0:r1]
             for t, (plane, w) in enumerate(phases):  # plane (py, px): taps at row offset i, column offset j
                 row_step = plane.strides[1]
@@ -515,6 +525,8 @@ def _depthwise_rows(
             if b is not None:
                 acc += b
             clamp(acc, lo_row, hi_row)
+
+    _share_bands(work, bands, pool, workers)
     return y, sum(w.shape[0] * w.shape[1] for _, w in phases) * y.size
 
 
