@@ -20,7 +20,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided, sliding_window_view
@@ -41,11 +40,13 @@ __all__ = [
     "DEPTHWISE_METHODS",
     "EINSUM_MIN_CHANNELS",
     "BAND_ELEMENTS",
-    "phase_weights",
     "depthwise_weights",
     "plane_layout",
     "ROW_BAND_ELEMENTS",
-    "ROWS_MAX_CHANNELS",
+    "FLAT_MAX_CHANNELS",
+    "FlatPlan",
+    "flat_plan",
+    "depthwise_flat",
     "pointwise_conv2d",
     "fold_batch_norm",
     "activate",
@@ -181,7 +182,7 @@ def conv2d(
 #: Output elements per band of the depthwise kernel: a band's output and scratch (2 x 128 KiB) stay in L2.
 BAND_ELEMENTS = 32768
 
-#: Output elements per band of :func:`depthwise_rows` (512 KiB: a band, its scratch and the input rows it
+#: Output elements per band of :func:`depthwise_flat` (512 KiB: a band, its scratch and the input rows it
 #: reads stay in a 2 MiB L2; measured on MobileNetV1 1.0-224's shapes, 32768 was 10-30 % slower).
 ROW_BAND_ELEMENTS = 131072
 
@@ -198,26 +199,25 @@ def tile_depthwise(kernel: np.ndarray, out_size: int) -> np.ndarray:
     )
 
 
-DEPTHWISE_METHODS = ("taps", "einsum", "rows")
+DEPTHWISE_METHODS = ("taps", "einsum")
 
 #: From this many channels on, the einsum depthwise kernel beats the banded taps (measured on one core on
 #: MobileNetV1 1.0-224's layer shapes: einsum 2x faster at 256-512 channels, 1.3x at 128, 1.6x slower at 32).
 EINSUM_MIN_CHANNELS = 64
 
-#: Below this many channels, a stride-1 layer runs the "rows" kernel (measured on one core on MobileNetV1
-#: 1.0-224's shapes: 3x faster than einsum and 1.4x faster than taps at 32 channels, 1.2x faster than einsum
-#: at 128; a tie at 256 and 1.2x slower at 512, where einsum's inner loop over channels is long enough).
-ROWS_MAX_CHANNELS = 256
+#: Below this many channels, a stride-1 layer runs :func:`depthwise_flat` (measured on one core in the
+#: whole network at 1.0-224: 32 and 128 channels 4 % faster than the best of taps/einsum, and the layer
+#: before saves its padded copy, 0.17 ms each; from 256 channels on its row-tiled weights, as large as
+#: the input, make it 20-40 % slower than einsum, more than the copy saves).
+FLAT_MAX_CHANNELS = 256
 
 
 def depthwise_method(channels: int, stride: int = 1) -> str:
-    """The fastest depthwise kernel for a layer's channels and stride: "rows", "einsum" or "taps".
-
-    At stride 2, "rows" splits its input into four phase planes and pays for it in the scatter (the
-    layer before writes its output strided), which einsum's single padded plane does not.
-    """
-    if stride == 1 and channels < ROWS_MAX_CHANNELS:
-        return "rows"
+    """The fastest depthwise kernel for a layer's channels and stride: "flat" (:func:`depthwise_flat`, reads
+    the layer before's output where it was written, unpadded), else "einsum" or "taps" (on padded planes;
+    :func:`depthwise_planes`)."""
+    if stride == 1 and channels < FLAT_MAX_CHANNELS:
+        return "flat"
     return "einsum" if channels >= EINSUM_MIN_CHANNELS else "taps"
 
 
@@ -380,17 +380,15 @@ def depthwise_planes(
     lo, hi : float or ndarray of shape (C,), optional
         After the bias, each band is clamped to [lo, hi] while it is in cache (:func:`clamp_bounds`).
     band_elements : int, optional
-        Output values per band (default :data:`BAND_ELEMENTS`, :data:`ROW_BAND_ELEMENTS` for "rows").
+        Output values per band (default :data:`BAND_ELEMENTS`).
     pool : concurrent.futures.Executor, optional
     workers : int
         Threads of ``pool`` to share the bands among (layers with fewer than two bands per worker run alone;
-        "taps" and "rows").
-    method : {"taps", "einsum", "rows"}
+        "taps" only).
+    method : {"taps", "einsum"}
         ``"taps"``: K*K banded multiply-adds over phase planes (``tiled`` is the row-tiled kernel).
         ``"einsum"``: one ``np.einsum`` over the window view of a single padded plane (``tiled`` is the
         (K, K, C) kernel), which reads each input once per output and is faster from 64 channels on.
-        ``"rows"``: per band of output rows, one ``np.einsum`` per phase plane over whole flattened rows
-        (``tiled`` is :func:`phase_weights`); the fastest at stride 1 below 256 channels.
         :func:`depthwise_method` picks one per layer.
 
     Returns
@@ -402,9 +400,6 @@ def depthwise_planes(
         raise SpecError(f"depthwise method {method!r} cannot take {len(planes)} plane(s) at stride {stride}")
     if method == "einsum":
         return _depthwise_einsum(planes[0, 0], tiled, bias, stride, kernel_size, out_size, out, lo, hi)
-    if method == "rows":
-        band_elements = ROW_BAND_ELEMENTS if band_elements is None else band_elements
-        return _depthwise_rows(planes, tiled, bias, stride, out_size, out, lo, hi, band_elements, pool, workers)
     band_elements = BAND_ELEMENTS if band_elements is None else band_elements
     any_plane = planes[0, 0]
     n, c = any_plane.shape[0], any_plane.shape[3]
@@ -455,14 +450,10 @@ def _tile_bound(bound: Bound, times: int) -> Bound:
     return np.tile(bound, times) if np.ndim(bound) == 1 else bound
 
 
-def depthwise_weights(kernel: np.ndarray, method: str, stride: int, out_size: int) -> Any:
+def depthwise_weights(kernel: np.ndarray, method: str, out_size: int) -> np.ndarray:
     """The (K, K, C) kernel laid out for ``method`` of :func:`depthwise_planes`: row-tiled (K*K,
-    out_size*C) for "taps", as is for "einsum", :func:`phase_weights` for "rows"."""
-    if method == "taps":
-        return tile_depthwise(kernel, out_size)
-    if method == "rows":
-        return phase_weights(kernel, stride, out_size)
-    return kernel
+    out_size*C) for "taps", as is for "einsum"."""
+    return tile_depthwise(kernel, out_size) if method == "taps" else kernel
 
 
 def plane_layout(method: str, stride: int, top: int, extent: int) -> PlaneLayout:
@@ -470,64 +461,140 @@ def plane_layout(method: str, stride: int, top: int, extent: int) -> PlaneLayout
     return PlaneLayout(1 if method == "einsum" else stride, top, extent)
 
 
-def phase_weights(kernel: np.ndarray, stride: int, out_size: int) -> tuple[np.ndarray, ...]:
-    """The (K, K, C) depthwise kernel laid out for the ``"rows"`` method of :func:`depthwise_planes`: for
-    each phase plane (py, px) in row-major order, its taps dy = py + s*i, dx = px + s*j repeated along a
-    whole output row, shape (I, J, out_size*C), float32."""
-    k = kernel.shape[0]
-    tiled = tile_depthwise(kernel, out_size).reshape(k, k, -1)
-    s = stride
-    return tuple(np.ascontiguousarray(tiled[py::s, px::s]) for py in range(s) for px in range(s))
+@dataclass(frozen=True, slots=True)
+class FlatPlan:
+    """A stride-1 depthwise layer that reads its input unpadded: the previous layer's (N·H·W, C) output as
+    it is, in a buffer with ``margin`` zeros of slack at each end (:meth:`allocate`).
 
-
-def _depthwise_rows(
-    planes: dict[tuple[int, int], np.ndarray],
-    weights: tuple[np.ndarray, ...],
-    bias: Bound,
-    stride: int,
-    out_size: int,
-    out: np.ndarray | None,
-    lo: Bound,
-    hi: Bound,
-    band_elements: int,
-    pool: Executor | None = None,
-    workers: int = 1,
-) -> tuple[np.ndarray, int]:
-    """Depthwise convolution over bands of whole output rows, one ``np.einsum`` per band and phase plane.
-
-    Within phase plane (py, px) the taps dy = py + s*i, dx = px + s*j are the strided view (i, j, rows,
-    out_size*C) of the plane, the (output column, channel) pairs flattened into one contiguous axis; one
-    einsum contracts it with the row-tiled weights, so its inner loop runs over ``out_size*C`` values
-    whatever the channel count. The bias and the clamp follow while the band is in cache.
+    The taps of a padded window that fall outside the map read a neighbouring row, image or the slack
+    instead, and are multiplied by a zero weight: the products are still performed (the cost engine counts
+    the padding taps too) and contribute exactly nothing, as a zero-padded input would. Each class of output
+    rows (the first rows, whose top taps fall in the padding; the middle; the last) has its own row-tiled
+    weights, zero where a tap leaves the map, and its own bias row, which takes back what a carried bias
+    (:func:`clamp_bounds`) would have added at the taps that read no input. So the layer before can write
+    its matrix product straight into the buffer: no padded copy of the map is ever made.
     """
-    s = stride
-    any_plane = planes[0, 0]
-    n, c = any_plane.shape[0], any_plane.shape[3]
-    row = out_size * c
-    y = np.empty((n, out_size, out_size, c), dtype=np.float32) if out is None else out
-    y3 = y.reshape(n, out_size, row)
-    b, lo_row, hi_row = (_tile_bound(v, out_size) if np.size(v) == c else v for v in (bias, lo, hi))
-    rows = max(1, min(out_size, band_elements // row))
-    phases = [(planes[key], w) for key, w in zip(np.ndindex(s, s), weights, strict=True) if w.size]
-    bands = [(i, r0, min(out_size, r0 + rows)) for i in range(n) for r0 in range(0, out_size, rows)]
 
-    def work(chunk: list[tuple[int, int, int]]) -> None:
-        scratch = np.empty((rows, row), np.float32) if len(phases) > 1 else None
-        for i, r0, r1 in chunk:  # image i, output rows r0:r1
-            acc = y3[i, r0:r1]
-            for t, (plane, w) in enumerate(phases):  # plane (py, px): taps at row offset i, column offset j
-                row_step = plane.strides[1]
-                view = as_strided(plane[i, r0:], shape=(w.shape[0], w.shape[1], r1 - r0, row),
-                                  strides=(row_step, plane.strides[2], row_step, 4), writeable=False)  # fmt: skip
-                np.einsum("ijrx,ijx->rx", view, w, out=acc if t == 0 else scratch[: r1 - r0])
-                if t:
-                    acc += scratch[: r1 - r0]
-            if b is not None:
-                acc += b
-            clamp(acc, lo_row, hi_row)
+    in_size: int
+    out_size: int
+    kernel_size: int
+    top: int  # zero rows (and columns) before the map
+    margin: int  # zeros before and after the input in the buffer (elements)
+    # (first output row, stop row, weights (K, K, out_size*C), bias row (out_size*C,) or None), per class
+    classes: tuple[tuple[int, int, np.ndarray, np.ndarray | None], ...]
 
-    _share_bands(work, bands, pool, workers)
-    return y, sum(w.shape[0] * w.shape[1] for _, w in phases) * y.size
+    def allocate(self, n: int, c: int) -> tuple[np.ndarray, np.ndarray]:
+        """The zeroed flat buffer and its (N, H, W, C) interior view, which the layer before writes into."""
+        size = n * self.in_size * self.in_size * c
+        buf = np.zeros(2 * self.margin + size, np.float32)
+        return buf, buf[self.margin : self.margin + size].reshape(n, self.in_size, self.in_size, c)
+
+
+def flat_plan(
+    kernel: np.ndarray,
+    in_size: int,
+    out_size: int,
+    top: int,
+    bias: np.ndarray | None = None,
+    carry: np.ndarray | None = None,
+) -> FlatPlan:
+    """Prepare a stride-1 depthwise layer for :func:`depthwise_flat`.
+
+    Parameters
+    ----------
+    kernel : ndarray, shape (K, K, C)
+    in_size, out_size : int
+        Map height and width before and after (stride 1: ``out_size = in_size + pads - K + 1``).
+    top : int
+        Zero rows (and columns) before the map; the windows end where ``out_size`` says.
+    bias : ndarray, shape (C,), optional
+        The layer's bias, including what it absorbs of a carried input bias.
+    carry : ndarray, shape (C,), optional
+        The carried bias of the input (stored = true - carry); a padding tap would have read ``-carry``.
+    """
+    k, _, c = kernel.shape
+    if not 0 <= top < k or out_size + k - 1 - top < in_size or out_size > in_size + k - 1:
+        raise SpecError(f"{k}x{k} depthwise: padding {top} on {in_size} cannot give {out_size} outputs")
+    taps = np.arange(k)
+    x_ok = (np.arange(out_size)[None, :] + taps[:, None] - top >= 0) & (
+        np.arange(out_size)[None, :] + taps[:, None] - top < in_size
+    )  # (dx, x): the tap reads a column of the map
+    kern = kernel.astype(np.float64)
+    row_kinds: dict[tuple[bool, ...], list[int]] = {}
+    for r in range(out_size):
+        row_kinds.setdefault(tuple(bool(0 <= r + dy - top < in_size) for dy in taps), []).append(r)
+    classes = []
+    for dy_ok, rows in row_kinds.items():
+        mask = np.array(dy_ok)[:, None, None, None] & x_ok[None, :, :, None]  # (dy, dx, x, 1)
+        w = np.where(mask, kern[:, :, None, :], 0.0)  # (K, K, out, C)
+        row_bias = None
+        if bias is not None or carry is not None:
+            b = np.zeros(c) if bias is None else bias.astype(np.float64)
+            lost = 0.0 if carry is None else carry.astype(np.float64) * (kern[:, :, None, :] - w).sum(axis=(0, 1))
+            row_bias = (b - lost).astype(np.float32).reshape(-1)  # (out*C,)
+        weights = w.astype(np.float32).reshape(k, k, out_size * c)
+        classes.append((rows[0], rows[-1] + 1, weights, row_bias))
+    classes.sort(key=lambda cl: cl[0])
+    margin = (k * in_size + k) * c
+    return FlatPlan(in_size, out_size, k, top, margin, tuple(classes))
+
+
+def depthwise_flat(
+    buf: np.ndarray,
+    plan: FlatPlan,
+    n: int,
+    out: np.ndarray | None = None,
+    *,
+    lo: Bound = None,
+    hi: Bound = None,
+    band_elements: int = ROW_BAND_ELEMENTS,
+) -> tuple[np.ndarray, int]:
+    """Stride-1 depthwise convolution on an unpadded input (:class:`FlatPlan`), one ``np.einsum`` per band
+    of output rows: the taps are the strided view (dy, dx, rows, out_size*C) of the flat buffer, the
+    (column, channel) pairs flattened into one contiguous axis, contracted with the class's row-tiled
+    weights; then the bias row and the clamp while the band is in cache.
+
+    Parameters
+    ----------
+    buf : ndarray, shape (2*margin + N*H*W*C,)
+        From :meth:`FlatPlan.allocate`, the input written into its interior.
+    plan : FlatPlan
+    n : int
+        Images in the batch.
+    out : ndarray, shape (N, out_size, out_size, C), optional
+    lo, hi : float or ndarray of shape (C,), optional
+        Clamp bounds applied after the bias (:func:`clamp_bounds`).
+    band_elements : int
+
+    Returns
+    -------
+    y, mult_adds
+        As :func:`depthwise_conv2d`: K·K·N·D_F·D_F·C, the padding taps included.
+    """
+    k, h, o, top = plan.kernel_size, plan.in_size, plan.out_size, plan.top
+    row = plan.classes[0][2].shape[2]
+    c = row // o
+    if buf.size != 2 * plan.margin + n * h * h * c:
+        raise SpecError(f"flat depthwise buffer of {buf.size} values does not hold {n} ({h}, {h}, {c}) maps")
+    y = np.empty((n, o, o, c), dtype=np.float32) if out is None else out
+    y3 = y.reshape(n, o, row)
+    lo_row, hi_row = _tile_bound(lo, o), _tile_bound(hi, o)
+    rows = max(1, min(o, band_elements // row))
+    step = buf.itemsize
+    for i in range(n):
+        image = plan.margin + i * h * h * c
+        for first, stop, weights, bias in plan.classes:
+            for r0 in range(first, stop, rows):
+                r1 = min(stop, r0 + rows)
+                start = image + ((r0 - top) * h - top) * c  # tap (0, 0) of output (r0, 0)
+                view = as_strided(buf[start:], shape=(k, k, r1 - r0, row),
+                                  strides=(h * c * step, c * step, h * c * step, step), writeable=False)  # fmt: skip
+                acc = y3[i, r0:r1]
+                np.einsum("ijrx,ijx->rx", view, weights, out=acc)
+                if bias is not None:
+                    acc += bias
+                clamp(acc, lo_row, hi_row)
+    return y, k * k * y.size
 
 
 def pointwise_conv2d(
