@@ -174,7 +174,9 @@ def test_depthwise_planes_paths_match_loop_oracle(size, channels, stride, conven
 
 def test_depthwise_method_rule_and_bad_plane_count():
     assert K.depthwise_method(K.EINSUM_MIN_CHANNELS - 1, stride=2) == "taps"
-    assert K.depthwise_method(K.EINSUM_MIN_CHANNELS, stride=2) == "einsum"
+    assert K.depthwise_method(K.EINSUM_MIN_CHANNELS, stride=2) == "flat"
+    assert not K.flat_tiled(K.EINSUM_MIN_CHANNELS, stride=2)
+    assert K.flat_tiled(K.FLAT_MAX_CHANNELS - 1, stride=1)
     assert K.depthwise_method(K.FLAT_MAX_CHANNELS - 1, stride=1) == "flat"
     assert K.depthwise_method(K.FLAT_MAX_CHANNELS, stride=1) == "einsum"
     layout = K.PlaneLayout(1, 1, 9)
@@ -184,33 +186,42 @@ def test_depthwise_method_rule_and_bad_plane_count():
 
 
 @pytest.mark.parametrize("convention", K.PADDINGS)
-@pytest.mark.parametrize(("size", "channels", "kernel"), [(12, 4, 3), (1, 3, 3), (2, 5, 3), (7, 2, 5), (9, 3, 1)])
+@pytest.mark.parametrize(
+    ("size", "channels", "kernel", "stride", "tiled"),
+    [(12, 4, 3, 1, True), (12, 4, 3, 1, False), (1, 3, 3, 1, True), (2, 5, 3, 1, False), (7, 2, 5, 1, True),
+     (7, 2, 5, 1, False), (9, 3, 1, 1, True), (12, 4, 3, 2, False), (9, 3, 3, 2, False), (2, 2, 3, 2, False),
+     (10, 2, 5, 2, False)],
+)  # fmt: skip
 @pytest.mark.parametrize("band_rows", [1, 64])
-def test_depthwise_flat_matches_loop_oracle(size, channels, kernel, convention, band_rows):
-    """The stride-1 path on an unpadded input: padding taps multiplied by zero weights, the carried bias of
-    the input (a ReLU6 output stored shifted) taken back where a tap leaves the map; bands of one row (so
-    every row class is split) and of whole maps; a batch of two (taps reading the other image)."""
-    rng = np.random.default_rng(size + channels + kernel)
+def test_depthwise_flat_matches_loop_oracle(size, channels, kernel, stride, tiled, convention, band_rows):
+    """The path on an unpadded input: padding taps multiplied by zero weights, the carried bias of the input
+    (a ReLU6 output stored shifted) taken back where a tap leaves the map; row-tiled weights or column
+    groups; bands of one row (so every row class is split) and of whole maps; a batch of two (taps reading
+    the other image)."""
+    rng = np.random.default_rng(size + channels + kernel + stride)
     x, kern, bias = _rand(rng, 2, size, size, channels), _rand(rng, kernel, kernel, channels), _rand(rng, channels)
     prev_bias = _rand(rng, channels)
-    top, _ = K.pads("same", size, size, kernel, 1, convention)
+    out = window_out_size(size, kernel, stride, "same")
+    top, _ = K.pads("same", size, out, kernel, stride, convention)
     carried = bias + prev_bias * kern.sum(axis=(0, 1))  # what the shifted input costs each output
-    plan = K.flat_plan(kern, size, size, top, carried, prev_bias)
+    plan = K.flat_plan(kern, size, out, top, carried, prev_bias, stride=stride, tiled=tiled)
     buf, interior = plan.allocate(2, channels)
     K.clamp(x, *K.clamp_bounds("relu6", prev_bias.astype(np.float64)), out=interior)  # stored relu6(x+b)-b
     lo, hi = K.clamp_bounds("relu")
-    y, mult_adds = K.depthwise_flat(buf, plan, 2, lo=lo, hi=hi, band_elements=band_rows * size * channels)
+    y, mult_adds = K.depthwise_flat(buf, plan, 2, lo=lo, hi=hi, band_elements=band_rows * out * channels)
     relu6_input = oracle_act(x.astype(np.float64) + prev_bias, "relu6")
     want = oracle_act(
-        oracle_conv(relu6_input, kern[:, :, None, :], 1, convention, groups=channels) + bias, "relu"
+        oracle_conv(relu6_input, kern[:, :, None, :], stride, convention, groups=channels) + bias, "relu"
     )
     np.testing.assert_allclose(y, want, rtol=RTOL, atol=ATOL)
-    assert mult_adds == 2 * size * size * kernel * kernel * channels
+    assert mult_adds == 2 * out * out * kernel * kernel * channels
 
 
 def test_depthwise_flat_refuses_a_bad_plan_or_buffer():
     with pytest.raises(SpecError, match="padding 3"):
         K.flat_plan(np.zeros((3, 3, 2), np.float32), 8, 8, 3)
+    with pytest.raises(SpecError, match="need stride 1"):
+        K.flat_plan(np.zeros((3, 3, 2), np.float32), 8, 4, 0, stride=2, tiled=True)
     plan = K.flat_plan(np.zeros((3, 3, 2), np.float32), 8, 8, 1)
     with pytest.raises(SpecError, match="does not hold"):
         K.depthwise_flat(np.zeros(10, np.float32), plan, 1)

@@ -273,7 +273,9 @@ def _plan_flat(step: _Step) -> _Step:
     if carry is not None and step.epi_bias is None:  # _carry_biases: a layer that absorbs outputs true values
         raise SpecError(f"{step.name}: a carried bias must be absorbed into the layer's own bias")
     node = step.node
-    plan = K.flat_plan(step.kernel, node.in_size, node.out_size, step.pad_y[0], step.epi_bias, carry)
+    stride = node.layer.stride
+    plan = K.flat_plan(step.kernel, node.in_size, node.out_size, step.pad_y[0], step.epi_bias, carry,
+                       stride=stride, tiled=K.flat_tiled(node.in_ch, stride))  # fmt: skip
     return replace(step, tiled=plan, epi_bias=None)
 
 

@@ -44,6 +44,7 @@ __all__ = [
     "plane_layout",
     "ROW_BAND_ELEMENTS",
     "FLAT_MAX_CHANNELS",
+    "flat_tiled",
     "FlatPlan",
     "flat_plan",
     "depthwise_flat",
@@ -205,20 +206,31 @@ DEPTHWISE_METHODS = ("taps", "einsum")
 #: MobileNetV1 1.0-224's layer shapes: einsum 2x faster at 256-512 channels, 1.3x at 128, 1.6x slower at 32).
 EINSUM_MIN_CHANNELS = 64
 
-#: Below this many channels, a stride-1 layer runs :func:`depthwise_flat` (measured on one core in the
-#: whole network at 1.0-224: 32 and 128 channels 4 % faster than the best of taps/einsum, and the layer
-#: before saves its padded copy, 0.17 ms each; from 256 channels on its row-tiled weights, as large as
-#: the input, make it 20-40 % slower than einsum, more than the copy saves).
+#: Below this many channels, a stride-1 layer runs :func:`depthwise_flat` with row-tiled weights; from
+#: there on, einsum over padded planes (measured on one core in the whole network at 1.0-224: at 32 and 128
+#: channels "flat" is 4 % faster than the best of taps/einsum and the layer before saves its padded copy,
+#: 0.17 ms each; from 256 channels on the tiled weights are as large as the input, and the column groups'
+#: nine einsums per map cost more than the copy saves: dw 0.44 ms vs 0.34 ms at 14x14x512).
 FLAT_MAX_CHANNELS = 256
 
 
 def depthwise_method(channels: int, stride: int = 1) -> str:
-    """The fastest depthwise kernel for a layer's channels and stride: "flat" (:func:`depthwise_flat`, reads
-    the layer before's output where it was written, unpadded), else "einsum" or "taps" (on padded planes;
-    :func:`depthwise_planes`)."""
-    if stride == 1 and channels < FLAT_MAX_CHANNELS:
-        return "flat"
-    return "einsum" if channels >= EINSUM_MIN_CHANNELS else "taps"
+    """The fastest depthwise kernel for a layer's channels and stride: "flat" (:func:`depthwise_flat`,
+    reads the layer before's output where it was written, unpadded), "einsum" or "taps" (on padded planes;
+    :func:`depthwise_planes`).
+
+    Measured on one core in the whole network at 1.0-224, stride 2 with column groups: 64, 128 and 256
+    channels 0.33, 0.21 and 0.09 ms faster than einsum, the layer before's copy included. Below 64 channels
+    einsum's and the column groups' inner loops over channels are too short: taps.
+    """
+    if stride == 1:
+        return "flat" if channels < FLAT_MAX_CHANNELS else "einsum"
+    return "flat" if channels >= EINSUM_MIN_CHANNELS else "taps"
+
+
+def flat_tiled(channels: int, stride: int) -> bool:
+    """Whether a "flat" layer gets row-tiled weights (else column groups; see :class:`FlatPlan`)."""
+    return stride == 1 and channels < FLAT_MAX_CHANNELS
 
 
 def _depthwise_einsum(
@@ -463,25 +475,34 @@ def plane_layout(method: str, stride: int, top: int, extent: int) -> PlaneLayout
 
 @dataclass(frozen=True, slots=True)
 class FlatPlan:
-    """A stride-1 depthwise layer that reads its input unpadded: the previous layer's (N·H·W, C) output as
-    it is, in a buffer with ``margin`` zeros of slack at each end (:meth:`allocate`).
+    """A depthwise layer that reads its input unpadded: the previous layer's (N·H·W, C) output as it is, in a
+    buffer with ``margin`` zeros of slack at each end (:meth:`allocate`).
 
     The taps of a padded window that fall outside the map read a neighbouring row, image or the slack
     instead, and are multiplied by a zero weight: the products are still performed (the cost engine counts
     the padding taps too) and contribute exactly nothing, as a zero-padded input would. Each class of output
-    rows (the first rows, whose top taps fall in the padding; the middle; the last) has its own row-tiled
-    weights, zero where a tap leaves the map, and its own bias row, which takes back what a carried bias
+    rows (the first rows, whose top taps fall in the padding; the middle; the last) has its own weights,
+    zero where a tap leaves the map, and its own bias row, which takes back what a carried bias
     (:func:`clamp_bounds`) would have added at the taps that read no input. So the layer before can write
     its matrix product straight into the buffer: no padded copy of the map is ever made.
+
+    Weights come in one of two layouts (``tiled``): repeated along a whole output row, (K, K, out_size*C),
+    for one einsum whose inner loop runs over out_size*C values (stride 1, few channels); or per column
+    group, the border columns with their own (K, K, cols, C) weights and the interior with one (K, K, C)
+    kernel, for einsums whose inner loop runs over C (many channels: the tiled weights would be as large as
+    the input).
     """
 
     in_size: int
     out_size: int
     kernel_size: int
+    stride: int
     top: int  # zero rows (and columns) before the map
     margin: int  # zeros before and after the input in the buffer (elements)
-    # (first output row, stop row, weights (K, K, out_size*C), bias row (out_size*C,) or None), per class
-    classes: tuple[tuple[int, int, np.ndarray, np.ndarray | None], ...]
+    tiled: bool
+    # (first output row, stop row, column groups, bias row (out_size*C,) or None) per class of rows; a column
+    # group is (first column, stop column, weights (K, K, out_size*C) if tiled, else (K, K, cols, C) or (K, K, C))
+    classes: tuple[tuple[int, int, tuple[tuple[int, int, np.ndarray], ...], np.ndarray | None], ...]
 
     def allocate(self, n: int, c: int) -> tuple[np.ndarray, np.ndarray]:
         """The zeroed flat buffer and its (N, H, W, C) interior view, which the layer before writes into."""
@@ -497,46 +518,61 @@ def flat_plan(
     top: int,
     bias: np.ndarray | None = None,
     carry: np.ndarray | None = None,
+    *,
+    stride: int = 1,
+    tiled: bool = True,
 ) -> FlatPlan:
-    """Prepare a stride-1 depthwise layer for :func:`depthwise_flat`.
+    """Prepare a depthwise layer for :func:`depthwise_flat`.
 
     Parameters
     ----------
     kernel : ndarray, shape (K, K, C)
     in_size, out_size : int
-        Map height and width before and after (stride 1: ``out_size = in_size + pads - K + 1``).
+        Map height and width before and after.
     top : int
-        Zero rows (and columns) before the map; the windows end where ``out_size`` says.
+        Zero rows (and columns) before the map (:func:`pads`).
     bias : ndarray, shape (C,), optional
         The layer's bias, including what it absorbs of a carried input bias.
     carry : ndarray, shape (C,), optional
         The carried bias of the input (stored = true - carry); a padding tap would have read ``-carry``.
+    stride : int
+    tiled : bool
+        Row-tiled weights (stride 1 only) or column groups; see :class:`FlatPlan`.
     """
     k, _, c = kernel.shape
-    if not 0 <= top < k or out_size + k - 1 - top < in_size or out_size > in_size + k - 1:
-        raise SpecError(f"{k}x{k} depthwise: padding {top} on {in_size} cannot give {out_size} outputs")
-    taps = np.arange(k)
-    x_ok = (np.arange(out_size)[None, :] + taps[:, None] - top >= 0) & (
-        np.arange(out_size)[None, :] + taps[:, None] - top < in_size
-    )  # (dx, x): the tap reads a column of the map
+    s = stride
+    if not 0 <= top < k or out_size < 1 or (out_size - 1) * s - top > in_size - 1 or (tiled and s != 1):
+        raise SpecError(
+            f"{k}x{k} depthwise at stride {s}: padding {top} on {in_size} cannot give {out_size} outputs"
+            + (" (row-tiled weights need stride 1)" if tiled and s != 1 else "")
+        )
+    taps, cols = np.arange(k), np.arange(out_size)
+    x_ok = (cols[None, :] * s + taps[:, None] - top >= 0) & (cols[None, :] * s + taps[:, None] - top < in_size)
+    inner = np.flatnonzero(x_ok.all(axis=0))  # columns whose taps all read the map: a contiguous run
+    x0, x1 = (int(inner[0]), int(inner[-1]) + 1) if inner.size and not tiled else (out_size, out_size)
     kern = kernel.astype(np.float64)
     row_kinds: dict[tuple[bool, ...], list[int]] = {}
     for r in range(out_size):
-        row_kinds.setdefault(tuple(bool(0 <= r + dy - top < in_size) for dy in taps), []).append(r)
+        row_kinds.setdefault(tuple(bool(0 <= r * s + dy - top < in_size) for dy in taps), []).append(r)
     classes = []
     for dy_ok, rows in row_kinds.items():
         mask = np.array(dy_ok)[:, None, None, None] & x_ok[None, :, :, None]  # (dy, dx, x, 1)
-        w = np.where(mask, kern[:, :, None, :], 0.0)  # (K, K, out, C)
+        w = np.where(mask, kern[:, :, None, :], 0.0).astype(np.float32)  # (K, K, out, C)
         row_bias = None
         if bias is not None or carry is not None:
             b = np.zeros(c) if bias is None else bias.astype(np.float64)
             lost = 0.0 if carry is None else carry.astype(np.float64) * (kern[:, :, None, :] - w).sum(axis=(0, 1))
             row_bias = (b - lost).astype(np.float32).reshape(-1)  # (out*C,)
-        weights = w.astype(np.float32).reshape(k, k, out_size * c)
-        classes.append((rows[0], rows[-1] + 1, weights, row_bias))
+        if tiled:
+            groups = [(0, out_size, w.reshape(k, k, out_size * c))]
+        else:  # border columns with their own weights, the interior with one kernel
+            groups = [(a, z, np.ascontiguousarray(w[:, :, a:z])) for a, z in ((0, x0), (x1, out_size)) if z > a]
+            if x1 > x0:
+                groups.append((x0, x1, np.ascontiguousarray(w[:, :, x0])))
+        classes.append((rows[0], rows[-1] + 1, tuple(groups), row_bias))
     classes.sort(key=lambda cl: cl[0])
     margin = (k * in_size + k) * c
-    return FlatPlan(in_size, out_size, k, top, margin, tuple(classes))
+    return FlatPlan(in_size, out_size, k, s, top, margin, tiled, tuple(classes))
 
 
 def depthwise_flat(
@@ -549,10 +585,11 @@ def depthwise_flat(
     hi: Bound = None,
     band_elements: int = ROW_BAND_ELEMENTS,
 ) -> tuple[np.ndarray, int]:
-    """Stride-1 depthwise convolution on an unpadded input (:class:`FlatPlan`), one ``np.einsum`` per band
-    of output rows: the taps are the strided view (dy, dx, rows, out_size*C) of the flat buffer, the
-    (column, channel) pairs flattened into one contiguous axis, contracted with the class's row-tiled
-    weights; then the bias row and the clamp while the band is in cache.
+    """Depthwise convolution on an unpadded input (:class:`FlatPlan`), one ``np.einsum`` per band of
+    output rows and column group: the taps are a strided view (dy, dx, rows, cols, C) of the flat buffer
+    (for row-tiled weights, (dy, dx, rows, out_size*C): the (column, channel) pairs flattened into one
+    contiguous axis), contracted with the class's weights; then the bias row and the clamp while the band is
+    in cache. No loop over channels or pixels (the loops run over images, bands and column groups).
 
     Parameters
     ----------
@@ -571,26 +608,35 @@ def depthwise_flat(
     y, mult_adds
         As :func:`depthwise_conv2d`: K·K·N·D_F·D_F·C, the padding taps included.
     """
-    k, h, o, top = plan.kernel_size, plan.in_size, plan.out_size, plan.top
-    row = plan.classes[0][2].shape[2]
-    c = row // o
+    k, h, o, s, top = plan.kernel_size, plan.in_size, plan.out_size, plan.stride, plan.top
+    c = plan.classes[0][2][0][2].shape[-1] // (o if plan.tiled else 1)
+    row = o * c
     if buf.size != 2 * plan.margin + n * h * h * c:
         raise SpecError(f"flat depthwise buffer of {buf.size} values does not hold {n} ({h}, {h}, {c}) maps")
     y = np.empty((n, o, o, c), dtype=np.float32) if out is None else out
     y3 = y.reshape(n, o, row)
     lo_row, hi_row = _tile_bound(lo, o), _tile_bound(hi, o)
     rows = max(1, min(o, band_elements // row))
-    step = buf.itemsize
+    z = buf.itemsize
+    tap_steps = (h * c * z, c * z)  # dy, dx
+    window_steps = (s * h * c * z, s * c * z, z)  # output row, output column, channel
     for i in range(n):
         image = plan.margin + i * h * h * c
-        for first, stop, weights, bias in plan.classes:
+        for first, stop, groups, bias in plan.classes:
             for r0 in range(first, stop, rows):
                 r1 = min(stop, r0 + rows)
-                start = image + ((r0 - top) * h - top) * c  # tap (0, 0) of output (r0, 0)
-                view = as_strided(buf[start:], shape=(k, k, r1 - r0, row),
-                                  strides=(h * c * step, c * step, h * c * step, step), writeable=False)  # fmt: skip
+                for x0, x1, w in groups:
+                    start = image + ((r0 * s - top) * h + x0 * s - top) * c  # tap (0, 0) of output (r0, x0)
+                    if plan.tiled:
+                        view = as_strided(buf[start:], shape=(k, k, r1 - r0, row),
+                                          strides=(*tap_steps, h * c * z, z), writeable=False)  # fmt: skip
+                        np.einsum("ijrx,ijx->rx", view, w, out=y3[i, r0:r1])
+                    else:
+                        view = as_strided(buf[start:], shape=(k, k, r1 - r0, x1 - x0, c),
+                                          strides=(*tap_steps, *window_steps), writeable=False)  # fmt: skip
+                        spec = "ijrxc,ijc->rxc" if w.ndim == 3 else "ijrxc,ijxc->rxc"
+                        np.einsum(spec, view, w, out=y[i, r0:r1, x0:x1])
                 acc = y3[i, r0:r1]
-                np.einsum("ijrx,ijx->rx", view, weights, out=acc)
                 if bias is not None:
                     acc += bias
                 clamp(acc, lo_row, hi_row)
