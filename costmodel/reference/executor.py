@@ -13,6 +13,11 @@ its bias, a depthwise layer ``b * sum(taps)``, a 3x3 convolution ``sum(W * b)``;
 (carries never chain: see ``_carry_biases``), and so does the layer before the softmax. In MobileNetV1 the
 pointwise layers carry their biases into the depthwise layers that follow. Traced outputs have the carry
 added back, so they are the true outputs of each layer.
+
+Depthwise inputs. Most depthwise layers run "flat" (:class:`~costmodel.reference.kernels.FlatPlan`): they
+read the previous layer's output unpadded, where its matrix product wrote it, and multiply the padding taps
+by zero weights (their bias rows take back what a carried bias would have added there). The others read
+zero-bordered planes (border value ``-b``) that the previous layer's epilogue writes into.
 """
 
 from __future__ import annotations
@@ -81,7 +86,7 @@ class Prepared:
     network: Network
     padding: str
     steps: tuple[_Step, ...]
-    threads: int = 1  # threads sharing the depthwise bands (matrix products use BLAS's own threads)
+    threads: int = 1  # threads sharing the "taps" depthwise bands (matrix products use BLAS's own threads)
     _workspaces: dict[int, dict[str, Any]] = field(default_factory=dict, repr=False)
 
     def workspace(self, batch: int) -> dict[str, Any]:
@@ -231,10 +236,12 @@ def prepare(
     padding : {"same", "symmetric"}
         Padding convention for layers whose spec says ``"same"`` (see :mod:`costmodel.reference.kernels`).
     threads : int, optional
-        Threads sharing the depthwise layers' bands (default 1; :func:`default_threads` gives the usable
-        CPUs). Matrix products use BLAS's own threads (``OPENBLAS_NUM_THREADS``), whose workers spin for a
-        while after each product and compete with extra threads. On the 2-core machine of our benchmark,
-        2 threads gained nothing at 1.0-224 (a hand-off per layer costs what the second core saves).
+        Threads sharing the bands of the depthwise layers that run "taps" (stride 2, fewer than 64
+        channels; default 1; :func:`default_threads` gives the usable CPUs). Matrix products use BLAS's own
+        threads (``OPENBLAS_NUM_THREADS``), whose workers spin for a while after each product and compete
+        with extra threads. On the 2-core machine of our benchmark, 2 threads gained nothing at 1.0-224 (a
+        hand-off per layer costs what the second core saves; sharing the bands of the row-tiled einsum that
+        "flat" runs at stride 1 made those layers 15 % slower), so the other methods run on the calling thread.
     """
     if not isinstance(network, Network):
         raise SpecError(f"expected a Network, got {type(network).__name__}")
@@ -372,10 +379,11 @@ def _run_step(
         )  # fmt: skip
     # Into a "flat" depthwise layer, the matrix product writes straight into that layer's input buffer.
     flat = into is not None and into.method == "flat"
-    dest = _flat_input(into, ws, n)[1] if flat else _buffer(ws, step.name, out_shape)
     if op == "pointwise":
+        dest = _flat_input(into, ws, n)[1] if flat else _buffer(ws, step.name, out_shape)
         z, mult_adds = K.pointwise_conv2d(x, step.kernel, None, out=dest)
     elif op == "conv":
+        dest = _flat_input(into, ws, n)[1] if flat else _buffer(ws, step.name, out_shape)
         xp = _padded(step, x, ws)
         k = node.layer.kernel
         cols = _buffer(ws, f"{step.name}/cols", (n, node.out_size, node.out_size, k, k, node.in_ch))
