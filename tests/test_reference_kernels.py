@@ -217,6 +217,22 @@ def test_depthwise_flat_matches_loop_oracle(size, channels, kernel, stride, tile
     assert mult_adds == 2 * out * out * kernel * kernel * channels
 
 
+@pytest.mark.parametrize(("stride", "tiled"), [(1, True), (1, False), (2, False)])
+@pytest.mark.parametrize("with_bias", [True, False])
+def test_depthwise_flat_without_a_carried_bias(stride, tiled, with_bias):
+    """An input stored as it is (no carry): plain zero padding, with or without a bias."""
+    rng = np.random.default_rng(stride)
+    x, kern, bias = _rand(rng, 1, 8, 8, 3), _rand(rng, 3, 3, 3), _rand(rng, 3)
+    out = window_out_size(8, 3, stride, "same")
+    top, _ = K.pads("same", 8, out, 3, stride, "same")
+    plan = K.flat_plan(kern, 8, out, top, bias if with_bias else None, stride=stride, tiled=tiled)
+    buf, interior = plan.allocate(1, 3)
+    interior[...] = x
+    y, _ = K.depthwise_flat(buf, plan, 1)
+    want = oracle_conv(x, kern[:, :, None, :], stride, "same", groups=3) + (bias if with_bias else 0)
+    np.testing.assert_allclose(y, want, rtol=RTOL, atol=ATOL)
+
+
 def test_depthwise_flat_refuses_a_bad_plan_or_buffer():
     with pytest.raises(SpecError, match="padding 3"):
         K.flat_plan(np.zeros((3, 3, 2), np.float32), 8, 8, 3)

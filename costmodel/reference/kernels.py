@@ -562,7 +562,7 @@ def flat_plan(
         if bias is not None or carry is not None:
             b = np.zeros(c) if bias is None else bias.astype(np.float64)
             lost = 0.0 if carry is None else carry.astype(np.float64) * (kern[:, :, None, :] - w).sum(axis=(0, 1))
-            row_bias = (b - lost).astype(np.float32).reshape(-1)  # (out*C,)
+            row_bias = np.broadcast_to(b - lost, (out_size, c)).astype(np.float32).reshape(-1)  # (out*C,)
         if tiled:
             groups = [(0, out_size, w.reshape(k, k, out_size * c))]
         else:  # border columns with their own weights, the interior with one kernel
