@@ -17,7 +17,6 @@ A layer whose spec gives an integer padding is padded by that integer on every s
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass
 
@@ -385,7 +384,7 @@ def depthwise_planes(
     ----------
     planes : dict
         ``{(py, px): (N, rows, cols, C)}`` from :meth:`PlaneLayout.scatter`.
-    tiled : ndarray or tuple of ndarray
+    tiled : ndarray
         The kernel as the method wants it (:func:`depthwise_weights`).
     bias : ndarray, shape (C,), or None
     stride, kernel_size, out_size : int
@@ -443,19 +442,13 @@ def depthwise_planes(
                 acc += b
             clamp(acc, lo_row, hi_row)
 
-    _share_bands(work, bands, pool, workers)
-    return y, k * k * y.size
-
-
-def _share_bands(work: Callable[[list], None], bands: list, pool: Executor | None, workers: int) -> None:
-    """``work(bands)``, or the bands shared out in contiguous chunks among ``workers`` threads of ``pool``
-    (when there are at least two bands per worker; NumPy releases the GIL inside each operation)."""
     if pool is not None and workers > 1 and len(bands) >= 2 * workers:
         size = -(-len(bands) // workers)
         for future in [pool.submit(work, bands[i : i + size]) for i in range(0, len(bands), size)]:
             future.result()
     else:
         work(bands)
+    return y, k * k * y.size
 
 
 def _tile_bound(bound: Bound, times: int) -> Bound:
@@ -589,8 +582,8 @@ def depthwise_flat(
     """Depthwise convolution on an unpadded input (:class:`FlatPlan`), one ``np.einsum`` per band of
     output rows and column group: the taps are a strided view (dy, dx, rows, cols, C) of the flat buffer
     (for row-tiled weights, (dy, dx, rows, out_size*C): the (column, channel) pairs flattened into one
-    contiguous axis), contracted with the class's weights; then the bias row and the clamp while the band is
-    in cache. No loop over channels or pixels (the loops run over images, bands and column groups).
+    contiguous axis), contracted with the class's weights; then the bias row and the clamp. No loop over
+    channels or pixels (the loops run over images, row classes, bands and column groups).
 
     Parameters
     ----------
