@@ -149,12 +149,12 @@ def test_depthwise_planes_paths_match_loop_oracle(size, channels, stride, conven
     prev_bias = _rand(rng, channels)
     out = window_out_size(size, 3, stride, "same")
     top, _ = K.pads("same", size, out, 3, stride, convention)
-    layout = K.PlaneLayout(stride if method == "taps" else 1, top, (out - 1) * stride + 3)
+    layout = K.plane_layout(method, stride, top, (out - 1) * stride + 3)
     # stored = relu6(x + b) - b, and a true zero (the border) is stored as -b
     stored = layout.allocate(2, channels, fill=-prev_bias)
     planes = layout.scatter(x, stored, *K.clamp_bounds("relu6", prev_bias.astype(np.float64)))
     carried = bias + prev_bias * kern.sum(axis=(0, 1))  # what the shifted input costs each output
-    weights = K.tile_depthwise(kern, out) if method == "taps" else kern
+    weights = K.depthwise_weights(kern, method, out)
     lo, hi = K.clamp_bounds("relu")
     with ThreadPoolExecutor(threads) as pool:
         # one output row per band, so that the threads have bands to share
@@ -169,9 +169,71 @@ def test_depthwise_planes_paths_match_loop_oracle(size, channels, stride, conven
 
 
 def test_depthwise_method_rule_and_bad_plane_count():
-    assert K.depthwise_method(K.EINSUM_MIN_CHANNELS - 1) == "taps"
-    assert K.depthwise_method(K.EINSUM_MIN_CHANNELS) == "einsum"
+    assert K.depthwise_method(K.EINSUM_MIN_CHANNELS - 1, stride=2) == "taps"
+    assert K.depthwise_method(K.EINSUM_MIN_CHANNELS, stride=2) == "flat"
+    assert not K.flat_tiled(K.EINSUM_MIN_CHANNELS, stride=2)
+    assert K.flat_tiled(K.FLAT_MAX_CHANNELS - 1, stride=1)
+    assert K.depthwise_method(K.FLAT_MAX_CHANNELS - 1, stride=1) == "flat"
+    assert K.depthwise_method(K.FLAT_MAX_CHANNELS, stride=1) == "einsum"
     layout = K.PlaneLayout(1, 1, 9)
     planes = layout.allocate(1, 2)
     with pytest.raises(SpecError, match="taps"):
         K.depthwise_planes(planes, np.zeros((9, 8), np.float32), None, 2, 3, 4, method="taps")
+
+
+@pytest.mark.parametrize("convention", K.PADDINGS)
+@pytest.mark.parametrize(
+    ("size", "channels", "kernel", "stride", "tiled"),
+    [(12, 4, 3, 1, True), (12, 4, 3, 1, False), (1, 3, 3, 1, True), (2, 5, 3, 1, False), (7, 2, 5, 1, True),
+     (7, 2, 5, 1, False), (9, 3, 1, 1, True), (12, 4, 3, 2, False), (9, 3, 3, 2, False), (2, 2, 3, 2, False),
+     (10, 2, 5, 2, False)],
+)  # fmt: skip
+@pytest.mark.parametrize("band_rows", [1, 64])
+def test_depthwise_flat_matches_loop_oracle(size, channels, kernel, stride, tiled, convention, band_rows):
+    """The path on an unpadded input: padding taps multiplied by zero weights, the carried bias of the input
+    (a ReLU6 output stored shifted) taken back where a tap leaves the map; row-tiled weights or column
+    groups; bands of one row (so every row class is split) and of whole maps; a batch of two (taps reading
+    the other image)."""
+    rng = np.random.default_rng(size + channels + kernel + stride)
+    x, kern, bias = _rand(rng, 2, size, size, channels), _rand(rng, kernel, kernel, channels), _rand(rng, channels)
+    prev_bias = _rand(rng, channels)
+    out = window_out_size(size, kernel, stride, "same")
+    top, _ = K.pads("same", size, out, kernel, stride, convention)
+    carried = bias + prev_bias * kern.sum(axis=(0, 1))  # what the shifted input costs each output
+    plan = K.flat_plan(kern, size, out, top, carried, prev_bias, stride=stride, tiled=tiled)
+    buf, interior = plan.allocate(2, channels)
+    K.clamp(x, *K.clamp_bounds("relu6", prev_bias.astype(np.float64)), out=interior)  # stored relu6(x+b)-b
+    lo, hi = K.clamp_bounds("relu")
+    y, mult_adds = K.depthwise_flat(buf, plan, 2, lo=lo, hi=hi, band_elements=band_rows * out * channels)
+    relu6_input = oracle_act(x.astype(np.float64) + prev_bias, "relu6")
+    want = oracle_act(
+        oracle_conv(relu6_input, kern[:, :, None, :], stride, convention, groups=channels) + bias, "relu"
+    )
+    np.testing.assert_allclose(y, want, rtol=RTOL, atol=ATOL)
+    assert mult_adds == 2 * out * out * kernel * kernel * channels
+
+
+@pytest.mark.parametrize(("stride", "tiled"), [(1, True), (1, False), (2, False)])
+@pytest.mark.parametrize("with_bias", [True, False])
+def test_depthwise_flat_without_a_carried_bias(stride, tiled, with_bias):
+    """An input stored as it is (no carry): plain zero padding, with or without a bias."""
+    rng = np.random.default_rng(stride)
+    x, kern, bias = _rand(rng, 1, 8, 8, 3), _rand(rng, 3, 3, 3), _rand(rng, 3)
+    out = window_out_size(8, 3, stride, "same")
+    top, _ = K.pads("same", 8, out, 3, stride, "same")
+    plan = K.flat_plan(kern, 8, out, top, bias if with_bias else None, stride=stride, tiled=tiled)
+    buf, interior = plan.allocate(1, 3)
+    interior[...] = x
+    y, _ = K.depthwise_flat(buf, plan, 1)
+    want = oracle_conv(x, kern[:, :, None, :], stride, "same", groups=3) + (bias if with_bias else 0)
+    np.testing.assert_allclose(y, want, rtol=RTOL, atol=ATOL)
+
+
+def test_depthwise_flat_refuses_a_bad_plan_or_buffer():
+    with pytest.raises(SpecError, match="padding 3"):
+        K.flat_plan(np.zeros((3, 3, 2), np.float32), 8, 8, 3)
+    with pytest.raises(SpecError, match="need stride 1"):
+        K.flat_plan(np.zeros((3, 3, 2), np.float32), 8, 4, 0, stride=2, tiled=True)
+    plan = K.flat_plan(np.zeros((3, 3, 2), np.float32), 8, 8, 1)
+    with pytest.raises(SpecError, match="does not hold"):
+        K.depthwise_flat(np.zeros(10, np.float32), plan, 1)

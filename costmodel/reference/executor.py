@@ -13,6 +13,11 @@ its bias, a depthwise layer ``b * sum(taps)``, a 3x3 convolution ``sum(W * b)``;
 (carries never chain: see ``_carry_biases``), and so does the layer before the softmax. In MobileNetV1 the
 pointwise layers carry their biases into the depthwise layers that follow. Traced outputs have the carry
 added back, so they are the true outputs of each layer.
+
+Depthwise inputs. Most depthwise layers run "flat" (:class:`~costmodel.reference.kernels.FlatPlan`): they
+read the previous layer's output unpadded, where its matrix product wrote it, and multiply the padding taps
+by zero weights (their bias rows take back what a carried bias would have added there). The others read
+zero-bordered planes (border value ``-b``) that the previous layer's epilogue writes into.
 """
 
 from __future__ import annotations
@@ -55,9 +60,9 @@ class _Step:
     pad_y: tuple[int, int] = (0, 0)  # (top, bottom)
     pad_x: tuple[int, int] = (0, 0)  # (left, right)
     activation: str | None = None
-    tiled: np.ndarray | None = None  # depthwise: the kernel laid out as whole rows (kernels.tile_depthwise)
+    tiled: Any = None  # depthwise: the kernel laid out for its method (kernels.depthwise_weights, flat_plan)
     layout: K.PlaneLayout | None = None  # depthwise: how its input is padded and split into phase planes
-    method: str | None = None  # depthwise: "taps" or "einsum" (kernels.depthwise_method)
+    method: str | None = None  # depthwise: "flat", "taps" or "einsum" (kernels.depthwise_method)
     # Bias carrying (see the module docstring), set by _carry_biases:
     epi_bias: np.ndarray | None = None  # added to the output before clamping (only where values are true)
     lo: K.Bound = None  # clamp bounds of the epilogue
@@ -81,7 +86,7 @@ class Prepared:
     network: Network
     padding: str
     steps: tuple[_Step, ...]
-    threads: int = 1  # threads sharing the depthwise bands (matrix products use BLAS's own threads)
+    threads: int = 1  # threads sharing the "taps" depthwise bands (matrix products use BLAS's own threads)
     _workspaces: dict[int, dict[str, Any]] = field(default_factory=dict, repr=False)
 
     def workspace(self, batch: int) -> dict[str, Any]:
@@ -149,13 +154,12 @@ def _conv_step(node: Node, weights: Mapping[str, np.ndarray], padding: str) -> _
     kernel = np.ascontiguousarray(kernel, dtype=np.float32)
     tiled = layout = method = None
     if op == "depthwise":
-        # The taps kernel reads phase planes (one per stride offset) with row-tiled weights; the einsum kernel
-        # reads one padded plane with the (K, K, C) kernel.
-        method = K.depthwise_method(layer.in_ch)
-        taps = method == "taps"
-        tiled = K.tile_depthwise(kernel, node.out_size) if taps else kernel
-        extent = (node.out_size - 1) * layer.stride + layer.kernel
-        layout = K.PlaneLayout(layer.stride if taps else 1, pad_y[0], extent)
+        # Each method reads its input split its own way, with the kernel laid out to match (kernels.py).
+        method = K.depthwise_method(layer.in_ch, layer.stride)
+        if method != "flat":  # a flat layer's plan needs its carried bias: _plan_flat, after _carry_biases
+            tiled = K.depthwise_weights(kernel, method, node.out_size)
+            extent = (node.out_size - 1) * layer.stride + layer.kernel
+            layout = K.plane_layout(method, layer.stride, pad_y[0], extent)
     return _Step(
         node,
         op,
@@ -232,10 +236,12 @@ def prepare(
     padding : {"same", "symmetric"}
         Padding convention for layers whose spec says ``"same"`` (see :mod:`costmodel.reference.kernels`).
     threads : int, optional
-        Threads sharing the depthwise layers' bands (default 1; :func:`default_threads` gives the usable
-        CPUs). Matrix products use BLAS's own threads (``OPENBLAS_NUM_THREADS``), whose workers spin for a
-        while after each product and compete with extra threads. On the 2-core machine of our benchmark,
-        2 threads gained nothing at 1.0-224 (a hand-off per layer costs what the second core saves).
+        Threads sharing the bands of the depthwise layers that run "taps" (stride 2, fewer than 64
+        channels; default 1; :func:`default_threads` gives the usable CPUs). Matrix products use BLAS's own
+        threads (``OPENBLAS_NUM_THREADS``), whose workers spin for a while after each product and compete
+        with extra threads. On the 2-core machine of our benchmark, 2 threads gained nothing at 1.0-224 (a
+        hand-off per layer costs what the second core saves; sharing the bands of the row-tiled einsum that
+        "flat" runs at stride 1 made those layers 15 % slower), so the other methods run on the calling thread.
     """
     if not isinstance(network, Network):
         raise SpecError(f"expected a Network, got {type(network).__name__}")
@@ -262,7 +268,22 @@ def prepare(
             steps.append(_Step(node, "softmax"))
         else:  # validate_weights already refuses other layer types; keep the executor honest anyway
             raise SpecError(f"{layer.name}: the reference executor has no kernel for {type(layer).__name__}")
-    return Prepared(network, padding, _carry_biases(steps, network.in_ch), threads)
+    return Prepared(network, padding, tuple(_plan_flat(s) for s in _carry_biases(steps, network.in_ch)), threads)
+
+
+def _plan_flat(step: _Step) -> _Step:
+    """A "flat" depthwise step gets its per-row-class weights and bias rows, which take back what the carried
+    bias of its input would have added at padding taps (kernels.FlatPlan); its bias is applied from there."""
+    if step.method != "flat":
+        return step
+    carry = step.carry_in if np.any(step.carry_in != 0) else None
+    if carry is not None and step.epi_bias is None:  # _carry_biases: a layer that absorbs outputs true values
+        raise SpecError(f"{step.name}: a carried bias must be absorbed into the layer's own bias")
+    node = step.node
+    stride = node.layer.stride
+    plan = K.flat_plan(step.kernel, node.in_size, node.out_size, step.pad_y[0], step.epi_bias, carry,
+                       stride=stride, tiled=K.flat_tiled(node.in_ch, stride))  # fmt: skip
+    return replace(step, tiled=plan, epi_bias=None)
 
 
 def check_images(network: Network, images: object) -> np.ndarray:
@@ -315,6 +336,14 @@ def _planes(step: _Step, ws: dict[str, Any], n: int) -> dict[tuple[int, int], np
     return ws[key]
 
 
+def _flat_input(step: _Step, ws: dict[str, Any], n: int) -> tuple[np.ndarray, np.ndarray]:
+    """A "flat" depthwise step's input buffer and its (N, H, W, C) interior (allocated once per batch size)."""
+    key = f"{step.name}/flat"
+    if key not in ws:
+        ws[key] = step.tiled.allocate(n, step.node.in_ch)
+    return ws[key]
+
+
 def _padded(step: _Step, x: np.ndarray, ws: dict[str, Any]) -> np.ndarray:
     """``x`` zero padded for a standard convolution (stride-1 plane layout: one plane)."""
     (top, bottom), (left, right) = step.pad_y, step.pad_x
@@ -336,6 +365,11 @@ def _run_step(
     node, op = step.node, step.op
     n = x[0, 0].shape[0] if isinstance(x, dict) else x.shape[0]
     out_shape = (n, node.out_size, node.out_size, node.out_ch)
+    if op == "depthwise" and step.method == "flat":
+        buf, interior = _flat_input(step, ws, n)
+        if x is not interior:  # not written there by the layer before (the first layer, or tracing)
+            np.copyto(interior, x)
+        return K.depthwise_flat(buf, step.tiled, n, _buffer(ws, step.name, out_shape), lo=step.lo, hi=step.hi)
     if op == "depthwise":
         planes = x if isinstance(x, dict) else step.layout.scatter(x, _planes(step, ws, n))
         return K.depthwise_planes(
@@ -343,14 +377,17 @@ def _run_step(
             _buffer(ws, step.name, out_shape), lo=step.lo, hi=step.hi, pool=prepared.pool,
             workers=prepared.threads, method=step.method,
         )  # fmt: skip
+    # Into a "flat" depthwise layer, the matrix product writes straight into that layer's input buffer.
+    flat = into is not None and into.method == "flat"
     if op == "pointwise":
-        z, mult_adds = K.pointwise_conv2d(x, step.kernel, None, out=_buffer(ws, step.name, out_shape))
+        dest = _flat_input(into, ws, n)[1] if flat else _buffer(ws, step.name, out_shape)
+        z, mult_adds = K.pointwise_conv2d(x, step.kernel, None, out=dest)
     elif op == "conv":
+        dest = _flat_input(into, ws, n)[1] if flat else _buffer(ws, step.name, out_shape)
         xp = _padded(step, x, ws)
         k = node.layer.kernel
         cols = _buffer(ws, f"{step.name}/cols", (n, node.out_size, node.out_size, k, k, node.in_ch))
-        z, mult_adds = K.conv2d(xp, step.kernel, None, node.layer.stride, node.out_size, cols,
-                                _buffer(ws, step.name, out_shape))  # fmt: skip
+        z, mult_adds = K.conv2d(xp, step.kernel, None, node.layer.stride, node.out_size, cols, dest)
     elif op == "pool":
         z, mult_adds = K.global_avg_pool(x), 0  # additions only: no multiply-accumulate
     elif op == "fc":
@@ -359,7 +396,7 @@ def _run_step(
         return K.softmax(x), 0
     if step.epi_bias is not None:
         z += step.epi_bias
-    if into is not None:
+    if into is not None and not flat:
         return into.layout.scatter(z, _planes(into, ws, n), step.lo, step.hi), mult_adds
     return K.clamp(z, step.lo, step.hi), mult_adds
 

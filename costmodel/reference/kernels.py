@@ -21,7 +21,7 @@ from concurrent.futures import Executor
 from dataclasses import dataclass
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
+from numpy.lib.stride_tricks import as_strided, sliding_window_view
 
 from ..errors import SpecError
 from ..layers import same_padding
@@ -39,6 +39,14 @@ __all__ = [
     "DEPTHWISE_METHODS",
     "EINSUM_MIN_CHANNELS",
     "BAND_ELEMENTS",
+    "depthwise_weights",
+    "plane_layout",
+    "ROW_BAND_ELEMENTS",
+    "FLAT_MAX_CHANNELS",
+    "flat_tiled",
+    "FlatPlan",
+    "flat_plan",
+    "depthwise_flat",
     "pointwise_conv2d",
     "fold_batch_norm",
     "activate",
@@ -119,12 +127,6 @@ def pads(
     return before, after
 
 
-def _windows(xp: np.ndarray, dy: int, dx: int, out_size: int, stride: int) -> np.ndarray:
-    """The (N, out, out, C) view of padded ``xp`` that tap (dy, dx) of every window reads."""
-    stop = (out_size - 1) * stride + 1
-    return xp[:, dy : dy + stop : stride, dx : dx + stop : stride, :]
-
-
 def conv2d(
     xp: np.ndarray,
     kernel: np.ndarray,
@@ -157,11 +159,18 @@ def conv2d(
     """
     n, c = xp.shape[0], xp.shape[3]
     k, cout = kernel.shape[0], kernel.shape[3]
+    extent = (out_size - 1) * stride + k
+    if xp.shape[1] < extent or xp.shape[2] < extent:
+        raise SpecError(f"padded input {xp.shape} is too small for {out_size} windows of {k} at stride {stride}")
+    xp = np.ascontiguousarray(xp)  # a no-op for the executor's buffers
     if cols is None:
         cols = np.empty((n, out_size, out_size, k, k, c), dtype=xp.dtype)
-    for dy in range(k):  # K*K window taps, each a vectorised copy over N, H, W, C
-        for dx in range(k):
-            cols[:, :, :, dy, dx, :] = _windows(xp, dy, dx, out_size, stride)
+    # Window row dy of output (y, x) is one contiguous run of K*M values of padded row y*s + dy: copy all
+    # of them at once from a strided view, (N, out, out, K, K*M), rather than K*K copies of M-long pieces.
+    sn, sy, sx, _ = xp.strides
+    windows = as_strided(xp, shape=(n, out_size, out_size, k, k * c),
+                         strides=(sn, stride * sy, stride * sx, sy, xp.itemsize), writeable=False)  # fmt: skip
+    np.copyto(cols.reshape(n, out_size, out_size, k, k * c), windows)
     a = cols.reshape(n * out_size * out_size, k * k * c)
     b = kernel.reshape(k * k * c, cout)
     y = np.matmul(a, b, out=None if out is None else out.reshape(a.shape[0], cout))
@@ -172,6 +181,11 @@ def conv2d(
 
 #: Output elements per band of the depthwise kernel: a band's output and scratch (2 x 128 KiB) stay in L2.
 BAND_ELEMENTS = 32768
+
+#: Output elements per band of :func:`depthwise_flat`: 4 MiB, so every layer of MobileNetV1 1.0-224 is one
+#: band per image. Measured in the whole network on one core, smaller bands (to keep a band in L2 for its
+#: bias and clamp) only cost more calls: 32768, 131072 and 262144 elements were 5 %, 2 % and 1 % slower.
+ROW_BAND_ELEMENTS = 1 << 20
 
 
 def tile_depthwise(kernel: np.ndarray, out_size: int) -> np.ndarray:
@@ -192,10 +206,31 @@ DEPTHWISE_METHODS = ("taps", "einsum")
 #: MobileNetV1 1.0-224's layer shapes: einsum 2x faster at 256-512 channels, 1.3x at 128, 1.6x slower at 32).
 EINSUM_MIN_CHANNELS = 64
 
+#: Below this many channels, a stride-1 layer runs :func:`depthwise_flat` with row-tiled weights; from
+#: there on, einsum over padded planes (measured on one core in the whole network at 1.0-224: at 32 and 128
+#: channels "flat" is 4 % faster than the best of taps/einsum and the layer before saves its padded copy,
+#: 0.17 ms each; from 256 channels on the tiled weights are as large as the input, and the column groups'
+#: nine einsums per map cost more than the copy saves: dw 0.44 ms vs 0.34 ms at 14x14x512).
+FLAT_MAX_CHANNELS = 256
 
-def depthwise_method(channels: int) -> str:
-    """The faster depthwise kernel for a layer with ``channels`` channels: "taps" or "einsum"."""
-    return "einsum" if channels >= EINSUM_MIN_CHANNELS else "taps"
+
+def depthwise_method(channels: int, stride: int = 1) -> str:
+    """The fastest depthwise kernel for a layer's channels and stride: "flat" (:func:`depthwise_flat`,
+    reads the layer before's output where it was written, unpadded), "einsum" or "taps" (on padded planes;
+    :func:`depthwise_planes`).
+
+    Measured on one core in the whole network at 1.0-224, stride 2 with column groups: 64, 128 and 256
+    channels 0.33, 0.21 and 0.09 ms faster than einsum, the layer before's copy included. Below 64 channels
+    einsum's and the column groups' inner loops over channels are too short: taps.
+    """
+    if stride == 1:
+        return "flat" if channels < FLAT_MAX_CHANNELS else "einsum"
+    return "flat" if channels >= EINSUM_MIN_CHANNELS else "taps"
+
+
+def flat_tiled(channels: int, stride: int) -> bool:
+    """Whether a "flat" layer gets row-tiled weights (else column groups; see :class:`FlatPlan`)."""
+    return stride == 1 and channels < FLAT_MAX_CHANNELS
 
 
 def _depthwise_einsum(
@@ -268,6 +303,14 @@ class PlaneLayout:
     ) -> dict[tuple[int, int], np.ndarray]:
         """Write ``clamp(x, lo, hi)`` ((N, H, W, C)) into the planes' interiors: one pass over ``x``."""
         spans = self._spans(x.shape[1])
+        if self.stride == 1:  # one plane: whole rows, one contiguous run each, bounds laid out along them
+            ((src, dst),) = spans
+            n, c, plane = x.shape[0], x.shape[3], planes[0, 0]
+            width = len(range(x.shape[2])[src])
+            rows = plane.reshape(n, plane.shape[1], -1)[:, dst, dst.start * c : dst.stop * c]
+            x_rows = x[:, src, src].reshape(n, rows.shape[1], width * c)
+            clamp(x_rows, _tile_bound(lo, width), _tile_bound(hi, width), out=rows)
+            return planes
         for (py, px), plane in planes.items():
             (src_y, dst_y), (src_x, dst_x) = spans[py], spans[px]
             clamp(x[:, src_y, src_x, :], lo, hi, out=plane[:, dst_y, dst_x, :])
@@ -325,7 +368,7 @@ def depthwise_planes(
     *,
     lo: Bound = None,
     hi: Bound = None,
-    band_elements: int = BAND_ELEMENTS,
+    band_elements: int | None = None,
     pool: Executor | None = None,
     workers: int = 1,
     method: str = "taps",
@@ -341,22 +384,24 @@ def depthwise_planes(
     ----------
     planes : dict
         ``{(py, px): (N, rows, cols, C)}`` from :meth:`PlaneLayout.scatter`.
-    tiled : ndarray, shape (K*K, out_size*C)
-        :func:`tile_depthwise` of the (K, K, C) kernel.
+    tiled : ndarray
+        The kernel as the method wants it (:func:`depthwise_weights`).
     bias : ndarray, shape (C,), or None
     stride, kernel_size, out_size : int
     out : ndarray, shape (N, out_size, out_size, C), optional
     lo, hi : float or ndarray of shape (C,), optional
         After the bias, each band is clamped to [lo, hi] while it is in cache (:func:`clamp_bounds`).
-    band_elements : int
+    band_elements : int, optional
+        Output values per band (default :data:`BAND_ELEMENTS`).
     pool : concurrent.futures.Executor, optional
     workers : int
-        Threads of ``pool`` to share the bands among (layers with fewer than two bands per worker run alone).
+        Threads of ``pool`` to share the bands among (layers with fewer than two bands per worker run alone;
+        "taps" only).
     method : {"taps", "einsum"}
         ``"taps"``: K*K banded multiply-adds over phase planes (``tiled`` is the row-tiled kernel).
         ``"einsum"``: one ``np.einsum`` over the window view of a single padded plane (``tiled`` is the
-        (K, K, C) kernel), which reads each input once per output and is faster from 64 channels on
-        (see :func:`depthwise_method`).
+        (K, K, C) kernel), which reads each input once per output and is faster from 64 channels on.
+        :func:`depthwise_method` picks one per layer.
 
     Returns
     -------
@@ -367,6 +412,7 @@ def depthwise_planes(
         raise SpecError(f"depthwise method {method!r} cannot take {len(planes)} plane(s) at stride {stride}")
     if method == "einsum":
         return _depthwise_einsum(planes[0, 0], tiled, bias, stride, kernel_size, out_size, out, lo, hi)
+    band_elements = BAND_ELEMENTS if band_elements is None else band_elements
     any_plane = planes[0, 0]
     n, c = any_plane.shape[0], any_plane.shape[3]
     s, k = stride, kernel_size
@@ -402,6 +448,192 @@ def depthwise_planes(
             future.result()
     else:
         work(bands)
+    return y, k * k * y.size
+
+
+def _tile_bound(bound: Bound, times: int) -> Bound:
+    """A per-channel (C,) bound repeated along a row of ``times`` pixels; scalars and None pass through."""
+    return np.tile(bound, times) if np.ndim(bound) == 1 else bound
+
+
+def depthwise_weights(kernel: np.ndarray, method: str, out_size: int) -> np.ndarray:
+    """The (K, K, C) kernel laid out for ``method`` of :func:`depthwise_planes`: row-tiled (K*K,
+    out_size*C) for "taps", as is for "einsum"."""
+    return tile_depthwise(kernel, out_size) if method == "taps" else kernel
+
+
+def plane_layout(method: str, stride: int, top: int, extent: int) -> PlaneLayout:
+    """How ``method`` wants a depthwise input split: stride x stride phase planes, or one plane for "einsum"."""
+    return PlaneLayout(1 if method == "einsum" else stride, top, extent)
+
+
+@dataclass(frozen=True, slots=True)
+class FlatPlan:
+    """A depthwise layer that reads its input unpadded: the previous layer's (N·H·W, C) output as it is, in a
+    buffer with ``margin`` zeros of slack at each end (:meth:`allocate`).
+
+    The taps of a padded window that fall outside the map read a neighbouring row, image or the slack
+    instead, and are multiplied by a zero weight: the products are still performed (the cost engine counts
+    the padding taps too) and contribute exactly nothing, as a zero-padded input would. Each class of output
+    rows (the first rows, whose top taps fall in the padding; the middle; the last) has its own weights,
+    zero where a tap leaves the map, and its own bias row, which takes back what a carried bias
+    (:func:`clamp_bounds`) would have added at the taps that read no input. So the layer before can write
+    its matrix product straight into the buffer: no padded copy of the map is ever made.
+
+    Weights come in one of two layouts (``tiled``): repeated along a whole output row, (K, K, out_size*C),
+    for one einsum whose inner loop runs over out_size*C values (stride 1, few channels); or per column
+    group, the border columns with their own (K, K, cols, C) weights and the interior with one (K, K, C)
+    kernel, for einsums whose inner loop runs over C (many channels: the tiled weights would be as large as
+    the input).
+    """
+
+    in_size: int
+    out_size: int
+    kernel_size: int
+    stride: int
+    top: int  # zero rows (and columns) before the map
+    margin: int  # zeros before and after the input in the buffer (elements)
+    tiled: bool
+    # (first output row, stop row, column groups, bias row (out_size*C,) or None) per class of rows; a column
+    # group is (first column, stop column, weights (K, K, out_size*C) if tiled, else (K, K, cols, C) or (K, K, C))
+    classes: tuple[tuple[int, int, tuple[tuple[int, int, np.ndarray], ...], np.ndarray | None], ...]
+
+    def allocate(self, n: int, c: int) -> tuple[np.ndarray, np.ndarray]:
+        """The zeroed flat buffer and its (N, H, W, C) interior view, which the layer before writes into."""
+        size = n * self.in_size * self.in_size * c
+        buf = np.zeros(2 * self.margin + size, np.float32)
+        return buf, buf[self.margin : self.margin + size].reshape(n, self.in_size, self.in_size, c)
+
+
+def flat_plan(
+    kernel: np.ndarray,
+    in_size: int,
+    out_size: int,
+    top: int,
+    bias: np.ndarray | None = None,
+    carry: np.ndarray | None = None,
+    *,
+    stride: int = 1,
+    tiled: bool = True,
+) -> FlatPlan:
+    """Prepare a depthwise layer for :func:`depthwise_flat`.
+
+    Parameters
+    ----------
+    kernel : ndarray, shape (K, K, C)
+    in_size, out_size : int
+        Map height and width before and after.
+    top : int
+        Zero rows (and columns) before the map (:func:`pads`).
+    bias : ndarray, shape (C,), optional
+        The layer's bias, including what it absorbs of a carried input bias.
+    carry : ndarray, shape (C,), optional
+        The carried bias of the input (stored = true - carry); a padding tap would have read ``-carry``.
+    stride : int
+    tiled : bool
+        Row-tiled weights (stride 1 only) or column groups; see :class:`FlatPlan`.
+    """
+    k, _, c = kernel.shape
+    s = stride
+    if not 0 <= top < k or out_size < 1 or (out_size - 1) * s - top > in_size - 1 or (tiled and s != 1):
+        raise SpecError(
+            f"{k}x{k} depthwise at stride {s}: padding {top} on {in_size} cannot give {out_size} outputs"
+            + (" (row-tiled weights need stride 1)" if tiled and s != 1 else "")
+        )
+    taps, cols = np.arange(k), np.arange(out_size)
+    x_ok = (cols[None, :] * s + taps[:, None] - top >= 0) & (cols[None, :] * s + taps[:, None] - top < in_size)
+    inner = np.flatnonzero(x_ok.all(axis=0))  # columns whose taps all read the map: a contiguous run
+    x0, x1 = (int(inner[0]), int(inner[-1]) + 1) if inner.size and not tiled else (out_size, out_size)
+    kern = kernel.astype(np.float64)
+    row_kinds: dict[tuple[bool, ...], list[int]] = {}
+    for r in range(out_size):
+        row_kinds.setdefault(tuple(bool(0 <= r * s + dy - top < in_size) for dy in taps), []).append(r)
+    classes = []
+    for dy_ok, rows in row_kinds.items():
+        mask = np.array(dy_ok)[:, None, None, None] & x_ok[None, :, :, None]  # (dy, dx, x, 1)
+        w = np.where(mask, kern[:, :, None, :], 0.0).astype(np.float32)  # (K, K, out, C)
+        row_bias = None
+        if bias is not None or carry is not None:
+            b = np.zeros(c) if bias is None else bias.astype(np.float64)
+            lost = 0.0 if carry is None else carry.astype(np.float64) * (kern[:, :, None, :] - w).sum(axis=(0, 1))
+            row_bias = np.broadcast_to(b - lost, (out_size, c)).astype(np.float32).reshape(-1)  # (out*C,)
+        if tiled:
+            groups = [(0, out_size, w.reshape(k, k, out_size * c))]
+        else:  # border columns with their own weights, the interior with one kernel
+            groups = [(a, z, np.ascontiguousarray(w[:, :, a:z])) for a, z in ((0, x0), (x1, out_size)) if z > a]
+            if x1 > x0:
+                groups.append((x0, x1, np.ascontiguousarray(w[:, :, x0])))
+        classes.append((rows[0], rows[-1] + 1, tuple(groups), row_bias))
+    classes.sort(key=lambda cl: cl[0])
+    margin = (k * in_size + k) * c
+    return FlatPlan(in_size, out_size, k, s, top, margin, tiled, tuple(classes))
+
+
+def depthwise_flat(
+    buf: np.ndarray,
+    plan: FlatPlan,
+    n: int,
+    out: np.ndarray | None = None,
+    *,
+    lo: Bound = None,
+    hi: Bound = None,
+    band_elements: int = ROW_BAND_ELEMENTS,
+) -> tuple[np.ndarray, int]:
+    """Depthwise convolution on an unpadded input (:class:`FlatPlan`), one ``np.einsum`` per band of
+    output rows and column group: the taps are a strided view (dy, dx, rows, cols, C) of the flat buffer
+    (for row-tiled weights, (dy, dx, rows, out_size*C): the (column, channel) pairs flattened into one
+    contiguous axis), contracted with the class's weights; then the bias row and the clamp. No loop over
+    channels or pixels (the loops run over images, row classes, bands and column groups).
+
+    Parameters
+    ----------
+    buf : ndarray, shape (2*margin + N*H*W*C,)
+        From :meth:`FlatPlan.allocate`, the input written into its interior.
+    plan : FlatPlan
+    n : int
+        Images in the batch.
+    out : ndarray, shape (N, out_size, out_size, C), optional
+    lo, hi : float or ndarray of shape (C,), optional
+        Clamp bounds applied after the bias (:func:`clamp_bounds`).
+    band_elements : int
+
+    Returns
+    -------
+    y, mult_adds
+        As :func:`depthwise_conv2d`: K·K·N·D_F·D_F·C, the padding taps included.
+    """
+    k, h, o, s, top = plan.kernel_size, plan.in_size, plan.out_size, plan.stride, plan.top
+    c = plan.classes[0][2][0][2].shape[-1] // (o if plan.tiled else 1)
+    row = o * c
+    if buf.size != 2 * plan.margin + n * h * h * c:
+        raise SpecError(f"flat depthwise buffer of {buf.size} values does not hold {n} ({h}, {h}, {c}) maps")
+    y = np.empty((n, o, o, c), dtype=np.float32) if out is None else out
+    y3 = y.reshape(n, o, row)
+    lo_row, hi_row = _tile_bound(lo, o), _tile_bound(hi, o)
+    rows = max(1, min(o, band_elements // row))
+    z = buf.itemsize
+    tap_steps = (h * c * z, c * z)  # dy, dx
+    window_steps = (s * h * c * z, s * c * z, z)  # output row, output column, channel
+    for i in range(n):
+        image = plan.margin + i * h * h * c
+        for first, stop, groups, bias in plan.classes:
+            for r0 in range(first, stop, rows):
+                r1 = min(stop, r0 + rows)
+                for x0, x1, w in groups:
+                    start = image + ((r0 * s - top) * h + x0 * s - top) * c  # tap (0, 0) of output (r0, x0)
+                    if plan.tiled:
+                        view = as_strided(buf[start:], shape=(k, k, r1 - r0, row),
+                                          strides=(*tap_steps, h * c * z, z), writeable=False)  # fmt: skip
+                        np.einsum("ijrx,ijx->rx", view, w, out=y3[i, r0:r1])
+                    else:
+                        view = as_strided(buf[start:], shape=(k, k, r1 - r0, x1 - x0, c),
+                                          strides=(*tap_steps, *window_steps), writeable=False)  # fmt: skip
+                        spec = "ijrxc,ijc->rxc" if w.ndim == 3 else "ijrxc,ijxc->rxc"
+                        np.einsum(spec, view, w, out=y[i, r0:r1, x0:x1])
+                acc = y3[i, r0:r1]
+                if bias is not None:
+                    acc += bias
+                clamp(acc, lo_row, hi_row)
     return y, k * k * y.size
 
 
