@@ -206,9 +206,7 @@ def test_depthwise_flat_matches_loop_oracle(size, channels, kernel, stride, tile
     lo, hi = K.clamp_bounds("relu")
     y, mult_adds = K.depthwise_flat(buf, plan, 2, lo=lo, hi=hi, band_elements=band_rows * out * channels)
     relu6_input = oracle_act(x.astype(np.float64) + prev_bias, "relu6")
-    want = oracle_act(
-        oracle_conv(relu6_input, kern[:, :, None, :], stride, convention, groups=channels) + bias, "relu"
-    )
+    want = oracle_act(oracle_conv(relu6_input, kern[:, :, None, :], stride, convention, groups=channels) + bias, "relu")
     np.testing.assert_allclose(y, want, rtol=RTOL, atol=ATOL)
     assert mult_adds == 2 * out * out * kernel * kernel * channels
 

@@ -11,9 +11,7 @@ from typing import BinaryIO
 from ..errors import CostModelError
 
 
-def atomic_write(
-    path: str | os.PathLike[str], write: Callable[[BinaryIO], None], error: type[CostModelError]
-) -> Path:
+def atomic_write(path: str | os.PathLike[str], write: Callable[[BinaryIO], None], error: type[CostModelError]) -> Path:
     """Call ``write(file)`` on a temporary file beside ``path``, then rename it to ``path``.
 
     Nothing is left on disk if ``write`` raises; an ``OSError`` becomes ``error`` naming the path.

@@ -261,9 +261,7 @@ def prepare(
             steps.append(_Step(node, "pool"))
         elif isinstance(layer, Linear):
             bias = weights[f"{layer.name}/bias"] if layer.bias else None
-            steps.append(
-                _Step(node, "fc", weights[f"{layer.name}/kernel"], bias, activation=layer.activation)
-            )
+            steps.append(_Step(node, "fc", weights[f"{layer.name}/kernel"], bias, activation=layer.activation))
         elif isinstance(layer, Softmax):
             steps.append(_Step(node, "softmax"))
         else:  # validate_weights already refuses other layer types; keep the executor honest anyway
@@ -297,23 +295,15 @@ def check_images(network: Network, images: object) -> np.ndarray:
     if not isinstance(images, np.ndarray):
         raise InputError(f"images must be a NumPy array of shape {want}, got {type(images).__name__}")
     if images.ndim != 4:
-        raise InputError(
-            f"images must have rank 4, shape {want}; got rank {images.ndim}, shape {images.shape}"
-        )
+        raise InputError(f"images must have rank 4, shape {want}; got rank {images.ndim}, shape {images.shape}")
     if images.shape[0] < 1:
         raise InputError(f"images must hold at least one image, got shape {images.shape}")
     if images.shape[1:3] != (r, r):
-        raise InputError(
-            f"images must be {r}x{r} for {network.name}, got {images.shape[1]}x{images.shape[2]}"
-        )
+        raise InputError(f"images must be {r}x{r} for {network.name}, got {images.shape[1]}x{images.shape[2]}")
     if images.shape[3] != c:
-        raise InputError(
-            f"images must have {c} channels (NHWC), got {images.shape[3]} (shape {images.shape})"
-        )
+        raise InputError(f"images must have {c} channels (NHWC), got {images.shape[3]} (shape {images.shape})")
     if not np.issubdtype(images.dtype, np.floating):
-        raise InputError(
-            f"images must be floating point, preprocessed (e.g. x / 127.5 - 1), got dtype {images.dtype}"
-        )
+        raise InputError(f"images must be floating point, preprocessed (e.g. x / 127.5 - 1), got dtype {images.dtype}")
     x = np.ascontiguousarray(images, dtype=np.float32)
     if not np.isfinite(x).all():
         bad = int(x.size - np.count_nonzero(np.isfinite(x)))
@@ -357,9 +347,7 @@ def _padded(step: _Step, x: np.ndarray, ws: dict[str, Any]) -> np.ndarray:
     return layout.scatter(x, ws[key])[0, 0]
 
 
-def _run_step(
-    step: _Step, x: Any, ws: dict[str, Any], prepared: Prepared, into: _Step | None
-) -> tuple[Any, int]:
+def _run_step(step: _Step, x: Any, ws: dict[str, Any], prepared: Prepared, into: _Step | None) -> tuple[Any, int]:
     """Run one step on ``x`` (an array, or a depthwise step's planes). With ``into`` (the next step, a
     depthwise one), write the output straight into its input planes and return those."""
     node, op = step.node, step.op
@@ -401,9 +389,7 @@ def _run_step(
     return K.clamp(z, step.lo, step.hi), mult_adds
 
 
-def _as_prepared(
-    network: Network, weights: Mapping[str, np.ndarray] | Prepared, padding: str | None
-) -> Prepared:
+def _as_prepared(network: Network, weights: Mapping[str, np.ndarray] | Prepared, padding: str | None) -> Prepared:
     """``weights`` if already prepared for ``network`` (and ``padding``, if given), else prepared now."""
     if isinstance(weights, Prepared):
         if weights.network is not network and weights.network.nodes != network.nodes:

@@ -121,8 +121,7 @@ def pads(
         after = 0
     if (in_size + before + after - kernel) // stride + 1 != out_size:
         raise SpecError(
-            f"padding {before}+{after} on {in_size} cannot give {out_size} windows "
-            f"of {kernel} at stride {stride}"
+            f"padding {before}+{after} on {in_size} cannot give {out_size} windows of {kernel} at stride {stride}"
         )
     return before, after
 
@@ -195,9 +194,7 @@ def tile_depthwise(kernel: np.ndarray, out_size: int) -> np.ndarray:
     one contiguous (out_size*C) row instead of C-long pieces.
     """
     k, c = kernel.shape[0], kernel.shape[2]
-    return np.ascontiguousarray(
-        np.tile(kernel.reshape(k * k, 1, c), (1, out_size, 1)).reshape(k * k, out_size * c)
-    )
+    return np.ascontiguousarray(np.tile(kernel.reshape(k * k, 1, c), (1, out_size, 1)).reshape(k * k, out_size * c))
 
 
 DEPTHWISE_METHODS = ("taps", "einsum")

@@ -67,9 +67,7 @@ def expected_weights(network: Network) -> dict[str, tuple[int, ...]]:
             elif layer.groups == 1:
                 shapes[f"{layer.name}/kernel"] = (k, k, layer.in_ch, layer.out_ch)
             else:
-                raise SpecError(
-                    f"{layer.name}: the reference executor has no kernel for grouped convolutions"
-                )
+                raise SpecError(f"{layer.name}: the reference executor has no kernel for grouped convolutions")
             if layer.bias:
                 shapes[f"{layer.name}/bias"] = (layer.out_ch,)
             if layer.batch_norm:
@@ -138,9 +136,7 @@ def validate_weights(network: Network, weights: Mapping[str, object]) -> None:
     for key, shape in expected.items():
         value = weights[key]
         if not isinstance(value, np.ndarray):
-            raise WeightsError(
-                f"{key}: expected a float32 ndarray of shape {shape}, found {type(value).__name__}"
-            )
+            raise WeightsError(f"{key}: expected a float32 ndarray of shape {shape}, found {type(value).__name__}")
         if value.shape != shape:
             raise WeightsError(f"{key}: expected shape {shape}, found {value.shape}")
         if value.dtype != np.float32:
