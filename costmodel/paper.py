@@ -169,40 +169,17 @@ def _numeric(table: int) -> list[Comparison]:
     for r in read_csv("paper_tables.csv"):
         if int(r["table"]) != table:
             continue
-        published, decimals = r["published"], int(r["decimals"])
+        row = (table, r["row"], r["quantity"], r["unit"], r["published"])
         if r["quantity"] == "top1_pct":
-            out.append(
-                Comparison(
-                    table,
-                    r["row"],
-                    r["quantity"],
-                    r["unit"],
-                    published,
-                    None,
-                    None,
-                    None,
-                    PUBLISHED,
-                    "ImageNet accuracy: published data, not computed",
-                )
-            )
+            out.append(Comparison(*row, None, None, None, PUBLISHED, "ImageNet accuracy: published data, not computed"))
             continue
+        decimals = int(r["decimals"])
         value, exact = _computed(r)
-        difference = value - Fraction(Decimal(published))
+        difference = value - Fraction(Decimal(r["published"]))
         ok = abs(difference) <= Fraction(1, 2 * 10**decimals)
-        out.append(
-            Comparison(
-                table,
-                r["row"],
-                r["quantity"],
-                r["unit"],
-                published,
-                f"{float(value):.{decimals + 2}f}",
-                exact,
-                float(difference),
-                MATCH if ok else DISCREPANCY,
-                "" if ok else _flag(table, r["row"], r["quantity"]),
-            )
-        )
+        note = "" if ok else _flag(table, r["row"], r["quantity"])
+        computed = f"{float(value):.{decimals + 2}f}"
+        out.append(Comparison(*row, computed, exact, float(difference), MATCH if ok else DISCREPANCY, note))
     return out
 
 
