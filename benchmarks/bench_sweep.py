@@ -15,7 +15,7 @@ import tracemalloc
 import numpy as np
 
 import costmodel
-from costmodel.sweep import structure, sweep_arrays
+from costmodel.sweeps import structure, sweep_arrays
 
 
 def best_seconds(fn, repeat: int) -> float:

@@ -5,8 +5,7 @@
 >>> c.mult_adds, c.params
 (76524800, 1319648)
 
-Many configurations at once, exactly and vectorised (``costmodel.sweep`` is the function; its module's other
-names, e.g. ``sweep_arrays``, import with ``from costmodel.sweep import ...``):
+Many configurations at once, exactly and vectorised (module :mod:`costmodel.sweeps`):
 
 >>> costmodel.sweep([0.5, 1.0], [160, 224])["mult_adds"].tolist()
 [76524800, 149497088, 290675200, 568740352]
@@ -30,13 +29,10 @@ from .errors import (
 )
 from .layers import AdaptiveAvgPool, Concat, Conv2d, GlobalAvgPool, Linear, Pool2d, Residual, Softmax
 from .mobilenet import mobilenet_v1
-from .network import Network, Node
 from .presets import PRESETS, preset_names  # importing registers the tool presets (a few dataclasses)
-from .sweep import sweep, sweep_arrays  # binds costmodel.sweep to the function, as the API has it
-
-# After the submodule costmodel.network is imported above: the attribute ``costmodel.network`` is the zoo's
-# builder function (``costmodel.network("vgg16")``); ``from costmodel.network import Network`` still works.
-from .zoo import network  # noqa: E402  (isort: skip)
+from .spec import Network, Node
+from .sweeps import sweep, sweep_arrays
+from .zoo import network
 
 __version__ = "0.1.0"
 

@@ -22,7 +22,7 @@ import numpy as np
 
 from .errors import SpecError
 from .mobilenet import resolve_resolution
-from .sweep import structure, sweep, sweep_arrays
+from .sweeps import structure, sweep, sweep_arrays
 
 if TYPE_CHECKING:
     import pandas as pd

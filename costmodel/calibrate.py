@@ -36,8 +36,8 @@ import numpy as np
 from .errors import ProfileError
 from .latency import predict
 from .mobilenet import mobilenet_v1
-from .network import Network
 from .profiles import DeviceProfile
+from .spec import Network
 
 __all__ = [
     "FIT_CONFIGS",

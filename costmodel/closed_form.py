@@ -12,7 +12,7 @@ When every channel count ``int(c·α)`` equals ``c·α`` and every feature map i
 - R: the classifier (its input channels scale with α; it sees a 1x1 map, so no ρ);
 - S and T: the same layers' weights, by degree in α.
 
-The coefficients come from :func:`costmodel.sweep.structure` (read off the built network), never typed in.
+The coefficients come from :func:`costmodel.sweeps.structure` (read off the built network), never typed in.
 
 Where it stops applying (:func:`applies` tests a configuration): the real-valued polynomial meets the integer
 counts only when ``c·α`` is an integer for every base channel count c, that is when α is a multiple of
@@ -33,7 +33,7 @@ import numpy as np
 
 from .errors import SpecError
 from .mobilenet import BASE_RESOLUTION, scale_channels
-from .sweep import GLOBAL, Structure, stage_sizes, structure
+from .sweeps import GLOBAL, Structure, stage_sizes, structure
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from .conventions import Convention, get_convention
 from .errors import ConventionError, SpecError
 from .layers import AdaptiveAvgPool, Concat, Conv2d, GlobalAvgPool, Linear, Pool2d, Residual, Softmax
-from .network import Network, Node
+from .spec import Network, Node
 
 if TYPE_CHECKING:
     import pandas as pd

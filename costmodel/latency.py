@@ -22,8 +22,8 @@ from typing import TYPE_CHECKING
 from .engine import count
 from .errors import SpecError
 from .memory import dtype_bytes, layer_memory
-from .network import Network, Node
 from .profiles import DeviceProfile
+from .spec import Network, Node
 
 if TYPE_CHECKING:
     import pandas as pd

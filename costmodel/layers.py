@@ -3,7 +3,7 @@
 Paper notation (Howard et al., 2017): M = input channels, N = output channels, D_K = kernel size,
 D_F = feature-map size. Feature maps are square.
 
-Each layer type registers its shape rule with :func:`output_shape`, so :class:`~costmodel.network.Network`
+Each layer type registers its shape rule with :func:`output_shape`, so :class:`~costmodel.spec.Network`
 derives every feature-map size without knowing the layer types. The size rule for strided windows lives in
 one function, :func:`window_out_size`.
 """

@@ -26,7 +26,7 @@ from functools import singledispatch
 
 from .errors import SpecError
 from .layers import AdaptiveAvgPool, Concat, Conv2d, GlobalAvgPool, Linear, Pool2d, Residual, Softmax
-from .network import Network, Node
+from .spec import Network, Node
 
 __all__ = [
     "DTYPE_BYTES",

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from .errors import SpecError
 from .layers import Conv2d, GlobalAvgPool, Layer, Linear, Softmax
-from .network import Network
+from .spec import Network
 
 if TYPE_CHECKING:
     import numpy as np
@@ -72,7 +72,7 @@ def scale_channels(channels: int, alpha: float) -> int:
 def scale_channels_array(channels: int, alpha: np.ndarray) -> np.ndarray:
     """:func:`scale_channels` over an array of α: ``int(channels * alpha)`` elementwise, as int64.
 
-    The same rule, vectorised for :mod:`costmodel.sweep`: the float64 product rounds exactly as Python's
+    The same rule, vectorised for :mod:`costmodel.sweeps`: the float64 product rounds exactly as Python's
     ``channels * alpha`` does (both are IEEE double multiplications) and ``astype(int64)`` truncates toward
     zero as ``int()`` does. Raises :class:`SpecError` naming the smallest α when a layer would keep no channel.
 

@@ -24,8 +24,8 @@ from .engine import Cost, count
 from .errors import DataError
 from .layers import Conv2d
 from .mobilenet import mobilenet_v1, scale_channels
-from .network import Network
 from .published import read_csv
+from .spec import Network
 from .zoo import NETWORKS, network
 
 if TYPE_CHECKING:

@@ -3,7 +3,7 @@
 - :func:`figure4` / :func:`figure5`: the paper's Figures 4 and 5, published top-1 of the 16 TF-slim models
   against computed Mult-Adds (log scale) / parameters, points labelled ``α-resolution``, with the log-linear
   **empirical fit** (:func:`costmodel.accuracy.loglinear_fit`).
-- :func:`cost_heatmap`: Mult-Adds or parameters over the α x ρ plane (:func:`costmodel.sweep.sweep`).
+- :func:`cost_heatmap`: Mult-Adds or parameters over the α x ρ plane (:func:`costmodel.sweeps.sweep`).
 - :func:`layer_comparison`: standard vs depthwise separable convolution for Table 3's layer
   (D_K = 3, M = N = 512, D_F = 14), counted by the engine.
 
@@ -131,7 +131,7 @@ def cost_heatmap(
         ``axes[0].collections[0]`` is a QuadMesh whose array, shape (len(resolution), len(alpha)), holds the
         cost in millions: row i is ``resolution[i]``, column j is ``alpha[j]``.
     """
-    from .sweep import sweep_arrays
+    from .sweeps import sweep_arrays
 
     if quantity not in ("mult_adds", "params"):
         raise CostModelError(f"heatmap quantity must be 'mult_adds' or 'params', got {quantity!r}")

@@ -43,7 +43,7 @@ from .conventions import CONVENTIONS, Convention, get_convention, register_conve
 
 if TYPE_CHECKING:
     from .engine import Cost
-    from .network import Network
+    from .spec import Network
 
 __all__ = ["PRESETS", "preset_names", "tool_value", "trainable_params", "bn_channels"]
 

@@ -18,7 +18,7 @@ from .layers import AdaptiveAvgPool, Concat, Conv2d, GlobalAvgPool, Linear, Pool
 if TYPE_CHECKING:
     from .engine import Cost, LayerCost
     from .memory import LayerMemory, NetworkMemory
-    from .network import Node
+    from .spec import Node
 
 __all__ = ["FORMATS", "cost_table", "type_stride", "filter_shape", "map_shape", "render", "markdown"]
 __all__ += ["memory_table", "flat_rows"]

@@ -1,4 +1,4 @@
-"""Networks as JSON documents: :meth:`Network.from_dict <costmodel.network.Network.from_dict>`, ``to_dict``.
+"""Networks as JSON documents: :meth:`Network.from_dict <costmodel.spec.Network.from_dict>`, ``to_dict``.
 
 Schema (version 1)
 ------------------
@@ -72,7 +72,7 @@ from .layers import (
     Residual,
     Softmax,
 )
-from .network import Network
+from .spec import Network
 
 __all__ = [
     "SCHEMA",

@@ -19,7 +19,7 @@ from typing import Any
 from .errors import SpecError
 from .layers import AdaptiveAvgPool, Concat, Conv2d, GlobalAvgPool, Layer, Linear, Pool2d, Residual
 from .mobilenet import mobilenet_v1
-from .network import Network
+from .spec import Network
 
 __all__ = [
     "network",

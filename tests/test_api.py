@@ -62,11 +62,19 @@ def test_results_are_plain_integers_and_dataclasses():
     assert sum(lc.mult_adds for lc in cost.leaves()) == cost.mult_adds
 
 
-def test_network_attribute_is_the_zoo_function_and_the_module_still_imports():
-    from costmodel.network import Network
+def test_public_functions_do_not_shadow_submodules():
+    """costmodel.network and costmodel.sweep are functions; their modules are named otherwise (spec, sweeps,
+    zoo), so ``import costmodel.<module>`` and ``mock.patch("costmodel.<module>.X")`` mean what they say."""
+    import importlib
+
+    from costmodel.spec import Network
 
     assert costmodel.network("alexnet").__class__ is Network
     assert costmodel.Network is Network
+    for name in ("spec", "sweeps", "zoo"):
+        module = importlib.import_module(f"costmodel.{name}")
+        assert getattr(costmodel, name) is module
+    assert callable(costmodel.network) and callable(costmodel.sweep)
 
 
 @pytest.mark.parametrize("name", costmodel.preset_names())

@@ -127,7 +127,7 @@ def test_unknown_layer_type_is_an_error_not_a_zero():
         name: str
 
     from costmodel.engine import layer_cost
-    from costmodel.network import Node
+    from costmodel.spec import Node
 
     with pytest.raises(ConventionError, match="no cost rule for layer type Mystery"):
         layer_cost(Node(Mystery("m"), 3, 8, 3, 8), get_convention())

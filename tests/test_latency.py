@@ -16,8 +16,8 @@ from costmodel import count, mobilenet_v1
 from costmodel.errors import SpecError
 from costmodel.latency import predict, roofline_seconds
 from costmodel.layers import Conv2d, GlobalAvgPool, Linear
-from costmodel.network import Network
 from costmodel.profiles import DeviceProfile
+from costmodel.spec import Network
 
 PEAK = 1e11  # FLOP/s
 BANDWIDTH = 1e10  # bytes/s: ridge point 10 FLOP/byte

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ..errors import CostModelError, SpecError
-from ..network import Network
+from ..spec import Network
 
 FORMATS = ("table", "csv", "json", "markdown")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..network import Network
+from ..spec import Network
 from ._common import add_threads_argument
 
 

@@ -25,7 +25,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..report import render
-    from ..sweep import sweep
+    from ..sweeps import sweep
 
     df = sweep(
         args.alpha,

@@ -1,4 +1,4 @@
-"""The reference executor: a forward pass driven by the :class:`~costmodel.network.Network` the engine reads.
+"""The reference executor: a forward pass driven by the :class:`~costmodel.spec.Network` the engine reads.
 
 Shapes come from the network's nodes (``in_size``, ``out_size``, channels), never re-derived here. Weights are
 prepared once (:func:`prepare`: batch norm folded into the convolutions, kernels reshaped for one matrix
@@ -33,7 +33,7 @@ import numpy as np
 
 from ..errors import InputError, SpecError, WeightsError
 from ..layers import Conv2d, GlobalAvgPool, Linear, Softmax
-from ..network import Network, Node
+from ..spec import Network, Node
 from . import kernels as K
 from .weights import BN_EPSILON, validate_weights
 

@@ -19,7 +19,7 @@ import numpy as np
 
 from ..errors import CostModelError, SpecError
 from ..layers import Conv2d, GlobalAvgPool, Linear, Softmax
-from ..network import Network
+from ..spec import Network
 from . import kernels as K
 from ._files import atomic_write
 from .weights import BN_EPSILON, validate_weights

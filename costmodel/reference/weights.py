@@ -25,7 +25,7 @@ import numpy as np
 
 from ..errors import SpecError, WeightsError
 from ..layers import Conv2d, GlobalAvgPool, Linear, Softmax
-from ..network import Network
+from ..spec import Network
 from ._files import atomic_write
 
 __all__ = [

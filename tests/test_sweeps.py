@@ -14,7 +14,7 @@ import costmodel
 from costmodel.errors import SpecError
 from costmodel.layers import window_out_size, window_out_size_array
 from costmodel.mobilenet import mobilenet_v1, scale_channels, scale_channels_array
-from costmodel.sweep import structure, sweep, sweep_arrays
+from costmodel.sweeps import structure, sweep, sweep_arrays
 
 VARIANTS = list(itertools.product([False, True], [True, False]))  # (shallow, separable)
 
