@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ._files import atomic_write
 from .errors import CostModelError
 
 if TYPE_CHECKING:
@@ -205,15 +206,9 @@ def save(fig: Figure, directory: str | Path, stem: str, formats: Sequence[str] =
         raise CostModelError(f"cannot write into {str(directory)!r}: {exc.strerror}") from None
     written = []
     for fmt in formats:
-        path = directory / f"{stem}.{fmt}"
-        tmp = directory / f".{stem}.{fmt}.tmp"
-        try:
-            fig.savefig(tmp, format=fmt, dpi=150)
-            tmp.replace(path)
-        except OSError as exc:
-            tmp.unlink(missing_ok=True)
-            raise CostModelError(f"cannot write {str(path)!r}: {exc.strerror}") from None
-        written.append(path)
+        written.append(
+            atomic_write(directory / f"{stem}.{fmt}", lambda f, fmt=fmt: fig.savefig(f, format=fmt, dpi=150))
+        )
     return written
 
 

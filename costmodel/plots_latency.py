@@ -13,6 +13,8 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ._files import atomic_write
+
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
@@ -90,9 +92,6 @@ def save_latency_plots(result: ValidationResult, folder: str | os.PathLike[str])
         ("latency_vs_mult_adds.png", plot_latency_vs_mult_adds),
         ("time_share.png", plot_time_share),
     ):
-        path = folder / name
-        tmp = folder / f".{name}.tmp.png"
-        make(result).savefig(tmp, dpi=120)
-        tmp.replace(path)
-        paths.append(path)
+        fig = make(result)
+        paths.append(atomic_write(folder / name, lambda f, fig=fig: fig.savefig(f, format="png", dpi=120)))
     return paths

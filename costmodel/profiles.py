@@ -29,12 +29,12 @@ from __future__ import annotations
 import json
 import math
 import os
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ._files import atomic_write
 from .errors import ProfileError
 from .memory import DTYPE_BYTES
 
@@ -199,12 +199,4 @@ def save_profile(profile: DeviceProfile, path: str | os.PathLike[str]) -> Path:
     if not path.parent.is_dir():
         raise ProfileError(f"cannot write profile {str(path)!r}: folder {str(path.parent)!r} does not exist")
     text = json.dumps(profile.to_dict(), indent=2) + "\n"
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except OSError as exc:
-        Path(tmp).unlink(missing_ok=True)
-        raise ProfileError(f"cannot write profile {str(path)!r}: {exc.strerror or exc}") from None
-    return path
+    return atomic_write(path, lambda f: f.write(text.encode("utf-8")), ProfileError)

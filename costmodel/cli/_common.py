@@ -6,9 +6,9 @@ import argparse
 import os
 import sys
 from collections.abc import Callable
-from pathlib import Path
 
-from ..errors import CostModelError, SpecError
+from .._files import atomic_write
+from ..errors import SpecError
 from ..spec import Network
 
 FORMATS = ("table", "csv", "json", "markdown")
@@ -89,16 +89,7 @@ def emit(text: str, out: str | None = None) -> None:
     if out is None:
         sys.stdout.write(text.rstrip("\n") + "\n")
         return
-    path = Path(out)
-    if not path.parent.exists():
-        raise CostModelError(f"cannot write {out!r}: folder {str(path.parent)!r} does not exist")
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        tmp.write_text(text.rstrip("\n") + "\n", encoding="utf-8")
-        tmp.replace(path)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise CostModelError(f"cannot write {out!r}: {exc.strerror}") from None
+    atomic_write(out, lambda f: f.write((text.rstrip("\n") + "\n").encode("utf-8")))
 
 
 #: Environment variables that set the BLAS / OpenMP thread count; read once, when NumPy loads its BLAS.

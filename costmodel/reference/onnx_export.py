@@ -17,11 +17,11 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .._files import atomic_write
 from ..errors import CostModelError, SpecError
 from ..layers import Conv2d, GlobalAvgPool, Linear, Softmax
 from ..spec import Network
 from . import kernels as K
-from ._files import atomic_write
 from .weights import BN_EPSILON, validate_weights
 
 if TYPE_CHECKING:

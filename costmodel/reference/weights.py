@@ -23,10 +23,10 @@ from pathlib import Path
 
 import numpy as np
 
+from .._files import atomic_write
 from ..errors import SpecError, WeightsError
 from ..layers import Conv2d, GlobalAvgPool, Linear, Softmax
 from ..spec import Network
-from ._files import atomic_write
 
 __all__ = [
     "BN_EPSILON",
