@@ -13,7 +13,7 @@ import statistics
 import time
 
 import costmodel
-from costmodel.engine import count
+from costmodel.counting.engine import count
 
 
 def per_call_us(fn, seconds: float) -> float:

@@ -42,10 +42,10 @@ def main() -> int:
     import numpy as np
 
     from costmodel import count, mobilenet_v1
-    from costmodel.calibrate import FIT_CONFIGS, calibrate, fit_profile, measure_networks
-    from costmodel.latency_report import profile_summary, validation_summary
-    from costmodel.report import render
-    from costmodel.validate_latency import HELD_OUT, compare, kendall_tau, spearman, validate
+    from costmodel.latency.calibrate import FIT_CONFIGS, calibrate, fit_profile, measure_networks
+    from costmodel.latency.report import profile_summary, validation_summary
+    from costmodel.latency.validate import HELD_OUT, compare, kendall_tau, spearman, validate
+    from costmodel.report.tables import render
 
     def progress(message: str) -> None:
         print(message, file=sys.stderr, flush=True)
@@ -103,7 +103,7 @@ def main() -> int:
         f"{kendall_tau(mult_adds, measured_s):.3f} |"
     )
     if args.plots:
-        from costmodel.plots_latency import save_latency_plots
+        from costmodel.latency.plots import save_latency_plots
 
         for path in save_latency_plots(result, args.plots):
             progress(f"wrote {path}")

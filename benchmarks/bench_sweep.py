@@ -15,7 +15,7 @@ import tracemalloc
 import numpy as np
 
 import costmodel
-from costmodel.sweeps import structure, sweep_arrays
+from costmodel.counting.sweeps import structure, sweep_arrays
 
 
 def best_seconds(fn, repeat: int) -> float:

@@ -5,7 +5,7 @@
 >>> c.mult_adds, c.params
 (76524800, 1319648)
 
-Many configurations at once, exactly and vectorised (module :mod:`costmodel.sweeps`):
+Many configurations at once, exactly and vectorised (module :mod:`costmodel.counting.sweeps`):
 
 >>> costmodel.sweep([0.5, 1.0], [160, 224])["mult_adds"].tolist()
 [76524800, 149497088, 290675200, 568740352]
@@ -16,8 +16,11 @@ asked for (the reference and latency commands set the BLAS threads before NumPy 
 
 from __future__ import annotations
 
-from .conventions import CONVENTIONS, Convention, get_convention
-from .engine import Cost, LayerCost, count, formula
+from . import report as _report  # noqa: F401  (registers the table builders; pandas loads only when used)
+from .counting.conventions import CONVENTIONS, Convention, get_convention
+from .counting.engine import Cost, LayerCost, count
+from .counting.presets import PRESETS, preset_names  # importing registers the tool presets (a few dataclasses)
+from .counting.sweeps import sweep, sweep_arrays
 from .errors import (
     ConventionError,
     CostModelError,
@@ -27,12 +30,11 @@ from .errors import (
     SpecError,
     WeightsError,
 )
-from .layers import AdaptiveAvgPool, Concat, Conv2d, GlobalAvgPool, Linear, Pool2d, Residual, Softmax
-from .mobilenet import mobilenet_v1
-from .presets import PRESETS, preset_names  # importing registers the tool presets (a few dataclasses)
-from .spec import Network, Node
-from .sweeps import sweep, sweep_arrays
-from .zoo import network
+from .report.tables import formula
+from .spec.layers import AdaptiveAvgPool, Concat, Conv2d, GlobalAvgPool, Linear, Pool2d, Residual, Softmax
+from .spec.mobilenet import mobilenet_v1
+from .spec.network import Network, Node
+from .spec.zoo import network
 
 __version__ = "0.1.0"
 

@@ -1,6 +1,6 @@
 """Slow, obviously-correct loop versions of the reference kernels, for tests only.
 
-They keep their own padding code (not costmodel.layers.same_padding nor the kernels' ``pads``), loop over
+They keep their own padding code (not costmodel.spec.layers.same_padding nor the kernels' ``pads``), loop over
 output pixels in Python, and apply batch norm unfolded, as the formula reads.
 """
 
@@ -60,7 +60,7 @@ def oracle_forward(network, weights, images, convention="same", eps=1e-3, output
     """The whole network, layer by layer, with loop convolutions and unfolded batch norm (float64).
 
     Returns the logits; fills ``outputs`` (a dict), if given, with every layer's output."""
-    from costmodel.layers import Conv2d, GlobalAvgPool, Linear, Softmax
+    from costmodel.spec.layers import Conv2d, GlobalAvgPool, Linear, Softmax
 
     x = images.astype(np.float64)
     logits = None

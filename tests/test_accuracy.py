@@ -8,7 +8,9 @@ import numpy as np
 import pytest
 
 import costmodel
-from costmodel.accuracy import (
+from costmodel.cli import main
+from costmodel.errors import DataError
+from costmodel.paper.accuracy import (
     EMPIRICAL_FIT,
     card_comparison,
     card_summary,
@@ -18,9 +20,7 @@ from costmodel.accuracy import (
     models,
     paper_accuracy,
 )
-from costmodel.cli import main
-from costmodel.errors import DataError
-from costmodel.layers import Conv2d
+from costmodel.spec.layers import Conv2d
 
 
 def test_model_card_has_the_16_models_of_the_grid():

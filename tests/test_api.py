@@ -22,7 +22,7 @@ def test_import_does_not_load_pandas_or_matplotlib(tmp_path):
         "costmodel.mobilenet_v1()\n"
         "print('pandas' in sys.modules)\n"
         "net = costmodel.network('googlenet')\n"
-        "c = costmodel.count(net, 'thop'); from costmodel.memory import memory; memory(net)\n"
+        "c = costmodel.count(net, 'thop'); from costmodel.counting.memory import memory; memory(net)\n"
         "costmodel.Network.from_dict(net.to_dict())\n"
         "print('pandas' in sys.modules, 'matplotlib' in sys.modules)\n"
         "c.table()\n"
@@ -63,18 +63,19 @@ def test_results_are_plain_integers_and_dataclasses():
 
 
 def test_public_functions_do_not_shadow_submodules():
-    """costmodel.network and costmodel.sweep are functions; their modules are named otherwise (spec, sweeps,
-    zoo), so ``import costmodel.<module>`` and ``mock.patch("costmodel.<module>.X")`` mean what they say."""
+    """costmodel.network, costmodel.count and costmodel.sweep are functions; the stages' subpackages are named
+    otherwise (spec, counting, ...), so ``import costmodel.<stage>`` and ``mock.patch("costmodel.<stage>.X")`` mean
+    what they say."""
     import importlib
 
-    from costmodel.spec import Network
+    from costmodel.spec.network import Network
 
     assert costmodel.network("alexnet").__class__ is Network
     assert costmodel.Network is Network
-    for name in ("spec", "sweeps", "zoo"):
+    for name in ("spec", "counting", "reference", "latency", "report", "paper", "cli"):
         module = importlib.import_module(f"costmodel.{name}")
         assert getattr(costmodel, name) is module
-    assert callable(costmodel.network) and callable(costmodel.sweep)
+    assert callable(costmodel.network) and callable(costmodel.sweep) and callable(costmodel.count)
 
 
 @pytest.mark.parametrize("name", costmodel.preset_names())

@@ -11,8 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import costmodel
-from costmodel.budget import frontier, largest_alpha, pareto_frontier, under_budget
 from costmodel.cli import main
+from costmodel.counting.budget import frontier, largest_alpha, pareto_frontier, under_budget
 from costmodel.errors import SpecError
 
 
@@ -139,7 +139,7 @@ def test_pareto_frontier_is_the_brute_force_non_dominated_set(points):
 
 @pytest.mark.parametrize("cost", ["mult_adds", "params"])
 def test_frontier_of_the_16_models(cost):
-    from costmodel.accuracy import models
+    from costmodel.paper.accuracy import models
 
     df = models()
     got = frontier(cost)

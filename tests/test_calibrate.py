@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from costmodel import mobilenet_v1
-from costmodel.calibrate import (
+from costmodel.errors import ProfileError
+from costmodel.latency.calibrate import (
     FIT_CONFIGS,
     MAX_EFFICIENCY,
     Measurement,
@@ -20,11 +21,10 @@ from costmodel.calibrate import (
     measure_networks,
     measure_peak_flops,
 )
-from costmodel.errors import ProfileError
-from costmodel.latency import predict
-from costmodel.layers import Conv2d, GlobalAvgPool, Linear, Softmax
-from costmodel.profiles import load_profile, save_profile
-from costmodel.validate_latency import HELD_OUT
+from costmodel.latency.model import predict
+from costmodel.latency.profiles import load_profile, save_profile
+from costmodel.latency.validate import HELD_OUT
+from costmodel.spec.layers import Conv2d, GlobalAvgPool, Linear, Softmax
 
 # A synthetic device: what the fit must find again.
 TRUE_PEAK, TRUE_BANDWIDTH, TRUE_OVERHEAD = 2e11, 1.5e10, 1.2e-5
@@ -56,7 +56,7 @@ def _oracle_kind(layer):
 
 
 def _oracle_seconds(node):
-    """Seconds of one layer on the synthetic device, from shapes alone (not from costmodel.latency)."""
+    """Seconds of one layer on the synthetic device, from shapes alone (not from costmodel.latency.model)."""
     layer = node.layer
     if isinstance(layer, Conv2d):
         weights = layer.kernel**2 * (layer.in_ch // layer.groups) * layer.out_ch

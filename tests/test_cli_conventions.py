@@ -7,7 +7,7 @@ import json
 import pytest
 
 from costmodel.cli import main
-from costmodel.published import read_csv
+from costmodel.paper.published import read_csv
 
 
 def run(capsys, *argv: str) -> tuple[int, str, str]:

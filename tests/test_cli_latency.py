@@ -8,7 +8,7 @@ import pytest
 
 from costmodel import count, mobilenet_v1
 from costmodel.cli import main
-from costmodel.profiles import DeviceProfile, load_profile, save_profile
+from costmodel.latency.profiles import DeviceProfile, load_profile, save_profile
 
 
 @pytest.fixture

@@ -10,8 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import costmodel
-from costmodel.closed_form import applies, closed_form
-from costmodel.mobilenet import mobilenet_v1
+from costmodel.counting.closed_form import applies, closed_form
+from costmodel.spec.mobilenet import mobilenet_v1
 
 VARIANTS = list(itertools.product([False, True], [True, False]))  # (shallow, separable)
 

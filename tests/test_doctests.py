@@ -33,7 +33,10 @@ def test_docstring_examples(name):
     assert result.failed == 0
 
 
-@pytest.mark.parametrize("name", ["costmodel", "costmodel.serialize", "costmodel.zoo", "costmodel.presets",
-                                  "costmodel.engine", "costmodel.memory"])  # fmt: skip
+@pytest.mark.parametrize(
+    "name",
+    ["costmodel", "costmodel.spec.serialize", "costmodel.spec.zoo", "costmodel.counting.presets",
+     "costmodel.counting.engine", "costmodel.counting.memory"],
+)  # fmt: skip
 def test_public_modules_have_examples(name):
     assert doctest.testmod(importlib.import_module(name)).attempted > 0

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from costmodel import Conv2d, ConventionError, Linear, Network, count, formula, mobilenet_v1
-from costmodel.conventions import OPTIONS, get_convention
+from costmodel.counting.conventions import OPTIONS, get_convention
 
 
 def standard(m, n, k, d):
@@ -126,8 +126,8 @@ def test_unknown_layer_type_is_an_error_not_a_zero():
     class Mystery:
         name: str
 
-    from costmodel.engine import layer_cost
-    from costmodel.spec import Node
+    from costmodel.counting.engine import layer_cost
+    from costmodel.spec.network import Node
 
     with pytest.raises(ConventionError, match="no cost rule for layer type Mystery"):
         layer_cost(Node(Mystery("m"), 3, 8, 3, 8), get_convention())

@@ -14,10 +14,10 @@ from hypothesis import strategies as st
 
 from costmodel import count, mobilenet_v1
 from costmodel.errors import SpecError
-from costmodel.latency import predict, roofline_seconds
-from costmodel.layers import Conv2d, GlobalAvgPool, Linear
-from costmodel.profiles import DeviceProfile
-from costmodel.spec import Network
+from costmodel.latency.model import predict, roofline_seconds
+from costmodel.latency.profiles import DeviceProfile
+from costmodel.spec.layers import Conv2d, GlobalAvgPool, Linear, weight_shape
+from costmodel.spec.network import Network
 
 PEAK = 1e11  # FLOP/s
 BANDWIDTH = 1e10  # bytes/s: ridge point 10 FLOP/byte
@@ -152,8 +152,9 @@ def test_network_totals_match_the_engine_and_memory_accounting(alpha, resolution
     elements = 0
     for node in net.nodes:
         elements += node.in_ch * node.in_size**2 + node.out_ch * node.out_size**2
-    weights = sum(math.prod(n.layer.weight_shape) for n in net.nodes if hasattr(n.layer, "weight_shape"))
-    biases = sum(n.out_ch for n in net.nodes if hasattr(n.layer, "weight_shape"))  # folded BN / FC bias
+    weighted = [n for n in net.nodes if weight_shape(n.layer) is not None]
+    weights = sum(math.prod(weight_shape(n.layer)) for n in weighted)
+    biases = sum(n.out_ch for n in weighted)  # folded BN / FC bias
     assert sum(lat.bytes_moved for lat in pred.layers) == F32 * (elements + weights + biases)
     assert pred.seconds == pytest.approx(sum(pred.by_kind().values()), rel=1e-12)
     assert len(pred.layers) == len(net.nodes)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from costmodel import Concat, Conv2d, GlobalAvgPool, Linear, Network, Pool2d, Residual, count, mobilenet_v1
+from costmodel.counting.memory import DTYPE_BYTES, dtype_bytes, layer_memory, memory
 from costmodel.errors import SpecError
-from costmodel.memory import DTYPE_BYTES, dtype_bytes, layer_memory, memory
 
 
 def tiny(wide: int | None = None) -> Network:

@@ -5,8 +5,8 @@ import math
 import pytest
 
 from costmodel import SpecError, count, mobilenet_v1
-from costmodel.layers import Conv2d, GlobalAvgPool, Linear, Softmax
-from costmodel.mobilenet import scale_channels
+from costmodel.spec.layers import Conv2d, GlobalAvgPool, Linear, Softmax
+from costmodel.spec.mobilenet import scale_channels
 
 # Independent golden numbers: TF-slim's per-layer table of mobilenet_v1 (body without the FC layer), and the
 # paper's convention with the 1024x1000 FC layer added (issue #2).
@@ -131,7 +131,7 @@ BAD = [
     ({"rho": float("nan")}, "got nan"),
     ({"rho": 0.1}, "resolution must be >= 32, got 22"),
     ({"num_classes": 0}, "num_classes must be a positive integer, got 0"),
-    ({"activation": "gelu"}, "activation must be 'relu' or 'relu6', got 'gelu'"),
+    ({"activation": "gelu"}, "activation must be one of relu, relu6, got 'gelu'"),
 ]
 
 

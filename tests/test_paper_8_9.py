@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 from costmodel import Conv2d, count, mobilenet_v1, network
-from costmodel.paper import compare
-from costmodel.published import read_csv
+from costmodel.paper.published import read_csv
+from costmodel.paper.tables import compare
 
 
 def _notes() -> dict[tuple[str, str, str], str]:

@@ -10,9 +10,9 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 import costmodel  # noqa: E402
-from costmodel.accuracy import loglinear_fit, model_card, paper_accuracy  # noqa: E402
 from costmodel.cli import main  # noqa: E402
-from costmodel.plots import cost_heatmap, figure4, figure5, layer_comparison  # noqa: E402
+from costmodel.paper.accuracy import loglinear_fit, model_card, paper_accuracy  # noqa: E402
+from costmodel.paper.figures import cost_heatmap, figure4, figure5, layer_comparison  # noqa: E402
 
 
 def engine(alpha, resolution):

@@ -3,7 +3,7 @@
 The oracles below re-implement each tool's module hooks the way the tool's own source does (read from
 fvcore/nn/jit_handles.py, thop/vision/basic_hooks.py + calc_func.py, ptflops/pytorch_ops.py +
 pytorch_engine.py, torchinfo/layer_info.py, torch/utils/flop_counter.py), walking the placed layers with
-plain loops; they share nothing with costmodel.engine but the spec's shapes.
+plain loops; they share nothing with costmodel.counting.engine but the spec's shapes.
 """
 
 from __future__ import annotations
@@ -14,11 +14,11 @@ from hypothesis import strategies as st
 
 import costmodel
 from costmodel import count, mobilenet_v1
-from costmodel.conventions import CONVENTIONS, get_convention
+from costmodel.counting.conventions import CONVENTIONS, get_convention
+from costmodel.counting.presets import PRESETS, preset_names, tool_value, trainable_params
 from costmodel.errors import ConventionError
-from costmodel.layers import AdaptiveAvgPool, Conv2d, GlobalAvgPool, Linear, Pool2d
-from costmodel.presets import PRESETS, preset_names, tool_value, trainable_params
-from costmodel.published import read_csv
+from costmodel.paper.published import read_csv
+from costmodel.spec.layers import AdaptiveAvgPool, Conv2d, GlobalAvgPool, Linear, Pool2d
 
 
 def _published() -> list[dict[str, str]]:
@@ -133,7 +133,7 @@ PARAMS = {
 def test_presets_are_registered_with_the_names_of_the_issue():
     assert preset_names() == ("paper", "fvcore", "thop", "ptflops", "torchinfo", "torch", "keras")
     assert all(name in CONVENTIONS for name in preset_names())
-    assert get_convention("paper") == costmodel.conventions.PAPER  # the paper's convention is untouched
+    assert get_convention("paper") == costmodel.counting.conventions.PAPER  # the paper's convention is untouched
 
 
 @pytest.mark.parametrize("row", _published(), ids=lambda r: f"{r['tool']}-{r['quantity']}")

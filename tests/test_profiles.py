@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from costmodel.errors import ProfileError
-from costmodel.profiles import DeviceProfile, load_profile, profile_from_dict, save_profile
+from costmodel.latency.profiles import DeviceProfile, load_profile, profile_from_dict, save_profile
 
 GOOD = {
     "name": "laptop",

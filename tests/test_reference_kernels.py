@@ -7,8 +7,8 @@ import pytest
 from _reference_oracle import oracle_act, oracle_bn, oracle_conv, oracle_pad
 
 from costmodel.errors import SpecError
-from costmodel.layers import window_out_size
 from costmodel.reference import kernels as K
+from costmodel.spec.layers import window_out_size
 
 # float32 kernels vs float64 oracles on O(1) data with sums of at most a few hundred terms: 1e-5 relative
 # is ~100 float32 ulps, far above rounding noise and far below any indexing or padding mistake.

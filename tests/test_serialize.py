@@ -12,10 +12,13 @@ from hypothesis import strategies as st
 
 import costmodel
 from costmodel import Network, count
+from costmodel.counting.memory import memory
 from costmodel.errors import CostModelError, DataError, SpecError
-from costmodel.memory import memory
-from costmodel.serialize import MAX_DEPTH, MAX_DOCUMENT_BYTES, MAX_LAYERS, SCHEMA, from_json, load, to_json
-from costmodel.zoo import NETWORKS
+from costmodel.spec.serialize import MAX_DEPTH, MAX_DOCUMENT_BYTES, MAX_LAYERS, SCHEMA
+
+from costmodel.spec.zoo import NETWORKS
+
+from_json, load, to_json = Network.from_json, Network.load, Network.to_json
 
 CONVENTIONS = ("paper", "thop", "ptflops", "torchinfo", "keras")
 

@@ -11,10 +11,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import costmodel
+from costmodel.counting.sweeps import structure, sweep, sweep_arrays
 from costmodel.errors import SpecError
-from costmodel.layers import window_out_size, window_out_size_array
-from costmodel.mobilenet import mobilenet_v1, scale_channels, scale_channels_array
-from costmodel.sweeps import structure, sweep, sweep_arrays
+from costmodel.spec.layers import window_out_size, window_out_size_array
+from costmodel.spec.mobilenet import mobilenet_v1, scale_channels, scale_channels_array
 
 VARIANTS = list(itertools.product([False, True], [True, False]))  # (shallow, separable)
 

@@ -10,11 +10,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from costmodel import mobilenet_v1
-from costmodel.calibrate import Measurement
 from costmodel.errors import ProfileError
-from costmodel.latency import predict
-from costmodel.profiles import DeviceProfile
-from costmodel.validate_latency import HELD_OUT, compare, kendall_tau, rankdata, spearman, validate
+from costmodel.latency.calibrate import Measurement
+from costmodel.latency.model import predict
+from costmodel.latency.profiles import DeviceProfile
+from costmodel.latency.validate import HELD_OUT, compare, kendall_tau, rankdata, spearman, validate
 
 PROFILE = DeviceProfile(1e11, 1e10, efficiency={"Conv 1x1": 0.5, "Conv DW 3x3": 0.1}, overhead_s=1e-5)
 
@@ -130,7 +130,7 @@ def _result():
 
 
 def test_validation_summary_states_the_numbers():
-    from costmodel.latency_report import validation_summary
+    from costmodel.latency.report import validation_summary
 
     text = validation_summary(_result())
     assert "Median absolute error" in text and "Spearman" in text and "Kendall" in text
@@ -141,7 +141,7 @@ def test_plots_are_written(tmp_path):
     import matplotlib
 
     matplotlib.use("Agg")
-    from costmodel.plots_latency import plot_latency_vs_mult_adds, plot_time_share, save_latency_plots
+    from costmodel.latency.plots import plot_latency_vs_mult_adds, plot_time_share, save_latency_plots
 
     result = _result()
     fig = plot_latency_vs_mult_adds(result)

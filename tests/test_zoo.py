@@ -7,8 +7,8 @@ import pytest
 import costmodel
 from costmodel import count
 from costmodel.errors import SpecError
-from costmodel.published import read_csv
-from costmodel.zoo import NETWORKS
+from costmodel.paper.published import read_csv
+from costmodel.spec.zoo import NETWORKS
 
 
 def _torchvision() -> list[dict[str, str]]:

@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 from .._files import atomic_write
 from ..errors import SpecError
-from ..spec import Network
+from ..spec.network import Network
 
 FORMATS = ("table", "csv", "json", "markdown")
 
@@ -34,7 +34,7 @@ def add_source_arguments(parser: argparse.ArgumentParser) -> None:
         help="a built-in network: mobilenet_v1 (default), vgg16, googlenet, alexnet, squeezenet1_0, "
         "squeezenet1_1, mobilenet_v2 (with --resolution, --num-classes)",
     )
-    g.add_argument("--spec", metavar="FILE", help="a network document in JSON (schema: costmodel.serialize)")
+    g.add_argument("--spec", metavar="FILE", help="a network document in JSON (schema: costmodel.spec.serialize)")
 
 
 def add_variant_arguments(parser: argparse.ArgumentParser, num_classes: bool = True) -> None:
@@ -46,7 +46,7 @@ def add_variant_arguments(parser: argparse.ArgumentParser, num_classes: bool = T
 
 
 def network_from_args(args: argparse.Namespace) -> Network:
-    from ..mobilenet import mobilenet_v1
+    from ..spec.mobilenet import mobilenet_v1
 
     spec, name = getattr(args, "spec", None), getattr(args, "network", None)
     if spec is not None or name not in (None, "mobilenet_v1"):
@@ -63,10 +63,8 @@ def network_from_args(args: argparse.Namespace) -> Network:
             what = f"--spec {spec}" if spec is not None else f"--network {name}"
             raise SpecError(f"{', '.join(given)} cannot be combined with {what}")
         if spec is not None:
-            from ..serialize import load
-
-            return load(spec)
-        from ..zoo import network
+            return Network.load(spec)
+        from ..spec.zoo import network
 
         return network(name, resolution=args.resolution, num_classes=args.num_classes)
     return mobilenet_v1(

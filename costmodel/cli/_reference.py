@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from ..spec import Network
+from ..spec.layers import ACTIVATIONS
+from ..spec.network import Network
 from ._common import add_threads_argument
 
 
@@ -13,7 +14,7 @@ def add_reference_arguments(parser: argparse.ArgumentParser) -> None:
     g = parser.add_argument_group("reference implementation")
     g.add_argument(
         "--activation",
-        choices=("relu", "relu6"),
+        choices=[a for a in ACTIVATIONS if a],
         default="relu",
         help="after each conv: relu (the paper) or relu6 (Keras/TF-slim checkpoints); default relu",
     )

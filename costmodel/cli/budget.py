@@ -32,9 +32,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     import pandas as pd
 
-    from ..budget import frontier, largest_alpha, under_budget
+    from ..counting.budget import frontier, largest_alpha, under_budget
     from ..errors import SpecError
-    from ..report import render
+    from ..report.tables import render
 
     variant = {"shallow": args.shallow, "separable": not args.full_conv}
     if args.frontier:

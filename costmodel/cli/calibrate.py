@@ -44,8 +44,8 @@ def run(args: argparse.Namespace) -> int:
     if args.out and not Path(args.out).parent.is_dir():  # fail before measuring, not after
         raise ProfileError(f"cannot write profile {args.out!r}: folder {str(Path(args.out).parent)!r} does not exist")
     apply_threads(args.threads)
-    from ..calibrate import FIT_CONFIGS, calibrate
-    from ..profiles import save_profile
+    from ..latency.calibrate import FIT_CONFIGS, calibrate
+    from ..latency.profiles import save_profile
 
     def progress(message: str) -> None:
         print(message, file=sys.stderr, flush=True)

@@ -16,8 +16,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..accuracy import card_comparison, card_summary, loglinear_fit
-    from ..report import render
+    from ..paper.accuracy import card_comparison, card_summary, loglinear_fit
+    from ..report.tables import render
 
     if args.fit:
         parts = []

@@ -1,6 +1,6 @@
 """``costmodel conventions``: every counting convention side by side for one network.
 
-One row per convention (the paper's and each tool preset of :mod:`costmodel.presets`): Mult-Adds and
+One row per convention (the paper's and each tool preset of :mod:`costmodel.counting.presets`): Mult-Adds and
 parameters by its rules, the number the tool itself prints (in its own unit: FLOPs for ``torch``; in JSON
 also as ``tool_count`` with ``tool_unit``), the difference from the paper, and one line saying what makes it
 differ.
@@ -26,9 +26,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def rows(network: object) -> list[dict[str, object]]:
     """One plain dictionary per convention (what the table shows)."""
-    from ..conventions import get_convention
-    from ..engine import count
-    from ..presets import preset_names, tool_value, trainable_params
+    from ..counting.conventions import get_convention
+    from ..counting.engine import count
+    from ..counting.presets import preset_names, tool_value, trainable_params
 
     paper = count(network, "paper")  # type: ignore[arg-type]
     out = []
@@ -60,7 +60,7 @@ def rows(network: object) -> list[dict[str, object]]:
 def run(args: argparse.Namespace) -> int:
     import pandas as pd
 
-    from ..report import render
+    from ..report.tables import render
 
     network = network_from_args(args)
     table = rows(network)

@@ -1,7 +1,7 @@
 """``costmodel count``: per-layer parameters and Mult-Adds (or, with ``--memory``, memory) of one network.
 
 The network is a MobileNetV1 configuration (``--alpha``, ``--resolution``...), a built-in network
-(``--network vgg16``) or a JSON document (``--spec net.json``, schema in :mod:`costmodel.serialize`).
+(``--network vgg16``) or a JSON document (``--spec net.json``, schema in :mod:`costmodel.spec.serialize`).
 """
 
 from __future__ import annotations
@@ -36,8 +36,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..engine import count
-    from ..report import records, render
+    from ..counting.engine import count
+    from ..report.tables import records, render
 
     network = network_from_args(args)
     if args.memory:
@@ -74,8 +74,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _memory_text(network: object, fmt: str) -> str:
-    from ..memory import DTYPE_BYTES, memory
-    from ..report import memory_table, records, render
+    from ..counting.memory import DTYPE_BYTES, memory
+    from ..report.tables import memory_table, records, render
 
     mem = memory(network)  # type: ignore[arg-type]
     df = memory_table(mem)

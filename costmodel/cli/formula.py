@@ -20,8 +20,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..closed_form import closed_form
-    from ..report import records, render
+    from ..counting.closed_form import closed_form
+    from ..report.tables import records, render
 
     cf = closed_form(args.shallow, not args.full_conv, args.num_classes)
     df = cf.table()

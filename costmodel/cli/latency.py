@@ -35,16 +35,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     apply_threads(args.threads)  # before NumPy loads
-    from ..latency import predict
-    from ..latency_report import prediction_summary, prediction_table, profile_summary
-    from ..profiles import DeviceProfile, load_profile
-    from ..report import records, render
+    from ..latency.model import predict
+    from ..latency.profiles import DeviceProfile, load_profile
+    from ..latency.report import prediction_summary, prediction_table, profile_summary
+    from ..report.tables import records, render
 
     network = network_from_args(args)
     if args.profile:
         profile = load_profile(args.profile)
     else:
-        from ..calibrate import measure_bandwidth, measure_peak_flops
+        from ..latency.calibrate import measure_bandwidth, measure_peak_flops
 
         print(
             "costmodel latency: no --profile; measuring peak FLOP/s and bandwidth (every efficiency 1, no overhead)",

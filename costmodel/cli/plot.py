@@ -19,7 +19,7 @@ def run(args: argparse.Namespace) -> int:
     import matplotlib
 
     matplotlib.use("Agg")  # files only; no display needed
-    from ..plots import all_figures, save
+    from ..paper.figures import all_figures, save
 
     figures = all_figures()  # computed before anything is written
     for stem, fig in figures.items():

@@ -30,10 +30,10 @@ def run(args: argparse.Namespace) -> int:
 
     import numpy as np
 
-    from ..engine import count
+    from ..counting.engine import count
     from ..reference import prepare, time_layers
     from ..reference.profiling import ONE_BY_ONE, kind_table, profile_table
-    from ..report import records, render
+    from ..report.tables import records, render
 
     network = network_from_args(args)
     prepared = prepare(network, weights_from_args(network, args), padding=args.padding, threads=threads)

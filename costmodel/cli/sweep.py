@@ -24,8 +24,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..report import render
-    from ..sweeps import sweep
+    from ..counting.sweeps import sweep
+    from ..report.tables import render
 
     df = sweep(
         args.alpha,

@@ -54,7 +54,7 @@ def _notes(df) -> list[str]:  # type: ignore[no-untyped-def]
 def _extra_lines(table: int, df) -> list[str]:  # type: ignore[no-untyped-def]
     from fractions import Fraction
 
-    from ..paper import separable_savings
+    from ..paper.tables import separable_savings
 
     lines = []
     if table == 1:
@@ -89,8 +89,8 @@ def _extra_lines(table: int, df) -> list[str]:  # type: ignore[no-untyped-def]
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..paper import TABLES, TITLES, all_tables
-    from ..report import render
+    from ..paper.tables import TABLES, TITLES, all_tables
+    from ..report.tables import render
 
     tables = args.table or list(TABLES)
     df = all_tables(tables)  # validates the table numbers

@@ -32,16 +32,16 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from ..errors import CostModelError
-    from ..profiles import load_profile
+    from ..latency.profiles import load_profile
 
     profile = load_profile(args.profile) if args.profile else None  # bad input fails before measuring
     if args.plots and not Path(args.plots).is_dir():
         raise CostModelError(f"cannot write plots: folder {args.plots!r} does not exist")
     apply_threads(args.threads)
-    from ..calibrate import calibrate
-    from ..latency_report import profile_summary, validation_summary
-    from ..report import records, render
-    from ..validate_latency import validate
+    from ..latency.calibrate import calibrate
+    from ..latency.report import profile_summary, validation_summary
+    from ..latency.validate import validate
+    from ..report.tables import records, render
 
     def progress(message: str) -> None:
         print(message, file=sys.stderr, flush=True)
@@ -51,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
     result = validate(profile, repeats=args.repeats, rounds=args.rounds, progress=progress)
     configs, kinds = result.tables()
     if args.plots:
-        from ..plots_latency import save_latency_plots
+        from ..latency.plots import save_latency_plots
 
         for path in save_latency_plots(result, args.plots):
             progress(f"wrote {path}")

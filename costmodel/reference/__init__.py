@@ -1,5 +1,5 @@
 """NumPy reference implementation of MobileNetV1: NHWC float32 kernels, an executor driven by the same
-:class:`~costmodel.spec.Network` as the cost engine (conv, depthwise, global pooling and FC layers), seeded
+:class:`~costmodel.spec.network.Network` as the cost engine (conv, depthwise, global pooling and FC layers), seeded
 weights, validated ``.npz``/Keras ``.h5`` loading, per-layer executed Mult-Adds and timing.
 
 >>> import numpy as np

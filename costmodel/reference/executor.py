@@ -1,4 +1,4 @@
-"""The reference executor: a forward pass driven by the :class:`~costmodel.spec.Network` the engine reads.
+"""The reference executor: a forward pass driven by the :class:`~costmodel.spec.network.Network` the engine reads.
 
 Shapes come from the network's nodes (``in_size``, ``out_size``, channels), never re-derived here. Weights are
 prepared once (:func:`prepare`: batch norm folded into the convolutions, kernels reshaped for one matrix
@@ -31,9 +31,10 @@ from typing import Any
 
 import numpy as np
 
+from ..checks import positive_int
 from ..errors import InputError, SpecError, WeightsError
-from ..layers import Conv2d, GlobalAvgPool, Linear, Softmax
-from ..spec import Network, Node
+from ..spec.layers import Conv2d, GlobalAvgPool, Linear, Softmax
+from ..spec.network import Network, Node
 from . import kernels as K
 from .weights import BN_EPSILON, validate_weights
 
@@ -249,8 +250,7 @@ def prepare(
         raise SpecError(f"padding convention must be one of {K.PADDINGS}, got {padding!r}")
     if threads is None:
         threads = 1
-    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
-        raise InputError(f"threads must be a positive integer, got {threads!r}")
+    positive_int(threads, "threads", InputError)
     validate_weights(network, weights)
     steps = []
     for node in network.nodes:
@@ -521,8 +521,7 @@ def time_layers(
     dict
         ``{layer name: seconds}`` in network order, for the whole batch of ``images``.
     """
-    if isinstance(repeats, bool) or not isinstance(repeats, int) or repeats < 1:
-        raise InputError(f"repeats must be a positive integer, got {repeats!r}")
+    positive_int(repeats, "repeats", InputError)
     prepared = _as_prepared(network, weights, padding)
     execute(network, prepared, images)  # warm-up: allocate buffers, touch pages
     runs = [execute(network, prepared, images).seconds for _ in range(repeats)]

@@ -7,7 +7,7 @@ counts (D_K·D_K·M·D_F·D_F covers the border taps too).
 
 Padding conventions (:data:`PADDINGS`), applied to a layer whose spec says ``padding="same"``:
 
-- ``"same"``: TF ``SAME`` (:func:`costmodel.layers.same_padding`): the odd extra row/column goes after
+- ``"same"``: TF ``SAME`` (:func:`costmodel.spec.layers.same_padding`): the odd extra row/column goes after
   (bottom/right). This is what Keras/TF-trained weights expect.
 - ``"symmetric"``: ``kernel // 2`` on every side, PyTorch's ``padding=1`` for a 3x3 kernel. For stride 2 on an
   even input it starts the windows one row/column earlier than ``"same"``, so the numbers differ.
@@ -24,7 +24,7 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided, sliding_window_view
 
 from ..errors import SpecError
-from ..layers import same_padding
+from ..spec.layers import ACTIVATIONS, same_padding
 
 __all__ = [
     "PADDINGS",
@@ -58,7 +58,6 @@ __all__ = [
 ]
 
 PADDINGS = ("same", "symmetric")
-ACTIVATIONS = (None, "relu", "relu6")
 
 Bound = np.ndarray | np.float32 | None  # a clamp bound: per channel, one value, or none
 

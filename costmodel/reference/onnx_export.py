@@ -19,8 +19,8 @@ import numpy as np
 
 from .._files import atomic_write
 from ..errors import CostModelError, SpecError
-from ..layers import Conv2d, GlobalAvgPool, Linear, Softmax
-from ..spec import Network
+from ..spec.layers import Conv2d, GlobalAvgPool, Linear, Softmax
+from ..spec.network import Network
 from . import kernels as K
 from .weights import BN_EPSILON, validate_weights
 

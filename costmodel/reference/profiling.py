@@ -10,7 +10,7 @@ from collections.abc import Mapping
 
 import pandas as pd
 
-from ..engine import Cost
+from ..counting.engine import Cost
 
 __all__ = ["profile_table", "kind_table", "ONE_BY_ONE"]
 

@@ -25,8 +25,8 @@ import numpy as np
 
 from .._files import atomic_write
 from ..errors import SpecError, WeightsError
-from ..layers import Conv2d, GlobalAvgPool, Linear, Softmax
-from ..spec import Network
+from ..spec.layers import Conv2d, GlobalAvgPool, Linear, Softmax
+from ..spec.network import Network
 
 __all__ = [
     "BN_EPSILON",

@@ -1,6 +1,8 @@
 """Reports: turn engine results into DataFrames and text (table, CSV, JSON, Markdown). Reports never count.
 
-pandas is imported here, and this module is imported only when a table is asked for.
+Each column that depends on the layer type (Table 1's type/stride and filter shape, the formula) is one rule per
+type. The result objects' ``.table()`` reach the builders here through :func:`costmodel._hooks.table`. pandas is
+imported inside the functions that build DataFrames, so importing this module stays cheap.
 """
 
 from __future__ import annotations
@@ -8,68 +10,179 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Sequence
+from functools import singledispatch
 from typing import TYPE_CHECKING, Any, TypeVar
 
-import pandas as pd
-
-from .errors import DataError
-from .layers import AdaptiveAvgPool, Concat, Conv2d, GlobalAvgPool, Linear, Pool2d, Residual, Softmax
+from .._hooks import register_table
+from ..counting.engine import weights_cost
+from ..errors import DataError
+from ..spec.layers import AdaptiveAvgPool, Concat, Conv2d, GlobalAvgPool, Linear, Pool2d, Residual, Softmax
+from ..spec.network import Node
 
 if TYPE_CHECKING:
-    from .engine import Cost, LayerCost
-    from .memory import LayerMemory, NetworkMemory
-    from .spec import Node
+    import pandas as pd
+
+    from ..counting.closed_form import ClosedForm
+    from ..counting.engine import Cost, LayerCost
+    from ..counting.memory import LayerMemory, NetworkMemory
 
 __all__ = ["FORMATS", "cost_table", "type_stride", "filter_shape", "map_shape", "render", "markdown"]
-__all__ += ["memory_table", "flat_rows"]
+__all__ += ["memory_table", "flat_rows", "formula", "records", "text_table"]
 
 FORMATS = ("table", "csv", "json", "markdown")
 
 
+@singledispatch
 def type_stride(layer: object) -> str:
     """Table 1's "Type / Stride" column: ``Conv / s2``, ``Conv dw / s1``, ``Avg Pool / s1``, ``FC / s1``."""
-    if isinstance(layer, Conv2d):
-        return f"Conv{' dw' if layer.depthwise else ''} / s{layer.stride}"
-    if isinstance(layer, Pool2d):
-        return f"{'Avg' if layer.mode == 'avg' else 'Max'} Pool / s{layer.stride}"
-    if isinstance(layer, GlobalAvgPool):
-        return "Avg Pool / s1"
-    if isinstance(layer, AdaptiveAvgPool):
-        return "Adaptive Avg Pool"
-    if isinstance(layer, Concat):
-        return "Concat"
-    if isinstance(layer, Residual):
-        return "Residual add"
-    if isinstance(layer, Linear):
-        return "FC / s1"
-    if isinstance(layer, Softmax):
-        return "Softmax / s1"
-    return type(layer).__name__
+    raise DataError(f"no Table 1 rule for layer type {type(layer).__name__}")
+
+
+@type_stride.register
+def _(layer: Conv2d) -> str:
+    return f"Conv{' dw' if layer.depthwise else ''} / s{layer.stride}"
+
+
+@type_stride.register
+def _(layer: Pool2d) -> str:
+    return f"{'Avg' if layer.mode == 'avg' else 'Max'} Pool / s{layer.stride}"
+
+
+@type_stride.register
+def _(layer: GlobalAvgPool) -> str:
+    return "Avg Pool / s1"
+
+
+@type_stride.register
+def _(layer: AdaptiveAvgPool) -> str:
+    return "Adaptive Avg Pool"
+
+
+@type_stride.register
+def _(layer: Concat) -> str:
+    return "Concat"
+
+
+@type_stride.register
+def _(layer: Residual) -> str:
+    return "Residual add"
+
+
+@type_stride.register
+def _(layer: Linear) -> str:
+    return "FC / s1"
+
+
+@type_stride.register
+def _(layer: Softmax) -> str:
+    return "Softmax / s1"
+
+
+@singledispatch
+def _filter_shape(layer: object, node: Node) -> str:
+    raise DataError(f"no Table 1 rule for layer type {type(layer).__name__}")
 
 
 def filter_shape(node: Node) -> str:
     """Table 1's "Filter Shape" column: ``3x3x3x32``, ``3x3x32 dw``, ``Pool 7x7``, ``1024x1000``."""
-    layer = node.layer
-    if isinstance(layer, Conv2d):
-        k = layer.kernel
-        if layer.depthwise:
-            return f"{k}x{k}x{layer.in_ch} dw"
-        return f"{k}x{k}x{layer.in_ch // layer.groups}x{layer.out_ch}"
-    if isinstance(layer, Pool2d):
-        return f"Pool {layer.kernel}x{layer.kernel}"
-    if isinstance(layer, GlobalAvgPool):
-        return f"Pool {node.in_size}x{node.in_size}"
-    if isinstance(layer, AdaptiveAvgPool):
-        return f"Pool to {layer.output_size}x{layer.output_size}"
-    if isinstance(layer, Concat):
-        return f"{len(layer.branches)} branches"
-    if isinstance(layer, Residual):
-        return "body + input"
-    if isinstance(layer, Linear):
-        return f"{layer.in_features}x{layer.out_features}"
-    if isinstance(layer, Softmax):
-        return "Classifier"
-    return ""
+    return _filter_shape(node.layer, node)
+
+
+@_filter_shape.register
+def _(layer: Conv2d, node: Node) -> str:
+    k = layer.kernel
+    return f"{k}x{k}x{layer.in_ch} dw" if layer.depthwise else f"{k}x{k}x{layer.in_ch // layer.groups}x{layer.out_ch}"
+
+
+@_filter_shape.register
+def _(layer: Pool2d, node: Node) -> str:
+    return f"Pool {layer.kernel}x{layer.kernel}"
+
+
+@_filter_shape.register
+def _(layer: GlobalAvgPool, node: Node) -> str:
+    return f"Pool {node.in_size}x{node.in_size}"
+
+
+@_filter_shape.register
+def _(layer: AdaptiveAvgPool, node: Node) -> str:
+    return f"Pool to {layer.output_size}x{layer.output_size}"
+
+
+@_filter_shape.register
+def _(layer: Concat, node: Node) -> str:
+    return f"{len(layer.branches)} branches"
+
+
+@_filter_shape.register
+def _(layer: Residual, node: Node) -> str:
+    return "body + input"
+
+
+@_filter_shape.register
+def _(layer: Linear, node: Node) -> str:
+    return f"{layer.in_features}x{layer.out_features}"
+
+
+@_filter_shape.register
+def _(layer: Softmax, node: Node) -> str:
+    return "Classifier"
+
+
+@singledispatch
+def _formula(layer: object, node: Node, mult_adds: int) -> str:
+    raise DataError(f"no formula rule for layer type {type(layer).__name__}")
+
+
+def formula(node: Node) -> str:
+    """A layer's Mult-Adds in the paper's notation with its values substituted (the multiply-accumulates that
+    every convention counts).
+
+    D_F is the *output* feature-map size (the paper's formulas assume stride 1, where input and output agree).
+
+    >>> from costmodel import mobilenet_v1
+    >>> formula(mobilenet_v1()["conv_dw_1"])
+    'D_K·D_K·M·D_F·D_F = 3·3·32·112·112 = 3,612,672'
+    """
+    from ..spec.network import Node as _Node
+
+    if not isinstance(node, _Node):
+        raise DataError(f"formula() needs a placed layer (a network's node, e.g. net['conv_dw_1']), got {node!r}")
+    _, mult_adds = weights_cost(node.layer, node)
+    return _formula(node.layer, node, mult_adds)
+
+
+@_formula.register
+def _(layer: Conv2d, node: Node, mult_adds: int) -> str:
+    k, d = layer.kernel, node.out_size
+    if layer.depthwise:
+        symbols, values = "D_K·D_K·M·D_F·D_F", (k, k, layer.in_ch, d, d)
+    elif layer.groups > 1:
+        symbols, values = "D_K·D_K·(M/g)·N·D_F·D_F", (k, k, layer.in_ch // layer.groups, layer.out_ch, d, d)
+    elif k == 1:
+        symbols, values = "M·N·D_F·D_F", (layer.in_ch, layer.out_ch, d, d)
+    else:
+        symbols, values = "D_K·D_K·M·N·D_F·D_F", (k, k, layer.in_ch, layer.out_ch, d, d)
+    return f"{symbols} = {'·'.join(map(str, values))} = {mult_adds:,}"
+
+
+@_formula.register
+def _(layer: Linear, node: Node, mult_adds: int) -> str:
+    return f"M·N = {layer.in_features}·{layer.out_features} = {mult_adds:,}"
+
+
+@_formula.register(Concat)
+@_formula.register(Residual)
+def _(layer: object, node: Node, mult_adds: int) -> str:
+    return f"sum over the block's layers = {mult_adds:,}"
+
+
+@_formula.register(Pool2d)
+@_formula.register(GlobalAvgPool)
+@_formula.register(AdaptiveAvgPool)
+@_formula.register(Softmax)
+def _(layer: object, node: Node, mult_adds: int) -> str:
+    return "0 (no multiply-accumulates)"
 
 
 def map_shape(size: int, ch: int) -> str:
@@ -95,13 +208,14 @@ def flat_rows(rows: Sequence[_Row], block: str = "") -> list[tuple[_Row, str]]:
     return out
 
 
+@register_table("costmodel.counting.engine.Cost")
 def cost_table(cost: Cost) -> pd.DataFrame:
     """One row per layer: name, type/stride, filter shape, input and output maps, params and Mult-Adds with
     their shares (%) of the totals. The integer columns add up to ``cost.params`` and ``cost.mult_adds``.
 
     A multi-branch block shows one row per sub-layer (``block`` names the block it belongs to), then a
     ``Concat`` row with the block's input and output maps and zero counts (the block's total is its rows')."""
-    from .engine import formula
+    import pandas as pd
 
     rows = [
         {
@@ -145,6 +259,8 @@ def _text_cells(df: pd.DataFrame, float_digits: int) -> tuple[list[str], list[li
 
 
 def _is_numeric(df: pd.DataFrame, col: str) -> bool:
+    import pandas as pd
+
     return pd.api.types.is_numeric_dtype(df[col]) and not pd.api.types.is_bool_dtype(df[col])
 
 
@@ -200,12 +316,15 @@ def render(df: pd.DataFrame, fmt: str = "table", *, title: str | None = None, fl
     raise DataError(f"unknown format {fmt!r}; choose from {', '.join(FORMATS)}")
 
 
+@register_table("costmodel.counting.memory.NetworkMemory")
 def memory_table(mem: NetworkMemory, dtypes: Sequence[str] = ("float32", "float16", "int8")) -> pd.DataFrame:
-    """One row per layer of a :class:`~costmodel.memory.NetworkMemory`: input, output and weight elements,
+    """One row per layer of a :class:`~costmodel.counting.memory.NetworkMemory`: input, output and weight elements,
     the peak live activation elements while the layer runs, and each of them in bytes at every dtype.
 
     Sub-layers of a block come first (``block`` names it), then the block's own row, whose weights and live
     figures cover the whole block; the ``weight_elements`` of the top-level rows add up to the network's."""
+    import pandas as pd
+
     rows = []
     for row, block in flat_rows(mem.layers):
         record: dict[str, Any] = {
@@ -225,4 +344,17 @@ def memory_table(mem: NetworkMemory, dtypes: Sequence[str] = ("float32", "float1
     if not any(row["block"] for row in rows):
         for row in rows:
             del row["block"]
+    return pd.DataFrame(rows)
+
+
+@register_table("costmodel.counting.closed_form.ClosedForm")
+def closed_form_table(cf: ClosedForm) -> pd.DataFrame:
+    """One row per layer kind and a total row; columns kind, P, Q, R, S, T."""
+    import pandas as pd
+
+    def coefficients(c: object) -> dict[str, int]:
+        return {k: getattr(c, k) for k in ("P", "Q", "R", "S", "T")}
+
+    rows = [{"kind": k, **coefficients(c)} for k, c in cf.by_kind.items()]
+    rows.append({"kind": "total", **coefficients(cf.total)})
     return pd.DataFrame(rows)

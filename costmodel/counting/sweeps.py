@@ -2,8 +2,8 @@
 
 Every number equals ``costmodel.count(costmodel.mobilenet_v1(alpha, resolution, ...))`` (the paper's
 convention) exactly, as int64, with the same channel rounding and the same feature-map sizes:
-:func:`~costmodel.mobilenet.scale_channels_array` vectorises :func:`~costmodel.mobilenet.scale_channels`
-and :func:`~costmodel.layers.window_out_size_array` vectorises :func:`~costmodel.layers.window_out_size`,
+:func:`~costmodel.spec.mobilenet.scale_channels_array` vectorises :func:`~costmodel.spec.mobilenet.scale_channels`
+and :func:`~costmodel.spec.layers.window_out_size_array` vectorises :func:`~costmodel.spec.layers.window_out_size`,
 each kept beside its scalar rule.
 
 How it is fast. The layer structure is read once from the spec (the network the builder makes, see
@@ -30,10 +30,10 @@ from functools import lru_cache
 from itertools import product
 from typing import TYPE_CHECKING, NamedTuple
 
-from .engine import layer_kind
-from .errors import SpecError
-from .layers import Conv2d, GlobalAvgPool, Linear, Softmax, window_out_size_array
-from .mobilenet import BASE_RESOLUTION, MIN_RESOLUTION, mobilenet_v1, scale_channels_array
+from ..errors import SpecError
+from ..spec.layers import Conv2d, GlobalAvgPool, Linear, Softmax, window_out_size_array
+from ..spec.mobilenet import BASE_RESOLUTION, MIN_RESOLUTION, mobilenet_v1, scale_channels_array
+from .kinds import layer_kind
 
 if TYPE_CHECKING:
     import numpy as np
@@ -99,7 +99,7 @@ def _probe_channels(base: int, probe: int, where: str) -> tuple[int, ...] | int:
 def structure(shallow: bool = False, separable: bool = True, num_classes: int = 1000) -> Structure:
     """Read the per-layer cost structure of one MobileNetV1 variant off the spec.
 
-    The network is built by :func:`~costmodel.mobilenet.mobilenet_v1` at α = 1 and at α = 1/2 (both at 224):
+    The network is built by :func:`~costmodel.spec.mobilenet.mobilenet_v1` at α = 1 and at α = 1/2 (both at 224):
     a channel count that changes between them scales with α (as ``int(c·α)``), one that stays is fixed.
     Feature-map sizes are followed as chains of strided windows from the input, so that every layer whose map
     went through the same windows shares one size stage.
@@ -348,7 +348,7 @@ def sweep_arrays(
         (reshape to (n, m) for a plane). False: paired points, ``alpha[i]`` with ``resolution[i]`` (n == m, or
         one of them a scalar).
     shallow, separable, num_classes
-        The variant, as in :func:`~costmodel.mobilenet.mobilenet_v1`.
+        The variant, as in :func:`~costmodel.spec.mobilenet.mobilenet_v1`.
 
     Returns
     -------

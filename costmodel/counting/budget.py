@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .errors import SpecError
-from .mobilenet import resolve_resolution
+from ..errors import SpecError
+from ..spec.mobilenet import resolve_resolution
 from .sweeps import structure, sweep, sweep_arrays
 
 if TYPE_CHECKING:
@@ -160,7 +160,7 @@ def pareto_frontier(df: pd.DataFrame, cost: str = "mult_adds", accuracy: str = "
     Parameters
     ----------
     df : DataFrame
-        Any rows with numeric ``cost`` and ``accuracy`` columns (e.g. :func:`costmodel.accuracy.models`).
+        Any rows with numeric ``cost`` and ``accuracy`` columns (e.g. :func:`costmodel.paper.accuracy.models`).
 
     Returns
     -------
@@ -184,7 +184,7 @@ def pareto_frontier(df: pd.DataFrame, cost: str = "mult_adds", accuracy: str = "
 
 def frontier(cost: str = "mult_adds", accuracy: str = "top1") -> pd.DataFrame:
     """Pareto frontier of published top-1 against computed Mult-Adds (or params) over the 16 card models."""
-    from .accuracy import models
+    from ..paper.accuracy import models
 
     if cost not in ("mult_adds", "params"):
         raise SpecError(f"frontier cost must be 'mult_adds' or 'params', got {cost!r}")

@@ -10,7 +10,7 @@ import csv
 import io
 from importlib import resources
 
-from .errors import DataError
+from ..errors import DataError
 
 __all__ = ["read_csv", "data_text"]
 

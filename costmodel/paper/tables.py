@@ -1,7 +1,7 @@
 """The paper's Tables 1-9, published against computed.
 
 Tables 8-9 compare MobileNet with GoogLeNet, VGG16, SqueezeNet (1.0) and AlexNet; those are computed from the
-torchvision definitions in :mod:`costmodel.zoo`, under the paper's convention (conv and FC weights and
+torchvision definitions in :mod:`costmodel.spec.zoo`, under the paper's convention (conv and FC weights and
 Mult-Adds), and the explanations of the published numbers that do not follow name the arithmetic that does.
 
 Published numbers are data (``data/paper_table1.csv``, ``data/paper_tables.csv``, with provenance); computed
@@ -20,13 +20,13 @@ from fractions import Fraction
 from functools import cache
 from typing import TYPE_CHECKING
 
-from .engine import Cost, count
-from .errors import DataError
-from .layers import Conv2d
-from .mobilenet import mobilenet_v1, scale_channels
+from ..counting.engine import Cost, count
+from ..errors import DataError
+from ..spec.layers import Conv2d
+from ..spec.mobilenet import mobilenet_v1, scale_channels
+from ..spec.network import Network
+from ..spec.zoo import NETWORKS, network
 from .published import read_csv
-from .spec import Network
-from .zoo import NETWORKS, network
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -131,7 +131,7 @@ def _flag(table: int, row: str, quantity: str) -> str:
 
 
 def _table1() -> list[Comparison]:
-    from .report import filter_shape, map_shape, type_stride
+    from ..report.tables import filter_shape, map_shape, type_stride
 
     nodes = {node.name: node for node in mobilenet_v1()}
     out = []

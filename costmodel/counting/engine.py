@@ -1,6 +1,6 @@
 """The cost engine: exact integer parameter and Mult-Add counts, from shapes only.
 
-Counting convention (the default, ``"paper"``; see :mod:`costmodel.conventions` for the others):
+Counting convention (the default, ``"paper"``; see :mod:`costmodel.counting.conventions` for the others):
 
 - One Mult-Add is one multiply-accumulate. FLOPs are always 2 x Mult-Adds and are never mixed with them.
 - A convolution with kernel D_K, M input and N output channels, ``groups`` g and a D_F x D_F *output* map
@@ -10,7 +10,7 @@ Counting convention (the default, ``"paper"``; see :mod:`costmodel.conventions` 
 - Pooling and softmax cost nothing in the paper's convention: that is an explicit rule per type, and a layer
   type with no rule is an error (:class:`~costmodel.errors.ConventionError`), never a silent zero.
 
-The engine returns integers and small dataclasses; it never formats (see :mod:`costmodel.report`).
+The engine returns integers and small dataclasses; it never formats (see :mod:`costmodel.report.tables`).
 """
 
 from __future__ import annotations
@@ -19,15 +19,28 @@ from dataclasses import dataclass
 from functools import singledispatch
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from .._hooks import table as _table
+from ..errors import ConventionError, SpecError
+from ..spec.layers import (
+    AdaptiveAvgPool,
+    Concat,
+    Conv2d,
+    GlobalAvgPool,
+    Linear,
+    Pool2d,
+    Residual,
+    Softmax,
+    conv_weight_shape,
+    linear_weight_shape,
+)
+from ..spec.network import Network, Node
 from .conventions import Convention, get_convention
-from .errors import ConventionError, SpecError
-from .layers import AdaptiveAvgPool, Concat, Conv2d, GlobalAvgPool, Linear, Pool2d, Residual, Softmax
-from .spec import Network, Node
+from .kinds import layer_kind
 
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["LayerCost", "Cost", "count", "layer_cost", "layer_kind", "formula", "weights_cost"]
+__all__ = ["LayerCost", "Cost", "count", "layer_cost", "weights_cost", "extra_ops"]
 
 
 class LayerCost(NamedTuple):
@@ -86,9 +99,7 @@ class Cost:
 
     def table(self) -> pd.DataFrame:
         """One row per layer (pandas DataFrame); the rows add up to :attr:`params` and :attr:`mult_adds`."""
-        from .report import cost_table
-
-        return cost_table(self)
+        return _table(self)  # built by costmodel.report.tables, through the one hook (costmodel._hooks)
 
     def __repr__(self) -> str:
         return (
@@ -105,14 +116,15 @@ def weights_cost(layer: object, node: Node) -> tuple[int, int]:
 
 @weights_cost.register
 def _(layer: Conv2d, node: Node) -> tuple[int, int]:
-    weights = layer.kernel * layer.kernel * (layer.in_ch // layer.groups) * layer.out_ch
+    k_h, k_w, m, n = conv_weight_shape(layer)
+    weights = k_h * k_w * m * n
     return weights, weights * node.out_size * node.out_size  # eq. (1); eq. (4)'s first term when depthwise
 
 
 @weights_cost.register
 def _(layer: Linear, node: Node) -> tuple[int, int]:
-    weights = layer.in_features * layer.out_features
-    return weights, weights
+    m, n = linear_weight_shape(layer)
+    return m * n, m * n
 
 
 @weights_cost.register(Pool2d)
@@ -134,24 +146,40 @@ def _(layer: object, node: Node) -> tuple[int, int]:
 _weights_rule = weights_cost.dispatch  # skip singledispatch's wrapper in the hot loop
 
 
-def layer_kind(layer: object) -> str:
-    """The paper's Table 2 category of a layer: "Conv 1x1", "Conv DW 3x3", "Conv 3x3", "FC", ..."""
-    if isinstance(layer, Conv2d):
-        k = f"{layer.kernel}x{layer.kernel}"
-        if layer.depthwise:
-            return f"Conv DW {k}"
-        return f"Conv {k}" if layer.groups == 1 else f"Conv group {k}"
-    if isinstance(layer, Linear):
-        return "FC"
-    if isinstance(layer, (Pool2d, GlobalAvgPool, AdaptiveAvgPool)):
-        return "Max Pool" if getattr(layer, "mode", "avg") == "max" else "Avg Pool"
-    if isinstance(layer, Concat):
-        return "Concat"
-    if isinstance(layer, Residual):
-        return "Residual"
-    if isinstance(layer, Softmax):
-        return "Softmax"
-    return type(layer).__name__
+@singledispatch
+def extra_ops(layer: object, node: Node, convention: Convention) -> int:
+    """Operations a layer type adds under a convention beyond its multiply-accumulates and the bias, batch-norm
+    and activation rules every type shares (pooling: one per input element, and so on); 0 for most types."""
+    raise ConventionError(
+        f"{getattr(layer, 'name', layer)!r}: no convention rule for layer type {type(layer).__name__}"
+    )
+
+
+@extra_ops.register(Conv2d)
+@extra_ops.register(Linear)
+@extra_ops.register(Softmax)
+@extra_ops.register(Concat)
+@extra_ops.register(Residual)
+def _(layer: object, node: Node, convention: Convention) -> int:
+    return 0  # a block's layers are counted one by one (``parts``); the join itself is free
+
+
+def _in_elements(node: Node) -> int:
+    return node.in_ch * node.in_size * node.in_size
+
+
+@extra_ops.register
+def _(layer: Pool2d, node: Node, convention: Convention) -> int:
+    out = node.out_ch * node.out_size * node.out_size
+    return convention.pool_ops * _in_elements(node) + (convention.avg_pool_out_ops * out if layer.mode == "avg" else 0)
+
+
+@extra_ops.register(GlobalAvgPool)
+@extra_ops.register(AdaptiveAvgPool)
+def _(layer: object, node: Node, convention: Convention) -> int:
+    # adaptive/global average pooling: torchvision's nn.AdaptiveAvgPool2d
+    out = node.out_ch * node.out_size * node.out_size
+    return (convention.pool_ops + convention.adaptive_pool_ops) * _in_elements(node) + convention.avg_pool_out_ops * out
 
 
 def layer_cost(node: Node, convention: Convention) -> LayerCost:
@@ -171,13 +199,7 @@ def layer_cost(node: Node, convention: Convention) -> LayerCost:
         mult_adds += convention.bn_ops * out_elems + convention.bn_channel_ops * node.out_ch
     if getattr(layer, "activation", None) is not None:
         mult_adds += convention.activation_ops * out_elems
-    if isinstance(layer, (Pool2d, GlobalAvgPool, AdaptiveAvgPool)):
-        in_elems = node.in_ch * node.in_size * node.in_size
-        mult_adds += convention.pool_ops * in_elems
-        if not isinstance(layer, Pool2d):  # adaptive: torchvision's nn.AdaptiveAvgPool2d
-            mult_adds += convention.adaptive_pool_ops * in_elems
-        if getattr(layer, "mode", "avg") == "avg":
-            mult_adds += convention.avg_pool_out_ops * out_elems
+    mult_adds += extra_ops(layer, node, convention)
     return LayerCost(node, params, mult_adds)
 
 
@@ -221,36 +243,3 @@ def count(network: Network, convention: str | Convention = "paper") -> Cost:
         sum(lc.params for lc in layers),
         sum(lc.mult_adds for lc in layers),
     )
-
-
-def formula(node: Node) -> str:
-    """A layer's Mult-Adds in the paper's notation with its values substituted (the ``weights_cost`` part).
-
-    D_F is the *output* feature-map size (the paper's formulas assume stride 1, where input and output agree).
-
-    >>> from costmodel import mobilenet_v1
-    >>> formula(mobilenet_v1()["conv_dw_1"])
-    'D_K·D_K·M·D_F·D_F = 3·3·32·112·112 = 3,612,672'
-    """
-    layer = node.layer
-    _, mult_adds = weights_cost(layer, node)
-    if isinstance(layer, Conv2d):
-        k, d = layer.kernel, node.out_size
-        if layer.depthwise:
-            symbols, values = "D_K·D_K·M·D_F·D_F", (k, k, layer.in_ch, d, d)
-        elif layer.groups > 1:
-            symbols, values = (
-                "D_K·D_K·(M/g)·N·D_F·D_F",
-                (k, k, layer.in_ch // layer.groups, layer.out_ch, d, d),
-            )
-        elif k == 1:
-            symbols, values = "M·N·D_F·D_F", (layer.in_ch, layer.out_ch, d, d)
-        else:
-            symbols, values = "D_K·D_K·M·N·D_F·D_F", (k, k, layer.in_ch, layer.out_ch, d, d)
-    elif isinstance(layer, Linear):
-        symbols, values = "M·N", (layer.in_features, layer.out_features)
-    elif isinstance(layer, (Concat, Residual)):
-        return f"sum over the block's layers = {mult_adds:,}"
-    else:
-        return "0 (no multiply-accumulates)"
-    return f"{symbols} = {'·'.join(map(str, values))} = {mult_adds:,}"

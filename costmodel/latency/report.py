@@ -7,12 +7,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-import pandas as pd
+from .._hooks import register_table
 
 if TYPE_CHECKING:
-    from .latency import LatencyPrediction
+    import pandas as pd
+
+    from .model import LatencyPrediction
     from .profiles import DeviceProfile
-    from .validate_latency import ValidationResult
+    from .validate import ValidationResult
 
 __all__ = [
     "prediction_table",
@@ -25,11 +27,14 @@ __all__ = [
 _MS = 1e3  # seconds -> milliseconds
 
 
+@register_table("costmodel.latency.model.LatencyPrediction")
 def prediction_table(pred: LatencyPrediction) -> pd.DataFrame:
     """One row per layer: Mult-Adds beside the predicted time, the roofline's parts and the bound.
 
     The ``predicted_ms`` column adds up to ``pred.seconds`` (in ms); ``predicted_pct`` to 100.
     """
+    import pandas as pd
+
     total = pred.seconds
     return pd.DataFrame(
         [
@@ -76,6 +81,7 @@ def prediction_summary(pred: LatencyPrediction) -> str:
     )
 
 
+@register_table("costmodel.latency.validate.ValidationResult")
 def validation_tables(result: ValidationResult) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(per configuration, per layer type) DataFrames of predicted vs measured latency.
 
@@ -83,6 +89,8 @@ def validation_tables(result: ValidationResult) -> tuple[pd.DataFrame, pd.DataFr
     Per layer type: measured and predicted ms summed over all configurations, their shares of the measured
     total, the Mult-Adds share, the error of the sums and the median absolute error per configuration.
     """
+    import pandas as pd
+
     configs = pd.DataFrame(
         [
             {

@@ -8,13 +8,13 @@ Conventions (stated once, here):
 - Layers run one after another; while a layer runs, its input and its output are live, so the peak live
   activation memory is ``max(input + output)`` over layers. Traffic is the sum of inputs and outputs read and
   written (each layer reads its input once and writes its output once).
-- A multi-branch block (:class:`~costmodel.layers.Concat`) runs its branches one after another, each branch
+- A multi-branch block (:class:`~costmodel.spec.layers.Concat`) runs its branches one after another, each branch
   writing its result straight into its slice of the block's output, so the concatenation copies nothing.
   While a sub-layer runs, the block's input (needed by the branches still to come), the block's output and
   the sub-layer's own input and output are live; the first sub-layer of a branch reads the block's input and
   the last one writes into the block's output, so they add nothing of their own. A block's traffic is its
   sub-layers' traffic.
-- A residual block (:class:`~costmodel.layers.Residual`) runs its body on the block's input, which stays live
+- A residual block (:class:`~costmodel.spec.layers.Residual`) runs its body on the block's input, which stays live
   until the addition; the body's last layer adds it in place into its own output, which is the block's
   output. While a body layer runs, the block's input and the layer's own input and output are live.
 """
@@ -23,10 +23,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import singledispatch
+from typing import TYPE_CHECKING
 
-from .errors import SpecError
-from .layers import AdaptiveAvgPool, Concat, Conv2d, GlobalAvgPool, Linear, Pool2d, Residual, Softmax
-from .spec import Network, Node
+from .._hooks import table as _table
+from ..errors import SpecError
+from ..spec.layers import AdaptiveAvgPool, Concat, Conv2d, GlobalAvgPool, Linear, Pool2d, Residual, Softmax
+from ..spec.network import Network, Node
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = [
     "DTYPE_BYTES",
@@ -133,6 +138,10 @@ class NetworkMemory:
     peak_live_elements: int  # max over layers of input + output, layers run one after another
     peak_layer: str  # the layer where the peak occurs (the first one, on ties)
     traffic_elements: int  # sum over layers of input + output
+
+    def table(self) -> pd.DataFrame:
+        """One row per layer (pandas DataFrame), built by :func:`costmodel.report.tables.memory_table`."""
+        return _table(self)
 
     def bytes(self, dtype: str = "float32") -> dict[str, int]:
         b = dtype_bytes(dtype)

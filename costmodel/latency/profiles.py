@@ -5,7 +5,7 @@ A profile says how fast a device computes and moves data, and how far each layer
 - ``peak_flops_per_s``: the peak arithmetic rate (FLOP/s; one Mult-Add = 2 FLOPs), e.g. from a large float32
   matrix product;
 - ``bandwidth_bytes_per_s``: the memory bandwidth (bytes/s), e.g. from a streaming copy;
-- ``efficiency``: per layer type (the :func:`costmodel.engine.layer_kind` values: ``"Conv 1x1"``,
+- ``efficiency``: per layer type (the :func:`costmodel.counting.kinds.layer_kind` values: ``"Conv 1x1"``,
   ``"Conv DW 3x3"``, ``"Conv 3x3"``, ``"FC"``, ``"Avg Pool"``, ``"Softmax"``...), the fraction of the roofline
   that layer type reaches; a type not listed uses ``default_efficiency``. A value above 1 is allowed: a layer
   whose data stays in cache can beat the streaming bandwidth;
@@ -34,9 +34,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ._files import atomic_write
-from .errors import ProfileError
-from .memory import DTYPE_BYTES
+from .._files import atomic_write
+from ..counting.memory import DTYPE_BYTES
+from ..errors import ProfileError
 
 __all__ = ["DeviceProfile", "load_profile", "save_profile", "profile_from_dict"]
 
@@ -46,7 +46,7 @@ _OPTIONAL = ("name", "efficiency", "default_efficiency", "overhead_s", "overhead
 
 @dataclass(frozen=True)
 class DeviceProfile:
-    """How fast one device computes and moves data; what :func:`costmodel.latency.predict` needs.
+    """How fast one device computes and moves data; what :func:`costmodel.latency.model.predict` needs.
 
     Examples
     --------

@@ -1,6 +1,6 @@
 """Counting-convention presets: the rules by which popular tools count, applied to our spec.
 
-Each preset is a :class:`~costmodel.conventions.Convention` registered under the tool's name, so that
+Each preset is a :class:`~costmodel.counting.conventions.Convention` registered under the tool's name, so that
 ``costmodel.count(net, convention="fvcore")`` gives what fvcore reports for the same network built in PyTorch
 the torchvision way (``nn.Conv2d`` + ``nn.BatchNorm2d`` + ``nn.ReLU`` modules, ``nn.AdaptiveAvgPool2d``,
 ``nn.Linear``; no softmax module). No preset holds a total: every difference from the paper is a per-layer
@@ -42,8 +42,8 @@ from typing import TYPE_CHECKING
 from .conventions import CONVENTIONS, Convention, get_convention, register_convention
 
 if TYPE_CHECKING:
+    from ..spec.network import Network
     from .engine import Cost
-    from .spec import Network
 
 __all__ = ["PRESETS", "preset_names", "tool_value", "trainable_params", "bn_channels"]
 

@@ -1,4 +1,4 @@
-"""Networks as JSON documents: :meth:`Network.from_dict <costmodel.spec.Network.from_dict>`, ``to_dict``.
+"""Networks as JSON documents: :meth:`Network.from_dict <costmodel.spec.network.Network.from_dict>`, ``to_dict``.
 
 Schema (version 1)
 ------------------
@@ -60,7 +60,7 @@ from collections.abc import Mapping
 from dataclasses import MISSING, fields
 from typing import Any
 
-from .errors import CostModelError, DataError
+from ..errors import CostModelError, DataError
 from .layers import (
     ACTIVATIONS,
     AdaptiveAvgPool,
@@ -72,7 +72,6 @@ from .layers import (
     Residual,
     Softmax,
 )
-from .spec import Network
 
 __all__ = [
     "SCHEMA",
@@ -81,11 +80,10 @@ __all__ = [
     "MAX_LAYERS",
     "MAX_DEPTH",
     "MAX_INT",
-    "network_from_dict",
-    "network_to_dict",
-    "from_json",
-    "to_json",
-    "load",
+    "parse_document",
+    "network_document",
+    "parse_json",
+    "read_document",
 ]
 
 SCHEMA = "costmodel.network/1"
@@ -216,8 +214,10 @@ def _branches_from_list(
     return tuple(out)
 
 
-def network_from_dict(document: Mapping[str, Any]) -> Network:
-    """Build a :class:`Network` from a document (see the module docstring for the schema).
+def parse_document(document: object) -> dict[str, Any]:
+    """Check a document (see the module docstring for the schema) and build its layers: the keyword arguments
+    of :class:`~costmodel.spec.network.Network` (``layers``, ``input_size``, ``in_ch``, ``name``, ``config``).
+    ``Network.from_dict`` builds the network from them; this module does not import the network class.
 
     Raises
     ------
@@ -252,7 +252,7 @@ def network_from_dict(document: Mapping[str, Any]) -> Network:
         raise DataError(f"network document: 'layers' must be a non-empty list, got {_show(layers)}")
     budget = _Budget()
     built = [_layer_from_dict(layer, f"layers[{i}]", 0, budget) for i, layer in enumerate(layers)]
-    return Network(built, document["input_size"], in_ch, name=name, config=dict(config))
+    return {"layers": built, "input_size": document["input_size"], "in_ch": in_ch, "name": name, "config": dict(config)}
 
 
 def _layer_to_dict(layer: object) -> dict[str, Any]:
@@ -270,7 +270,7 @@ def _layer_to_dict(layer: object) -> dict[str, Any]:
     return out
 
 
-def network_to_dict(network: Network) -> dict[str, Any]:
+def network_document(network: Any) -> dict[str, Any]:
     """A network as a JSON-compatible document; every field is written out, defaults included."""
     return {
         "schema": SCHEMA,
@@ -291,27 +291,21 @@ def _json_config(config: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def from_json(text: str | bytes) -> Network:
-    """Build a network from JSON text (at most :data:`MAX_DOCUMENT_BYTES`)."""
+def parse_json(text: str | bytes) -> Any:
+    """Parse JSON text of at most :data:`MAX_DOCUMENT_BYTES` (the document is checked by :func:`parse_document`)."""
     if not isinstance(text, (str, bytes, bytearray)):
         raise DataError(f"JSON text must be str or bytes, got {type(text).__name__}")
     size = len(text.encode("utf-8", "surrogatepass") if isinstance(text, str) else text)
     if size > MAX_DOCUMENT_BYTES:
         raise DataError(f"network document is {size:,} bytes; the limit is {MAX_DOCUMENT_BYTES:,}")
     try:
-        document = json.loads(text)
+        return json.loads(text)
     except (ValueError, RecursionError) as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
         raise DataError(f"network document is not valid JSON: {str(exc)[:200]}") from None
-    return network_from_dict(document)
 
 
-def to_json(network: Network, indent: int | None = 2) -> str:
-    """A network as JSON text."""
-    return json.dumps(network_to_dict(network), indent=indent)
-
-
-def load(path: str | os.PathLike[str]) -> Network:
-    """Read a network document from a file (checked against :data:`MAX_DOCUMENT_BYTES` before reading)."""
+def read_document(path: str | os.PathLike[str]) -> Any:
+    """Read and parse a JSON document from a file (checked against :data:`MAX_DOCUMENT_BYTES` before reading)."""
     try:
         size = os.stat(path).st_size
         if size > MAX_DOCUMENT_BYTES:
@@ -322,4 +316,4 @@ def load(path: str | os.PathLike[str]) -> Network:
         raise
     except OSError as exc:
         raise DataError(f"cannot read network document {os.fspath(path)!r}: {exc.strerror}") from None
-    return from_json(text)
+    return parse_json(text)

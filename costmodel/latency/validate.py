@@ -2,7 +2,7 @@
 
 The held-out set (:data:`HELD_OUT`) is the paper's 16 MobileNets of Tables 6-7: α ∈ {1.0, 0.75, 0.5, 0.25}
 x resolution ∈ {224, 192, 160, 128}. For each, the reference executor measures whole forward passes and
-every layer (:func:`costmodel.calibrate.measure_networks`, with the statistic the profile was calibrated
+every layer (:func:`costmodel.latency.calibrate.measure_networks`, with the statistic the profile was calibrated
 with); the model predicts both from the profile. The result gives the signed error per configuration and per
 layer type, the median absolute error over configurations, and the rank agreement of predicted and measured
 latency (Spearman's ρ and Kendall's τ-b, implemented here with NumPy) -- what an architecture search needs is
@@ -17,10 +17,11 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .._hooks import table as _table
+from ..errors import ProfileError
+from ..spec.mobilenet import mobilenet_v1
 from .calibrate import Measurement, TimeLayers, measure_networks
-from .errors import ProfileError
-from .latency import predict
-from .mobilenet import mobilenet_v1
+from .model import predict
 from .profiles import DeviceProfile
 
 if TYPE_CHECKING:
@@ -165,10 +166,8 @@ class ValidationResult:
         return out
 
     def tables(self) -> tuple[pd.DataFrame, pd.DataFrame]:
-        """(per-configuration DataFrame, per-layer-type DataFrame); see :mod:`costmodel.latency_report`."""
-        from .latency_report import validation_tables
-
-        return validation_tables(self)
+        """(per-configuration DataFrame, per-layer-type DataFrame); see :mod:`costmodel.latency.report`."""
+        return _table(self)  # costmodel.latency.report.validation_tables, through costmodel._hooks
 
 
 def compare(profile: DeviceProfile, measurements: Sequence[Measurement]) -> ValidationResult:
@@ -221,12 +220,12 @@ def validate(
     Parameters
     ----------
     profile : DeviceProfile
-        Usually from ``costmodel calibrate`` (fitted on :data:`~costmodel.calibrate.FIT_CONFIGS`).
+        Usually from ``costmodel calibrate`` (fitted on :data:`~costmodel.latency.calibrate.FIT_CONFIGS`).
     configs : sequence of (alpha, resolution)
         Default: the 16 held-out configurations.
     repeats, rounds : int
         Forward passes per configuration and round, and rounds; see
-        :func:`costmodel.calibrate.measure_networks`.
+        :func:`costmodel.latency.calibrate.measure_networks`.
     time_layers : callable, optional
         Replaces the reference executor's timing (a synthetic device in tests).
     statistic : {"min", "median"}, optional

@@ -6,12 +6,16 @@ re-derive a shape.
 
 from __future__ import annotations
 
+import json
+import os
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from .errors import SpecError
+from ..checks import positive_int
+from ..errors import SpecError
 from .layers import BLOCKS, Layer, block_branches, output_shape
+from .serialize import network_document, parse_document, parse_json, read_document
 
 __all__ = ["Network", "Node", "place"]
 
@@ -28,7 +32,7 @@ class Node(NamedTuple):
     in_size: int
     out_ch: int
     out_size: int
-    # For a block (:class:`~costmodel.layers.Concat`, :class:`~costmodel.layers.Residual`): each branch's
+    # For a block (:class:`~costmodel.spec.layers.Concat`, :class:`~costmodel.spec.layers.Residual`): each branch's
     # layers, placed.
     branches: tuple[tuple[Node, ...], ...] = ()
 
@@ -53,7 +57,7 @@ class Node(NamedTuple):
 def place(layer: Layer, in_ch: int, in_size: int) -> Node:
     """Place one layer on an ``in_size x in_size x in_ch`` input: its :class:`Node`, blocks recursively.
 
-    The sizes come from :func:`costmodel.layers.output_shape`, the one shape rule per layer type.
+    The sizes come from :func:`costmodel.spec.layers.output_shape`, the one shape rule per layer type.
     """
     out_ch, out_size = output_shape(layer, in_ch, in_size)
     if out_size < 1:
@@ -80,7 +84,7 @@ class Network:
     Parameters
     ----------
     layers : iterable of layers
-        Layer descriptions from :mod:`costmodel.layers`, in execution order. Names must be unique.
+        Layer descriptions from :mod:`costmodel.spec.layers`, in execution order. Names must be unique.
     input_size : int
         Height and width of the (square) input image.
     in_ch : int
@@ -92,7 +96,7 @@ class Network:
 
     Examples
     --------
-    >>> from costmodel.layers import Conv2d
+    >>> from costmodel.spec.layers import Conv2d
     >>> net = Network([Conv2d("c", 3, 8, 3, stride=2)], input_size=33)
     >>> net.nodes[0].out_size
     17
@@ -114,9 +118,8 @@ class Network:
         config: Mapping[str, Any] | None = None,
     ) -> None:
         layers = tuple(layers)
-        for value, what in ((input_size, "input_size"), (in_ch, "in_ch")):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise SpecError(f"{name}: {what} must be a positive integer, got {value!r}")
+        input_size = positive_int(input_size, f"{name}: input_size")
+        in_ch = positive_int(in_ch, f"{name}: in_ch")
         if not layers:
             raise SpecError(f"{name}: a network needs at least one layer")
         nodes = []
@@ -171,16 +174,26 @@ class Network:
 
     @classmethod
     def from_dict(cls, document: Mapping[str, Any]) -> Network:
-        """Build a network from a JSON-compatible document; see :mod:`costmodel.serialize` for the schema."""
-        from .serialize import network_from_dict
+        """Build a network from a JSON-compatible document; see :mod:`costmodel.spec.serialize` for the schema."""
+        return cls(**parse_document(document))
 
-        return network_from_dict(document)
+    @classmethod
+    def from_json(cls, text: str | bytes) -> Network:
+        """Build a network from JSON text (at most :data:`costmodel.spec.serialize.MAX_DOCUMENT_BYTES`)."""
+        return cls.from_dict(parse_json(text))
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> Network:
+        """Read a network document from a JSON file (its size checked before it is read)."""
+        return cls.from_dict(read_document(path))
 
     def to_dict(self) -> dict[str, Any]:
-        """This network as a JSON-compatible document (:meth:`from_dict` rebuilds it)."""
-        from .serialize import network_to_dict
+        """This network as a JSON-compatible document (:meth:`from_dict` rebuilds it); defaults written out."""
+        return network_document(self)
 
-        return network_to_dict(self)
+    def to_json(self, indent: int | None = 2) -> str:
+        """This network as JSON text."""
+        return json.dumps(self.to_dict(), indent=indent)
 
     @property
     def out_ch(self) -> int:

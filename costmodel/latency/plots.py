@@ -13,12 +13,12 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ._files import atomic_write
+from .._files import atomic_write
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-    from .validate_latency import ValidationResult
+    from .validate import ValidationResult
 
 __all__ = ["plot_latency_vs_mult_adds", "plot_time_share", "save_latency_plots"]
 
@@ -82,7 +82,7 @@ def plot_time_share(result: ValidationResult) -> Figure:
 
 def save_latency_plots(result: ValidationResult, folder: str | os.PathLike[str]) -> list[Path]:
     """Write both figures as PNG into ``folder`` (which must exist); return their paths."""
-    from .errors import CostModelError
+    from ..errors import CostModelError
 
     folder = Path(folder)
     if not folder.is_dir():

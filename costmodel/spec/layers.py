@@ -3,7 +3,7 @@
 Paper notation (Howard et al., 2017): M = input channels, N = output channels, D_K = kernel size,
 D_F = feature-map size. Feature maps are square.
 
-Each layer type registers its shape rule with :func:`output_shape`, so :class:`~costmodel.spec.Network`
+Each layer type registers its shape rule with :func:`output_shape`, so :class:`~costmodel.spec.network.Network`
 derives every feature-map size without knowing the layer types. The size rule for strided windows lives in
 one function, :func:`window_out_size`.
 """
@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from functools import singledispatch
 from typing import TYPE_CHECKING, Literal, Union
 
-from .errors import SpecError
+from ..checks import boolean, non_negative_int, positive_int
+from ..errors import SpecError
 
 if TYPE_CHECKING:
     import numpy as np
@@ -36,17 +37,14 @@ __all__ = [
     "window_out_size_array",
     "same_padding",
     "output_shape",
+    "weight_shape",
+    "LAYER_TYPES",
 ]
 
 #: Activations a convolution or FC layer may carry. ``None`` means linear.
 ACTIVATIONS = (None, "relu", "relu6")
 
 Padding = Union[int, Literal["same"]]
-
-
-def _positive_int(value: object, what: str, name: str) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise SpecError(f"{name}: {what} must be a positive integer, got {value!r}")
 
 
 def _check_ints(layer: object, fields: tuple[str, ...]) -> None:
@@ -60,17 +58,19 @@ def _check_ints(layer: object, fields: tuple[str, ...]) -> None:
     else:
         return
     for f in fields:
-        v = getattr(layer, f)
-        if not isinstance(v, bool) and not isinstance(v, int) and hasattr(v, "__index__"):
-            object.__setattr__(layer, f, v.__index__())
-        _positive_int(getattr(layer, f), f, layer.name)  # type: ignore[attr-defined]
+        value = positive_int(getattr(layer, f), f"{layer.name}: {f}")  # type: ignore[attr-defined]
+        object.__setattr__(layer, f, value)
 
 
 def _padding(value: object, name: str) -> None:
-    if value == "same":
-        return
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise SpecError(f"{name}: padding must be 'same' or a non-negative integer, got {value!r}")
+    if value != "same":
+        non_negative_int(value, f"{name}: padding ('same' or an integer)")
+
+
+def _flags(layer: object, fields: tuple[str, ...]) -> None:
+    for f in fields:
+        if type(getattr(layer, f)) is not bool:
+            object.__setattr__(layer, f, boolean(getattr(layer, f), f"{layer.name}: {f}"))  # type: ignore[attr-defined]
 
 
 def _activation(value: object, name: str) -> None:
@@ -118,6 +118,8 @@ class Conv2d:
             )
         if self.padding != "same":
             _padding(self.padding, self.name)
+        if type(self.bias) is not bool or type(self.batch_norm) is not bool:
+            _flags(self, ("bias", "batch_norm"))
         if self.activation != "relu":
             _activation(self.activation, self.name)
 
@@ -125,11 +127,6 @@ class Conv2d:
     def depthwise(self) -> bool:
         """True for a depthwise convolution (one filter per input channel)."""
         return self.groups > 1 and self.groups == self.in_ch == self.out_ch
-
-    @property
-    def weight_shape(self) -> tuple[int, int, int, int]:
-        """Shape of the weights as Keras stores them: (D_K, D_K, M / groups, N)."""
-        return (self.kernel, self.kernel, self.in_ch // self.groups, self.out_ch)
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,6 +143,7 @@ class Pool2d:
     def __post_init__(self) -> None:
         _check_ints(self, ("kernel", "stride"))
         _padding(self.padding, self.name)
+        _flags(self, ("ceil_mode",))
         if self.mode not in ("avg", "max"):
             raise SpecError(f"{self.name}: mode must be 'avg' or 'max', got {self.mode!r}")
 
@@ -169,7 +167,7 @@ class AdaptiveAvgPool:
     output_size: int
 
     def __post_init__(self) -> None:
-        _positive_int(self.output_size, "output_size", self.name)
+        _check_ints(self, ("output_size",))
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,11 +182,8 @@ class Linear:
 
     def __post_init__(self) -> None:
         _check_ints(self, ("in_features", "out_features"))
+        _flags(self, ("bias",))
         _activation(self.activation, self.name)
-
-    @property
-    def weight_shape(self) -> tuple[int, int]:
-        return (self.in_features, self.out_features)
 
 
 @dataclass(frozen=True, slots=True)
@@ -273,6 +268,10 @@ def _sublayers(branches: tuple[tuple[Layer, ...], ...]) -> tuple[Layer, ...]:
 
 
 Layer = Union[Conv2d, Pool2d, GlobalAvgPool, AdaptiveAvgPool, Linear, Softmax, Concat, Residual]
+
+#: Every layer type. Each concern (shape, weights, Mult-Adds, memory, kind, executor, ONNX, latency) keeps one
+#: rule per type in its own registry; ``tests/test_registries.py`` checks every type against every registry.
+LAYER_TYPES: tuple[type, ...] = (Conv2d, Pool2d, GlobalAvgPool, AdaptiveAvgPool, Linear, Softmax, Concat, Residual)
 
 
 def window_out_size(n: int, kernel: int, stride: int, padding: Padding, ceil_mode: bool = False) -> int:
@@ -422,3 +421,37 @@ def _(layer: Linear, in_ch: int, in_size: int) -> tuple[int, int]:
 @output_shape.register
 def _(layer: Softmax, in_ch: int, in_size: int) -> tuple[int, int]:
     return in_ch, in_size
+
+
+@singledispatch
+def weight_shape(layer: object) -> tuple[int, ...] | None:
+    """The shape of a layer's own weight array (its kernel; biases and batch norm are the conventions' business),
+    or ``None`` for a layer without weights. The one weight-count rule: the cost engine, the memory model and the
+    reference executor's weight shapes all read it. A block holds no weights of its own (its layers do).
+
+    >>> weight_shape(Conv2d("c", 32, 32, 3, groups=32)), weight_shape(Linear("fc", 1024, 1000))
+    ((3, 3, 1, 32), (1024, 1000))
+    """
+    raise SpecError(f"no weight rule for layer type {type(layer).__name__}")
+
+
+@weight_shape.register
+def conv_weight_shape(layer: Conv2d) -> tuple[int, int, int, int]:
+    """(D_K, D_K, M / groups, N), the layout Keras stores (HWIO)."""
+    return (layer.kernel, layer.kernel, layer.in_ch // layer.groups, layer.out_ch)
+
+
+@weight_shape.register
+def linear_weight_shape(layer: Linear) -> tuple[int, int]:
+    """(M, N): in_features x out_features."""
+    return (layer.in_features, layer.out_features)
+
+
+@weight_shape.register(Pool2d)
+@weight_shape.register(GlobalAvgPool)
+@weight_shape.register(AdaptiveAvgPool)
+@weight_shape.register(Softmax)
+@weight_shape.register(Concat)
+@weight_shape.register(Residual)
+def _(layer: object) -> None:
+    return None

@@ -2,8 +2,8 @@
 
 - :func:`figure4` / :func:`figure5`: the paper's Figures 4 and 5, published top-1 of the 16 TF-slim models
   against computed Mult-Adds (log scale) / parameters, points labelled ``α-resolution``, with the log-linear
-  **empirical fit** (:func:`costmodel.accuracy.loglinear_fit`).
-- :func:`cost_heatmap`: Mult-Adds or parameters over the α x ρ plane (:func:`costmodel.sweeps.sweep`).
+  **empirical fit** (:func:`costmodel.paper.accuracy.loglinear_fit`).
+- :func:`cost_heatmap`: Mult-Adds or parameters over the α x ρ plane (:func:`costmodel.counting.sweeps.sweep`).
 - :func:`layer_comparison`: standard vs depthwise separable convolution for Table 3's layer
   (D_K = 3, M = N = 512, D_F = 14), counted by the engine.
 
@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ._files import atomic_write
-from .errors import CostModelError
+from .._files import atomic_write
+from ..errors import CostModelError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -132,7 +132,7 @@ def cost_heatmap(
         ``axes[0].collections[0]`` is a QuadMesh whose array, shape (len(resolution), len(alpha)), holds the
         cost in millions: row i is ``resolution[i]``, column j is ``alpha[j]``.
     """
-    from .sweeps import sweep_arrays
+    from ..counting.sweeps import sweep_arrays
 
     if quantity not in ("mult_adds", "params"):
         raise CostModelError(f"heatmap quantity must be 'mult_adds' or 'params', got {quantity!r}")
@@ -154,12 +154,12 @@ def cost_heatmap(
 
 def layer_costs(alpha: float = 1.0, d_f: int = 14) -> dict[str, dict[str, int]]:
     """Engine counts for Table 3's layer (D_K = 3, M = N = int(512·α), D_F x D_F) as a standard and as a
-    depthwise separable convolution, built by :func:`costmodel.paper.table3_network`.
+    depthwise separable convolution, built by :func:`costmodel.paper.tables.table3_network`.
 
     Returns {"standard" | "depthwise" | "pointwise": {"mult_adds": int, "params": int}}.
     """
-    from .engine import count
-    from .paper import table3_network
+    from ..counting.engine import count
+    from .tables import table3_network
 
     (standard,) = count(table3_network(alpha, d_f, separable=False)).layers
     depthwise, pointwise = count(table3_network(alpha, d_f, separable=True)).layers
@@ -189,7 +189,7 @@ def layer_comparison(alpha: float = 1.0, d_f: int = 14) -> Figure:
         ratio = (dw + pw) / std
         ax.set_title(f"{'Mult-Adds' if quantity == 'mult_adds' else 'parameters'} (millions); ratio {ratio:.3f}")
         ax.legend(fontsize=7)
-    from .mobilenet import scale_channels
+    from ..spec.mobilenet import scale_channels
 
     m = scale_channels(512, alpha)
     fig.suptitle(f"Table 3's layer, D_K=3, M=N={m}, D_F={d_f}: standard vs depthwise separable")

@@ -15,14 +15,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields, replace
 
-from .errors import ConventionError
+from ..checks import non_negative_int
+from ..errors import ConventionError
 
 __all__ = ["Convention", "CONVENTIONS", "OPTIONS", "get_convention", "register_convention"]
 
 
 @dataclass(frozen=True, slots=True)
 class Convention:
-    """Rules for counting, applied per layer by :func:`costmodel.engine.count`."""
+    """Rules for counting, applied per layer by :func:`costmodel.counting.engine.count`."""
 
     name: str
     summary: str
@@ -34,7 +35,7 @@ class Convention:
     bn_ops: int = 0  # per batch-norm output element (inference: one scale-and-shift)
     activation_ops: int = 0  # per activation output element
     pool_ops: int = 0  # per pooling *input* element (each element is added or compared once)
-    # --- finer rules, for the presets that model other tools (costmodel.presets); all off for the paper ----
+    # --- finer rules, for the presets that model other tools (costmodel.counting.presets); all off for the paper ----
     adaptive_pool_ops: int = 0  # per input element of adaptive/global average pooling (not of fixed windows)
     avg_pool_out_ops: int = 0  # per output element of every average pooling (one division each)
     bn_channel_ops: int = 0  # per batch-norm channel, once per image (torchinfo: a layer's parameters)
@@ -58,9 +59,7 @@ class Convention:
             )
         ops = ("bias_ops", "bn_ops", "activation_ops", "pool_ops", "adaptive_pool_ops", "avg_pool_out_ops")
         for f in (*ops, "bn_channel_ops"):
-            value = getattr(self, f)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                raise ConventionError(f"{f} must be a non-negative integer, got {value!r}")
+            non_negative_int(getattr(self, f), f, ConventionError)
 
     @property
     def weights_only(self) -> bool:

@@ -24,9 +24,9 @@ from functools import lru_cache
 import numpy as np
 import pandas as pd
 
-from .engine import count
-from .errors import DataError
-from .mobilenet import mobilenet_v1
+from ..counting.engine import count
+from ..errors import DataError
+from ..spec.mobilenet import mobilenet_v1
 
 __all__ = [
     "model_card",

@@ -2,16 +2,16 @@
 
 For each layer (batch ``N`` images, one after another, as the reference executor runs them):
 
-- FLOPs = 2 x Mult-Adds (the paper's convention, :func:`costmodel.engine.count`; pooling and softmax do none);
+- FLOPs = 2 x Mult-Adds (the paper's convention, :func:`costmodel.counting.engine.count`; pooling and softmax do none);
 - bytes moved = (weights + N x input + N x output activations) x the profile dtype's size, from
-  :func:`costmodel.memory.layer_memory` (weights are read once per batch, activations once per image);
+  :func:`costmodel.counting.memory.layer_memory` (weights are read once per batch, activations once per image);
 - arithmetic intensity = FLOPs / bytes moved;
 - compute time = FLOPs / peak FLOP/s, memory time = bytes / bandwidth;
 - predicted time = max(compute time, memory time) / efficiency(layer type) + overhead(layer type), the
   overhead being the profile's per-layer ``overhead_s`` plus its optional per-type extra;
 - the layer is ``"compute"``-bound when compute time >= memory time, else ``"memory"``-bound.
 
-The model returns floats and small dataclasses and never formats (see :mod:`costmodel.latency_report`).
+The model returns floats and small dataclasses and never formats (see :mod:`costmodel.latency.report`).
 """
 
 from __future__ import annotations
@@ -19,11 +19,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from .engine import count
-from .errors import SpecError
-from .memory import dtype_bytes, layer_memory
+from .._hooks import table as _table
+from ..checks import positive_int
+from ..counting.engine import count
+from ..counting.memory import dtype_bytes, layer_memory
+from ..errors import SpecError
+from ..spec.network import Network, Node
 from .profiles import DeviceProfile
-from .spec import Network, Node
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -36,7 +38,7 @@ class LayerLatency:
     """One layer's roofline on one profile."""
 
     node: Node
-    kind: str  # costmodel.engine.layer_kind: "Conv 1x1", "Conv DW 3x3", "Conv 3x3", "FC", ...
+    kind: str  # costmodel.counting.kinds.layer_kind: "Conv 1x1", "Conv DW 3x3", "Conv 3x3", "FC", ...
     mult_adds: int
     flops: int  # 2 x mult_adds
     bytes_moved: int  # weights + input + output activations at the profile's dtype
@@ -92,9 +94,7 @@ class LatencyPrediction:
 
     def table(self) -> pd.DataFrame:
         """One row per layer (pandas DataFrame): Mult-Adds, FLOPs, bytes, intensity, times, bound."""
-        from .latency_report import prediction_table
-
-        return prediction_table(self)
+        return _table(self)  # costmodel.latency.report.prediction_table, through costmodel._hooks
 
     def __repr__(self) -> str:
         return (
@@ -122,7 +122,7 @@ def predict(network: Network, profile: DeviceProfile, batch: int = 1) -> Latency
         For example ``costmodel.mobilenet_v1(alpha=0.5, resolution=160)``.
     profile : DeviceProfile
         Peak FLOP/s, bandwidth, per-layer-type efficiency and per-layer overhead; see
-        :mod:`costmodel.profiles` and ``costmodel calibrate``.
+        :mod:`costmodel.latency.profiles` and ``costmodel calibrate``.
     batch : int
         Images per forward pass (the paper's latency is batch 1).
 
@@ -136,8 +136,7 @@ def predict(network: Network, profile: DeviceProfile, batch: int = 1) -> Latency
     """
     if not isinstance(network, Network):
         raise SpecError(f"predict() needs a Network, got {type(network).__name__}")
-    if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
-        raise SpecError(f"batch must be a positive integer, got {batch!r}")
+    positive_int(batch, "batch")
     elem_bytes = dtype_bytes(profile.dtype)
     layers = []
     for lc in count(network, "paper").layers:

@@ -3,7 +3,7 @@
 The comparison networks follow the torchvision definitions layer for layer (``torchvision/models/vgg.py``,
 ``googlenet.py``, ``alexnet.py``, ``squeezenet.py``), so that their parameter counts under the ``torch``
 convention are exactly the ones torchvision documents (``data/torchvision_params.csv``). Dropout is an
-inference-time identity and is left out; flattening is implicit in :class:`~costmodel.layers.Linear`.
+inference-time identity and is left out; flattening is implicit in :class:`~costmodel.spec.layers.Linear`.
 Layer names follow torchvision's module names where they are stable (``inception3a.branch2.1``).
 
 >>> import costmodel
@@ -16,10 +16,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from .errors import SpecError
+from ..checks import positive_int
+from ..errors import SpecError
 from .layers import AdaptiveAvgPool, Concat, Conv2d, GlobalAvgPool, Layer, Linear, Pool2d, Residual
 from .mobilenet import mobilenet_v1
-from .spec import Network
+from .network import Network
 
 __all__ = [
     "network",
@@ -39,9 +40,8 @@ def _conv(name: str, in_ch: int, out_ch: int, kernel: int, stride: int = 1, padd
 
 
 def _check(resolution: object, num_classes: object) -> None:
-    for value, what in ((resolution, "resolution"), (num_classes, "num_classes")):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise SpecError(f"{what} must be a positive integer, got {value!r}")
+    positive_int(resolution, "resolution")
+    positive_int(num_classes, "num_classes")
 
 
 def vgg16(resolution: int = 224, num_classes: int = 1000) -> Network:

@@ -11,9 +11,10 @@ from functools import lru_cache
 from numbers import Integral, Real
 from typing import TYPE_CHECKING
 
-from .errors import SpecError
-from .layers import Conv2d, GlobalAvgPool, Layer, Linear, Softmax
-from .spec import Network
+from ..checks import boolean, positive_int
+from ..errors import SpecError
+from .layers import ACTIVATIONS, Conv2d, GlobalAvgPool, Layer, Linear, Softmax
+from .network import Network
 
 if TYPE_CHECKING:
     import numpy as np
@@ -72,7 +73,7 @@ def scale_channels(channels: int, alpha: float) -> int:
 def scale_channels_array(channels: int, alpha: np.ndarray) -> np.ndarray:
     """:func:`scale_channels` over an array of α: ``int(channels * alpha)`` elementwise, as int64.
 
-    The same rule, vectorised for :mod:`costmodel.sweeps`: the float64 product rounds exactly as Python's
+    The same rule, vectorised for :mod:`costmodel.counting.sweeps`: the float64 product rounds exactly as Python's
     ``channels * alpha`` does (both are IEEE double multiplications) and ``astype(int64)`` truncates toward
     zero as ``int()`` does. Raises :class:`SpecError` naming the smallest α when a layer would keep no channel.
 
@@ -196,12 +197,10 @@ def mobilenet_v1(
     """
     alpha = _check_alpha(alpha)
     size = resolve_resolution(resolution, rho)
-    if isinstance(num_classes, bool) or not isinstance(num_classes, Integral) or num_classes < 1:
-        raise SpecError(f"num_classes must be a positive integer, got {num_classes!r}")
-    if activation not in ("relu", "relu6"):
-        raise SpecError(f"activation must be 'relu' or 'relu6', got {activation!r}")
-
-    shallow, separable = bool(shallow), bool(separable)
+    num_classes = positive_int(num_classes, "num_classes")
+    if activation is None or activation not in ACTIVATIONS:
+        raise SpecError(f"activation must be one of {', '.join(a for a in ACTIVATIONS if a)}, got {activation!r}")
+    shallow, separable = boolean(shallow, "shallow"), boolean(separable, "separable")
     layers = _layers(alpha, shallow, separable, int(num_classes), activation)
 
     variant = "shallow" if shallow else "full-conv" if not separable else "standard"

@@ -12,7 +12,7 @@ When every channel count ``int(c·α)`` equals ``c·α`` and every feature map i
 - R: the classifier (its input channels scale with α; it sees a 1x1 map, so no ρ);
 - S and T: the same layers' weights, by degree in α.
 
-The coefficients come from :func:`costmodel.sweeps.structure` (read off the built network), never typed in.
+The coefficients come from :func:`costmodel.counting.sweeps.structure` (read off the built network), never typed in.
 
 Where it stops applying (:func:`applies` tests a configuration): the real-valued polynomial meets the integer
 counts only when ``c·α`` is an integer for every base channel count c, that is when α is a multiple of
@@ -31,8 +31,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .errors import SpecError
-from .mobilenet import BASE_RESOLUTION, scale_channels
+from .._hooks import table as _table
+from ..errors import SpecError
+from ..spec.mobilenet import BASE_RESOLUTION, scale_channels
 from .sweeps import GLOBAL, Structure, stage_sizes, structure
 
 if TYPE_CHECKING:
@@ -81,12 +82,8 @@ class ClosedForm:
         return self.total.params(alpha)
 
     def table(self) -> pd.DataFrame:
-        """One row per layer kind and a total row; columns kind, P, Q, R, S, T."""
-        import pandas as pd
-
-        rows = [{"kind": k, **_fields(c)} for k, c in self.by_kind.items()]
-        rows.append({"kind": "total", **_fields(self.total)})
-        return pd.DataFrame(rows)
+        """One row per layer kind and a total row; columns kind, P, Q, R, S, T (costmodel.report.tables)."""
+        return _table(self)
 
 
 def _fields(c: Coefficients) -> dict[str, int]:
@@ -141,7 +138,7 @@ def closed_form(shallow: bool = False, separable: bool = True, num_classes: int 
 def applies(alpha: float, resolution: int, *, shallow: bool = False, separable: bool = True) -> bool:
     """Whether the closed form is exact here: ``int(c·α) == c·α`` for every base channel count c, and every
     feature map exactly (resolution / 224) times its size at 224. Checked directly with the spec's own rules
-    (:func:`~costmodel.mobilenet.scale_channels`, :func:`~costmodel.layers.window_out_size`).
+    (:func:`~costmodel.spec.mobilenet.scale_channels`, :func:`~costmodel.spec.layers.window_out_size`).
 
     >>> applies(0.75, 160), applies(0.3, 160), applies(0.75, 225)
     (True, False, False)

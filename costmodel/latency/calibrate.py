@@ -6,7 +6,7 @@
    (``np.copyto``; bytes moved = read + write = 2 x the buffer).
 3. **Fit**: the reference executor (:mod:`costmodel.reference`) runs a few *fitting* configurations
    (:data:`FIT_CONFIGS`, chosen outside the 16 held-out (α, resolution) pairs of the paper's Tables 6-7 that
-   :mod:`costmodel.validate_latency` checks against), timing every layer and every whole pass. With the
+   :mod:`costmodel.latency.validate` checks against), timing every layer and every whole pass. With the
    roofline time ``r`` of each layer at 100 % efficiency, the measured time ``t`` of a layer of type ``k`` is
    modelled as ``t = r / e_k + o_k``; that is linear in ``x_k = 1 / e_k`` and ``o_k``, so the fit is a
    least-squares problem, solved with non-negative coefficients (an exhaustive search over which coefficients
@@ -33,11 +33,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .errors import ProfileError
-from .latency import predict
-from .mobilenet import mobilenet_v1
+from ..checks import positive_int
+from ..errors import ProfileError
+from ..spec.mobilenet import mobilenet_v1
+from ..spec.network import Network
+from .model import predict
 from .profiles import DeviceProfile
-from .spec import Network
 
 __all__ = [
     "FIT_CONFIGS",
@@ -139,7 +140,7 @@ def _measure_once(
     if time_layers is not None:
         layer_s = dict(time_layers(network, None, images, repeats=repeats))
         return Measurement(network, layer_s, float(sum(layer_s.values())))
-    from . import reference
+    from .. import reference
 
     # Fold the batch norms once, as a deployed model would: the forward pass then pays for inference only.
     prepared = reference.prepare(network, reference.init_weights(network, seed=seed))
@@ -179,9 +180,8 @@ def measure_networks(
     ``time_layers(network, weights, images, repeats)`` replaces the executor (tests pass a synthetic device);
     the whole pass is then the sum of its per-layer times.
     """
-    for value, what in ((repeats, "repeats"), (rounds, "rounds")):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ProfileError(f"{what} must be a positive integer, got {value!r}")
+    positive_int(repeats, "repeats", ProfileError)
+    positive_int(rounds, "rounds", ProfileError)
     if statistic not in STATISTICS:
         raise ProfileError(f"statistic must be one of {', '.join(STATISTICS)}, got {statistic!r}")
     best: list[Measurement | None] = [None] * len(networks)
@@ -341,9 +341,8 @@ def calibrate(
     statistic : {"min", "median"}
         Summary of the timed passes (see :func:`measure_networks`); validate with the same one.
     """
-    for value, what in ((repeats, "repeats"), (rounds, "rounds")):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ProfileError(f"{what} must be a positive integer, got {value!r}")
+    positive_int(repeats, "repeats", ProfileError)
+    positive_int(rounds, "rounds", ProfileError)
     start = time.perf_counter()
     progress(f"peak FLOP/s: fastest {matmul_n}x{matmul_n} float32 matrix product over {min_seconds:g} s ...")
     peak = measure_peak_flops(matmul_n, repeats, min_seconds)

@@ -1,0 +1,37 @@
+"""The spec: layer types and their shape rules, networks, and the builders (MobileNetV1, the zoo, JSON).
+
+The spec knows nothing of costs, NumPy or pandas; every later stage reads its finished :class:`Node` objects.
+"""
+
+from __future__ import annotations
+
+from .layers import (
+    ACTIVATIONS,
+    LAYER_TYPES,
+    AdaptiveAvgPool,
+    Concat,
+    Conv2d,
+    GlobalAvgPool,
+    Linear,
+    Pool2d,
+    Residual,
+    Softmax,
+)
+from .mobilenet import mobilenet_v1
+from .network import Network, Node
+
+__all__ = [
+    "ACTIVATIONS",
+    "LAYER_TYPES",
+    "AdaptiveAvgPool",
+    "Concat",
+    "Conv2d",
+    "GlobalAvgPool",
+    "Linear",
+    "Pool2d",
+    "Residual",
+    "Softmax",
+    "Network",
+    "Node",
+    "mobilenet_v1",
+]
