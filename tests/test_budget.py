@@ -12,8 +12,9 @@ from hypothesis import strategies as st
 
 import costmodel
 from costmodel.cli import main
-from costmodel.counting.budget import frontier, largest_alpha, pareto_frontier, under_budget
+from costmodel.counting.budget import largest_alpha, pareto_frontier, under_budget
 from costmodel.errors import SpecError
+from costmodel.paper.accuracy import frontier
 
 
 def engine(alpha, resolution, **kw):

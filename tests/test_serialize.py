@@ -15,7 +15,6 @@ from costmodel import Network, count
 from costmodel.counting.memory import memory
 from costmodel.errors import CostModelError, DataError, SpecError
 from costmodel.spec.serialize import MAX_DEPTH, MAX_DOCUMENT_BYTES, MAX_LAYERS, SCHEMA
-
 from costmodel.spec.zoo import NETWORKS
 
 from_json, load, to_json = Network.from_json, Network.load, Network.to_json

@@ -32,8 +32,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     import pandas as pd
 
-    from ..counting.budget import frontier, largest_alpha, under_budget
+    from ..counting.budget import largest_alpha, under_budget
     from ..errors import SpecError
+    from ..paper.accuracy import frontier
     from ..report.tables import render
 
     variant = {"shallow": args.shallow, "separable": not args.full_conv}

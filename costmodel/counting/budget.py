@@ -27,7 +27,7 @@ from .sweeps import structure, sweep, sweep_arrays
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["AlphaBudget", "largest_alpha", "under_budget", "pareto_frontier", "frontier"]
+__all__ = ["AlphaBudget", "largest_alpha", "under_budget", "pareto_frontier"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,12 +180,3 @@ def pareto_frontier(df: pd.DataFrame, cost: str = "mult_adds", accuracy: str = "
             if a > best:
                 best, best_cost = a, c
     return ordered.loc[keep]
-
-
-def frontier(cost: str = "mult_adds", accuracy: str = "top1") -> pd.DataFrame:
-    """Pareto frontier of published top-1 against computed Mult-Adds (or params) over the 16 card models."""
-    from ..paper.accuracy import models
-
-    if cost not in ("mult_adds", "params"):
-        raise SpecError(f"frontier cost must be 'mult_adds' or 'params', got {cost!r}")
-    return pareto_frontier(models(), cost, accuracy)

@@ -21,13 +21,25 @@ Conventions (stated once, here):
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from functools import singledispatch
 from typing import TYPE_CHECKING
 
 from .._hooks import table as _table
 from ..errors import SpecError
-from ..spec.layers import AdaptiveAvgPool, Concat, Conv2d, GlobalAvgPool, Linear, Pool2d, Residual, Softmax
+from ..spec.layers import (
+    AdaptiveAvgPool,
+    Concat,
+    Conv2d,
+    GlobalAvgPool,
+    Linear,
+    Pool2d,
+    Residual,
+    Softmax,
+    conv_weight_shape,
+    linear_weight_shape,
+)
 from ..spec.network import Network, Node
 
 if TYPE_CHECKING:
@@ -39,6 +51,7 @@ __all__ = [
     "NetworkMemory",
     "dtype_bytes",
     "layer_memory",
+    "memory_rule",
     "memory",
     "weight_elements",
 ]
@@ -63,13 +76,12 @@ def weight_elements(layer: object) -> int:
 
 @weight_elements.register
 def _(layer: Conv2d) -> int:
-    kernel = layer.kernel * layer.kernel * (layer.in_ch // layer.groups) * layer.out_ch
-    return kernel + (layer.out_ch if layer.bias or layer.batch_norm else 0)
+    return math.prod(conv_weight_shape(layer)) + (layer.out_ch if layer.bias or layer.batch_norm else 0)
 
 
 @weight_elements.register
 def _(layer: Linear) -> int:
-    return layer.in_features * layer.out_features + (layer.out_features if layer.bias else 0)
+    return math.prod(linear_weight_shape(layer)) + (layer.out_features if layer.bias else 0)
 
 
 @weight_elements.register(Pool2d)
@@ -104,29 +116,58 @@ class LayerMemory:
         return self.input_elements * b, self.output_elements * b, self.weight_elements * b
 
 
+@singledispatch
+def memory_rule(layer: object, node: Node) -> LayerMemory:
+    """One placed layer's memory: the rule per layer type (plain layers alike; blocks by how they join)."""
+    raise SpecError(f"{node.name}: no memory rule for layer type {type(layer).__name__}")
+
+
 def layer_memory(node: Node) -> LayerMemory:
     """Elements of one placed layer's input, output and stored weights, and its peak live activations."""
-    in_elems = node.in_ch * node.in_size * node.in_size
-    out_elems = node.out_ch * node.out_size * node.out_size
-    if not node.branches:
-        live = traffic = in_elems + out_elems
-        parts: tuple[LayerMemory, ...] = ()
-    else:
-        live, traffic, rows = 0, 0, []
-        concat = isinstance(node.layer, Concat)  # its output buffer is live from the start; a sum's is not
-        for branch in node.branches:
-            last = len(branch) - 1
-            for j, sub in enumerate(branch):
-                row = layer_memory(sub)
-                rows.append(row)
-                traffic += row.traffic_elements
-                own = row.live_elements - (row.input_elements if j == 0 else 0)
-                if concat:
-                    own += out_elems - (row.output_elements if j == last else 0)
-                live = max(live, in_elems + own)
-        parts = tuple(rows)
-    weights = weight_elements(node.layer)
-    return LayerMemory(node.layer.name, in_elems, out_elems, weights, live, traffic, parts)
+    return memory_rule(node.layer, node)
+
+
+def _elements(node: Node) -> tuple[int, int]:
+    return node.in_ch * node.in_size * node.in_size, node.out_ch * node.out_size * node.out_size
+
+
+@memory_rule.register(Conv2d)
+@memory_rule.register(Pool2d)
+@memory_rule.register(GlobalAvgPool)
+@memory_rule.register(AdaptiveAvgPool)
+@memory_rule.register(Linear)
+@memory_rule.register(Softmax)
+def _(layer: object, node: Node) -> LayerMemory:
+    in_elems, out_elems = _elements(node)  # input and output live together; each is read or written once
+    return LayerMemory(
+        node.name, in_elems, out_elems, weight_elements(layer), in_elems + out_elems, in_elems + out_elems
+    )
+
+
+def _block(node: Node, output_live_from_start: bool) -> LayerMemory:
+    in_elems, out_elems = _elements(node)
+    live, traffic, rows = 0, 0, []
+    for branch in node.branches:
+        last = len(branch) - 1
+        for j, sub in enumerate(branch):
+            row = layer_memory(sub)
+            rows.append(row)
+            traffic += row.traffic_elements
+            own = row.live_elements - (row.input_elements if j == 0 else 0)
+            if output_live_from_start:
+                own += out_elems - (row.output_elements if j == last else 0)
+            live = max(live, in_elems + own)
+    return LayerMemory(node.name, in_elems, out_elems, weight_elements(node.layer), live, traffic, tuple(rows))
+
+
+@memory_rule.register
+def _(layer: Concat, node: Node) -> LayerMemory:
+    return _block(node, output_live_from_start=True)  # the branches write into the concatenated buffer
+
+
+@memory_rule.register
+def _(layer: Residual, node: Node) -> LayerMemory:
+    return _block(node, output_live_from_start=False)  # the sum is formed at the end, from the body's output
 
 
 @dataclass(frozen=True, slots=True)

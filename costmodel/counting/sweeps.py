@@ -26,13 +26,24 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import lru_cache, singledispatch
 from itertools import product
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, NamedTuple, Union
 
 from ..errors import SpecError
-from ..spec.layers import Conv2d, GlobalAvgPool, Linear, Softmax, window_out_size_array
+from ..spec.layers import (
+    AdaptiveAvgPool,
+    Concat,
+    Conv2d,
+    GlobalAvgPool,
+    Linear,
+    Pool2d,
+    Residual,
+    Softmax,
+    window_out_size_array,
+)
 from ..spec.mobilenet import BASE_RESOLUTION, MIN_RESOLUTION, mobilenet_v1, scale_channels_array
+from ..spec.network import Node
 from .kinds import layer_kind
 
 if TYPE_CHECKING:
@@ -95,6 +106,61 @@ def _probe_channels(base: int, probe: int, where: str) -> tuple[int, ...] | int:
     raise SpecError(f"{where}: channels {base} at α=1 became {probe} at α={PROBE_ALPHA}, not int(c·α)")
 
 
+_Channels = Union[tuple[int, ...], int]
+_TermParts = Union[tuple[_Channels, _Channels, int, tuple], None]  # (ins, outs, kernel², size chain) or None
+
+
+@singledispatch
+def sweep_term(layer: object, node: Node, probe: Node, chain: tuple) -> tuple[tuple, _TermParts]:
+    """One layer's part of a sweep: the size chain after it, and its cost term's parts (None: it costs nothing).
+
+    ``probe`` is the same layer built at α = 1/2, which tells which channel counts scale with α.
+    """
+    raise SpecError(f"{node.name}: sweep has no rule for layer type {type(layer).__name__}")
+
+
+@sweep_term.register
+def _(layer: Conv2d, node: Node, probe: Node, chain: tuple) -> tuple[tuple, _TermParts]:
+    small = probe.layer
+    if not (layer.padding == "same" and layer.stride == 1):  # SAME with stride 1 keeps the size
+        chain = (*chain, (layer.kernel, layer.stride, layer.padding, False))
+    ins = _probe_channels(layer.in_ch, small.in_ch, layer.name)
+    outs = _probe_channels(layer.out_ch, small.out_ch, layer.name)
+    if layer.depthwise:
+        ins = 1  # weights k²·(M/g)·N with g = M: one input channel per filter
+    elif layer.groups != 1:
+        raise SpecError(f"{layer.name}: sweep supports dense and depthwise convs, not groups={layer.groups}")
+    return chain, (ins, outs, layer.kernel * layer.kernel, chain)
+
+
+@sweep_term.register
+def _(layer: Linear, node: Node, probe: Node, chain: tuple) -> tuple[tuple, _TermParts]:
+    if chain != GLOBAL:
+        raise SpecError(f"{layer.name}: sweep needs the classifier to see a 1x1 map")
+    ins = _probe_channels(node.in_ch, probe.in_ch, layer.name)
+    outs = _probe_channels(layer.out_features, probe.layer.out_features, layer.name)
+    return chain, (ins, outs, 1, chain)
+
+
+@sweep_term.register
+def _(layer: GlobalAvgPool, node: Node, probe: Node, chain: tuple) -> tuple[tuple, _TermParts]:
+    return GLOBAL, None
+
+
+@sweep_term.register
+def _(layer: Softmax, node: Node, probe: Node, chain: tuple) -> tuple[tuple, _TermParts]:
+    return chain, None
+
+
+@sweep_term.register(Pool2d)
+@sweep_term.register(AdaptiveAvgPool)
+@sweep_term.register(Concat)
+@sweep_term.register(Residual)
+def _(layer: object, node: Node, probe: Node, chain: tuple) -> tuple[tuple, _TermParts]:
+    # An explicit refusal: the α x ρ sweep covers MobileNetV1's layer types (population costing covers others).
+    raise SpecError(f"{node.name}: sweep has no rule for layer type {type(layer).__name__}")
+
+
 @lru_cache(maxsize=32)
 def structure(shallow: bool = False, separable: bool = True, num_classes: int = 1000) -> Structure:
     """Read the per-layer cost structure of one MobileNetV1 variant off the spec.
@@ -124,38 +190,18 @@ def structure(shallow: bool = False, separable: bool = True, num_classes: int = 
         return stages.index(c)
 
     for node, probe in zip(base.nodes, half.nodes, strict=True):
-        layer, small = node.layer, probe.layer
-        if isinstance(layer, Conv2d):
-            if not (layer.padding == "same" and layer.stride == 1):  # SAME with stride 1 keeps the size
-                chain = (*chain, (layer.kernel, layer.stride, layer.padding, False))
-            ins = _probe_channels(layer.in_ch, small.in_ch, layer.name)
-            outs = _probe_channels(layer.out_ch, small.out_ch, layer.name)
-            if layer.depthwise:
-                ins = 1  # weights k²·(M/g)·N with g = M: one input channel per filter
-            elif layer.groups != 1:
-                raise SpecError(f"{layer.name}: sweep supports dense and depthwise convs, not groups={layer.groups}")
-            stage = stage_of(chain, node.out_size)
-            coeff = layer.kernel * layer.kernel
-        elif isinstance(layer, Linear):
-            if chain != GLOBAL:
-                raise SpecError(f"{layer.name}: sweep needs the classifier to see a 1x1 map")
-            ins = _probe_channels(node.in_ch, probe.in_ch, layer.name)
-            outs = _probe_channels(layer.out_features, small.out_features, layer.name)
-            stage, coeff = stage_of(chain, 1), 1
-        elif isinstance(layer, GlobalAvgPool):
-            chain = GLOBAL
+        chain, term = sweep_term(node.layer, node, probe, chain)
+        if term is None:
             continue
-        elif isinstance(layer, Softmax):
-            continue
-        else:
-            raise SpecError(f"{node.name}: sweep has no rule for layer type {type(layer).__name__}")
+        ins, outs, coeff, stage_chain = term
+        stage = stage_of(stage_chain, node.out_size if stage_chain != GLOBAL else 1)
         fixed, scaled = 1, []
         for c in (ins, outs):
             if isinstance(c, tuple):
                 scaled += c
             else:
                 fixed *= c
-        terms.append(Term(layer.name, layer_kind(layer), coeff, fixed, tuple(scaled), stage))
+        terms.append(Term(node.name, layer_kind(node.layer), coeff, fixed, tuple(scaled), stage))
     channels = tuple(sorted({c for t in terms for c in t.channels}))
     return Structure(tuple(terms), tuple(stages), tuple(sizes), channels)
 

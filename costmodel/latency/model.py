@@ -17,20 +17,23 @@ The model returns floats and small dataclasses and never formats (see :mod:`cost
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import singledispatch
 from typing import TYPE_CHECKING
 
 from .._hooks import table as _table
 from ..checks import positive_int
 from ..counting.engine import count
+from ..counting.kinds import layer_kind
 from ..counting.memory import dtype_bytes, layer_memory
 from ..errors import SpecError
+from ..spec.layers import AdaptiveAvgPool, Concat, Conv2d, GlobalAvgPool, Linear, Pool2d, Residual, Softmax
 from ..spec.network import Network, Node
 from .profiles import DeviceProfile
 
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["LayerLatency", "LatencyPrediction", "predict", "roofline_seconds"]
+__all__ = ["LayerLatency", "LatencyPrediction", "predict", "roofline_seconds", "latency_kind"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +106,27 @@ class LatencyPrediction:
         )
 
 
+@singledispatch
+def latency_kind(layer: object) -> str:
+    """The kind under which a profile holds a layer's efficiency and overhead (one rule per layer type).
+
+    Today the paper's Table 2 kinds (:func:`costmodel.counting.kinds.layer_kind`): "Conv 1x1", "Conv DW 3x3"...
+    """
+    raise SpecError(f"{getattr(layer, 'name', layer)}: no latency kind for layer type {type(layer).__name__}")
+
+
+@latency_kind.register(Conv2d)
+@latency_kind.register(Pool2d)
+@latency_kind.register(GlobalAvgPool)
+@latency_kind.register(AdaptiveAvgPool)
+@latency_kind.register(Linear)
+@latency_kind.register(Softmax)
+@latency_kind.register(Concat)
+@latency_kind.register(Residual)
+def _(layer: object) -> str:
+    return layer_kind(layer)
+
+
 def roofline_seconds(flops: int, bytes_moved: int, profile: DeviceProfile) -> tuple[float, float]:
     """(compute seconds, memory seconds) of ``flops`` operations and ``bytes_moved`` bytes on ``profile``.
 
@@ -144,13 +168,14 @@ def predict(network: Network, profile: DeviceProfile, batch: int = 1) -> Latency
         mult_adds = batch * lc.mult_adds
         bytes_moved = elem_bytes * (mem.weight_elements + batch * (mem.input_elements + mem.output_elements))
         compute_s, memory_s = roofline_seconds(2 * mult_adds, bytes_moved, profile)
-        efficiency = profile.efficiency_of(lc.kind)
-        overhead_s = profile.overhead_of(lc.kind)
+        kind = latency_kind(lc.node.layer)
+        efficiency = profile.efficiency_of(kind)
+        overhead_s = profile.overhead_of(kind)
         seconds = max(compute_s, memory_s) / efficiency + overhead_s
         layers.append(
             LayerLatency(
                 lc.node,
-                lc.kind,
+                kind,
                 mult_adds,
                 2 * mult_adds,
                 bytes_moved,

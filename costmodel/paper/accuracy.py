@@ -24,11 +24,13 @@ from functools import lru_cache
 import numpy as np
 import pandas as pd
 
+from ..counting.budget import pareto_frontier
 from ..counting.engine import count
-from ..errors import DataError
+from ..errors import DataError, SpecError
 from ..spec.mobilenet import mobilenet_v1
 
 __all__ = [
+    "frontier",
     "model_card",
     "paper_accuracy",
     "models",
@@ -298,3 +300,10 @@ def loglinear_fit(x: str = "mult_adds", y: str = "top1", data: pd.DataFrame | No
     residuals = pd.DataFrame({"model": df["model"].to_numpy(), x: df[x].to_numpy(), "published": acc, "fitted": fitted})
     residuals["residual"] = residuals["published"] - residuals["fitted"]
     return LogLinearFit(x, y, float(slope), float(intercept), 1 - ss_res / ss_tot, residuals)
+
+
+def frontier(cost: str = "mult_adds", accuracy: str = "top1") -> pd.DataFrame:
+    """Pareto frontier of published top-1 against computed Mult-Adds (or params) over the 16 card models."""
+    if cost not in ("mult_adds", "params"):
+        raise SpecError(f"frontier cost must be 'mult_adds' or 'params', got {cost!r}")
+    return pareto_frontier(models(), cost, accuracy)

@@ -27,16 +27,17 @@ import time
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
+from functools import singledispatch
 from typing import Any
 
 import numpy as np
 
 from ..checks import positive_int
 from ..errors import InputError, SpecError, WeightsError
-from ..spec.layers import Conv2d, GlobalAvgPool, Linear, Softmax
+from ..spec.layers import AdaptiveAvgPool, Concat, Conv2d, GlobalAvgPool, Linear, Pool2d, Residual, Softmax
 from ..spec.network import Network, Node
 from . import kernels as K
-from .weights import BN_EPSILON, validate_weights
+from .weights import BN_EPSILON, BN_VARIABLES, validate_weights
 
 __all__ = [
     "Prepared",
@@ -47,6 +48,7 @@ __all__ = [
     "time_layers",
     "check_images",
     "default_threads",
+    "step_for",
 ]
 
 
@@ -132,9 +134,39 @@ class Execution:
     seconds: dict[str, float]
 
 
-def _conv_step(node: Node, weights: Mapping[str, np.ndarray], padding: str) -> _Step:
-    layer = node.layer
-    assert isinstance(layer, Conv2d)
+@singledispatch
+def step_for(layer: object, node: Node, weights: Mapping[str, np.ndarray], padding: str) -> _Step:
+    """One layer ready to run: the executor's rule per layer type (its kernel is chosen here, once)."""
+    raise SpecError(f"{node.name}: the reference executor has no kernel for {type(layer).__name__}")
+
+
+@step_for.register
+def _(layer: GlobalAvgPool, node: Node, weights: Mapping[str, np.ndarray], padding: str) -> _Step:
+    return _Step(node, "pool")
+
+
+@step_for.register
+def _(layer: Linear, node: Node, weights: Mapping[str, np.ndarray], padding: str) -> _Step:
+    bias = weights[f"{layer.name}/bias"] if layer.bias else None
+    return _Step(node, "fc", weights[f"{layer.name}/kernel"], bias, activation=layer.activation)
+
+
+@step_for.register
+def _(layer: Softmax, node: Node, weights: Mapping[str, np.ndarray], padding: str) -> _Step:
+    return _Step(node, "softmax")
+
+
+@step_for.register(Pool2d)
+@step_for.register(AdaptiveAvgPool)
+@step_for.register(Concat)
+@step_for.register(Residual)
+def _(layer: object, node: Node, weights: Mapping[str, np.ndarray], padding: str) -> _Step:
+    # An explicit refusal (validate_weights refuses these first, through weights.weight_arrays).
+    raise SpecError(f"{node.name}: the reference executor has no kernel for {type(layer).__name__}")
+
+
+@step_for.register
+def _(layer: Conv2d, node: Node, weights: Mapping[str, np.ndarray], padding: str) -> _Step:
     name = layer.name
     if layer.depthwise:
         kernel = weights[f"{name}/depthwise_kernel"][:, :, :, 0]  # (K, K, C)
@@ -144,7 +176,7 @@ def _conv_step(node: Node, weights: Mapping[str, np.ndarray], padding: str) -> _
         op = "pointwise" if layer.kernel == 1 and layer.stride == 1 else "conv"
     bias = weights.get(f"{name}/bias") if layer.bias else None
     if layer.batch_norm:
-        bn = [weights[f"{name}_bn/{v}"] for v in ("gamma", "beta", "moving_mean", "moving_variance")]
+        bn = [weights[f"{name}_bn/{v}"] for v in BN_VARIABLES]
         kernel, bias = K.fold_batch_norm(kernel, bias, *bn, epsilon=BN_EPSILON)
     pad_y = K.pads(layer.padding, node.in_size, node.out_size, layer.kernel, layer.stride, padding)
     if op == "pointwise":
@@ -252,20 +284,7 @@ def prepare(
         threads = 1
     positive_int(threads, "threads", InputError)
     validate_weights(network, weights)
-    steps = []
-    for node in network.nodes:
-        layer = node.layer
-        if isinstance(layer, Conv2d):
-            steps.append(_conv_step(node, weights, padding))
-        elif isinstance(layer, GlobalAvgPool):
-            steps.append(_Step(node, "pool"))
-        elif isinstance(layer, Linear):
-            bias = weights[f"{layer.name}/bias"] if layer.bias else None
-            steps.append(_Step(node, "fc", weights[f"{layer.name}/kernel"], bias, activation=layer.activation))
-        elif isinstance(layer, Softmax):
-            steps.append(_Step(node, "softmax"))
-        else:  # validate_weights already refuses other layer types; keep the executor honest anyway
-            raise SpecError(f"{layer.name}: the reference executor has no kernel for {type(layer).__name__}")
+    steps = [step_for(node.layer, node, weights, padding) for node in network.nodes]
     return Prepared(network, padding, tuple(_plan_flat(s) for s in _carry_biases(steps, network.in_ch)), threads)
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from functools import singledispatch
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -19,15 +20,15 @@ import numpy as np
 
 from .._files import atomic_write
 from ..errors import CostModelError, SpecError
-from ..spec.layers import Conv2d, GlobalAvgPool, Linear, Softmax
-from ..spec.network import Network
+from ..spec.layers import AdaptiveAvgPool, Concat, Conv2d, GlobalAvgPool, Linear, Pool2d, Residual, Softmax
+from ..spec.network import Network, Node
 from . import kernels as K
-from .weights import BN_EPSILON, validate_weights
+from .weights import BN_EPSILON, BN_VARIABLES, validate_weights
 
 if TYPE_CHECKING:
     import onnx
 
-__all__ = ["to_onnx", "save_onnx", "OPSET"]
+__all__ = ["to_onnx", "save_onnx", "export_layer", "OPSET"]
 
 OPSET = 17  # BatchNormalization-15, Clip with min/max inputs (>= 11), Softmax on one axis (>= 13)
 
@@ -38,6 +39,96 @@ def _onnx():
     except ImportError:  # pragma: no cover - depends on the environment
         raise CostModelError("ONNX export needs the onnx package: pip install 'costmodel[onnx]'") from None
     return onnx
+
+
+class _Graph:
+    """The ONNX graph being built: nodes, initializers, and the name of the tensor the next layer reads."""
+
+    def __init__(self, weights: Mapping[str, np.ndarray], padding: str) -> None:
+        from onnx import helper, numpy_helper
+
+        self.helper, self.numpy_helper = helper, numpy_helper
+        self.weights, self.padding = weights, padding
+        self.nodes: list[onnx.NodeProto] = []
+        self.inits: list[onnx.TensorProto] = []
+        self.x = "images_nchw"
+        self.logits: str | None = None
+
+    def node(self, op: str, inputs: list[str], output: str, **attrs: object) -> str:
+        self.nodes.append(self.helper.make_node(op, inputs, [output], name=output, **attrs))
+        return output
+
+    def init(self, name: str, value: np.ndarray) -> str:
+        self.inits.append(self.numpy_helper.from_array(np.ascontiguousarray(value, dtype=np.float32), name))
+        return name
+
+    def activation(self, x: str, kind: str | None, name: str) -> str:
+        if kind is None:
+            return x
+        if kind == "relu":
+            return self.node("Relu", [x], f"{name}/relu")
+        if kind == "relu6":
+            lo, hi = self.init(f"{name}/clip_min", np.array(0.0)), self.init(f"{name}/clip_max", np.array(6.0))
+            return self.node("Clip", [x, lo, hi], f"{name}/relu6")
+        raise SpecError(f"{name}: no ONNX export for activation {kind!r}")
+
+
+@singledispatch
+def export_layer(layer: object, node: Node, g: _Graph) -> None:
+    """Append one layer's ONNX nodes to ``g`` (reading ``g.x``, leaving its output name there)."""
+    raise SpecError(f"{node.name}: no ONNX export for layer type {type(layer).__name__}")
+
+
+@export_layer.register
+def _(layer: Conv2d, node: Node, g: _Graph) -> None:
+    name, w = layer.name, g.weights
+    if layer.depthwise:
+        kernel = w[f"{name}/depthwise_kernel"].transpose(2, 3, 0, 1)  # (K, K, C, 1) -> (C, 1, K, K)
+    else:
+        kernel = w[f"{name}/kernel"].transpose(3, 2, 0, 1)  # (K, K, M, N) -> (N, M, K, K)
+    k, s = layer.kernel, layer.stride
+    top, bottom = K.pads(layer.padding, node.in_size, node.out_size, k, s, g.padding)
+    inputs = [g.x, g.init(f"{name}/W", kernel)]
+    if layer.bias:
+        inputs.append(g.init(f"{name}/B", w[f"{name}/bias"]))
+    x = g.node("Conv", inputs, name, kernel_shape=[k, k], strides=[s, s], group=layer.groups,
+               pads=[top, top, bottom, bottom])  # fmt: skip  # [y_begin, x_begin, y_end, x_end]
+    if layer.batch_norm:
+        bn = [g.init(f"{name}_bn/{v}", w[f"{name}_bn/{v}"]) for v in BN_VARIABLES]
+        x = g.node("BatchNormalization", [x, *bn], f"{name}_bn", epsilon=BN_EPSILON)
+    g.x = g.activation(x, layer.activation, name)
+
+
+@export_layer.register
+def _(layer: GlobalAvgPool, node: Node, g: _Graph) -> None:
+    g.x = g.node("GlobalAveragePool", [g.x], layer.name)
+
+
+@export_layer.register
+def _(layer: Linear, node: Node, g: _Graph) -> None:
+    # Our FC flattens NHWC maps: transpose back before flattening (a no-op order at 1x1).
+    name = layer.name
+    nhwc = g.node("Transpose", [g.x], f"{name}/nhwc", perm=[0, 2, 3, 1])
+    inputs = [g.node("Flatten", [nhwc], f"{name}/flat", axis=1), g.init(f"{name}/kernel", g.weights[f"{name}/kernel"])]
+    if layer.bias:
+        inputs.append(g.init(f"{name}/bias", g.weights[f"{name}/bias"]))
+    g.x = g.activation(g.node("Gemm", inputs, name), layer.activation, name)
+
+
+@export_layer.register
+def _(layer: Softmax, node: Node, g: _Graph) -> None:
+    g.logits = g.x
+    g.x = g.node("Softmax", [g.x], "probabilities", axis=-1)
+    g.nodes[-1].name = layer.name
+
+
+@export_layer.register(Pool2d)
+@export_layer.register(AdaptiveAvgPool)
+@export_layer.register(Concat)
+@export_layer.register(Residual)
+def _(layer: object, node: Node, g: _Graph) -> None:
+    # An explicit refusal (validate_weights refuses these first): the reference runs MobileNetV1's types.
+    raise SpecError(f"{node.name}: no ONNX export for layer type {type(layer).__name__}")
 
 
 def to_onnx(network: Network, weights: Mapping[str, np.ndarray], *, padding: str = "same") -> onnx.ModelProto:
@@ -57,101 +148,32 @@ def to_onnx(network: Network, weights: Mapping[str, np.ndarray], *, padding: str
         Input ``images`` (N, R, R, C) float32; outputs ``logits`` and ``probabilities`` (N, classes).
     """
     onnx = _onnx()
-    from onnx import TensorProto, helper, numpy_helper
+    from onnx import TensorProto, helper
 
     if padding not in K.PADDINGS:
         raise SpecError(f"padding convention must be one of {K.PADDINGS}, got {padding!r}")
     validate_weights(network, weights)
-    nodes: list[onnx.NodeProto] = []
-    inits: list[onnx.TensorProto] = []
-
-    def init(name: str, value: np.ndarray) -> str:
-        inits.append(numpy_helper.from_array(np.ascontiguousarray(value, dtype=np.float32), name))
-        return name
-
-    def activation(x: str, kind: str | None, name: str) -> str:
-        if kind is None:
-            return x
-        if kind == "relu":
-            nodes.append(helper.make_node("Relu", [x], [f"{name}/relu"], name=f"{name}/relu"))
-            return f"{name}/relu"
-        lo, hi = init(f"{name}/clip_min", np.array(0.0)), init(f"{name}/clip_max", np.array(6.0))
-        nodes.append(helper.make_node("Clip", [x, lo, hi], [f"{name}/relu6"], name=f"{name}/relu6"))
-        return f"{name}/relu6"
-
-    x = "images_nchw"
-    nodes.append(helper.make_node("Transpose", ["images"], [x], perm=[0, 3, 1, 2], name="to_nchw"))
-    logits = None
+    g = _Graph(weights, padding)
+    g.node("Transpose", ["images"], g.x, perm=[0, 3, 1, 2])
+    g.nodes[-1].name = "to_nchw"
     for node in network.nodes:
-        layer = node.layer
-        name = layer.name
-        if isinstance(layer, Conv2d):
-            if layer.depthwise:
-                w = weights[f"{name}/depthwise_kernel"].transpose(2, 3, 0, 1)  # (K, K, C, 1) -> (C, 1, K, K)
-            else:
-                w = weights[f"{name}/kernel"].transpose(3, 2, 0, 1)  # (K, K, M, N) -> (N, M, K, K)
-            k, s = layer.kernel, layer.stride
-            top, bottom = K.pads(layer.padding, node.in_size, node.out_size, k, s, padding)
-            inputs = [x, init(f"{name}/W", w)]
-            if layer.bias:
-                inputs.append(init(f"{name}/B", weights[f"{name}/bias"]))
-            nodes.append(
-                helper.make_node(
-                    "Conv",
-                    inputs,
-                    [name],
-                    name=name,
-                    kernel_shape=[k, k],
-                    strides=[s, s],
-                    pads=[top, top, bottom, bottom],  # [y_begin, x_begin, y_end, x_end]
-                    group=layer.groups,
-                )
-            )
-            x = name
-            if layer.batch_norm:
-                bn = [init(f"{name}_bn/{v}", weights[f"{name}_bn/{v}"]) for v in
-                      ("gamma", "beta", "moving_mean", "moving_variance")]  # fmt: skip
-                nodes.append(
-                    helper.make_node(
-                        "BatchNormalization", [x, *bn], [f"{name}_bn"], name=f"{name}_bn", epsilon=BN_EPSILON
-                    )
-                )
-                x = f"{name}_bn"
-            x = activation(x, layer.activation, name)
-        elif isinstance(layer, GlobalAvgPool):
-            nodes.append(helper.make_node("GlobalAveragePool", [x], [name], name=name))
-            x = name
-        elif isinstance(layer, Linear):
-            # Our FC flattens NHWC maps: transpose back before flattening (a no-op order at 1x1).
-            nhwc, flat = f"{name}/nhwc", f"{name}/flat"
-            nodes.append(helper.make_node("Transpose", [x], [nhwc], perm=[0, 2, 3, 1], name=nhwc))
-            nodes.append(helper.make_node("Flatten", [nhwc], [flat], axis=1, name=flat))
-            inputs = [flat, init(f"{name}/kernel", weights[f"{name}/kernel"])]
-            if layer.bias:
-                inputs.append(init(f"{name}/bias", weights[f"{name}/bias"]))
-            nodes.append(helper.make_node("Gemm", inputs, [name], name=name))
-            x = activation(name, layer.activation, name)
-        elif isinstance(layer, Softmax):
-            logits = x
-            nodes.append(helper.make_node("Softmax", [x], ["probabilities"], axis=-1, name=name))
-            x = "probabilities"
-        else:
-            raise SpecError(f"{name}: no ONNX export for layer type {type(layer).__name__}")
-    if logits is None:
-        nodes.append(helper.make_node("Softmax", [x], ["probabilities"], axis=-1, name="softmax"))
-        logits = x
-    nodes.append(helper.make_node("Identity", [logits], ["logits"], name="logits"))
+        export_layer(node.layer, node, g)
+    if g.logits is None:
+        g.logits = g.x
+        g.node("Softmax", [g.x], "probabilities", axis=-1)
+        g.nodes[-1].name = "softmax"
+    g.node("Identity", [g.logits], "logits")
 
     r, classes = network.input_size, network.out_ch
     graph = helper.make_graph(
-        nodes,
+        g.nodes,
         network.name,
         [helper.make_tensor_value_info("images", TensorProto.FLOAT, ["N", r, r, network.in_ch])],
         [
             helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["N", classes]),
             helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, ["N", classes]),
         ],
-        initializer=inits,
+        initializer=g.inits,
     )
     model = helper.make_model(
         graph,

@@ -19,19 +19,32 @@ from __future__ import annotations
 import os
 import zipfile
 from collections.abc import Mapping
+from functools import singledispatch
 from pathlib import Path
 
 import numpy as np
 
 from .._files import atomic_write
 from ..errors import SpecError, WeightsError
-from ..spec.layers import Conv2d, GlobalAvgPool, Linear, Softmax
+from ..spec.layers import (
+    AdaptiveAvgPool,
+    Concat,
+    Conv2d,
+    GlobalAvgPool,
+    Linear,
+    Pool2d,
+    Residual,
+    Softmax,
+    conv_weight_shape,
+    linear_weight_shape,
+)
 from ..spec.network import Network
 
 __all__ = [
     "BN_EPSILON",
     "KERAS_NAMES",
     "expected_weights",
+    "weight_arrays",
     "init_weights",
     "validate_weights",
     "save_weights",
@@ -42,11 +55,62 @@ __all__ = [
 #: Keras' MobileNet batch-norm epsilon (``BatchNormalization(epsilon=1e-3)``); TF-slim uses 1e-3 as well.
 BN_EPSILON = 1e-3
 
+#: A batch norm's variables, as Keras names them.
+BN_VARIABLES = ("gamma", "beta", "moving_mean", "moving_variance")
+
 #: Our layer names that Keras spells differently.
 KERAS_NAMES = {"fc": "conv_preds"}
 
 _NPZ_MAGIC = b"PK\x03\x04"
 _HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
+
+
+@singledispatch
+def weight_arrays(layer: object) -> dict[str, tuple[int, ...]]:
+    """The executor's weight arrays of one layer, ``{key: shape}`` in the Keras layout (one rule per type)."""
+    raise SpecError(f"{getattr(layer, 'name', layer)}: no weight rule for layer type {type(layer).__name__}")
+
+
+@weight_arrays.register
+def _(layer: Conv2d) -> dict[str, tuple[int, ...]]:
+    k_h, k_w, m, n = conv_weight_shape(layer)
+    shapes: dict[str, tuple[int, ...]] = {}
+    if layer.depthwise:
+        shapes[f"{layer.name}/depthwise_kernel"] = (k_h, k_w, n, m)  # Keras: (K, K, C, depth multiplier 1)
+    elif layer.groups == 1:
+        shapes[f"{layer.name}/kernel"] = (k_h, k_w, m, n)
+    else:
+        raise SpecError(f"{layer.name}: the reference executor has no kernel for grouped convolutions")
+    if layer.bias:
+        shapes[f"{layer.name}/bias"] = (layer.out_ch,)
+    if layer.batch_norm:
+        for var in BN_VARIABLES:
+            shapes[f"{layer.name}_bn/{var}"] = (layer.out_ch,)
+    return shapes
+
+
+@weight_arrays.register
+def _(layer: Linear) -> dict[str, tuple[int, ...]]:
+    shapes: dict[str, tuple[int, ...]] = {f"{layer.name}/kernel": linear_weight_shape(layer)}
+    if layer.bias:
+        shapes[f"{layer.name}/bias"] = (layer.out_features,)
+    return shapes
+
+
+@weight_arrays.register(GlobalAvgPool)
+@weight_arrays.register(Softmax)
+def _(layer: object) -> dict[str, tuple[int, ...]]:
+    return {}
+
+
+@weight_arrays.register(Pool2d)
+@weight_arrays.register(AdaptiveAvgPool)
+@weight_arrays.register(Concat)
+@weight_arrays.register(Residual)
+def _(layer: object) -> dict[str, tuple[int, ...]]:
+    # An explicit refusal, not a missing rule: the reference runs MobileNetV1's layer types.
+    name = getattr(layer, "name", layer)
+    raise SpecError(f"{name}: the reference executor has no kernel for {type(layer).__name__}")
 
 
 def expected_weights(network: Network) -> dict[str, tuple[int, ...]]:
@@ -59,26 +123,7 @@ def expected_weights(network: Network) -> dict[str, tuple[int, ...]]:
     """
     shapes: dict[str, tuple[int, ...]] = {}
     for node in network.nodes:
-        layer = node.layer
-        if isinstance(layer, Conv2d):
-            k = layer.kernel
-            if layer.depthwise:
-                shapes[f"{layer.name}/depthwise_kernel"] = (k, k, layer.in_ch, 1)
-            elif layer.groups == 1:
-                shapes[f"{layer.name}/kernel"] = (k, k, layer.in_ch, layer.out_ch)
-            else:
-                raise SpecError(f"{layer.name}: the reference executor has no kernel for grouped convolutions")
-            if layer.bias:
-                shapes[f"{layer.name}/bias"] = (layer.out_ch,)
-            if layer.batch_norm:
-                for var in ("gamma", "beta", "moving_mean", "moving_variance"):
-                    shapes[f"{layer.name}_bn/{var}"] = (layer.out_ch,)
-        elif isinstance(layer, Linear):
-            shapes[f"{layer.name}/kernel"] = (layer.in_features, layer.out_features)
-            if layer.bias:
-                shapes[f"{layer.name}/bias"] = (layer.out_features,)
-        elif not isinstance(layer, (GlobalAvgPool, Softmax)):
-            raise SpecError(f"{layer.name}: the reference executor has no kernel for {type(layer).__name__}")
+        shapes.update(weight_arrays(node.layer))
     return shapes
 
 
