@@ -132,23 +132,44 @@ def resolve_resolution(resolution: object = BASE_RESOLUTION, rho: object = None)
     return resolution
 
 
+def first_conv(out_ch: int, activation: str = "relu", in_ch: int = 3) -> Conv2d:
+    """Table 1, row 1: the full 3x3 convolution, stride 2, on the image (``conv1``)."""
+    return Conv2d("conv1", in_ch, out_ch, 3, stride=2, activation=activation)
+
+
+def separable_block(
+    index: int, in_ch: int, out_ch: int, stride: int, kernel: int = 3, activation: str = "relu"
+) -> tuple[Conv2d, Conv2d]:
+    """Depthwise separable block ``index`` of Table 1: a ``kernel`` x ``kernel`` depthwise convolution
+    (``conv_dw_<index>``, the paper's 3x3; search spaces try 5x5 and 7x7) and a 1x1 pointwise convolution
+    (``conv_pw_<index>``), each with batch norm and ``activation``."""
+    return (
+        Conv2d(f"conv_dw_{index}", in_ch, in_ch, kernel, stride=stride, groups=in_ch, activation=activation),
+        Conv2d(f"conv_pw_{index}", in_ch, out_ch, 1, activation=activation),
+    )
+
+
+def classifier(in_ch: int, num_classes: int = 1000) -> tuple[Layer, ...]:
+    """Table 1's last rows: global average pooling, the FC layer and softmax."""
+    return (GlobalAvgPool("pool"), Linear("fc", in_ch, num_classes), Softmax("softmax"))
+
+
 @lru_cache(maxsize=1024)
 def _layers(alpha: float, shallow: bool, separable: bool, num_classes: int, activation: str) -> tuple[Layer, ...]:
     """The layers of one configuration. They do not depend on the resolution and are immutable, so they are
     cached: a search loop over resolutions (or revisiting widths) builds each width once."""
     ch = scale_channels(FIRST_CONV, alpha)
-    layers: list[Layer] = [Conv2d("conv1", 3, ch, 3, stride=2, activation=activation)]  # 224x224 in
+    layers: list[Layer] = [first_conv(ch, activation)]  # 224x224 in
     for i, (stride, out) in enumerate(BLOCKS, start=1):
         if shallow and i in SHALLOW_REMOVED:
             continue
         out = scale_channels(out, alpha)
         if separable:
-            layers.append(Conv2d(f"conv_dw_{i}", ch, ch, 3, stride=stride, groups=ch, activation=activation))
-            layers.append(Conv2d(f"conv_pw_{i}", ch, out, 1, activation=activation))
+            layers += separable_block(i, ch, out, stride, activation=activation)
         else:
             layers.append(Conv2d(f"conv_full_{i}", ch, out, 3, stride=stride, activation=activation))
         ch = out
-    layers += [GlobalAvgPool("pool"), Linear("fc", ch, num_classes), Softmax("softmax")]
+    layers += classifier(ch, num_classes)
     return tuple(layers)
 
 
