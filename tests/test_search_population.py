@@ -90,7 +90,7 @@ def test_compensated_summation_path(name, monkeypatch):
     space = costmodel.search_space(name)
     genes = space.sample(300, seed=8)
     resolution = np.random.default_rng(9).choice(RESOLUTIONS, len(genes))
-    monkeypatch.setattr(population, "python_sum_is_compensated", lambda: True)
+    monkeypatch.setattr(population, "python_sum_is_compensated", lambda kind: True)
     pop = costmodel.cost_population(space, genes, resolution, profile=PROFILE)
     expected = [
         neumaier_sum([lat.seconds for lat in predict(space.build(g, int(r)), PROFILE).layers])

@@ -27,24 +27,16 @@ from typing import Any
 from ..checks import positive_int
 from ..errors import SpecError
 from ..spec.layers import Conv2d, GlobalAvgPool, Layer, Linear, Residual
+from ..spec.zoo import make_divisible  # OFA's make_divisible is torchvision's (utils/common_tools.py)
 from .space import Block, SearchSpace, Stage, choice_values, odd_kernel
 
-__all__ = ["ofa_mobilenet_v3_space", "make_divisible", "BASE_STAGE_WIDTH"]
+__all__ = ["ofa_mobilenet_v3_space", "BASE_STAGE_WIDTH"]
 
 #: OFAMobileNetV3's ``base_stage_width``: stem, first block, five stages, final expand, feature mix.
 BASE_STAGE_WIDTH = (16, 16, 24, 40, 80, 112, 160, 960, 1280)
 STRIDES = (1, 2, 2, 2, 1, 2)  # stride_stages: the first block, then each stage's first block
 ACTIVATIONS = ("relu", "relu", "relu", "h_swish", "h_swish", "h_swish")  # act_stages
 SE = (False, False, True, False, True, True)  # se_stages
-
-
-def make_divisible(v: float, divisor: int = 8) -> int:
-    """OFA's (and TF-slim's) channel rounding: the nearest multiple of ``divisor``, at least ``divisor``,
-    never more than 10 % below ``v``."""
-    new_v = max(divisor, int(v + divisor / 2) // divisor * divisor)
-    if new_v < 0.9 * v:
-        new_v += divisor
-    return new_v
 
 
 def _mbconv(name, in_ch, out_ch, kernel, stride, expand_ch, activation, se) -> tuple[Layer, ...]:

@@ -46,9 +46,10 @@ __all__ = ["PopulationCost", "cost_population", "python_sum_is_compensated"]
 CHUNK = 1 << 14
 
 
-def python_sum_is_compensated() -> bool:
-    """True when the interpreter's ``sum`` of floats is Neumaier-compensated (Python >= 3.12)."""
-    return sum([1.0, 1e100, 1.0, -1e100]) != 0.0
+def python_sum_is_compensated(kind: type = float) -> bool:
+    """True when the interpreter's ``sum`` of ``kind`` values is Neumaier-compensated: Python floats since 3.12
+    (CPython's float fast path); NumPy floats go through plain additions on every version."""
+    return bool(sum(kind(x) for x in (1.0, 1e100, 1.0, -1e100)) != 0.0)
 
 
 @dataclass
@@ -137,6 +138,7 @@ class _Tables:
     cols: list[tuple[int, ...]]
     mults: list[tuple[int, ...]]
     rows: list[int]
+    kind: type = float  # the type of the model's per-layer seconds (how ``sum`` adds them)
 
 
 def _tables(comp: Blocks, resolutions: list[int], convention: Any, profile: DeviceProfile | None) -> _Tables:
@@ -172,6 +174,8 @@ def _tables(comp: Blocks, resolutions: list[int], convention: Any, profile: Devi
             pa.append(0 if bc is None else bc.params)
             pk.append(0 if bc is None else bc.peak_live_elements)
             secs.append(() if bc is None else bc.seconds)
+            if bc is not None and bc.seconds:
+                out.kind = type(bc.seconds[0])
         table = np.zeros((len(rows), max((len(x) for x in secs), default=0)), dtype=np.float64)
         for i, x in enumerate(secs):
             table[i, : len(x)] = x
@@ -265,7 +269,7 @@ def cost_population(
     params = np.zeros(n, dtype=np.int64)
     peak = np.zeros(n, dtype=np.int64)
     seconds = np.zeros(n, dtype=np.float64) if profile is not None else None
-    compensated = python_sum_is_compensated()
+    compensated = python_sum_is_compensated(tables.kind)
     for lo in range(0, n, CHUNK):
         hi = min(lo + CHUNK, n)
         g = np.ascontiguousarray(arr[lo:hi].T)  # one row per gene: each gene's column contiguous, in cache
