@@ -154,3 +154,52 @@ def test_bad_input_is_named(kwargs, message):
 def test_not_a_space():
     with pytest.raises(SpecError, match="SearchSpace"):
         costmodel.cost_population("mobilenet_v1", np.zeros((1, 27), int))
+
+
+class _FakeLatency:
+    """A latency model in which a layer's time depends on the layer before: each convolution runs on a kernel
+    path ("wide" from 64 input channels, else "narrow") and pays 3 us when the path changes, as a runtime with
+    several layouts does; plus a per-network term. Shaped like LatencyPrediction (layers, leaves, seconds)."""
+
+    def __init__(self, network, profile):
+        from types import SimpleNamespace
+
+        previous, self.layers, self._leaves = "<input>", [], []
+        for node in network.nodes:
+            parts = []
+            for leaf in node.leaves():
+                path = ("wide" if leaf.in_ch >= 64 else "narrow") if isinstance(leaf.layer, costmodel.Conv2d) else ""
+                seconds = 1e-9 * (leaf.in_ch * leaf.in_size**2 + 7 * leaf.out_ch * leaf.out_size**2)
+                if path and path != previous:
+                    seconds += 3e-6
+                previous = path or previous
+                parts.append(SimpleNamespace(node=leaf, seconds=seconds, path=path))
+            self._leaves += parts
+            row = parts[0] if not node.branches else SimpleNamespace(node=node, seconds=sum(p.seconds for p in parts))
+            self.layers.append(row)
+        self.network_overhead_s = 5e-6
+
+    def leaves(self):
+        return self._leaves
+
+    @property
+    def seconds(self):
+        return sum(lat.seconds for lat in self.layers) + self.network_overhead_s
+
+
+@pytest.mark.parametrize("name", SPACES)
+def test_a_model_where_each_layer_depends_on_the_one_before(name, monkeypatch):
+    import costmodel.latency.model
+
+    monkeypatch.setattr(costmodel.latency.model, "predict", _FakeLatency)
+    space = costmodel.search_space(name)
+    genes = space.sample(400, seed=21)
+    resolution = np.random.default_rng(22).choice(RESOLUTIONS, len(genes))
+    profile = DeviceProfile(peak_flops_per_s=1e11, bandwidth_bytes_per_s=1e10, name="fake")
+    pop = costmodel.cost_population(space, genes, resolution, profile=profile)
+    expected = [_FakeLatency(space.build(g, int(r)), profile).seconds for g, r in zip(genes, resolution, strict=True)]
+    np.testing.assert_array_equal(pop.latency_s, expected)
+    # and the test can fail: blocks predicted alone, as if every block started on the first path, differ
+    monkeypatch.setattr(population, "_exit_path", lambda pred, entry: population._START)
+    alone = costmodel.cost_population(space, genes, resolution, profile=DeviceProfile(1e11, 1e10, name="again"))
+    assert (alone.latency_s != np.array(expected)).mean() > 0.5

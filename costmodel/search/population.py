@@ -99,31 +99,72 @@ class PopulationCost:
 # ------------------------------------------------------------------------------------------------ compiling
 @dataclass(frozen=True)
 class _BlockCost:
+    """A block's counts on one input: they depend on nothing else."""
+
     out_ch: int
     out_size: int
     mult_adds: int
     params: int
     peak_live_elements: int
-    seconds: tuple[float, ...]  # each top-level layer's predicted seconds, in order
 
 
-def _cost_block(
-    layers: tuple[Layer, ...], ch: int, size: int, convention: Any, profile: DeviceProfile | None
-) -> _BlockCost:
-    """One block on a size x size x ch input, costed by the real engine as a network of its own."""
+def _cost_block(layers: tuple[Layer, ...], ch: int, size: int, convention: Any) -> _BlockCost:
+    """One block on a size x size x ch input, counted by the real engine as a network of its own."""
     net = Network(layers, input_size=size, in_ch=ch, name="block")
     cost = count(net, convention)
     mem = memory(net)
-    seconds: tuple[float, ...] = ()
-    if profile is not None:
-        from ..latency.model import predict
-
-        pred = predict(net, profile)
-        seconds = tuple(lat.seconds for lat in pred.layers)
-        if sum(seconds) != pred.seconds:  # the model's total must be the plain sum of its layers
-            raise SpecError("the latency model's total is not the sum of its layers; population costing needs it")
     last = net.nodes[-1]
-    return _BlockCost(last.out_ch, last.out_size, cost.mult_adds, cost.params, mem.peak_live_elements, seconds)
+    return _BlockCost(last.out_ch, last.out_size, cost.mult_adds, cost.params, mem.peak_live_elements)
+
+
+#: The kernel path before the first layer: a layer's predicted time may depend on the path the layer before it
+#: ran on (a runtime with several kernel paths pays for a change of layout). Paths are read off the model's
+#: per-layer results (``path``, "" when the runtime has one path); before any path, a block is predicted alone.
+_START = ""
+
+
+def _exit_path(pred: Any, entry: str) -> str:
+    """The last kernel path among a prediction's leaf layers (blocks' own operations skipped), else ``entry``."""
+    rows = pred.leaves() if hasattr(pred, "leaves") else pred.layers
+    path = entry
+    for lat in rows:
+        leaf_path: str = getattr(lat, "path", "") or ""
+        if leaf_path and not lat.node.branches:
+            path = leaf_path
+    return path
+
+
+@dataclass(frozen=True)
+class _BlockLatency:
+    seconds: tuple[float, ...]  # each top-level layer's predicted seconds, in order
+    exit_path: str
+    network_s: float  # the model's per-network term (added once to a network's total), 0.0 if none
+
+
+def _predict_block(
+    layers: tuple[Layer, ...], ch: int, size: int, entry: str, witness: tuple[int, tuple[Layer, ...]], profile: Any
+) -> _BlockLatency:
+    """A block's per-layer predicted seconds when it is entered on kernel path ``entry``.
+
+    On the starting path it is predicted as a network of its own. Otherwise after ``witness``, the layers of a
+    real candidate up to this block (at its resolution), which reach this block on that path: the block's
+    layers are then the prediction's last ones.
+    """
+    from ..latency.model import predict
+
+    if entry == _START:
+        pred = predict(Network(layers, input_size=size, in_ch=ch, name="block"), profile)
+        first = 0
+    else:
+        resolution, prefix = witness
+        pred = predict(Network(prefix + layers, input_size=resolution, name="block"), profile)
+        first = len(prefix)
+    seconds = tuple(lat.seconds for lat in pred.layers)
+    network_s = getattr(pred, "network_overhead_s", 0.0)
+    total = sum(seconds) + network_s if network_s else sum(seconds)
+    if total != pred.seconds:  # population costing relies on it
+        raise SpecError("the latency model's total is not the sum of its layers (and a per-network term)")
+    return _BlockLatency(seconds[first:], _exit_path(pred, entry), network_s)
 
 
 @dataclass
@@ -139,44 +180,60 @@ class _Tables:
     mults: list[tuple[int, ...]]
     rows: list[int]
     kind: type = float  # the type of the model's per-layer seconds (how ``sum`` adds them)
+    network_s: float = 0.0  # the model's per-network term
 
 
 def _tables(comp: Blocks, resolutions: list[int], convention: Any, profile: DeviceProfile | None) -> _Tables:
+    """The tables for a population at ``resolutions``; block costs are kept on the space for the next call.
+
+    A state is what a block position receives: (channels, size, kernel path). Each state keeps a witness, the
+    layers of one candidate that reach it, for predicting the next block after it (see :func:`_predict_block`).
+    """
     import numpy as np
 
-    key = (convention.name, None if profile is None else id(profile))
+    counts = comp.block_costs.setdefault(convention.name, {})
+    latencies: dict[Any, _BlockLatency] = {}
     if profile is not None:
         comp.profiles[id(profile)] = profile  # keeps the profile (and so its id) alive with its costs
-    memo = comp.block_costs.setdefault(key, {})
-    states = [(comp.space.in_ch, r) for r in resolutions]
+        latencies = comp.block_costs.setdefault(("latency", id(profile)), {})
+    states = [(comp.space.in_ch, r, _START) for r in resolutions]
+    witnesses: list[tuple[int, tuple[Layer, ...]]] = [(r, ()) for r in resolutions]
     out = _Tables([], [], [], [], [], [], [], [])
     for j, slot in enumerate(comp.slots):
         cols, mults, width = comp.row_terms(j)
         options = comp.options[j]
-        rows: list[_BlockCost | None] = []
-        for ch, size in states:
+        next_states: dict[tuple[int, int, str], int] = {}
+        next_witnesses: list[tuple[int, tuple[Layer, ...]]] = []
+        nxt, ma, pa, pk, secs = [], [], [], [], []
+        for (ch, size, entry), witness in zip(states, witnesses, strict=True):
             for i in range(width):
                 depth_index, option = divmod(i, options)
                 if comp.skippable[j] and slot.depths[depth_index] <= slot.position:
-                    rows.append(None)  # not built: the state passes through
-                    continue
-                k = (j, ch, size, option)
-                bc = memo.get(k)
-                if bc is None:
-                    bc = memo[k] = _cost_block(comp.layers(j, ch, option), ch, size, convention, profile)
-                rows.append(bc)
-        next_states: dict[tuple[int, int], int] = {}
-        nxt, ma, pa, pk, secs = [], [], [], [], []
-        for i, bc in enumerate(rows):
-            state = states[i // width] if bc is None else (bc.out_ch, bc.out_size)
-            nxt.append(next_states.setdefault(state, len(next_states)))
-            ma.append(0 if bc is None else bc.mult_adds)
-            pa.append(0 if bc is None else bc.params)
-            pk.append(0 if bc is None else bc.peak_live_elements)
-            secs.append(() if bc is None else bc.seconds)
-            if bc is not None and bc.seconds:
-                out.kind = type(bc.seconds[0])
-        table = np.zeros((len(rows), max((len(x) for x in secs), default=0)), dtype=np.float64)
+                    state, bc, lat, grown = (ch, size, entry), None, None, witness  # not built: passes through
+                else:
+                    layers = comp.layers(j, ch, option)
+                    bc = counts.get((j, ch, size, option))
+                    if bc is None:
+                        bc = counts[j, ch, size, option] = _cost_block(layers, ch, size, convention)
+                    lat = None
+                    if profile is not None:
+                        key = (j, ch, size, entry, option)
+                        lat = latencies.get(key)
+                        if lat is None:
+                            lat = latencies[key] = _predict_block(layers, ch, size, entry, witness, profile)
+                    state = (bc.out_ch, bc.out_size, lat.exit_path if lat is not None else entry)
+                    grown = (witness[0], witness[1] + layers)
+                if state not in next_states:
+                    next_states[state] = len(next_states)
+                    next_witnesses.append(grown)
+                nxt.append(next_states[state])
+                ma.append(0 if bc is None else bc.mult_adds)
+                pa.append(0 if bc is None else bc.params)
+                pk.append(0 if bc is None else bc.peak_live_elements)
+                secs.append(() if lat is None else lat.seconds)
+                if lat is not None and lat.seconds:
+                    out.kind, out.network_s = type(lat.seconds[0]), lat.network_s
+        table = np.zeros((len(secs), max((len(x) for x in secs), default=0)), dtype=np.float64)
         for i, x in enumerate(secs):
             table[i, : len(x)] = x
         out.next_state.append(np.asarray(nxt, dtype=np.intp))
@@ -187,7 +244,7 @@ def _tables(comp: Blocks, resolutions: list[int], convention: Any, profile: Devi
         out.cols.append(cols)
         out.mults.append(mults)
         out.rows.append(width)
-        states = list(next_states)
+        states, witnesses = list(next_states), next_witnesses
     return out
 
 
@@ -299,6 +356,8 @@ def cost_population(
             state = tables.next_state[j].take(row)
         if c is not None and s is not None:
             np.add(s, c, out=s, where=(c != 0) & np.isfinite(c))
+        if s is not None and tables.network_s:
+            s += tables.network_s  # predict: sum(layers) + the per-network term
     return PopulationCost(
         mult_adds,
         params,
