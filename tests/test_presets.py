@@ -9,6 +9,7 @@ plain loops; they share nothing with costmodel.counting.engine but the spec's sh
 from __future__ import annotations
 
 import pytest
+from _networks import tiny
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -61,6 +62,12 @@ def thop_extra(net) -> int:
     return total
 
 
+# ptflops per activation: nn.ReLU's module hook + the patched F.relu it calls (2); nn.ReLU6 is an nn.Hardtanh
+# calling F.hardtanh, which is not patched (1); nn.SiLU has no module hook but calls the patched F.silu (1);
+# nn.Hardswish, nn.Hardsigmoid, nn.Sigmoid: no hook, and F.hardswish, F.hardsigmoid, torch.sigmoid unpatched (0).
+PTFLOPS_ACTIVATION = {"relu": 2, "relu6": 1, "silu": 1, "hardswish": 0, "hardsigmoid": 0, "sigmoid": 0}
+
+
 def ptflops_extra(net) -> int:
     total = 0
     for n in _leaves(net):
@@ -70,7 +77,7 @@ def ptflops_extra(net) -> int:
         if getattr(layer, "batch_norm", False):
             total += 2 * out  # bn hook, affine (BN input numel == conv output numel)
         if getattr(layer, "activation", None):
-            total += out + out  # relu module hook + patched F.relu called by nn.ReLU.forward
+            total += PTFLOPS_ACTIVATION[layer.activation] * out
         if isinstance(layer, (Pool2d, GlobalAvgPool, AdaptiveAvgPool)):
             total += inp + inp  # pool module hook + patched F.*pool* called by the module
     return total
@@ -175,6 +182,16 @@ NETWORKS = [
 
 
 @pytest.mark.parametrize("name", preset_names())
+@pytest.mark.parametrize("resolution", [33, 64])
+def test_presets_on_new_layer_types(name, resolution):
+    """Squeeze-and-excite (its pooling and biased convs), residual adds, every activation, kxk depthwise."""
+    net = tiny(resolution)
+    paper, preset = count(net), count(net, name)
+    assert preset.mult_adds - paper.mult_adds == EXTRA[name](net)
+    assert preset.params == PARAMS[name](net)
+
+
+@pytest.mark.parametrize("name", preset_names())
 @pytest.mark.parametrize("network,resolution", NETWORKS)
 def test_presets_on_comparison_networks(name, network, resolution):
     """Max pools, fixed and adaptive average pools, conv biases, multi-branch blocks: the same rules hold."""
@@ -225,10 +242,44 @@ def test_new_rules_are_not_weights_only(field):
 
 
 @pytest.mark.parametrize("name", ["paper", "thop"])
-@pytest.mark.parametrize("network", ["googlenet", "squeezenet1_0", "mobilenet_v2"])
+@pytest.mark.parametrize("network", ["googlenet", "squeezenet1_0", "mobilenet_v2", "tiny"])
 def test_blocks_are_expanded_under_every_convention(name, network):
-    cost = count(costmodel.network(network), name)
+    cost = count(tiny() if network == "tiny" else costmodel.network(network), name)
     blocks = [lc for lc in cost.layers if lc.node.branches]
     assert blocks and all(lc.parts for lc in blocks)
     assert sum(lc.mult_adds for lc in cost.leaves()) == cost.mult_adds
     assert sum(lc.params for lc in cost.leaves()) == cost.params
+
+
+def test_ptflops_counts_activations_by_kind():
+    """ReLU twice, ReLU6 and SiLU once, the hard and sigmoid gates not at all (see PTFLOPS_ACTIVATION)."""
+    conv = get_convention("ptflops")
+    assert {a: conv.ops_per_activation(a) for a in PTFLOPS_ACTIVATION} == PTFLOPS_ACTIVATION
+    for name in ("fvcore", "thop", "torchinfo", "torch"):
+        assert all(get_convention(name).ops_per_activation(a) == 0 for a in PTFLOPS_ACTIVATION), name
+
+
+@pytest.mark.parametrize("name", preset_names())
+def test_no_tool_counts_the_residual_add_or_the_se_multiply(name):
+    assert get_convention(name).elementwise_ops == 0
+
+
+@pytest.mark.parametrize(
+    "rules,match",
+    [
+        ((("gelu", 1),), "activation must be one of"),
+        ((("relu", -1),), "relu"),
+        (("relu",), "pairs"),
+    ],
+)
+def test_bad_activation_rules(rules, match):
+    with pytest.raises(ConventionError, match=match):
+        costmodel.Convention("bad", "bad", activation_ops_by_kind=rules)
+
+
+def test_activation_ops_option_counts_every_activation_once():
+    net = tiny()
+    leaves = [n for n in net.leaves() if getattr(n.layer, "activation", None)]
+    extra = count(net, "ptflops+activation-ops").mult_adds - count(net, "ptflops").mult_adds
+    ptflops = sum(PTFLOPS_ACTIVATION[n.layer.activation] * _elems(n.out_ch, n.out_size) for n in leaves)
+    assert extra == sum(_elems(n.out_ch, n.out_size) for n in leaves) - ptflops

@@ -28,12 +28,15 @@ from .._files import atomic_write
 from ..errors import SpecError, WeightsError
 from ..spec.layers import (
     AdaptiveAvgPool,
+    Add,
     Concat,
     Conv2d,
     GlobalAvgPool,
     Linear,
+    Mul,
     Pool2d,
     Residual,
+    Scale,
     Softmax,
     conv_weight_shape,
     linear_weight_shape,
@@ -99,14 +102,24 @@ def _(layer: Linear) -> dict[str, tuple[int, ...]]:
 
 @weight_arrays.register(GlobalAvgPool)
 @weight_arrays.register(Softmax)
+@weight_arrays.register(Add)
+@weight_arrays.register(Mul)
 def _(layer: object) -> dict[str, tuple[int, ...]]:
     return {}
+
+
+@weight_arrays.register(Residual)
+@weight_arrays.register(Scale)
+def _(layer: Residual | Scale) -> dict[str, tuple[int, ...]]:
+    shapes: dict[str, tuple[int, ...]] = {}  # the body's layers' arrays; the add or multiply has none
+    for sub in layer.body:
+        shapes.update(weight_arrays(sub))
+    return shapes
 
 
 @weight_arrays.register(Pool2d)
 @weight_arrays.register(AdaptiveAvgPool)
 @weight_arrays.register(Concat)
-@weight_arrays.register(Residual)
 def _(layer: object) -> dict[str, tuple[int, ...]]:
     # An explicit refusal, not a missing rule: the reference runs MobileNetV1's layer types.
     name = getattr(layer, "name", layer)
