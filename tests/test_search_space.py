@@ -120,15 +120,64 @@ def test_mobilenet_v1_space_per_block_choices():
     assert net["fc"].layer.in_features == 768
 
 
-def test_ofa_block_structure():
+# OFAMobileNetV3 (mit-han-lab/once-for-all, ofa_mbv3.py), written out: per stage (width, first stride,
+# activation, squeeze-and-excite), and the MBConv / SEModule channel rules, for an oracle built leaf by leaf.
+OFA_STAGES = [(24, 2, "relu", False), (40, 2, "relu", True), (80, 2, "hardswish", False),
+              (112, 1, "hardswish", True), (160, 2, "hardswish", True)]  # fmt: skip
+
+
+def _divisible8(v):
+    out = max(8, int(v + 4) // 8 * 8)
+    return out + 8 if out < 0.9 * v else out
+
+
+def ofa_leaves(depths, kernels, expands):
+    """(name, in_ch, out_ch, kernel, stride, groups, activation) of every convolution, in order."""
+    rows = [("first_conv", 3, 16, 3, 2, 1, "hardswish"), ("blocks.0.dw", 16, 16, 3, 1, 16, "relu"),
+            ("blocks.0.project", 16, 16, 1, 1, 1, None)]  # fmt: skip
+    ch, index, i = 16, 1, 0
+    for (width, stride, act, se), depth in zip(OFA_STAGES, depths, strict=True):
+        for b in range(4):
+            name = f"blocks.{index}"
+            if b < depth:
+                k, mid = kernels[i], _divisible8(round(ch * expands[i]))
+                s = stride if b == 0 else 1
+                rows += [(f"{name}.expand", ch, mid, 1, 1, 1, act), (f"{name}.dw", mid, mid, k, s, mid, act)]
+                if se:
+                    sq = _divisible8(mid // 4)
+                    rows += [(f"{name}.se.reduce", mid, sq, 1, 1, 1, "relu"),
+                             (f"{name}.se.expand", sq, mid, 1, 1, 1, "hardsigmoid")]  # fmt: skip
+                rows.append((f"{name}.project", mid, width, 1, 1, 1, None))
+                ch = width
+            index, i = index + 1, i + 1
+    rows += [
+        ("final_expand_layer", 160, 960, 1, 1, 1, "hardswish"),
+        ("feature_mix_layer", 960, 1280, 1, 1, 1, "hardswish"),
+    ]
+    return rows
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_ofa_candidates_follow_the_ofa_source(seed):
     space = costmodel.search_space("ofa_mobilenet_v3")
-    genes = np.zeros(space.num_genes, dtype=int)
-    genes[0] = 2  # stage 1 at depth 4
+    genes = space.sample(1, seed=seed)[0]
+    values = space.decode(genes)
+    depths = [values[f"stage{s}.depth"] for s in range(1, 6)]
+    kernels = [values.get(f"blocks.{i}.kernel", 3) for i in range(1, 21)]
+    expands = [values.get(f"blocks.{i}.expand", 3) for i in range(1, 21)]
     net = space.build(genes, 224)
-    names = [n.name for n in net]
-    assert names[:3] == ["first_conv", "blocks.0", "blocks.1.expand"] or names[:2] == ["first_conv", "blocks.0"]
-    assert "blocks.4" in names and "blocks.5" not in names and "blocks.7" not in names  # stage 2 at depth 2
-    assert net.nodes[-1].out_ch == 1000
+    convs = [
+        (n.name, n.layer.in_ch, n.layer.out_ch, n.layer.kernel, n.layer.stride, n.layer.groups, n.layer.activation)
+        for n in net.leaves()
+        if isinstance(n.layer, Conv2d)
+    ]
+    assert convs == ofa_leaves(depths, kernels, expands)
+    # residual exactly where the stride is 1 and the channels stay (ResidualBlock with an IdentityLayer)
+    residual = {n.name for n in net if isinstance(n.layer, Residual)}
+    expected = {"blocks.0"} | {f"blocks.{1 + 4 * s + b}" for s in range(5) for b in range(1, depths[s])}
+    assert residual == expected
+    assert net["feature_mix_layer"].layer.batch_norm is False and net["classifier"].layer.bias is True
+    assert net["blocks.0"].out_size == 112 and net["final_expand_layer"].out_size == 7
 
 
 def test_sample_is_uniform_reproducible_and_in_range():

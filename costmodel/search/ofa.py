@@ -22,11 +22,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from functools import partial
-from typing import Any
 
 from ..checks import positive_int
 from ..errors import SpecError
-from ..spec.layers import Conv2d, GlobalAvgPool, Layer, Linear, Residual
+from ..spec.blocks import inverted_residual
+from ..spec.layers import Conv2d, GlobalAvgPool, Layer, Linear
 from ..spec.zoo import make_divisible  # OFA's make_divisible is torchvision's (utils/common_tools.py)
 from .space import Block, SearchSpace, Stage, choice_values, odd_kernel
 
@@ -35,30 +35,34 @@ __all__ = ["ofa_mobilenet_v3_space", "BASE_STAGE_WIDTH"]
 #: OFAMobileNetV3's ``base_stage_width``: stem, first block, five stages, final expand, feature mix.
 BASE_STAGE_WIDTH = (16, 16, 24, 40, 80, 112, 160, 960, 1280)
 STRIDES = (1, 2, 2, 2, 1, 2)  # stride_stages: the first block, then each stage's first block
-ACTIVATIONS = ("relu", "relu", "relu", "h_swish", "h_swish", "h_swish")  # act_stages
+ACTIVATIONS = ("relu", "relu", "relu", "hardswish", "hardswish", "hardswish")  # act_stages: h_swish
 SE = (False, False, True, False, True, True)  # se_stages
 
 
-def _mbconv(name, in_ch, out_ch, kernel, stride, expand_ch, activation, se) -> tuple[Layer, ...]:
-    # PLACEHOLDER until the MBConv layers land: no SE, ReLU for h-swish.
-    act = "relu"
-    body: list[Layer] = []
-    if expand_ch is not None:
-        body.append(Conv2d(f"{name}.expand", in_ch, expand_ch, 1, activation=act))
-    mid = expand_ch or in_ch
-    body.append(Conv2d(f"{name}.dw", mid, mid, kernel, stride, groups=mid, padding=kernel // 2, activation=act))
-    body.append(Conv2d(f"{name}.project", mid, out_ch, 1, activation=None))
-    if stride == 1 and in_ch == out_ch:
-        return (Residual(name, tuple(body)),)
-    return tuple(body)
+def _mbconv(
+    name: str, in_ch: int, out_ch: int, kernel: int, stride: int, mid_ch: int, activation: str, se: bool
+) -> tuple[Layer, ...]:
+    """OFA's MBConvLayer (+ its ResidualBlock's identity shortcut) on the spec's inverted residual builder."""
+    return inverted_residual(
+        name,
+        in_ch,
+        out_ch,
+        expand_ch=mid_ch,  # the builder leaves the 1x1 expansion out when mid_ch == in_ch (OFA: expand ratio 1)
+        kernel=kernel,
+        stride=stride,
+        activation=activation,
+        se_ch=make_divisible(mid_ch // 4) if se else None,  # SEModule: REDUCTION 4, then make_divisible(., 8)
+        se_activation="relu",
+        se_gate="hardsigmoid",
+    )
 
 
 def _stem(width: int, in_ch: int) -> tuple[Layer, ...]:
-    return (Conv2d("first_conv", in_ch, width, 3, 2, padding=1, activation="relu"),)
+    return (Conv2d("first_conv", in_ch, width, 3, 2, padding=1, activation="hardswish"),)
 
 
 def _first_block(out_ch: int, in_ch: int) -> tuple[Layer, ...]:
-    return _mbconv("blocks.0", in_ch, out_ch, 3, STRIDES[0], None, ACTIVATIONS[0], SE[0])
+    return _mbconv("blocks.0", in_ch, out_ch, 3, STRIDES[0], in_ch, ACTIVATIONS[0], SE[0])  # expand ratio 1
 
 
 def _block(name: str, out_ch: int, stride: int, activation: str, se: bool, in_ch: int, kernel: int, expand: int):
@@ -67,9 +71,9 @@ def _block(name: str, out_ch: int, stride: int, activation: str, se: bool, in_ch
 
 def _head(expand_ch: int, mix_ch: int, num_classes: int, in_ch: int) -> tuple[Layer, ...]:
     return (
-        Conv2d("final_expand_layer", in_ch, expand_ch, 1, activation="relu"),
+        Conv2d("final_expand_layer", in_ch, expand_ch, 1, activation="hardswish"),
         GlobalAvgPool("global_avg_pool"),
-        Conv2d("feature_mix_layer", expand_ch, mix_ch, 1, batch_norm=False, activation="relu"),
+        Conv2d("feature_mix_layer", expand_ch, mix_ch, 1, batch_norm=False, activation="hardswish"),
         Linear("classifier", mix_ch, num_classes),
     )
 
@@ -105,6 +109,3 @@ def ofa_mobilenet_v3_space(
         items.append(Stage(f"stage{s}", tuple(blocks), depths))
     items.append(Block("head", partial(_head, widths[7], widths[8], positive_int(num_classes, "num_classes"))))
     return SearchSpace("ofa_mobilenet_v3", items, label="OFA MobileNetV3")
-
-
-_ = Any
