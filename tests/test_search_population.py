@@ -19,7 +19,7 @@ from costmodel.search import population
 PROFILE = DeviceProfile(
     peak_flops_per_s=4.7e10,
     bandwidth_bytes_per_s=1.1e10,
-    efficiency={"Conv 1x1": 0.61, "Conv DW 3x3": 0.13, "Conv 3x3": 0.4, "FC": 0.8, "Residual": 0.33},
+    efficiency={"Conv 1x1": 0.61, "Conv DW 3x3": 0.13, "Conv DW 5x5": 0.33, "Conv 3x3": 0.4, "FC": 0.8},
     default_efficiency=0.27,
     overhead_s=1.7e-5,
     overhead_by_kind_s={"Conv DW 7x7": 3e-6},
@@ -137,7 +137,7 @@ def test_tables_are_kept_and_reused():
     first = costmodel.cost_population(space, genes, profile=PROFILE)
     again = costmodel.cost_population(space, genes, profile=PROFILE)
     np.testing.assert_array_equal(first.latency_s, again.latency_s)
-    other = DeviceProfile(peak_flops_per_s=1e11, bandwidth_bytes_per_s=1e10, name="other")
+    other = DeviceProfile(peak_flops_per_s=1e11, bandwidth_bytes_per_s=1e10, default_efficiency=0.5, name="other")
     third = costmodel.cost_population(space, genes, profile=other)
     np.testing.assert_array_equal(third.latency_s, [predict(space.build(g), other).seconds for g in genes])
 
