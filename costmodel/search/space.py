@@ -26,7 +26,7 @@ Declaring your own space (timm's block strings ``ir_r2_k5_s2_e6_c40`` in typed f
         Stage("stage1", [sep("s1b1", 2, 32), sep("s1b2", 1, 32)], depths=(1, 2)),
         Block("head", lambda in_ch: (GlobalAvgPool("pool"), Linear("fc", in_ch, 10))),
     ])
-    space.num_genes, space.size()      # (5, 2 * (2 + 2 * 2)) == (5, 12)
+    space.num_genes, space.size()      # (4, 12): widths 2 x (depth 1: 2 kernels + depth 2: 2 x 2)
 
 Each builder is called once per distinct (choice, input channels) when the space is compiled (at its first
 use), so the sizes and costs of a whole population come from the real builders (:mod:`costmodel.search.population`).
@@ -142,7 +142,7 @@ class Blocks:
         self.space = space
         self.slots = space._slots
         self.options = [s.block.num_options for s in self.slots]
-        # An option index == options[j] means "not built" (the block lies beyond its stage's depth).
+        # skippable: the stage's depth may leave the block out (its table rows then also read the depth gene)
         self.skippable = [s.depth_gene >= 0 and min(s.depths) <= s.position for s in self.slots]
         self._layers: dict[tuple[int, int], tuple[tuple[Layer, ...], ...]] = {}
         self.block_costs: dict[Any, dict[tuple[int, int, int, int], Any]] = {}
