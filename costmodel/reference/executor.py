@@ -269,9 +269,9 @@ def _carry_biases(steps: list[_Step], in_ch: int) -> tuple[_Step, ...]:
             out.append(replace(step, carry_in=carry.astype(np.float32)))
             continue
         if step.op in _NO_EPILOGUE:  # the layer before output true values: these are not absorbers
-            zeros = np.zeros(step.node.out_ch, np.float32)
-            out.append(replace(step, carry_in=carry.astype(np.float32), carry_out=zeros))
-            carry = zeros
+            carry_out = np.zeros(step.node.out_ch)
+            out.append(replace(step, carry_in=carry.astype(np.float32), carry_out=carry_out.astype(np.float32)))
+            carry = carry_out
             continue
         # Output true values before a layer that cannot absorb a carry (the softmax), and after absorbing one:
         # carries never chain, because a chain of absorbed biases grows layer by layer until the stored
