@@ -456,14 +456,22 @@ def _run_step(step: _Step, x: Any, ws: dict[str, Any], prepared: Prepared, into:
     return K.clamp(z, step.lo, step.hi), mult_adds
 
 
+def _fuses(step: _Step, nxt: _Step | None) -> bool:
+    """Whether ``step`` (a convolution) writes its activated output straight into the next layer's input (a
+    depthwise layer's planes or flat buffer): one pass saved. Not with an activation applied after the
+    epilogue (h-swish, SiLU...), which the scatter cannot apply."""
+    return nxt is not None and nxt.op == "depthwise" and step.op in ("pointwise", "conv") and step.post is None
+
+
 def _run_block(step: _Step, x: np.ndarray, ws: dict[str, Any], prepared: Prepared) -> tuple[np.ndarray, int]:
     """A Residual or Scale block: its body's steps one after another on ``x`` (kept intact: every step writes
     its own buffer), then ``x + body(x)`` (:func:`~costmodel.reference.kernels.add`) or ``x * body(x)``
     (:func:`~costmodel.reference.kernels.scale_channels`) into the block's output buffer."""
     *body, merge = step.inner
     h, mult_adds = x, 0
-    for sub in body:
-        h, m = _run_step(sub, h, ws, prepared, None)
+    for i, sub in enumerate(body):
+        nxt = body[i + 1] if i + 1 < len(body) else None
+        h, m = _run_step(sub, h, ws, prepared, nxt if _fuses(sub, nxt) else None)
         mult_adds += m
     out = _buffer(ws, merge.name, x.shape)
     if merge.op == "add":
@@ -520,8 +528,7 @@ def execute(
         # Unless tracing (which wants every layer's own output), a convolution followed by a depthwise layer
         # writes its activated output straight into that layer's padded input planes: one pass saved.
         nxt = steps[i + 1] if i + 1 < len(steps) else None
-        fuse = not trace and nxt is not None and nxt.op == "depthwise" and step.op in ("pointwise", "conv")
-        fuse = fuse and step.post is None  # a non-clamp activation cannot be applied while scattering
+        fuse = not trace and _fuses(step, nxt)
         start = clock()
         x, batch_mult_adds = _run_step(step, x, ws, prepared, nxt if fuse else None)
         seconds[step.name] = clock() - start
