@@ -217,23 +217,32 @@ def cost_table(cost: Cost) -> pd.DataFrame:
     ``Concat`` row with the block's input and output maps and zero counts (the block's total is its rows')."""
     import pandas as pd
 
-    rows = [
-        {
-            "name": lc.name,
+    rules: dict[type, tuple[Any, ...]] = {}  # each registry's rule, looked up once per layer type
+
+    def row(lc: LayerCost, block: str) -> dict[str, Any]:
+        node = lc.node
+        layer = node.layer
+        cls = type(layer)
+        if cls not in rules:
+            rules[cls] = (type_stride.dispatch(cls), _filter_shape.dispatch(cls), _formula.dispatch(cls))
+        stride_rule, shape_rule, formula_rule = rules[cls]
+        return {
+            "name": layer.name,
             "block": block,
-            "type": type_stride(lc.node.layer),
+            "type": stride_rule(layer),
             "kind": lc.kind,
-            "filter_shape": filter_shape(lc.node),
-            "input": map_shape(lc.node.in_size, lc.node.in_ch),
-            "output": map_shape(lc.node.out_size, lc.node.out_ch),
+            "filter_shape": shape_rule(layer, node),
+            "input": map_shape(node.in_size, node.in_ch),
+            "output": map_shape(node.out_size, node.out_ch),
             "params": 0 if lc.parts else lc.params,
             "mult_adds": 0 if lc.parts else lc.mult_adds,
             "params_pct": 0.0 if lc.parts else _share(lc.params, cost.params),
             "mult_adds_pct": 0.0 if lc.parts else _share(lc.mult_adds, cost.mult_adds),
-            "formula": "the block's join: 0" if lc.parts else formula(lc.node),
+            # the formula's value is the multiply-accumulates every convention counts (weights_cost)
+            "formula": "the block's join: 0" if lc.parts else formula_rule(layer, node, weights_cost(layer, node)[1]),
         }
-        for lc, block in flat_rows(cost.layers)
-    ]
+
+    rows = [row(lc, block) for lc, block in flat_rows(cost.layers)]
     if not any(row["block"] for row in rows):  # a network without blocks keeps the plain Table 1 columns
         for row in rows:
             del row["block"]
