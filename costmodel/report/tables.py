@@ -224,8 +224,8 @@ def cost_table(cost: Cost) -> pd.DataFrame:
         layer = node.layer
         cls = type(layer)
         if cls not in rules:
-            rules[cls] = (type_stride.dispatch(cls), _filter_shape.dispatch(cls), _formula.dispatch(cls))
-        stride_rule, shape_rule, formula_rule = rules[cls]
+            rules[cls] = tuple(r.dispatch(cls) for r in (type_stride, _filter_shape, _formula, weights_cost))
+        stride_rule, shape_rule, formula_rule, weights_rule = rules[cls]
         return {
             "name": layer.name,
             "block": block,
@@ -239,7 +239,7 @@ def cost_table(cost: Cost) -> pd.DataFrame:
             "params_pct": 0.0 if lc.parts else _share(lc.params, cost.params),
             "mult_adds_pct": 0.0 if lc.parts else _share(lc.mult_adds, cost.mult_adds),
             # the formula's value is the multiply-accumulates every convention counts (weights_cost)
-            "formula": "the block's join: 0" if lc.parts else formula_rule(layer, node, weights_cost(layer, node)[1]),
+            "formula": "the block's join: 0" if lc.parts else formula_rule(layer, node, weights_rule(layer, node)[1]),
         }
 
     rows = [row(lc, block) for lc, block in flat_rows(cost.layers)]

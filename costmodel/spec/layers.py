@@ -110,16 +110,17 @@ class Conv2d:
             and k > 0
             and s > 0
             and g > 0
-        ):  # fast path; the helper names the bad one
+            and type(self.bias) is bool
+            and type(self.batch_norm) is bool
+        ):  # fast path; the helpers name the bad one
             _check_ints(self, ("in_ch", "out_ch", "kernel", "stride", "groups"))
+            _flags(self, ("bias", "batch_norm"))
         if self.in_ch % self.groups or self.out_ch % self.groups:
             raise SpecError(
                 f"{self.name}: groups={self.groups} must divide in_ch={self.in_ch} and out_ch={self.out_ch}"
             )
         if self.padding != "same":
             _padding(self.padding, self.name)
-        if type(self.bias) is not bool or type(self.batch_norm) is not bool:
-            _flags(self, ("bias", "batch_norm"))
         if self.activation != "relu":
             _activation(self.activation, self.name)
 

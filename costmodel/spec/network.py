@@ -118,8 +118,9 @@ class Network:
         config: Mapping[str, Any] | None = None,
     ) -> None:
         layers = tuple(layers)
-        input_size = positive_int(input_size, f"{name}: input_size")
-        in_ch = positive_int(in_ch, f"{name}: in_ch")
+        if type(input_size) is not int or type(in_ch) is not int or input_size < 1 or in_ch < 1:  # fast path
+            input_size = positive_int(input_size, f"{name}: input_size")
+            in_ch = positive_int(in_ch, f"{name}: in_ch")
         if not layers:
             raise SpecError(f"{name}: a network needs at least one layer")
         nodes = []
