@@ -2,15 +2,15 @@
 
 Each kernel is a few lines of NumPy on NHWC float32 arrays: pad with ``np.pad`` (the padding the layer's spec
 and the padding convention give, :func:`~costmodel.reference.kernels.pads`), take every window with
-``sliding_window_view``, and contract it with the weights in one ``tensordot`` (a matrix product) or ``einsum``. Batch norm is applied as written
-(``gamma * (z - mean) / sqrt(variance + eps) + beta``), not folded. Nothing is tuned, nothing is carried from
-one layer to the next, no buffer is reused.
+``sliding_window_view``, and contract the windows with the weights in one ``tensordot`` (a matrix product) or
+``einsum``. Batch norm is applied as written (``gamma * (z - mean) / sqrt(variance + eps) + beta``), not folded.
+Nothing is tuned, nothing is carried from one layer to the next, no buffer is reused.
 
 This is what a new layer type starts from: its plain kernel here (one rule in :func:`plain_kernel`), checked
 against the loop oracle of the tests. The tuned executor (:mod:`costmodel.reference.executor`) chooses faster
 paths at preparation for MobileNetV1's types (folded batch norm, one matrix product per pointwise layer, the
 "flat"/"taps" depthwise kernels, biases carried across layers) and must give the same logits; the README says
-what the tuning buys (``python benchmarks/bench_reference.py --plain``).
+what the tuning buys (``python benchmarks/bench_plain.py``).
 """
 
 from __future__ import annotations
