@@ -155,6 +155,7 @@ def formula(node: Node) -> str:
 @_formula.register
 def _(layer: Conv2d, node: Node, mult_adds: int) -> str:
     k, d = layer.kernel, node.out_size
+    values: tuple[int, ...]
     if layer.depthwise:
         symbols, values = "D_K·D_K·M·D_F·D_F", (k, k, layer.in_ch, d, d)
     elif layer.groups > 1:
@@ -219,7 +220,7 @@ def cost_table(cost: Cost) -> pd.DataFrame:
 
     rules: dict[type, tuple[Any, ...]] = {}  # each registry's rule, looked up once per layer type
 
-    def row(lc: LayerCost, block: str) -> dict[str, Any]:
+    def make_row(lc: LayerCost, block: str) -> dict[str, Any]:
         node = lc.node
         layer = node.layer
         cls = type(layer)
@@ -242,10 +243,10 @@ def cost_table(cost: Cost) -> pd.DataFrame:
             "formula": "the block's join: 0" if lc.parts else formula_rule(layer, node, weights_rule(layer, node)[1]),
         }
 
-    rows = [row(lc, block) for lc, block in flat_rows(cost.layers)]
-    if not any(row["block"] for row in rows):  # a network without blocks keeps the plain Table 1 columns
-        for row in rows:
-            del row["block"]
+    rows = [make_row(lc, block) for lc, block in flat_rows(cost.layers)]
+    if not any(r["block"] for r in rows):  # a network without blocks keeps the plain Table 1 columns
+        for r in rows:
+            del r["block"]
     return pd.DataFrame(rows)
 
 
@@ -334,7 +335,7 @@ def memory_table(mem: NetworkMemory, dtypes: Sequence[str] = ("float32", "float1
     figures cover the whole block; the ``weight_elements`` of the top-level rows add up to the network's."""
     import pandas as pd
 
-    rows = []
+    rows: list[dict[str, Any]] = []
     for row, block in flat_rows(mem.layers):
         record: dict[str, Any] = {
             "name": row.name,
@@ -350,9 +351,9 @@ def memory_table(mem: NetworkMemory, dtypes: Sequence[str] = ("float32", "float1
             record[f"output_bytes_{dtype}"] = out_b
             record[f"weight_bytes_{dtype}"] = w_b
         rows.append(record)
-    if not any(row["block"] for row in rows):
-        for row in rows:
-            del row["block"]
+    if not any(r["block"] for r in rows):
+        for r in rows:
+            del r["block"]
     return pd.DataFrame(rows)
 
 

@@ -256,7 +256,7 @@ BLOCKS = (Concat, Residual)
 
 def block_branches(layer: object) -> tuple[tuple[Layer, ...], ...]:
     """A block's branches (a :class:`Residual` has one, its body); ``()`` for any other layer."""
-    return layer.branches if isinstance(layer, BLOCKS) else ()  # type: ignore[union-attr]
+    return layer.branches if isinstance(layer, BLOCKS) else ()
 
 
 def _sublayers(branches: tuple[tuple[Layer, ...], ...]) -> tuple[Layer, ...]:
@@ -302,7 +302,9 @@ def window_out_size(n: int, kernel: int, stride: int, padding: Padding, ceil_mod
     return out
 
 
-def window_out_size_array(n: np.ndarray, kernel: int, stride: int, padding: Padding, ceil_mode: bool = False):
+def window_out_size_array(
+    n: np.ndarray, kernel: int, stride: int, padding: Padding, ceil_mode: bool = False
+) -> np.ndarray:
     """:func:`window_out_size` over an int64 array of input sizes (the same rule, vectorised for sweeps).
 
     NumPy is imported only when this is called; the spec itself does not need it.

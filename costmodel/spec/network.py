@@ -146,7 +146,12 @@ class Network:
             names += [getattr(sub, "name", None) for block in blocks for sub in block.sublayers()]
         if len(set(names)) != len(names):
             seen: set[object] = set()
-            dup = next(n for n in names if n in seen or seen.add(n))  # linear, even for a 10,000-layer document
+            dup = None
+            for n in names:  # linear, even for a 10,000-layer document
+                if n in seen:
+                    dup = n
+                    break
+                seen.add(n)
             raise SpecError(f"{name}: duplicate layer name {dup!r}")
         object.__setattr__(self, "layers", layers)
         object.__setattr__(self, "input_size", input_size)
