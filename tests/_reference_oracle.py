@@ -11,10 +11,13 @@ import math
 import numpy as np
 
 
-def oracle_pad(x: np.ndarray, kernel: int, stride: int, convention: str) -> np.ndarray:
-    """Zero-pad (N, H, W, C) the way TF SAME or PyTorch padding=kernel//2 does, written out from scratch."""
+def oracle_pad(x: np.ndarray, kernel: int, stride: int, convention: str, padding: object = "same") -> np.ndarray:
+    """Zero-pad (N, H, W, C) the way TF SAME or PyTorch padding=kernel//2 does, written out from scratch; a
+    layer whose spec gives an integer ``padding`` gets that on every side (PyTorch's ``padding=p``)."""
     n = x.shape[1]
-    if convention == "same":
+    if isinstance(padding, int):
+        top = bottom = padding
+    elif convention == "same":
         out = math.ceil(n / stride)
         total = max((out - 1) * stride + kernel - n, 0)
         top = total // 2  # TF puts the odd extra row at the bottom
@@ -24,10 +27,10 @@ def oracle_pad(x: np.ndarray, kernel: int, stride: int, convention: str) -> np.n
     return np.pad(x, ((0, 0), (top, bottom), (top, bottom), (0, 0)))
 
 
-def oracle_conv(x, kernel, stride, convention, groups=1):
+def oracle_conv(x, kernel, stride, convention, groups=1, padding="same"):
     """Convolution by loops over output pixels. kernel (K, K, M/groups, N); depthwise: groups == M == N."""
     k = kernel.shape[0]
-    xp = oracle_pad(x.astype(np.float64), k, stride, convention)
+    xp = oracle_pad(x.astype(np.float64), k, stride, convention, padding)
     n_img, hp, _, m = xp.shape
     out_size = (hp - k) // stride + 1
     n_out = kernel.shape[3]
@@ -48,30 +51,77 @@ def oracle_bn(y, gamma, beta, mean, var, eps):
     return (y - mean) / np.sqrt(var + eps) * gamma + beta
 
 
+def _sigmoid(v: float) -> float:
+    return 1.0 / (1.0 + math.exp(-v)) if v > -700 else 0.0  # math.exp overflows past ~709
+
+
+_SCALAR_ACTIVATIONS = {  # element by element, in Python floats, as the papers write them
+    "hardswish": lambda v: v * min(max(v + 3.0, 0.0), 6.0) / 6.0,
+    "hardsigmoid": lambda v: min(max(v + 3.0, 0.0), 6.0) / 6.0,
+    "silu": lambda v: v * _sigmoid(v),
+    "sigmoid": _sigmoid,
+}
+
+
 def oracle_act(y, activation):
     if activation == "relu":
         return np.maximum(y, 0)
     if activation == "relu6":
         return np.minimum(np.maximum(y, 0), 6)
+    if activation in _SCALAR_ACTIVATIONS:
+        f = _SCALAR_ACTIVATIONS[activation]
+        return np.array([f(float(v)) for v in np.asarray(y).ravel()]).reshape(np.shape(y))
     return y
+
+
+def oracle_add(x, skip):
+    """A residual sum, pixel by pixel."""
+    out = np.zeros(x.shape)
+    for n in range(x.shape[0]):
+        for i in range(x.shape[1]):
+            for j in range(x.shape[2]):
+                out[n, i, j] = [float(a) + float(b) for a, b in zip(x[n, i, j], skip[n, i, j], strict=True)]
+    return out
+
+
+def oracle_scale(x, factors):
+    """Squeeze-and-excite's product: every pixel of image n times factors[n] (shape (N, 1, 1, C) or (N, C))."""
+    f = np.asarray(factors, dtype=np.float64).reshape(x.shape[0], -1)
+    out = np.zeros(x.shape)
+    for n in range(x.shape[0]):
+        for i in range(x.shape[1]):
+            for j in range(x.shape[2]):
+                out[n, i, j] = [float(a) * float(b) for a, b in zip(x[n, i, j], f[n], strict=True)]
+    return out
 
 
 def oracle_forward(network, weights, images, convention="same", eps=1e-3, outputs=None):
     """The whole network, layer by layer, with loop convolutions and unfolded batch norm (float64).
 
     Returns the logits; fills ``outputs`` (a dict), if given, with every layer's output."""
-    from costmodel.spec.layers import Conv2d, GlobalAvgPool, Linear, Softmax
+    state = {"logits": None}
+    x = _oracle_nodes(network.nodes, weights, images.astype(np.float64), convention, eps, outputs, state)
+    return state["logits"] if state["logits"] is not None else x
 
-    x = images.astype(np.float64)
-    logits = None
-    for node in network.nodes:
+
+def _oracle_nodes(nodes, weights, x, convention, eps, outputs, state):
+    from costmodel.spec.layers import Conv2d, GlobalAvgPool, Linear, Residual, Scale, Softmax
+
+    for node in nodes:
         layer = node.layer
-        if isinstance(layer, Conv2d):
+        if isinstance(layer, (Residual, Scale)):  # the body on the block's input, then the sum or product
+            h = _oracle_nodes(node.branches[0], weights, x, convention, eps, outputs, state)
+            x = oracle_add(h, x) if isinstance(layer, Residual) else oracle_scale(x, h)
+            if outputs is not None:
+                outputs[node.merge.name] = x
+        elif isinstance(layer, Conv2d):
+            pad = layer.padding
             if layer.depthwise:
                 kern = weights[f"{layer.name}/depthwise_kernel"].transpose(0, 1, 3, 2)  # (K, K, 1, C)
-                x = oracle_conv(x, kern.astype(np.float64), layer.stride, convention, groups=layer.in_ch)
+                x = oracle_conv(x, kern.astype(np.float64), layer.stride, convention, groups=layer.in_ch, padding=pad)
             else:
-                x = oracle_conv(x, weights[f"{layer.name}/kernel"].astype(np.float64), layer.stride, convention)
+                kern = weights[f"{layer.name}/kernel"].astype(np.float64)
+                x = oracle_conv(x, kern, layer.stride, convention, padding=pad)
             if layer.bias:
                 x = x + weights[f"{layer.name}/bias"]
             if layer.batch_norm:
@@ -79,7 +129,7 @@ def oracle_forward(network, weights, images, convention="same", eps=1e-3, output
                 x = oracle_bn(x, *bn, eps)
             x = oracle_act(x, layer.activation)
         elif isinstance(layer, GlobalAvgPool):
-            x = x.mean(axis=(1, 2))
+            x = x.mean(axis=(1, 2), keepdims=True)
         elif isinstance(layer, Linear):
             flat = x.reshape(x.shape[0], -1)
             x = flat @ weights[f"{layer.name}/kernel"].astype(np.float64)
@@ -87,9 +137,9 @@ def oracle_forward(network, weights, images, convention="same", eps=1e-3, output
                 x = x + weights[f"{layer.name}/bias"]
             x = oracle_act(x, layer.activation)
         elif isinstance(layer, Softmax):
-            logits = x
+            state["logits"] = x
             e = np.exp(x - x.max(axis=1, keepdims=True))
             x = e / e.sum(axis=1, keepdims=True)
         if outputs is not None:
             outputs[node.name] = x
-    return logits if logits is not None else x
+    return x

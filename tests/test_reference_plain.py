@@ -91,3 +91,24 @@ def test_unsupported_layer_type_is_refused_with_its_name():
     w = init_weights(net)
     with pytest.raises(SpecError, match="maxpool: the plain reference has no kernel for Pool2d"):
         plain_forward(net, w, _images(net))
+
+
+@pytest.mark.parametrize("activation", ["relu", "relu6", "hardswish", "hardsigmoid", "silu", "sigmoid", None])
+def test_activations_match_the_oracle(activation):
+    from _reference_oracle import oracle_act
+
+    from costmodel.reference.plain import ACTIVATION_FUNCTIONS
+
+    z = np.linspace(-8, 8, 161).astype(np.float32)
+    np.testing.assert_allclose(ACTIVATION_FUNCTIONS[activation](z), oracle_act(z.astype(np.float64), activation),
+                               rtol=1e-6, atol=1e-6)  # fmt: skip
+
+
+@pytest.mark.parametrize(("name", "resolution"), [("mobilenet_v3_small", 64), ("efficientnet_b0", 48)])
+def test_zoo_networks_with_blocks_match_the_oracle_and_the_tuned_executor(name, resolution):
+    """Residual and squeeze-and-excite (Scale) blocks, h-swish and SiLU: plain = loop oracle = tuned."""
+    net = costmodel.network(name, resolution=resolution)
+    w, x = init_weights(net, seed=5), _images(net, n=1)
+    plain = plain_forward(net, w, x)
+    np.testing.assert_allclose(plain, oracle_forward(net, w, x), rtol=RTOL, atol=ATOL)
+    np.testing.assert_allclose(forward(net, w, x), plain, rtol=RTOL, atol=ATOL)

@@ -26,7 +26,19 @@ from ..counting.engine import count
 from ..counting.kinds import layer_kind
 from ..counting.memory import dtype_bytes, layer_memory
 from ..errors import SpecError
-from ..spec.layers import AdaptiveAvgPool, Concat, Conv2d, GlobalAvgPool, Linear, Pool2d, Residual, Softmax
+from ..spec.layers import (
+    AdaptiveAvgPool,
+    Add,
+    Concat,
+    Conv2d,
+    GlobalAvgPool,
+    Linear,
+    Mul,
+    Pool2d,
+    Residual,
+    Scale,
+    Softmax,
+)
 from ..spec.network import Network, Node
 from .profiles import DeviceProfile
 
@@ -123,6 +135,9 @@ def latency_kind(layer: object) -> str:
 @latency_kind.register(Softmax)
 @latency_kind.register(Concat)
 @latency_kind.register(Residual)
+@latency_kind.register(Scale)
+@latency_kind.register(Add)
+@latency_kind.register(Mul)
 def _(layer: object) -> str:
     return layer_kind(layer)
 

@@ -22,7 +22,19 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from ..errors import SpecError
-from ..spec.layers import AdaptiveAvgPool, Concat, Conv2d, GlobalAvgPool, Linear, Pool2d, Residual, Softmax
+from ..spec.layers import (
+    AdaptiveAvgPool,
+    Add,
+    Concat,
+    Conv2d,
+    GlobalAvgPool,
+    Linear,
+    Mul,
+    Pool2d,
+    Residual,
+    Scale,
+    Softmax,
+)
 from ..spec.network import Network, Node
 from .executor import check_images
 from .kernels import PADDINGS, pads
@@ -35,6 +47,10 @@ ACTIVATION_FUNCTIONS: dict[str | None, Callable[[np.ndarray], np.ndarray]] = {
     None: lambda z: z,
     "relu": lambda z: np.maximum(z, 0),
     "relu6": lambda z: np.clip(z, 0, 6),
+    "hardswish": lambda z: z * np.clip(z + 3, 0, 6) / 6,  # MobileNetV3 (PyTorch's nn.Hardswish)
+    "hardsigmoid": lambda z: np.clip(z + 3, 0, 6) / 6,  # PyTorch's nn.Hardsigmoid
+    "silu": lambda z: z / (1 + np.exp(-z)),  # EfficientNet's swish
+    "sigmoid": lambda z: 1 / (1 + np.exp(-z)),
 }
 
 Weights = Mapping[str, np.ndarray]
@@ -106,7 +122,19 @@ def _run(nodes: tuple[Node, ...], weights: Weights, x: np.ndarray, padding: str)
 
 @plain_kernel.register
 def _(layer: Residual, node: Node, weights: Weights, x: np.ndarray, padding: str) -> np.ndarray:
-    return x + _run(node.branches[0], weights, x, padding)
+    return x + _run(node.branches[0], weights, x, padding)  # the block's Add
+
+
+@plain_kernel.register
+def _(layer: Scale, node: Node, weights: Weights, x: np.ndarray, padding: str) -> np.ndarray:
+    return x * _run(node.branches[0], weights, x, padding)  # the block's Mul: (N, 1, 1, C) broadcast
+
+
+@plain_kernel.register(Add)
+@plain_kernel.register(Mul)
+def _(layer: object, node: Node, weights: Weights, x: np.ndarray, padding: str) -> np.ndarray:
+    # A merge has two inputs; its arithmetic is its block's rule above (x + body(x), x * body(x)).
+    raise SpecError(f"{node.name}: {type(layer).__name__} runs only as the end of its block")
 
 
 @plain_kernel.register

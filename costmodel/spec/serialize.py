@@ -22,7 +22,8 @@ type                 fields (default)
 ``conv2d``           ``in_ch``, ``out_ch``, ``kernel`` (integers >= 1); ``stride`` (1); ``groups`` (1; must
                      divide ``in_ch`` and ``out_ch``; ``groups == in_ch == out_ch`` is depthwise);
                      ``padding`` ("same": TF SAME, or an integer >= 0 per side); ``bias`` (false);
-                     ``batch_norm`` (true); ``activation`` ("relu"; or "relu6" or null)
+                     ``batch_norm`` (true); ``activation`` ("relu"; or "relu6", "hardswish", "hardsigmoid",
+                     "silu", "sigmoid" or null)
 ``pool2d``           ``kernel``; ``stride`` (1); ``mode`` ("avg" or "max", default "avg"); ``padding`` (0);
                      ``ceil_mode`` (false)
 ``global_avg_pool``  none: D_F x D_F x C -> 1 x 1 x C
@@ -34,6 +35,10 @@ type                 fields (default)
                      input; their outputs (all the same size) are concatenated on channels
 ``residual``         ``body``: a non-empty list of LAYERs run on the block's input, whose output (of the
                      input's shape) is added to the input
+``scale``            ``body``: a non-empty list of LAYERs run on the block's input, ending at 1 x 1 x C; the
+                     input is multiplied by it channel by channel (squeeze-and-excite)
+``add``, ``mul``     never written: the elementwise sum and product that end every residual and scale block
+                     are derived from the block (a document that writes one is refused, as a network would)
 ===================  =========================================================================================
 
 Integers are JSON integers (not ``1.0``, not ``true``). Validation names the layer and the field; a
@@ -64,12 +69,15 @@ from ..errors import CostModelError, DataError
 from .layers import (
     ACTIVATIONS,
     AdaptiveAvgPool,
+    Add,
     Concat,
     Conv2d,
     GlobalAvgPool,
     Linear,
+    Mul,
     Pool2d,
     Residual,
+    Scale,
     Softmax,
 )
 
@@ -103,6 +111,9 @@ LAYER_TYPES: dict[str, type] = {
     "softmax": Softmax,
     "concat": Concat,
     "residual": Residual,
+    "scale": Scale,
+    "add": Add,  # named so that every layer type has a JSON name; never written (they end blocks)
+    "mul": Mul,
 }
 _TYPE_NAMES = {cls: name for name, cls in LAYER_TYPES.items()}
 
