@@ -117,16 +117,17 @@ class Conv2d:
             and k > 0
             and s > 0
             and g > 0
-        ):  # fast path; the helper names the bad one
+            and type(self.bias) is bool
+            and type(self.batch_norm) is bool
+        ):  # fast path; the helpers name the bad one
             _check_ints(self, ("in_ch", "out_ch", "kernel", "stride", "groups"))
+            _flags(self, ("bias", "batch_norm"))
         if self.in_ch % self.groups or self.out_ch % self.groups:
             raise SpecError(
                 f"{self.name}: groups={self.groups} must divide in_ch={self.in_ch} and out_ch={self.out_ch}"
             )
         if self.padding != "same":
             _padding(self.padding, self.name)
-        if type(self.bias) is not bool or type(self.batch_norm) is not bool:
-            _flags(self, ("bias", "batch_norm"))
         if self.activation != "relu":
             _activation(self.activation, self.name)
 
@@ -327,7 +328,7 @@ def block_merge(layer: object) -> Add | Mul | None:
 
 def block_branches(layer: object) -> tuple[tuple[Layer, ...], ...]:
     """A block's branches (a :class:`Residual` has one, its body); ``()`` for any other layer."""
-    return layer.branches if isinstance(layer, BLOCKS) else ()  # type: ignore[union-attr]
+    return layer.branches if isinstance(layer, BLOCKS) else ()
 
 
 def _sublayers(branches: tuple[tuple[Layer, ...], ...]) -> tuple[Layer, ...]:
@@ -385,7 +386,9 @@ def window_out_size(n: int, kernel: int, stride: int, padding: Padding, ceil_mod
     return out
 
 
-def window_out_size_array(n: np.ndarray, kernel: int, stride: int, padding: Padding, ceil_mode: bool = False):
+def window_out_size_array(
+    n: np.ndarray, kernel: int, stride: int, padding: Padding, ceil_mode: bool = False
+) -> np.ndarray:
     """:func:`window_out_size` over an int64 array of input sizes (the same rule, vectorised for sweeps).
 
     NumPy is imported only when this is called; the spec itself does not need it.
