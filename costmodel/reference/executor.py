@@ -415,11 +415,6 @@ def _run_step(step: _Step, x: Any, ws: dict[str, Any], prepared: Prepared, into:
     node, op = step.node, step.op
     n = x[0, 0].shape[0] if isinstance(x, dict) else x.shape[0]
     out_shape = (n, node.out_size, node.out_size, node.out_ch)
-    if step.post is not None and into is None:  # a non-clamp activation: after the layer's own epilogue
-        y, mult_adds = _run_step(replace(step, post=None), x, ws, prepared, None)
-        return K.activate(y, step.post), mult_adds
-    if op == "block":
-        return _run_block(step, x, ws, prepared)
     if op == "depthwise" and step.method == "flat":
         buf, interior = _flat_input(step, ws, n)
         if x is not interior:  # not written there by the layer before (the first layer, or tracing)
@@ -456,6 +451,16 @@ def _run_step(step: _Step, x: Any, ws: dict[str, Any], prepared: Prepared, into:
     return K.clamp(z, step.lo, step.hi), mult_adds
 
 
+def _run_layer(step: _Step, x: Any, ws: dict[str, Any], prepared: Prepared, into: _Step | None) -> tuple[Any, int]:
+    """One step of a network or a block body: a block runs its body (:func:`_run_block`); any other layer its
+    kernel (:func:`_run_step`), then an activation that is not a clamp (h-swish, SiLU...) on the true output
+    (such a layer is never fused into the next one: :func:`_fuses`)."""
+    if step.op == "block":
+        return _run_block(step, x, ws, prepared)
+    y, mult_adds = _run_step(step, x, ws, prepared, into)
+    return (y, mult_adds) if step.post is None else (K.activate(y, step.post), mult_adds)
+
+
 def _fuses(step: _Step, nxt: _Step | None) -> bool:
     """Whether ``step`` (a convolution) writes its activated output straight into the next layer's input (a
     depthwise layer's planes or flat buffer): one pass saved. Not with an activation applied after the
@@ -471,7 +476,7 @@ def _run_block(step: _Step, x: np.ndarray, ws: dict[str, Any], prepared: Prepare
     h, mult_adds = x, 0
     for i, sub in enumerate(body):
         nxt = body[i + 1] if i + 1 < len(body) else None
-        h, m = _run_step(sub, h, ws, prepared, nxt if _fuses(sub, nxt) else None)
+        h, m = _run_layer(sub, h, ws, prepared, nxt if _fuses(sub, nxt) else None)
         mult_adds += m
     out = _buffer(ws, merge.name, x.shape)
     if merge.op == "add":
@@ -530,7 +535,7 @@ def execute(
         nxt = steps[i + 1] if i + 1 < len(steps) else None
         fuse = not trace and _fuses(step, nxt)
         start = clock()
-        x, batch_mult_adds = _run_step(step, x, ws, prepared, nxt if fuse else None)
+        x, batch_mult_adds = _run_layer(step, x, ws, prepared, nxt if fuse else None)
         seconds[step.name] = clock() - start
         mult_adds[step.name] = batch_mult_adds // n
         if trace:  # stored values are true - carry_out: add it back
