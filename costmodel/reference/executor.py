@@ -18,6 +18,12 @@ Depthwise inputs. Most depthwise layers run "flat" (:class:`~costmodel.reference
 read the previous layer's output unpadded, where its matrix product wrote it, and multiply the padding taps
 by zero weights (their bias rows take back what a carried bias would have added there). The others read
 zero-bordered planes (border value ``-b``) that the previous layer's epilogue writes into.
+
+Blocks and other activations. A Residual or Scale block is one step whose body is prepared as a small network
+of its own (biases carried inside it only; the block reads and writes true values), then its Add or Mul
+(:func:`~costmodel.reference.kernels.add`, :func:`~costmodel.reference.kernels.scale_channels`). Only ReLU
+and ReLU6 are clamps a bias can be carried past; h-swish, h-sigmoid, SiLU and sigmoid are applied to the true
+output (:func:`~costmodel.reference.kernels.activate`), and such a layer writes its own buffer.
 """
 
 from __future__ import annotations
