@@ -32,7 +32,8 @@ from .errors import (
 )
 from .report.tables import formula
 from .search import Block, SearchSpace, Stage, cost_population, pareto_front, search_space
-from .spec.layers import AdaptiveAvgPool, Concat, Conv2d, GlobalAvgPool, Linear, Pool2d, Residual, Softmax
+from .spec.blocks import inverted_residual, squeeze_excite
+from .spec.layers import AdaptiveAvgPool, Concat, Conv2d, GlobalAvgPool, Linear, Pool2d, Residual, Scale, Softmax
 from .spec.mobilenet import mobilenet_v1
 from .spec.network import Network, Node
 from .spec.zoo import network
@@ -64,6 +65,9 @@ __all__ = [
     "AdaptiveAvgPool",
     "Concat",
     "Residual",
+    "Scale",
+    "inverted_residual",
+    "squeeze_excite",
     "Convention",
     "PRESETS",
     "preset_names",

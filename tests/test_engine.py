@@ -175,7 +175,7 @@ def test_linear_counts_in_times_out():
     assert count(net, "paper+bias").params == 65
 
 
-@pytest.mark.parametrize("name", ["mobilenet_v2", "tiny"])
+@pytest.mark.parametrize("name", ["mobilenet_v2", "tiny", "mobilenet_v3_small", "efficientnet_b0"])
 def test_elementwise_ops_count_every_add_and_multiply(name):
     """One op per output element of each residual add and SE multiply, summed here from the blocks' nodes."""
     net = tiny() if name == "tiny" else costmodel.network(name)

@@ -178,7 +178,7 @@ NETWORKS = [
     (n, r)
     for n in ("vgg16", "googlenet", "alexnet", "squeezenet1_0", "squeezenet1_1", "mobilenet_v2")
     for r in (224, 163)
-]
+] + [(n, r) for n in ("mobilenet_v3_large", "mobilenet_v3_small", "mnasnet1_0", "efficientnet_b0") for r in (224, 97)]
 
 
 @pytest.mark.parametrize("name", preset_names())
@@ -242,7 +242,7 @@ def test_new_rules_are_not_weights_only(field):
 
 
 @pytest.mark.parametrize("name", ["paper", "thop"])
-@pytest.mark.parametrize("network", ["googlenet", "squeezenet1_0", "mobilenet_v2", "tiny"])
+@pytest.mark.parametrize("network", ["googlenet", "squeezenet1_0", "mobilenet_v2", "tiny", "efficientnet_b0"])
 def test_blocks_are_expanded_under_every_convention(name, network):
     cost = count(tiny() if network == "tiny" else costmodel.network(network), name)
     blocks = [lc for lc in cost.layers if lc.node.branches]
@@ -262,6 +262,21 @@ def test_ptflops_counts_activations_by_kind():
 @pytest.mark.parametrize("name", preset_names())
 def test_no_tool_counts_the_residual_add_or_the_se_multiply(name):
     assert get_convention(name).elementwise_ops == 0
+
+
+def test_mnasnet_mean_is_counted_as_adaptive_pooling():
+    """The presets' docstring: torchvision's MNASNet averages with x.mean, which fvcore, thop and ptflops leave
+    uncounted; the spec's GlobalAvgPool is counted as nn.AdaptiveAvgPool2d, by this much at 224."""
+    pool = costmodel.network("mnasnet1_0")["avgpool"]
+    cost = {name: {lc.name: lc.mult_adds for lc in count(costmodel.network("mnasnet1_0"), name).leaves()}
+            for name in ("fvcore", "thop", "ptflops")}  # fmt: skip
+    assert (cost["fvcore"]["avgpool"], cost["thop"]["avgpool"], cost["ptflops"]["avgpool"]) == (62_720, 64_000, 125_440)
+    assert pool.in_ch * pool.in_size**2 == 62_720
+    assert "62,720" in presets_doc() and "64,000" in presets_doc() and "125,440" in presets_doc()
+
+
+def presets_doc() -> str:
+    return costmodel.counting.presets.__doc__ or ""
 
 
 @pytest.mark.parametrize(

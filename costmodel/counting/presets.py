@@ -59,7 +59,9 @@ keras       Parameters only (SE convolution biases included).
 
 So every tool counts the residual add and the SE multiply as 0 (the ``elementwise_ops`` rule, off in every
 preset); only ptflops counts an activation other than ReLU (its per-activation rules are in
-``activation_ops_by_kind``).
+``activation_ops_by_kind``). MNASNet averages with ``x.mean([2, 3])``, a tensor op that fvcore, thop and
+ptflops leave uncounted, where :func:`costmodel.network` has the ``GlobalAvgPool`` these presets count as
+``nn.AdaptiveAvgPool2d`` (fvcore 62,720 ops, thop 64,000, ptflops 125,440 more than the tools at 224).
 
 The numbers each tool prints for MobileNetV1 1.0-224 are in ``data/tool_counts.csv`` (see data/README.md).
 """

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from .executor import Execution, Prepared, check_images, execute, forward, prepare, time_layers
 from .kernels import PADDINGS
+from .plain import plain_forward
 from .weights import (
     BN_EPSILON,
     expected_weights,
@@ -30,6 +31,7 @@ from .weights import (
 __all__ = [
     "init_weights",
     "forward",
+    "plain_forward",
     "time_layers",
     "execute",
     "prepare",

@@ -101,6 +101,8 @@ def _(layer: Linear) -> dict[str, tuple[int, ...]]:
 
 
 @weight_arrays.register(GlobalAvgPool)
+@weight_arrays.register(AdaptiveAvgPool)
+@weight_arrays.register(Pool2d)
 @weight_arrays.register(Softmax)
 @weight_arrays.register(Add)
 @weight_arrays.register(Mul)
@@ -117,13 +119,13 @@ def _(layer: Residual | Scale) -> dict[str, tuple[int, ...]]:
     return shapes
 
 
-@weight_arrays.register(Pool2d)
-@weight_arrays.register(AdaptiveAvgPool)
-@weight_arrays.register(Concat)
-def _(layer: object) -> dict[str, tuple[int, ...]]:
-    # An explicit refusal, not a missing rule: the reference runs MobileNetV1's layer types.
-    name = getattr(layer, "name", layer)
-    raise SpecError(f"{name}: the reference executor has no kernel for {type(layer).__name__}")
+@weight_arrays.register
+def _(layer: Concat) -> dict[str, tuple[int, ...]]:
+    shapes: dict[str, tuple[int, ...]] = {}  # every branch's layers' arrays; the concatenation has none
+    for branch in layer.branches:
+        for sub in branch:
+            shapes.update(weight_arrays(sub))
+    return shapes
 
 
 def expected_weights(network: Network) -> dict[str, tuple[int, ...]]:

@@ -117,16 +117,17 @@ class Conv2d:
             and k > 0
             and s > 0
             and g > 0
-        ):  # fast path; the helper names the bad one
+            and type(self.bias) is bool
+            and type(self.batch_norm) is bool
+        ):  # fast path; the helpers name the bad one
             _check_ints(self, ("in_ch", "out_ch", "kernel", "stride", "groups"))
+            _flags(self, ("bias", "batch_norm"))
         if self.in_ch % self.groups or self.out_ch % self.groups:
             raise SpecError(
                 f"{self.name}: groups={self.groups} must divide in_ch={self.in_ch} and out_ch={self.out_ch}"
             )
         if self.padding != "same":
             _padding(self.padding, self.name)
-        if type(self.bias) is not bool or type(self.batch_norm) is not bool:
-            _flags(self, ("bias", "batch_norm"))
         if self.activation != "relu":
             _activation(self.activation, self.name)
 
@@ -230,7 +231,35 @@ class Concat:
 
 
 @dataclass(frozen=True, slots=True)
-class Residual:
+class _Body:
+    """A block whose one branch, ``body``, runs on the block's input and is combined with it by the block's
+    ``merge`` layer (an elementwise op; its type says which)."""
+
+    name: str
+    body: tuple[Layer, ...]
+
+    def __post_init__(self) -> None:
+        body = self.body
+        if isinstance(body, (str, bytes)) or not isinstance(body, (tuple, list)) or not body:
+            raise SpecError(f"{self.name}: body must be a non-empty sequence of layers")
+        object.__setattr__(self, "body", tuple(body))
+
+    @property
+    def branches(self) -> tuple[tuple[Layer, ...], ...]:
+        """The body as the block's one branch (the input it is combined with carries no layer)."""
+        return (self.body,)
+
+    @property
+    def merge(self) -> Add | Mul:
+        raise NotImplementedError
+
+    def sublayers(self) -> tuple[Layer, ...]:
+        """Every layer of the body, depth first (nested blocks included), then the merge."""
+        return (*_sublayers(self.branches), self.merge)
+
+
+@dataclass(frozen=True, slots=True)
+class Residual(_Body):
     """A body of layers whose output is added to the block's input (MobileNetV2's inverted residual, ResNet).
 
     The body must give back the input's shape (channels and size). The addition is the block's own leaf, an
@@ -239,29 +268,14 @@ class Residual:
     :func:`costmodel.spec.blocks.inverted_residual` builds MobileNetV2's block.
     """
 
-    name: str
-    body: tuple[Layer, ...]
-
-    def __post_init__(self) -> None:
-        _check_body(self)
-
-    @property
-    def branches(self) -> tuple[tuple[Layer, ...], ...]:
-        """The body as the block's one branch (the identity shortcut carries no layer)."""
-        return (self.body,)
-
     @property
     def merge(self) -> Add:
         """The elementwise sum that ends the block, ``"<name>.add"``."""
         return Add(f"{self.name}.add")
 
-    def sublayers(self) -> tuple[Layer, ...]:
-        """Every layer of the body, depth first (nested blocks included), then the addition."""
-        return (*_sublayers(self.branches), self.merge)
-
 
 @dataclass(frozen=True, slots=True)
-class Scale:
+class Scale(_Body):
     """A body of layers whose 1 x 1 x C output scales the block's input channel by channel: x · body(x).
 
     Squeeze-and-excite (Hu et al., 2018; MobileNetV3, EfficientNet) is one: global average pooling, a 1x1
@@ -270,25 +284,10 @@ class Scale:
     body must end at 1 x 1 x C, C the input's channels. The product is the block's :class:`Mul`.
     """
 
-    name: str
-    body: tuple[Layer, ...]
-
-    def __post_init__(self) -> None:
-        _check_body(self)
-
-    @property
-    def branches(self) -> tuple[tuple[Layer, ...], ...]:
-        """The body as the block's one branch (the scaled input is the block's own input)."""
-        return (self.body,)
-
     @property
     def merge(self) -> Mul:
         """The elementwise product that ends the block, ``"<name>.mul"``."""
         return Mul(f"{self.name}.mul")
-
-    def sublayers(self) -> tuple[Layer, ...]:
-        """Every layer of the body, depth first (nested blocks included), then the product."""
-        return (*_sublayers(self.branches), self.merge)
 
 
 @dataclass(frozen=True, slots=True)
@@ -322,13 +321,6 @@ BLOCKS = (Concat, Residual, Scale)
 MERGES = (Add, Mul)
 
 
-def _check_body(block: Residual | Scale) -> None:
-    body = block.body
-    if isinstance(body, (str, bytes)) or not isinstance(body, (tuple, list)) or not body:
-        raise SpecError(f"{block.name}: body must be a non-empty sequence of layers")
-    object.__setattr__(block, "body", tuple(body))
-
-
 def block_merge(layer: object) -> Add | Mul | None:
     """The layer that ends a block (:class:`Add` for a Residual, :class:`Mul` for a Scale), else ``None``."""
     return layer.merge if isinstance(layer, (Residual, Scale)) else None
@@ -336,7 +328,7 @@ def block_merge(layer: object) -> Add | Mul | None:
 
 def block_branches(layer: object) -> tuple[tuple[Layer, ...], ...]:
     """A block's branches (a :class:`Residual` has one, its body); ``()`` for any other layer."""
-    return layer.branches if isinstance(layer, BLOCKS) else ()  # type: ignore[union-attr]
+    return layer.branches if isinstance(layer, BLOCKS) else ()
 
 
 def _sublayers(branches: tuple[tuple[Layer, ...], ...]) -> tuple[Layer, ...]:
@@ -394,7 +386,9 @@ def window_out_size(n: int, kernel: int, stride: int, padding: Padding, ceil_mod
     return out
 
 
-def window_out_size_array(n: np.ndarray, kernel: int, stride: int, padding: Padding, ceil_mode: bool = False):
+def window_out_size_array(
+    n: np.ndarray, kernel: int, stride: int, padding: Padding, ceil_mode: bool = False
+) -> np.ndarray:
     """:func:`window_out_size` over an int64 array of input sizes (the same rule, vectorised for sweeps).
 
     NumPy is imported only when this is called; the spec itself does not need it.
@@ -485,13 +479,18 @@ def _(layer: Concat, in_ch: int, in_size: int) -> tuple[int, int]:
     return total_ch, sizes.pop()
 
 
-@output_shape.register
-def _(layer: Residual, in_ch: int, in_size: int) -> tuple[int, int]:
+def _body_shape(layer: _Body, in_ch: int, in_size: int) -> tuple[int, int]:
     ch, size = in_ch, in_size
     for sub in layer.body:
         ch, size = output_shape(sub, ch, size)
         if size < 1:
             raise SpecError(f"{sub.name}: the input shrinks to nothing (output size {size})")
+    return ch, size
+
+
+@output_shape.register
+def _(layer: Residual, in_ch: int, in_size: int) -> tuple[int, int]:
+    ch, size = _body_shape(layer, in_ch, in_size)
     if (ch, size) != (in_ch, in_size):
         raise SpecError(
             f"{layer.name}: the body turns {in_size}x{in_size}x{in_ch} into {size}x{size}x{ch}; "
@@ -502,11 +501,7 @@ def _(layer: Residual, in_ch: int, in_size: int) -> tuple[int, int]:
 
 @output_shape.register
 def _(layer: Scale, in_ch: int, in_size: int) -> tuple[int, int]:
-    ch, size = in_ch, in_size
-    for sub in layer.body:
-        ch, size = output_shape(sub, ch, size)
-        if size < 1:
-            raise SpecError(f"{sub.name}: the input shrinks to nothing (output size {size})")
+    ch, size = _body_shape(layer, in_ch, in_size)
     if (ch, size) != (in_ch, 1):
         raise SpecError(
             f"{layer.name}: the body turns {in_size}x{in_size}x{in_ch} into {size}x{size}x{ch}; "

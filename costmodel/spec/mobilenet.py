@@ -218,10 +218,12 @@ def mobilenet_v1(
     """
     alpha = _check_alpha(alpha)
     size = resolve_resolution(resolution, rho)
-    num_classes = positive_int(num_classes, "num_classes")
+    if type(num_classes) is not int or num_classes < 1:
+        num_classes = positive_int(num_classes, "num_classes")
     if activation is None or activation not in ACTIVATIONS:
         raise SpecError(f"activation must be one of {', '.join(a for a in ACTIVATIONS if a)}, got {activation!r}")
-    shallow, separable = boolean(shallow, "shallow"), boolean(separable, "separable")
+    if type(shallow) is not bool or type(separable) is not bool:
+        shallow, separable = boolean(shallow, "shallow"), boolean(separable, "separable")
     layers = _layers(alpha, shallow, separable, int(num_classes), activation)
 
     variant = "shallow" if shallow else "full-conv" if not separable else "standard"
