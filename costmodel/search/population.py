@@ -329,7 +329,7 @@ def cost_population(
     compensated = python_sum_is_compensated(tables.kind)
     for lo in range(0, n, CHUNK):
         hi = min(lo + CHUNK, n)
-        g = np.ascontiguousarray(arr[lo:hi].T)  # one row per gene: each gene's column contiguous, in cache
+        g = arr[lo:hi].T.astype(np.intp)  # one row per gene, contiguous and in cache, as table indices
         state = res_index[lo:hi]
         ma, pa, pk = mult_adds[lo:hi], params[lo:hi], peak[lo:hi]
         s = None if seconds is None else seconds[lo:hi]
