@@ -112,7 +112,7 @@ def test_missing_truncated_and_foreign_files(tmp_path):
     with pytest.raises(WeightsError, match="truncated"):
         load_weights(NET, tmp_path / "cut.npz")
     (tmp_path / "w.txt").write_text("conv1/kernel = 1\n")
-    with pytest.raises(WeightsError, match="neither an .npz nor an HDF5"):
+    with pytest.raises(WeightsError, match="neither an .npz, an HDF5"):
         load_weights(NET, tmp_path / "w.txt")
     pickled = tmp_path / "obj.npz"
     np.savez(pickled, **{**init_weights(NET), "conv1/kernel": np.array([object()], dtype=object)})
