@@ -20,6 +20,7 @@ from .executor import Execution, Prepared, check_images, execute, forward, prepa
 from .weights import (
     BN_EPSILON,
     FlavourWarning,
+    convert_weights,
     expected_weights,
     init_weights,
     load_keras_h5,
@@ -42,6 +43,7 @@ __all__ = [
     "load_weights",
     "load_keras_h5",
     "load_network",
+    "convert_weights",
     "FlavourWarning",
     "validate_weights",
     "expected_weights",

@@ -22,7 +22,9 @@ reads them. Which layout a file has is told by its first bytes and its structure
                     ``running_mean``, ``running_var`` and a ``num_batches_tracked`` counter, which we do not keep.
 ==================  ===============================================================================================
 
-Keras layouts imply the ``keras`` flavour, timm's the ``timm`` flavour. What a layout cannot hold is named
+Keras layouts imply the ``keras`` flavour, timm's the ``timm`` flavour, unless the file was written by costmodel,
+which records the flavour it was written for (an attribute, or safetensors metadata, that the frameworks
+ignore). What a layout cannot hold is named
 (:attr:`WeightFile.notes` when reading, the return value of :func:`write_weights` when writing), never dropped
 silently.
 """
@@ -194,10 +196,13 @@ def _read_h5(path: Path) -> WeightFile:
             else:
                 fmt, entries, notes, model_name = _keras_legacy_entries(f, h5py)
             arrays = read_entries(entries, path)
+            meta = _read_meta(f.attrs)
     except OSError as exc:
         raise WeightsError(f"{str(path)!r} is not a readable HDF5 weights file (truncated?): {exc}") from None
     alpha, resolution = _names_from(path, model_name)
-    return WeightFile(path, fmt, "keras", arrays, alpha, resolution, notes)
+    if meta[1] is not None or meta[2] is not None:  # written by costmodel: α and resolution recorded
+        alpha, resolution = meta[1], meta[2]
+    return WeightFile(path, fmt, meta[0] or "keras", arrays, alpha, resolution, notes)
 
 
 def _h5_entry(key: str, ds, transform: Callable[[np.ndarray], np.ndarray] | None = None, shape=None) -> Entry:
@@ -531,13 +536,30 @@ def _write_keras2(f, network: Network, layers) -> None:
         h.attrs["layer_names"] = [n.encode("utf8") for n in names]
         h.attrs["backend"] = b"tensorflow"
         h.attrs["keras_version"] = b"2"
-        h.attrs["written_by"] = b"costmodel"
+        _write_meta(h.attrs, network)
         for name, (_, _, variables) in zip(names, layers, strict=True):
             g = h.create_group(name)
             weight_names = [f"{name}/{var}:0" for var, _ in variables]
             g.attrs["weight_names"] = [n.encode("utf8") for n in weight_names]
             for wn, (_, value) in zip(weight_names, variables, strict=True):
                 g.create_dataset(wn, data=value)
+
+
+def _write_meta(attrs, network: Network) -> None:
+    """What Keras' HDF5 layout has no place for, as attributes Keras ignores: who wrote it, the flavour, α and
+    the resolution (read back by :func:`read_weight_file`)."""
+    config = network.config or {}
+    attrs["written_by"] = b"costmodel"
+    for k in ("flavour", "alpha", "resolution"):
+        if config.get(k) is not None:
+            attrs[f"costmodel_{k}"] = str(config[k]).encode("utf8")
+
+
+def _read_meta(attrs) -> tuple[str | None, float | None, int | None]:
+    def get(k: str) -> str | None:
+        return _text(attrs[f"costmodel_{k}"]) if f"costmodel_{k}" in attrs else None
+
+    return get("flavour"), _float_or_none(get("alpha")), _int_or_none(get("resolution"))
 
 
 def _write_keras3(f, network: Network, layers) -> None:
@@ -549,6 +571,7 @@ def _write_keras3(f, network: Network, layers) -> None:
         root = h.create_group("vars")
         if "alpha" in config and "resolution" in config:
             root.attrs["name"] = f"mobilenet_{config['alpha']:0.2f}_{config['resolution']}"
+        _write_meta(h.attrs, network)
         for cls, name, variables in layers:
             k = counts.get(cls, 0)
             counts[cls] = k + 1
@@ -579,4 +602,3 @@ def _write_timm(path, network: Network, layers, notes: list[str]) -> None:
             meta[f"costmodel_{k}"] = str(config[k])
     data = save(tensors, metadata=meta)
     atomic_write(path, lambda f: f.write(data), WeightsError)
-    notes.append("num_batches_tracked not written (a training counter costmodel does not keep; PyTorch fills in 0)")

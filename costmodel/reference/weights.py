@@ -54,6 +54,8 @@ __all__ = [
     "save_weights",
     "load_weights",
     "load_network",
+    "convert_weights",
+    "CONVERSIONS",
     "load_keras_h5",
     "FlavourWarning",
 ]
@@ -345,3 +347,58 @@ def _same_width(a: float, b: float) -> bool:
         return all(scale_channels(c, a) == scale_channels(c, b) for c in {FIRST_CONV, *(out for _, out in BLOCKS)})
     except SpecError:
         return False
+
+
+#: ``convert_weights`` targets: the flavour each layout implies and the format that writes it.
+CONVERSIONS = {"keras": ("keras", "keras"), "keras3": ("keras", "keras3"), "timm": ("timm", "safetensors"),
+               "npz": (None, "npz")}  # fmt: skip
+
+
+def convert_weights(
+    source: str | os.PathLike[str], target: str | os.PathLike[str], to: str, *, resolution: int | None = None
+) -> tuple[Network, list[str]]:
+    """Rewrite a weight file in another framework's layout: ``to`` is ``"keras"`` (Keras 2 ``.h5``, which Keras
+    3 also reads), ``"keras3"`` (``.weights.h5``), ``"timm"`` (``.safetensors``) or ``"npz"`` (ours, keeping the
+    source's flavour).
+
+    Every array is carried over exactly (transposed between HWIO and OIHW, the classifier reshaped between a
+    1x1 convolution and a dense layer). Returns the network written for (the target layout's flavour) and
+    what the user should know, one line each: what the target layout cannot hold (e.g. a batch norm without
+    gamma, written with gamma = 1), and what the target framework computes differently from the source's
+    flavour (padding at odd sizes, epsilon, activation), which no weight file can carry.
+    """
+    from ..spec.mobilenet import BASE_RESOLUTION, mobilenet_v1
+
+    if to not in CONVERSIONS:
+        raise WeightsError(f"convert to one of {', '.join(CONVERSIONS)}, got {to!r}")
+    wf = layouts.read_weight_file(source)
+    made_for = wf.flavour or "paper"
+    flavour, fmt = CONVERSIONS[to]
+    flavour = flavour or made_for
+    fc = wf.arrays.get("fc/kernel")
+    network = mobilenet_v1(
+        layouts.infer_alpha(wf.arrays), resolution or wf.resolution or BASE_RESOLUTION, flavour=flavour,
+        num_classes=None if fc is None else int(fc.shape[-1]),
+    )  # fmt: skip
+    notes = list(wf.notes)
+    gammas = [k for k in wf.arrays if k.endswith("_bn/gamma")]
+    if not get_flavour(flavour).bn_scale and gammas:
+        raise WeightsError(
+            f"{str(source)!r}: the {flavour} layout has no batch-norm gamma; {gammas[0]!r} would be lost"
+        )
+    try:
+        weights = _fit(network, wf)
+        validate_weights(network, weights)
+    except WeightsError as exc:
+        raise WeightsError(f"{str(source)!r}: {exc}") from None
+    notes += layouts.write_weights(network, weights, target, fmt)
+    differences = flavour_differences(made_for, flavour)
+    if differences:
+        notes.append(
+            f"{made_for} weights now in the {flavour} layout: {flavour} computes them with "
+            + "; ".join(differences)
+            + " (the logits will differ from the source's; load with flavour="
+            + repr(made_for)
+            + " to get them back)"
+        )
+    return network, notes

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from functools import lru_cache
 from numbers import Integral, Real
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..checks import boolean, positive_int
 from ..errors import SpecError
@@ -141,7 +141,7 @@ def _layers(
     cached: a search loop over resolutions (or revisiting widths) builds each width once. The flavour gives
     every convolution its padding, batch-norm epsilon and batch-norm variables, and the classifier's form."""
     f = flavour
-    bn = {"activation": activation, "bn_scale": f.bn_scale, "bn_epsilon": f.bn_epsilon}
+    bn: dict[str, Any] = {"activation": activation, "bn_scale": f.bn_scale, "bn_epsilon": f.bn_epsilon}
     ch = scale_channels(FIRST_CONV, alpha)
     layers: list[Layer] = [Conv2d("conv1", 3, ch, 3, stride=2, padding=f.conv_padding(3, 2, False), **bn)]  # 224 in
     for i, (stride, out) in enumerate(BLOCKS, start=1):
