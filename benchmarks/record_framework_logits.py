@@ -4,7 +4,12 @@ Not part of the test suite (the suite never imports a framework): run it by hand
 with Keras 3 (any backend) and timm + PyTorch installed beside an editable costmodel, e.g.
 
     python -m venv /tmp/fw && /tmp/fw/bin/pip install -e . keras torch timm h5py safetensors
-    KERAS_BACKEND=torch /tmp/fw/bin/python benchmarks/record_framework_logits.py --out tests/fixtures/framework_logits.json
+    KERAS_BACKEND=torch /tmp/fw/bin/python benchmarks/record_framework_logits.py \
+        --out tests/fixtures/framework_logits.json
+
+(Recorded here with Keras 3.15.1 on the torch backend, timm 1.0.31 and torch 2.13.0 CPU; timm's import of
+torchvision, which would not install beside that torch, was satisfied by an empty stand-in module outside the
+repository: mobilenetv1_100 uses no torchvision code.)
 
 For each configuration it writes costmodel's seeded weights (``init_weights``) in the framework's layout with
 costmodel's writer, loads them into the framework's own model (``keras.applications.MobileNet`` with
