@@ -325,3 +325,14 @@ def test_cli_run_picks_the_files_flavour_and_convert_weights_writes_each_layout(
     assert main(["run", "--weights", str(target), "--flavour", "timm", "--repeats", "1"]) == 0
     out, err = capsys.readouterr()
     assert "[timm]" in out and "warning" in err and "padding: 'keras' -> 'torch'" in err
+
+
+@pytest.mark.parametrize("variant", [dict(shallow=True), dict(separable=False), dict(shallow=True, separable=False)])
+@pytest.mark.parametrize("fmt", ["npz", "keras", "keras3"])
+def test_the_variant_is_read_from_the_layer_names(tmp_path, variant, fmt):
+    net = costmodel.mobilenet_v1(0.5, 64, flavour="keras", **variant)
+    weights = init_weights(net, seed=19)
+    path = save_weights(net, weights, tmp_path / f"v.{fmt}", format=fmt)
+    back_net, back = load_network(path)
+    assert back_net.nodes == net.nodes
+    _same_arrays(back, weights)

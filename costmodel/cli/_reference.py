@@ -52,7 +52,7 @@ def network_and_weights(args: argparse.Namespace) -> tuple[Network, dict]:
         warnings.simplefilter("always")
         network, weights = load_network(
             args.weights, alpha=args.alpha, resolution=args.resolution, flavour=args.flavour,
-            activation=args.activation, shallow=args.shallow, separable=not args.full_conv,
+            activation=args.activation, shallow=args.shallow or None, separable=False if args.full_conv else None,
         )  # fmt: skip
         if args.rho is not None:
             raise SpecError("--rho cannot be combined with --weights; give --resolution")

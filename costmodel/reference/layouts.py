@@ -54,6 +54,7 @@ __all__ = [
     "read_entries",
     "write_weights",
     "infer_alpha",
+    "infer_variant",
     "keras_file_name",
 ]
 
@@ -435,6 +436,18 @@ def _int_or_none(text: str | None) -> int | None:
 # --- α from shapes -------------------------------------------------------------------------------------------
 
 
+def infer_variant(arrays: Mapping[str, np.ndarray]) -> dict[str, bool]:
+    """``shallow`` and ``separable`` of the MobileNetV1 whose weights ``arrays`` are (Table 4's Conv MobileNet has
+    ``conv_full_<i>`` layers, Table 5's Shallow MobileNet no block 7).
+
+    >>> infer_variant({"conv_full_1/kernel": None, "conv_full_7/kernel": None})
+    {'shallow': False, 'separable': False}
+    """
+    separable = "conv_full_1/kernel" not in arrays
+    seventh = "conv_dw_7/depthwise_kernel" if separable else "conv_full_7/kernel"
+    return {"shallow": seventh not in arrays, "separable": separable}
+
+
 def infer_alpha(arrays: Mapping[str, np.ndarray]) -> float:
     """The width multiplier whose ``int(c * α)`` channel counts match every convolution in ``arrays``.
 
@@ -447,7 +460,7 @@ def infer_alpha(arrays: Mapping[str, np.ndarray]) -> float:
     if kernel is not None and np.ndim(kernel) == 4:
         want[FIRST_CONV] = kernel.shape[3]
     for i, (_, out) in enumerate(BLOCKS, start=1):
-        k = arrays.get(f"conv_pw_{i}/kernel")
+        k = arrays.get(f"conv_pw_{i}/kernel", arrays.get(f"conv_full_{i}/kernel"))  # Conv MobileNet: conv_full
         if k is not None and np.ndim(k) == 4:
             if out in want and want[out] != k.shape[3]:
                 raise WeightsError(

@@ -298,7 +298,8 @@ def load_network(
     resolution: int | None = None,
     flavour: str | None = None,
     activation: str | None = None,
-    **variant: object,
+    shallow: bool | None = None,
+    separable: bool | None = None,
 ) -> tuple[Network, dict[str, np.ndarray]]:
     """The MobileNetV1 a weight file was made for, and its validated weights.
 
@@ -307,8 +308,8 @@ def load_network(
     ``activation`` override it: an override that contradicts the file gets a :class:`FlavourWarning` saying
     what will differ. α is read from the file's shapes (and names), the resolution from Keras' file name
     (``mobilenet_<a>_<r>_tf.h5``) or model name, the number of classes from the classifier. Given values
-    that contradict the file are an error. ``variant`` (``shallow``, ``separable``) goes to
-    :func:`~costmodel.mobilenet_v1`.
+    that contradict the file are an error. ``shallow`` and ``separable`` (Tables 4 and 5's variants) are read
+    from the layer names unless given.
     """
     from ..spec.mobilenet import BASE_RESOLUTION, mobilenet_v1
 
@@ -327,9 +328,11 @@ def load_network(
     fc = wf.arrays.get("fc/kernel")
     num_classes = int(fc.shape[-1]) if fc is not None else None
     size = resolution or wf.resolution or BASE_RESOLUTION
+    variant = layouts.infer_variant(wf.arrays)
+    variant.update({k: v for k, v in (("shallow", shallow), ("separable", separable)) if v is not None})
     network = mobilenet_v1(
         alpha if alpha is not None else found_alpha, size, flavour=chosen, activation=activation,
-        num_classes=num_classes, **variant,  # type: ignore[arg-type]
+        num_classes=num_classes, **variant,
     )  # fmt: skip
     try:
         weights = _fit(network, wf)
@@ -378,7 +381,7 @@ def convert_weights(
     fc = wf.arrays.get("fc/kernel")
     network = mobilenet_v1(
         layouts.infer_alpha(wf.arrays), resolution or wf.resolution or BASE_RESOLUTION, flavour=flavour,
-        num_classes=None if fc is None else int(fc.shape[-1]),
+        num_classes=None if fc is None else int(fc.shape[-1]), **layouts.infer_variant(wf.arrays),
     )  # fmt: skip
     notes = list(wf.notes)
     gammas = [k for k in wf.arrays if k.endswith("_bn/gamma")]
