@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from ._common import add_format_argument, add_network_arguments, apply_threads, emit, network_from_args, positive_int
-from ._reference import add_reference_arguments, weights_from_args
+from ._common import add_format_argument, add_network_arguments, apply_threads, emit, positive_int
+from ._reference import add_reference_arguments, network_and_weights
 
 NAME = "profile"
 HELP = "time every layer of the NumPy reference implementation: shares of Mult-Adds, params and time, GFLOP/s"
@@ -35,11 +35,11 @@ def run(args: argparse.Namespace) -> int:
     from ..reference.profiling import ONE_BY_ONE, kind_table, profile_table
     from ..report.tables import records, render
 
-    network = network_from_args(args)
-    prepared = prepare(network, weights_from_args(network, args), padding=args.padding, threads=threads)
+    network, weights = network_and_weights(args)
+    prepared = prepare(network, weights, threads=threads)
     r = network.input_size
     images = np.random.default_rng(args.seed).uniform(-1, 1, (args.batch, r, r, 3)).astype(np.float32)
-    seconds = time_layers(network, prepared, images, repeats=args.repeats, padding=args.padding)
+    seconds = time_layers(network, prepared, images, repeats=args.repeats)
     cost = count(network)
     layers = profile_table(cost, seconds, args.batch)
     kinds = kind_table(layers, args.batch)
