@@ -62,6 +62,8 @@ __all__ = [
     "map_nodes",
     "ort_session_options",
     "measure_onnxruntime",
+    "measurement_from_profile",
+    "profile_events",
     "runtime_version",
     "cpu_model",
 ]
@@ -310,20 +312,50 @@ def _timed_runs(session: Any, feed: Mapping[str, Any], warmup: int, repeats: int
     return out
 
 
-def profile_network(
-    network: Network, model: bytes, feed: Mapping[str, Any], threads: int, repeats: int, warmup: int = 3
-) -> list[dict[str, LayerNodes]]:
-    """Run ``model`` ``repeats`` times under the profiler (after ``warmup`` runs); one mapping per run."""
+def profile_events(
+    model: bytes, feed: Mapping[str, Any], threads: int, runs: int, warmup: int = 3
+) -> list[dict[str, Any]]:
+    """The profiler's events of ``warmup + runs`` runs of ``model`` in a fresh, profiled session."""
     ort = _ort()
     with tempfile.TemporaryDirectory(prefix="costmodel-ort-") as folder:
         options = ort_session_options(threads, os.path.join(folder, "profile"))
         session = ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
-        for _ in range(warmup + repeats):
+        for _ in range(warmup + runs):
             session.run(None, feed)
         path = session.end_profiling()
         del session
         with open(path, encoding="utf-8") as f:
-            events = json.load(f)
+            events: list[dict[str, Any]] = json.load(f)
+    return events
+
+
+def measurement_from_profile(network: Network, events: object, forward_s: float, skip: int = 0) -> Measurement:
+    """A :class:`Measurement` from profiler events (the runs after the first ``skip``) and a whole-pass time.
+
+    Per node, the median over the runs; per layer, the sum of its nodes (:func:`map_nodes`).
+    """
+    runs = parse_profile(events)[skip:]
+    if not runs:
+        raise ProfileError(f"{network.name}: the runtime's profile has no run after the first {skip}")
+    return _measurement(network, forward_s, _median_run(network, [map_nodes(network, run) for run in runs]))
+
+
+def _measurement(network: Network, forward_s: float, nodes: Mapping[str, LayerNodes]) -> Measurement:
+    return Measurement(
+        network,
+        {layer: ln.seconds for layer, ln in nodes.items()},
+        forward_s,
+        {layer: ln.path for layer, ln in nodes.items()},
+        {layer: ln.glue_s for layer, ln in nodes.items()},
+        tuple(nodes.values()),
+    )
+
+
+def profile_network(
+    network: Network, model: bytes, feed: Mapping[str, Any], threads: int, repeats: int, warmup: int = 3
+) -> list[dict[str, LayerNodes]]:
+    """Run ``model`` ``repeats`` times under the profiler (after ``warmup`` runs); one mapping per run."""
+    events = profile_events(model, feed, threads, repeats, warmup)
     runs = parse_profile(events)[warmup:]
     return [map_nodes(network, run) for run in runs]
 
@@ -402,14 +434,5 @@ def measure_onnxruntime(
     out = []
     for net, wall, nodes in zip(networks, best_wall, best_nodes, strict=True):
         assert nodes is not None
-        out.append(
-            Measurement(
-                net,
-                {layer: ln.seconds for layer, ln in nodes.items()},
-                wall,
-                {layer: ln.path for layer, ln in nodes.items()},
-                {layer: ln.glue_s for layer, ln in nodes.items()},
-                tuple(nodes.values()),
-            )
-        )
+        out.append(_measurement(net, wall, nodes))
     return out
