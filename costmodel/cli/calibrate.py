@@ -39,7 +39,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "MobileNetV1 does not have; repeatable",
     )
     parser.add_argument(
-        "--repeats", type=positive_int, default=7, help="timed passes per network and round (default 7)"
+        "--repeats",
+        type=positive_int,
+        default=None,
+        help="timed passes per network and round (default 7 with numpy, 20 with onnxruntime)",
     )
     parser.add_argument(
         "--rounds", type=positive_int, default=5, help="round-robin rounds; the best round counts (default 5)"

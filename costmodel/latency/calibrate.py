@@ -373,10 +373,11 @@ def fit_profile(
     )  # fmt: skip
     overhead_s, network_s = 0.0, 0.0
     if "network" in terms:  # wall = sum of the layers + layers x overhead_s + overhead_network_s
+        counts = [len(geometry(m.network, base)) for m, _ in placed]
         a_rows, gaps = [], []
-        for m, _ in placed:
+        for (m, _), n in zip(placed, counts, strict=True):
             fitted = predict(m.network, profile).seconds
-            a_rows.append([len(m.network.nodes) / m.forward_s, 1.0 / m.forward_s])
+            a_rows.append([n / m.forward_s, 1.0 / m.forward_s])
             gaps.append((m.forward_s - fitted) / m.forward_s)
         overhead_s, network_s = (float(v) for v in _nnls(np.array(a_rows), np.array(gaps)))
     baseline = mult_adds_baseline(measurements)
@@ -453,6 +454,10 @@ def mult_adds_baseline(measurements: Sequence[Measurement]) -> dict[str, float]:
     return {"seconds_per_mult_add": float(k), "constant_s": float(c)}
 
 
+#: Timed passes per network and round, per runtime: ONNX Runtime's passes are short (0.2-9 ms) and a pass is
+#: disturbed more often than not on a loaded 2-core machine, so it takes more of them.
+DEFAULT_REPEATS = {"numpy": 7, "onnxruntime": 20}
+
 #: Fitting configurations per runtime: (α, resolution), none of them held out (:mod:`.validate`).
 #: ONNX Runtime's must cover both of its kernel paths in every kind: channel counts that are multiples of 4
 #: (blocked NCHWc kernels: α = 0.375, 0.625, 0.875, 1.25) and counts that are not (α = 0.3, 0.45, 0.7, 1.1;
@@ -470,7 +475,7 @@ def measure(
     runtime: str,
     networks: Sequence[Network],
     *,
-    repeats: int = 7,
+    repeats: int | None = None,
     rounds: int = 5,
     seed: int = 0,
     threads: int = 1,
@@ -479,13 +484,16 @@ def measure(
     statistic: str = "min",
 ) -> list[Measurement]:
     """Measure ``networks`` with ``runtime`` ("numpy": :func:`measure_networks`; "onnxruntime":
-    :func:`costmodel.latency.runtimes.measure_onnxruntime`)."""
+    :func:`costmodel.latency.runtimes.measure_onnxruntime`). ``repeats`` defaults to :data:`DEFAULT_REPEATS`."""
+    if runtime not in RUNTIMES:
+        raise ProfileError(f"runtime must be one of {', '.join(RUNTIMES)}, got {runtime!r}")
+    repeats = DEFAULT_REPEATS[runtime] if repeats is None else repeats
     if runtime == "numpy":
         return measure_networks(networks, repeats, rounds, seed, time_layers, progress, statistic)
     if runtime == "onnxruntime":
         from .runtimes import measure_onnxruntime
 
-        return measure_onnxruntime(networks, repeats, rounds, seed, threads, progress)
+        return measure_onnxruntime(networks, repeats, rounds, seed, threads, progress, statistic)
     raise ProfileError(f"runtime must be one of {', '.join(RUNTIMES)}, got {runtime!r}")
 
 
@@ -495,7 +503,7 @@ def calibrate(
     runtime: str = "numpy",
     networks: Sequence[Network] = (),
     threads: int = 1,
-    repeats: int = 7,
+    repeats: int | None = None,
     rounds: int = 5,
     matmul_n: int = 1024,
     copy_bytes: int = 128 * 2**20,
@@ -520,7 +528,7 @@ def calibrate(
     threads : int
         ONNX Runtime's intra-op threads (the CLI sets NumPy's BLAS threads before NumPy loads).
     repeats, rounds : int
-        Timed passes per network and round, and rounds (the best round counts).
+        Timed passes per network and round (default :data:`DEFAULT_REPEATS` of the runtime), and rounds.
     matmul_n, copy_bytes : int
         Sizes of the micro-benchmarks; small values make a fast, rough calibration (tests).
     min_seconds : float
@@ -534,11 +542,12 @@ def calibrate(
     terms : sequence of str
         The model terms to fit (:data:`TERMS`; all by default).
     """
+    if runtime not in RUNTIMES:
+        raise ProfileError(f"runtime must be one of {', '.join(RUNTIMES)}, got {runtime!r}")
+    repeats = DEFAULT_REPEATS[runtime] if repeats is None else repeats
     positive_int(repeats, "repeats", ProfileError)
     positive_int(rounds, "rounds", ProfileError)
     positive_int(threads, "threads", ProfileError)
-    if runtime not in RUNTIMES:
-        raise ProfileError(f"runtime must be one of {', '.join(RUNTIMES)}, got {runtime!r}")
     if configs is None:
         configs = FIT_CONFIGS_BY_RUNTIME[runtime]
     start = time.perf_counter()

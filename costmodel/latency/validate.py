@@ -316,7 +316,7 @@ def validate(
     networks: Sequence[Network] | None = None,
     runtime: str | None = None,
     threads: int = 1,
-    repeats: int = 7,
+    repeats: int | None = None,
     rounds: int = 5,
     seed: int = 0,
     time_layers: TimeLayers | None = None,
