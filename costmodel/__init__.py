@@ -31,6 +31,7 @@ from .errors import (
     WeightsError,
 )
 from .report.tables import formula
+from .search import Block, SearchSpace, Stage, cost_population, pareto_front, search_space
 from .spec.layers import AdaptiveAvgPool, Concat, Conv2d, GlobalAvgPool, Linear, Pool2d, Residual, Softmax
 from .spec.mobilenet import mobilenet_v1
 from .spec.network import Network, Node
@@ -41,6 +42,12 @@ __version__ = "0.1.0"
 __all__ = [
     "mobilenet_v1",
     "network",
+    "search_space",
+    "cost_population",
+    "pareto_front",
+    "SearchSpace",
+    "Block",
+    "Stage",
     "count",
     "sweep",
     "sweep_arrays",
