@@ -226,23 +226,25 @@ def count(network: Network, convention: str | Convention = "paper") -> Cost:
     if not isinstance(network, Network):
         raise SpecError(f"count() needs a Network, got {type(network).__name__}")
     conv = get_convention(convention)
-    if conv.weights_only:  # the paper's convention: skip the per-layer extras (hot path of search loops)
-        rules: dict[type, Any] = {}
-        costs = []
-        for node in network.nodes:
-            if node.branches:  # a block: its layers, each counted, in ``parts``
-                costs.append(layer_cost(node, conv))
-                continue
+    if not conv.weights_only:
+        layers = tuple(layer_cost(node, conv) for node in network.nodes)
+        return Cost(network, conv, layers, sum(lc.params for lc in layers), sum(lc.mult_adds for lc in layers))
+    # The paper's convention: no per-layer extras. The hot path of search loops: one rule looked up per layer
+    # type, totals summed as the rows are made.
+    rules: dict[type, Any] = {}
+    costs = []
+    params = mult_adds = 0
+    make = LayerCost._make
+    for node in network.nodes:
+        if node.branches:  # a block: its layers, each counted, in ``parts``
+            lc = layer_cost(node, conv)
+            w, m = lc.params, lc.mult_adds
+        else:
             cls = type(node.layer)
             rule = rules.get(cls) or rules.setdefault(cls, weights_cost.dispatch(cls))
-            costs.append(LayerCost(node, *rule(node.layer, node)))
-        layers = tuple(costs)
-    else:
-        layers = tuple(layer_cost(node, conv) for node in network.nodes)
-    return Cost(
-        network,
-        conv,
-        layers,
-        sum(lc.params for lc in layers),
-        sum(lc.mult_adds for lc in layers),
-    )
+            w, m = rule(node.layer, node)
+            lc = make((node, w, m, ()))
+        costs.append(lc)
+        params += w
+        mult_adds += m
+    return Cost(network, conv, tuple(costs), params, mult_adds)

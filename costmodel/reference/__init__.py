@@ -17,6 +17,7 @@ Importing this package imports NumPy only; ONNX export (:mod:`costmodel.referenc
 from __future__ import annotations
 
 from .executor import Execution, Prepared, check_images, execute, forward, prepare, time_layers
+from .plain import plain_forward
 from .weights import (
     BN_EPSILON,
     FlavourWarning,
@@ -33,6 +34,7 @@ from .weights import (
 __all__ = [
     "init_weights",
     "forward",
+    "plain_forward",
     "time_layers",
     "execute",
     "prepare",

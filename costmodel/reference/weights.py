@@ -107,19 +107,17 @@ def _(layer: Linear) -> dict[str, tuple[int, ...]]:
 
 
 @weight_arrays.register(GlobalAvgPool)
+@weight_arrays.register(AdaptiveAvgPool)
+@weight_arrays.register(Pool2d)
 @weight_arrays.register(Softmax)
 def _(layer: object) -> dict[str, tuple[int, ...]]:
     return {}
 
 
-@weight_arrays.register(Pool2d)
-@weight_arrays.register(AdaptiveAvgPool)
 @weight_arrays.register(Concat)
 @weight_arrays.register(Residual)
-def _(layer: object) -> dict[str, tuple[int, ...]]:
-    # An explicit refusal, not a missing rule: the reference runs MobileNetV1's layer types.
-    name = getattr(layer, "name", layer)
-    raise SpecError(f"{name}: the reference executor has no kernel for {type(layer).__name__}")
+def _(layer: Concat | Residual) -> dict[str, tuple[int, ...]]:
+    return {key: shape for sub in layer.sublayers() for key, shape in weight_arrays(sub).items()}
 
 
 def expected_weights(network: Network) -> dict[str, tuple[int, ...]]:

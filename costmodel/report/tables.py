@@ -155,6 +155,7 @@ def formula(node: Node) -> str:
 @_formula.register
 def _(layer: Conv2d, node: Node, mult_adds: int) -> str:
     k, d = layer.kernel, node.out_size
+    values: tuple[int, ...]
     if layer.depthwise:
         symbols, values = "D_K·D_K·M·D_F·D_F", (k, k, layer.in_ch, d, d)
     elif layer.groups > 1:
@@ -217,26 +218,35 @@ def cost_table(cost: Cost) -> pd.DataFrame:
     ``Concat`` row with the block's input and output maps and zero counts (the block's total is its rows')."""
     import pandas as pd
 
-    rows = [
-        {
-            "name": lc.name,
+    rules: dict[type, tuple[Any, ...]] = {}  # each registry's rule, looked up once per layer type
+
+    def make_row(lc: LayerCost, block: str) -> dict[str, Any]:
+        node = lc.node
+        layer = node.layer
+        cls = type(layer)
+        if cls not in rules:
+            rules[cls] = tuple(r.dispatch(cls) for r in (type_stride, _filter_shape, _formula, weights_cost))
+        stride_rule, shape_rule, formula_rule, weights_rule = rules[cls]
+        return {
+            "name": layer.name,
             "block": block,
-            "type": type_stride(lc.node.layer),
+            "type": stride_rule(layer),
             "kind": lc.kind,
-            "filter_shape": filter_shape(lc.node),
-            "input": map_shape(lc.node.in_size, lc.node.in_ch),
-            "output": map_shape(lc.node.out_size, lc.node.out_ch),
+            "filter_shape": shape_rule(layer, node),
+            "input": map_shape(node.in_size, node.in_ch),
+            "output": map_shape(node.out_size, node.out_ch),
             "params": 0 if lc.parts else lc.params,
             "mult_adds": 0 if lc.parts else lc.mult_adds,
             "params_pct": 0.0 if lc.parts else _share(lc.params, cost.params),
             "mult_adds_pct": 0.0 if lc.parts else _share(lc.mult_adds, cost.mult_adds),
-            "formula": "the block's join: 0" if lc.parts else formula(lc.node),
+            # the formula's value is the multiply-accumulates every convention counts (weights_cost)
+            "formula": "the block's join: 0" if lc.parts else formula_rule(layer, node, weights_rule(layer, node)[1]),
         }
-        for lc, block in flat_rows(cost.layers)
-    ]
-    if not any(row["block"] for row in rows):  # a network without blocks keeps the plain Table 1 columns
-        for row in rows:
-            del row["block"]
+
+    rows = [make_row(lc, block) for lc, block in flat_rows(cost.layers)]
+    if not any(r["block"] for r in rows):  # a network without blocks keeps the plain Table 1 columns
+        for r in rows:
+            del r["block"]
     return pd.DataFrame(rows)
 
 
@@ -325,7 +335,7 @@ def memory_table(mem: NetworkMemory, dtypes: Sequence[str] = ("float32", "float1
     figures cover the whole block; the ``weight_elements`` of the top-level rows add up to the network's."""
     import pandas as pd
 
-    rows = []
+    rows: list[dict[str, Any]] = []
     for row, block in flat_rows(mem.layers):
         record: dict[str, Any] = {
             "name": row.name,
@@ -341,9 +351,9 @@ def memory_table(mem: NetworkMemory, dtypes: Sequence[str] = ("float32", "float1
             record[f"output_bytes_{dtype}"] = out_b
             record[f"weight_bytes_{dtype}"] = w_b
         rows.append(record)
-    if not any(row["block"] for row in rows):
-        for row in rows:
-            del row["block"]
+    if not any(r["block"] for r in rows):
+        for r in rows:
+            del r["block"]
     return pd.DataFrame(rows)
 
 

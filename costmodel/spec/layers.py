@@ -144,16 +144,18 @@ class Conv2d:
             and k > 0
             and s > 0
             and g > 0
-        ):  # fast path; the helper names the bad one
+            and type(self.bias) is bool
+            and type(self.batch_norm) is bool
+            and type(self.bn_scale) is bool
+        ):  # fast path; the helpers name the bad one
             _check_ints(self, ("in_ch", "out_ch", "kernel", "stride", "groups"))
+            _flags(self, ("bias", "batch_norm", "bn_scale"))
         if self.in_ch % self.groups or self.out_ch % self.groups:
             raise SpecError(
                 f"{self.name}: groups={self.groups} must divide in_ch={self.in_ch} and out_ch={self.out_ch}"
             )
         if self.padding != "tf_same":
             _padding(self)
-        if type(self.bias) is not bool or type(self.batch_norm) is not bool or type(self.bn_scale) is not bool:
-            _flags(self, ("bias", "batch_norm", "bn_scale"))
         if self.activation != "relu":
             _activation(self.activation, self.name)
         if self.bn_epsilon != 1e-3:
@@ -291,7 +293,7 @@ BLOCKS = (Concat, Residual)
 
 def block_branches(layer: object) -> tuple[tuple[Layer, ...], ...]:
     """A block's branches (a :class:`Residual` has one, its body); ``()`` for any other layer."""
-    return layer.branches if isinstance(layer, BLOCKS) else ()  # type: ignore[union-attr]
+    return layer.branches if isinstance(layer, BLOCKS) else ()
 
 
 def _sublayers(branches: tuple[tuple[Layer, ...], ...]) -> tuple[Layer, ...]:
@@ -345,7 +347,9 @@ def window_out_size(n: int, kernel: int, stride: int, padding: Padding, ceil_mod
     return out
 
 
-def window_out_size_array(n: np.ndarray, kernel: int, stride: int, padding: Padding, ceil_mode: bool = False):
+def window_out_size_array(
+    n: np.ndarray, kernel: int, stride: int, padding: Padding, ceil_mode: bool = False
+) -> np.ndarray:
     """:func:`window_out_size` over an int64 array of input sizes (the same rule, vectorised for sweeps).
 
     NumPy is imported only when this is called; the spec itself does not need it.

@@ -118,8 +118,9 @@ class Network:
         config: Mapping[str, Any] | None = None,
     ) -> None:
         layers = tuple(layers)
-        input_size = positive_int(input_size, f"{name}: input_size")
-        in_ch = positive_int(in_ch, f"{name}: in_ch")
+        if type(input_size) is not int or type(in_ch) is not int or input_size < 1 or in_ch < 1:  # fast path
+            input_size = positive_int(input_size, f"{name}: input_size")
+            in_ch = positive_int(in_ch, f"{name}: in_ch")
         if not layers:
             raise SpecError(f"{name}: a network needs at least one layer")
         nodes = []
@@ -145,7 +146,12 @@ class Network:
             names += [getattr(sub, "name", None) for block in blocks for sub in block.sublayers()]
         if len(set(names)) != len(names):
             seen: set[object] = set()
-            dup = next(n for n in names if n in seen or seen.add(n))  # linear, even for a 10,000-layer document
+            dup = None
+            for n in names:  # linear, even for a 10,000-layer document
+                if n in seen:
+                    dup = n
+                    break
+                seen.add(n)
             raise SpecError(f"{name}: duplicate layer name {dup!r}")
         object.__setattr__(self, "layers", layers)
         object.__setattr__(self, "input_size", input_size)

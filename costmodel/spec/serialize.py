@@ -269,7 +269,7 @@ def _layer_to_dict(layer: object) -> dict[str, Any]:
     if cls not in _TYPE_NAMES:
         raise DataError(f"{getattr(layer, 'name', layer)!r}: layer type {cls.__name__} has no JSON form")
     out: dict[str, Any] = {"type": _TYPE_NAMES[cls]}
-    for f in fields(cls):
+    for f in fields(layer):  # type: ignore[arg-type]  # every layer type is a dataclass
         value = getattr(layer, f.name)
         if f.name == "branches":
             value = [[_layer_to_dict(sub) for sub in branch] for branch in value]
