@@ -37,6 +37,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -239,7 +240,7 @@ def _keras_legacy_entries(f, h5py) -> tuple[str, list[Entry], list[str], str | N
         if not isinstance(group, h5py.Group):
             continue
         names = [_text(n) for n in group.attrs.get("weight_names", [])]
-        datasets: list[tuple[str, object]] = []
+        datasets: list[tuple[str, Any]] = []
         if names:
             for n in names:
                 ds = group.get(n)
@@ -405,7 +406,8 @@ def _read_safetensors(path: Path) -> WeightFile:
                     value = f.get_tensor(name)
                     return np.ascontiguousarray(value.transpose(perm)) if perm else value
 
-                entries.append(Entry(key, tuple(shape[i] for i in perm) if perm else shape, dtype, read, name))
+                declared = tuple(shape[i] for i in perm) if perm else shape
+                entries.append(Entry(key, declared, dtype, read, name))
             arrays = read_entries(entries, path)
     except (SafetensorError, OSError, ValueError) as exc:
         raise WeightsError(f"{str(path)!r} is not a readable .safetensors file (truncated?): {exc}") from None
@@ -416,7 +418,11 @@ def _read_safetensors(path: Path) -> WeightFile:
     return WeightFile(path, "timm", meta.get("costmodel_flavour", "timm"), arrays, alpha, resolution, notes)
 
 
-_ST_DTYPES = {"F32": np.dtype("float32"), "F16": np.dtype("float16"), "F64": np.dtype("float64")}
+_ST_DTYPES: dict[str, np.dtype[Any]] = {
+    "F32": np.dtype("float32"),
+    "F16": np.dtype("float16"),
+    "F64": np.dtype("float64"),
+}
 
 
 def _float_or_none(text: str | None) -> float | None:
@@ -494,7 +500,7 @@ def write_weights(
     config = network.config or {}
     if format == "npz":
         meta = json.dumps({k: config.get(k) for k in ("flavour", "alpha", "resolution")})
-        arrays = {**dict(weights), _META_KEY: np.array(meta)}
+        arrays: dict[str, Any] = {**dict(weights), _META_KEY: np.array(meta)}
         atomic_write(path, lambda f: np.savez(f, **arrays), WeightsError)
         return notes
     layers = _weight_layers(network, weights, notes)
@@ -614,4 +620,4 @@ def _write_timm(path, network: Network, layers, notes: list[str]) -> None:
         if config.get(k) is not None:
             meta[f"costmodel_{k}"] = str(config[k])
     data = save(tensors, metadata=meta)
-    atomic_write(path, lambda f: f.write(data), WeightsError)
+    atomic_write(path, lambda f: None if f.write(data) else None, WeightsError)
