@@ -34,8 +34,8 @@ def run(args: argparse.Namespace) -> int:
 
     from ..reference import forward, prepare
     from ..reference.images import load_image, random_image
-    from ..spec.flavours import FLAVOURS
     from ..reference.kernels import softmax
+    from ..spec.flavours import FLAVOURS
 
     network, weights = network_and_weights(args)
     size = network.input_size
