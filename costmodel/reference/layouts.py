@@ -3,7 +3,8 @@
 Our weights are a flat ``{"<layer>/<variable>": float32 array}`` (:mod:`costmodel.reference.weights`). A file
 in another layout is read in two steps, so that every array's declared shape and dtype are known before its
 data is read (:class:`Entry`): the layout's reader lists the entries under our keys, then :func:`read_entries`
-reads them. Which layout a file has is told by its first bytes and its structure, never by its name:
+reads them (the one place where data is read: a size limit per array belongs there). Which layout a file has
+is told by its first bytes and its structure, never by its name:
 
 ==================  ===============================================================================================
 ``npz``             ours (``reference.save_weights``); a ``__costmodel__`` entry records flavour, α and resolution.
@@ -134,15 +135,37 @@ def read_weight_file(path: str | os.PathLike[str]) -> WeightFile:
     raise WeightsError(f"{str(path)!r} is neither an .npz, an HDF5 (.h5) nor a .safetensors weights file")
 
 
+def _npy_header(fh: Any) -> tuple[tuple[int, ...], np.dtype[Any]]:
+    """(shape, dtype) an .npy member declares, read from its header alone."""
+    version = np.lib.format.read_magic(fh)
+    read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+    shape, _, dtype = read(fh)
+    return tuple(shape), dtype
+
+
 def _read_npz(path: Path) -> WeightFile:
     import zipfile
 
+    meta: object = None
     try:
-        with np.load(path, allow_pickle=False) as z:
-            arrays = {k: z[k] for k in z.files}
+        with zipfile.ZipFile(path) as zf:
+            entries = []
+            for member in zf.namelist():
+                key = member.removesuffix(".npy")
+                with zf.open(member) as fh:
+                    shape, dtype = _npy_header(fh)
+
+                def read(member: str = member) -> np.ndarray:
+                    with zf.open(member) as fh:
+                        return np.lib.format.read_array(fh, allow_pickle=False)
+
+                if key == _META_KEY:
+                    meta = read()
+                else:
+                    entries.append(Entry(key, shape, dtype, read, key))
+            arrays = read_entries(entries, path)
     except (zipfile.BadZipFile, EOFError, ValueError, OSError, KeyError) as exc:
         raise WeightsError(f"{str(path)!r} is not a readable .npz weights file (truncated?): {exc}") from None
-    meta = arrays.pop(_META_KEY, None)
     info: dict[str, object] = {}
     if meta is not None:
         try:
