@@ -131,7 +131,7 @@ BAD = [
     ({"rho": float("nan")}, "got nan"),
     ({"rho": 0.1}, "resolution must be >= 32, got 22"),
     ({"num_classes": 0}, "num_classes must be a positive integer, got 0"),
-    ({"activation": "gelu"}, "activation must be one of relu, relu6, got 'gelu'"),
+    ({"activation": "gelu"}, "one of relu, relu6, hardswish, hardsigmoid, silu, sigmoid, got 'gelu'"),
 ]
 
 

@@ -7,6 +7,7 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
+from _networks import tiny, with_depthwise_kernel
 from _reference_oracle import FLAVOURS as ORACLE_FLAVOURS
 from _reference_oracle import oracle_forward
 
@@ -199,3 +200,64 @@ def test_fused_and_traced_passes_agree_exactly(config):
     prepared = prepare(net, init_weights(net))
     x = _images(net)
     np.testing.assert_array_equal(forward(net, prepared, x), forward(net, prepared, x, trace=True)[0])
+
+
+@pytest.mark.parametrize(("flavour", "convention"), [("paper", "same"), (TORCH_PADDED, "symmetric")])
+@pytest.mark.parametrize("k", [5, 7])
+@pytest.mark.parametrize("config", [dict(alpha=0.25, resolution=33, num_classes=7), dict(alpha=0.5, resolution=40)])
+def test_kxk_depthwise_matches_loop_oracle(k, config, flavour, convention):
+    """5x5 and 7x7 depthwise layers down to 2x2 and 1x1 maps (a 7x7 window mostly over padding), every method."""
+    net = with_depthwise_kernel(k, **config, flavour=flavour)
+    weights = init_weights(net, seed=k)
+    x = _images(net)
+    want = oracle_forward(net, weights, x, convention)
+    got = execute(net, weights, x)
+    np.testing.assert_allclose(got.logits, want, rtol=0, atol=1e-4 * np.abs(want).max())
+    assert got.mult_adds == {lc.name: lc.mult_adds for lc in costmodel.count(net).layers}
+
+
+@pytest.mark.parametrize("resolution", [33, 40])
+def test_block_network_matches_loop_oracle(resolution):
+    """Residual adds, squeeze-and-excite (both gates), h-swish, SiLU, 5x5/7x7 depthwise, FC after FC."""
+    net = tiny(resolution)
+    weights = init_weights(net, seed=resolution)
+    x = _images(net)
+    want: dict[str, np.ndarray] = {}
+    logits = oracle_forward(net, weights, x, "same", outputs=want)
+    run = execute(net, weights, x, trace=True)
+    np.testing.assert_allclose(run.logits, logits, rtol=0, atol=1e-4 * np.abs(logits).max())
+    assert run.mult_adds == {lc.name: lc.mult_adds for lc in costmodel.count(net).layers}
+    for node in net:  # a block's traced output is after its add
+        np.testing.assert_allclose(run.outputs[node.name].reshape(want[node.name].shape), want[node.name],
+                                   rtol=0, atol=1e-4 * np.abs(want[node.name]).max(), err_msg=node.name)  # fmt: skip
+    np.testing.assert_array_equal(forward(net, weights, x), run.logits)  # fused = traced
+
+
+ZOO = [("mobilenet_v3_small", 64), ("efficientnet_b0", 48), ("mnasnet1_0", 40), ("mobilenet_v3_large", 35),
+       ("mobilenet_v2", 33)]  # fmt: skip
+
+
+@pytest.mark.parametrize("name,resolution", ZOO)
+def test_zoo_networks_match_loop_oracle(name, resolution):
+    """Residual adds, squeeze-and-excite, h-swish, SiLU, 5x5 depthwise, FC after FC: the whole network against
+    the oracle (integer padding, as torchvision), and every layer's executed Mult-Adds against the engine."""
+    net = costmodel.network(name, resolution=resolution, num_classes=10)
+    weights = init_weights(net, seed=2)
+    x = _images(net)
+    want: dict[str, np.ndarray] = {}
+    logits = oracle_forward(net, weights, x, "symmetric", outputs=want)
+    run = execute(net, weights, x, trace=True)
+    np.testing.assert_allclose(run.logits, logits, rtol=0, atol=1e-4 * np.abs(logits).max())
+    assert run.mult_adds == {lc.name: lc.mult_adds for lc in costmodel.count(net).layers}
+    for node in net:  # blocks' outputs: after their add or multiply
+        scale = np.abs(want[node.name]).max()
+        np.testing.assert_allclose(run.outputs[node.name].reshape(want[node.name].shape), want[node.name],
+                                   rtol=0, atol=1e-4 * scale, err_msg=node.name)  # fmt: skip
+
+
+def test_fused_and_traced_passes_agree_with_blocks():
+    net = costmodel.network("mobilenet_v3_small", resolution=48, num_classes=5)
+    weights = prepare(net, init_weights(net, seed=1))
+    x = _images(net)
+    np.testing.assert_array_equal(forward(net, weights, x), execute(net, weights, x, trace=True).logits)
+    np.testing.assert_array_equal(forward(net, weights, x), forward(net, weights, x))  # buffers reused safely

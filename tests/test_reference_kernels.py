@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from _reference_oracle import oracle_act, oracle_bn, oracle_conv, oracle_pad
+from _reference_oracle import oracle_act, oracle_add, oracle_bn, oracle_conv, oracle_forward, oracle_pad, oracle_scale
 
 from costmodel.errors import SpecError
 from costmodel.reference import kernels as K
@@ -98,8 +98,12 @@ def test_folded_batch_norm_equals_conv_then_bn():
 
 @pytest.mark.parametrize("activation", K.ACTIVATIONS)
 def test_activations(activation):
-    y = np.linspace(-8, 8, 33, dtype=np.float32)
-    np.testing.assert_array_equal(K.activate(y.copy(), activation), oracle_act(y, activation))
+    y = np.concatenate([np.linspace(-8, 8, 33), [-100.0, -3.0, 3.0, 100.0]]).astype(np.float32)
+    got, want = K.activate(y.copy(), activation), oracle_act(y, activation)
+    if activation in K.CLAMPS:
+        np.testing.assert_array_equal(got, want)  # a clamp is exact
+    else:  # float32 against the scalar formula in float64: a few units in the last place
+        np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-7)
 
 
 def test_unknown_activation_is_an_error():
@@ -152,18 +156,26 @@ def test_padding_that_cannot_give_the_windows_is_an_error():
 @pytest.mark.parametrize("threads", [1, 2])
 @pytest.mark.parametrize("method", K.DEPTHWISE_METHODS)
 @pytest.mark.parametrize("convention", CONVENTIONS)
-@pytest.mark.parametrize(("size", "channels", "stride"), [(12, 4, 1), (12, 6, 2), (9, 5, 2), (16, 3, 1)])
-def test_depthwise_planes_paths_match_loop_oracle(size, channels, stride, convention, method, threads):
+@pytest.mark.parametrize(
+    ("size", "channels", "stride", "k"),
+    [(12, 4, 1, 3), (12, 6, 2, 3), (9, 5, 2, 3), (16, 3, 1, 3), (12, 4, 1, 5), (9, 5, 2, 5), (10, 3, 1, 7),
+     (11, 4, 2, 7), (4, 3, 1, 7)],
+)  # fmt: skip
+def test_depthwise_planes_paths_match_loop_oracle(size, channels, stride, k, convention, method, threads):
     """The executor's path: the previous layer's ReLU6 output stored shifted by its bias (border included) in
-    phase planes, the bias carried into the depthwise bias; taps or einsum; one or two threads."""
+    phase planes, the bias carried into the depthwise bias; taps or einsum; one or two threads; 3x3, 5x5 and
+    7x7 kernels (a 7x7 kernel on a 4x4 map reads mostly padding)."""
     from concurrent.futures import ThreadPoolExecutor
 
+    if convention == "keras" and k != 3:
+        pytest.skip("Keras' (0, 1) padding exists for its 3x3 depthwise layers only")
+
     rng = np.random.default_rng(size + channels + stride)
-    x, kern, bias = _rand(rng, 2, size, size, channels), _rand(rng, 3, 3, channels), _rand(rng, channels)
+    x, kern, bias = _rand(rng, 2, size, size, channels), _rand(rng, k, k, channels), _rand(rng, channels)
     prev_bias = _rand(rng, channels)
-    padding, out = _spec(convention, size, 3, stride)
-    top, _ = K.pads(padding, size, out, 3, stride)
-    layout = K.plane_layout(method, stride, top, (out - 1) * stride + 3)
+    padding, out = _spec(convention, size, k, stride)
+    top, _ = K.pads(padding, size, out, k, stride)
+    layout = K.plane_layout(method, stride, top, (out - 1) * stride + k)
     # stored = relu6(x + b) - b, and a true zero (the border) is stored as -b
     stored = layout.allocate(2, channels, fill=-prev_bias)
     planes = layout.scatter(x, stored, *K.clamp_bounds("relu6", prev_bias.astype(np.float64)))
@@ -173,13 +185,13 @@ def test_depthwise_planes_paths_match_loop_oracle(size, channels, stride, conven
     with ThreadPoolExecutor(threads) as pool:
         # one output row per band, so that the threads have bands to share
         y, mult_adds = K.depthwise_planes(
-            planes, weights, carried, stride, 3, out, lo=lo, hi=hi, band_elements=out * channels,
+            planes, weights, carried, stride, k, out, lo=lo, hi=hi, band_elements=out * channels,
             pool=pool, workers=threads, method=method,
         )  # fmt: skip
     relu6_input = oracle_act(x.astype(np.float64) + prev_bias, "relu6")
     want = oracle_act(oracle_conv(relu6_input, kern[:, :, None, :], stride, convention, groups=channels) + bias, "relu")
     np.testing.assert_allclose(y, want, rtol=RTOL, atol=ATOL)
-    assert mult_adds == 2 * out * out * 9 * channels
+    assert mult_adds == 2 * out * out * k * k * channels
 
 
 def test_depthwise_method_rule_and_bad_plane_count():
@@ -200,7 +212,8 @@ def test_depthwise_method_rule_and_bad_plane_count():
     ("size", "channels", "kernel", "stride", "tiled"),
     [(12, 4, 3, 1, True), (12, 4, 3, 1, False), (1, 3, 3, 1, True), (2, 5, 3, 1, False), (7, 2, 5, 1, True),
      (7, 2, 5, 1, False), (9, 3, 1, 1, True), (12, 4, 3, 2, False), (9, 3, 3, 2, False), (2, 2, 3, 2, False),
-     (10, 2, 5, 2, False)],
+     (10, 2, 5, 2, False), (9, 3, 7, 1, True), (9, 3, 7, 1, False), (11, 4, 7, 2, False), (3, 2, 7, 1, True),
+     (3, 2, 7, 2, False)],
 )  # fmt: skip
 @pytest.mark.parametrize("band_rows", [1, 64])
 def test_depthwise_flat_matches_loop_oracle(size, channels, kernel, stride, tiled, convention, band_rows):
@@ -208,6 +221,8 @@ def test_depthwise_flat_matches_loop_oracle(size, channels, kernel, stride, tile
     (a ReLU6 output stored shifted) taken back where a tap leaves the map; row-tiled weights or column
     groups; bands of one row (so every row class is split) and of whole maps; a batch of two (taps reading
     the other image)."""
+    if convention == "keras" and kernel != 3:
+        pytest.skip("Keras' (0, 1) padding exists for its 3x3 depthwise layers only")
     rng = np.random.default_rng(size + channels + kernel + stride)
     x, kern, bias = _rand(rng, 2, size, size, channels), _rand(rng, kernel, kernel, channels), _rand(rng, channels)
     prev_bias = _rand(rng, channels)
@@ -249,3 +264,28 @@ def test_depthwise_flat_refuses_a_bad_plan_or_buffer():
     plan = K.flat_plan(np.zeros((3, 3, 2), np.float32), 8, 8, 1)
     with pytest.raises(SpecError, match="does not hold"):
         K.depthwise_flat(np.zeros(10, np.float32), plan, 1)
+
+
+def test_add_and_scale_against_loop_oracles():
+    rng = np.random.default_rng(11)
+    x, skip, factors = _rand(rng, 2, 5, 5, 3), _rand(rng, 2, 5, 5, 3), _rand(rng, 2, 1, 1, 3)
+    np.testing.assert_allclose(K.add(x, skip), oracle_add(x, skip), rtol=RTOL, atol=ATOL)
+    np.testing.assert_allclose(K.scale_channels(x, factors), oracle_scale(x, factors), rtol=RTOL, atol=ATOL)
+    out = np.empty_like(x)
+    assert K.add(x, skip, out=out) is out
+
+
+def test_squeeze_excite_block_against_loop_oracle():
+    """A Scale block alone (pool, 1x1 reduce + bias + SiLU, 1x1 expand + bias + sigmoid, product), executed by
+    the reference against the oracle's loops; also with h-swish/h-sigmoid, MobileNetV3's pair."""
+    from costmodel.reference import forward, init_weights
+    from costmodel.spec.blocks import squeeze_excite
+    from costmodel.spec.network import Network
+
+    for act, gate in (("silu", "sigmoid"), ("relu", "hardsigmoid"), ("hardswish", "hardsigmoid")):
+        net = Network([squeeze_excite("se", 6, 3, activation=act, gate=gate)], input_size=5, in_ch=6)
+        weights = init_weights(net, seed=2)
+        x = _rand(np.random.default_rng(3), 2, 5, 5, 6)
+        got = forward(net, weights, x)
+        want = oracle_forward(net, weights, x).reshape(2, -1)
+        np.testing.assert_allclose(got, want, rtol=RTOL, atol=ATOL)

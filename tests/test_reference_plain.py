@@ -29,27 +29,28 @@ def _images(net: Network, n: int = 2, seed: int = 0) -> np.ndarray:
 SPEC_PADDING = {
     "same": lambda k, s: "tf_same",
     "symmetric": lambda k, s: k // 2,
-    "keras": lambda k, s: (0, 1) if s > 1 else "tf_same",
+    "keras": lambda k, s: (0, 1) if s > 1 else "tf_same",  # Keras pads (0, 1) for its 3x3 layers only
 }
 
+CONV_CASES = [
+    (8, 3, 5, 3, 1, False),
+    (9, 4, 6, 3, 2, False),
+    (7, 2, 3, 1, 1, False),
+    (10, 4, 4, 3, 2, True),
+    (11, 4, 4, 5, 1, True),
+    (13, 6, 6, 5, 2, True),
+    (15, 3, 3, 7, 2, True),
+    (9, 2, 5, 7, 1, False),
+]
 
-@pytest.mark.parametrize("padding", list(SPEC_PADDING))
+
 @pytest.mark.parametrize(
-    ("size", "cin", "cout", "kernel", "stride", "depthwise"),
-    [
-        (8, 3, 5, 3, 1, False),
-        (9, 4, 6, 3, 2, False),
-        (7, 2, 3, 1, 1, False),
-        (10, 4, 4, 3, 2, True),
-        (11, 4, 4, 5, 1, True),
-        (13, 6, 6, 5, 2, True),
-        (15, 3, 3, 7, 2, True),
-        (9, 2, 5, 7, 1, False),
-    ],
+    ("size", "cin", "cout", "kernel", "stride", "depthwise", "padding"),
+    [(*case, padding) for case in CONV_CASES for padding in SPEC_PADDING if padding != "keras" or case[3] == 3],
 )
 def test_conv_kernel_matches_the_loop_oracle(size, cin, cout, kernel, stride, depthwise, padding):
-    spec = SPEC_PADDING[padding](kernel, stride)
-    layer = Conv2d("c", cin, cout, kernel, stride, groups=cin if depthwise else 1, padding=spec, activation="relu6")
+    layer = Conv2d("c", cin, cout, kernel, stride, groups=cin if depthwise else 1, activation="relu6",
+                   padding=SPEC_PADDING[padding](kernel, stride))  # fmt: skip
     net = Network([layer], input_size=size, in_ch=cin)
     w = init_weights(net, seed=3)
     x = _images(net)
@@ -66,12 +67,13 @@ def test_conv_kernel_matches_the_loop_oracle(size, cin, cout, kernel, stride, de
 
 
 @pytest.mark.parametrize(("alpha", "resolution"), [(0.25, 64), (0.25, 67)])
-@pytest.mark.parametrize("flavour", list(ORACLE_FLAVOURS))
+@pytest.mark.parametrize("flavour", ["paper", "keras", "tfslim", "timm"])
 def test_whole_network_matches_the_loop_oracle(alpha, resolution, flavour):
+    """Every flavour's padding, epsilon and batch-norm variables, at even and odd sizes."""
     net = costmodel.mobilenet_v1(alpha, resolution, num_classes=7, flavour=flavour)
     w, x = init_weights(net, seed=1), _images(net, n=1)
     convention, eps, gamma = ORACLE_FLAVOURS[flavour]
-    want = oracle_forward(net, w, x, convention, eps, gamma=gamma)
+    want = oracle_forward(net, w, x, convention, eps=eps, gamma=gamma)
     np.testing.assert_allclose(plain_forward(net, w, x), want, rtol=RTOL, atol=ATOL)
 
 
@@ -102,3 +104,24 @@ def test_unsupported_layer_type_is_refused_with_its_name():
     w = init_weights(net)
     with pytest.raises(SpecError, match="maxpool: the plain reference has no kernel for Pool2d"):
         plain_forward(net, w, _images(net))
+
+
+@pytest.mark.parametrize("activation", ["relu", "relu6", "hardswish", "hardsigmoid", "silu", "sigmoid", None])
+def test_activations_match_the_oracle(activation):
+    from _reference_oracle import oracle_act
+
+    from costmodel.reference.plain import ACTIVATION_FUNCTIONS
+
+    z = np.linspace(-8, 8, 161).astype(np.float32)
+    np.testing.assert_allclose(ACTIVATION_FUNCTIONS[activation](z), oracle_act(z.astype(np.float64), activation),
+                               rtol=1e-6, atol=1e-6)  # fmt: skip
+
+
+@pytest.mark.parametrize(("name", "resolution"), [("mobilenet_v3_small", 64), ("efficientnet_b0", 48)])
+def test_zoo_networks_with_blocks_match_the_oracle_and_the_tuned_executor(name, resolution):
+    """Residual and squeeze-and-excite (Scale) blocks, h-swish and SiLU: plain = loop oracle = tuned."""
+    net = costmodel.network(name, resolution=resolution)
+    w, x = init_weights(net, seed=5), _images(net, n=1)
+    plain = plain_forward(net, w, x)
+    np.testing.assert_allclose(plain, oracle_forward(net, w, x), rtol=RTOL, atol=ATOL)
+    np.testing.assert_allclose(forward(net, w, x), plain, rtol=RTOL, atol=ATOL)

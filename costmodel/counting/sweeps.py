@@ -33,12 +33,15 @@ from typing import TYPE_CHECKING, NamedTuple, Union
 from ..errors import SpecError
 from ..spec.layers import (
     AdaptiveAvgPool,
+    Add,
     Concat,
     Conv2d,
     GlobalAvgPool,
     Linear,
+    Mul,
     Pool2d,
     Residual,
+    Scale,
     Softmax,
     keeps_size,
     window_out_size_array,
@@ -157,6 +160,9 @@ def _(layer: Softmax, node: Node, probe: Node, chain: tuple) -> tuple[tuple, _Te
 @sweep_term.register(AdaptiveAvgPool)
 @sweep_term.register(Concat)
 @sweep_term.register(Residual)
+@sweep_term.register(Scale)
+@sweep_term.register(Add)
+@sweep_term.register(Mul)
 def _(layer: object, node: Node, probe: Node, chain: tuple) -> tuple[tuple, _TermParts]:
     # An explicit refusal: the α x ρ sweep covers MobileNetV1's layer types (population costing covers others).
     raise SpecError(f"{node.name}: sweep has no rule for layer type {type(layer).__name__}")

@@ -34,7 +34,19 @@ import numpy as np
 
 from ..checks import positive_int
 from ..errors import InputError, SpecError, WeightsError
-from ..spec.layers import AdaptiveAvgPool, Concat, Conv2d, GlobalAvgPool, Linear, Pool2d, Residual, Softmax
+from ..spec.layers import (
+    AdaptiveAvgPool,
+    Add,
+    Concat,
+    Conv2d,
+    GlobalAvgPool,
+    Linear,
+    Mul,
+    Pool2d,
+    Residual,
+    Scale,
+    Softmax,
+)
 from ..spec.network import Network, Node
 from . import kernels as K
 from .weights import validate_weights
@@ -57,7 +69,7 @@ class _Step:
     """One layer, ready to run: folded weights and the padding it gets."""
 
     node: Node
-    op: str  # "conv", "depthwise", "pointwise", "pool", "fc", "softmax"
+    op: str  # "conv", "depthwise", "pointwise", "pool", "fc", "softmax", "block", "add", "mul"
     kernel: np.ndarray | None = None
     bias: np.ndarray | None = None
     pad_y: tuple[int, int] = (0, 0)  # (top, bottom)
@@ -72,6 +84,8 @@ class _Step:
     hi: K.Bound = None
     carry_in: np.ndarray | None = None  # (in_ch,): the input is stored as true - carry_in
     carry_out: np.ndarray | None = None  # (out_ch,): the output is stored as true - carry_out
+    post: str | None = None  # an activation that is not a clamp (h-swish...), applied after the epilogue
+    inner: tuple[_Step, ...] = ()  # a Residual or Scale block: its body's steps, then its add or mul step
 
     @property
     def name(self) -> str:
@@ -155,10 +169,30 @@ def _(layer: Softmax, node: Node, weights: Mapping[str, np.ndarray]) -> _Step:
     return _Step(node, "softmax")
 
 
+@step_for.register(Residual)
+@step_for.register(Scale)
+def _(layer: object, node: Node, weights: Mapping[str, np.ndarray]) -> _Step:
+    # The body runs on the block's input as a little network of its own (biases carried inside it only), then
+    # the block's Add or Mul combines its output with the input (see _run_block).
+    assert node.merge is not None
+    body = [step_for(sub.layer, sub, weights) for sub in node.branches[0]]
+    body.append(step_for(node.merge.layer, node.merge, weights))
+    return _Step(node, "block", inner=tuple(_plan_flat(s) for s in _carry_biases(body, node.in_ch)))
+
+
+@step_for.register
+def _(layer: Add, node: Node, weights: Mapping[str, np.ndarray]) -> _Step:
+    return _Step(node, "add")
+
+
+@step_for.register
+def _(layer: Mul, node: Node, weights: Mapping[str, np.ndarray]) -> _Step:
+    return _Step(node, "mul")
+
+
 @step_for.register(Pool2d)
 @step_for.register(AdaptiveAvgPool)
 @step_for.register(Concat)
-@step_for.register(Residual)
 def _(layer: object, node: Node, weights: Mapping[str, np.ndarray]) -> _Step:
     # An explicit refusal (validate_weights refuses these first, through weights.weight_arrays).
     raise SpecError(f"{node.name}: the reference executor has no kernel for {type(layer).__name__}")
@@ -209,6 +243,7 @@ def _(layer: Conv2d, node: Node, weights: Mapping[str, np.ndarray]) -> _Step:
 
 
 _ABSORBERS = ("conv", "pointwise", "depthwise", "fc", "pool")  # linear in their input: can take a carry
+_NO_EPILOGUE = ("block", "add", "mul")  # no bias or activation of their own; they read and write true values
 
 
 def _absorb(step: _Step, carry: np.ndarray) -> np.ndarray:
@@ -234,6 +269,11 @@ def _carry_biases(steps: list[_Step], in_ch: int) -> tuple[_Step, ...]:
         if step.op == "softmax":
             out.append(replace(step, carry_in=carry.astype(np.float32)))
             continue
+        if step.op in _NO_EPILOGUE:  # the layer before output true values: these are not absorbers
+            zeros = np.zeros(step.node.out_ch, np.float32)
+            out.append(replace(step, carry_in=carry.astype(np.float32), carry_out=zeros))
+            carry = zeros
+            continue
         # Output true values before a layer that cannot absorb a carry (the softmax), and after absorbing one:
         # carries never chain, because a chain of absorbed biases grows layer by layer until the stored
         # values (true - carry) lose their float32 precision to cancellation.
@@ -244,6 +284,9 @@ def _carry_biases(steps: list[_Step], in_ch: int) -> tuple[_Step, ...]:
         else:
             own = np.zeros(step.node.out_ch) if step.bias is None else step.bias.astype(np.float64)
             adj, activation = own + _absorb(step, carry), step.activation
+        post = None
+        if activation not in K.CLAMPS:  # h-swish, SiLU...: applied after the true bias, so nothing carries
+            post, activation, true_out = activation, None, True
         if true_out:
             lo, hi = K.clamp_bounds(activation)
             epi_bias, carry_out = adj.astype(np.float32), np.zeros_like(adj)
@@ -251,7 +294,7 @@ def _carry_biases(steps: list[_Step], in_ch: int) -> tuple[_Step, ...]:
             lo, hi = K.clamp_bounds(activation, adj)
             epi_bias, carry_out = None, adj
         out.append(replace(step, epi_bias=epi_bias, lo=lo, hi=hi, carry_in=carry.astype(np.float32),
-                           carry_out=carry_out.astype(np.float32)))  # fmt: skip
+                           carry_out=carry_out.astype(np.float32), post=post))  # fmt: skip
         carry = carry_out
     return tuple(out)
 
@@ -367,6 +410,11 @@ def _run_step(step: _Step, x: Any, ws: dict[str, Any], prepared: Prepared, into:
     node, op = step.node, step.op
     n = x[0, 0].shape[0] if isinstance(x, dict) else x.shape[0]
     out_shape = (n, node.out_size, node.out_size, node.out_ch)
+    if step.post is not None and into is None:  # a non-clamp activation: after the layer's own epilogue
+        y, mult_adds = _run_step(replace(step, post=None), x, ws, prepared, None)
+        return K.activate(y, step.post), mult_adds
+    if op == "block":
+        return _run_block(step, x, ws, prepared)
     if op == "depthwise" and step.method == "flat":
         buf, interior = _flat_input(step, ws, n)
         if x is not interior:  # not written there by the layer before (the first layer, or tracing)
@@ -401,6 +449,21 @@ def _run_step(step: _Step, x: Any, ws: dict[str, Any], prepared: Prepared, into:
     if into is not None and not flat:
         return into.layout.scatter(z, _planes(into, ws, n), step.lo, step.hi), mult_adds
     return K.clamp(z, step.lo, step.hi), mult_adds
+
+
+def _run_block(step: _Step, x: np.ndarray, ws: dict[str, Any], prepared: Prepared) -> tuple[np.ndarray, int]:
+    """A Residual or Scale block: its body's steps one after another on ``x`` (kept intact: every step writes
+    its own buffer), then ``x + body(x)`` (:func:`~costmodel.reference.kernels.add`) or ``x * body(x)``
+    (:func:`~costmodel.reference.kernels.scale_channels`) into the block's output buffer."""
+    *body, merge = step.inner
+    h, mult_adds = x, 0
+    for sub in body:
+        h, m = _run_step(sub, h, ws, prepared, None)
+        mult_adds += m
+    out = _buffer(ws, merge.name, x.shape)
+    if merge.op == "add":
+        return K.add(h, x, out=out), mult_adds
+    return K.scale_channels(x, h, out=out), mult_adds
 
 
 def _as_prepared(network: Network, weights: Mapping[str, np.ndarray] | Prepared) -> Prepared:
@@ -448,6 +511,7 @@ def execute(
         # writes its activated output straight into that layer's padded input planes: one pass saved.
         nxt = steps[i + 1] if i + 1 < len(steps) else None
         fuse = not trace and nxt is not None and nxt.op == "depthwise" and step.op in ("pointwise", "conv")
+        fuse = fuse and step.post is None  # a non-clamp activation cannot be applied while scattering
         start = clock()
         x, batch_mult_adds = _run_step(step, x, ws, prepared, nxt if fuse else None)
         seconds[step.name] = clock() - start

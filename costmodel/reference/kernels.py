@@ -45,6 +45,9 @@ __all__ = [
     "pointwise_conv2d",
     "fold_batch_norm",
     "activate",
+    "CLAMPS",
+    "add",
+    "scale_channels",
     "clamp",
     "clamp_bounds",
     "global_avg_pool",
@@ -52,6 +55,10 @@ __all__ = [
     "softmax",
 ]
 
+
+#: The activations that are a clamp (``max``/``clip``), so that a bias can be carried past them; the others
+#: (h-swish, h-sigmoid, SiLU, sigmoid) are applied by :func:`activate` after the bias.
+CLAMPS = (None, "relu", "relu6")
 
 Bound = np.ndarray | np.float32 | None  # a clamp bound: per channel, one value, or none
 
@@ -63,8 +70,8 @@ def clamp_bounds(activation: str | None, shift: np.ndarray | None = None) -> tup
     shift (a layer's bias), ``max(z, -b) = relu(z + b) - b`` needs no separate bias pass: the executor carries
     ``b`` into the next linear layer instead (see :mod:`costmodel.reference.executor`).
     """
-    if activation not in ACTIVATIONS:
-        raise SpecError(f"activation must be one of {ACTIVATIONS}, got {activation!r}")
+    if activation not in CLAMPS:
+        raise SpecError(f"activation {activation!r} is not a clamp; clamp_bounds takes one of {CLAMPS}")
     if activation is None:
         return None, None
     if shift is None:
@@ -674,14 +681,47 @@ def fold_batch_norm(
 
 
 def activate(y: np.ndarray, activation: str | None) -> np.ndarray:
-    """ReLU (the paper), ReLU6 (TF-slim and Keras checkpoints) or nothing, in place."""
+    """An activation of :data:`ACTIVATIONS`, in place: ReLU (the paper), ReLU6 (TF-slim and Keras checkpoints),
+    h-swish ``y·relu6(y + 3)/6`` and h-sigmoid ``relu6(y + 3)/6`` (MobileNetV3, PyTorch's definitions), SiLU
+    ``y·sigmoid(y)`` (EfficientNet), sigmoid ``1/(1 + exp(-y))``, or nothing.
+
+    Parameters
+    ----------
+    y : ndarray, float32, any shape
+        Overwritten with the result.
+    """
     if activation == "relu":
         np.maximum(y, 0, out=y)
     elif activation == "relu6":
         np.clip(y, 0, 6, out=y)
+    elif activation in ("hardswish", "hardsigmoid"):
+        gate = np.clip(y + 3, 0, 6)
+        gate /= 6
+        if activation == "hardswish":
+            y *= gate
+        else:
+            y[...] = gate
+    elif activation in ("silu", "sigmoid"):
+        with np.errstate(over="ignore"):  # exp(-y) overflows to inf for y < -88: 1 / inf = 0, as it should
+            gate = 1 / (1 + np.exp(-y))
+        if activation == "silu":
+            y *= gate
+        else:
+            y[...] = gate
     elif activation is not None:
         raise SpecError(f"activation must be one of {ACTIVATIONS}, got {activation!r}")
     return y
+
+
+def add(x: np.ndarray, skip: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """A residual block's sum: ``x + skip``, both (N, H, W, C) (additions only: no multiply-accumulate)."""
+    return np.add(x, skip, out=out)
+
+
+def scale_channels(x: np.ndarray, factors: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """Squeeze-and-excite's product: ``x`` (N, H, W, C) times ``factors`` (N, 1, 1, C), one factor per image
+    and channel, broadcast over positions (multiplications only: no multiply-accumulate)."""
+    return np.multiply(x, factors, out=out)
 
 
 def global_avg_pool(x: np.ndarray) -> np.ndarray:

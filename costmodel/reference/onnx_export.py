@@ -20,7 +20,19 @@ import numpy as np
 
 from .._files import atomic_write
 from ..errors import CostModelError, SpecError
-from ..spec.layers import AdaptiveAvgPool, Concat, Conv2d, GlobalAvgPool, Linear, Pool2d, Residual, Softmax
+from ..spec.layers import (
+    AdaptiveAvgPool,
+    Add,
+    Concat,
+    Conv2d,
+    GlobalAvgPool,
+    Linear,
+    Mul,
+    Pool2d,
+    Residual,
+    Scale,
+    Softmax,
+)
 from ..spec.network import Network, Node
 from . import kernels as K
 from .weights import validate_weights
@@ -30,7 +42,7 @@ if TYPE_CHECKING:
 
 __all__ = ["to_onnx", "save_onnx", "export_layer", "OPSET"]
 
-OPSET = 17  # BatchNormalization-15, Clip with min/max inputs (>= 11), Softmax on one axis (>= 13)
+OPSET = 17  # BatchNormalization-15, Clip with min/max inputs (>= 11), Softmax on one axis (>= 13), HardSwish (>= 14)
 
 
 def _onnx():
@@ -54,6 +66,8 @@ class _Graph:
         self.x = "images_nchw"
         self.spatial = True  # x is (N, C, H, W): not yet flattened by a Linear layer
         self.logits: str | None = None
+        self.block_inputs: list[str] = []  # the inputs of the blocks being exported, innermost last
+        self.flat: set[str] = set()  # tensors that are (N, features) already: FC outputs
 
     def node(self, op: str, inputs: list[str], output: str, **attrs: object) -> str:
         self.nodes.append(self.helper.make_node(op, inputs, [output], name=output, **attrs))
@@ -71,6 +85,14 @@ class _Graph:
         if kind == "relu6":
             lo, hi = self.init(f"{name}/clip_min", np.array(0.0)), self.init(f"{name}/clip_max", np.array(6.0))
             return self.node("Clip", [x, lo, hi], f"{name}/relu6")
+        if kind == "hardswish":
+            return self.node("HardSwish", [x], f"{name}/hardswish")  # x * max(0, min(1, x/6 + 1/2)), opset 14
+        if kind == "hardsigmoid":  # PyTorch's relu6(x + 3) / 6; ONNX's default alpha is 0.2, not 1/6
+            return self.node("HardSigmoid", [x], f"{name}/hardsigmoid", alpha=1.0 / 6, beta=0.5)
+        if kind == "sigmoid":
+            return self.node("Sigmoid", [x], f"{name}/sigmoid")
+        if kind == "silu":  # x * sigmoid(x) (ONNX has no SiLU operator before opset 24's Swish)
+            return self.node("Mul", [x, self.node("Sigmoid", [x], f"{name}/sigmoid")], f"{name}/silu")
         raise SpecError(f"{name}: no ONNX export for activation {kind!r}")
 
 
@@ -109,13 +131,17 @@ def _(layer: GlobalAvgPool, node: Node, g: _Graph) -> None:
 
 @export_layer.register
 def _(layer: Linear, node: Node, g: _Graph) -> None:
-    # Our FC flattens NHWC maps: transpose back before flattening (a no-op order at 1x1).
+    # Our FC flattens NHWC maps: transpose back before flattening (a no-op order at 1x1). After another FC
+    # layer (MobileNetV3's classifier) the input is already (N, features).
     name = layer.name
-    nhwc = g.node("Transpose", [g.x], f"{name}/nhwc", perm=[0, 2, 3, 1])
-    inputs = [g.node("Flatten", [nhwc], f"{name}/flat", axis=1), g.init(f"{name}/kernel", g.weights[f"{name}/kernel"])]
+    if g.x not in g.flat:
+        nhwc = g.node("Transpose", [g.x], f"{name}/nhwc", perm=[0, 2, 3, 1])
+        g.x = g.node("Flatten", [nhwc], f"{name}/flat", axis=1)
+    inputs = [g.x, g.init(f"{name}/kernel", g.weights[f"{name}/kernel"])]
     if layer.bias:
         inputs.append(g.init(f"{name}/bias", g.weights[f"{name}/bias"]))
     g.x = g.activation(g.node("Gemm", inputs, name), layer.activation, name)
+    g.flat.add(g.x)
     g.spatial = False
 
 
@@ -128,10 +154,30 @@ def _(layer: Softmax, node: Node, g: _Graph) -> None:
     g.nodes[-1].name = layer.name
 
 
+@export_layer.register(Residual)
+@export_layer.register(Scale)
+def _(layer: object, node: Node, g: _Graph) -> None:
+    # The body reads the block's input; the block's Add or Mul (exported last) combines the two.
+    assert node.merge is not None
+    g.block_inputs.append(g.x)
+    for sub in (*node.branches[0], node.merge):
+        export_layer(sub.layer, sub, g)
+    g.block_inputs.pop()
+
+
+@export_layer.register
+def _(layer: Add, node: Node, g: _Graph) -> None:
+    g.x = g.node("Add", [g.x, g.block_inputs[-1]], layer.name)
+
+
+@export_layer.register
+def _(layer: Mul, node: Node, g: _Graph) -> None:
+    g.x = g.node("Mul", [g.block_inputs[-1], g.x], layer.name)  # (N, C, H, W) x (N, C, 1, 1), broadcast
+
+
 @export_layer.register(Pool2d)
 @export_layer.register(AdaptiveAvgPool)
 @export_layer.register(Concat)
-@export_layer.register(Residual)
 def _(layer: object, node: Node, g: _Graph) -> None:
     # An explicit refusal (validate_weights refuses these first): the reference runs MobileNetV1's types.
     raise SpecError(f"{node.name}: no ONNX export for layer type {type(layer).__name__}")

@@ -3,9 +3,8 @@
 Each kernel is a few lines of NumPy on NHWC float32 arrays: pad with ``np.pad`` (the padding the layer's spec
 gives, :func:`~costmodel.reference.kernels.pads`), take every window with
 ``sliding_window_view``, and contract the windows with the weights in one ``tensordot`` (a matrix product) or
-``einsum``. Batch norm is applied as written (``gamma * (z - mean) / sqrt(variance + eps) + beta``, with the
-layer's eps, gamma 1 where the layer has none), not folded.
-Nothing is tuned, nothing is carried from one layer to the next, no buffer is reused.
+``einsum``. Batch norm is applied as written, ``gamma * (z - mean) / sqrt(variance + eps) + beta`` with the
+layer's own epsilon, not folded. Nothing is tuned, nothing is carried from one layer to the next, no buffer is reused.
 
 This is what a new layer type starts from: its plain kernel here (one rule in :func:`plain_kernel`), checked
 against the loop oracle of the tests. The tuned executor (:mod:`costmodel.reference.executor`) chooses faster
@@ -23,7 +22,19 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from ..errors import SpecError
-from ..spec.layers import AdaptiveAvgPool, Concat, Conv2d, GlobalAvgPool, Linear, Pool2d, Residual, Softmax
+from ..spec.layers import (
+    AdaptiveAvgPool,
+    Add,
+    Concat,
+    Conv2d,
+    GlobalAvgPool,
+    Linear,
+    Mul,
+    Pool2d,
+    Residual,
+    Scale,
+    Softmax,
+)
 from ..spec.network import Network, Node
 from .executor import check_images
 from .kernels import pads
@@ -36,6 +47,10 @@ ACTIVATION_FUNCTIONS: dict[str | None, Callable[[np.ndarray], np.ndarray]] = {
     None: lambda z: z,
     "relu": lambda z: np.maximum(z, 0),
     "relu6": lambda z: np.clip(z, 0, 6),
+    "hardswish": lambda z: z * np.clip(z + 3, 0, 6) / 6,  # MobileNetV3 (PyTorch's nn.Hardswish)
+    "hardsigmoid": lambda z: np.clip(z + 3, 0, 6) / 6,  # PyTorch's nn.Hardsigmoid
+    "silu": lambda z: z / (1 + np.exp(-z)),  # EfficientNet's swish
+    "sigmoid": lambda z: 1 / (1 + np.exp(-z)),
 }
 
 Weights = Mapping[str, np.ndarray]
@@ -56,7 +71,7 @@ def plain_kernel(layer: object, node: Node, weights: Weights, x: np.ndarray) -> 
 @plain_kernel.register
 def _(layer: Conv2d, node: Node, weights: Weights, x: np.ndarray) -> np.ndarray:
     k, s, g = layer.kernel, layer.stride, layer.groups
-    before, after = pads(layer.padding, node.in_size, node.out_size, k, s)
+    before, after = pads(layer.padding, node.in_size, node.out_size, k, s)  # the spec's padding
     xp = np.pad(x, ((0, 0), (before, after), (before, after), (0, 0)))
     windows = sliding_window_view(xp, (k, k), axis=(1, 2))[:, ::s, ::s][:, : node.out_size, : node.out_size]
     # windows: (N, H', W', M, K, K). Group g sees input channels [g·M/G, (g+1)·M/G) and makes N/G outputs.
@@ -73,9 +88,9 @@ def _(layer: Conv2d, node: Node, weights: Weights, x: np.ndarray) -> np.ndarray:
         z = np.einsum("nhwgcij,ijcgd->nhwgd", grouped, kernel).reshape(n, h, w, layer.out_ch)
     if layer.bias:
         z = z + weights[f"{layer.name}/bias"]
-    if layer.batch_norm:
-        gamma = weights[f"{layer.name}_bn/gamma"] if layer.bn_scale else 1.0
+    if layer.batch_norm:  # the layer's own epsilon; no gamma (TF-slim) scales by 1
         beta, mean, variance = (weights[f"{layer.name}_bn/{v}"] for v in ("beta", "moving_mean", "moving_variance"))
+        gamma = weights[f"{layer.name}_bn/gamma"] if layer.bn_scale else 1.0
         z = gamma * (z - mean) / np.sqrt(variance + layer.bn_epsilon) + beta
     return _activate(z, layer.activation, layer.name).astype(np.float32)
 
@@ -108,7 +123,19 @@ def _run(nodes: tuple[Node, ...], weights: Weights, x: np.ndarray) -> np.ndarray
 
 @plain_kernel.register
 def _(layer: Residual, node: Node, weights: Weights, x: np.ndarray) -> np.ndarray:
-    return x + _run(node.branches[0], weights, x)
+    return x + _run(node.branches[0], weights, x)  # the block's Add
+
+
+@plain_kernel.register
+def _(layer: Scale, node: Node, weights: Weights, x: np.ndarray) -> np.ndarray:
+    return x * _run(node.branches[0], weights, x)  # the block's Mul: (N, 1, 1, C) broadcast
+
+
+@plain_kernel.register(Add)
+@plain_kernel.register(Mul)
+def _(layer: object, node: Node, weights: Weights, x: np.ndarray) -> np.ndarray:
+    # A merge has two inputs; its arithmetic is its block's rule above (x + body(x), x * body(x)).
+    raise SpecError(f"{node.name}: {type(layer).__name__} runs only as the end of its block")
 
 
 @plain_kernel.register

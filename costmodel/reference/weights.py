@@ -31,12 +31,15 @@ from ..errors import SpecError, WeightsError
 from ..spec.flavours import flavour_differences, get_flavour
 from ..spec.layers import (
     AdaptiveAvgPool,
+    Add,
     Concat,
     Conv2d,
     GlobalAvgPool,
     Linear,
+    Mul,
     Pool2d,
     Residual,
+    Scale,
     Softmax,
     conv_weight_shape,
     linear_weight_shape,
@@ -110,14 +113,28 @@ def _(layer: Linear) -> dict[str, tuple[int, ...]]:
 @weight_arrays.register(AdaptiveAvgPool)
 @weight_arrays.register(Pool2d)
 @weight_arrays.register(Softmax)
+@weight_arrays.register(Add)
+@weight_arrays.register(Mul)
 def _(layer: object) -> dict[str, tuple[int, ...]]:
     return {}
 
 
-@weight_arrays.register(Concat)
 @weight_arrays.register(Residual)
-def _(layer: Concat | Residual) -> dict[str, tuple[int, ...]]:
-    return {key: shape for sub in layer.sublayers() for key, shape in weight_arrays(sub).items()}
+@weight_arrays.register(Scale)
+def _(layer: Residual | Scale) -> dict[str, tuple[int, ...]]:
+    shapes: dict[str, tuple[int, ...]] = {}  # the body's layers' arrays; the add or multiply has none
+    for sub in layer.body:
+        shapes.update(weight_arrays(sub))
+    return shapes
+
+
+@weight_arrays.register
+def _(layer: Concat) -> dict[str, tuple[int, ...]]:
+    shapes: dict[str, tuple[int, ...]] = {}  # every branch's layers' arrays; the concatenation has none
+    for branch in layer.branches:
+        for sub in branch:
+            shapes.update(weight_arrays(sub))
+    return shapes
 
 
 def expected_weights(network: Network) -> dict[str, tuple[int, ...]]:

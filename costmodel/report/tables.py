@@ -16,7 +16,19 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from .._hooks import register_table
 from ..counting.engine import weights_cost
 from ..errors import DataError
-from ..spec.layers import AdaptiveAvgPool, Concat, Conv2d, GlobalAvgPool, Linear, Pool2d, Residual, Softmax
+from ..spec.layers import (
+    AdaptiveAvgPool,
+    Add,
+    Concat,
+    Conv2d,
+    GlobalAvgPool,
+    Linear,
+    Mul,
+    Pool2d,
+    Residual,
+    Scale,
+    Softmax,
+)
 from ..spec.network import Node
 
 if TYPE_CHECKING:
@@ -69,6 +81,21 @@ def _(layer: Residual) -> str:
 
 
 @type_stride.register
+def _(layer: Scale) -> str:
+    return "Scale (SE)"
+
+
+@type_stride.register
+def _(layer: Add) -> str:
+    return "Add"
+
+
+@type_stride.register
+def _(layer: Mul) -> str:
+    return "Mul"
+
+
+@type_stride.register
 def _(layer: Linear) -> str:
     return "FC / s1"
 
@@ -117,6 +144,21 @@ def _(layer: Concat, node: Node) -> str:
 @_filter_shape.register
 def _(layer: Residual, node: Node) -> str:
     return "body + input"
+
+
+@_filter_shape.register
+def _(layer: Scale, node: Node) -> str:
+    return f"input x body ({node.out_ch} factors)"
+
+
+@_filter_shape.register
+def _(layer: Add, node: Node) -> str:
+    return "body + input"
+
+
+@_filter_shape.register
+def _(layer: Mul, node: Node) -> str:
+    return f"input x {node.out_ch} factors"
 
 
 @_filter_shape.register
@@ -174,6 +216,7 @@ def _(layer: Linear, node: Node, mult_adds: int) -> str:
 
 @_formula.register(Concat)
 @_formula.register(Residual)
+@_formula.register(Scale)
 def _(layer: object, node: Node, mult_adds: int) -> str:
     return f"sum over the block's layers = {mult_adds:,}"
 
@@ -182,6 +225,8 @@ def _(layer: object, node: Node, mult_adds: int) -> str:
 @_formula.register(GlobalAvgPool)
 @_formula.register(AdaptiveAvgPool)
 @_formula.register(Softmax)
+@_formula.register(Add)
+@_formula.register(Mul)
 def _(layer: object, node: Node, mult_adds: int) -> str:
     return "0 (no multiply-accumulates)"
 

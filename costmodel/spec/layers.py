@@ -29,8 +29,13 @@ __all__ = [
     "Softmax",
     "Concat",
     "Residual",
+    "Scale",
+    "Add",
+    "Mul",
     "BLOCKS",
+    "MERGES",
     "block_branches",
+    "block_merge",
     "Layer",
     "ACTIVATIONS",
     "window_out_size",
@@ -45,8 +50,10 @@ __all__ = [
     "LAYER_TYPES",
 ]
 
-#: Activations a convolution or FC layer may carry. ``None`` means linear.
-ACTIVATIONS = (None, "relu", "relu6")
+#: Activations a convolution or FC layer may carry: the one list (the engine, presets, executor and ONNX export
+#: read it). ``None`` means linear. "hardswish" is x·relu6(x + 3)/6 and "hardsigmoid" relu6(x + 3)/6 (PyTorch's
+#: and MobileNetV3's definitions), "silu" x·sigmoid(x) (EfficientNet's swish), "sigmoid" 1/(1 + exp(-x)).
+ACTIVATIONS = (None, "relu", "relu6", "hardswish", "hardsigmoid", "silu", "sigmoid")
 
 #: A layer's padding, named by what it does: ``"tf_same"`` (TensorFlow's SAME: out = ceil(n / stride), the odd
 #: extra row and column after), an ``int`` p (p zero rows and columns on every side, PyTorch's ``padding=p``),
@@ -146,16 +153,17 @@ class Conv2d:
             and g > 0
             and type(self.bias) is bool
             and type(self.batch_norm) is bool
-            and type(self.bn_scale) is bool
         ):  # fast path; the helpers name the bad one
             _check_ints(self, ("in_ch", "out_ch", "kernel", "stride", "groups"))
-            _flags(self, ("bias", "batch_norm", "bn_scale"))
+            _flags(self, ("bias", "batch_norm"))
         if self.in_ch % self.groups or self.out_ch % self.groups:
             raise SpecError(
                 f"{self.name}: groups={self.groups} must divide in_ch={self.in_ch} and out_ch={self.out_ch}"
             )
         if self.padding != "tf_same":
             _padding(self)
+        if type(self.bias) is not bool or type(self.batch_norm) is not bool or type(self.bn_scale) is not bool:
+            _flags(self, ("bias", "batch_norm", "bn_scale"))
         if self.activation != "relu":
             _activation(self.activation, self.name)
         if self.bn_epsilon != 1e-3:
@@ -264,31 +272,105 @@ class Concat:
 class Residual:
     """A body of layers whose output is added to the block's input (MobileNetV2's inverted residual, ResNet).
 
-    The body must give back the input's shape (channels and size). The addition has no weights and, in every
-    counting convention modelled here, no operations (the tools trace ``x + y`` as a free tensor op).
+    The body must give back the input's shape (channels and size). The addition is the block's own leaf, an
+    :class:`Add` named ``"<name>.add"`` (:attr:`merge`), with its own rule in every registry: no weights and,
+    in every tool's convention modelled here, no operations (the tools trace ``x + y`` as a free tensor op).
+    :func:`costmodel.spec.blocks.inverted_residual` builds MobileNetV2's block.
     """
 
     name: str
     body: tuple[Layer, ...]
 
     def __post_init__(self) -> None:
-        body = self.body
-        if isinstance(body, (str, bytes)) or not isinstance(body, (tuple, list)) or not body:
-            raise SpecError(f"{self.name}: body must be a non-empty sequence of layers")
-        object.__setattr__(self, "body", tuple(body))
+        _check_body(self)
 
     @property
     def branches(self) -> tuple[tuple[Layer, ...], ...]:
         """The body as the block's one branch (the identity shortcut carries no layer)."""
         return (self.body,)
 
+    @property
+    def merge(self) -> Add:
+        """The elementwise sum that ends the block, ``"<name>.add"``."""
+        return Add(f"{self.name}.add")
+
     def sublayers(self) -> tuple[Layer, ...]:
-        """Every layer of the body, depth first (nested blocks included)."""
-        return _sublayers(self.branches)
+        """Every layer of the body, depth first (nested blocks included), then the addition."""
+        return (*_sublayers(self.branches), self.merge)
 
 
-#: Layer types made of other layers; their nodes carry ``branches``.
-BLOCKS = (Concat, Residual)
+@dataclass(frozen=True, slots=True)
+class Scale:
+    """A body of layers whose 1 x 1 x C output scales the block's input channel by channel: x · body(x).
+
+    Squeeze-and-excite (Hu et al., 2018; MobileNetV3, EfficientNet) is one: global average pooling, a 1x1
+    convolution that reduces the channels, an activation, a 1x1 convolution back to C channels and a gate
+    (sigmoid or hard sigmoid); :func:`costmodel.spec.blocks.squeeze_excite` builds it from those layers. The
+    body must end at 1 x 1 x C, C the input's channels. The product is the block's :class:`Mul`.
+    """
+
+    name: str
+    body: tuple[Layer, ...]
+
+    def __post_init__(self) -> None:
+        _check_body(self)
+
+    @property
+    def branches(self) -> tuple[tuple[Layer, ...], ...]:
+        """The body as the block's one branch (the scaled input is the block's own input)."""
+        return (self.body,)
+
+    @property
+    def merge(self) -> Mul:
+        """The elementwise product that ends the block, ``"<name>.mul"``."""
+        return Mul(f"{self.name}.mul")
+
+    def sublayers(self) -> tuple[Layer, ...]:
+        """Every layer of the body, depth first (nested blocks included), then the product."""
+        return (*_sublayers(self.branches), self.merge)
+
+
+@dataclass(frozen=True, slots=True)
+class Add:
+    """The elementwise sum that ends a :class:`Residual` block: its body's output plus the block's input.
+
+    Never written in a network or a document: every residual block has one, ``"<block>.add"``
+    (:attr:`Residual.merge`), placed on the block's input (D_F x D_F x C in and out). No weights; one addition
+    per output element, which every tool modelled here leaves uncounted (see :mod:`costmodel.counting.presets`).
+    """
+
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class Mul:
+    """The elementwise product that ends a :class:`Scale` block: the block's input (D_F x D_F x C) times its
+    body's 1 x 1 x C output, broadcast over positions (squeeze-and-excite's scaling).
+
+    Never written in a network or a document: every scale block has one, ``"<block>.mul"``, placed on the
+    block's input. No weights; one multiplication per output element.
+    """
+
+    name: str
+
+
+#: Layer types made of other layers; their nodes carry ``branches`` (and, for Residual and Scale, a merge).
+BLOCKS = (Concat, Residual, Scale)
+
+#: The layers that end a block (an elementwise op with the block's input); they exist only inside blocks.
+MERGES = (Add, Mul)
+
+
+def _check_body(block: Residual | Scale) -> None:
+    body = block.body
+    if isinstance(body, (str, bytes)) or not isinstance(body, (tuple, list)) or not body:
+        raise SpecError(f"{block.name}: body must be a non-empty sequence of layers")
+    object.__setattr__(block, "body", tuple(body))
+
+
+def block_merge(layer: object) -> Add | Mul | None:
+    """The layer that ends a block (:class:`Add` for a Residual, :class:`Mul` for a Scale), else ``None``."""
+    return layer.merge if isinstance(layer, (Residual, Scale)) else None
 
 
 def block_branches(layer: object) -> tuple[tuple[Layer, ...], ...]:
@@ -301,15 +383,27 @@ def _sublayers(branches: tuple[tuple[Layer, ...], ...]) -> tuple[Layer, ...]:
     for branch in branches:
         for layer in branch:
             out.append(layer)
-            out.extend(_sublayers(block_branches(layer)))
+            out.extend(layer.sublayers() if isinstance(layer, BLOCKS) else ())
     return tuple(out)
 
 
-Layer = Union[Conv2d, Pool2d, GlobalAvgPool, AdaptiveAvgPool, Linear, Softmax, Concat, Residual]
+Layer = Union[Conv2d, Pool2d, GlobalAvgPool, AdaptiveAvgPool, Linear, Softmax, Concat, Residual, Scale, Add, Mul]
 
 #: Every layer type. Each concern (shape, weights, Mult-Adds, memory, kind, executor, ONNX, latency) keeps one
 #: rule per type in its own registry; ``tests/test_registries.py`` checks every type against every registry.
-LAYER_TYPES: tuple[type, ...] = (Conv2d, Pool2d, GlobalAvgPool, AdaptiveAvgPool, Linear, Softmax, Concat, Residual)
+LAYER_TYPES: tuple[type, ...] = (
+    Conv2d,
+    Pool2d,
+    GlobalAvgPool,
+    AdaptiveAvgPool,
+    Linear,
+    Softmax,
+    Concat,
+    Residual,
+    Scale,
+    Add,
+    Mul,
+)
 
 
 def _pads(padding: Padding) -> tuple[int, int]:
@@ -479,6 +573,27 @@ def _(layer: Residual, in_ch: int, in_size: int) -> tuple[int, int]:
 
 
 @output_shape.register
+def _(layer: Scale, in_ch: int, in_size: int) -> tuple[int, int]:
+    ch, size = in_ch, in_size
+    for sub in layer.body:
+        ch, size = output_shape(sub, ch, size)
+        if size < 1:
+            raise SpecError(f"{sub.name}: the input shrinks to nothing (output size {size})")
+    if (ch, size) != (in_ch, 1):
+        raise SpecError(
+            f"{layer.name}: the body turns {in_size}x{in_size}x{in_ch} into {size}x{size}x{ch}; "
+            f"a scale block's body must end at 1x1x{in_ch} (one factor per channel)"
+        )
+    return in_ch, in_size
+
+
+@output_shape.register(Add)
+@output_shape.register(Mul)
+def _(layer: object, in_ch: int, in_size: int) -> tuple[int, int]:
+    return in_ch, in_size  # placed on the block's input, whose shape the result has
+
+
+@output_shape.register
 def _(layer: Linear, in_ch: int, in_size: int) -> tuple[int, int]:
     flat = in_ch * in_size * in_size
     if flat != layer.in_features:
@@ -524,5 +639,8 @@ def linear_weight_shape(layer: Linear) -> tuple[int, int]:
 @weight_shape.register(Softmax)
 @weight_shape.register(Concat)
 @weight_shape.register(Residual)
+@weight_shape.register(Scale)
+@weight_shape.register(Add)
+@weight_shape.register(Mul)
 def _(layer: object) -> None:
     return None

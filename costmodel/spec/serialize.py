@@ -23,8 +23,9 @@ type                 fields (default)
                      divide ``in_ch`` and ``out_ch``; ``groups == in_ch == out_ch`` is depthwise);
                      ``padding`` ("tf_same": TF SAME; an integer >= 0 on every side; or [before, after]
                      explicit, e.g. Keras' [0, 1]; "same" is read as "tf_same"); ``bias`` (false);
-                     ``batch_norm`` (true); ``activation`` ("relu"; or "relu6" or null); ``bn_scale``
-                     (true: the batch norm has gamma); ``bn_epsilon`` (0.001; a number in (0, 1))
+                     ``batch_norm`` (true); ``activation`` ("relu"; or "relu6", "hardswish", "hardsigmoid",
+                     "silu", "sigmoid" or null); ``bn_scale`` (true: the batch norm has gamma); ``bn_epsilon``
+                     (0.001; a number in (0, 1))
 ``pool2d``           ``kernel``; ``stride`` (1); ``mode`` ("avg" or "max", default "avg"); ``padding`` (0);
                      ``ceil_mode`` (false)
 ``global_avg_pool``  none: D_F x D_F x C -> 1 x 1 x C
@@ -36,6 +37,10 @@ type                 fields (default)
                      input; their outputs (all the same size) are concatenated on channels
 ``residual``         ``body``: a non-empty list of LAYERs run on the block's input, whose output (of the
                      input's shape) is added to the input
+``scale``            ``body``: a non-empty list of LAYERs run on the block's input, ending at 1 x 1 x C; the
+                     input is multiplied by it channel by channel (squeeze-and-excite)
+``add``, ``mul``     never written: the elementwise sum and product that end every residual and scale block
+                     are derived from the block (a document that writes one is refused, as a network would)
 ===================  =========================================================================================
 
 Integers are JSON integers (not ``1.0``, not ``true``). Validation names the layer and the field; a
@@ -67,12 +72,15 @@ from ..errors import CostModelError, DataError
 from .layers import (
     ACTIVATIONS,
     AdaptiveAvgPool,
+    Add,
     Concat,
     Conv2d,
     GlobalAvgPool,
     Linear,
+    Mul,
     Pool2d,
     Residual,
+    Scale,
     Softmax,
 )
 
@@ -106,6 +114,9 @@ LAYER_TYPES: dict[str, type] = {
     "softmax": Softmax,
     "concat": Concat,
     "residual": Residual,
+    "scale": Scale,
+    "add": Add,  # named so that every layer type has a JSON name; never written (they end blocks)
+    "mul": Mul,
 }
 _TYPE_NAMES = {cls: name for name, cls in LAYER_TYPES.items()}
 
