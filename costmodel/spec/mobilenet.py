@@ -258,11 +258,15 @@ def mobilenet_v1(
     alpha = _check_alpha(alpha)
     size = resolve_resolution(resolution, rho)
     flavour = get_flavour(flavour)
-    num_classes = flavour.num_classes if num_classes is None else positive_int(num_classes, "num_classes")
+    if num_classes is None:
+        num_classes = flavour.num_classes
+    elif type(num_classes) is not int or num_classes < 1:
+        num_classes = positive_int(num_classes, "num_classes")
     activation = flavour.activation if activation is None else activation
     if activation not in ACTIVATIONS or activation is None:
         raise SpecError(f"activation must be one of {', '.join(a for a in ACTIVATIONS if a)}, got {activation!r}")
-    shallow, separable = boolean(shallow, "shallow"), boolean(separable, "separable")
+    if type(shallow) is not bool or type(separable) is not bool:
+        shallow, separable = boolean(shallow, "shallow"), boolean(separable, "separable")
     layers = _layers(alpha, shallow, separable, int(num_classes), activation, flavour)
 
     variant = "shallow" if shallow else "full-conv" if not separable else "standard"
