@@ -14,6 +14,7 @@ trace-based counters do; the paper's convention counts none of them.
 from __future__ import annotations
 
 from dataclasses import dataclass, fields, replace
+from typing import Any
 
 from ..checks import non_negative_int
 from ..errors import ConventionError
@@ -30,7 +31,8 @@ class Convention:
     summary: str
     # --- parameters -------------------------------------------------------------------------------------------
     bias_params: bool = False  # count the biases of conv/FC layers that have one (the paper does not)
-    bn_params: int = 0  # per batch-norm channel: 0, 2 (gamma, beta: trainable) or 4 (+ moving mean, variance)
+    bn_params: int = 0  # per batch-norm channel: 0, 2 (gamma, beta: trainable) or 4 (+ moving mean, variance);
+    # one fewer where a layer's batch norm has no gamma (``bn_scale=False``: TF-slim's checkpoints)
     # --- operations beyond conv/FC multiply-accumulates, each counted as one Mult-Add ------------------------
     bias_ops: int = 0  # per output element of a layer with a bias
     bn_ops: int = 0  # per batch-norm output element (inference: one scale-and-shift)
@@ -104,7 +106,7 @@ class Convention:
         >>> get_convention("paper").with_options("bias", "bn").name
         'paper+bias+bn'
         """
-        changes: dict[str, object] = {}
+        changes: dict[str, Any] = {}
         for option in options:
             if option not in OPTIONS:
                 raise ConventionError(f"unknown counting option {option!r}; choose from {', '.join(OPTIONS)}")
