@@ -203,3 +203,37 @@ def test_a_model_where_each_layer_depends_on_the_one_before(name, monkeypatch):
     monkeypatch.setattr(population, "_exit_path", lambda pred, entry: population._START)
     alone = costmodel.cost_population(space, genes, resolution, profile=DeviceProfile(1e11, 1e10, name="again"))
     assert (alone.latency_s != np.array(expected)).mean() > 0.5
+
+
+def _onnxruntime_profile():
+    """A path-aware profile: fitted to ONNX Runtime's recorded per-node profile (tests/fixtures/ort_profile.json),
+    where a layer runs on a blocked (NCHWc) or plain kernel path and a change of path costs a layout change."""
+    import dataclasses
+    import json
+    from pathlib import Path
+
+    from costmodel.latency.calibrate import fit_profile
+    from costmodel.latency.runtimes import measurement_from_profile
+
+    doc = json.loads((Path(__file__).parent / "fixtures" / "ort_profile.json").read_text())
+    fit = [
+        measurement_from_profile(
+            costmodel.mobilenet_v1(rec["alpha"], rec["resolution"]), rec["events"], rec["forward_s"]
+        )
+        for rec in doc["networks"]
+        if not rec["held_out"]
+    ]
+    profile = fit_profile(8.7e10, 4.0e10, fit, runtime="onnxruntime")
+    assert profile.paths and profile.transitions  # the model under test depends on the layer before
+    return dataclasses.replace(profile, default_efficiency=0.3)  # the kinds MobileNetV1 lacks, extrapolated
+
+
+@pytest.mark.parametrize("name", SPACES)
+def test_a_path_aware_runtime_profile(name):
+    profile = _onnxruntime_profile()
+    space = costmodel.search_space(name)
+    genes = space.sample(500, seed=31)
+    resolution = np.random.default_rng(32).choice(RESOLUTIONS, len(genes))
+    pop = costmodel.cost_population(space, genes, resolution, profile=profile)
+    expected = [predict(space.build(g, int(r)), profile).seconds for g, r in zip(genes, resolution, strict=True)]
+    np.testing.assert_array_equal(pop.latency_s, expected)
