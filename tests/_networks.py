@@ -40,8 +40,13 @@ def tiny(resolution: int = 33, num_classes: int = 10) -> Network:
 
 
 def with_depthwise_kernel(k: int, **config) -> Network:
-    """MobileNetV1 (``config`` as for :func:`costmodel.mobilenet_v1`) with every depthwise kernel k x k."""
+    """MobileNetV1 (``config`` as for :func:`costmodel.mobilenet_v1`) with every depthwise kernel k x k; a layer
+    padded by an integer (PyTorch's ``padding=1`` for 3x3) gets ``k // 2``, as PyTorch would write it."""
     base = costmodel.mobilenet_v1(**config)
-    layers = [dataclasses.replace(layer, kernel=k) if getattr(layer, "depthwise", False) else layer
-              for layer in base.layers]  # fmt: skip
+
+    def widened(layer):
+        padding = k // 2 if isinstance(layer.padding, int) else layer.padding
+        return dataclasses.replace(layer, kernel=k, padding=padding)
+
+    layers = [widened(layer) if getattr(layer, "depthwise", False) else layer for layer in base.layers]
     return Network(layers, base.input_size, name=f"{base.name} dw{k}x{k}")

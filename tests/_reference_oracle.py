@@ -11,23 +11,29 @@ import math
 import numpy as np
 
 
-def oracle_pad(x: np.ndarray, kernel: int, stride: int, convention: str, padding: object = "same") -> np.ndarray:
-    """Zero-pad (N, H, W, C) the way TF SAME or PyTorch padding=kernel//2 does, written out from scratch; a
-    layer whose spec gives an integer ``padding`` gets that on every side (PyTorch's ``padding=p``)."""
+def oracle_pad(x: np.ndarray, kernel: int, stride: int, convention: str, padding: object = "tf_same") -> np.ndarray:
+    """Zero-pad (N, H, W, C) the way TF SAME ("same"), PyTorch padding=kernel//2 ("symmetric") or Keras' MobileNet
+    ("keras": ZeroPadding2D(((0, 1), (0, 1))) then a valid window at stride 2, SAME at stride 1) does, written
+    out from scratch; a layer whose architecture fixes an integer ``padding`` (torchvision's ``padding=p``) gets
+    that on every side."""
     n = x.shape[1]
-    if isinstance(padding, int):
+    if isinstance(padding, int) and not isinstance(padding, bool):
         top = bottom = padding
-    elif convention == "same":
+    elif convention == "keras" and stride > 1:
+        top, bottom = 0, 1
+    elif convention in ("same", "keras"):
         out = math.ceil(n / stride)
         total = max((out - 1) * stride + kernel - n, 0)
         top = total // 2  # TF puts the odd extra row at the bottom
         bottom = total - top
-    else:
+    elif convention == "symmetric":
         top = bottom = kernel // 2
+    else:
+        raise ValueError(convention)
     return np.pad(x, ((0, 0), (top, bottom), (top, bottom), (0, 0)))
 
 
-def oracle_conv(x, kernel, stride, convention, groups=1, padding="same"):
+def oracle_conv(x, kernel, stride, convention, groups=1, padding="tf_same"):
     """Convolution by loops over output pixels. kernel (K, K, M/groups, N); depthwise: groups == M == N."""
     k = kernel.shape[0]
     xp = oracle_pad(x.astype(np.float64), k, stride, convention, padding)
@@ -95,38 +101,53 @@ def oracle_scale(x, factors):
     return out
 
 
-def oracle_forward(network, weights, images, convention="same", eps=1e-3, outputs=None):
+#: The oracle's own description of each flavour: padding convention, batch-norm epsilon, whether gamma exists
+#: (written out from the frameworks' sources, not read from costmodel's flavours).
+FLAVOURS = {
+    "paper": ("same", 1e-3, True),
+    "keras": ("keras", 1e-3, True),
+    "tfslim": ("same", 1e-3, False),
+    "timm": ("symmetric", 1e-5, True),
+}
+
+
+def oracle_forward(network, weights, images, convention="same", eps=1e-3, outputs=None, gamma=True):
     """The whole network, layer by layer, with loop convolutions and unfolded batch norm (float64).
 
-    Returns the logits; fills ``outputs`` (a dict), if given, with every layer's output."""
+    ``gamma=False``: batch norm without a scale (TF-slim's checkpoints). A convolution after the global
+    pooling (Keras' and TF-slim's 1x1 classifier) sees a 1x1 map. Returns the logits; fills ``outputs`` (a
+    dict), if given, with every layer's output."""
     state = {"logits": None}
-    x = _oracle_nodes(network.nodes, weights, images.astype(np.float64), convention, eps, outputs, state)
+    x = _oracle_nodes(network.nodes, weights, images.astype(np.float64), convention, eps, outputs, state, gamma)
     return state["logits"] if state["logits"] is not None else x
 
 
-def _oracle_nodes(nodes, weights, x, convention, eps, outputs, state):
+def _oracle_nodes(nodes, weights, x, convention, eps, outputs, state, gamma=True):
     from costmodel.spec.layers import Conv2d, GlobalAvgPool, Linear, Residual, Scale, Softmax
 
     for node in nodes:
         layer = node.layer
         if isinstance(layer, (Residual, Scale)):  # the body on the block's input, then the sum or product
-            h = _oracle_nodes(node.branches[0], weights, x, convention, eps, outputs, state)
+            h = _oracle_nodes(node.branches[0], weights, x, convention, eps, outputs, state, gamma)
             x = oracle_add(h, x) if isinstance(layer, Residual) else oracle_scale(x, h)
             if outputs is not None:
                 outputs[node.merge.name] = x
         elif isinstance(layer, Conv2d):
             pad = layer.padding
+            # Keras pads (0, 1) only in its blocks (_depthwise_conv_block); its stem (_conv_block) is SAME.
+            conv = "same" if convention == "keras" and layer.name == "conv1" else convention
             if layer.depthwise:
                 kern = weights[f"{layer.name}/depthwise_kernel"].transpose(0, 1, 3, 2)  # (K, K, 1, C)
-                x = oracle_conv(x, kern.astype(np.float64), layer.stride, convention, groups=layer.in_ch, padding=pad)
+                x = oracle_conv(x, kern.astype(np.float64), layer.stride, conv, groups=layer.in_ch, padding=pad)
             else:
                 kern = weights[f"{layer.name}/kernel"].astype(np.float64)
-                x = oracle_conv(x, kern, layer.stride, convention, padding=pad)
+                x = oracle_conv(x, kern, layer.stride, conv, padding=pad)
             if layer.bias:
                 x = x + weights[f"{layer.name}/bias"]
             if layer.batch_norm:
-                bn = [weights[f"{layer.name}_bn/{v}"] for v in ("gamma", "beta", "moving_mean", "moving_variance")]
-                x = oracle_bn(x, *bn, eps)
+                g = weights[f"{layer.name}_bn/gamma"] if gamma else 1.0
+                bn = [weights[f"{layer.name}_bn/{v}"] for v in ("beta", "moving_mean", "moving_variance")]
+                x = oracle_bn(x, g, *bn, eps)
             x = oracle_act(x, layer.activation)
         elif isinstance(layer, GlobalAvgPool):
             x = x.mean(axis=(1, 2), keepdims=True)
@@ -137,6 +158,7 @@ def _oracle_nodes(nodes, weights, x, convention, eps, outputs, state):
                 x = x + weights[f"{layer.name}/bias"]
             x = oracle_act(x, layer.activation)
         elif isinstance(layer, Softmax):
+            x = x.reshape(x.shape[0], -1)
             state["logits"] = x
             e = np.exp(x - x.max(axis=1, keepdims=True))
             x = e / e.sum(axis=1, keepdims=True)

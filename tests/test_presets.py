@@ -122,6 +122,7 @@ EXTRA = {
     "torchinfo": torchinfo_extra,
     "torch": lambda net: 0,
     "keras": lambda net: 0,
+    "tfslim": lambda net: 0,
 }
 PARAMS = {
     "paper": lambda net: torch_params(net, extras=False),
@@ -131,6 +132,7 @@ PARAMS = {
     "torchinfo": torch_params,
     "torch": torch_params,
     "keras": lambda net: torch_params(net) + 2 * bn_channels(net),  # + moving mean and variance
+    "tfslim": lambda net: torch_params(net) + 2 * bn_channels(net),  # every variable, as Keras (gamma here)
 }
 
 
@@ -138,7 +140,7 @@ PARAMS = {
 
 
 def test_presets_are_registered_with_the_names_of_the_issue():
-    assert preset_names() == ("paper", "fvcore", "thop", "ptflops", "torchinfo", "torch", "keras")
+    assert preset_names() == ("paper", "fvcore", "thop", "ptflops", "torchinfo", "torch", "keras", "tfslim")
     assert all(name in CONVENTIONS for name in preset_names())
     assert get_convention("paper") == costmodel.counting.conventions.PAPER  # the paper's convention is untouched
 

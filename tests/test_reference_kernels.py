@@ -19,11 +19,25 @@ def _rand(rng, *shape):
     return rng.standard_normal(shape).astype(np.float32)
 
 
+#: The oracle's padding conventions and the spec padding that says the same, for a (kernel, stride).
+CONVENTIONS = {
+    "same": lambda k, s: "tf_same",
+    "symmetric": lambda k, s: k // 2,
+    "keras": lambda k, s: (0, 1) if s > 1 else "tf_same",
+}
+
+
+def _spec(convention, n, kernel, stride):
+    """(spec padding, output size) of a layer padded as the oracle's ``convention``."""
+    padding = CONVENTIONS[convention](kernel, stride)
+    return padding, window_out_size(n, kernel, stride, padding)
+
+
 def _padded(x, kernel, stride, convention):
-    """Pad as the executor does: the kernels' pads() from the spec's SAME sizes."""
+    """Pad as the executor does: the kernels' pads() from the spec's padding and sizes."""
     n = x.shape[1]
-    out = window_out_size(n, kernel, stride, "same")
-    (top, bottom) = K.pads("same", n, out, kernel, stride, convention)
+    padding, out = _spec(convention, n, kernel, stride)
+    (top, bottom) = K.pads(padding, n, out, kernel, stride)
     return np.pad(x, ((0, 0), (top, bottom), (top, bottom), (0, 0))), out
 
 
@@ -37,7 +51,7 @@ CASES = [  # (size, channels in, channels out, kernel, stride)
 ]
 
 
-@pytest.mark.parametrize("convention", K.PADDINGS)
+@pytest.mark.parametrize("convention", CONVENTIONS)
 @pytest.mark.parametrize(("size", "cin", "cout", "k", "stride"), CASES)
 def test_conv2d_matches_loop_oracle(size, cin, cout, k, stride, convention):
     rng = np.random.default_rng(size * 100 + k * 10 + stride)
@@ -49,7 +63,7 @@ def test_conv2d_matches_loop_oracle(size, cin, cout, k, stride, convention):
     assert mult_adds == 2 * out * out * k * k * cin * cout
 
 
-@pytest.mark.parametrize("convention", K.PADDINGS)
+@pytest.mark.parametrize("convention", CONVENTIONS)
 @pytest.mark.parametrize(("size", "cin", "cout", "k", "stride"), CASES)
 def test_depthwise_matches_loop_oracle(size, cin, cout, k, stride, convention):
     rng = np.random.default_rng(size * 100 + k * 10 + stride + 1)
@@ -117,31 +131,31 @@ def test_pool_linear_softmax():
 
 
 @pytest.mark.parametrize(
-    ("n", "k", "stride", "same", "symmetric"),
+    ("n", "k", "stride", "same", "symmetric", "keras"),
     [
-        (224, 3, 2, (0, 1), (1, 0)),  # even input, stride 2: the conventions differ
-        (225, 3, 2, (1, 1), (1, 1)),  # odd input: they agree
-        (14, 3, 1, (1, 1), (1, 1)),  # stride 1: they agree
-        (7, 1, 1, (0, 0), (0, 0)),
+        (224, 3, 2, (0, 1), (1, 0), (0, 1)),  # even input, stride 2: symmetric differs
+        (225, 3, 2, (1, 1), (1, 1), (0, 0)),  # odd input: Keras' (0, 1) + valid gives 112 windows, SAME 113
+        (14, 3, 1, (1, 1), (1, 1), (1, 1)),  # stride 1: they agree
+        (7, 1, 1, (0, 0), (0, 0), (0, 0)),
     ],
 )
-def test_pads_against_oracle_padding(n, k, stride, same, symmetric):
-    out = window_out_size(n, k, stride, "same")
-    assert K.pads("same", n, out, k, stride, "same") == same
-    assert K.pads("same", n, out, k, stride, "symmetric") == symmetric
+def test_pads_against_oracle_padding(n, k, stride, same, symmetric, keras):
+    for convention, want in (("same", same), ("symmetric", symmetric), ("keras", keras)):
+        padding, out = _spec(convention, n, k, stride)
+        assert K.pads(padding, n, out, k, stride) == want
     # The oracle pads with its own rule and must add as many rows as the kernels' SAME padding.
     x = np.ones((1, n, n, 1), np.float32)
     assert oracle_pad(x, k, stride, "same").shape[1] - n == sum(same)
 
 
-def test_unknown_padding_convention_is_an_error():
-    with pytest.raises(SpecError, match="reflect"):
-        K.pads("same", 8, 4, 3, 2, "reflect")
+def test_padding_that_cannot_give_the_windows_is_an_error():
+    with pytest.raises(SpecError, match="cannot give 1 windows"):
+        K.pads(3, 8, 1, 3, 1)  # 3 rows before an 8-row map leave 9 windows of 3
 
 
 @pytest.mark.parametrize("threads", [1, 2])
 @pytest.mark.parametrize("method", K.DEPTHWISE_METHODS)
-@pytest.mark.parametrize("convention", K.PADDINGS)
+@pytest.mark.parametrize("convention", CONVENTIONS)
 @pytest.mark.parametrize(
     ("size", "channels", "stride", "k"),
     [(12, 4, 1, 3), (12, 6, 2, 3), (9, 5, 2, 3), (16, 3, 1, 3), (12, 4, 1, 5), (9, 5, 2, 5), (10, 3, 1, 7),
@@ -153,11 +167,14 @@ def test_depthwise_planes_paths_match_loop_oracle(size, channels, stride, k, con
     7x7 kernels (a 7x7 kernel on a 4x4 map reads mostly padding)."""
     from concurrent.futures import ThreadPoolExecutor
 
+    if convention == "keras" and k != 3:
+        pytest.skip("Keras' (0, 1) padding exists for its 3x3 depthwise layers only")
+
     rng = np.random.default_rng(size + channels + stride)
     x, kern, bias = _rand(rng, 2, size, size, channels), _rand(rng, k, k, channels), _rand(rng, channels)
     prev_bias = _rand(rng, channels)
-    out = window_out_size(size, k, stride, "same")
-    top, _ = K.pads("same", size, out, k, stride, convention)
+    padding, out = _spec(convention, size, k, stride)
+    top, _ = K.pads(padding, size, out, k, stride)
     layout = K.plane_layout(method, stride, top, (out - 1) * stride + k)
     # stored = relu6(x + b) - b, and a true zero (the border) is stored as -b
     stored = layout.allocate(2, channels, fill=-prev_bias)
@@ -190,7 +207,7 @@ def test_depthwise_method_rule_and_bad_plane_count():
         K.depthwise_planes(planes, np.zeros((9, 8), np.float32), None, 2, 3, 4, method="taps")
 
 
-@pytest.mark.parametrize("convention", K.PADDINGS)
+@pytest.mark.parametrize("convention", CONVENTIONS)
 @pytest.mark.parametrize(
     ("size", "channels", "kernel", "stride", "tiled"),
     [(12, 4, 3, 1, True), (12, 4, 3, 1, False), (1, 3, 3, 1, True), (2, 5, 3, 1, False), (7, 2, 5, 1, True),
@@ -204,11 +221,13 @@ def test_depthwise_flat_matches_loop_oracle(size, channels, kernel, stride, tile
     (a ReLU6 output stored shifted) taken back where a tap leaves the map; row-tiled weights or column
     groups; bands of one row (so every row class is split) and of whole maps; a batch of two (taps reading
     the other image)."""
+    if convention == "keras" and kernel != 3:
+        pytest.skip("Keras' (0, 1) padding exists for its 3x3 depthwise layers only")
     rng = np.random.default_rng(size + channels + kernel + stride)
     x, kern, bias = _rand(rng, 2, size, size, channels), _rand(rng, kernel, kernel, channels), _rand(rng, channels)
     prev_bias = _rand(rng, channels)
-    out = window_out_size(size, kernel, stride, "same")
-    top, _ = K.pads("same", size, out, kernel, stride, convention)
+    padding, out = _spec(convention, size, kernel, stride)
+    top, _ = K.pads(padding, size, out, kernel, stride)
     carried = bias + prev_bias * kern.sum(axis=(0, 1))  # what the shifted input costs each output
     plan = K.flat_plan(kern, size, out, top, carried, prev_bias, stride=stride, tiled=tiled)
     buf, interior = plan.allocate(2, channels)
@@ -227,8 +246,8 @@ def test_depthwise_flat_without_a_carried_bias(stride, tiled, with_bias):
     """An input stored as it is (no carry): plain zero padding, with or without a bias."""
     rng = np.random.default_rng(stride)
     x, kern, bias = _rand(rng, 1, 8, 8, 3), _rand(rng, 3, 3, 3), _rand(rng, 3)
-    out = window_out_size(8, 3, stride, "same")
-    top, _ = K.pads("same", 8, out, 3, stride, "same")
+    out = window_out_size(8, 3, stride, "tf_same")
+    top, _ = K.pads("tf_same", 8, out, 3, stride)
     plan = K.flat_plan(kern, 8, out, top, bias if with_bias else None, stride=stride, tiled=tiled)
     buf, interior = plan.allocate(1, 3)
     interior[...] = x

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from _reference_oracle import FLAVOURS as ORACLE_FLAVOURS
 from _reference_oracle import oracle_act, oracle_bn, oracle_conv, oracle_forward
 
 import costmodel
@@ -24,26 +25,36 @@ def _images(net: Network, n: int = 2, seed: int = 0) -> np.ndarray:
     return np.random.default_rng(seed).standard_normal((n, r, r, net.in_ch)).astype(np.float32)
 
 
-@pytest.mark.parametrize("padding", ["same", "symmetric"])
+#: The oracle's padding conventions and the spec padding that says the same, for a (kernel, stride).
+SPEC_PADDING = {
+    "same": lambda k, s: "tf_same",
+    "symmetric": lambda k, s: k // 2,
+    "keras": lambda k, s: (0, 1) if s > 1 else "tf_same",  # Keras pads (0, 1) for its 3x3 layers only
+}
+
+CONV_CASES = [
+    (8, 3, 5, 3, 1, False),
+    (9, 4, 6, 3, 2, False),
+    (7, 2, 3, 1, 1, False),
+    (10, 4, 4, 3, 2, True),
+    (11, 4, 4, 5, 1, True),
+    (13, 6, 6, 5, 2, True),
+    (15, 3, 3, 7, 2, True),
+    (9, 2, 5, 7, 1, False),
+]
+
+
 @pytest.mark.parametrize(
-    ("size", "cin", "cout", "kernel", "stride", "depthwise"),
-    [
-        (8, 3, 5, 3, 1, False),
-        (9, 4, 6, 3, 2, False),
-        (7, 2, 3, 1, 1, False),
-        (10, 4, 4, 3, 2, True),
-        (11, 4, 4, 5, 1, True),
-        (13, 6, 6, 5, 2, True),
-        (15, 3, 3, 7, 2, True),
-        (9, 2, 5, 7, 1, False),
-    ],
+    ("size", "cin", "cout", "kernel", "stride", "depthwise", "padding"),
+    [(*case, padding) for case in CONV_CASES for padding in SPEC_PADDING if padding != "keras" or case[3] == 3],
 )
 def test_conv_kernel_matches_the_loop_oracle(size, cin, cout, kernel, stride, depthwise, padding):
-    layer = Conv2d("c", cin, cout, kernel, stride, groups=cin if depthwise else 1, activation="relu6")
+    layer = Conv2d("c", cin, cout, kernel, stride, groups=cin if depthwise else 1, activation="relu6",
+                   padding=SPEC_PADDING[padding](kernel, stride))  # fmt: skip
     net = Network([layer], input_size=size, in_ch=cin)
     w = init_weights(net, seed=3)
     x = _images(net)
-    got = plain_kernel(layer, net.nodes[0], w, x, padding)
+    got = plain_kernel(layer, net.nodes[0], w, x)
     if depthwise:
         kern = w["c/depthwise_kernel"].transpose(0, 1, 3, 2).astype(np.float64)  # (K, K, 1, C)
         want = oracle_conv(x, kern, stride, padding, groups=cin)
@@ -56,12 +67,14 @@ def test_conv_kernel_matches_the_loop_oracle(size, cin, cout, kernel, stride, de
 
 
 @pytest.mark.parametrize(("alpha", "resolution"), [(0.25, 64), (0.25, 67)])
-@pytest.mark.parametrize("padding", ["same", "symmetric"])
-def test_whole_network_matches_the_loop_oracle(alpha, resolution, padding):
-    net = costmodel.mobilenet_v1(alpha, resolution, num_classes=7)
+@pytest.mark.parametrize("flavour", ["paper", "keras", "tfslim", "timm"])
+def test_whole_network_matches_the_loop_oracle(alpha, resolution, flavour):
+    """Every flavour's padding, epsilon and batch-norm variables, at even and odd sizes."""
+    net = costmodel.mobilenet_v1(alpha, resolution, num_classes=7, flavour=flavour)
     w, x = init_weights(net, seed=1), _images(net, n=1)
-    want = oracle_forward(net, w, x, padding)
-    np.testing.assert_allclose(plain_forward(net, w, x, padding=padding), want, rtol=RTOL, atol=ATOL)
+    convention, eps, gamma = ORACLE_FLAVOURS[flavour]
+    want = oracle_forward(net, w, x, convention, eps=eps, gamma=gamma)
+    np.testing.assert_allclose(plain_forward(net, w, x), want, rtol=RTOL, atol=ATOL)
 
 
 @pytest.mark.parametrize(("alpha", "resolution"), [(1.0, 224), (0.5, 161), (0.75, 128)])
@@ -78,10 +91,10 @@ def test_residual_block_adds_its_input_to_its_body():
     net = Network([Conv2d("stem", 3, 4, 3, 2), Residual("block", body), GlobalAvgPool("pool"), Linear("fc", 4, 3)],
                   input_size=16)  # fmt: skip
     w, x = init_weights(net, seed=4), _images(net)
-    stem = plain_kernel(net.nodes[0].layer, net.nodes[0], w, x, "same")
+    stem = plain_kernel(net.nodes[0].layer, net.nodes[0], w, x)
     inner = stem
     for node in net["block"].branches[0]:
-        inner = plain_kernel(node.layer, node, w, inner, "same")
+        inner = plain_kernel(node.layer, node, w, inner)
     want = (stem + inner).mean(axis=(1, 2)) @ w["fc/kernel"] + w["fc/bias"]
     np.testing.assert_allclose(plain_forward(net, w, x), want, rtol=RTOL, atol=ATOL)
 

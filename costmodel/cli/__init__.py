@@ -31,6 +31,7 @@ COMMANDS: tuple[str, ...] = (
     "run",
     "profile",
     "export-onnx",
+    "convert-weights",
     "calibrate",
     "latency",
     "validate-latency",

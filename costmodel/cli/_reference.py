@@ -3,28 +3,30 @@
 from __future__ import annotations
 
 import argparse
+import sys
+import warnings
 
+from ..errors import SpecError
 from ..spec.layers import ACTIVATIONS
 from ..spec.network import Network
-from ._common import add_threads_argument
+from ._common import add_threads_argument, network_from_args
 
 
 def add_reference_arguments(parser: argparse.ArgumentParser) -> None:
-    """--activation, --padding, --weights, --seed, --threads: how to run it, where its weights come from."""
+    """--activation, --weights, --seed, --threads: how to run it, where its weights come from. Padding is each
+    layer's, from the flavour (--flavour, or the weights file's)."""
     g = parser.add_argument_group("reference implementation")
     g.add_argument(
         "--activation",
         choices=[a for a in ACTIVATIONS if a],
-        default="relu",
-        help="after each conv: relu (the paper) or relu6 (Keras/TF-slim checkpoints); default relu",
+        default=None,
+        help="after each conv: relu or relu6 (default the flavour's: paper relu, keras/tfslim/timm relu6)",
     )
     g.add_argument(
-        "--padding",
-        choices=("same", "symmetric"),
-        default="same",
-        help="padding convention: TF SAME (Keras weights) or symmetric pad-1 (PyTorch); default same",
+        "--weights",
+        help="weights file: .npz (costmodel), Keras .h5 / .weights.h5, timm .safetensors; its layout sets the "
+        "flavour, its shapes alpha, Keras' file name the resolution",
     )
-    g.add_argument("--weights", help="weights file: .npz (costmodel) or Keras mobilenet_<alpha>_<size>_tf.h5")
     g.add_argument("--seed", type=int, default=0, help="seed of the initial weights when no --weights (default 0)")
 
     add_threads_argument(
@@ -35,10 +37,25 @@ def add_reference_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def weights_from_args(network: Network, args: argparse.Namespace) -> dict:
-    """Load and validate ``--weights``, or initialise them from ``--seed``."""
-    from ..reference import init_weights, load_weights
+def network_and_weights(args: argparse.Namespace) -> tuple[Network, dict]:
+    """The network and its weights: read from ``--weights`` (the network the file was made for, flavour and
+    α from the file unless given; a contradicting flavour or activation warned about on stderr), or built
+    from the arguments with weights seeded by ``--seed``."""
+    from ..reference import init_weights, load_network
 
-    if args.weights:
-        return load_weights(network, args.weights)
-    return init_weights(network, seed=args.seed)
+    if not args.weights:
+        network = network_from_args(args)
+        return network, init_weights(network, seed=args.seed)
+    if getattr(args, "spec", None) is not None or getattr(args, "network", None) not in (None, "mobilenet_v1"):
+        raise SpecError("--weights reads MobileNetV1 weights; it cannot be combined with --spec or --network")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        network, weights = load_network(
+            args.weights, alpha=args.alpha, resolution=args.resolution, flavour=args.flavour,
+            activation=args.activation, shallow=args.shallow or None, separable=False if args.full_conv else None,
+        )  # fmt: skip
+        if args.rho is not None:
+            raise SpecError("--rho cannot be combined with --weights; give --resolution")
+    for w in caught:
+        print(f"costmodel: warning: {w.message}", file=sys.stderr)
+    return network, weights

@@ -37,7 +37,7 @@ def run(args: argparse.Namespace) -> int:
     from ..paper.accuracy import frontier
     from ..report.tables import render
 
-    variant = {"shallow": args.shallow, "separable": not args.full_conv}
+    variant = {"shallow": args.shallow, "separable": not args.full_conv, "flavour": args.flavour}
     if args.frontier:
         df = frontier(args.frontier)
         cols = ["model", "alpha", "resolution", args.frontier, "top1", "top5"]

@@ -30,7 +30,8 @@ class Convention:
     summary: str
     # --- parameters -------------------------------------------------------------------------------------------
     bias_params: bool = False  # count the biases of conv/FC layers that have one (the paper does not)
-    bn_params: int = 0  # per batch-norm channel: 0, 2 (gamma, beta: trainable) or 4 (+ moving mean, variance)
+    bn_params: int = 0  # per batch-norm channel: 0, 2 (gamma, beta: trainable) or 4 (+ moving mean, variance);
+    # one fewer where a layer's batch norm has no gamma (``bn_scale=False``: TF-slim's checkpoints)
     # --- operations beyond conv/FC multiply-accumulates, each counted as one Mult-Add ------------------------
     bias_ops: int = 0  # per output element of a layer with a bias
     bn_ops: int = 0  # per batch-norm output element (inference: one scale-and-shift)

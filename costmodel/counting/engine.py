@@ -211,7 +211,10 @@ def layer_cost(node: Node, convention: Convention) -> LayerCost:
             params += node.out_ch
         mult_adds += convention.bias_ops * out_elems
     if getattr(layer, "batch_norm", False):
-        params += convention.bn_params * node.out_ch
+        # gamma is among both the trainable (2) and all (4) batch-norm variables; a batch norm without a scale
+        # (TF-slim's checkpoints: bn_scale=False) stores one fewer
+        bn = convention.bn_params - (1 if convention.bn_params and not getattr(layer, "bn_scale", True) else 0)
+        params += bn * node.out_ch
         mult_adds += convention.bn_ops * out_elems + convention.bn_channel_ops * node.out_ch
     activation = getattr(layer, "activation", None)
     if activation is not None:

@@ -29,7 +29,12 @@ torch       ``torch/utils/flop_counter.py``: only ``mm``/``addmm``/``convolution
             Parameters (not printed by the counter): ``sum(p.numel() for p in model.parameters())``.
 keras       ``Model.count_params()``: every weight, trainable or not: conv/dense kernels and biases,
             batch-norm gamma, beta, moving mean and moving variance (4 per channel, 2 non-trainable).
-            Keras has no operation counter; Mult-Adds follow the paper's rule.
+            Keras has no operation counter; Mult-Adds follow the paper's rule. Count the ``keras`` flavour
+            (``mobilenet_v1(..., flavour="keras")``): its feature maps follow Keras' padding at odd sizes.
+tfslim      the variables a TF-slim checkpoint stores (``research/slim/nets/mobilenet_v1.py``): weights, the
+            classifier's biases and every batch-norm variable the layer has; with the ``tfslim`` flavour
+            (no gamma, 1001 classes) that is beta, moving mean and moving variance, 3 per channel, and the
+            model card's parameter counts (4,243,945 at 1.0-224). Mult-Adds follow the paper's rule.
 ==========  ==========================================================================================
 
 The layers of MobileNetV3, MNASNet and EfficientNet (torchvision builds them from ``nn.Hardswish``,
@@ -141,6 +146,15 @@ PRESETS: tuple[Convention, ...] = (
         reports=("params",),
         tool="Keras Model.count_params()",
     ),
+    Convention(
+        "tfslim",
+        "params = every variable a TF-slim checkpoint stores: weights, classifier biases, each batch norm's "
+        "variables (3 per channel with the tfslim flavour: no gamma); Mult-Adds as the paper",
+        bias_params=True,
+        bn_params=4,
+        non_trainable_bn_params=2,
+        tool="TF-slim mobilenet_v1 checkpoints (model card 'Million Parameters')",
+    ),
 )
 
 
@@ -154,7 +168,7 @@ _register()
 
 
 def preset_names() -> tuple[str, ...]:
-    """``("paper", "fvcore", "thop", "ptflops", "torchinfo", "torch", "keras")``."""
+    """``("paper", "fvcore", "thop", "ptflops", "torchinfo", "torch", "keras", "tfslim")``."""
     return ("paper", *(p.name for p in PRESETS))
 
 

@@ -43,6 +43,7 @@ from ..spec.layers import (
     Residual,
     Scale,
     Softmax,
+    keeps_size,
     window_out_size_array,
 )
 from ..spec.mobilenet import BASE_RESOLUTION, MIN_RESOLUTION, mobilenet_v1, scale_channels_array
@@ -125,7 +126,7 @@ def sweep_term(layer: object, node: Node, probe: Node, chain: tuple) -> tuple[tu
 @sweep_term.register
 def _(layer: Conv2d, node: Node, probe: Node, chain: tuple) -> tuple[tuple, _TermParts]:
     small = probe.layer
-    if not (layer.padding == "same" and layer.stride == 1):  # SAME with stride 1 keeps the size
+    if not keeps_size(layer.kernel, layer.stride, layer.padding):  # each flavour's padding, the spec's size rule
         chain = (*chain, (layer.kernel, layer.stride, layer.padding, False))
     ins = _probe_channels(layer.in_ch, small.in_ch, layer.name)
     outs = _probe_channels(layer.out_ch, small.out_ch, layer.name)
@@ -168,8 +169,11 @@ def _(layer: object, node: Node, probe: Node, chain: tuple) -> tuple[tuple, _Ter
 
 
 @lru_cache(maxsize=32)
-def structure(shallow: bool = False, separable: bool = True, num_classes: int = 1000) -> Structure:
-    """Read the per-layer cost structure of one MobileNetV1 variant off the spec.
+def structure(
+    shallow: bool = False, separable: bool = True, num_classes: int | None = None, flavour: str = "paper"
+) -> Structure:
+    """Read the per-layer cost structure of one MobileNetV1 variant off the spec (of one flavour: its padding
+    rules give the size chains, so the sweep follows e.g. Keras' floor(n / 2) at odd sizes).
 
     The network is built by :func:`~costmodel.spec.mobilenet.mobilenet_v1` at α = 1 and at α = 1/2 (both at 224):
     a channel count that changes between them scales with α (as ``int(c·α)``), one that stays is fixed.
@@ -182,8 +186,9 @@ def structure(shallow: bool = False, separable: bool = True, num_classes: int = 
     >>> len(s.terms), s.stage_sizes_224, s.base_channels
     (28, (112, 56, 28, 14, 7, 1), (32, 64, 128, 256, 512, 1024))
     """
-    base = mobilenet_v1(1.0, BASE_RESOLUTION, shallow=shallow, separable=separable, num_classes=num_classes)
-    half = mobilenet_v1(PROBE_ALPHA, BASE_RESOLUTION, shallow=shallow, separable=separable, num_classes=num_classes)
+    kw = {"shallow": shallow, "separable": separable, "num_classes": num_classes, "flavour": flavour}
+    base = mobilenet_v1(1.0, BASE_RESOLUTION, **kw)  # type: ignore[arg-type]
+    half = mobilenet_v1(PROBE_ALPHA, BASE_RESOLUTION, **kw)  # type: ignore[arg-type]
     terms: list[Term] = []
     stages: list[tuple] = []
     sizes: list[int] = []
@@ -383,7 +388,8 @@ def sweep_arrays(
     grid: bool = True,
     shallow: bool = False,
     separable: bool = True,
-    num_classes: int = 1000,
+    num_classes: int | None = None,
+    flavour: str = "paper",
 ) -> SweepArrays:
     """Exact Mult-Adds and parameters of one MobileNetV1 variant at many (α, resolution), as NumPy arrays.
 
@@ -399,8 +405,9 @@ def sweep_arrays(
         True: every α with every resolution, ``n * m`` rows in ``itertools.product(alpha, resolution)`` order
         (reshape to (n, m) for a plane). False: paired points, ``alpha[i]`` with ``resolution[i]`` (n == m, or
         one of them a scalar).
-    shallow, separable, num_classes
-        The variant, as in :func:`~costmodel.spec.mobilenet.mobilenet_v1`.
+    shallow, separable, num_classes, flavour
+        The variant, as in :func:`~costmodel.spec.mobilenet.mobilenet_v1` (the flavour's padding rules give
+        the feature-map sizes; its classifier the class count, unless ``num_classes`` is given).
 
     Returns
     -------
@@ -424,7 +431,7 @@ def sweep_arrays(
 
     import numpy as np
 
-    s = structure(bool(shallow), bool(separable), num_classes)
+    s = structure(bool(shallow), bool(separable), num_classes, flavour)
     a = _check_alpha_array(alpha)
     r = _rho_to_resolution(rho) if rho is not None else _check_resolution_array(resolution)
     # α too small for some layer: scale_channels_array names it (checked on the smallest α only)
@@ -480,7 +487,8 @@ def sweep(
     grid: bool = True,
     shallow: bool | Sequence[bool] = False,
     separable: bool | Sequence[bool] = True,
-    num_classes: int = 1000,
+    num_classes: int | None = None,
+    flavour: str = "paper",
 ) -> pd.DataFrame:
     """Exact Mult-Adds and parameters over many configurations, as a DataFrame.
 
@@ -505,7 +513,9 @@ def sweep(
 
     frames = []
     for sh, sep in product(_variants(shallow, "shallow"), _variants(separable, "separable")):
-        out = sweep_arrays(alpha, resolution, rho=rho, grid=grid, shallow=sh, separable=sep, num_classes=num_classes)
+        out = sweep_arrays(
+            alpha, resolution, rho=rho, grid=grid, shallow=sh, separable=sep, num_classes=num_classes, flavour=flavour
+        )
         frames.append(
             pd.DataFrame(
                 {

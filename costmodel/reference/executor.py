@@ -2,7 +2,7 @@
 
 Shapes come from the network's nodes (``in_size``, ``out_size``, channels), never re-derived here. Weights are
 prepared once (:func:`prepare`: batch norm folded into the convolutions, kernels reshaped for one matrix
-product each, padding decided per layer), then :func:`forward`, :func:`execute` and :func:`time_layers` run
+product each, each layer padded as its spec says), then :func:`forward`, :func:`execute` and :func:`time_layers` run
 them. Buffers are allocated on the first call for a batch size and reused afterwards.
 
 Bias carrying. A convolution's epilogue ``relu(z + b)`` costs two passes over its output in NumPy (add, then
@@ -55,7 +55,7 @@ from ..spec.layers import (
 )
 from ..spec.network import Network, Node
 from . import kernels as K
-from .weights import BN_EPSILON, BN_VARIABLES, validate_weights
+from .weights import validate_weights
 
 __all__ = [
     "Prepared",
@@ -100,14 +100,13 @@ class _Step:
 
 @dataclass(eq=False)
 class Prepared:
-    """One network's weights ready to run (BN folded, padding chosen). Make with :func:`prepare`.
+    """One network's weights ready to run (BN folded, padding from the spec). Make with :func:`prepare`.
 
     It owns the activation buffers it reuses between calls: run one forward pass at a time on it (prepare
     another one per thread that runs passes concurrently).
     """
 
     network: Network
-    padding: str
     steps: tuple[_Step, ...]
     threads: int = 1  # threads sharing the "taps" depthwise bands (matrix products use BLAS's own threads)
     _workspaces: dict[int, dict[str, Any]] = field(default_factory=dict, repr=False)
@@ -155,58 +154,58 @@ class Execution:
 
 
 @singledispatch
-def step_for(layer: object, node: Node, weights: Mapping[str, np.ndarray], padding: str) -> _Step:
+def step_for(layer: object, node: Node, weights: Mapping[str, np.ndarray]) -> _Step:
     """One layer ready to run: the executor's rule per layer type (its kernel is chosen here, once)."""
     raise SpecError(f"{node.name}: the reference executor has no kernel for {type(layer).__name__}")
 
 
 @step_for.register
-def _(layer: GlobalAvgPool, node: Node, weights: Mapping[str, np.ndarray], padding: str) -> _Step:
+def _(layer: GlobalAvgPool, node: Node, weights: Mapping[str, np.ndarray]) -> _Step:
     return _Step(node, "pool")
 
 
 @step_for.register
-def _(layer: Linear, node: Node, weights: Mapping[str, np.ndarray], padding: str) -> _Step:
+def _(layer: Linear, node: Node, weights: Mapping[str, np.ndarray]) -> _Step:
     bias = weights[f"{layer.name}/bias"] if layer.bias else None
     return _Step(node, "fc", weights[f"{layer.name}/kernel"], bias, activation=layer.activation)
 
 
 @step_for.register
-def _(layer: Softmax, node: Node, weights: Mapping[str, np.ndarray], padding: str) -> _Step:
+def _(layer: Softmax, node: Node, weights: Mapping[str, np.ndarray]) -> _Step:
     return _Step(node, "softmax")
 
 
 @step_for.register(Residual)
 @step_for.register(Scale)
-def _(layer: object, node: Node, weights: Mapping[str, np.ndarray], padding: str) -> _Step:
+def _(layer: object, node: Node, weights: Mapping[str, np.ndarray]) -> _Step:
     # The body runs on the block's input as a little network of its own (biases carried inside it only), then
     # the block's Add or Mul combines its output with the input (see _run_block).
     assert node.merge is not None
-    body = [step_for(sub.layer, sub, weights, padding) for sub in node.branches[0]]
-    body.append(step_for(node.merge.layer, node.merge, weights, padding))
+    body = [step_for(sub.layer, sub, weights) for sub in node.branches[0]]
+    body.append(step_for(node.merge.layer, node.merge, weights))
     return _Step(node, "block", inner=tuple(_plan_flat(s) for s in _carry_biases(body, node.in_ch)))
 
 
 @step_for.register
-def _(layer: Add, node: Node, weights: Mapping[str, np.ndarray], padding: str) -> _Step:
+def _(layer: Add, node: Node, weights: Mapping[str, np.ndarray]) -> _Step:
     return _Step(node, "add")
 
 
 @step_for.register
-def _(layer: Mul, node: Node, weights: Mapping[str, np.ndarray], padding: str) -> _Step:
+def _(layer: Mul, node: Node, weights: Mapping[str, np.ndarray]) -> _Step:
     return _Step(node, "mul")
 
 
 @step_for.register(Pool2d)
 @step_for.register(AdaptiveAvgPool)
 @step_for.register(Concat)
-def _(layer: object, node: Node, weights: Mapping[str, np.ndarray], padding: str) -> _Step:
+def _(layer: object, node: Node, weights: Mapping[str, np.ndarray]) -> _Step:
     # An explicit refusal (validate_weights refuses these first, through weights.weight_arrays).
     raise SpecError(f"{node.name}: the reference executor has no kernel for {type(layer).__name__}")
 
 
 @step_for.register
-def _(layer: Conv2d, node: Node, weights: Mapping[str, np.ndarray], padding: str) -> _Step:
+def _(layer: Conv2d, node: Node, weights: Mapping[str, np.ndarray]) -> _Step:
     name = layer.name
     if layer.depthwise:
         kernel = weights[f"{name}/depthwise_kernel"][:, :, :, 0]  # (K, K, C)
@@ -216,9 +215,11 @@ def _(layer: Conv2d, node: Node, weights: Mapping[str, np.ndarray], padding: str
         op = "pointwise" if layer.kernel == 1 and layer.stride == 1 else "conv"
     bias = weights.get(f"{name}/bias") if layer.bias else None
     if layer.batch_norm:
-        bn = [weights[f"{name}_bn/{v}"] for v in BN_VARIABLES]
-        kernel, bias = K.fold_batch_norm(kernel, bias, *bn, epsilon=BN_EPSILON)
-    pad_y = K.pads(layer.padding, node.in_size, node.out_size, layer.kernel, layer.stride, padding)
+        # A batch norm without gamma (TF-slim's checkpoints) scales by 1; each layer has its own epsilon.
+        gamma = weights[f"{name}_bn/gamma"] if layer.bn_scale else np.ones(layer.out_ch, np.float32)
+        bn = [weights[f"{name}_bn/{v}"] for v in ("beta", "moving_mean", "moving_variance")]
+        kernel, bias = K.fold_batch_norm(kernel, bias, gamma, *bn, epsilon=layer.bn_epsilon)
+    pad_y = K.pads(layer.padding, node.in_size, node.out_size, layer.kernel, layer.stride)  # the spec's padding
     if op == "pointwise":
         if pad_y != (0, 0):
             op = "conv"  # a padded 1x1 convolution: im2col handles it
@@ -304,9 +305,7 @@ def _carry_biases(steps: list[_Step], in_ch: int) -> tuple[_Step, ...]:
     return tuple(out)
 
 
-def prepare(
-    network: Network, weights: Mapping[str, np.ndarray], *, padding: str = "same", threads: int | None = None
-) -> Prepared:
+def prepare(network: Network, weights: Mapping[str, np.ndarray], *, threads: int | None = None) -> Prepared:
     """Validate ``weights`` for ``network`` and prepare them for execution.
 
     Parameters
@@ -315,8 +314,6 @@ def prepare(
     weights : mapping
         ``{key: float32 array}`` as from :func:`~costmodel.reference.init_weights` or
         :func:`~costmodel.reference.load_weights`.
-    padding : {"same", "symmetric"}
-        Padding convention for layers whose spec says ``"same"`` (see :mod:`costmodel.reference.kernels`).
     threads : int, optional
         Threads sharing the bands of the depthwise layers that run "taps" (stride 2, fewer than 64
         channels; default 1; :func:`default_threads` gives the usable CPUs). Matrix products use BLAS's own
@@ -327,14 +324,12 @@ def prepare(
     """
     if not isinstance(network, Network):
         raise SpecError(f"expected a Network, got {type(network).__name__}")
-    if padding not in K.PADDINGS:
-        raise SpecError(f"padding convention must be one of {K.PADDINGS}, got {padding!r}")
     if threads is None:
         threads = 1
     positive_int(threads, "threads", InputError)
     validate_weights(network, weights)
-    steps = [step_for(node.layer, node, weights, padding) for node in network.nodes]
-    return Prepared(network, padding, tuple(_plan_flat(s) for s in _carry_biases(steps, network.in_ch)), threads)
+    steps = [step_for(node.layer, node, weights) for node in network.nodes]
+    return Prepared(network, tuple(_plan_flat(s) for s in _carry_biases(steps, network.in_ch)), threads)
 
 
 def _plan_flat(step: _Step) -> _Step:
@@ -490,15 +485,13 @@ def _run_block(step: _Step, x: np.ndarray, ws: dict[str, Any], prepared: Prepare
     return K.scale_channels(x, h, out=out), mult_adds
 
 
-def _as_prepared(network: Network, weights: Mapping[str, np.ndarray] | Prepared, padding: str | None) -> Prepared:
-    """``weights`` if already prepared for ``network`` (and ``padding``, if given), else prepared now."""
+def _as_prepared(network: Network, weights: Mapping[str, np.ndarray] | Prepared) -> Prepared:
+    """``weights`` if already prepared for ``network``, else prepared now."""
     if isinstance(weights, Prepared):
         if weights.network is not network and weights.network.nodes != network.nodes:
             raise WeightsError(f"prepared weights are for {weights.network.name}, not {network.name}")
-        if padding is not None and weights.padding != padding:
-            raise SpecError(f"weights were prepared with padding {weights.padding!r}, not {padding!r}")
         return weights
-    return prepare(network, weights, padding="same" if padding is None else padding)
+    return prepare(network, weights)
 
 
 def execute(
@@ -506,7 +499,6 @@ def execute(
     weights: Mapping[str, np.ndarray] | Prepared,
     images: np.ndarray,
     *,
-    padding: str | None = None,
     trace: bool = False,
 ) -> Execution:
     """Run ``network`` on ``images`` and record per-layer executed Mult-Adds and wall time.
@@ -518,12 +510,10 @@ def execute(
         Raw weights (validated and folded on each call) or the result of :func:`prepare` (reused).
     images : ndarray, shape (N, R, R, C)
         Preprocessed float images (Keras MobileNet: ``x / 127.5 - 1``).
-    padding : {"same", "symmetric"}, optional
-        Default: the prepared weights' convention, or "same" for raw weights.
     trace : bool
         Keep a copy of every layer's output (and run every layer unfused, so each output is its own).
     """
-    prepared = _as_prepared(network, weights, padding)
+    prepared = _as_prepared(network, weights)
     x = check_images(network, images)
     n = x.shape[0]
     ws = prepared.workspace(n)
@@ -556,7 +546,6 @@ def forward(
     weights: Mapping[str, np.ndarray] | Prepared,
     images: np.ndarray,
     *,
-    padding: str | None = None,
     trace: bool = False,
 ) -> np.ndarray | tuple[np.ndarray, dict[str, np.ndarray]]:
     """Logits of ``network`` for a batch of images.
@@ -570,9 +559,6 @@ def forward(
         :func:`prepare` (to fold the batch norms once and reuse buffers across calls).
     images : ndarray, shape (N, R, R, 3)
         Preprocessed float images, NHWC.
-    padding : {"same", "symmetric"}, optional
-        TF SAME (what Keras-trained weights expect) or symmetric pad-1 (PyTorch). Default: the prepared
-        weights' convention, or "same" for raw weights.
     trace : bool
         Also return ``{layer name: output}`` for every layer (copies).
 
@@ -591,7 +577,7 @@ def forward(
     >>> forward(net, init_weights(net), np.zeros((2, 64, 64, 3), np.float32)).shape
     (2, 10)
     """
-    result = execute(network, weights, images, padding=padding, trace=trace)
+    result = execute(network, weights, images, trace=trace)
     return (result.logits, result.outputs) if trace else result.logits
 
 
@@ -600,8 +586,6 @@ def time_layers(
     weights: Mapping[str, np.ndarray] | Prepared,
     images: np.ndarray,
     repeats: int = 5,
-    *,
-    padding: str | None = None,
 ) -> dict[str, float]:
     """Median wall time, in seconds, of every layer over ``repeats`` forward passes (after one warm-up).
 
@@ -612,7 +596,6 @@ def time_layers(
         Prepared once here if raw. Pass :func:`prepare`'s result to choose ``threads``.
     images : ndarray, shape (N, R, R, C)
     repeats : int
-    padding : {"same", "symmetric"}, optional
 
     A layer's time includes its bias and activation; a convolution followed by a depthwise layer also writes
     its output into that layer's padded input (the depthwise time then starts from a ready input).
@@ -623,7 +606,7 @@ def time_layers(
         ``{layer name: seconds}`` in network order, for the whole batch of ``images``.
     """
     positive_int(repeats, "repeats", InputError)
-    prepared = _as_prepared(network, weights, padding)
+    prepared = _as_prepared(network, weights)
     execute(network, prepared, images)  # warm-up: allocate buffers, touch pages
     runs = [execute(network, prepared, images).seconds for _ in range(repeats)]
     return {step.name: float(np.median([r[step.name] for r in runs])) for step in prepared.steps}

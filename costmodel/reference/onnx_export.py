@@ -35,7 +35,7 @@ from ..spec.layers import (
 )
 from ..spec.network import Network, Node
 from . import kernels as K
-from .weights import BN_EPSILON, BN_VARIABLES, validate_weights
+from .weights import validate_weights
 
 if TYPE_CHECKING:
     import onnx
@@ -56,14 +56,15 @@ def _onnx():
 class _Graph:
     """The ONNX graph being built: nodes, initializers, and the name of the tensor the next layer reads."""
 
-    def __init__(self, weights: Mapping[str, np.ndarray], padding: str) -> None:
+    def __init__(self, weights: Mapping[str, np.ndarray]) -> None:
         from onnx import helper, numpy_helper
 
         self.helper, self.numpy_helper = helper, numpy_helper
-        self.weights, self.padding = weights, padding
+        self.weights = weights
         self.nodes: list[onnx.NodeProto] = []
         self.inits: list[onnx.TensorProto] = []
         self.x = "images_nchw"
+        self.spatial = True  # x is (N, C, H, W): not yet flattened by a Linear layer
         self.logits: str | None = None
         self.block_inputs: list[str] = []  # the inputs of the blocks being exported, innermost last
         self.flat: set[str] = set()  # tensors that are (N, features) already: FC outputs
@@ -109,15 +110,17 @@ def _(layer: Conv2d, node: Node, g: _Graph) -> None:
     else:
         kernel = w[f"{name}/kernel"].transpose(3, 2, 0, 1)  # (K, K, M, N) -> (N, M, K, K)
     k, s = layer.kernel, layer.stride
-    top, bottom = K.pads(layer.padding, node.in_size, node.out_size, k, s, g.padding)
+    top, bottom = K.pads(layer.padding, node.in_size, node.out_size, k, s)  # the spec's padding
     inputs = [g.x, g.init(f"{name}/W", kernel)]
     if layer.bias:
         inputs.append(g.init(f"{name}/B", w[f"{name}/bias"]))
     x = g.node("Conv", inputs, name, kernel_shape=[k, k], strides=[s, s], group=layer.groups,
                pads=[top, top, bottom, bottom])  # fmt: skip  # [y_begin, x_begin, y_end, x_end]
     if layer.batch_norm:
-        bn = [g.init(f"{name}_bn/{v}", w[f"{name}_bn/{v}"]) for v in BN_VARIABLES]
-        x = g.node("BatchNormalization", [x, *bn], f"{name}_bn", epsilon=BN_EPSILON)
+        gamma = w[f"{name}_bn/gamma"] if layer.bn_scale else np.ones(layer.out_ch, np.float32)  # TF-slim: none
+        bn = [g.init(f"{name}_bn/gamma", gamma)]
+        bn += [g.init(f"{name}_bn/{v}", w[f"{name}_bn/{v}"]) for v in ("beta", "moving_mean", "moving_variance")]
+        x = g.node("BatchNormalization", [x, *bn], f"{name}_bn", epsilon=layer.bn_epsilon)
     g.x = g.activation(x, layer.activation, name)
 
 
@@ -139,10 +142,13 @@ def _(layer: Linear, node: Node, g: _Graph) -> None:
         inputs.append(g.init(f"{name}/bias", g.weights[f"{name}/bias"]))
     g.x = g.activation(g.node("Gemm", inputs, name), layer.activation, name)
     g.flat.add(g.x)
+    g.spatial = False
 
 
 @export_layer.register
 def _(layer: Softmax, node: Node, g: _Graph) -> None:
+    if g.spatial:  # a 1x1 convolution classifier (Keras, TF-slim): (N, classes, 1, 1)
+        g.x = g.node("Flatten", [g.x], f"{layer.name}/flat", axis=1)
     g.logits = g.x
     g.x = g.node("Softmax", [g.x], "probabilities", axis=-1)
     g.nodes[-1].name = layer.name
@@ -177,7 +183,7 @@ def _(layer: object, node: Node, g: _Graph) -> None:
     raise SpecError(f"{node.name}: no ONNX export for layer type {type(layer).__name__}")
 
 
-def to_onnx(network: Network, weights: Mapping[str, np.ndarray], *, padding: str = "same") -> onnx.ModelProto:
+def to_onnx(network: Network, weights: Mapping[str, np.ndarray]) -> onnx.ModelProto:
     """Build a checked ONNX model of ``network`` with ``weights``.
 
     Parameters
@@ -185,8 +191,6 @@ def to_onnx(network: Network, weights: Mapping[str, np.ndarray], *, padding: str
     network : Network
     weights : mapping
         Validated like every load (:func:`~costmodel.reference.validate_weights`).
-    padding : {"same", "symmetric"}
-        The padding convention, as for :func:`~costmodel.reference.forward`.
 
     Returns
     -------
@@ -196,10 +200,8 @@ def to_onnx(network: Network, weights: Mapping[str, np.ndarray], *, padding: str
     onnx = _onnx()
     from onnx import TensorProto, helper
 
-    if padding not in K.PADDINGS:
-        raise SpecError(f"padding convention must be one of {K.PADDINGS}, got {padding!r}")
     validate_weights(network, weights)
-    g = _Graph(weights, padding)
+    g = _Graph(weights)
     g.node("Transpose", ["images"], g.x, perm=[0, 3, 1, 2])
     g.nodes[-1].name = "to_nchw"
     for node in network.nodes:
@@ -225,7 +227,7 @@ def to_onnx(network: Network, weights: Mapping[str, np.ndarray], *, padding: str
         graph,
         producer_name="costmodel",
         opset_imports=[helper.make_opsetid("", OPSET)],
-        doc_string=f"{network.name}, padding {padding!r}, exported by costmodel.reference.onnx_export",
+        doc_string=f"{network.name}, exported by costmodel.reference.onnx_export",
     )
     model.ir_version = 8  # readable by onnxruntime >= 1.14
     onnx.checker.check_model(model)

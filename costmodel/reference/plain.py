@@ -1,10 +1,10 @@
 """The plain reference: one kernel per layer type that is obviously right, and a forward pass built from them.
 
 Each kernel is a few lines of NumPy on NHWC float32 arrays: pad with ``np.pad`` (the padding the layer's spec
-and the padding convention give, :func:`~costmodel.reference.kernels.pads`), take every window with
+gives, :func:`~costmodel.reference.kernels.pads`), take every window with
 ``sliding_window_view``, and contract the windows with the weights in one ``tensordot`` (a matrix product) or
-``einsum``. Batch norm is applied as written (``gamma * (z - mean) / sqrt(variance + eps) + beta``), not folded.
-Nothing is tuned, nothing is carried from one layer to the next, no buffer is reused.
+``einsum``. Batch norm is applied as written, ``gamma * (z - mean) / sqrt(variance + eps) + beta`` with the
+layer's own epsilon, not folded. Nothing is tuned, nothing is carried from one layer to the next, no buffer is reused.
 
 This is what a new layer type starts from: its plain kernel here (one rule in :func:`plain_kernel`), checked
 against the loop oracle of the tests. The tuned executor (:mod:`costmodel.reference.executor`) chooses faster
@@ -37,8 +37,8 @@ from ..spec.layers import (
 )
 from ..spec.network import Network, Node
 from .executor import check_images
-from .kernels import PADDINGS, pads
-from .weights import BN_EPSILON, BN_VARIABLES, validate_weights
+from .kernels import pads
+from .weights import validate_weights
 
 __all__ = ["ACTIVATION_FUNCTIONS", "plain_kernel", "plain_forward"]
 
@@ -63,15 +63,15 @@ def _activate(z: np.ndarray, activation: str | None, name: str) -> np.ndarray:
 
 
 @singledispatch
-def plain_kernel(layer: object, node: Node, weights: Weights, x: np.ndarray, padding: str) -> np.ndarray:
+def plain_kernel(layer: object, node: Node, weights: Weights, x: np.ndarray) -> np.ndarray:
     """Run one layer on ``x`` (N, H, W, C) float32; returns its output (N, H', W', C') or (N, classes)."""
     raise SpecError(f"{node.name}: the plain reference has no kernel for {type(layer).__name__}")
 
 
 @plain_kernel.register
-def _(layer: Conv2d, node: Node, weights: Weights, x: np.ndarray, padding: str) -> np.ndarray:
+def _(layer: Conv2d, node: Node, weights: Weights, x: np.ndarray) -> np.ndarray:
     k, s, g = layer.kernel, layer.stride, layer.groups
-    before, after = pads(layer.padding, node.in_size, node.out_size, k, s, padding)
+    before, after = pads(layer.padding, node.in_size, node.out_size, k, s)  # the spec's padding
     xp = np.pad(x, ((0, 0), (before, after), (before, after), (0, 0)))
     windows = sliding_window_view(xp, (k, k), axis=(1, 2))[:, ::s, ::s][:, : node.out_size, : node.out_size]
     # windows: (N, H', W', M, K, K). Group g sees input channels [g·M/G, (g+1)·M/G) and makes N/G outputs.
@@ -88,19 +88,20 @@ def _(layer: Conv2d, node: Node, weights: Weights, x: np.ndarray, padding: str) 
         z = np.einsum("nhwgcij,ijcgd->nhwgd", grouped, kernel).reshape(n, h, w, layer.out_ch)
     if layer.bias:
         z = z + weights[f"{layer.name}/bias"]
-    if layer.batch_norm:
-        gamma, beta, mean, variance = (weights[f"{layer.name}_bn/{v}"] for v in BN_VARIABLES)
-        z = gamma * (z - mean) / np.sqrt(variance + BN_EPSILON) + beta
+    if layer.batch_norm:  # the layer's own epsilon; no gamma (TF-slim) scales by 1
+        beta, mean, variance = (weights[f"{layer.name}_bn/{v}"] for v in ("beta", "moving_mean", "moving_variance"))
+        gamma = weights[f"{layer.name}_bn/gamma"] if layer.bn_scale else 1.0
+        z = gamma * (z - mean) / np.sqrt(variance + layer.bn_epsilon) + beta
     return _activate(z, layer.activation, layer.name).astype(np.float32)
 
 
 @plain_kernel.register
-def _(layer: GlobalAvgPool, node: Node, weights: Weights, x: np.ndarray, padding: str) -> np.ndarray:
+def _(layer: GlobalAvgPool, node: Node, weights: Weights, x: np.ndarray) -> np.ndarray:
     return x.mean(axis=(1, 2), keepdims=True, dtype=np.float32)
 
 
 @plain_kernel.register
-def _(layer: Linear, node: Node, weights: Weights, x: np.ndarray, padding: str) -> np.ndarray:
+def _(layer: Linear, node: Node, weights: Weights, x: np.ndarray) -> np.ndarray:
     z = x.reshape(x.shape[0], -1) @ weights[f"{layer.name}/kernel"]  # NHWC flattened, as the spec's in_features
     if layer.bias:
         z = z + weights[f"{layer.name}/bias"]
@@ -108,48 +109,48 @@ def _(layer: Linear, node: Node, weights: Weights, x: np.ndarray, padding: str) 
 
 
 @plain_kernel.register
-def _(layer: Softmax, node: Node, weights: Weights, x: np.ndarray, padding: str) -> np.ndarray:
+def _(layer: Softmax, node: Node, weights: Weights, x: np.ndarray) -> np.ndarray:
     z = x.reshape(x.shape[0], -1)
     e = np.exp(z - z.max(axis=1, keepdims=True))
     return e / e.sum(axis=1, keepdims=True)
 
 
-def _run(nodes: tuple[Node, ...], weights: Weights, x: np.ndarray, padding: str) -> np.ndarray:
+def _run(nodes: tuple[Node, ...], weights: Weights, x: np.ndarray) -> np.ndarray:
     for node in nodes:
-        x = plain_kernel(node.layer, node, weights, x, padding)
+        x = plain_kernel(node.layer, node, weights, x)
     return x
 
 
 @plain_kernel.register
-def _(layer: Residual, node: Node, weights: Weights, x: np.ndarray, padding: str) -> np.ndarray:
-    return x + _run(node.branches[0], weights, x, padding)  # the block's Add
+def _(layer: Residual, node: Node, weights: Weights, x: np.ndarray) -> np.ndarray:
+    return x + _run(node.branches[0], weights, x)  # the block's Add
 
 
 @plain_kernel.register
-def _(layer: Scale, node: Node, weights: Weights, x: np.ndarray, padding: str) -> np.ndarray:
-    return x * _run(node.branches[0], weights, x, padding)  # the block's Mul: (N, 1, 1, C) broadcast
+def _(layer: Scale, node: Node, weights: Weights, x: np.ndarray) -> np.ndarray:
+    return x * _run(node.branches[0], weights, x)  # the block's Mul: (N, 1, 1, C) broadcast
 
 
 @plain_kernel.register(Add)
 @plain_kernel.register(Mul)
-def _(layer: object, node: Node, weights: Weights, x: np.ndarray, padding: str) -> np.ndarray:
+def _(layer: object, node: Node, weights: Weights, x: np.ndarray) -> np.ndarray:
     # A merge has two inputs; its arithmetic is its block's rule above (x + body(x), x * body(x)).
     raise SpecError(f"{node.name}: {type(layer).__name__} runs only as the end of its block")
 
 
 @plain_kernel.register
-def _(layer: Concat, node: Node, weights: Weights, x: np.ndarray, padding: str) -> np.ndarray:
-    return np.concatenate([_run(branch, weights, x, padding) for branch in node.branches], axis=-1)
+def _(layer: Concat, node: Node, weights: Weights, x: np.ndarray) -> np.ndarray:
+    return np.concatenate([_run(branch, weights, x) for branch in node.branches], axis=-1)
 
 
 @plain_kernel.register(Pool2d)
 @plain_kernel.register(AdaptiveAvgPool)
-def _(layer: object, node: Node, weights: Weights, x: np.ndarray, padding: str) -> np.ndarray:
+def _(layer: object, node: Node, weights: Weights, x: np.ndarray) -> np.ndarray:
     # An explicit refusal: windowed pooling (PyTorch's padding and ceil_mode rules) has no kernel yet.
     raise SpecError(f"{node.name}: the plain reference has no kernel for {type(layer).__name__}")
 
 
-def plain_forward(network: Network, weights: Weights, images: np.ndarray, *, padding: str = "same") -> np.ndarray:
+def plain_forward(network: Network, weights: Weights, images: np.ndarray) -> np.ndarray:
     """Logits of ``network`` (the input of its softmax, or its last layer's output), run with the plain kernels.
 
     Parameters
@@ -158,7 +159,6 @@ def plain_forward(network: Network, weights: Weights, images: np.ndarray, *, pad
     weights : mapping
         ``{key: float32 array}`` as from :func:`~costmodel.reference.init_weights`; validated first.
     images : ndarray, shape (N, R, R, C)
-    padding : {"same", "symmetric"}
 
     Returns
     -------
@@ -174,11 +174,9 @@ def plain_forward(network: Network, weights: Weights, images: np.ndarray, *, pad
     >>> bool(np.allclose(plain_forward(net, w, x), forward(net, w, x), rtol=1e-4, atol=1e-5))
     True
     """
-    if padding not in PADDINGS:
-        raise SpecError(f"padding convention must be one of {PADDINGS}, got {padding!r}")
     validate_weights(network, weights)
     x = check_images(network, images)
     nodes = network.nodes
     if isinstance(nodes[-1].layer, Softmax):  # the logits are the softmax's input
         nodes = nodes[:-1]
-    return _run(nodes, weights, x, padding).reshape(x.shape[0], -1)
+    return _run(nodes, weights, x).reshape(x.shape[0], -1)

@@ -41,6 +41,10 @@ __all__ = [
     "window_out_size",
     "window_out_size_array",
     "same_padding",
+    "explicit_padding",
+    "keeps_size",
+    "check_padding",
+    "PADDING_NAMES",
     "output_shape",
     "weight_shape",
     "LAYER_TYPES",
@@ -51,7 +55,12 @@ __all__ = [
 #: and MobileNetV3's definitions), "silu" x·sigmoid(x) (EfficientNet's swish), "sigmoid" 1/(1 + exp(-x)).
 ACTIVATIONS = (None, "relu", "relu6", "hardswish", "hardsigmoid", "silu", "sigmoid")
 
-Padding = Union[int, Literal["same"]]
+#: A layer's padding, named by what it does: ``"tf_same"`` (TensorFlow's SAME: out = ceil(n / stride), the odd
+#: extra row and column after), an ``int`` p (p zero rows and columns on every side, PyTorch's ``padding=p``),
+#: or ``(before, after)`` (explicit asymmetric zero padding, then a valid window: Keras' ``ZeroPadding2D(((0,
+#: 1), (0, 1)))`` before a stride-2 depthwise layer is ``(0, 1)``). ``"same"`` is read as ``"tf_same"``.
+Padding = Union[int, Literal["tf_same"], tuple[int, int]]
+PADDING_NAMES = ("tf_same", "int p: symmetric", "(before, after): explicit")
 
 
 def _check_ints(layer: object, fields: tuple[str, ...]) -> None:
@@ -69,15 +78,38 @@ def _check_ints(layer: object, fields: tuple[str, ...]) -> None:
         object.__setattr__(layer, f, value)
 
 
-def _padding(value: object, name: str) -> None:
-    if value != "same":
-        non_negative_int(value, f"{name}: padding ('same' or an integer)")
+def check_padding(value: object, name: str) -> Padding:
+    """``value`` as a :data:`Padding` (``"same"`` read as ``"tf_same"``, a list as a tuple), or a SpecError."""
+    if value == "tf_same" or value == "same":
+        return "tf_same"
+    if isinstance(value, (tuple, list)) and not isinstance(value, str):
+        if len(value) != 2:
+            raise SpecError(f"{name}: padding (before, after) must have two entries, got {value!r}")
+        what = f"{name}: padding (before, after)"
+        return (non_negative_int(value[0], what), non_negative_int(value[1], what))
+    if isinstance(value, str):
+        raise SpecError(f"{name}: padding must be 'tf_same', an integer or (before, after), got {value!r}")
+    return non_negative_int(value, f"{name}: padding ('tf_same', an integer or (before, after))")
+
+
+def _padding(layer: object) -> None:
+    value = layer.padding  # type: ignore[attr-defined]
+    fixed = check_padding(value, layer.name)  # type: ignore[attr-defined]
+    if fixed is not value:
+        object.__setattr__(layer, "padding", fixed)
 
 
 def _flags(layer: object, fields: tuple[str, ...]) -> None:
     for f in fields:
         if type(getattr(layer, f)) is not bool:
             object.__setattr__(layer, f, boolean(getattr(layer, f), f"{layer.name}: {f}"))  # type: ignore[attr-defined]
+
+
+def _epsilon(layer: object) -> None:
+    eps = layer.bn_epsilon  # type: ignore[attr-defined]
+    if isinstance(eps, bool) or not isinstance(eps, (int, float)) or not 0 < eps < 1:
+        raise SpecError(f"{layer.name}: bn_epsilon must be a number in (0, 1), got {eps!r}")  # type: ignore[attr-defined]
+    object.__setattr__(layer, "bn_epsilon", float(eps))
 
 
 def _activation(value: object, name: str) -> None:
@@ -99,10 +131,12 @@ class Conv2d:
     kernel: int
     stride: int = 1
     groups: int = 1
-    padding: Padding = "same"  # "same": TF/Keras SAME (out = ceil(n / stride)); an int pads each side
+    padding: Padding = "tf_same"  # see Padding: "tf_same", int (every side) or (before, after)
     bias: bool = False  # the convolution has its own bias (MobileNet's convs do not: batch norm follows)
     batch_norm: bool = True
     activation: str | None = "relu"  # the paper: ReLU; TF-slim and Keras checkpoints: ReLU6
+    bn_scale: bool = True  # the batch norm has gamma (TF-slim's released checkpoints have none)
+    bn_epsilon: float = 1e-3  # added to the variance: Keras and TF-slim 1e-3, PyTorch (timm) 1e-5
 
     def __post_init__(self) -> None:
         i, o, k, s, g = self.in_ch, self.out_ch, self.kernel, self.stride, self.groups
@@ -126,10 +160,14 @@ class Conv2d:
             raise SpecError(
                 f"{self.name}: groups={self.groups} must divide in_ch={self.in_ch} and out_ch={self.out_ch}"
             )
-        if self.padding != "same":
-            _padding(self.padding, self.name)
+        if self.padding != "tf_same":
+            _padding(self)
+        if type(self.bias) is not bool or type(self.batch_norm) is not bool or type(self.bn_scale) is not bool:
+            _flags(self, ("bias", "batch_norm", "bn_scale"))
         if self.activation != "relu":
             _activation(self.activation, self.name)
+        if self.bn_epsilon != 1e-3:
+            _epsilon(self)
 
     @property
     def depthwise(self) -> bool:
@@ -150,7 +188,7 @@ class Pool2d:
 
     def __post_init__(self) -> None:
         _check_ints(self, ("kernel", "stride"))
-        _padding(self.padding, self.name)
+        _padding(self)
         _flags(self, ("ceil_mode",))
         if self.mode not in ("avg", "max"):
             raise SpecError(f"{self.name}: mode must be 'avg' or 'max', got {self.mode!r}")
@@ -359,29 +397,37 @@ LAYER_TYPES: tuple[type, ...] = (
 )
 
 
+def _pads(padding: Padding) -> tuple[int, int]:
+    """(before, after) of an explicit padding (an int pads both sides)."""
+    return (padding, padding) if isinstance(padding, int) else padding  # type: ignore[return-value]
+
+
 def window_out_size(n: int, kernel: int, stride: int, padding: Padding, ceil_mode: bool = False) -> int:
     """Output size of a strided window over ``n`` positions; the one place this rule lives.
 
-    ``padding="same"`` is TF's SAME: ``ceil(n / stride)`` whatever the kernel (a stride-2 layer on 7 gives 4).
-    An integer pads both sides, PyTorch style: ``floor((n + 2p - k) / s) + 1`` (``ceil`` with ``ceil_mode``,
-    where the last window must still start inside the input or left padding, as PyTorch requires).
+    ``"tf_same"`` is TF's SAME: ``ceil(n / stride)`` whatever the kernel (a stride-2 layer on 7 gives 4). An
+    explicit padding, an int p on both sides (PyTorch style) or ``(before, after)``, gives
+    ``floor((n + before + after - k) / s) + 1`` (``ceil`` with ``ceil_mode``, where the last window must still
+    start inside the input or left padding, as PyTorch requires). Keras' stride-2 depthwise layers, ``(0, 1)``
+    then valid, give ``floor(n / 2)`` for a 3x3 kernel: 12 on 25, where SAME gives 13.
 
     Examples
     --------
-    >>> window_out_size(224, 3, 2, "same"), window_out_size(7, 3, 2, "same")
-    (112, 4)
+    >>> window_out_size(224, 3, 2, "tf_same"), window_out_size(7, 3, 2, "tf_same"), window_out_size(7, 3, 2, (0, 1))
+    (112, 4, 3)
     >>> window_out_size(224, 11, 4, 2), window_out_size(112, 3, 2, 0, ceil_mode=True)
     (55, 56)
     """
-    if padding == "same":
+    if padding == "tf_same":
         return -(-n // stride)
-    span = n + 2 * padding - kernel
+    before, after = _pads(padding)
+    span = n + before + after - kernel
     if span < 0:
         return 0
     if not ceil_mode:
         return span // stride + 1
     out = -(-span // stride) + 1
-    if (out - 1) * stride >= n + padding:
+    if (out - 1) * stride >= n + before:
         out -= 1
     return out
 
@@ -406,21 +452,31 @@ def window_out_size_array(
     Examples
     --------
     >>> import numpy as np
-    >>> window_out_size_array(np.array([224, 7]), 3, 2, "same").tolist()
+    >>> window_out_size_array(np.array([224, 7]), 3, 2, "tf_same").tolist()
     [112, 4]
+    >>> window_out_size_array(np.array([224, 25]), 3, 2, (0, 1)).tolist()
+    [112, 12]
     """
     import numpy as np
 
     n = np.asarray(n, dtype=np.int64)
-    if padding == "same":
+    if padding == "tf_same":
         return -(-n // stride)
-    span = n + 2 * padding - kernel
+    before, after = _pads(padding)
+    span = n + before + after - kernel
     if not ceil_mode:
         out = span // stride + 1
     else:
         out = -(-span // stride) + 1
-        out = out - ((out - 1) * stride >= n + padding)
+        out = out - ((out - 1) * stride >= n + before)
     return np.where(span < 0, 0, out)
+
+
+def keeps_size(kernel: int, stride: int, padding: Padding) -> bool:
+    """True when the window gives back its input size at every n (stride 1, padding totalling kernel - 1)."""
+    if stride != 1:
+        return False
+    return padding == "tf_same" or sum(_pads(padding)) == kernel - 1
 
 
 def same_padding(n: int, kernel: int, stride: int) -> tuple[int, int]:
@@ -428,6 +484,19 @@ def same_padding(n: int, kernel: int, stride: int) -> tuple[int, int]:
     out = -(-n // stride)
     total = max((out - 1) * stride + kernel - n, 0)
     return total // 2, total - total // 2
+
+
+def explicit_padding(padding: Padding, n: int, kernel: int, stride: int) -> tuple[int, int]:
+    """(before, after) zero rows of one axis for a layer's padding on an input of ``n``: TF SAME's, an int on
+    both sides, or the pair itself. The executor and the ONNX export pad by this; ``after`` may exceed what the
+    last window reads (they trim it).
+
+    >>> explicit_padding("tf_same", 224, 3, 2), explicit_padding((0, 1), 224, 3, 2), explicit_padding(1, 224, 3, 2)
+    ((0, 1), (0, 1), (1, 1))
+    """
+    if padding == "tf_same":
+        return same_padding(n, kernel, stride)
+    return _pads(padding)
 
 
 @singledispatch
