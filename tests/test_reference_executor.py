@@ -261,3 +261,14 @@ def test_fused_and_traced_passes_agree_with_blocks():
     x = _images(net)
     np.testing.assert_array_equal(forward(net, weights, x), execute(net, weights, x, trace=True).logits)
     np.testing.assert_array_equal(forward(net, weights, x), forward(net, weights, x))  # buffers reused safely
+
+
+def test_leaf_seconds_time_blocks_layer_by_layer():
+    """Every leaf of Network.leaves() is timed once, in order; a block's leaves run inside the block's own clock."""
+    net = tiny(33)
+    run = execute(net, init_weights(net), _images(net))
+    assert list(run.leaf_seconds) == [leaf.name for leaf in net.leaves()]
+    assert list(run.seconds) == [node.name for node in net]
+    for node in net:
+        inner = [run.leaf_seconds[leaf.name] for leaf in node.leaves()]
+        assert sum(inner) <= run.seconds[node.name]  # nested intervals of one monotonic clock
