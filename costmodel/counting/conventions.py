@@ -14,6 +14,7 @@ trace-based counters do; the paper's convention counts none of them.
 from __future__ import annotations
 
 from dataclasses import dataclass, fields, replace
+from typing import Any
 
 from ..checks import non_negative_int
 from ..errors import ConventionError
@@ -105,7 +106,7 @@ class Convention:
         >>> get_convention("paper").with_options("bias", "bn").name
         'paper+bias+bn'
         """
-        changes: dict[str, object] = {}
+        changes: dict[str, Any] = {}
         for option in options:
             if option not in OPTIONS:
                 raise ConventionError(f"unknown counting option {option!r}; choose from {', '.join(OPTIONS)}")

@@ -125,9 +125,9 @@ def resolve_resolution(resolution: object = BASE_RESOLUTION, rho: object = None)
     if rho is not None:
         if isinstance(rho, bool) or not isinstance(rho, Real) or not math.isfinite(rho):
             raise SpecError(f"rho must be a finite number in (0, 1], got {rho!r}")
-        if not 0 < rho <= 1:
+        if not 0 < float(rho) <= 1:
             raise SpecError(f"rho must be in (0, 1], got {rho!r}")
-        resolution = round(rho * resolution)
+        resolution = round(float(rho) * resolution)
     if resolution < MIN_RESOLUTION:
         raise SpecError(f"resolution must be >= {MIN_RESOLUTION}, got {resolution!r}")
     return resolution
