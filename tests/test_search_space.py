@@ -76,6 +76,15 @@ def test_sizes_of_the_builtin_spaces():
     assert costmodel.search_space("ofa_mobilenet_v3", depths=(4,), kernels=(3,), expands=(6,)).size() == 1
 
 
+def test_ofa_width_multiplier_follows_make_divisible():
+    # OFA's w1.2 supernet: every width make_divisible(w * 1.2, 8): 24, 24, 32, 48, 96, 136, 192, 1152, 1536
+    space = costmodel.search_space("ofa_mobilenet_v3", width_mult=1.2)
+    net = space.build(np.zeros(space.num_genes, dtype=int), 224)
+    assert [net["first_conv"].out_ch, net["blocks.0"].out_ch] == [24, 24]
+    assert [net[f"blocks.{i}.project"].out_ch for i in (1, 5, 9, 13, 17)] == [32, 48, 96, 136, 192]
+    assert [net["final_expand_layer"].out_ch, net["feature_mix_layer"].out_ch] == [1152, 1536]
+
+
 def test_ofa_reduced_size_by_enumeration():
     space = costmodel.search_space("ofa_mobilenet_v3", depths=(1, 2), kernels=(3,), expands=(3, 4))
     keys = {tuple(row) for row in space.canonical(all_genes(space)).tolist()}
@@ -228,6 +237,8 @@ def test_bad_genes_are_named(genes, message):
         (lambda: costmodel.search_space("mobilenet_v1", kernels=(3, 3)), "distinct"),
         (lambda: costmodel.search_space("mobilenet_v1", colour="red"), "colour"),
         (lambda: costmodel.search_space("ofa_mobilenet_v3", depths=(2, 5)), "depths"),
+        (lambda: costmodel.search_space("ofa_mobilenet_v3", width_mult=0), "width_mult .* got 0"),
+        (lambda: costmodel.search_space("ofa_mobilenet_v3", width_mult="1.2"), "width_mult .* got '1.2'"),
         (lambda: costmodel.search_space("mobilenet_v1").build(np.zeros(27, int), resolution=0), "resolution"),
         (lambda: costmodel.search_space("mobilenet_v1").mutate(np.zeros(27, int), rate=2), "rate"),
         (lambda: Stage("s", [], depths=(1,)), "non-empty"),

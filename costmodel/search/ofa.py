@@ -20,6 +20,7 @@ Genes: per stage its depth {2, 3, 4}, then per block its kernel {3, 5, 7} and ex
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from functools import partial
 
@@ -92,7 +93,9 @@ def ofa_mobilenet_v3_space(
     expands = choice_values(expands, "expands", lambda e: positive_int(e, "expand ratio"))
     if max(depths) > 4 or min(depths) < 1:
         raise SpecError(f"depths must lie in 1..4, got {depths!r}")
-    widths = [make_divisible(w * width_mult) for w in BASE_STAGE_WIDTH]
+    if isinstance(width_mult, bool) or not isinstance(width_mult, (int, float)) or not 0 < width_mult < math.inf:
+        raise SpecError(f"width_mult must be a finite number > 0, got {width_mult!r}")
+    widths = [make_divisible(w * width_mult) for w in BASE_STAGE_WIDTH]  # OFA's width_list, with make_divisible
     items: list[Block | Stage] = [
         Block("first_conv", partial(_stem, widths[0])),
         Block("blocks.0", partial(_first_block, widths[1])),

@@ -12,8 +12,10 @@ How (the per-block tables of hand-written NAS predictors, derived from the spec 
   engine, :func:`~costmodel.counting.engine.count`, :func:`~costmodel.counting.memory.memory` and
   :func:`~costmodel.latency.model.predict`; the results fill one small table per block position.
 - A population is then a walk over block positions, vectorised over candidates: the table row of each
-  candidate's block is ``state * options + option`` (``state`` indexes the (channels, size) the block
-  receives); the counts add up, the peaks take the maximum, and the next state is read off the table.
+  candidate's block is ``state * rows + sum(gene * multiplier)`` over the block's genes (and, for a block its
+  stage may leave out, the stage's depth gene); ``state`` indexes what the block receives (channels, size and,
+  for latency, the kernel path the layer before ran on). The counts add up, the peaks take the maximum, and
+  the next state is read off the table.
 - Seconds are floats: the predicted latency of a network is the Python ``sum`` of its layers' seconds in
   network order, so the population's totals are summed layer by layer in the same order, with the same
   algorithm as the interpreter's ``sum`` (plain left-to-right additions before Python 3.12, Neumaier's
@@ -329,26 +331,27 @@ def cost_population(
     compensated = python_sum_is_compensated(tables.kind)
     for lo in range(0, n, CHUNK):
         hi = min(lo + CHUNK, n)
-        g = np.ascontiguousarray(arr[lo:hi].T)  # one row per gene: each gene's column contiguous, in cache
+        g = arr[lo:hi].T.astype(np.intp)  # one row per gene, contiguous and in cache, as table indices
         state = res_index[lo:hi]
         ma, pa, pk = mult_adds[lo:hi], params[lo:hi], peak[lo:hi]
         s = None if seconds is None else seconds[lo:hi]
         c = np.zeros(hi - lo) if (s is not None and compensated) else None
-        tmp = np.empty(hi - lo, dtype=np.intp)
+        tmp, row = np.empty(hi - lo, dtype=np.intp), np.empty(hi - lo, dtype=np.intp)
+        ints, x = np.empty(hi - lo, dtype=np.int64), np.empty(hi - lo)  # gather buffers, reused
         for j in range(len(tables.rows)):
-            row = state * tables.rows[j]
+            np.multiply(state, tables.rows[j], out=row)
             for col, m in zip(tables.cols[j], tables.mults[j], strict=True):
                 if m == 1:
                     row += g[col]
                 else:
                     np.multiply(g[col], m, out=tmp)
                     row += tmp
-            ma += tables.mult_adds[j].take(row)
-            pa += tables.params[j].take(row)
-            np.maximum(pk, tables.peak[j].take(row), out=pk)
+            ma += tables.mult_adds[j].take(row, out=ints)
+            pa += tables.params[j].take(row, out=ints)
+            np.maximum(pk, tables.peak[j].take(row, out=ints), out=pk)
             if s is not None:
                 for column in tables.seconds[j]:
-                    x = column.take(row)
+                    column.take(row, out=x)
                     if c is None:
                         s += x
                     else:
