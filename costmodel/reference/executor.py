@@ -144,13 +144,16 @@ class Execution:
     """What one forward pass measured.
 
     ``outputs`` is empty unless a trace was asked for. ``mult_adds`` are per image, counted by the kernels
-    from the operand shapes they used; ``seconds`` is the wall time of each layer for the whole batch.
+    from the operand shapes they used; ``seconds`` is the wall time of each layer for the whole batch (a block
+    as one layer), ``leaf_seconds`` the same with blocks timed layer by layer (their sub-layers and their Add or
+    Mul, the keys of ``Network.leaves()``); each adds up to about the pass's wall time.
     """
 
     logits: np.ndarray  # (N, num_classes): the input of the softmax
     outputs: dict[str, np.ndarray]  # layer name -> output (N, H, W, C) or (N, classes), when traced
     mult_adds: dict[str, int]
     seconds: dict[str, float]
+    leaf_seconds: dict[str, float] = field(default_factory=dict)
 
 
 @singledispatch
@@ -452,12 +455,14 @@ def _run_step(step: _Step, x: Any, ws: dict[str, Any], prepared: Prepared, into:
     return K.clamp(z, step.lo, step.hi), mult_adds
 
 
-def _run_layer(step: _Step, x: Any, ws: dict[str, Any], prepared: Prepared, into: _Step | None) -> tuple[Any, int]:
-    """One step of a network or a block body: a block runs its body (:func:`_run_block`); any other layer its
-    kernel (:func:`_run_step`), then an activation that is not a clamp (h-swish, SiLU...) on the true output
-    (such a layer is never fused into the next one: :func:`_fuses`)."""
+def _run_layer(
+    step: _Step, x: Any, ws: dict[str, Any], prepared: Prepared, into: _Step | None, clocks: dict[str, float]
+) -> tuple[Any, int]:
+    """One step of a network or a block body: a block runs its body (:func:`_run_block`, which records its
+    layers' times in ``clocks``); any other layer its kernel (:func:`_run_step`), then an activation that is
+    not a clamp (h-swish, SiLU...) on the true output (such a layer is never fused: :func:`_fuses`)."""
     if step.op == "block":
-        return _run_block(step, x, ws, prepared)
+        return _run_block(step, x, ws, prepared, clocks)
     y, mult_adds = _run_step(step, x, ws, prepared, into)
     return (y, mult_adds) if step.post is None else (K.activate(y, step.post), mult_adds)
 
@@ -469,20 +474,28 @@ def _fuses(step: _Step, nxt: _Step | None) -> bool:
     return nxt is not None and nxt.op == "depthwise" and step.op in ("pointwise", "conv") and step.post is None
 
 
-def _run_block(step: _Step, x: np.ndarray, ws: dict[str, Any], prepared: Prepared) -> tuple[np.ndarray, int]:
+def _run_block(
+    step: _Step, x: np.ndarray, ws: dict[str, Any], prepared: Prepared, clocks: dict[str, float]
+) -> tuple[np.ndarray, int]:
     """A Residual or Scale block: its body's steps one after another on ``x`` (kept intact: every step writes
     its own buffer), then ``x + body(x)`` (:func:`~costmodel.reference.kernels.add`) or ``x * body(x)``
-    (:func:`~costmodel.reference.kernels.scale_channels`) into the block's output buffer."""
+    (:func:`~costmodel.reference.kernels.scale_channels`) into the block's output buffer. Each leaf's wall
+    time goes into ``clocks`` under its name."""
     *body, merge = step.inner
     h, mult_adds = x, 0
+    clock = time.perf_counter
     for i, sub in enumerate(body):
         nxt = body[i + 1] if i + 1 < len(body) else None
-        h, m = _run_layer(sub, h, ws, prepared, nxt if _fuses(sub, nxt) else None)
+        start = clock()
+        h, m = _run_layer(sub, h, ws, prepared, nxt if _fuses(sub, nxt) else None, clocks)
+        if sub.op != "block":  # a nested block has recorded its own leaves
+            clocks[sub.name] = clock() - start
         mult_adds += m
+    start = clock()
     out = _buffer(ws, merge.name, x.shape)
-    if merge.op == "add":
-        return K.add(h, x, out=out), mult_adds
-    return K.scale_channels(x, h, out=out), mult_adds
+    y = K.add(h, x, out=out) if merge.op == "add" else K.scale_channels(x, h, out=out)
+    clocks[merge.name] = clock() - start
+    return y, mult_adds
 
 
 def _as_prepared(network: Network, weights: Mapping[str, np.ndarray] | Prepared) -> Prepared:
@@ -520,6 +533,7 @@ def execute(
     outputs: dict[str, np.ndarray] = {}
     mult_adds: dict[str, int] = {}
     seconds: dict[str, float] = {}
+    leaf_seconds: dict[str, float] = {}
     logits = x
     clock = time.perf_counter
     steps = prepared.steps
@@ -531,14 +545,16 @@ def execute(
         nxt = steps[i + 1] if i + 1 < len(steps) else None
         fuse = not trace and _fuses(step, nxt)
         start = clock()
-        x, batch_mult_adds = _run_layer(step, x, ws, prepared, nxt if fuse else None)
+        x, batch_mult_adds = _run_layer(step, x, ws, prepared, nxt if fuse else None, leaf_seconds)
         seconds[step.name] = clock() - start
+        if step.op != "block":
+            leaf_seconds[step.name] = seconds[step.name]
         mult_adds[step.name] = batch_mult_adds // n
         if trace:  # stored values are true - carry_out: add it back
             outputs[step.name] = x + step.carry_out if step.carry_out is not None else np.array(x)
     if prepared.steps[-1].op != "softmax":
         logits = x
-    return Execution(np.array(logits.reshape(n, -1)), outputs, mult_adds, seconds)
+    return Execution(np.array(logits.reshape(n, -1)), outputs, mult_adds, seconds, leaf_seconds)
 
 
 def forward(
