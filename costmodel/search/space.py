@@ -146,7 +146,6 @@ class Blocks:
         self.skippable = [s.depth_gene >= 0 and min(s.depths) <= s.position for s in self.slots]
         self._layers: dict[tuple[int, int], tuple[tuple[Layer, ...], ...]] = {}
         self.block_costs: dict[Any, dict[tuple[int, int, int, int], Any]] = {}
-        self.profiles: dict[int, Any] = {}
 
     def layers(self, j: int, ch: int, option: int) -> tuple[Layer, ...]:
         """Block ``j``'s layers for ``option`` on ``ch`` input channels, from the block's own builder.
