@@ -38,7 +38,7 @@ from ..counting.engine import count
 from ..errors import ProfileError
 from ..spec.mobilenet import mobilenet_v1
 from ..spec.network import Network
-from .model import geometry, predict
+from .model import LayerGeometry, geometry, predict
 from .profiles import INPUT_PATH, DeviceProfile
 from .runtimes import RUNTIMES, Measurement, cpu_model, runtime_version
 
@@ -372,6 +372,14 @@ def fit_profile(
         runtime=runtime, name=name,
     )  # fmt: skip
     overhead_s, network_s = 0.0, 0.0
+    path_shift: dict[str, float] = {}
+    if "network" in terms and paths:
+        overhead, path_shift = _path_shifts(placed, base, profile, overhead)
+        profile = DeviceProfile(
+            peak_flops_per_s, bandwidth_bytes_per_s, efficiency=efficiency, overhead_by_kind_s=overhead,
+            overhead_per_group_s=per_group, paths=paths, channel_block=blocks, transitions=transitions,
+            dtype=dtype, runtime=runtime, name=name,
+        )  # fmt: skip
     if "network" in terms:  # wall = sum of the layers + layers x overhead_s + overhead_network_s
         counts = [len(geometry(m.network, base)) for m, _ in placed]
         a_rows, gaps = [], []
@@ -385,6 +393,7 @@ def fit_profile(
         **dict(meta or {}),
         "terms": [t for t in TERMS if t in terms],
         "profiler_cost_per_node_s": per_node,
+        "pass_shift_per_layer_s": path_shift,
         "mult_adds_baseline": baseline,
     }
     return DeviceProfile(
@@ -392,6 +401,49 @@ def fit_profile(
         overhead_by_kind_s=overhead, overhead_per_group_s=per_group, overhead_network_s=network_s, paths=paths,
         channel_block=blocks, transitions=transitions, dtype=dtype, runtime=runtime, name=name, meta=meta,
     )  # fmt: skip
+
+
+#: Least spread of a path's layer count over the fitting networks for it to get its own pass shift.
+MIN_PATH_SPREAD = 3
+
+
+def _path_shifts(
+    placed: Sequence[tuple[Measurement, list[LayerGeometry]]],
+    base: DeviceProfile,
+    profile: DeviceProfile,
+    overhead: Mapping[str, float],
+) -> tuple[dict[str, float], dict[str, float]]:
+    """Per kernel path, what a layer costs in a whole pass beyond its profiled time, fitted to the passes.
+
+    The profiler's own cost inside node durations is not the same on every path (measured here: an NCHWc
+    convolution's profiled time overstates its share of an unprofiled pass more than a FusedConv's). Least
+    squares on relative residuals: (pass - predicted) / pass = sum over paths of layers on it x shift_path
+    / pass (no constant: the per-pass overhead is fitted after). Each shift moves the fixed overhead of every
+    kind on that path (never below 0). Paths whose layer counts vary by fewer than :data:`MIN_PATH_SPREAD`
+    over the fitting networks are left out (a path one layer has or has not, the pooling's, would make its
+    shift a per-network switch).
+    """
+    geometries = [geometry(m.network, base) for m, _ in placed]
+    paths = sorted({g.path for gs in geometries for g in gs if g.path})
+    counts = np.array([[sum(g.path == p for g in gs) for p in paths] for gs in geometries], dtype=float)
+    varying = [j for j in range(len(paths)) if np.ptp(counts[:, j]) >= MIN_PATH_SPREAD]
+    if not varying:
+        return dict(overhead), {}
+    walls = np.array([m.forward_s for m, _ in placed])
+    gaps = np.array([(m.forward_s - predict(m.network, profile).seconds) for m, _ in placed]) / walls
+    a = counts[:, varying] / walls[:, None]  # no constant: the layer counts of a network nearly sum to one
+    x = np.linalg.lstsq(a, gaps, rcond=None)[0]
+    shift = {paths[j]: float(x[i]) for i, j in enumerate(varying)}
+    out = dict(overhead)
+    for key in profile.efficiency:
+        path = key.partition(" @")[2]
+        if path in shift:
+            value = out.get(key, 0.0) + shift[path]
+            if value > 0:
+                out[key] = value
+            else:
+                out.pop(key, None)
+    return out, shift
 
 
 def _fit_kinds(
