@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from typing import Any
 
 from ..errors import ProfileError
 from ._common import add_threads_argument, apply_threads, positive_int
@@ -97,7 +98,7 @@ def run(args: argparse.Namespace) -> int:
 
     configs = FIT_CONFIGS_BY_RUNTIME[args.runtime]
     quick = {"matmul_n": 512, "copy_bytes": 32 * 2**20, "min_seconds": 0.05, "configs": configs[:2]}
-    options = quick if args.quick else {}
+    options: dict[str, Any] = quick if args.quick else {}
     profile = calibrate(
         runtime=args.runtime,
         networks=extra,

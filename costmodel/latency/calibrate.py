@@ -23,6 +23,7 @@ calibration takes a few seconds. Progress goes to ``progress`` (stderr in the CL
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import math
 import os
@@ -257,7 +258,9 @@ def learn_paths(measurements: Sequence[Measurement]) -> tuple[dict[str, dict[str
                 if path is None:
                     continue
                 shapes = weights.get(leaf.name, ())
-                shape = shapes[1] if len(shapes) > 1 and len(shapes[1]) == 4 else ()  # (out, in/groups, k, k)
+                shape: tuple[int, ...] = (
+                    shapes[1] if len(shapes) > 1 and len(shapes[1]) == 4 else ()
+                )  # (out, in/g, k, k)
                 if shape:
                     outs.setdefault(path, []).append((leaf.out_ch, shape[0]))
                 groups = getattr(leaf.layer, "groups", 1)
@@ -370,14 +373,14 @@ def fit_profile(
         raise ProfileError(f"unknown model term {unknown[0]!r}; terms: {', '.join(TERMS)}")
     if not measurements:
         raise ProfileError("fit_profile needs at least one measured network")
-    terms = set(terms)
-    paths, blocks = learn_paths(measurements) if "paths" in terms else ({}, {})
-    cache = (cache_bytes if cache_bytes is not None else cache_size()) if "cache" in terms else 0
+    chosen = set(terms)
+    paths, blocks = learn_paths(measurements) if "paths" in chosen else ({}, {})
+    cache = (cache_bytes if cache_bytes is not None else cache_size()) if "cache" in chosen else 0
     base = DeviceProfile(
         peak_flops_per_s, bandwidth_bytes_per_s, paths=paths, channel_block=blocks, dtype=dtype, runtime=runtime,
         cache_bytes=cache,
     )  # fmt: skip
-    per_node = _profiler_cost_per_node(measurements) if "network" in terms else 0.0
+    per_node = _profiler_cost_per_node(measurements) if "network" in chosen else 0.0
     rows: dict[str, list[tuple[float, float, float, float, float]]] = {}  # key -> [(roofline, groups, spill, t, w)]
     changes: dict[str, list[tuple[float, float, float]]] = {}  # "A->B" -> [(roofline, measured, weight)]
     placed = []
@@ -390,7 +393,7 @@ def fit_profile(
             ln = nodes.get(g.name)
             measured = float(m.layer_s[g.name]) - (per_node * len(ln.nodes) if ln else 0.0)
             glue = float(m.glue_s.get(g.name, 0.0)) - (per_node * len(ln.glue) if ln else 0.0)
-            if g.transition and "transitions" in terms:
+            if g.transition and "transitions" in chosen:
                 changes.setdefault(g.transition, []).append((g.transition_s, max(glue, 0.0), weight))
             else:
                 measured += glue
@@ -399,7 +402,7 @@ def fit_profile(
     if not rows:
         raise ProfileError("fit_profile: no measured layer matches a layer of the networks")
     x_min = 1.0 / max_efficiency
-    efficiency, overhead, per_group, spill = _fit_kinds(rows, terms, x_min)
+    efficiency, overhead, per_group, spill = _fit_kinds(rows, chosen, x_min)
     transitions = {}
     for key, entries in changes.items():
         a = np.array([[r * w, w] for r, _, w in entries])
@@ -413,14 +416,14 @@ def fit_profile(
     )  # fmt: skip
     overhead_s, network_s = 0.0, 0.0
     path_shift: dict[str, float] = {}
-    if "network" in terms and paths:
+    if "network" in chosen and paths:
         overhead, path_shift = _path_shifts(placed, base, profile, overhead)
         profile = DeviceProfile(
             peak_flops_per_s, bandwidth_bytes_per_s, efficiency=efficiency, overhead_by_kind_s=overhead,
             overhead_per_group_s=per_group, paths=paths, channel_block=blocks, transitions=transitions,
             dtype=dtype, runtime=runtime, name=name, cache_bytes=cache, spill=spill,
         )  # fmt: skip
-    if "network" in terms:  # wall = sum of the layers + layers x overhead_s + overhead_network_s
+    if "network" in chosen:  # wall = sum of the layers + layers x overhead_s + overhead_network_s
         counts = [len(geometry(m.network, base)) for m, _ in placed]
         a_rows, gaps = [], []
         for (m, _), n in zip(placed, counts, strict=True):
@@ -431,7 +434,7 @@ def fit_profile(
     baseline = mult_adds_baseline(measurements)
     meta = {
         **dict(meta or {}),
-        "terms": [t for t in TERMS if t in terms],
+        "terms": [t for t in TERMS if t in chosen],
         "profiler_cost_per_node_s": per_node,
         "pass_shift_per_layer_s": path_shift,
         "mult_adds_baseline": baseline,
@@ -690,9 +693,9 @@ def calibrate(
     )  # fmt: skip
     effs = ", ".join(f"{k} {v:.3g}" for k, v in profile.efficiency.items())
     progress(f"fit: efficiency {effs}; overhead {profile.overhead_s * 1e6:,.2f} us/layer")
-    profile.meta["calibration_s"] = round(time.perf_counter() - start, 2)
-    progress(f"done in {time.perf_counter() - start:,.1f} s")
-    return profile
+    elapsed = time.perf_counter() - start
+    progress(f"done in {elapsed:,.1f} s")
+    return dataclasses.replace(profile, meta={**profile.meta, "calibration_s": round(elapsed, 2)})
 
 
 def cache_size() -> int:

@@ -49,7 +49,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from .._files import atomic_write
 from ..counting.memory import DTYPE_BYTES
@@ -260,7 +260,7 @@ def _show(value: object) -> str:
 
 
 def _declared_paths(paths: Mapping[str, Any]) -> set[str]:
-    out = set()
+    out: set[str] = set()
     for rule in paths.values():
         if isinstance(rule, Mapping):
             out.update(str(rule[k]) for k in ("path", "below", "otherwise") if isinstance(rule.get(k), str))
@@ -422,5 +422,9 @@ def save_profile(profile: DeviceProfile, path: str | os.PathLike[str]) -> Path:
         raise ProfileError(f"{path}: profiles are written as JSON; use a .json name (TOML is read-only)")
     if not path.parent.is_dir():
         raise ProfileError(f"cannot write profile {str(path)!r}: folder {str(path.parent)!r} does not exist")
-    text = json.dumps(profile.to_dict(), indent=2) + "\n"
-    return atomic_write(path, lambda f: f.write(text.encode("utf-8")), ProfileError)
+    text = json.dumps(profile.to_dict(), indent=2, allow_nan=False) + "\n"
+
+    def write(f: BinaryIO) -> None:
+        f.write(text.encode("utf-8"))
+
+    return atomic_write(path, write, ProfileError)
