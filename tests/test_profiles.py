@@ -75,7 +75,7 @@ _DROP = object()
 
 # (file text, pieces the message must contain)
 BAD_JSON = [
-    pytest.param("{not json", ["not a valid JSON file"], id="syntax"),
+    pytest.param("{not json", ["is not valid JSON"], id="syntax"),
     pytest.param("[1, 2]", ["JSON object", "list"], id="not-an-object"),
     pytest.param(_bad(peak_flops_per_s=_DROP), ["missing required field", "'peak_flops_per_s'"], id="missing"),
     pytest.param(_bad(overhead=1e-5), ["unknown field", "'overhead'"], id="typo"),
@@ -132,11 +132,11 @@ def test_bad_toml_profiles(tmp_path, text, pieces):
 
 
 def test_missing_and_binary_files(tmp_path):
-    with pytest.raises(ProfileError, match="cannot read profile"):
+    with pytest.raises(ProfileError, match="nowhere.json' does not exist"):
         load_profile(tmp_path / "nowhere.json")
     binary = tmp_path / "b.json"
     binary.write_bytes(b"\xff\xfe\x00")
-    with pytest.raises(ProfileError, match="not a valid JSON"):
+    with pytest.raises(ProfileError, match="is not UTF-8 text"):
         load_profile(binary)
 
 

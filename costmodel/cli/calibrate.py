@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 
+from ..checks import dump_json
 from ..errors import ProfileError
-from ._common import add_threads_argument, apply_threads
+from ._common import add_threads_argument, apply_threads, int_at_least, positive_int
 
 #: Why the latency commands measure on one BLAS thread by default.
 BLAS_THREADS_WHY = ": on a shared machine a multi-threaded matrix product stalls whenever another process takes a core"
@@ -18,16 +18,23 @@ HELP = "measure this machine (micro-benchmarks + per-layer timings) and write a 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", help="write the profile (JSON) to this file instead of standard output")
-    parser.add_argument("--repeats", type=int, default=7, help="timed passes per configuration and round (default 7)")
     parser.add_argument(
-        "--rounds", type=int, default=5, help="round-robin rounds; the fastest round counts (default 5)"
+        "--repeats", type=positive_int, default=7, help="timed passes per configuration and round (default 7)"
+    )
+    parser.add_argument(
+        "--rounds", type=positive_int, default=5, help="round-robin rounds; the fastest round counts (default 5)"
     )
     parser.add_argument(
         "--quick",
         action="store_true",
         help="small micro-benchmarks and 2 fitting configurations (a rough profile)",
     )
-    parser.add_argument("--seed", type=int, default=0, help="seed of the weights and the random image (default 0)")
+    parser.add_argument(
+        "--seed",
+        type=int_at_least(0, 2**63 - 1),
+        default=0,
+        help="seed of the weights and the random image (default 0)",
+    )
     parser.add_argument(
         "--statistic",
         choices=("min", "median"),
@@ -64,5 +71,5 @@ def run(args: argparse.Namespace) -> int:
         path = save_profile(profile, args.out)
         progress(f"wrote {path}")
     else:
-        sys.stdout.write(json.dumps(profile.to_dict(), indent=2) + "\n")
+        sys.stdout.write(dump_json(profile.to_dict(), indent=2) + "\n")
     return 0

@@ -7,8 +7,8 @@ The network is a MobileNetV1 configuration (``--alpha``, ``--resolution``...), a
 from __future__ import annotations
 
 import argparse
-import json
 
+from ..checks import dump_json
 from ._common import add_format_argument, add_network_arguments, add_source_arguments, emit, network_from_args
 
 NAME = "count"
@@ -48,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
     if not args.formula:
         df = df.drop(columns="formula")
     if args.format == "json":
-        text = json.dumps(
+        text = dump_json(
             {
                 "network": cost.network.name,
                 "config": dict(cost.network.config),
@@ -81,7 +81,7 @@ def _memory_text(network: object, fmt: str) -> str:
     df = memory_table(mem)
     totals = {dtype: mem.bytes(dtype) for dtype in DTYPE_BYTES}
     if fmt == "json":
-        return json.dumps(
+        return dump_json(
             {
                 "network": network.name,  # type: ignore[attr-defined]
                 "weight_elements": mem.weight_elements,

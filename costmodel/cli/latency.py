@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 
+from ..checks import dump_json
 from ._common import (
     add_format_argument,
     add_network_arguments,
@@ -13,6 +13,7 @@ from ._common import (
     apply_threads,
     emit,
     network_from_args,
+    positive_int,
 )
 from .calibrate import BLAS_THREADS_WHY
 
@@ -27,7 +28,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="device profile (.json or .toml, e.g. from 'costmodel calibrate'); without one, peak FLOP/s and "
         "bandwidth are measured now and every efficiency is 1 (a pure roofline: a lower bound)",
     )
-    parser.add_argument("--batch", type=int, default=1, help="images per forward pass (default 1)")
+    parser.add_argument("--batch", type=positive_int, default=1, help="images per forward pass (default 1)")
     add_threads_argument(parser, 1, BLAS_THREADS_WHY)
     add_format_argument(parser)
     parser.add_argument("--out", help="write to this file instead of standard output")
@@ -41,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
     from ..report.tables import records, render
 
     network = network_from_args(args)
-    if args.profile:
+    if args.profile is not None:
         profile = load_profile(args.profile)
     else:
         from ..latency.calibrate import measure_bandwidth, measure_peak_flops
@@ -54,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
     pred = predict(network, profile, batch=args.batch)
     df = prediction_table(pred)
     if args.format == "json":
-        text = json.dumps(
+        text = dump_json(
             {
                 "network": network.name,
                 "config": dict(network.config),

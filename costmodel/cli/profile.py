@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from ..checks import dump_json
 from ._common import add_format_argument, add_network_arguments, apply_threads, emit, network_from_args, positive_int
 from ._reference import add_reference_arguments, weights_from_args
 
@@ -26,7 +27,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     apply_threads(args.threads)  # before NumPy loads
     threads = args.threads or 1  # depthwise threads
-    import json
 
     import numpy as np
 
@@ -58,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
         f"{total_gflops:.1f} GFLOP/s (FLOPs = 2 x Mult-Adds), median of {args.repeats} per layer."
     )
     if args.format == "json":
-        text = json.dumps(
+        text = dump_json(
             {
                 "network": network.name,
                 "config": dict(network.config),

@@ -31,6 +31,7 @@ def run(args: argparse.Namespace) -> int:
 
     import numpy as np
 
+    from ..errors import InputError
     from ..reference import forward, prepare
     from ..reference.images import load_image, random_image
     from ..reference.kernels import softmax
@@ -38,12 +39,19 @@ def run(args: argparse.Namespace) -> int:
     network = network_from_args(args)
     weights = weights_from_args(network, args)
     size = network.input_size
-    image = load_image(args.image, size) if args.image else random_image(size, seed=args.seed)
+    image = load_image(args.image, size) if args.image is not None else random_image(size, seed=args.seed)
     prepared = prepare(network, weights, padding=args.padding, threads=threads)
     del weights
     start = time.perf_counter()
     logits = forward(network, prepared, image, padding=args.padding)
     first_ms = 1e3 * (time.perf_counter() - start)
+    finite = np.isfinite(np.asarray(logits))
+    bad = int(finite.size - np.count_nonzero(finite))
+    if bad:  # finite but huge weights overflow float32 inside the network: say so, never print NaN
+        raise InputError(
+            f"{bad} of {finite.size} logits are NaN or infinite: float32 overflowed inside the network; the "
+            f"weights{f' in {args.weights!r}' if args.weights else ''} are too large for float32 arithmetic"
+        )
     times_ms = []
     for _ in range(args.repeats):
         start = time.perf_counter()

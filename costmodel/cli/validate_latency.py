@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 
-from ._common import add_format_argument, add_threads_argument, apply_threads, emit
+from ..checks import dump_json
+from ._common import add_format_argument, add_threads_argument, apply_threads, emit, positive_int
 from .calibrate import BLAS_THREADS_WHY
 
 NAME = "validate-latency"
@@ -18,9 +18,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--profile",
         help="device profile to check (.json/.toml); without one, 'costmodel calibrate' runs first",
     )
-    parser.add_argument("--repeats", type=int, default=7, help="timed passes per configuration and round (default 7)")
     parser.add_argument(
-        "--rounds", type=int, default=5, help="round-robin rounds; the fastest round counts (default 5)"
+        "--repeats", type=positive_int, default=7, help="timed passes per configuration and round (default 7)"
+    )
+    parser.add_argument(
+        "--rounds", type=positive_int, default=5, help="round-robin rounds; the fastest round counts (default 5)"
     )
     parser.add_argument("--plots", metavar="DIR", help="also write the two figures (PNG) into this folder")
     add_threads_argument(parser, 1, BLAS_THREADS_WHY)
@@ -29,14 +31,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
-    from ..errors import CostModelError
     from ..latency.profiles import load_profile
 
-    profile = load_profile(args.profile) if args.profile else None  # bad input fails before measuring
-    if args.plots and not Path(args.plots).is_dir():
-        raise CostModelError(f"cannot write plots: folder {args.plots!r} does not exist")
+    profile = load_profile(args.profile) if args.profile is not None else None  # bad input fails before measuring
     apply_threads(args.threads)
     from ..latency.calibrate import calibrate
     from ..latency.report import profile_summary, validation_summary
@@ -56,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
         for path in save_latency_plots(result, args.plots):
             progress(f"wrote {path}")
     if args.format == "json":
-        text = json.dumps(
+        text = dump_json(
             {
                 "profile": profile.to_dict(),
                 "median_abs_error_pct": result.median_abs_error_pct,

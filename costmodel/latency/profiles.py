@@ -26,7 +26,6 @@ field and the value.
 
 from __future__ import annotations
 
-import json
 import math
 import os
 from collections.abc import Mapping
@@ -34,7 +33,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .._files import atomic_write
+from .._files import atomic_write, check_input
+from ..checks import dump_json, load_json
 from ..counting.memory import DTYPE_BYTES
 from ..errors import ProfileError
 
@@ -154,6 +154,10 @@ def profile_from_dict(data: object, where: str = "profile") -> DeviceProfile:
     return DeviceProfile(**{k: data[k] for k in _REQUIRED + _OPTIONAL if k in data})
 
 
+#: Largest profile file read: a hand-written or calibrated profile is about 1 kB.
+MAX_PROFILE_BYTES = 1_000_000
+
+
 def load_profile(path: str | os.PathLike[str]) -> DeviceProfile:
     """Read a profile from a ``.json`` or ``.toml`` file.
 
@@ -163,7 +167,7 @@ def load_profile(path: str | os.PathLike[str]) -> DeviceProfile:
         The file is missing or unreadable, not valid JSON/TOML, or a field is missing, unknown or invalid;
         the message names the file, the field and the value.
     """
-    path = Path(path)
+    path = check_input(path, "profile", ProfileError, MAX_PROFILE_BYTES)  # None, a folder or a FIFO: refused
     try:
         raw = path.read_bytes()
     except OSError as exc:
@@ -177,18 +181,11 @@ def load_profile(path: str | os.PathLike[str]) -> DeviceProfile:
             data = tomllib.loads(raw.decode("utf-8"))
         except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
             raise ProfileError(f"{path}: not a valid TOML file: {exc}") from None
+        except RecursionError:
+            raise ProfileError(f"{path}: not a valid profile: arrays or tables nested too deeply") from None
     else:
-        try:
-            data = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise ProfileError(f"{path}: not a valid JSON file: {exc}") from None
-        except ValueError as exc:  # NaN / Infinity
-            raise ProfileError(f"{path}: {exc}") from None
+        data = load_json(raw, f"profile {str(path)!r}", ProfileError)  # strict; depth and number limits
     return profile_from_dict(data, where=str(path))
-
-
-def _reject_constant(name: str) -> float:
-    raise ValueError(f"non-finite number {name} is not allowed in a profile")
 
 
 def save_profile(profile: DeviceProfile, path: str | os.PathLike[str]) -> Path:
@@ -198,5 +195,5 @@ def save_profile(profile: DeviceProfile, path: str | os.PathLike[str]) -> Path:
         raise ProfileError(f"{path}: profiles are written as JSON; use a .json name (TOML is read-only)")
     if not path.parent.is_dir():
         raise ProfileError(f"cannot write profile {str(path)!r}: folder {str(path.parent)!r} does not exist")
-    text = json.dumps(profile.to_dict(), indent=2) + "\n"
+    text = dump_json(profile.to_dict(), indent=2) + "\n"
     return atomic_write(path, lambda f: f.write(text.encode("utf-8")), ProfileError)

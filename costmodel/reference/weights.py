@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .._files import atomic_write
+from .._files import atomic_write, check_input
 from ..errors import SpecError, WeightsError
 from ..spec.layers import (
     AdaptiveAvgPool,
@@ -39,6 +39,7 @@ from ..spec.layers import (
     linear_weight_shape,
 )
 from ..spec.network import Network
+from .limits import check_declared, check_npz
 
 __all__ = [
     "BN_EPSILON",
@@ -221,13 +222,16 @@ def _load_npz(path: Path) -> dict[str, np.ndarray]:
         raise WeightsError(f"{str(path)!r} is not a readable .npz weights file (truncated?): {exc}") from None
 
 
-def load_keras_h5(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
+def load_keras_h5(
+    path: str | os.PathLike[str], expected: Mapping[str, tuple[int, ...]] | None = None
+) -> dict[str, np.ndarray]:
     """Read a Keras MobileNet weight file (``mobilenet_<alpha>_<size>_tf.h5``) into our keys, unvalidated.
 
     Keras (2.x, h5 format) stores one group per layer (``conv1``, ``conv1_bn``, ``conv_dw_1``, ...,
     ``conv_preds``) holding datasets such as ``conv1/kernel:0``; a whole-model file nests them under
     ``model_weights``. ``conv_preds`` (a 1x1 convolution, (1, 1, M, N)) becomes our ``fc`` (M, N).
-    Needs the optional ``h5py`` package (``pip install 'costmodel[h5]'``).
+    Needs the optional ``h5py`` package (``pip install 'costmodel[h5]'``). With ``expected`` (key -> shape,
+    see :func:`expected_weights`) every dataset's name, shape and dtype are checked before its data is read.
     """
     try:
         import h5py
@@ -239,23 +243,31 @@ def load_keras_h5(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
     try:
         with h5py.File(path, "r") as f:
             root = f.get("model_weights", f)
+            if not isinstance(root, h5py.Group):
+                raise WeightsError(f"{str(path)!r}: 'model_weights' is a dataset, not a group of layers")
 
             def visit(name: str, obj: object) -> None:
                 if not isinstance(obj, h5py.Dataset):
                     return
                 group = name.split("/", 1)[0]
                 var = name.rsplit("/", 1)[-1].split(":", 1)[0]
-                value = np.asarray(obj[()])
                 group = from_keras.get(group, group)
-                if group in KERAS_NAMES and var == "kernel" and value.ndim == 4 and value.shape[:2] == (1, 1):
-                    value = value.reshape(value.shape[2:])  # conv_preds (1, 1, M, N) -> fc (M, N)
+                shape = tuple(obj.shape or ())
+                fc = group in KERAS_NAMES and var == "kernel" and len(shape) == 4 and shape[:2] == (1, 1)
                 key = f"{group}/{var}"
+                if expected is not None:  # refuse by the declared name, shape and dtype, before reading
+                    check_declared(repr(str(path)), key, shape[2:] if fc else shape, obj.dtype, expected)
+                value = np.asarray(obj[()])
+                if fc:
+                    value = value.reshape(value.shape[2:])  # conv_preds (1, 1, M, N) -> fc (M, N)
                 if key in out:
                     raise WeightsError(f"{str(path)!r}: two datasets map to weight {key!r}")
                 out[key] = value
 
             root.visititems(visit)
-    except OSError as exc:
+    except WeightsError:
+        raise
+    except (OSError, TypeError, ValueError, KeyError, RuntimeError) as exc:  # h5py's errors on odd structures
         raise WeightsError(f"{str(path)!r} is not a readable HDF5 weights file (truncated?): {exc}") from None
     return out
 
@@ -267,12 +279,14 @@ def load_weights(network: Network, path: str | os.PathLike[str]) -> dict[str, np
     ``allow_pickle=False``. Raises :class:`WeightsError` for a missing, truncated or unknown file and for any
     name, shape, dtype or value that does not fit ``network`` (see :func:`validate_weights`).
     """
-    path = Path(path)
+    path = check_input(path, "weights file", WeightsError)  # None, a folder or a FIFO: refused before opening
     magic = _read_magic(path)
+    expected = expected_weights(network)
     if magic.startswith(_NPZ_MAGIC):
+        check_npz(path, expected)  # names, shapes, dtypes and sizes from the headers, before any data
         weights = _load_npz(path)
     elif magic.startswith(_HDF5_MAGIC):
-        weights = load_keras_h5(path)
+        weights = load_keras_h5(path, expected)
     else:
         raise WeightsError(f"{str(path)!r} is neither an .npz nor an HDF5 (.h5) weights file")
     try:

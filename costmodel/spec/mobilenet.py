@@ -11,7 +11,7 @@ from functools import lru_cache
 from numbers import Integral, Real
 from typing import TYPE_CHECKING
 
-from ..checks import boolean, positive_int
+from ..checks import MAX_SIZE, boolean, positive_int
 from ..errors import SpecError
 from .layers import ACTIVATIONS, Conv2d, GlobalAvgPool, Layer, Linear, Softmax
 from .network import Network
@@ -67,6 +67,10 @@ def scale_channels(channels: int, alpha: float) -> int:
     scaled = int(channels * alpha)
     if scaled < 1:
         raise SpecError(f"alpha={alpha!r} is too small: {channels} channels would become {scaled}")
+    if scaled > MAX_SIZE:
+        raise SpecError(
+            f"alpha={alpha!r} is too large: {channels} channels would become {scaled:.3g} (at most {MAX_SIZE:,})"
+        )
     return scaled
 
 
@@ -97,7 +101,13 @@ def scale_channels_array(channels: int, alpha: np.ndarray) -> np.ndarray:
     """
     import numpy as np
 
-    scaled = (channels * np.asarray(alpha, dtype=np.float64)).astype(np.int64)
+    product = channels * np.asarray(alpha, dtype=np.float64)
+    if product.size and product.max() >= MAX_SIZE + 1:  # before the int64 cast, which would wrap around
+        big = float(np.asarray(alpha).max())
+        raise SpecError(
+            f"alpha={big!r} is too large: {channels} channels would become {channels * big:.3g} (at most {MAX_SIZE:,})"
+        )
+    scaled = product.astype(np.int64)
     if scaled.size and scaled.min() < 1:
         bad = float(np.asarray(alpha).min())
         raise SpecError(f"alpha={bad!r} is too small: {channels} channels would become {int(scaled.min())}")
@@ -126,10 +136,16 @@ def resolve_resolution(resolution: object = BASE_RESOLUTION, rho: object = None)
             raise SpecError(f"rho must be a finite number in (0, 1], got {rho!r}")
         if not 0 < rho <= 1:
             raise SpecError(f"rho must be in (0, 1], got {rho!r}")
-        resolution = round(rho * resolution)
+        scaled = round(rho * resolution)
+        if scaled < MIN_RESOLUTION:
+            raise SpecError(
+                f"rho={rho!r} is too small: resolution round({rho!r} * {resolution}) = {scaled} is below "
+                f"{MIN_RESOLUTION}"
+            )
+        resolution = scaled
     if resolution < MIN_RESOLUTION:
         raise SpecError(f"resolution must be >= {MIN_RESOLUTION}, got {resolution!r}")
-    return resolution
+    return positive_int(resolution, "resolution")
 
 
 @lru_cache(maxsize=1024)

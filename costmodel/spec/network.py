@@ -193,7 +193,7 @@ class Network:
 
     def to_json(self, indent: int | None = 2) -> str:
         """This network as JSON text."""
-        return json.dumps(self.to_dict(), indent=indent)
+        return json.dumps(self.to_dict(), indent=indent, allow_nan=False)
 
     @property
     def out_ch(self) -> int:
