@@ -42,7 +42,7 @@ def _as_int(value: object) -> int | None:
         return value
     if isinstance(value, (bool, float)) or not hasattr(value, "__index__"):
         return None
-    return value.__index__()  # type: ignore[no-any-return, union-attr]
+    return int(value.__index__())  # type: ignore[attr-defined]
 
 
 def is_positive_int(value: object) -> bool:

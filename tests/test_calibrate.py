@@ -3,16 +3,15 @@ whole calibration runs end to end on the reference executor (tiny micro-benchmar
 
 from __future__ import annotations
 
-import sys
-
 import numpy as np
 import pytest
 
-from costmodel import mobilenet_v1
+from costmodel import count, mobilenet_v1
 from costmodel.errors import ProfileError
 from costmodel.latency.calibrate import (
-    FIT_CONFIGS,
+    FIT_CONFIGS_BY_RUNTIME,
     MAX_EFFICIENCY,
+    TERMS,
     Measurement,
     _nnls,
     calibrate,
@@ -20,10 +19,11 @@ from costmodel.latency.calibrate import (
     measure_bandwidth,
     measure_networks,
     measure_peak_flops,
+    mult_adds_baseline,
 )
 from costmodel.latency.model import predict
 from costmodel.latency.profiles import load_profile, save_profile
-from costmodel.latency.validate import HELD_OUT
+from costmodel.latency.validate import HELD_OUT, HELD_OUT_ALL
 from costmodel.spec.layers import Conv2d, GlobalAvgPool, Linear, Softmax
 
 # A synthetic device: what the fit must find again.
@@ -109,13 +109,30 @@ def test_fit_recovers_a_known_device():
     assert predict(held_out, profile).seconds == pytest.approx(expected, rel=1e-6)
 
 
-def test_shared_overhead_fit(monkeypatch):
-    monkeypatch.setattr(sys.modules[__name__], "KIND_OVERHEADS", False)
-    profile = fit_profile(TRUE_PEAK, TRUE_BANDWIDTH, _measured(), overhead_by_kind=False)
-    for kind, value in TRUE_EFFICIENCY.items():
-        assert profile.efficiency[kind] == pytest.approx(value, rel=1e-6), kind
-        assert profile.overhead_by_kind_s[kind] == pytest.approx(TRUE_OVERHEAD, rel=1e-6), kind
-    assert profile.overhead_s == pytest.approx(PASS_OVERHEAD, rel=1e-6)
+def test_without_per_kind_efficiency_one_efficiency_serves_every_kind():
+    profile = fit_profile(TRUE_PEAK, TRUE_BANDWIDTH, _measured(), terms=[t for t in TERMS if t != "efficiency"])
+    assert len(set(profile.efficiency.values())) == 1
+    assert profile.meta["terms"] == [t for t in TERMS if t != "efficiency"]
+
+
+def test_without_per_kind_overheads_the_fit_has_none():
+    profile = fit_profile(TRUE_PEAK, TRUE_BANDWIDTH, _measured(), terms=["efficiency", "network"])
+    assert profile.overhead_by_kind_s == {} and profile.overhead_per_group_s == {}
+
+
+def test_unknown_term():
+    with pytest.raises(ProfileError, match="unknown model term 'cache'"):
+        fit_profile(TRUE_PEAK, TRUE_BANDWIDTH, _measured(), terms=["cache"])
+
+
+def test_mult_adds_baseline_is_exact_on_proportional_data():
+    """Passes that take exactly k x Mult-Adds + c give back k and c (an independent linear relation)."""
+    nets = [mobilenet_v1(a, r) for a, r in SMALL]
+    k, c = 3e-11, 2e-4
+    ms = [Measurement(n, {"conv1": 1.0}, k * count(n).mult_adds + c) for n in nets]
+    baseline = mult_adds_baseline(ms)
+    assert baseline["seconds_per_mult_add"] == pytest.approx(k, rel=1e-9)
+    assert baseline["constant_s"] == pytest.approx(c, rel=1e-9)
 
 
 def test_rounds_keep_the_fastest_round():
@@ -165,8 +182,17 @@ def test_nnls_exact_when_the_truth_is_nonnegative():
 
 
 def test_fit_configs_are_not_held_out():
-    assert not set(FIT_CONFIGS) & set(HELD_OUT)
     assert len(HELD_OUT) == 16
+    for configs in FIT_CONFIGS_BY_RUNTIME.values():
+        assert not set(configs) & set(HELD_OUT_ALL)
+
+
+def test_onnxruntime_fit_configs_cover_both_channel_cases_of_every_layer_position():
+    """Channel counts that are multiples of 4 and counts that are not, at every depth (the held-out set has both)."""
+    widths = (32, 64, 128, 256, 512, 1024)
+    for width in widths:
+        residues = {int(width * alpha) % 4 == 0 for alpha, _ in FIT_CONFIGS_BY_RUNTIME["onnxruntime"]}
+        assert residues == {True, False}, width
 
 
 def test_micro_benchmarks_report_positive_rates():
@@ -201,13 +227,15 @@ def test_calibrate_synthetic_end_to_end(tmp_path):
 def test_calibrate_and_predict_on_the_reference_executor(tmp_path):
     pytest.importorskip("costmodel.reference")
     profile = calibrate([(0.25, 65), (0.35, 49)], **TINY)
-    assert profile.meta["executor"] == "costmodel.reference"
+    assert profile.meta["executor"] == "numpy"
+    assert {"runtime", "runtime_version", "threads", "cpu_model", "dtype", "calibrated_utc"} <= set(profile.meta)
     assert {"Conv 3x3", "Conv DW 3x3", "Conv 1x1", "FC"} <= set(profile.efficiency)
     assert all(0 < e <= MAX_EFFICIENCY for e in profile.efficiency.values())
     assert profile.overhead_s >= 0
     pred = predict(mobilenet_v1(0.25, 64), profile)
     assert pred.seconds > 0
-    assert pred.seconds == pytest.approx(sum(lat.seconds for lat in pred.layers), rel=1e-12)
+    total = sum(lat.seconds for lat in pred.layers) + profile.overhead_network_s
+    assert pred.seconds == pytest.approx(total, rel=1e-12)
     path = save_profile(profile, tmp_path / "p.json")
     assert load_profile(path) == profile
 

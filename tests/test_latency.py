@@ -108,7 +108,13 @@ def test_conv1x1_worked_example():
 
 def test_overhead_by_kind_adds_to_the_shared_overhead():
     network = Network([Conv2d("pw", 32, 64, 1), Linear("fc", 64 * 8 * 8, 10)], input_size=8, in_ch=32)
-    profile = DeviceProfile(PEAK, BANDWIDTH, overhead_s=1e-5, overhead_by_kind_s={"Conv 1x1": 4e-6})
+    profile = DeviceProfile(
+        PEAK,
+        BANDWIDTH,
+        efficiency={"Conv 1x1": 1.0, "FC": 1.0},
+        overhead_s=1e-5,
+        overhead_by_kind_s={"Conv 1x1": 4e-6},
+    )
     conv, fc = predict(network, profile).layers
     assert conv.overhead_s == pytest.approx(1.4e-5, rel=1e-12)
     assert conv.seconds == pytest.approx(conv.roofline_s + 1.4e-5, rel=1e-12)
@@ -117,8 +123,8 @@ def test_overhead_by_kind_adds_to_the_shared_overhead():
 
 def test_float16_halves_the_bytes():
     network = Network([Conv2d("dw", 64, 64, 3, groups=64)], input_size=56, in_ch=64)
-    f32 = predict(network, DeviceProfile(PEAK, BANDWIDTH)).layers[0]
-    f16 = predict(network, DeviceProfile(PEAK, BANDWIDTH, dtype="float16")).layers[0]
+    f32 = predict(network, DeviceProfile(PEAK, BANDWIDTH, default_efficiency=1.0)).layers[0]
+    f16 = predict(network, DeviceProfile(PEAK, BANDWIDTH, default_efficiency=1.0, dtype="float16")).layers[0]
     assert f32.bytes_moved == 2 * f16.bytes_moved
     assert f32.flops == f16.flops
 
@@ -127,7 +133,7 @@ def test_bound_tie_is_compute():
     # Peak = the layer's FLOPs per second and bandwidth = its bytes per second: both times are exactly 1 s.
     network = Network([Conv2d("pw", 32, 64, 1)], input_size=8, in_ch=32)
     flops, bytes_moved = 2 * 32 * 64 * 8 * 8, F32 * (32 * 64 + 32 * 64 + 64 * 64 + 64)
-    (lat,) = predict(network, DeviceProfile(flops, bytes_moved)).layers
+    (lat,) = predict(network, DeviceProfile(flops, bytes_moved, default_efficiency=1.0)).layers
     assert lat.compute_s == lat.memory_s == 1.0
     assert lat.bound == "compute"
 
@@ -146,7 +152,7 @@ def test_roofline_seconds():
 @pytest.mark.parametrize(("alpha", "resolution"), [(1.0, 224), (0.5, 160), (0.25, 129), (0.75, 97)])
 def test_network_totals_match_the_engine_and_memory_accounting(alpha, resolution):
     net = mobilenet_v1(alpha, resolution)
-    pred = predict(net, DeviceProfile(PEAK, BANDWIDTH, overhead_s=1e-6))
+    pred = predict(net, DeviceProfile(PEAK, BANDWIDTH, default_efficiency=1.0, overhead_s=1e-6))
     assert sum(lat.flops for lat in pred.layers) == count(net).flops
     # Bytes: every layer reads its input and writes its output once; weights once. By hand from the nodes:
     elements = 0
@@ -162,7 +168,7 @@ def test_network_totals_match_the_engine_and_memory_accounting(alpha, resolution
 
 def test_depthwise_memory_bound_pointwise_compute_bound_at_224():
     """The paper's point, on a profile with a ridge of 10 FLOP/byte: depthwise layers are memory-bound."""
-    pred = predict(mobilenet_v1(), DeviceProfile(PEAK, BANDWIDTH))
+    pred = predict(mobilenet_v1(), DeviceProfile(PEAK, BANDWIDTH, default_efficiency=1.0))
     kinds = {lat.kind: set() for lat in pred.layers}
     for lat in pred.layers:
         kinds[lat.kind].add(lat.bound)
@@ -179,8 +185,8 @@ def test_depthwise_memory_bound_pointwise_compute_bound_at_224():
 )
 def test_faster_device_is_never_slower(alpha, resolution, factor, batch):
     net = mobilenet_v1(alpha, resolution)
-    slow = predict(net, DeviceProfile(PEAK, BANDWIDTH), batch=batch)
-    fast = predict(net, DeviceProfile(PEAK * factor, BANDWIDTH * factor), batch=batch)
+    slow = predict(net, DeviceProfile(PEAK, BANDWIDTH, default_efficiency=1.0), batch=batch)
+    fast = predict(net, DeviceProfile(PEAK * factor, BANDWIDTH * factor, default_efficiency=1.0), batch=batch)
     # Scaling both rates by the same factor divides every roofline time by it exactly (no overhead here).
     assert fast.seconds == pytest.approx(slow.seconds / factor, rel=1e-9)
     assert [a.bound for a in slow.layers] == [b.bound for b in fast.layers]
@@ -189,16 +195,16 @@ def test_faster_device_is_never_slower(alpha, resolution, factor, batch):
 @pytest.mark.parametrize("batch", [0, -1, 1.5, True])
 def test_bad_batch(batch):
     with pytest.raises(SpecError, match="batch"):
-        predict(mobilenet_v1(0.25, 64), DeviceProfile(PEAK, BANDWIDTH), batch=batch)
+        predict(mobilenet_v1(0.25, 64), DeviceProfile(PEAK, BANDWIDTH, default_efficiency=1.0), batch=batch)
 
 
 def test_not_a_network():
     with pytest.raises(SpecError, match="Network"):
-        predict("mobilenet", DeviceProfile(PEAK, BANDWIDTH))
+        predict("mobilenet", DeviceProfile(PEAK, BANDWIDTH, default_efficiency=1.0))
 
 
 def test_prediction_table_adds_up():
-    pred = predict(mobilenet_v1(0.5, 160), DeviceProfile(PEAK, BANDWIDTH, overhead_s=2e-6))
+    pred = predict(mobilenet_v1(0.5, 160), DeviceProfile(PEAK, BANDWIDTH, default_efficiency=1.0, overhead_s=2e-6))
     df = pred.table()
     assert list(df["name"]) == [n.name for n in pred.network.nodes]
     assert df["predicted_ms"].sum() == pytest.approx(pred.seconds * 1e3, rel=1e-9)

@@ -134,7 +134,7 @@ BAD = [
     ({"resolution": 10**11}, "resolution must be at most 2,147,483,647, got 100000000000"),
     ({"num_classes": 10**40}, "num_classes must be at most 2,147,483,647"),
     ({"num_classes": 0}, "num_classes must be a positive integer, got 0"),
-    ({"activation": "gelu"}, "activation must be one of relu, relu6, got 'gelu'"),
+    ({"activation": "gelu"}, "one of relu, relu6, hardswish, hardsigmoid, silu, sigmoid, got 'gelu'"),
 ]
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 
 import pytest
@@ -45,8 +46,13 @@ def test_json_round_trip(tmp_path):
         2e-5,
     )
     assert p.efficiency_of("Conv 1x1") == 0.6
-    assert p.efficiency_of("FC") == 1.0  # not listed: the default
-    assert (p.overhead_of("Conv 1x1"), p.overhead_of("FC")) == (2e-5 + 3e-6, 2e-5)
+    with pytest.raises(ProfileError, match="no efficiency for layer kind 'FC'.*calibrate"):
+        p.efficiency_of("FC")  # not listed, and no fallback declared
+    assert (p.overhead_of("Conv 1x1"), p.overhead_of("Conv DW 3x3")) == (2e-5 + 3e-6, 2e-5)
+    fallback = profile_from_dict({**GOOD, "default_efficiency": 0.5})
+    terms = fallback.terms("FC")
+    assert (terms.efficiency, terms.overhead_s, terms.extrapolated) == (0.5, 2e-5, True)
+    assert fallback.terms("Conv 1x1").extrapolated is False
     again = tmp_path / "again.json"
     save_profile(p, again)
     assert load_profile(again) == p
@@ -75,7 +81,7 @@ _DROP = object()
 
 # (file text, pieces the message must contain)
 BAD_JSON = [
-    pytest.param("{not json", ["is not valid JSON"], id="syntax"),
+    pytest.param("{not json", ["not a valid JSON file"], id="syntax"),
     pytest.param("[1, 2]", ["JSON object", "list"], id="not-an-object"),
     pytest.param(_bad(peak_flops_per_s=_DROP), ["missing required field", "'peak_flops_per_s'"], id="missing"),
     pytest.param(_bad(overhead=1e-5), ["unknown field", "'overhead'"], id="typo"),
@@ -97,6 +103,27 @@ BAD_JSON = [
     pytest.param(_bad(name=3), ["'name'", "3"], id="name"),
     pytest.param(_bad(meta=[1]), ["'meta'"], id="meta"),
     pytest.param(_bad().replace("2e-05", "NaN"), ["NaN"], id="nan"),
+    # issue 10: a kind that does not exist is an error listing the valid ones
+    pytest.param(
+        _bad(efficiency={"Conv1x1": 0.6}), ["'efficiency'", "'Conv1x1'", "valid kinds", "Conv <k>x<k>"], id="kind-typo"
+    ),
+    pytest.param(_bad(overhead_by_kind_s={"Conv 3x5": 1e-6}), ["'Conv 3x5'", "valid kinds"], id="kind-bad-kernel"),
+    pytest.param(_bad(efficiency={"Conv 1x1 @nchwc": 1.0}), ["'nchwc'", "paths"], id="undeclared-path"),
+    # wrong JSON types anywhere: one-line errors naming the field
+    pytest.param(_bad(name=["a"]), ["'name'", "string"], id="name-list"),
+    pytest.param(_bad(runtime={"a": 1}), ["'runtime'", "string"], id="runtime-table"),
+    pytest.param(_bad(paths=[1]), ["'paths'", "table"], id="paths-list"),
+    pytest.param(_bad(paths={"Conv 1x1": "nchwc"}), ["'paths.Conv 1x1'", "table"], id="path-rule-string"),
+    pytest.param(
+        _bad(paths={"Conv 1x1": {"path": "a", "channels_multiple_of": "4", "otherwise": "b"}}),
+        ["channels_multiple_of", "'4'"],
+        id="path-rule-type",
+    ),
+    pytest.param(_bad(channel_block={"x": 16}), ["'channel_block'", "'x'"], id="block-unknown-path"),
+    pytest.param(_bad(transitions={"a-b": {"efficiency": 1}}), ["'transitions'", "'a-b'"], id="transition-key"),
+    pytest.param(_bad(default_efficiency="1"), ["'default_efficiency'", "'1'"], id="fallback-string"),
+    pytest.param(_bad(overhead_network_s=-1), ["'overhead_network_s'", ">= 0"], id="network-overhead"),
+    pytest.param(_bad(peak_flops_per_s=10**400), ["'peak_flops_per_s'", "finite"], id="huge-integer"),
     pytest.param(_bad().replace("2e-05", "Infinity"), ["Infinity"], id="infinity"),
 ]
 
@@ -134,9 +161,15 @@ def test_bad_toml_profiles(tmp_path, text, pieces):
 def test_missing_and_binary_files(tmp_path):
     with pytest.raises(ProfileError, match="nowhere.json' does not exist"):
         load_profile(tmp_path / "nowhere.json")
+    for bad, what in ((None, "must be a string or path"), (tmp_path, "is a folder")):
+        with pytest.raises(ProfileError, match=what):
+            load_profile(bad)
+    os.mkfifo(tmp_path / "fifo.json")  # reading it would block: refused before opening
+    with pytest.raises(ProfileError, match="is a FIFO"):
+        load_profile(tmp_path / "fifo.json")
     binary = tmp_path / "b.json"
     binary.write_bytes(b"\xff\xfe\x00")
-    with pytest.raises(ProfileError, match="is not UTF-8 text"):
+    with pytest.raises(ProfileError, match="not a valid JSON"):
         load_profile(binary)
 
 
@@ -158,3 +191,33 @@ def test_constructor_validates_too():
 
 def test_ridge_point():
     assert DeviceProfile(2e11, 1e10).ridge_flops_per_byte == 20.0
+
+
+def test_deep_nesting_is_a_profile_error(tmp_path):
+    path = tmp_path / "deep.json"
+    path.write_text('{"meta": ' + "[" * 100_000 + "]" * 100_000 + "}")
+    with pytest.raises(ProfileError, match="deep|not a valid"):
+        load_profile(path)
+
+
+def test_path_rules_and_padding():
+    """The path rule as ORT behaves (issue 12's probe: 1x1 convs on NCHWc when C_in < 16 or C_in % 4 == 0)."""
+    p = DeviceProfile(
+        1e11,
+        1e10,
+        efficiency={"Conv 1x1 @nchwc": 1.0, "Conv 1x1 @FusedConv": 1.0},
+        paths={
+            "Conv 1x1": {"path": "nchwc", "channels_multiple_of": 4, "channels_below": 16, "otherwise": "FusedConv"},
+            "Avg Pool": {"same_as_input": True},
+        },
+        channel_block={"nchwc": 16},
+    )
+    assert [p.path_of("Conv 1x1", c, "x") for c in (9, 14, 16, 19, 38, 76, 153)] == [
+        "nchwc", "nchwc", "nchwc", "FusedConv", "FusedConv", "nchwc", "FusedConv"
+    ]  # fmt: skip
+    assert p.path_of("Avg Pool", 19, "FusedConv") == "FusedConv"
+    assert p.path_of("FC", 10, "nchwc") == ""  # no rule: one path
+    # Output channels pad to whole blocks; input channels only from one block up (the RGB input stays 3).
+    assert [p.padded(c, "nchwc") for c in (9, 16, 19, 153)] == [16, 16, 32, 160]
+    assert [p.padded(c, "nchwc", "input") for c in (3, 11, 19)] == [3, 11, 32]
+    assert p.padded(19, "FusedConv") == 19

@@ -125,7 +125,13 @@ def test_vectorised_channel_rounding_is_scale_channels(channels, alpha):
 
 @pytest.mark.parametrize(
     ("kernel", "stride", "padding", "ceil_mode"),
-    [(k, s, p, c) for k in (1, 2, 3, 5, 7, 11) for s in (1, 2, 3, 4) for p in ("same", 0, 1, 2, 3) for c in (0, 1)],
+    [
+        (k, s, p, c)
+        for k in (1, 2, 3, 5, 7, 11)
+        for s in (1, 2, 3, 4)
+        for p in ("tf_same", 0, 1, 2, 3, (0, 1), (2, 0))
+        for c in (0, 1)
+    ],
 )
 def test_vectorised_size_rule_is_window_out_size(kernel, stride, padding, ceil_mode):
     n = np.arange(1, 260)

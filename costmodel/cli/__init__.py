@@ -33,6 +33,7 @@ COMMANDS: tuple[str, ...] = (
     "run",
     "profile",
     "export-onnx",
+    "convert-weights",
     "calibrate",
     "latency",
     "validate-latency",

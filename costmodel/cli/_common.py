@@ -15,15 +15,31 @@ from ..spec.network import Network
 FORMATS = ("table", "csv", "json", "markdown")
 
 
+def add_flavour_argument(parser: argparse.ArgumentParser | argparse._ArgumentGroup, default: str | None) -> None:
+    """--flavour: which framework's MobileNetV1 (costmodel.spec.flavours)."""
+    from ..spec.flavours import FLAVOURS
+
+    parser.add_argument(
+        "--flavour",
+        choices=list(FLAVOURS),
+        default=default,
+        help="which framework's MobileNetV1: padding, activation, batch norm, classifier "
+        "(default paper" + ("" if default else "; with --weights, the file's") + ")",
+    )
+
+
 def add_network_arguments(parser: argparse.ArgumentParser) -> None:
-    """--alpha, --resolution, --rho, --shallow, --full-conv, --num-classes: one MobileNetV1 configuration."""
+    """--alpha, --resolution, --rho, --shallow, --full-conv, --num-classes, --flavour: one MobileNetV1."""
     g = parser.add_argument_group("network")
-    g.add_argument("--alpha", type=float, default=1.0, help="width multiplier α > 0 (default 1.0)")
-    g.add_argument("--resolution", type=int, default=224, help="input resolution >= 32 (default 224)")
+    g.add_argument("--alpha", type=float, default=None, help="width multiplier α > 0 (default 1.0)")
+    g.add_argument("--resolution", type=int, default=None, help="input resolution >= 32 (default 224)")
     g.add_argument("--rho", type=float, default=None, help="resolution multiplier ρ in (0, 1]: round(ρ·resolution)")
     g.add_argument("--shallow", action="store_true", help="Shallow MobileNet: drop the five 14x14x512 blocks")
     g.add_argument("--full-conv", action="store_true", help="Conv MobileNet: full 3x3 convs, not separable")
-    g.add_argument("--num-classes", type=int, default=1000, help="classifier outputs (default 1000)")
+    g.add_argument(
+        "--num-classes", type=int, default=None, help="classifier outputs (default the flavour's: 1000, tfslim 1001)"
+    )
+    add_flavour_argument(g, None)
 
 
 def add_source_arguments(parser: argparse.ArgumentParser) -> None:
@@ -43,7 +59,13 @@ def add_variant_arguments(parser: argparse.ArgumentParser, num_classes: bool = T
     parser.add_argument("--shallow", action="store_true", help="Shallow MobileNet: drop the five 14x14x512 blocks")
     parser.add_argument("--full-conv", action="store_true", help="Conv MobileNet: full 3x3 convs, not separable")
     if num_classes:
-        parser.add_argument("--num-classes", type=int, default=1000, help="classifier outputs (default 1000)")
+        parser.add_argument(
+            "--num-classes",
+            type=int,
+            default=None,
+            help="classifier outputs (default the flavour's: 1000, tfslim 1001)",
+        )
+    add_flavour_argument(parser, "paper")
 
 
 def network_from_args(args: argparse.Namespace) -> Network:
@@ -52,13 +74,14 @@ def network_from_args(args: argparse.Namespace) -> Network:
     spec, name = getattr(args, "spec", None), getattr(args, "network", None)
     if spec is not None or name not in (None, "mobilenet_v1"):
         mobilenet_only = {
-            "--alpha": args.alpha != 1.0,
+            "--alpha": args.alpha is not None,
             "--rho": args.rho is not None,
             "--shallow": args.shallow,
             "--full-conv": args.full_conv,
+            "--flavour": getattr(args, "flavour", None) is not None,
         }
         given = [flag for flag, on in mobilenet_only.items() if on]
-        if spec is not None and (args.resolution != 224 or args.num_classes != 1000):
+        if spec is not None and (args.resolution is not None or args.num_classes is not None):
             given += ["--resolution/--num-classes"]
         if given:
             what = f"--spec {spec}" if spec is not None else f"--network {name}"
@@ -67,15 +90,20 @@ def network_from_args(args: argparse.Namespace) -> Network:
             return Network.load(spec)
         from ..spec.zoo import network
 
-        return network(name, resolution=args.resolution, num_classes=args.num_classes)
+        return network(
+            name,
+            resolution=224 if args.resolution is None else args.resolution,
+            num_classes=1000 if args.num_classes is None else args.num_classes,
+        )
     return mobilenet_v1(
-        args.alpha,
-        args.resolution,
+        1.0 if args.alpha is None else args.alpha,
+        224 if args.resolution is None else args.resolution,
         rho=args.rho,
         shallow=args.shallow,
         separable=not args.full_conv,
         num_classes=args.num_classes,
-        activation=getattr(args, "activation", "relu"),  # only the reference commands offer --activation
+        activation=getattr(args, "activation", None),  # only the reference commands offer --activation
+        flavour=getattr(args, "flavour", None) or "paper",
     )
 
 

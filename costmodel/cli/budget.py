@@ -40,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
     from ..paper.accuracy import frontier
     from ..report.tables import render
 
-    variant = {"shallow": args.shallow, "separable": not args.full_conv}
+    variant = {"shallow": args.shallow, "separable": not args.full_conv, "flavour": args.flavour}
     if args.frontier:
         given = {"--mult-adds": args.mult_adds, "--params": args.params, "--alpha": args.alpha}
         others = [f for f, v in {**given, "--resolution": args.resolution}.items() if v is not None]

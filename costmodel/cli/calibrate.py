@@ -1,4 +1,4 @@
-"""``costmodel calibrate``: measure this machine and write a latency profile (JSON)."""
+"""``costmodel calibrate``: measure this machine with a runtime and write a latency profile (JSON)."""
 
 from __future__ import annotations
 
@@ -9,20 +9,43 @@ from ..checks import dump_json
 from ..errors import ProfileError
 from ._common import add_threads_argument, apply_threads, int_at_least, positive_int
 
-#: Why the latency commands measure on one BLAS thread by default.
-BLAS_THREADS_WHY = ": on a shared machine a multi-threaded matrix product stalls whenever another process takes a core"
+#: Why the latency commands measure on one thread by default.
+BLAS_THREADS_WHY = (
+    ": on a shared machine a multi-threaded matrix product stalls whenever another process takes a core; "
+    "with --runtime onnxruntime, ONNX Runtime's intra-op threads, spinning off"
+)
+RUNTIME_HELP = (
+    "what measures the layers: numpy (the reference executor, default) or onnxruntime (the exported model in "
+    "ONNX Runtime, per node from its profiler; needs the [onnx] extra)"
+)
 
 NAME = "calibrate"
-HELP = "measure this machine (micro-benchmarks + per-layer timings) and write a latency profile"
+HELP = "measure this machine (micro-benchmarks + per-layer timings with a runtime) and write a latency profile"
+
+
+def add_runtime_argument(parser: argparse.ArgumentParser, default: str | None = "numpy") -> None:
+    parser.add_argument("--runtime", choices=("numpy", "onnxruntime"), default=default, help=RUNTIME_HELP)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", help="write the profile (JSON) to this file instead of standard output")
+    add_runtime_argument(parser)
     parser.add_argument(
-        "--repeats", type=positive_int, default=7, help="timed passes per configuration and round (default 7)"
+        "--fit-network",
+        action="append",
+        default=[],
+        metavar="NAME|FILE",
+        help="also fit on this network (a built-in name or a JSON spec file), to calibrate layer kinds "
+        "MobileNetV1 does not have; repeatable",
     )
     parser.add_argument(
-        "--rounds", type=positive_int, default=5, help="round-robin rounds; the fastest round counts (default 5)"
+        "--repeats",
+        type=positive_int,
+        default=None,
+        help="timed passes per network and round (default 7 with numpy, 20 with onnxruntime)",
+    )
+    parser.add_argument(
+        "--rounds", type=positive_int, default=5, help="round-robin rounds; the best round counts (default 5)"
     )
     parser.add_argument(
         "--quick",
@@ -39,27 +62,46 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--statistic",
         choices=("min", "median"),
         default="min",
-        help="summary of the timed passes: the fastest pass (default; reproducible on a busy machine) or the "
-        "median; validation uses the profile's",
+        help="numpy: summary of the timed passes, the fastest pass (default; reproducible on a busy machine) or "
+        "the median; validation uses the profile's",
     )
     add_threads_argument(parser, 1, BLAS_THREADS_WHY)
+
+
+def fit_networks(names: list[str]) -> list:
+    """Networks from ``--fit-network`` values: a JSON spec file if the value ends in .json, else a zoo name."""
+    from ..spec.network import Network
+    from ..spec.zoo import network
+
+    return [Network.load(name) if name.lower().endswith(".json") else network(name) for name in names]
 
 
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    if args.out and not Path(args.out).parent.is_dir():  # fail before measuring, not after
-        raise ProfileError(f"cannot write profile {args.out!r}: folder {str(Path(args.out).parent)!r} does not exist")
-    apply_threads(args.threads)
-    from ..latency.calibrate import FIT_CONFIGS, calibrate
+    if args.out:  # fail before measuring, not after
+        out = Path(args.out)
+        if out.suffix.lower() != ".json":
+            raise ProfileError(f"cannot write profile {args.out!r}: profiles are written as JSON; use a .json name")
+        if not out.parent.is_dir():
+            raise ProfileError(f"cannot write profile {args.out!r}: folder {str(out.parent)!r} does not exist")
+    if args.seed < 0:
+        raise ProfileError(f"--seed must be >= 0, got {args.seed}")
+    extra = fit_networks(args.fit_network)
+    apply_threads(args.threads if args.runtime == "numpy" else 1)
+    from ..latency.calibrate import FIT_CONFIGS_BY_RUNTIME, calibrate
     from ..latency.profiles import save_profile
 
     def progress(message: str) -> None:
         print(message, file=sys.stderr, flush=True)
 
-    quick = {"matmul_n": 512, "copy_bytes": 32 * 2**20, "min_seconds": 0.05, "configs": FIT_CONFIGS[:2]}
+    configs = FIT_CONFIGS_BY_RUNTIME[args.runtime]
+    quick = {"matmul_n": 512, "copy_bytes": 32 * 2**20, "min_seconds": 0.05, "configs": configs[:2]}
     options = quick if args.quick else {}
     profile = calibrate(
+        runtime=args.runtime,
+        networks=extra,
+        threads=max(args.threads, 1),
         repeats=args.repeats,
         rounds=args.rounds,
         seed=args.seed,

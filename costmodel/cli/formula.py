@@ -23,7 +23,7 @@ def run(args: argparse.Namespace) -> int:
     from ..counting.closed_form import closed_form
     from ..report.tables import records, render
 
-    cf = closed_form(args.shallow, not args.full_conv, args.num_classes)
+    cf = closed_form(args.shallow, not args.full_conv, args.num_classes, args.flavour)
     df = cf.table()
     where = (
         f"exact when alpha is a multiple of {cf.alpha_step} (every int(c*alpha) == c*alpha) and the "

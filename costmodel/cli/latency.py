@@ -1,4 +1,4 @@
-"""``costmodel latency``: predicted per-layer and total latency of one configuration on a device profile."""
+"""``costmodel latency``: predicted per-layer and total latency of one network on a device profile."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from ..checks import dump_json
 from ._common import (
     add_format_argument,
     add_network_arguments,
+    add_source_arguments,
     add_threads_argument,
     apply_threads,
     emit,
@@ -23,6 +24,7 @@ HELP = "predicted per-layer latency (roofline: compute- or memory-bound) beside 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_network_arguments(parser)
+    add_source_arguments(parser)
     parser.add_argument(
         "--profile",
         help="device profile (.json or .toml, e.g. from 'costmodel calibrate'); without one, peak FLOP/s and "
@@ -42,6 +44,10 @@ def run(args: argparse.Namespace) -> int:
     from ..report.tables import records, render
 
     network = network_from_args(args)
+    if args.batch < 1 or isinstance(args.batch, bool):
+        from ..errors import SpecError
+
+        raise SpecError(f"--batch must be a positive integer, got {args.batch}")
     if args.profile is not None:
         profile = load_profile(args.profile)
     else:
@@ -51,7 +57,9 @@ def run(args: argparse.Namespace) -> int:
             "costmodel latency: no --profile; measuring peak FLOP/s and bandwidth (every efficiency 1, no overhead)",
             file=sys.stderr,
         )
-        profile = DeviceProfile(measure_peak_flops(), measure_bandwidth(), name="uncalibrated roofline")
+        profile = DeviceProfile(
+            measure_peak_flops(), measure_bandwidth(), default_efficiency=1.0, name="uncalibrated roofline"
+        )
     pred = predict(network, profile, batch=args.batch)
     df = prediction_table(pred)
     if args.format == "json":
@@ -64,6 +72,7 @@ def run(args: argparse.Namespace) -> int:
                 "mult_adds": pred.mult_adds,
                 "predicted_seconds": pred.seconds,
                 "predicted_seconds_by_kind": pred.by_kind(),
+                "extrapolated": pred.extrapolated,
                 "layers": records(df),
             },
             indent=2,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from ._common import add_network_arguments, apply_threads, network_from_args, positive_int
-from ._reference import add_reference_arguments, weights_from_args
+from ._common import add_network_arguments, apply_threads, positive_int
+from ._reference import add_reference_arguments, network_and_weights
 
 NAME = "run"
 HELP = "classify an image with the NumPy reference implementation: top-5 classes and latency"
@@ -36,14 +36,13 @@ def run(args: argparse.Namespace) -> int:
     from ..reference.images import load_image, random_image
     from ..reference.kernels import softmax
 
-    network = network_from_args(args)
-    weights = weights_from_args(network, args)
+    network, weights = network_and_weights(args)
     size = network.input_size
     image = load_image(args.image, size) if args.image is not None else random_image(size, seed=args.seed)
-    prepared = prepare(network, weights, padding=args.padding, threads=threads)
+    prepared = prepare(network, weights, threads=threads)
     del weights
     start = time.perf_counter()
-    logits = forward(network, prepared, image, padding=args.padding)
+    logits = forward(network, prepared, image)
     first_ms = 1e3 * (time.perf_counter() - start)
     finite = np.isfinite(np.asarray(logits))
     bad = int(finite.size - np.count_nonzero(finite))
@@ -55,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
     times_ms = []
     for _ in range(args.repeats):
         start = time.perf_counter()
-        forward(network, prepared, image, padding=args.padding)
+        forward(network, prepared, image)
         times_ms.append(1e3 * (time.perf_counter() - start))
     probabilities = softmax(logits)[0]
     top = np.argsort(-probabilities, kind="stable")[: args.top]

@@ -39,7 +39,9 @@ def run(args: argparse.Namespace) -> int:
         shallow=args.shallow,
         separable=not args.full_conv,
         num_classes=args.num_classes,
+        flavour=args.flavour,
     )
     df = df.assign(mult_adds_millions=df["mult_adds"] / 1e6, params_millions=df["params"] / 1e6)
-    emit(render(df, args.format, title="MobileNetV1 sweep (paper convention)", float_digits=3), args.out)
+    title = "MobileNetV1 sweep (paper convention)" + ("" if args.flavour == "paper" else f", {args.flavour} flavour")
+    emit(render(df, args.format, title=title, float_digits=3), args.out)
     return 0

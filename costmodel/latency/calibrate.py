@@ -24,21 +24,23 @@ calibration takes a few seconds. Progress goes to ``progress`` (stderr in the CL
 from __future__ import annotations
 
 import datetime
-import itertools
+import math
 import os
 import platform
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from ..checks import positive_int
+from ..counting.engine import count
 from ..errors import ProfileError
 from ..spec.mobilenet import mobilenet_v1
 from ..spec.network import Network
-from .model import predict
-from .profiles import DeviceProfile
+from .model import geometry, predict
+from .profiles import INPUT_PATH, DeviceProfile
+from .runtimes import RUNTIMES, Measurement, cpu_model, runtime_version
 
 __all__ = [
     "FIT_CONFIGS",
@@ -117,15 +119,6 @@ def _timed(fn: Callable[[], object]) -> float:
     return time.perf_counter() - start
 
 
-@dataclass(frozen=True, slots=True, eq=False)
-class Measurement:
-    """Measured latency of one network at batch 1: seconds per layer and of the whole forward pass."""
-
-    network: Network
-    layer_s: Mapping[str, float]  # {layer name: seconds}, network order
-    forward_s: float  # seconds of one whole forward pass
-
-
 #: How the passes of one round are summarised: "median" (typical latency) or "min" (least-disturbed pass:
 #: the most reproducible figure on a shared machine, where other processes take the core now and then).
 STATISTICS = ("min", "median")
@@ -196,26 +189,114 @@ def measure_networks(
 
 
 def _nnls(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Least squares ``min |a x - b|`` with ``x >= 0``, by trying every support (a has only a few columns).
+    """Least squares ``min |a x - b|`` with ``x >= 0`` (Lawson and Hanson's active-set method).
 
-    a : ndarray, shape (rows, k), k <= 10; b : ndarray, shape (rows,). Returns x, shape (k,).
+    a : ndarray, shape (rows, k); b : ndarray, shape (rows,). Returns x, shape (k,). Columns are scaled to unit
+    norm first (the unknowns mix seconds per roofline second and seconds).
     """
+    scale = np.linalg.norm(a, axis=0)
+    scale[scale == 0] = 1.0
+    a = a / scale
     k = a.shape[1]
-    if k > 10:
-        raise ValueError(f"_nnls is exhaustive; {k} unknowns is too many")
-    best_x, best_r = np.zeros(k), float(b @ b)
-    for size in range(1, k + 1):
-        for support in itertools.combinations(range(k), size):
-            cols = list(support)
-            sol, *_ = np.linalg.lstsq(a[:, cols], b, rcond=None)
-            if np.any(sol < 0):
-                continue
-            r = b - a[:, cols] @ sol
-            if float(r @ r) < best_r - 1e-300:
-                best_r = float(r @ r)
-                best_x = np.zeros(k)
-                best_x[cols] = sol
-    return best_x
+    x = np.zeros(k)
+    passive = np.zeros(k, dtype=bool)
+    tol = 1e-12 * max(1.0, float(np.abs(a).sum()))
+    for _ in range(3 * k + 3):
+        w = a.T @ (b - a @ x)
+        if passive.all() or float(np.max(np.where(passive, -np.inf, w))) <= tol:
+            break
+        passive[int(np.argmax(np.where(passive, -np.inf, w)))] = True
+        while True:
+            z = np.zeros(k)
+            z[passive] = np.linalg.lstsq(a[:, passive], b, rcond=None)[0]
+            if np.all(z[passive] > tol):
+                x = z
+                break
+            neg = passive & (z <= tol)
+            step = float(np.min(x[neg] / (x[neg] - z[neg])))
+            x = x + step * (z - x)
+            passive &= x > tol
+            x[~passive] = 0.0
+    return x / scale
+
+
+#: The model's terms, each of which the fit can leave out (:func:`fit_profile`'s ``terms``, the ablation):
+#: per-kind efficiency (else one for all kinds), per-kind fixed overhead, per-group overhead, kinds split by
+#: the runtime's kernel path (with channel padding), the layout changes between paths, and the whole-pass
+#: terms fitted to passes timed without the profiler (per-layer overhead, per-network overhead, the
+#: profiler's own cost per node).
+TERMS = ("efficiency", "overheads", "groups", "paths", "transitions", "network")
+
+
+def learn_paths(measurements: Sequence[Measurement]) -> tuple[dict[str, dict[str, Any]], dict[str, int]]:
+    """The kernel path rule of every kind, and the channel block of every path, from profiled runs.
+
+    For each kind, the observations are (input channels, the path the layer ran on, the previous layer's
+    path). The rule is the simplest that explains all of them: one path always; else "the path of the layer
+    before"; else the first path when the input channels are a multiple of ``m`` or fewer than ``t`` (the
+    smallest ``m`` in 1, 2, 4, ... 64 and the smallest power of two ``t`` that fit), the other path otherwise.
+    A kind no rule explains is a ProfileError naming it. The channel block of a path is the greatest common
+    divisor of the output channels its nodes' weights have (ORT pads them to whole blocks), when padding was
+    seen at all.
+    """
+    from .kinds import latency_kind
+
+    obs: dict[str, list[tuple[int, str, str]]] = {}
+    outs: dict[str, list[tuple[int, int]]] = {}  # path -> [(spec out channels, runtime's out channels)]
+    for m in measurements:
+        if not m.path_of:
+            continue
+        previous = INPUT_PATH
+        weights = {ln.layer: ln.nodes[0].input_shapes for ln in m.nodes if ln.nodes}
+        for node in m.network.nodes:
+            for leaf in node.leaves():
+                path = m.path_of.get(leaf.name)
+                if path is None:
+                    continue
+                obs.setdefault(latency_kind(leaf.layer), []).append((leaf.in_ch, path, previous))
+                shapes = weights.get(leaf.name, ())
+                if len(shapes) > 1 and len(shapes[1]) == 4:  # a convolution's weights: (out, in/groups, k, k)
+                    outs.setdefault(path, []).append((leaf.out_ch, shapes[1][0]))
+                previous = path
+    rules: dict[str, dict[str, Any]] = {}
+    for kind, rows in obs.items():
+        rule = _path_rule(rows)
+        if rule is None:
+            seen = sorted({(c, p) for c, p, _ in rows})[:8]
+            raise ProfileError(f"cannot learn the kernel path rule of {kind!r} from the runtime's profile: {seen}")
+        rules[kind] = rule
+    blocks = {}
+    for path, pairs in outs.items():
+        if any(spec != seen for spec, seen in pairs):
+            blocks[path] = math.gcd(*[seen for _, seen in pairs])
+    return rules, blocks
+
+
+def _path_rule(rows: Sequence[tuple[int, str, str]]) -> dict[str, Any] | None:
+    paths = sorted({p for _, p, _ in rows})
+    if len(paths) == 1:
+        return {"path": paths[0]}
+    if all(p == previous for _, p, previous in rows):
+        return {"same_as_input": True}
+    if len(paths) == 2:
+        for first, other in (paths, paths[::-1]):
+            for m in (1, 2, 4, 8, 16, 32, 64):
+                odd = [c for c, p, _ in rows if p == first and c % m]
+                t = 0 if not odd else 1 << max(odd).bit_length()
+                if all(c % m and c >= t for c, p, _ in rows if p == other):
+                    return {"path": first, "channels_multiple_of": m, "channels_below": t, "otherwise": other}
+    return None
+
+
+def _profiler_cost_per_node(measurements: Sequence[Measurement]) -> float:
+    """How far profiled per-node times exceed passes timed without the profiler, per node (>= 0)."""
+    costs = []
+    for m in measurements:
+        n = sum(len(ln.nodes) + len(ln.glue) for ln in m.nodes)
+        if n:
+            profiled = sum(ln.seconds + ln.glue_s for ln in m.nodes)
+            costs.append((profiled - m.forward_s) / n)
+    return max(float(np.median(costs)), 0.0) if costs else 0.0
 
 
 def fit_profile(
@@ -223,95 +304,206 @@ def fit_profile(
     bandwidth_bytes_per_s: float,
     measurements: Sequence[Measurement],
     *,
+    runtime: str = "numpy",
     dtype: str = "float32",
     name: str = "calibrated",
     meta: Mapping[str, object] | None = None,
     max_efficiency: float = MAX_EFFICIENCY,
-    overhead_by_kind: bool = True,
+    terms: Sequence[str] = TERMS,
 ) -> DeviceProfile:
-    """Fit per-layer-type efficiencies (and overheads) to per-layer times, the per-layer overhead to passes.
+    """Fit the profile's terms to measured per-layer times, and its whole-pass terms to measured passes.
 
-    Model: ``t_layer = roofline_s / e_kind + o_kind + overhead_s``, with ``0 < e_kind <= max_efficiency``,
-    ``o_kind >= 0`` and ``overhead_s >= 0``. The bound on ``e_kind`` matters for a layer type whose time is
-    almost all overhead (a softmax): without it the fit could make such a type infinitely fast.
+    Model of one layer of kind ``k`` on path ``p`` (see :mod:`costmodel.latency.model`):
+    ``t = roofline_s / e_kp + o_kp + groups x g_kp`` plus, where the path changes, ``transition_s / e_t + o_t``.
+    All of it is linear in ``1 / e`` and the overheads, so each is a non-negative least-squares problem
+    (:func:`_nnls`), one per kind and path, with every network's rows divided by its measured total (small
+    networks weigh as much as large ones: the target is the relative error of a whole network) and
+    ``e <= max_efficiency`` (a kind whose time is nearly all overhead must not become infinitely fast).
 
-    1. Per-layer least squares (see the module docstring). With ``overhead_by_kind`` (default) every layer
-       type gets its own fixed cost ``o_kind`` -- a convolution makes more library calls than a softmax -- and
-       the problem splits into one two-unknown fit per type. Without it there is one ``o`` for all types
-       and one joint fit; either way this stage's overhead goes into ``overhead_by_kind_s``.
-    2. ``overhead_s`` is then set so that whole forward passes come out right: pass time = the sum of the
-       layers' stage-1 times + layers x ``overhead_s``, least squares on relative residuals, or 0 if that
-       comes out negative. A pass costs a little more than its timed layers (input checks, the loop itself),
-       and whole-pass latency is what the model is judged on.
+    Then the whole-pass terms: a pass costs the sum of its layers plus ``overhead_s`` per layer plus
+    ``overhead_network_s``, both fitted (non-negative, relative residuals) to passes timed whole. For a
+    runtime measured with its profiler on, the per-node times first lose the profiler's own cost per node
+    (how far they exceed the unprofiled passes; in ``meta["profiler_cost_per_node_s"]``).
 
-    Parameters
-    ----------
-    peak_flops_per_s, bandwidth_bytes_per_s : float
-        From :func:`measure_peak_flops` and :func:`measure_bandwidth`.
-    measurements : sequence of Measurement
-        Per-layer and whole-pass times of the fitting configurations (:func:`measure_networks`).
+    ``terms`` (a subset of :data:`TERMS`) leaves terms out, for the ablation: without ``"efficiency"`` one
+    efficiency serves every kind; without ``"paths"`` a kind is one kind whatever path ran it.
     """
+    unknown = sorted(set(terms) - set(TERMS))
+    if unknown:
+        raise ProfileError(f"unknown model term {unknown[0]!r}; terms: {', '.join(TERMS)}")
     if not measurements:
         raise ProfileError("fit_profile needs at least one measured network")
-    base = DeviceProfile(peak_flops_per_s, bandwidth_bytes_per_s, dtype=dtype)
-    placed = [(m, [lat for lat in predict(m.network, base).layers if lat.name in m.layer_s]) for m in measurements]
-    rows: dict[str, list[tuple[float, float, float]]] = {}  # kind -> [(roofline_s, measured_s, weight)]
-    for m, layers in placed:
+    terms = set(terms)
+    paths, blocks = learn_paths(measurements) if "paths" in terms else ({}, {})
+    base = DeviceProfile(
+        peak_flops_per_s, bandwidth_bytes_per_s, paths=paths, channel_block=blocks, dtype=dtype, runtime=runtime
+    )
+    per_node = _profiler_cost_per_node(measurements) if "network" in terms else 0.0
+    rows: dict[str, list[tuple[float, float, float, float]]] = {}  # key -> [(roofline, groups, measured, w)]
+    changes: dict[str, list[tuple[float, float, float]]] = {}  # "A->B" -> [(roofline, measured, weight)]
+    placed = []
+    for m in measurements:
+        nodes = {ln.layer: ln for ln in m.nodes}
         weight = 1.0 / sum(m.layer_s.values())
-        for lat in layers:
-            rows.setdefault(lat.kind, []).append((lat.roofline_s, float(m.layer_s[lat.name]), weight))
+        layers = [g for g in geometry(m.network, base) if g.name in m.layer_s]
+        placed.append((m, layers))
+        for g in layers:
+            ln = nodes.get(g.name)
+            measured = float(m.layer_s[g.name]) - (per_node * len(ln.nodes) if ln else 0.0)
+            glue = float(m.glue_s.get(g.name, 0.0)) - (per_node * len(ln.glue) if ln else 0.0)
+            if g.transition and "transitions" in terms:
+                changes.setdefault(g.transition, []).append((g.transition_s, max(glue, 0.0), weight))
+            else:
+                measured += glue
+            rows.setdefault(base.key(g.kind, g.path), []).append((g.roofline_s, g.groups, max(measured, 0.0), weight))
     if not rows:
         raise ProfileError("fit_profile: no measured layer matches a layer of the networks")
-    kinds = list(rows)
-    # Columns: 1/e per kind, then one overhead per kind (or a shared one). x_k >= 1 / max_efficiency:
-    # substitute x_k = x_min + y_k and solve for y >= 0.
-    n_overheads = len(kinds) if overhead_by_kind else 1
-    a_rows, b_rows = [], []
-    for k, kind in enumerate(kinds):
-        for roofline, measured, weight in rows[kind]:
-            row = np.zeros(len(kinds) + n_overheads)
-            row[k] = roofline * weight
-            row[len(kinds) + (k if overhead_by_kind else 0)] = weight
-            a_rows.append(row)
-            b_rows.append(measured * weight)
-    a, b = np.array(a_rows), np.array(b_rows)
-    x_min = np.zeros(a.shape[1])
-    x_min[: len(kinds)] = 1.0 / max_efficiency
-    if overhead_by_kind:  # the problem separates: one (1/e, o) pair per kind, rows of that kind only
-        x = x_min.copy()
-        for k in range(len(kinds)):
-            mask = a[:, k] != 0
-            cols = [k, len(kinds) + k]
-            sub = a[np.ix_(mask, cols)]
-            x[cols] += _nnls(sub, b[mask] - sub @ x_min[cols])
-    else:
-        x = x_min + _nnls(a, b - a @ x_min)
-    efficiency = {kind: 1.0 / float(x[k]) for k, kind in enumerate(kinds)}
-    kind_overhead = {kind: float(x[len(kinds) + (k if overhead_by_kind else 0)]) for k, kind in enumerate(kinds)}
-    # Stage 2: wall = fitted + layers x overhead_s, least squares in relative terms (residuals / wall), so
-    # small networks, where a fixed cost matters most, weigh as much as large ones.
-    ratio, gap = [], []
-    for m, layers in placed:
-        fitted = sum(lat.roofline_s / efficiency[lat.kind] + kind_overhead[lat.kind] for lat in layers)
-        ratio.append(len(layers) / m.forward_s)
-        gap.append((m.forward_s - fitted) / m.forward_s)
-    overhead_s = max(float(np.dot(ratio, gap) / np.dot(ratio, ratio)), 0.0)
+    x_min = 1.0 / max_efficiency
+    efficiency, overhead, per_group = _fit_kinds(rows, terms, x_min)
+    transitions = {}
+    for key, entries in changes.items():
+        a = np.array([[r * w, w] for r, _, w in entries])
+        b = np.array([t * w for _, t, w in entries])
+        x = _nnls(a, b - a[:, 0] * x_min) + np.array([x_min, 0.0])
+        transitions[key] = {"efficiency": 1.0 / float(x[0]), "overhead_s": float(x[1])}
+    profile = DeviceProfile(
+        peak_flops_per_s, bandwidth_bytes_per_s, efficiency=efficiency, overhead_by_kind_s=overhead,
+        overhead_per_group_s=per_group, paths=paths, channel_block=blocks, transitions=transitions, dtype=dtype,
+        runtime=runtime, name=name,
+    )  # fmt: skip
+    overhead_s, network_s = 0.0, 0.0
+    if "network" in terms:  # wall = sum of the layers + layers x overhead_s + overhead_network_s
+        counts = [len(geometry(m.network, base)) for m, _ in placed]
+        a_rows, gaps = [], []
+        for (m, _), n in zip(placed, counts, strict=True):
+            fitted = predict(m.network, profile).seconds
+            a_rows.append([n / m.forward_s, 1.0 / m.forward_s])
+            gaps.append((m.forward_s - fitted) / m.forward_s)
+        overhead_s, network_s = (float(v) for v in _nnls(np.array(a_rows), np.array(gaps)))
+    baseline = mult_adds_baseline(measurements)
+    meta = {
+        **dict(meta or {}),
+        "terms": [t for t in TERMS if t in terms],
+        "profiler_cost_per_node_s": per_node,
+        "mult_adds_baseline": baseline,
+    }
     return DeviceProfile(
-        peak_flops_per_s,
-        bandwidth_bytes_per_s,
-        efficiency=efficiency,
-        overhead_s=overhead_s,
-        overhead_by_kind_s=kind_overhead,
-        dtype=dtype,
-        name=name,
-        meta=dict(meta or {}),
-    )
+        peak_flops_per_s, bandwidth_bytes_per_s, efficiency=efficiency, overhead_s=overhead_s,
+        overhead_by_kind_s=overhead, overhead_per_group_s=per_group, overhead_network_s=network_s, paths=paths,
+        channel_block=blocks, transitions=transitions, dtype=dtype, runtime=runtime, name=name, meta=meta,
+    )  # fmt: skip
+
+
+def _fit_kinds(
+    rows: Mapping[str, Sequence[tuple[float, float, float, float]]], terms: set[str], x_min: float
+) -> tuple[dict[str, float], dict[str, float], dict[str, float]]:
+    """1/e, fixed overhead and per-group overhead per key; one shared 1/e without the "efficiency" term."""
+    keys = list(rows)
+    cols: list[tuple[str, str]] = []  # (what, key)
+    shared = "efficiency" not in terms
+    if shared:
+        cols.append(("x", ""))
+    for key in keys:
+        if not shared:
+            cols.append(("x", key))
+        if "overheads" in terms:
+            cols.append(("o", key))
+        if "groups" in terms and len({g for _, g, _, _ in rows[key]}) > 1:
+            cols.append(("g", key))
+    index = {c: i for i, c in enumerate(cols)}
+    efficiency, overhead, per_group = {}, {}, {}
+    # Kinds do not share unknowns unless the efficiency is shared: solve each kind alone (smaller, exact).
+    groups_of_keys = [keys] if shared else [[k] for k in keys]
+    for group in groups_of_keys:
+        sub = [c for c in cols if c[1] in group or c[1] == ""]
+        a_rows, b_rows = [], []
+        for key in group:
+            for roofline, groups, measured, w in rows[key]:
+                row = np.zeros(len(sub))
+                for j, (what, k) in enumerate(sub):
+                    if what == "x" and (k == key or k == ""):
+                        row[j] = roofline * w
+                    elif k == key and what == "o":
+                        row[j] = w
+                    elif k == key and what == "g":
+                        row[j] = groups * w
+                a_rows.append(row)
+                b_rows.append(measured * w)
+        a, b = np.array(a_rows), np.array(b_rows)
+        lo = np.array([x_min if what == "x" else 0.0 for what, _ in sub])
+        x = _nnls(a, b - a @ lo) + lo
+        values = dict(zip(sub, x, strict=True))
+        for key in group:
+            efficiency[key] = 1.0 / float(values[("x", "" if shared else key)])
+            if ("o", key) in values and values[("o", key)] > 0:
+                overhead[key] = float(values[("o", key)])
+            if ("g", key) in values and values[("g", key)] > 0:
+                per_group[key] = float(values[("g", key)])
+    del index
+    return efficiency, overhead, per_group
+
+
+def mult_adds_baseline(measurements: Sequence[Measurement]) -> dict[str, float]:
+    """The proxy a search tool uses without a model: seconds = k x Mult-Adds + c, fitted to whole passes.
+
+    Non-negative least squares on relative residuals, on the same networks the profile is fitted to.
+    """
+    mult_adds = np.array([float(count(m.network).mult_adds) for m in measurements])
+    walls = np.array([m.forward_s for m in measurements])
+    k, c = _nnls(np.stack([mult_adds / walls, 1.0 / walls], axis=1), np.ones(len(walls)))
+    return {"seconds_per_mult_add": float(k), "constant_s": float(c)}
+
+
+#: Timed passes per network and round, per runtime: ONNX Runtime's passes are short (0.2-9 ms) and a pass is
+#: disturbed more often than not on a loaded 2-core machine, so it takes more of them.
+DEFAULT_REPEATS = {"numpy": 7, "onnxruntime": 20}
+
+#: Fitting configurations per runtime: (α, resolution), none of them held out (:mod:`.validate`).
+#: ONNX Runtime's must cover both of its kernel paths in every kind: channel counts that are multiples of 4
+#: (blocked NCHWc kernels: α = 0.375, 0.625, 0.875, 1.25) and counts that are not (α = 0.3, 0.45, 0.7, 1.1;
+#: α = 0.3125 has 10 channels first, below one block of 16).
+FIT_CONFIGS_BY_RUNTIME: dict[str, tuple[tuple[float, int], ...]] = {
+    "numpy": FIT_CONFIGS,
+    "onnxruntime": (
+        (0.3, 117), (0.3125, 131), (0.375, 113), (0.375, 187), (0.45, 150), (0.625, 163), (0.7, 185),
+        (0.875, 201), (1.1, 199), (1.25, 139),
+    ),
+}  # fmt: skip
+
+
+def measure(
+    runtime: str,
+    networks: Sequence[Network],
+    *,
+    repeats: int | None = None,
+    rounds: int = 5,
+    seed: int = 0,
+    threads: int = 1,
+    time_layers: TimeLayers | None = None,
+    progress: Progress = _quiet,
+    statistic: str = "min",
+) -> list[Measurement]:
+    """Measure ``networks`` with ``runtime`` ("numpy": :func:`measure_networks`; "onnxruntime":
+    :func:`costmodel.latency.runtimes.measure_onnxruntime`). ``repeats`` defaults to :data:`DEFAULT_REPEATS`."""
+    if runtime not in RUNTIMES:
+        raise ProfileError(f"runtime must be one of {', '.join(RUNTIMES)}, got {runtime!r}")
+    repeats = DEFAULT_REPEATS[runtime] if repeats is None else repeats
+    if runtime == "numpy":
+        return measure_networks(networks, repeats, rounds, seed, time_layers, progress, statistic)
+    if runtime == "onnxruntime":
+        from .runtimes import measure_onnxruntime
+
+        return measure_onnxruntime(networks, repeats, rounds, seed, threads, progress, statistic)
+    raise ProfileError(f"runtime must be one of {', '.join(RUNTIMES)}, got {runtime!r}")
 
 
 def calibrate(
-    configs: Sequence[tuple[float, int]] = FIT_CONFIGS,
+    configs: Sequence[tuple[float, int]] | None = None,
     *,
-    repeats: int = 7,
+    runtime: str = "numpy",
+    networks: Sequence[Network] = (),
+    threads: int = 1,
+    repeats: int | None = None,
     rounds: int = 5,
     matmul_n: int = 1024,
     copy_bytes: int = 128 * 2**20,
@@ -320,29 +512,44 @@ def calibrate(
     time_layers: TimeLayers | None = None,
     progress: Progress = _quiet,
     statistic: str = "min",
+    terms: Sequence[str] = TERMS,
 ) -> DeviceProfile:
-    """Measure this machine and fit a :class:`DeviceProfile` (float32, batch 1).
+    """Measure this machine and fit a :class:`DeviceProfile` (float32, batch 1) for ``runtime``.
 
     Parameters
     ----------
-    configs : sequence of (alpha, resolution)
-        The fitting configurations (default :data:`FIT_CONFIGS`, disjoint from the validation set).
+    configs : sequence of (alpha, resolution), optional
+        The fitting MobileNets (default: :data:`FIT_CONFIGS_BY_RUNTIME` of the runtime, disjoint from the
+        validation set).
+    runtime : {"numpy", "onnxruntime"}
+        What measures the layers: the reference executor or ONNX Runtime (its profiler per node).
+    networks : sequence of Network
+        More fitting networks (``--fit-network``): kinds MobileNetV1 lacks get calibrated from them.
+    threads : int
+        ONNX Runtime's intra-op threads (the CLI sets NumPy's BLAS threads before NumPy loads).
     repeats, rounds : int
-        Timed passes per network and round (:func:`measure_networks`), and the least number of runs of each
-        micro-benchmark.
+        Timed passes per network and round (default :data:`DEFAULT_REPEATS` of the runtime), and rounds.
     matmul_n, copy_bytes : int
         Sizes of the micro-benchmarks; small values make a fast, rough calibration (tests).
     min_seconds : float
         Minimum duration of each micro-benchmark (the fastest call over this window counts).
     time_layers : callable, optional
-        Replaces the reference executor's timing (a synthetic device in tests).
+        Replaces the reference executor's timing (a synthetic device in tests; NumPy runtime only).
     progress : callable
         Called with one line of text per step.
     statistic : {"min", "median"}
-        Summary of the timed passes (see :func:`measure_networks`); validate with the same one.
+        Summary of the NumPy runtime's timed passes (see :func:`measure_networks`); validate with the same one.
+    terms : sequence of str
+        The model terms to fit (:data:`TERMS`; all by default).
     """
+    if runtime not in RUNTIMES:
+        raise ProfileError(f"runtime must be one of {', '.join(RUNTIMES)}, got {runtime!r}")
+    repeats = DEFAULT_REPEATS[runtime] if repeats is None else repeats
     positive_int(repeats, "repeats", ProfileError)
     positive_int(rounds, "rounds", ProfileError)
+    positive_int(threads, "threads", ProfileError)
+    if configs is None:
+        configs = FIT_CONFIGS_BY_RUNTIME[runtime]
     start = time.perf_counter()
     progress(f"peak FLOP/s: fastest {matmul_n}x{matmul_n} float32 matrix product over {min_seconds:g} s ...")
     peak = measure_peak_flops(matmul_n, repeats, min_seconds)
@@ -350,31 +557,51 @@ def calibrate(
     progress(f"bandwidth: fastest copy of {copy_bytes / 2**20:,.0f} MiB over {min_seconds:g} s ...")
     bandwidth = measure_bandwidth(copy_bytes, repeats, min_seconds)
     progress(f"  {bandwidth / 1e9:,.2f} GB/s (ridge point {peak / bandwidth:,.1f} FLOP/byte)")
-    progress(f"per-layer timings of {len(configs)} fitting configurations, {rounds} rounds ...")
-    networks = [mobilenet_v1(alpha, resolution) for alpha, resolution in configs]
-    measurements = measure_networks(networks, repeats, rounds, seed, time_layers, progress, statistic)
+    fit_networks = [mobilenet_v1(alpha, resolution) for alpha, resolution in configs] + list(networks)
+    progress(f"{runtime}: per-layer timings of {len(fit_networks)} fitting networks, {rounds} rounds ...")
+    measurements = measure(
+        runtime, fit_networks, repeats=repeats, rounds=rounds, seed=seed, threads=threads,
+        time_layers=time_layers, progress=progress, statistic=statistic,
+    )  # fmt: skip
     meta = {
+        "runtime": runtime,
+        "runtime_version": runtime_version(runtime),
+        "threads": threads if runtime == "onnxruntime" else _blas_threads(),
+        "cpu_model": cpu_model(),
+        "dtype": "float32",
         "calibrated_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "machine": platform.machine(),
-        "processor": platform.processor() or platform.machine(),
         "python": platform.python_version(),
         "numpy": np.__version__,
-        "blas_threads": os.environ.get("OPENBLAS_NUM_THREADS", os.environ.get("OMP_NUM_THREADS", "default")),
         "cpu_count": os.cpu_count(),
+        "load_average": _load_average(),
         "fit_configs": [[alpha, resolution] for alpha, resolution in configs],
+        "fit_networks": [net.name for net in networks],
         "repeats": repeats,
         "rounds": rounds,
         "statistic": statistic,
         "matmul_n": matmul_n,
         "copy_bytes": copy_bytes,
         "min_seconds": min_seconds,
-        "executor": "synthetic" if time_layers is not None else "costmodel.reference",
+        "executor": "synthetic" if time_layers is not None else runtime,
     }
     profile = fit_profile(
-        peak, bandwidth, measurements, name=f"calibrated on {platform.node() or 'this machine'}", meta=meta
-    )
+        peak, bandwidth, measurements, runtime=runtime, name=f"{runtime} on {platform.node() or 'this machine'}",
+        meta=meta, terms=terms,
+    )  # fmt: skip
     effs = ", ".join(f"{k} {v:.3g}" for k, v in profile.efficiency.items())
-    extra = ", ".join(f"{k} {v * 1e6:.1f}" for k, v in profile.overhead_by_kind_s.items())
-    progress(f"fit: efficiency {effs}; overhead {profile.overhead_s * 1e6:,.1f} us/layer + per type (us): {extra}")
+    progress(f"fit: efficiency {effs}; overhead {profile.overhead_s * 1e6:,.2f} us/layer")
+    profile.meta["calibration_s"] = round(time.perf_counter() - start, 2)
     progress(f"done in {time.perf_counter() - start:,.1f} s")
     return profile
+
+
+def _blas_threads() -> str:
+    return os.environ.get("OPENBLAS_NUM_THREADS", os.environ.get("OMP_NUM_THREADS", "default"))
+
+
+def _load_average() -> list[float] | None:
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except OSError:  # pragma: no cover - not on every platform
+        return None

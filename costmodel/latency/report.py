@@ -29,43 +29,70 @@ _MS = 1e3  # seconds -> milliseconds
 
 @register_table("costmodel.latency.model.LatencyPrediction")
 def prediction_table(pred: LatencyPrediction) -> pd.DataFrame:
-    """One row per layer: Mult-Adds beside the predicted time, the roofline's parts and the bound.
+    """One row per leaf layer (a block's layers, then its own add or copy): Mult-Adds beside the predicted time.
 
-    The ``predicted_ms`` column adds up to ``pred.seconds`` (in ms); ``predicted_pct`` to 100.
+    Columns: the roofline's parts, the bound, the kernel path, whether the kind was extrapolated (the profile's
+    default efficiency), the block the layer belongs to. The ``predicted_ms`` column adds up to
+    ``pred.seconds`` (in ms), with a last row for the profile's per-pass overhead when it has one;
+    ``predicted_pct`` adds up to 100.
     """
     import pandas as pd
 
     total = pred.seconds
-    return pd.DataFrame(
-        [
+    rows = []
+    for top in pred.layers:
+        for lat in top.leaves():
+            rows.append(
+                {
+                    "name": lat.name,
+                    "kind": lat.kind,
+                    "path": lat.path,
+                    "block": top.name if top.parts else "",
+                    "mult_adds": lat.mult_adds,
+                    "flops": lat.flops,
+                    "bytes": lat.bytes_moved,
+                    "intensity_flops_per_byte": lat.intensity_flops_per_byte,
+                    "compute_ms": lat.compute_s * _MS,
+                    "memory_ms": lat.memory_s * _MS,
+                    "bound": lat.bound,
+                    "efficiency": lat.efficiency,
+                    "overhead_ms": lat.overhead_s * _MS,
+                    "predicted_ms": lat.seconds * _MS,
+                    "predicted_pct": 100.0 * lat.seconds / total if total else 0.0,
+                    "extrapolated": lat.extrapolated,
+                }
+            )
+    if pred.network_overhead_s:
+        rows.append(
             {
-                "name": lat.name,
-                "kind": lat.kind,
-                "mult_adds": lat.mult_adds,
-                "flops": lat.flops,
-                "bytes": lat.bytes_moved,
-                "intensity_flops_per_byte": lat.intensity_flops_per_byte,
-                "compute_ms": lat.compute_s * _MS,
-                "memory_ms": lat.memory_s * _MS,
-                "bound": lat.bound,
-                "efficiency": lat.efficiency,
-                "overhead_ms": lat.overhead_s * _MS,
-                "predicted_ms": lat.seconds * _MS,
-                "predicted_pct": 100.0 * lat.seconds / total if total else 0.0,
+                "name": "(per pass)", "kind": "Runtime", "path": "", "block": "", "mult_adds": 0, "flops": 0,
+                "bytes": 0, "intensity_flops_per_byte": 0.0, "compute_ms": 0.0, "memory_ms": 0.0, "bound": "",
+                "efficiency": 1.0, "overhead_ms": pred.network_overhead_s * _MS,
+                "predicted_ms": pred.network_overhead_s * _MS,
+                "predicted_pct": 100.0 * pred.network_overhead_s / total if total else 0.0, "extrapolated": False,
             }
-            for lat in pred.layers
-        ]
-    )
+        )  # fmt: skip
+    df = pd.DataFrame(rows)
+    if not pred.profile.paths:  # a one-path runtime: no path column to show
+        df = df.drop(columns=["path"])
+    return df
 
 
 def profile_summary(profile: DeviceProfile) -> str:
-    """One line: peak, bandwidth, ridge point and overheads of a profile."""
+    """One line: runtime, peak, bandwidth, ridge point and overheads of a profile."""
+    meta = profile.meta
+    version = f" {meta['runtime_version']}" if "runtime_version" in meta else ""
+    threads = f", {meta['threads']} thread(s)" if "threads" in meta else ""
+    paths = {p for rule in profile.paths.values() for p in (rule.get("path"), rule.get("otherwise")) if p}
     return (
-        f"profile {profile.name!r}: peak {profile.peak_flops_per_s / 1e9:,.1f} GFLOP/s, "
+        f"profile {profile.name!r} ({profile.runtime}{version}{threads}): "
+        f"peak {profile.peak_flops_per_s / 1e9:,.1f} GFLOP/s, "
         f"bandwidth {profile.bandwidth_bytes_per_s / 1e9:,.2f} GB/s, "
         f"ridge {profile.ridge_flops_per_byte:,.1f} FLOP/byte, "
-        f"overhead {profile.overhead_s * 1e6:,.1f} us/layer"
-        + "".join(f", +{v * 1e6:,.1f} us per {k}" for k, v in profile.overhead_by_kind_s.items() if v > 0)
+        f"overhead {profile.overhead_s * 1e6:,.2f} us/layer + {profile.overhead_network_s * 1e6:,.1f} us/pass, "
+        f"{len(profile.efficiency)} kinds"
+        + (f" on {len(paths)} kernel paths" if paths else "")
+        + (f", fallback efficiency {profile.default_efficiency:g}" if profile.default_efficiency is not None else "")
         + f", {profile.dtype}"
     )
 
@@ -73,12 +100,20 @@ def profile_summary(profile: DeviceProfile) -> str:
 def prediction_summary(pred: LatencyPrediction) -> str:
     """The total line, with the per-type split and how many layers are compute-bound."""
     by_kind = ", ".join(f"{k} {v * _MS:,.3f}" for k, v in pred.by_kind().items())
-    compute = sum(lat.bound == "compute" for lat in pred.layers)
-    return (
+    leaves = pred.leaves()
+    compute = sum(lat.bound == "compute" for lat in leaves)
+    text = (
         f"Total: {pred.seconds * _MS:,.3f} ms predicted for {pred.mult_adds:,} Mult-Adds "
-        f"(batch {pred.batch}); {compute} of {len(pred.layers)} layers compute-bound.\n"
-        f"By layer type (ms): {by_kind}"
+        f"(batch {pred.batch}); {compute} of {len(leaves)} layers compute-bound.\n"
+        f"By layer kind (ms): {by_kind}"
     )
+    extrapolated = sorted({lat.kind for lat in leaves if lat.extrapolated})
+    if extrapolated:
+        text += (
+            f"\nEXTRAPOLATED: the profile does not cover {', '.join(extrapolated)}; those layers use its default "
+            f"efficiency ({pred.profile.default_efficiency:g}), not a calibration"
+        )
+    return text
 
 
 @register_table("costmodel.latency.validate.ValidationResult")
@@ -101,6 +136,8 @@ def validation_tables(result: ValidationResult) -> tuple[pd.DataFrame, pd.DataFr
                 "measured_ms": c.measured_s * _MS,
                 "predicted_ms": c.predicted_s * _MS,
                 "error_pct": c.error_pct,
+                "mult_adds_baseline_error_pct": c.baseline_error_pct,
+                "extrapolated": c.extrapolated,
             }
             for c in result.configs
         ]
@@ -130,17 +167,34 @@ def validation_tables(result: ValidationResult) -> tuple[pd.DataFrame, pd.DataFr
 
 
 def validation_summary(result: ValidationResult) -> str:
-    """The headline numbers: median and max absolute error, rank correlations, against the targets."""
+    """The headline numbers against the targets, beside the Mult-Adds baseline's."""
+    accuracy, pairs = result.pairwise_accuracy
     lines = [
-        f"Held-out configurations: {len(result.configs)}",
-        f"Median absolute error of whole-network latency: {result.median_abs_error_pct:.1f} % "
-        f"(target < 15 %); max {result.max_abs_error_pct:.1f} %",
-        f"Rank correlation, predicted vs measured: Spearman {result.spearman:.3f}, Kendall tau-b "
-        f"{result.kendall_tau:.3f} (target >= 0.95); "
-        f"Mult-Adds alone: Spearman {result.mult_adds_spearman:.3f}",
+        f"Held-out networks: {len(result.configs)} ({result.profile.runtime})",
+        f"Median absolute error of whole-network latency: {result.median_abs_error_pct:.1f} % (target <= 10 %); "
+        f"max {result.max_abs_error_pct:.1f} %",
+        f"Within +-10 %: {100 * result.within_10_percent:.0f} % of networks (target >= 90 %)",
+        f"Rank correlation, predicted vs measured: Spearman {result.spearman:.3f} (target >= 0.95), Kendall tau-b "
+        f"{result.kendall_tau:.3f}; Mult-Adds alone: Spearman {result.mult_adds_spearman:.3f}",
+        f"Pairs with Mult-Adds within 20 %: {pairs}, ordered right by the model {_share(accuracy)}, "
+        f"by Mult-Adds {_share(result.mult_adds_pairwise_accuracy)}",
     ]
+    baseline = result.baseline()
+    if baseline is not None:
+        ratio = result.median_abs_error / baseline["median_abs_error"] if baseline["median_abs_error"] else float("nan")
+        lines.append(
+            f"Mult-Adds baseline (k x Mult-Adds + c, fitted on the profile's fitting networks): median "
+            f"{100 * baseline['median_abs_error']:.1f} %, max {100 * baseline['max_abs_error']:.1f} %, within +-10 % "
+            f"{100 * baseline['within_10_percent']:.0f} %; the model's median is {ratio:.2f} of it (target <= 0.33)"
+        )
+    if any(c.extrapolated for c in result.configs):
+        lines.append("EXTRAPOLATED: some networks have kinds the profile does not cover (its default efficiency)")
     if result.fitted_on_held_out:
         lines.append(
             "WARNING: the profile was fitted on checked configurations: " + ", ".join(result.fitted_on_held_out)
         )
     return "\n".join(lines)
+
+
+def _share(value: float) -> str:
+    return "n/a" if value != value else f"{100 * value:.0f} %"

@@ -1,12 +1,19 @@
-"""Check the latency model against measurement on configurations the calibration never saw.
+"""Check the latency model against measurement on networks the calibration never saw, per runtime.
 
-The held-out set (:data:`HELD_OUT`) is the paper's 16 MobileNets of Tables 6-7: α ∈ {1.0, 0.75, 0.5, 0.25}
-x resolution ∈ {224, 192, 160, 128}. For each, the reference executor measures whole forward passes and
-every layer (:func:`costmodel.latency.calibrate.measure_networks`, with the statistic the profile was calibrated
-with); the model predicts both from the profile. The result gives the signed error per configuration and per
-layer type, the median absolute error over configurations, and the rank agreement of predicted and measured
-latency (Spearman's ρ and Kendall's τ-b, implemented here with NumPy) -- what an architecture search needs is
-the right order.
+The held-out set (:data:`HELD_OUT_ALL`) is the paper's 16 MobileNets of Tables 6-7 (:data:`HELD_OUT`: α ∈
+{1.0, 0.75, 0.5, 0.25} x resolution ∈ {224, 192, 160, 128}), whose channel counts are all multiples of 8, plus
+six (:data:`HELD_OUT_MIXED`: α = 0.35, 0.6, 0.9, 0.4) with channel counts that are not multiples of 4, which
+ONNX Runtime runs on its other kernel path. Other networks can be given instead (``networks=``). For each, the
+runtime measures whole forward passes and every layer (:func:`costmodel.latency.calibrate.measure`); the model
+predicts both from the profile. The result gives:
+
+- the signed error per network and per layer kind, the median and largest absolute error;
+- the share of networks within ±10 % (nn-Meter's metric, Zhang et al., MobiSys 2021);
+- the rank agreement of predicted and measured latency (Spearman's ρ and Kendall's τ-b, implemented here with
+  NumPy), and the share of correctly ordered pairs among networks whose Mult-Adds are within 20 % of each other
+  (Spearman alone does not discriminate: Mult-Adds alone reach 0.99 on the 16 MobileNets);
+- the same for the baseline a search tool would use without a model, latency = k x Mult-Adds + c, fitted at
+  calibration on the profile's fitting networks (``meta["mult_adds_baseline"]``).
 """
 
 from __future__ import annotations
@@ -20,15 +27,20 @@ import numpy as np
 from .._hooks import table as _table
 from ..errors import ProfileError
 from ..spec.mobilenet import mobilenet_v1
-from .calibrate import Measurement, TimeLayers, measure_networks
+from ..spec.network import Network
+from .calibrate import TimeLayers, measure
 from .model import predict
 from .profiles import DeviceProfile
+from .runtimes import Measurement
 
 if TYPE_CHECKING:
     import pandas as pd
 
 __all__ = [
     "HELD_OUT",
+    "HELD_OUT_MIXED",
+    "HELD_OUT_ALL",
+    "pairwise_accuracy",
     "ConfigResult",
     "ValidationResult",
     "rankdata",
@@ -42,6 +54,23 @@ __all__ = [
 HELD_OUT: tuple[tuple[float, int], ...] = tuple(
     (alpha, resolution) for alpha in (1.0, 0.75, 0.5, 0.25) for resolution in (224, 192, 160, 128)
 )
+
+#: Held-out MobileNets whose channel counts are not all multiples of 4 (ONNX Runtime's other kernel path);
+#: none of them is a fitting configuration of either runtime.
+HELD_OUT_MIXED: tuple[tuple[float, int], ...] = (
+    (0.35, 224),
+    (0.35, 160),
+    (0.6, 224),
+    (0.6, 128),
+    (0.9, 192),
+    (0.4, 208),
+)
+
+#: The default held-out set: both kernel paths.
+HELD_OUT_ALL: tuple[tuple[float, int], ...] = HELD_OUT + HELD_OUT_MIXED
+
+#: "Close" pairs for the pairwise ranking accuracy: Mult-Adds within 20 % of each other.
+CLOSE_PAIRS = 0.2
 
 
 def rankdata(x: Sequence[float] | np.ndarray) -> np.ndarray:
@@ -99,19 +128,24 @@ def _pct(predicted: float, measured: float) -> float:
 
 @dataclass(frozen=True, slots=True)
 class ConfigResult:
-    """Predicted vs measured latency of one held-out configuration (batch 1, seconds)."""
+    """Predicted vs measured latency of one held-out network (batch 1, seconds)."""
 
-    alpha: float
+    alpha: float  # the MobileNet width multiplier; nan for another network
     resolution: int
     mult_adds: int
-    measured_s: float  # whole forward pass (fastest, or median: the profile's statistic)
+    measured_s: float  # whole forward pass (the best round)
     predicted_s: float
-    measured_by_kind_s: Mapping[str, float]  # per layer type, sums of the measured per-layer times
+    measured_by_kind_s: Mapping[str, float]  # per layer kind, sums of the measured per-layer times
     predicted_by_kind_s: Mapping[str, float]
     mult_adds_by_kind: Mapping[str, int]  # from the cost engine (paper convention)
+    name: str = ""  # the network's name
+    baseline_s: float | None = None  # k x Mult-Adds + c, when the profile carries the baseline
+    extrapolated: bool = False  # some layer kind was predicted at the profile's default efficiency
 
     @property
     def label(self) -> str:
+        if self.alpha != self.alpha:  # nan: not a MobileNetV1 configuration
+            return self.name
         return f"{self.alpha:g}-{self.resolution}" if self.alpha % 1 else f"{self.alpha:.1f}-{self.resolution}"
 
     @property
@@ -119,22 +153,60 @@ class ConfigResult:
         """Signed error of the whole network: 100 (predicted - measured) / measured."""
         return _pct(self.predicted_s, self.measured_s)
 
+    @property
+    def baseline_error_pct(self) -> float | None:
+        return None if self.baseline_s is None else _pct(self.baseline_s, self.measured_s)
+
+
+def pairwise_accuracy(
+    predicted: Sequence[float], measured: Sequence[float], mult_adds: Sequence[int], within: float = CLOSE_PAIRS
+) -> tuple[float, int]:
+    """(share of pairs ordered as measured, number of pairs) over pairs whose Mult-Adds are within ``within``.
+
+    A pair is close when the larger Mult-Adds is at most ``1 + within`` times the smaller. A pair measured equal
+    counts as ordered. NaN when there is no close pair.
+
+    >>> pairwise_accuracy([1.0, 2.0, 3.0], [1.0, 3.0, 2.0], [100, 110, 115])
+    (0.6666666666666666, 3)
+    """
+    p, m, ma = (np.asarray(v, dtype=float) for v in (predicted, measured, mult_adds))
+    i, j = np.triu_indices(len(p), k=1)
+    close = np.maximum(ma[i], ma[j]) <= (1.0 + within) * np.minimum(ma[i], ma[j])
+    i, j = i[close], j[close]
+    if not len(i):
+        return float("nan"), 0
+    agree = np.sign(p[i] - p[j]) * np.sign(m[i] - m[j]) >= 0
+    return float(np.mean(agree)), int(len(i))
+
 
 @dataclass(frozen=True, slots=True, eq=False)
 class ValidationResult:
-    """The comparison over all held-out configurations."""
+    """The comparison over all held-out networks."""
 
     profile: DeviceProfile
     configs: tuple[ConfigResult, ...]
     fitted_on_held_out: tuple[str, ...]  # labels of checked configs that the profile was fitted on (should be none)
 
+    def _errors(self) -> np.ndarray:
+        return np.array([abs(c.predicted_s / c.measured_s - 1.0) for c in self.configs])
+
+    @property
+    def median_abs_error(self) -> float:
+        """Median absolute relative error of whole-network latency (a fraction: 0.05 is 5 %)."""
+        return float(np.median(self._errors()))
+
     @property
     def median_abs_error_pct(self) -> float:
-        return float(np.median([abs(c.error_pct) for c in self.configs]))
+        return 100.0 * self.median_abs_error
 
     @property
     def max_abs_error_pct(self) -> float:
-        return float(max(abs(c.error_pct) for c in self.configs))
+        return float(100.0 * self._errors().max())
+
+    @property
+    def within_10_percent(self) -> float:
+        """Share of networks predicted within ±10 % of their measured latency (a fraction)."""
+        return float(np.mean(self._errors() <= 0.1))
 
     @property
     def spearman(self) -> float:
@@ -149,6 +221,33 @@ class ValidationResult:
         """Rank agreement of plain Mult-Adds with measured latency: the proxy the model should beat."""
         return spearman([c.mult_adds for c in self.configs], [c.measured_s for c in self.configs])
 
+    @property
+    def pairwise_accuracy(self) -> tuple[float, int]:
+        """(share of close pairs the model orders right, number of close pairs); see :func:`pairwise_accuracy`."""
+        return pairwise_accuracy(
+            [c.predicted_s for c in self.configs],
+            [c.measured_s for c in self.configs],
+            [c.mult_adds for c in self.configs],
+        )
+
+    @property
+    def mult_adds_pairwise_accuracy(self) -> float:
+        """The same share when pairs are ordered by Mult-Adds (what the Mult-Adds baseline does)."""
+        ma = [c.mult_adds for c in self.configs]
+        return pairwise_accuracy(ma, [c.measured_s for c in self.configs], ma)[0]
+
+    def baseline(self) -> dict[str, float] | None:
+        """The Mult-Adds baseline's median and max |error| (fractions), share within ±10 %, Spearman; or None."""
+        if any(c.baseline_s is None for c in self.configs):
+            return None
+        errors = np.array([abs(c.baseline_s / c.measured_s - 1.0) for c in self.configs])  # type: ignore[operator]
+        return {
+            "median_abs_error": float(np.median(errors)),
+            "max_abs_error": float(errors.max()),
+            "within_10_percent": float(np.mean(errors <= 0.1)),
+            "spearman": spearman([c.baseline_s for c in self.configs], [c.measured_s for c in self.configs]),  # type: ignore[misc]
+        }
+
     def kinds(self) -> list[str]:
         out: list[str] = []
         for c in self.configs:
@@ -156,7 +255,7 @@ class ValidationResult:
         return out
 
     def kind_errors(self) -> dict[str, tuple[float, float, float]]:
-        """{layer type: (measured s over all configs, predicted s, median |error| % per config)}."""
+        """{layer kind: (measured s over all configs, predicted s, median |error| % per config)}."""
         out = {}
         for kind in self.kinds():
             measured = [c.measured_by_kind_s.get(kind, 0.0) for c in self.configs]
@@ -166,15 +265,19 @@ class ValidationResult:
         return out
 
     def tables(self) -> tuple[pd.DataFrame, pd.DataFrame]:
-        """(per-configuration DataFrame, per-layer-type DataFrame); see :mod:`costmodel.latency.report`."""
+        """(per-configuration DataFrame, per-layer-kind DataFrame); see :mod:`costmodel.latency.report`."""
         return _table(self)  # costmodel.latency.report.validation_tables, through costmodel._hooks
 
 
 def compare(profile: DeviceProfile, measurements: Sequence[Measurement]) -> ValidationResult:
-    """Predict every measured network on ``profile`` and compare (no timing here: pure arithmetic)."""
+    """Predict every measured network on ``profile`` and compare (no timing here: pure arithmetic).
+
+    A layer's measured time includes the runtime's glue before it (layout changes), as its prediction does.
+    """
     if len(measurements) < 2:
         raise ProfileError(f"validation needs at least 2 measured networks, got {len(measurements)}")
     fitted = {(float(a), int(r)) for a, r in profile.meta.get("fit_configs", []) or []}
+    baseline = profile.meta.get("mult_adds_baseline")
     results, overlap = [], []
     for m in measurements:
         net = m.network
@@ -182,22 +285,24 @@ def compare(profile: DeviceProfile, measurements: Sequence[Measurement]) -> Vali
         measured_by_kind: dict[str, float] = {}
         predicted_by_kind: dict[str, float] = {}
         mult_adds_by_kind: dict[str, int] = {}
-        for lat in pred.layers:
+        for lat in pred.leaves():
             mult_adds_by_kind[lat.kind] = mult_adds_by_kind.get(lat.kind, 0) + lat.mult_adds
             if lat.name in m.layer_s:
-                measured_by_kind[lat.kind] = measured_by_kind.get(lat.kind, 0.0) + float(m.layer_s[lat.name])
+                seconds = float(m.layer_s[lat.name]) + float(m.glue_s.get(lat.name, 0.0))
+                measured_by_kind[lat.kind] = measured_by_kind.get(lat.kind, 0.0) + seconds
                 predicted_by_kind[lat.kind] = predicted_by_kind.get(lat.kind, 0.0) + lat.seconds
-        alpha = float(net.config.get("alpha", float("nan")))
-        result = ConfigResult(
-            alpha,
-            net.input_size,
-            pred.mult_adds,
-            m.forward_s,
-            pred.seconds,
-            measured_by_kind,
-            predicted_by_kind,
-            mult_adds_by_kind,
+        alpha = (
+            float(net.config.get("alpha", float("nan")))
+            if net.config.get("builder", "mobilenet_v1") == "mobilenet_v1"
+            else float("nan")
         )
+        baseline_s = None
+        if isinstance(baseline, Mapping):
+            baseline_s = float(baseline["seconds_per_mult_add"]) * pred.mult_adds + float(baseline["constant_s"])
+        result = ConfigResult(
+            alpha, net.input_size, pred.mult_adds, m.forward_s, pred.seconds, measured_by_kind, predicted_by_kind,
+            mult_adds_by_kind, net.name, baseline_s, pred.extrapolated,
+        )  # fmt: skip
         if (alpha, net.input_size) in fitted:
             overlap.append(result.label)
         results.append(result)
@@ -206,32 +311,46 @@ def compare(profile: DeviceProfile, measurements: Sequence[Measurement]) -> Vali
 
 def validate(
     profile: DeviceProfile,
-    configs: Sequence[tuple[float, int]] = HELD_OUT,
+    configs: Sequence[tuple[float, int]] = HELD_OUT_ALL,
     *,
-    repeats: int = 7,
+    networks: Sequence[Network] | None = None,
+    runtime: str | None = None,
+    threads: int = 1,
+    repeats: int | None = None,
     rounds: int = 5,
     seed: int = 0,
     time_layers: TimeLayers | None = None,
     progress: Callable[[str], None] = lambda message: None,
     statistic: str | None = None,
 ) -> ValidationResult:
-    """Measure every configuration with the reference executor and compare it with ``profile``'s predictions.
+    """Measure every held-out network with the runtime and compare it with ``profile``'s predictions.
 
     Parameters
     ----------
     profile : DeviceProfile
-        Usually from ``costmodel calibrate`` (fitted on :data:`~costmodel.latency.calibrate.FIT_CONFIGS`).
+        Usually from ``costmodel calibrate`` (fitted on :data:`~costmodel.latency.calibrate.FIT_CONFIGS_BY_RUNTIME`).
     configs : sequence of (alpha, resolution)
-        Default: the 16 held-out configurations.
+        Default: :data:`HELD_OUT_ALL` (both of ONNX Runtime's kernel paths).
+    networks : sequence of Network, optional
+        Other networks to check instead of ``configs``.
+    runtime : {"numpy", "onnxruntime"}, optional
+        What measures; by default the profile's own runtime.
+    threads : int
+        ONNX Runtime's intra-op threads.
     repeats, rounds : int
-        Forward passes per configuration and round, and rounds; see
-        :func:`costmodel.latency.calibrate.measure_networks`.
+        Forward passes per network and round, and rounds; see :func:`costmodel.latency.calibrate.measure`.
     time_layers : callable, optional
         Replaces the reference executor's timing (a synthetic device in tests).
     statistic : {"min", "median"}, optional
-        Summary of the timed passes; by default the one the profile was calibrated with (else "min").
+        Summary of the NumPy runtime's timed passes; by default the one the profile was calibrated with.
     """
     if statistic is None:
         statistic = str(profile.meta.get("statistic", "min"))
-    networks = [mobilenet_v1(alpha, resolution) for alpha, resolution in configs]
-    return compare(profile, measure_networks(networks, repeats, rounds, seed, time_layers, progress, statistic))
+    runtime = runtime or profile.runtime
+    if networks is None:
+        networks = [mobilenet_v1(alpha, resolution) for alpha, resolution in configs]
+    measured = measure(
+        runtime, networks, repeats=repeats, rounds=rounds, seed=seed, threads=threads, time_layers=time_layers,
+        progress=progress, statistic=statistic,
+    )  # fmt: skip
+    return compare(profile, measured)

@@ -9,10 +9,11 @@ from __future__ import annotations
 import math
 from functools import lru_cache
 from numbers import Integral, Real
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..checks import MAX_SIZE, boolean, positive_int
 from ..errors import SpecError
+from .flavours import Flavour, get_flavour
 from .layers import ACTIVATIONS, Conv2d, GlobalAvgPool, Layer, Linear, Softmax
 from .network import Network
 
@@ -149,22 +150,33 @@ def resolve_resolution(resolution: object = BASE_RESOLUTION, rho: object = None)
 
 
 @lru_cache(maxsize=1024)
-def _layers(alpha: float, shallow: bool, separable: bool, num_classes: int, activation: str) -> tuple[Layer, ...]:
+def _layers(
+    alpha: float, shallow: bool, separable: bool, num_classes: int, activation: str, flavour: Flavour
+) -> tuple[Layer, ...]:
     """The layers of one configuration. They do not depend on the resolution and are immutable, so they are
-    cached: a search loop over resolutions (or revisiting widths) builds each width once."""
+    cached: a search loop over resolutions (or revisiting widths) builds each width once. The flavour gives
+    every convolution its padding, batch-norm epsilon and batch-norm variables, and the classifier's form."""
+    f = flavour
+    bn: dict[str, Any] = {"activation": activation, "bn_scale": f.bn_scale, "bn_epsilon": f.bn_epsilon}
     ch = scale_channels(FIRST_CONV, alpha)
-    layers: list[Layer] = [Conv2d("conv1", 3, ch, 3, stride=2, activation=activation)]  # 224x224 in
+    layers: list[Layer] = [Conv2d("conv1", 3, ch, 3, stride=2, padding=f.conv_padding(3, 2, False), **bn)]  # 224 in
     for i, (stride, out) in enumerate(BLOCKS, start=1):
         if shallow and i in SHALLOW_REMOVED:
             continue
         out = scale_channels(out, alpha)
+        pad = f.conv_padding(3, stride, True)
         if separable:
-            layers.append(Conv2d(f"conv_dw_{i}", ch, ch, 3, stride=stride, groups=ch, activation=activation))
-            layers.append(Conv2d(f"conv_pw_{i}", ch, out, 1, activation=activation))
+            layers.append(Conv2d(f"conv_dw_{i}", ch, ch, 3, stride=stride, groups=ch, padding=pad, **bn))
+            layers.append(Conv2d(f"conv_pw_{i}", ch, out, 1, padding=f.conv_padding(1, 1, True), **bn))
         else:
-            layers.append(Conv2d(f"conv_full_{i}", ch, out, 3, stride=stride, activation=activation))
+            layers.append(Conv2d(f"conv_full_{i}", ch, out, 3, stride=stride, padding=pad, **bn))
         ch = out
-    layers += [GlobalAvgPool("pool"), Linear("fc", ch, num_classes), Softmax("softmax")]
+    if f.classifier == "conv":  # Keras' conv_preds, TF-slim's Logits/Conv2d_1c_1x1: a 1x1 conv on the pooled map
+        fc: Layer = Conv2d("fc", ch, num_classes, 1, padding=f.conv_padding(1, 1, False), bias=f.classifier_bias,
+                           batch_norm=False, activation=None)  # fmt: skip
+    else:
+        fc = Linear("fc", ch, num_classes, bias=f.classifier_bias)
+    layers += [GlobalAvgPool("pool"), fc, Softmax("softmax")]
     return tuple(layers)
 
 
@@ -175,8 +187,9 @@ def mobilenet_v1(
     rho: float | None = None,
     shallow: bool = False,
     separable: bool = True,
-    num_classes: int = 1000,
-    activation: str = "relu",
+    num_classes: int | None = None,
+    activation: str | None = None,
+    flavour: str | Flavour = "paper",
 ) -> Network:
     """Build MobileNetV1 as in Table 1 of the paper, or one of its variants.
 
@@ -185,7 +198,8 @@ def mobilenet_v1(
     alpha : float
         Width multiplier α > 0: every layer keeps ``int(channels * alpha)`` channels.
     resolution : int
-        Input resolution (>= 32; odd sizes allowed: a stride-2 layer on n gives ceil(n / 2)).
+        Input resolution (>= 32; odd sizes allowed: a stride-2 layer on n gives ceil(n / 2) under TF SAME,
+        floor(n / 2) in Keras' depthwise layers).
     rho : float, optional
         Resolution multiplier ρ ∈ (0, 1]; the input resolution becomes ``round(rho * resolution)``.
     shallow : bool
@@ -193,10 +207,14 @@ def mobilenet_v1(
     separable : bool
         False gives "Conv MobileNet" (Table 4): each depthwise + pointwise pair replaced by one full 3x3
         convolution (named ``conv_full_<i>``).
-    num_classes : int
-        Outputs of the fully connected classifier.
-    activation : {"relu", "relu6"}
-        The paper uses ReLU; TF-slim and Keras checkpoints use ReLU6. Costs do not depend on it.
+    num_classes : int, optional
+        Outputs of the classifier (default: the flavour's; 1000, or TF-slim's 1001).
+    activation : {"relu", "relu6"}, optional
+        Default: the flavour's (the paper ReLU; Keras, TF-slim and timm ReLU6). Costs do not depend on it.
+    flavour : {"paper", "keras", "tfslim", "timm"} or Flavour
+        Which framework's network (:mod:`costmodel.spec.flavours`): the padding of every layer, the activation,
+        the batch-norm epsilon and variables, the classifier (a 1x1 convolution for Keras and TF-slim, still
+        named ``fc``) and the input preprocessing.
 
     Returns
     -------
@@ -210,20 +228,27 @@ def mobilenet_v1(
     >>> net = mobilenet_v1(0.75, 128)
     >>> [n.name for n in net][:3], net["conv_pw_13"].out_ch, net["conv_pw_13"].out_size
     (['conv1', 'conv_dw_1', 'conv_pw_1'], 768, 4)
+    >>> keras = mobilenet_v1(0.5, 200, flavour="keras")
+    >>> keras["conv_dw_6"].out_size, keras["conv_dw_12"].out_size, mobilenet_v1(0.5, 200)["conv_dw_6"].out_size
+    (12, 6, 13)
     """
     alpha = _check_alpha(alpha)
     size = resolve_resolution(resolution, rho)
-    num_classes = positive_int(num_classes, "num_classes")
-    if activation is None or activation not in ACTIVATIONS:
+    flavour = get_flavour(flavour)
+    num_classes = flavour.num_classes if num_classes is None else positive_int(num_classes, "num_classes")
+    activation = flavour.activation if activation is None else activation
+    if activation not in ACTIVATIONS or activation is None:
         raise SpecError(f"activation must be one of {', '.join(a for a in ACTIVATIONS if a)}, got {activation!r}")
     shallow, separable = boolean(shallow, "shallow"), boolean(separable, "separable")
-    layers = _layers(alpha, shallow, separable, int(num_classes), activation)
+    layers = _layers(alpha, shallow, separable, int(num_classes), activation, flavour)
 
     variant = "shallow" if shallow else "full-conv" if not separable else "standard"
     if shallow and not separable:
         variant = "shallow full-conv"
     width = f"{alpha:g}" if "." in f"{alpha:g}" else f"{alpha:.1f}"  # the paper's "1.0", "0.75"
     label = f"MobileNetV1 {width}-{size}" + ("" if variant == "standard" else f" ({variant})")
+    if flavour.name != "paper":
+        label += f" [{flavour.name}]"
     config = {
         "alpha": alpha,
         "resolution": size,
@@ -231,5 +256,6 @@ def mobilenet_v1(
         "separable": separable,
         "num_classes": int(num_classes),
         "activation": activation,
+        "flavour": flavour.name,
     }
     return Network(layers, input_size=size, in_ch=3, name=label, config=config)

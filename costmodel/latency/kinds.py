@@ -1,0 +1,150 @@
+"""Latency kinds: which layers share one efficiency and one overhead in a device profile. One rule per type.
+
+A latency kind is the paper's Table 2 category with the kernel size always spelled out (``"Conv DW 3x3"``,
+``"Conv DW 5x5"`` and ``"Conv DW 7x7"`` are three kinds: their kernels run at different speeds). A block
+(``Residual``, ``Scale``, ``Concat``) is not a kind: its leaf layers are predicted one by one, and its own
+elementwise work (the add of a residual, the channel scaling of squeeze-and-excite, the copy of a
+concatenation) is a memory-bound operation of kind ``"Add"``, ``"Mul"`` or ``"Concat"`` (:func:`block_op`).
+
+Adding a layer type: register its kind with :func:`latency_kind` and the kind's name (or a pattern) with
+:func:`register_kind_names`, so that a profile naming it is accepted; a block type registers :func:`block_op`.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import singledispatch
+
+from ..errors import SpecError
+from ..spec.layers import (
+    AdaptiveAvgPool,
+    Add,
+    Concat,
+    Conv2d,
+    GlobalAvgPool,
+    Linear,
+    Mul,
+    Pool2d,
+    Residual,
+    Scale,
+    Softmax,
+)
+from ..spec.network import Node
+
+__all__ = ["latency_kind", "block_op", "register_kind_names", "is_latency_kind", "kind_names"]
+
+_NAMES: dict[str, re.Pattern[str]] = {}  # readable name -> full-match pattern
+
+
+def register_kind_names(*names: str) -> None:
+    """Declare kind names a profile may list; ``<k>`` in a name stands for a kernel size (``"Conv <k>x<k>"``)."""
+    for name in names:
+        first, *rest = name.split("<k>")
+        pattern = re.escape(first)
+        for i, piece in enumerate(rest):  # the first <k> captures a size, the others repeat it
+            pattern += (r"(?P<k>[1-9][0-9]*)" if i == 0 else r"(?P=k)") + re.escape(piece)
+        _NAMES[name] = re.compile(pattern)
+
+
+def is_latency_kind(name: str) -> bool:
+    """True when ``name`` is a kind some layer type can have.
+
+    >>> is_latency_kind("Conv DW 5x5"), is_latency_kind("Conv1x1"), is_latency_kind("Conv 3x5")
+    (True, False, False)
+    """
+    return any(p.fullmatch(name) for p in _NAMES.values())
+
+
+def kind_names() -> list[str]:
+    """The readable list of valid kinds, for error messages (``<k>``: any kernel size)."""
+    return list(_NAMES)
+
+
+@singledispatch
+def latency_kind(layer: object) -> str:
+    """The latency kind of a leaf layer.
+
+    >>> latency_kind(Conv2d("c", 32, 32, 5, groups=32)), latency_kind(Conv2d("p", 32, 64, 1))
+    ('Conv DW 5x5', 'Conv 1x1')
+    """
+    raise SpecError(f"no latency kind rule for layer type {type(layer).__name__}")
+
+
+@latency_kind.register
+def _(layer: Conv2d) -> str:
+    k = f"{layer.kernel}x{layer.kernel}"
+    if layer.depthwise:
+        return f"Conv DW {k}"
+    return f"Conv {k}" if layer.groups == 1 else f"Conv group {k}"
+
+
+@latency_kind.register
+def _(layer: Linear) -> str:
+    return "FC"
+
+
+@latency_kind.register
+def _(layer: Pool2d) -> str:
+    return ("Max Pool " if layer.mode == "max" else "Avg Pool ") + f"{layer.kernel}x{layer.kernel}"
+
+
+@latency_kind.register(GlobalAvgPool)
+@latency_kind.register(AdaptiveAvgPool)
+def _(layer: object) -> str:
+    return "Avg Pool"
+
+
+@latency_kind.register
+def _(layer: Softmax) -> str:
+    return "Softmax"
+
+
+@latency_kind.register
+def _(layer: Residual) -> str:
+    return "Add"
+
+
+@latency_kind.register
+def _(layer: Concat) -> str:
+    return "Concat"
+
+
+@latency_kind.register(Scale)
+@latency_kind.register(Mul)
+def _(layer: object) -> str:
+    return "Mul"  # squeeze-and-excite's channel scaling, the Scale block's merge
+
+
+@latency_kind.register
+def _(layer: Add) -> str:
+    return "Add"  # the Residual block's merge
+
+
+register_kind_names(
+    "Conv <k>x<k>", "Conv DW <k>x<k>", "Conv group <k>x<k>", "FC", "Max Pool <k>x<k>", "Avg Pool <k>x<k>",
+    "Avg Pool", "Softmax", "Add", "Mul", "Concat",
+)  # fmt: skip
+
+
+@singledispatch
+def block_op(layer: object, node: Node) -> tuple[str, int] | None:
+    """A block's own elementwise work: (kind, elements read and written per image), or None for a leaf."""
+    return None
+
+
+@block_op.register
+def _(layer: Residual, node: Node) -> tuple[str, int]:
+    out = node.out_ch * node.out_size * node.out_size
+    return "Add", 3 * out  # read the body's output and the shortcut, write the sum
+
+
+@block_op.register
+def _(layer: Scale, node: Node) -> tuple[str, int]:
+    out = node.out_ch * node.out_size * node.out_size
+    return "Mul", 2 * out + node.out_ch  # read the input and the per-channel scales, write the product
+
+
+@block_op.register
+def _(layer: Concat, node: Node) -> tuple[str, int]:
+    out = node.out_ch * node.out_size * node.out_size
+    return "Concat", 2 * out  # read every branch's output, write the concatenation
