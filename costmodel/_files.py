@@ -70,12 +70,13 @@ def _as_path(path: object, error: type[CostModelError], what: str = "an output p
 
 def _probe_folder(folder: Path, shown: str, error: type[CostModelError]) -> None:
     """Prove ``folder`` takes a new file (create and remove one): permissions, read-only mounts, root or not."""
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=".costmodel-probe.", suffix=".tmp", dir=folder)
-    except OSError as exc:
-        raise error(f"cannot write {shown!r}: folder {str(folder)!r}: {exc.strerror or exc}") from None
-    os.close(fd)
-    os.unlink(tmp)
+    with _terminate_raises():
+        try:
+            fd, tmp = tempfile.mkstemp(prefix=".costmodel-probe.", suffix=".tmp", dir=folder)
+        except OSError as exc:
+            raise error(f"cannot write {shown!r}: folder {str(folder)!r}: {exc.strerror or exc}") from None
+        os.close(fd)
+        os.unlink(tmp)
 
 
 def check_output(path: str | os.PathLike[str], error: type[CostModelError] = CostModelError) -> Path:

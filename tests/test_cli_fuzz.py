@@ -15,11 +15,16 @@ import argparse
 import contextlib
 import io
 import json
+import math
 import os
 import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from costmodel.cli import build_parser, main
 
@@ -214,7 +219,7 @@ def _snapshot(root: Path) -> dict[str, tuple[int, int, int]]:
 
 def _good_profile(tmp: Path) -> None:
     (tmp / "good-profile.json").write_text(
-        json.dumps({"peak_flops_per_s": 5e10, "bandwidth_bytes_per_s": 1e10, "name": "fuzz"})
+        json.dumps({"peak_flops_per_s": 5e10, "bandwidth_bytes_per_s": 1e10, "default_efficiency": 0.5, "name": "fuzz"})
     )
 
 
@@ -289,3 +294,144 @@ def test_bad_value_is_one_line_and_exit_2(scratch, command, option, klass, monke
     assert code == 2, (code, err, out[:300])
     assert len(lines) == 1, err
     assert _snapshot(scratch) == before, "a file was created or changed"
+
+
+# --- standard output that fails, signals: real processes ---------------------------------------------------------
+
+
+def _costmodel(*argv: str, **kwargs) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "costmodel", *argv], capture_output=True, timeout=120, **kwargs)
+
+
+def test_full_stdout_is_one_line_and_exit_2():
+    with open("/dev/full", "wb") as full:
+        proc = subprocess.run(
+            [sys.executable, "-m", "costmodel", "count"], stdout=full, stderr=subprocess.PIPE, timeout=120
+        )
+    err = proc.stderr.decode()
+    assert proc.returncode == 2 and err.count("\n") == 1 and "No space left on device" in err, err
+
+
+def test_closed_stdout_is_one_line_and_exit_2():
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import os, sys; os.close(1); from costmodel.cli import main; sys.exit(main(['count']))",
+        ],
+        stderr=subprocess.PIPE,
+        timeout=120,
+    )
+    err = proc.stderr.decode()
+    assert proc.returncode == 2 and err.count("\n") == 1 and "standard output" in err, err
+
+
+class _GonePipe(io.StringIO):
+    """Standard output whose reader went away: every write fails as a closed pipe's does (EPIPE). A real pipe
+    cannot show this on every machine: some sandboxes' pipes accept writes after the reader closed."""
+
+    def write(self, text: str) -> int:
+        raise BrokenPipeError(32, "Broken pipe")
+
+
+def test_reader_going_away_is_quiet(monkeypatch, capsys):
+    """`costmodel tables | head -1`: no traceback, nothing on stderr, exit 141 as for SIGPIPE."""
+    monkeypatch.setattr(sys, "stdout", _GonePipe())
+    assert main(["tables", "--table", "2"]) == 141
+    assert capsys.readouterr().err == ""
+
+
+def test_names_the_terminal_cannot_encode_are_escaped(tmp_path):
+    spec = tmp_path / "net.json"
+    spec.write_text(
+        json.dumps({"name": "réseau-α", "input_size": 8, "layers": [{"type": "softmax", "name": "soft-α"}]}),
+        encoding="utf-8",
+    )
+    proc = _costmodel("count", "--spec", str(spec), env={**os.environ, "PYTHONIOENCODING": "ascii"})
+    assert proc.returncode == 0, proc.stderr
+    assert b"soft-\\u03b1" in proc.stdout and proc.stderr == b""
+
+
+def test_sigterm_during_a_write_leaves_nothing(tmp_path):
+    """SIGTERM while --out is being written (the figures take seconds): no temporary file stays behind."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "costmodel", "plot", "--out", str(tmp_path / "figs")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = 60
+        import time
+
+        start = time.monotonic()
+        while not any(tmp_path.rglob("figure*.tmp")) and time.monotonic() - start < deadline:
+            time.sleep(0.01)
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=60)
+    finally:
+        proc.kill()
+    assert not list(tmp_path.rglob("*.tmp"))
+    assert not list(tmp_path.rglob("*.png")) or proc.returncode == 0  # all or none
+
+
+# --- no input makes a command print a non-finite or negative count -------------------------------------------
+
+COUNT_KEYS = ("mult_adds", "flops", "params", "elements", "bytes")
+
+
+def _walk(value, path=""):
+    if isinstance(value, dict):
+        for k, v in value.items():
+            yield from _walk(v, f"{path}.{k}")
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            yield from _walk(v, f"{path}[{i}]")
+    else:
+        yield path, value
+
+
+def _check_numbers(text: str) -> None:
+    doc = json.loads(text, parse_constant=lambda c: pytest.fail(f"non-finite {c} in JSON output"))
+    for path, value in _walk(doc):
+        if isinstance(value, float):
+            assert math.isfinite(value), path
+        last = path.rsplit(".", 1)[-1]
+        if isinstance(value, (int, float)) and any(k in last for k in COUNT_KEYS) and "minus" not in last:
+            assert value >= 0, (path, value)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    alpha=st.floats(1 / 32, 4.0),
+    resolution=st.integers(32, 2048),
+    classes=st.integers(1, 100_000),
+    convention=st.sampled_from(["paper", "thop", "ptflops+activation-ops", "keras+bn", "torch+bias-ops+pool-ops"]),
+    flags=st.lists(st.sampled_from(["--shallow", "--full-conv"]), unique=True),
+)
+def test_count_json_is_finite_and_non_negative(alpha, resolution, classes, convention, flags):
+    argv = ["count", "--alpha", repr(alpha), "--resolution", str(resolution), "--num-classes", str(classes)]
+    code, out, err = _run([*argv, "--convention", convention, *flags, "--format", "json"])
+    assert code == 0, err
+    _check_numbers(out)
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["count", "--memory", "--alpha", "3.5", "--resolution", "1999"],
+        ["count", "--network", "vgg16", "--convention", "thop"],
+        ["conventions", "--network", "googlenet"],
+        ["sweep", "--alpha", "0.03125", "64", "--resolution", "32", "4001"],
+        ["sweep", "--rho", "0.143", "1"],
+        ["formula", "--num-classes", "1"],
+        ["budget", "--mult-adds", "1e12", "--resolution", "32", "4000"],
+        ["budget", "--params", "1", "--alpha", "0.25", "1"],
+        ["latency", "--profile", "{tmp}/good-profile.json", "--alpha", "3", "--resolution", "1000", "--batch", "64"],
+        ["tables", "--table", "2", "6"],
+        ["card"],
+    ],
+)
+def test_json_outputs_are_finite_and_non_negative(argv, scratch):
+    code, out, err = _run([*(a.replace("{tmp}", str(scratch)) for a in argv), "--format", "json"])
+    assert code == 0, err
+    _check_numbers(out)

@@ -10,6 +10,7 @@ stderr, ``costmodel: error: ...``, with exit status 2 and no traceback.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import errno
 import importlib
 import os
@@ -114,7 +115,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     for stream in (sys.stdout, sys.stderr):
         if hasattr(stream, "reconfigure"):  # a name the terminal cannot encode is escaped, never a crash
-            stream.reconfigure(errors="backslashreplace")
+            with contextlib.suppress(OSError, ValueError):  # a closed stream fails later, where it is written
+                stream.reconfigure(errors="backslashreplace")
     parser = build_parser()
     args = parser.parse_args(argv)
     module = importlib.import_module(f"{__name__}.{args.command.replace('-', '_')}")

@@ -37,8 +37,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..counting.engine import count
+    from ..errors import ConventionError
     from ..report.tables import records, render
 
+    if args.memory and (args.convention != "paper" or args.formula):
+        given = [f for f, on in (("--convention", args.convention != "paper"), ("--formula", args.formula)) if on]
+        raise ConventionError(
+            f"--memory cannot be combined with {' or '.join(given)}: memory is counted one way (elements and bytes "
+            "of activations and of the weights an inference runtime stores, batch norm folded) under every convention"
+        )
     network = network_from_args(args)
     if args.memory:
         emit(_memory_text(network, args.format), args.out)

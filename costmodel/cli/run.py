@@ -42,7 +42,8 @@ def run(args: argparse.Namespace) -> int:
     prepared = prepare(network, weights, threads=threads)
     del weights
     start = time.perf_counter()
-    logits = forward(network, prepared, image)
+    with np.errstate(over="ignore", invalid="ignore"):  # an overflow is reported below, as one error
+        logits = forward(network, prepared, image)
     first_ms = 1e3 * (time.perf_counter() - start)
     finite = np.isfinite(np.asarray(logits))
     bad = int(finite.size - np.count_nonzero(finite))

@@ -175,9 +175,9 @@ MAX_WEIGHT_ARRAYS = 20_000
 def check_npz(path: str | os.PathLike[str]) -> None:
     """Check an ``.npz`` file from its zip directory and ``.npy`` headers, before any array is read.
 
-    Every member must be an ``.npy`` array whose declared uncompressed size is that of its header and data
-    (a member that would inflate to more is refused unread: zipfile stops at the declared size and checks the
-    CRC), and all the data together must fit the memory limit.
+    All the arrays together must fit the memory limit, and every member's declared uncompressed size must be
+    exactly that of its ``.npy`` header and data (zipfile stops at the declared size and checks the CRC, so a
+    member cannot inflate to more than it declares).
     """
     import numpy as np
 
@@ -193,14 +193,14 @@ def check_npz(path: str | os.PathLike[str]) -> None:
                     shape, dtype = _npy_header(f)
                     header = f.tell()
                 data = math.prod(shape) * np.dtype(dtype).itemsize
-                if info.file_size > header + data:
+                total += data
+                check_declared_bytes(source, total)
+                if info.file_size != header + data:
                     raise WeightsError(
                         f"{source}: member {info.filename!r} declares {info.file_size:,} bytes for "
-                        f"{data:,} bytes of array data"
+                        f"{data:,} bytes of array data (truncated or padded)"
                     )
-                total += data
     except WeightsError:
         raise
     except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, ValueError, OSError, KeyError) as exc:
         raise WeightsError(f"{source} is not a readable .npz weights file (truncated?): {exc}") from None
-    check_declared_bytes(source, total)

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from ..checks import positive_int
-from ..errors import SpecError
+from ..errors import LayerNotFoundError, SpecError
 from .layers import BLOCKS, MERGES, Layer, block_branches, block_merge, output_shape
 from .serialize import network_document, parse_document, parse_json, read_document
 
@@ -185,7 +185,9 @@ class Network:
             for inner in node.walk():
                 if inner.name == name:
                     return inner
-        raise KeyError(name)
+        names = [leaf.name for leaf in self.leaves()]
+        shown = ", ".join(names[:6]) + (f", ... ({len(names)} layers)" if len(names) > 6 else "")
+        raise LayerNotFoundError(f"{self.name} has no layer {name!r}; its layers are {shown}")
 
     def leaves(self) -> tuple[Node, ...]:
         """Every layer's node with blocks expanded into their sub-layers (execution order, depth first)."""
