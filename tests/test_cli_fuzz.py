@@ -353,25 +353,27 @@ def test_names_the_terminal_cannot_encode_are_escaped(tmp_path):
 
 
 def test_sigterm_during_a_write_leaves_nothing(tmp_path):
-    """SIGTERM while --out is being written (the figures take seconds): no temporary file stays behind."""
+    """SIGTERM while the figures are being written: no temporary file stays behind, and no figure either
+    (a set of files is written all or none)."""
+    import time
+
     proc = subprocess.Popen(
         [sys.executable, "-m", "costmodel", "plot", "--out", str(tmp_path / "figs")],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
     try:
-        deadline = 60
-        import time
-
         start = time.monotonic()
-        while not any(tmp_path.rglob("figure*.tmp")) and time.monotonic() - start < deadline:
-            time.sleep(0.01)
+        while not list(tmp_path.rglob(".figure*.tmp")) and time.monotonic() - start < 60:
+            time.sleep(0.005)
+        seen = list(tmp_path.rglob(".figure*.tmp"))
         proc.send_signal(signal.SIGTERM)
-        proc.wait(timeout=60)
+        code = proc.wait(timeout=60)
     finally:
         proc.kill()
-    assert not list(tmp_path.rglob("*.tmp"))
-    assert not list(tmp_path.rglob("*.png")) or proc.returncode == 0  # all or none
+    assert seen, "no temporary figure file was seen being written"
+    assert code == 128 + signal.SIGTERM
+    assert list(tmp_path.rglob("*.tmp")) == [] and list(tmp_path.rglob("*.png")) == []
 
 
 # --- no input makes a command print a non-finite or negative count -------------------------------------------
