@@ -11,7 +11,7 @@ from functools import lru_cache
 from numbers import Integral, Real
 from typing import TYPE_CHECKING, Any
 
-from ..checks import boolean, positive_int
+from ..checks import MAX_SIZE, boolean, positive_int
 from ..errors import SpecError
 from .flavours import Flavour, get_flavour
 from .layers import ACTIVATIONS, Conv2d, GlobalAvgPool, Layer, Linear, Softmax
@@ -68,6 +68,10 @@ def scale_channels(channels: int, alpha: float) -> int:
     scaled = int(channels * alpha)
     if scaled < 1:
         raise SpecError(f"alpha={alpha!r} is too small: {channels} channels would become {scaled}")
+    if scaled > MAX_SIZE:
+        raise SpecError(
+            f"alpha={alpha!r} is too large: {channels} channels would become {scaled:.3g} (at most {MAX_SIZE:,})"
+        )
     return scaled
 
 
@@ -98,7 +102,13 @@ def scale_channels_array(channels: int, alpha: np.ndarray) -> np.ndarray:
     """
     import numpy as np
 
-    scaled = (channels * np.asarray(alpha, dtype=np.float64)).astype(np.int64)
+    product = channels * np.asarray(alpha, dtype=np.float64)
+    if product.size and product.max() >= MAX_SIZE + 1:  # before the int64 cast, which would wrap around
+        big = float(np.asarray(alpha).max())
+        raise SpecError(
+            f"alpha={big!r} is too large: {channels} channels would become {channels * big:.3g} (at most {MAX_SIZE:,})"
+        )
+    scaled = product.astype(np.int64)
     if scaled.size and scaled.min() < 1:
         bad = float(np.asarray(alpha).min())
         raise SpecError(f"alpha={bad!r} is too small: {channels} channels would become {int(scaled.min())}")
@@ -127,10 +137,16 @@ def resolve_resolution(resolution: object = BASE_RESOLUTION, rho: object = None)
             raise SpecError(f"rho must be a finite number in (0, 1], got {rho!r}")
         if not 0 < float(rho) <= 1:
             raise SpecError(f"rho must be in (0, 1], got {rho!r}")
-        resolution = round(float(rho) * resolution)
+        scaled = round(float(rho) * resolution)
+        if scaled < MIN_RESOLUTION:
+            raise SpecError(
+                f"rho={rho!r} is too small: resolution round({rho!r} * {resolution}) = {scaled} is below "
+                f"{MIN_RESOLUTION}"
+            )
+        resolution = scaled
     if resolution < MIN_RESOLUTION:
         raise SpecError(f"resolution must be >= {MIN_RESOLUTION}, got {resolution!r}")
-    return resolution
+    return positive_int(resolution, "resolution")
 
 
 def _bn(flavour: Flavour, activation: str | None) -> dict[str, Any]:
@@ -260,7 +276,7 @@ def mobilenet_v1(
     flavour = get_flavour(flavour)
     if num_classes is None:
         num_classes = flavour.num_classes
-    elif type(num_classes) is not int or num_classes < 1:
+    elif type(num_classes) is not int or not 1 <= num_classes <= MAX_SIZE:
         num_classes = positive_int(num_classes, "num_classes")
     activation = flavour.activation if activation is None else activation
     if activation not in ACTIVATIONS or activation is None:
