@@ -88,7 +88,7 @@ def test_count_memory_view(capsys):
     [
         (["count", "--network", "resnet"], "unknown network 'resnet'"),
         (["count", "--network", "vgg16", "--shallow"], "--shallow cannot be combined with --network vgg16"),
-        (["count", "--spec", "/nonexistent.json"], "cannot read network document"),
+        (["count", "--spec", "/nonexistent.json"], "network document '/nonexistent.json' does not exist"),
         (["count", "--spec", "x.json", "--network", "vgg16"], "not allowed with argument"),
         (["conventions", "--network", "alexnet", "--resolution", "40"], "shrinks to nothing"),
     ],

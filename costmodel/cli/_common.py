@@ -8,6 +8,7 @@ import sys
 from collections.abc import Callable
 
 from .._files import atomic_write
+from ..checks import MAX_SIZE
 from ..errors import SpecError
 from ..spec.network import Network
 
@@ -118,35 +119,51 @@ def emit(text: str, out: str | None = None) -> None:
     atomic_write(out, lambda f: f.write((text.rstrip("\n") + "\n").encode("utf-8")))
 
 
+#: Most threads a --threads option takes (far more than any machine this runs on has cores).
+MAX_THREADS = 1024
+
 #: Environment variables that set the BLAS / OpenMP thread count; read once, when NumPy loads its BLAS.
 THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 
 
-def int_at_least(minimum: int) -> Callable[[str], int]:
-    """An argparse type: an integer >= ``minimum`` (a bad value is a one-line usage error, exit 2)."""
+def int_at_least(minimum: int, maximum: int = MAX_SIZE) -> Callable[[str], int]:
+    """An argparse type: an integer from ``minimum`` to ``maximum`` (a bad value is a one-line usage error,
+    exit 2). Every integer option has an upper bound, so that no value makes a loop endless or a count overflow.
+    """
 
     wanted = "a positive integer" if minimum == 1 else f"an integer >= {minimum}"
 
     def parse(text: str) -> int:
         try:
-            value = int(text)
+            value = int(text) if len(text) <= 30 else None
         except ValueError:
-            raise argparse.ArgumentTypeError(f"expected {wanted}, got {text!r}") from None
+            value = None
+        if value is None:
+            raise argparse.ArgumentTypeError(f"expected {wanted}, got {text[:40]!r}")
         if value < minimum:
             raise argparse.ArgumentTypeError(f"expected {wanted}, got {value}")
+        if value > maximum:
+            raise argparse.ArgumentTypeError(f"expected at most {maximum:,}, got {value}")
         return value
 
+    parse.__name__ = "int"  # argparse names the type in "invalid int value" messages
     return parse
 
 
 positive_int = int_at_least(1)
 
 
-def add_threads_argument(parser: argparse.ArgumentParser, default: int, why: str = "") -> None:
-    """``--threads N``: BLAS threads for this run (0 keeps the environment's setting)."""
+#: Every command that runs NumPy measures or computes on this many BLAS threads unless --threads says otherwise:
+#: on a shared machine a multi-threaded matrix product stalls whenever another process takes a core.
+DEFAULT_THREADS = 1
+
+
+def add_threads_argument(parser: argparse.ArgumentParser, default: int = DEFAULT_THREADS, why: str = "") -> None:
+    """``--threads N``: BLAS threads for this run; one rule for every command: default
+    :data:`DEFAULT_THREADS`, 0 keeps the environment's setting."""
     parser.add_argument(
         "--threads",
-        type=int_at_least(0),
+        type=int_at_least(0, MAX_THREADS),
         default=default,
         help=f"threads for the matrix products (sets OPENBLAS_NUM_THREADS before NumPy loads); 0 keeps the "
         f"environment's setting (default {default}){why}",

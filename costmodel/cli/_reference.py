@@ -9,7 +9,7 @@ import warnings
 from ..errors import SpecError
 from ..spec.layers import ACTIVATIONS
 from ..spec.network import Network
-from ._common import add_threads_argument, network_from_args
+from ._common import add_threads_argument, int_at_least, network_from_args
 
 
 def add_reference_arguments(parser: argparse.ArgumentParser) -> None:
@@ -27,14 +27,31 @@ def add_reference_arguments(parser: argparse.ArgumentParser) -> None:
         help="weights file: .npz (costmodel), Keras .h5 / .weights.h5, timm .safetensors; its layout sets the "
         "flavour, its shapes alpha, Keras' file name the resolution",
     )
-    g.add_argument("--seed", type=int, default=0, help="seed of the initial weights when no --weights (default 0)")
-
-    add_threads_argument(
-        parser,
-        0,
-        "; the depthwise layers use as many threads (1 with 0). On a busy machine, 1 avoids "
-        "threads waiting for each other",
+    g.add_argument(
+        "--seed",
+        type=int_at_least(0, 2**63 - 1),
+        default=0,
+        help="seed of the initial weights when no --weights (default 0)",
     )
+    g.add_argument(
+        "--memory-limit",
+        metavar="BYTES",
+        help="refuse a run estimated to need more memory than this, e.g. 16G (default: $COSTMODEL_MEMORY_LIMIT, "
+        "else 4Gi)",
+    )
+    add_threads_argument(parser, why="; the depthwise layers use as many threads (1 with 0)")
+
+
+def check_memory_for(network: Network, args: argparse.Namespace) -> None:
+    """Refuse a run estimated (from the spec, by the memory model) to need more than the memory limit."""
+    from ..reference.limits import check_memory, executor_bytes, export_bytes, memory_limit
+
+    limit = memory_limit(args.memory_limit)
+    if args.command == "export-onnx":
+        check_memory(export_bytes(network), f"exporting {network.name}", limit)
+    else:
+        batch = getattr(args, "batch", 1)
+        check_memory(executor_bytes(network, batch), f"running {network.name} on {batch} image(s)", limit)
 
 
 def network_and_weights(args: argparse.Namespace) -> tuple[Network, dict]:
@@ -43,8 +60,9 @@ def network_and_weights(args: argparse.Namespace) -> tuple[Network, dict]:
     from the arguments with weights seeded by ``--seed``."""
     from ..reference import init_weights, load_network
 
-    if not args.weights:
+    if args.weights is None:
         network = network_from_args(args)
+        check_memory_for(network, args)  # before anything is allocated
         return network, init_weights(network, seed=args.seed)
     if getattr(args, "spec", None) is not None or getattr(args, "network", None) not in (None, "mobilenet_v1"):
         raise SpecError("--weights reads MobileNetV1 weights; it cannot be combined with --spec or --network")
@@ -58,4 +76,5 @@ def network_and_weights(args: argparse.Namespace) -> tuple[Network, dict]:
             raise SpecError("--rho cannot be combined with --weights; give --resolution")
     for w in caught:
         print(f"costmodel: warning: {w.message}", file=sys.stderr)
+    check_memory_for(network, args)  # the file's arrays are checked against the spec as they are read
     return network, weights

@@ -11,8 +11,8 @@ and batch norm without gamma); the ``flavour`` column says which network each ro
 from __future__ import annotations
 
 import argparse
-import json
 
+from ..checks import dump_json
 from ..spec.network import Network
 from ._common import add_format_argument, add_network_arguments, add_source_arguments, emit, network_from_args
 
@@ -83,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
     network = network_from_args(args)
     table = rows(network)
     if args.format == "json":
-        text = json.dumps({"network": network.name, "conventions": table}, indent=2)
+        text = dump_json({"network": network.name, "conventions": table}, indent=2)
     else:
         title = f"{network.name}: counting conventions (Mult-Adds = multiply-accumulates; FLOPs = 2 x Mult-Adds)"
         frame = pd.DataFrame(table).drop(columns=["tool_count", "tool_unit"])  # the JSON form keeps them

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import json
 
+from ..checks import dump_json
 from ._common import add_format_argument, add_variant_arguments, emit
 
 NAME = "formula"
@@ -31,7 +31,7 @@ def run(args: argparse.Namespace) -> int:
         "rho = resolution / 224; elsewhere an approximation"
     )
     if args.format == "json":
-        text = json.dumps({"mult_adds": MULT_ADDS, "params": PARAMS, "applies": where, "coefficients": records(df)})
+        text = dump_json({"mult_adds": MULT_ADDS, "params": PARAMS, "applies": where, "coefficients": records(df)})
     elif args.format == "csv":
         text = render(df, "csv")
     else:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 
+from ..checks import dump_json
 from ._common import add_format_argument, add_network_arguments, apply_threads, emit, positive_int
 from ._reference import add_reference_arguments, network_and_weights
 
@@ -55,7 +56,6 @@ def _onnxruntime_seconds(network, args: argparse.Namespace) -> dict[str, float]:
 def run(args: argparse.Namespace) -> int:
     apply_threads(args.threads if args.runtime == "numpy" else 1)  # before NumPy loads
     threads = args.threads or 1  # depthwise threads
-    import json
 
     import numpy as np
 
@@ -97,7 +97,7 @@ def run(args: argparse.Namespace) -> int:
         )
     )
     if args.format == "json":
-        text = json.dumps(
+        text = dump_json(
             {
                 "network": network.name,
                 "config": dict(network.config),
@@ -109,7 +109,6 @@ def run(args: argparse.Namespace) -> int:
                 "layers": records(layers),
             },
             indent=2,
-            allow_nan=False,
         )
     elif args.format == "csv":
         text = render(layers, "csv")

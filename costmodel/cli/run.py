@@ -32,6 +32,7 @@ def run(args: argparse.Namespace) -> int:
 
     import numpy as np
 
+    from ..errors import InputError
     from ..reference import forward, prepare
     from ..reference.images import load_image, random_image
     from ..reference.kernels import softmax
@@ -41,12 +42,20 @@ def run(args: argparse.Namespace) -> int:
     size = network.input_size
     flavour = FLAVOURS.get(str(network.config.get("flavour")))  # its input preprocessing (crop, mean, std)
     pre = flavour.preprocessing if flavour is not None else None
-    image = load_image(args.image, size, pre) if args.image else random_image(size, seed=args.seed)
+    image = load_image(args.image, size, pre) if args.image is not None else random_image(size, seed=args.seed)
     prepared = prepare(network, weights, threads=threads)
     del weights
     start = time.perf_counter()
-    logits = forward(network, prepared, image)
+    with np.errstate(over="ignore", invalid="ignore"):  # an overflow is reported below, as one error
+        logits = forward(network, prepared, image)
     first_ms = 1e3 * (time.perf_counter() - start)
+    finite = np.isfinite(np.asarray(logits))
+    bad = int(finite.size - np.count_nonzero(finite))
+    if bad:  # finite but huge weights overflow float32 inside the network: say so, never print NaN
+        raise InputError(
+            f"{bad} of {finite.size} logits are NaN or infinite: float32 overflowed inside the network; the "
+            f"weights{f' in {args.weights!r}' if args.weights else ''} are too large for float32 arithmetic"
+        )
     times_ms = []
     for _ in range(args.repeats):
         start = time.perf_counter()

@@ -14,9 +14,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--table",
         type=int,
-        action="append",
+        nargs="+",
+        action="extend",
         metavar="N",
-        help="only table N (1-9); repeat for several (default: all)",
+        help="only these tables (1-9): --table 2 3 or --table 2 --table 3; each once (default: all)",
     )
     parser.add_argument(
         "--torchvision",
@@ -119,7 +120,7 @@ def run(args: argparse.Namespace) -> int:
     if args.torchvision:
         return _torchvision(args)
 
-    tables = args.table or list(TABLES)
+    tables = list(dict.fromkeys(args.table)) if args.table else list(TABLES)  # each once, in the order given
     df = all_tables(tables)  # validates the table numbers
     if args.format in ("csv", "json"):
         emit(render(df, args.format), args.out)

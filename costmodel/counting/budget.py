@@ -113,8 +113,17 @@ def largest_alpha(
     if not fits(cost(lo)):
         return None
     hi = 2 * lo  # find a step over budget by doubling, then bisect: fits(lo) and not fits(hi)
-    while fits(cost(hi)):
-        lo, hi = hi, 2 * hi
+    try:
+        while fits(cost(hi)):
+            lo, hi = hi, 2 * hi
+    except SpecError:  # wider networks than this are beyond int64 counts (or α's channel limit)
+        budget = " and ".join(
+            f"{b:g} {what}" for b, what in ((mult_adds_budget, "Mult-Adds"), (params_budget, "params")) if b is not None
+        )
+        raise SpecError(
+            f"the budget of {budget} is too large: every alpha up to {lo / lattice:g} fits at resolution "
+            f"{resolution}, and wider networks are beyond what the sweep counts; give a smaller budget"
+        ) from None
     while hi - lo > 1:
         mid = (lo + hi) // 2
         lo, hi = (mid, hi) if fits(cost(mid)) else (lo, mid)

@@ -103,17 +103,36 @@ class Convention:
     def with_options(self, *options: str) -> Convention:
         """This convention with named options (see :data:`OPTIONS`) switched on.
 
-        >>> get_convention("paper").with_options("bias", "bn").name
+        Options compose as a set: the order does not matter, repeating one changes nothing, and adding one
+        never lowers a count (each option raises its fields to at least its value, so ``keras+bn`` keeps
+        Keras' four batch-norm weights per channel). The name lists the options once, in :data:`OPTIONS`
+        order.
+
+        >>> get_convention("paper").with_options("bn", "bias").name
         'paper+bias+bn'
+        >>> get_convention("paper+bn-stats+bn") == get_convention("paper+bn+bn-stats")
+        True
         """
+        if not options:
+            return self
+        parts = self.name.split("+")
+        while len(parts) > 1 and parts[-1] in OPTIONS:
+            parts.pop()
+        chosen = set(self.name.split("+")[len(parts) :])
         changes: dict[str, Any] = {}
+        floor = 0
         for option in options:
             if option not in OPTIONS:
                 raise ConventionError(f"unknown counting option {option!r}; choose from {', '.join(OPTIONS)}")
-            changes.update(OPTIONS[option][0])
-        if not options:
-            return self
-        return replace(self, name="+".join((self.name, *options)), **changes)
+            chosen.add(option)
+            for name, value in OPTIONS[option][0].items():
+                changes[name] = max(changes.get(name, getattr(self, name)), value)  # type: ignore[call-overload]
+                if name == "activation_ops":  # every activation counts at least this; a higher rule stays
+                    floor = max(floor, value)  # type: ignore[call-overload]
+        if floor:
+            changes["activation_ops_by_kind"] = tuple((a, max(ops, floor)) for a, ops in self.activation_ops_by_kind)
+        name = "+".join((*parts, *(o for o in OPTIONS if o in chosen)))
+        return replace(self, name=name, **changes)
 
     def describe(self) -> dict[str, object]:
         """The rules as a plain dictionary (for reports and JSON)."""
@@ -128,8 +147,8 @@ OPTIONS: dict[str, tuple[dict[str, object], str]] = {
     "bias-ops": ({"bias_ops": 1}, "one Mult-Add per output element of a layer with a bias"),
     "bn-ops": ({"bn_ops": 1}, "one Mult-Add per batch-norm output element (scale and shift)"),
     "activation-ops": (
-        {"activation_ops": 1, "activation_ops_by_kind": ()},
-        "one Mult-Add per activation output element, every activation",
+        {"activation_ops": 1},
+        "at least one Mult-Add per activation output element, every activation (a preset's higher rule stays)",
     ),
     "pool-ops": ({"pool_ops": 1}, "one Mult-Add per pooling input element"),
     "elementwise-ops": (

@@ -30,6 +30,7 @@ from functools import lru_cache, singledispatch
 from itertools import product
 from typing import TYPE_CHECKING, NamedTuple, Union
 
+from ..checks import MAX_SIZE
 from ..errors import SpecError
 from ..spec.layers import (
     AdaptiveAvgPool,
@@ -44,6 +45,7 @@ from ..spec.layers import (
     Scale,
     Softmax,
     keeps_size,
+    window_out_size,
     window_out_size_array,
 )
 from ..spec.mobilenet import BASE_RESOLUTION, MIN_RESOLUTION, mobilenet_v1, scale_channels_array
@@ -240,7 +242,11 @@ def _as_1d(values: object, what: str) -> np.ndarray:
     if arr.size == 0:
         raise SpecError(f"{what} is empty: give at least one value")
     if arr.dtype == bool or not (np.issubdtype(arr.dtype, np.number)):
-        raise SpecError(f"{what} must be numbers, got {arr.dtype} (e.g. {arr.reshape(-1)[0].item()!r})")
+        first = arr.reshape(-1)[0]
+        if arr.dtype == object and all(isinstance(v, int) and not isinstance(v, bool) for v in arr.tolist()):
+            big = max(arr.tolist(), key=abs)  # Python integers NumPy could not hold in int64
+            raise SpecError(f"{what} {big} is out of range (at most {INT64_MAX:,})")
+        raise SpecError(f"{what} must be numbers, got {arr.dtype} (e.g. {getattr(first, 'item', lambda: first)()!r})")
     return arr
 
 
@@ -268,6 +274,8 @@ def _check_resolution_array(resolution: object) -> np.ndarray:
     r = r.astype(np.int64, copy=False)
     if r.min() < MIN_RESOLUTION:
         raise SpecError(f"resolution must be >= {MIN_RESOLUTION}, got {int(r[(r < MIN_RESOLUTION).argmax()])}")
+    if r.max() > MAX_SIZE:
+        raise SpecError(f"resolution must be at most {MAX_SIZE:,}, got {int(r.max())}")
     return r
 
 
@@ -279,7 +287,14 @@ def _rho_to_resolution(rho: object) -> np.ndarray:
     if bad.any():
         raise SpecError(f"rho must be in (0, 1], got {p[bad.argmax()].item()!r}")
     # round(rho * 224) as in mobilenet.resolve_resolution: np.rint and round() both round half to even
-    return _check_resolution_array(np.rint(p * BASE_RESOLUTION).astype(np.int64))
+    r = np.rint(p * BASE_RESOLUTION).astype(np.int64)
+    if r.min() < MIN_RESOLUTION:
+        small = p[r.argmin()].item()
+        raise SpecError(
+            f"rho={small!r} is too small: resolution round({small!r} * {BASE_RESOLUTION}) = {int(r.min())} is "
+            f"below {MIN_RESOLUTION}"
+        )
+    return _check_resolution_array(r)
 
 
 # --- the two factors -----------------------------------------------------------------------------
@@ -330,18 +345,25 @@ def _size_factors(s: Structure, resolution: np.ndarray) -> np.ndarray:
 
 
 def _check_int64(s: Structure, alpha_max: float, resolution_max: int) -> None:
-    """Costs grow with α and resolution; refuse a sweep whose largest point does not fit in int64."""
+    """Costs grow with α and resolution; refuse a sweep whose largest point does not fit in int64.
 
-    import numpy as np
-
-    size = {k: int(v) for k, v in enumerate(_size_factors(s, np.array([resolution_max]))[0])}
+    Computed with Python integers by the scalar size rule (the scalar engine's arithmetic, which cannot
+    overflow), so that the check itself never wraps around, whatever the resolution.
+    """
+    sizes = []
+    for chain in s.stages:
+        size = resolution_max
+        for step in chain:
+            size = 1 if step == GLOBAL[0] else window_out_size(size, *step)  # type: ignore[arg-type]
+        sizes.append(size)
     total = 0
     for t in s.terms:
         w = t.coeff * t.fixed * math.prod(int(c * alpha_max) for c in t.channels)
-        total += w * size[t.stage]
+        total += w * sizes[t.stage] ** 2
     if total > INT64_MAX:
         raise SpecError(
-            f"alpha={alpha_max!r} with resolution={resolution_max} costs {total:,} Mult-Adds: too large for int64"
+            f"alpha={alpha_max!r} with resolution={resolution_max} costs {total:,} Mult-Adds: too large for the "
+            "sweep's int64 counts (costmodel.count counts it exactly)"
         )
 
 

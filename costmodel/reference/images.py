@@ -8,21 +8,22 @@ half-pixel centres, as ``tf.image.resize`` and Pillow's ``BILINEAR`` do when shr
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 
 import numpy as np
 
+from .._files import check_input
 from ..errors import InputError
 from ..spec.flavours import Preprocessing
+from .limits import MAX_IMAGE_PIXELS_VARIABLE, max_image_bytes, max_image_pixels
 
 __all__ = ["read_image", "resize_bilinear", "preprocess", "load_image", "random_image"]
 
 
 def read_image(path: str | os.PathLike[str]) -> np.ndarray:
     """Read an image file as uint8 RGB, shape (H, W, 3). Grey and RGBA images are converted to RGB."""
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"image file {str(path)!r} does not exist")
+    path = check_input(path, "image file", InputError, max_image_bytes())  # a folder, FIFO, device: refused
     try:
         from PIL import Image, UnidentifiedImageError
     except ImportError:  # pragma: no cover - Pillow comes with matplotlib
@@ -37,11 +38,28 @@ def read_image(path: str | os.PathLike[str]) -> np.ndarray:
         if data.ndim == 2:
             data = np.repeat(data[:, :, None], 3, axis=2)
         return np.ascontiguousarray(data[:, :, :3])
+    limit = max_image_pixels()
     try:
-        with Image.open(path) as img:
-            return np.asarray(img.convert("RGB"), dtype=np.uint8)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)  # ours is the limit that counts
+            with Image.open(path) as img:  # reads the header only
+                width, height = img.size
+                if width * height > limit:
+                    raise InputError(_too_many_pixels(path, width, height, limit))
+                return np.asarray(img.convert("RGB"), dtype=np.uint8)
+    except InputError:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise InputError(f"image {str(path)!r} is refused as a decompression bomb: {exc}") from None
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
         raise InputError(f"cannot read image {str(path)!r} (not a PNG/JPEG, or truncated): {exc}") from None
+
+
+def _too_many_pixels(path: Path, width: int, height: int, limit: int) -> str:
+    return (
+        f"image {str(path)!r} is {width} x {height} = {width * height:,} pixels; the limit is {limit:,} "
+        f"(raise it with ${MAX_IMAGE_PIXELS_VARIABLE})"
+    )
 
 
 def resize_bilinear(image: np.ndarray, size: int) -> np.ndarray:

@@ -33,6 +33,7 @@ silently.
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 from collections.abc import Callable, Mapping
@@ -42,11 +43,12 @@ from typing import Any
 
 import numpy as np
 
-from .._files import atomic_write
+from .._files import atomic_write, check_input
 from ..errors import WeightsError
 from ..spec.layers import Conv2d, Linear
 from ..spec.mobilenet import BLOCKS, FIRST_CONV
 from ..spec.network import Network
+from .limits import check_declared_bytes, check_npz
 
 __all__ = [
     "FORMATS",
@@ -99,6 +101,7 @@ def read_entries(entries: list[Entry], path: Path) -> dict[str, np.ndarray]:
     """Read every entry's data (after checking that no two map to one key and each is floating point)."""
     out: dict[str, np.ndarray] = {}
     sources: dict[str, str] = {}
+    check_declared_bytes(repr(str(path)), sum(math.prod(e.shape) * e.dtype.itemsize for e in entries))
     for e in entries:
         if e.key in sources:
             raise WeightsError(f"{str(path)!r}: {sources[e.key]!r} and {e.source!r} both map to weight {e.key!r}")
@@ -118,7 +121,7 @@ def read_entries(entries: list[Entry], path: Path) -> dict[str, np.ndarray]:
 
 def read_weight_file(path: str | os.PathLike[str]) -> WeightFile:
     """Read any supported weight file into our keys, unvalidated; the layout from its bytes and structure."""
-    path = Path(path)
+    path = check_input(path, "weights file", WeightsError)  # None, a folder, a FIFO: refused before opening
     try:
         with path.open("rb") as f:
             head = f.read(9)
@@ -147,6 +150,7 @@ def _read_npz(path: Path) -> WeightFile:
     import zipfile
 
     meta: object = None
+    check_npz(path)  # headers and declared sizes within limits, before any array is read
     try:
         with zipfile.ZipFile(path) as zf:
             entries = []
@@ -222,7 +226,9 @@ def _read_h5(path: Path) -> WeightFile:
                 fmt, entries, notes, model_name = _keras_legacy_entries(f, h5py)
             arrays = read_entries(entries, path)
             meta = _read_meta(f.attrs)
-    except OSError as exc:
+    except WeightsError:
+        raise
+    except (OSError, TypeError, ValueError, KeyError, AttributeError, RuntimeError) as exc:  # odd structures
         raise WeightsError(f"{str(path)!r} is not a readable HDF5 weights file (truncated?): {exc}") from None
     alpha, resolution = _names_from(path, model_name)
     if meta[1] is not None or meta[2] is not None:  # written by costmodel: α and resolution recorded

@@ -168,6 +168,8 @@ def init_weights(network: Network, seed: int = 0) -> dict[str, np.ndarray]:
     >>> len(w), w["conv1/kernel"].dtype
     (137, dtype('float32'))
     """
+    if not isinstance(network, Network):
+        raise WeightsError(f"init_weights() needs a Network, got {type(network).__name__}")
     rng = np.random.default_rng(seed)
     out: dict[str, np.ndarray] = {}
     for key, shape in expected_weights(network).items():

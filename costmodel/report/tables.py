@@ -7,13 +7,13 @@ imported inside the functions that build DataFrames, so importing this module st
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Sequence
 from functools import singledispatch
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from .._hooks import register_table
+from ..checks import dump_json
 from ..counting.engine import weights_cost
 from ..errors import DataError
 from ..spec.layers import (
@@ -361,7 +361,7 @@ def render(df: pd.DataFrame, fmt: str = "table", *, title: str | None = None, fl
     if fmt == "csv":
         return df.to_csv(index=False).rstrip("\n")
     if fmt == "json":
-        return json.dumps(records(df), indent=2)
+        return dump_json(records(df), indent=2)
     if fmt == "markdown":
         body = markdown(df, float_digits)
         return f"**{title}**\n\n{body}" if title else body

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from functools import singledispatch
 from typing import TYPE_CHECKING, Literal, Union
 
-from ..checks import boolean, non_negative_int, positive_int
+from ..checks import MAX_SIZE, boolean, non_negative_int, positive_int
 from ..errors import SpecError
 
 if TYPE_CHECKING:
@@ -69,7 +69,7 @@ def _check_ints(layer: object, fields: tuple[str, ...]) -> None:
     and accepts integer-like values (NumPy integers), storing them as ``int``."""
     for f in fields:
         v = getattr(layer, f)
-        if type(v) is not int or v < 1:
+        if type(v) is not int or v < 1 or v > MAX_SIZE:
             break
     else:
         return
@@ -146,11 +146,11 @@ class Conv2d:
             and type(k) is int
             and type(s) is int
             and type(g) is int
-            and i > 0
-            and o > 0
-            and k > 0
-            and s > 0
-            and g > 0
+            and 0 < i <= MAX_SIZE
+            and 0 < o <= MAX_SIZE
+            and 0 < k <= MAX_SIZE
+            and 0 < s <= MAX_SIZE
+            and 0 < g <= MAX_SIZE
             and type(self.bias) is bool
             and type(self.batch_norm) is bool
         ):  # fast path; the helpers name the bad one

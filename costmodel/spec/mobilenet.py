@@ -11,10 +11,10 @@ from functools import lru_cache
 from numbers import Integral, Real
 from typing import TYPE_CHECKING, Any
 
-from ..checks import boolean, positive_int
+from ..checks import MAX_SIZE, boolean, positive_int
 from ..errors import SpecError
 from .flavours import Flavour, get_flavour
-from .layers import ACTIVATIONS, Conv2d, GlobalAvgPool, Layer, Linear, Softmax
+from .layers import ACTIVATIONS, Conv2d, GlobalAvgPool, Layer, Linear, Padding, Softmax
 from .network import Network
 
 if TYPE_CHECKING:
@@ -68,6 +68,10 @@ def scale_channels(channels: int, alpha: float) -> int:
     scaled = int(channels * alpha)
     if scaled < 1:
         raise SpecError(f"alpha={alpha!r} is too small: {channels} channels would become {scaled}")
+    if scaled > MAX_SIZE:
+        raise SpecError(
+            f"alpha={alpha!r} is too large: {channels} channels would become {scaled:.3g} (at most {MAX_SIZE:,})"
+        )
     return scaled
 
 
@@ -98,7 +102,13 @@ def scale_channels_array(channels: int, alpha: np.ndarray) -> np.ndarray:
     """
     import numpy as np
 
-    scaled = (channels * np.asarray(alpha, dtype=np.float64)).astype(np.int64)
+    product = channels * np.asarray(alpha, dtype=np.float64)
+    if product.size and product.max() >= MAX_SIZE + 1:  # before the int64 cast, which would wrap around
+        big = float(np.asarray(alpha).max())
+        raise SpecError(
+            f"alpha={big!r} is too large: {channels} channels would become {channels * big:.3g} (at most {MAX_SIZE:,})"
+        )
+    scaled = product.astype(np.int64)
     if scaled.size and scaled.min() < 1:
         bad = float(np.asarray(alpha).min())
         raise SpecError(f"alpha={bad!r} is too small: {channels} channels would become {int(scaled.min())}")
@@ -127,10 +137,16 @@ def resolve_resolution(resolution: object = BASE_RESOLUTION, rho: object = None)
             raise SpecError(f"rho must be a finite number in (0, 1], got {rho!r}")
         if not 0 < float(rho) <= 1:
             raise SpecError(f"rho must be in (0, 1], got {rho!r}")
-        resolution = round(float(rho) * resolution)
+        scaled = round(float(rho) * resolution)
+        if scaled < MIN_RESOLUTION:
+            raise SpecError(
+                f"rho={rho!r} is too small: resolution round({rho!r} * {resolution}) = {scaled} is below "
+                f"{MIN_RESOLUTION}"
+            )
+        resolution = scaled
     if resolution < MIN_RESOLUTION:
         raise SpecError(f"resolution must be >= {MIN_RESOLUTION}, got {resolution!r}")
-    return resolution
+    return positive_int(resolution, "resolution")
 
 
 def _bn(flavour: Flavour, activation: str | None) -> dict[str, Any]:
@@ -157,13 +173,21 @@ def separable_block(
     """Depthwise separable block ``index`` of Table 1: a ``kernel`` x ``kernel`` depthwise convolution
     (``conv_dw_<index>``, the paper's 3x3; search spaces try 5x5 and 7x7) and a 1x1 pointwise convolution
     (``conv_pw_<index>``), each with batch norm and ``activation``, padded as the flavour pads."""
-    f = get_flavour(flavour)
-    bn = _bn(f, activation)
-    dw_padding = f.conv_padding(kernel, stride, True)
+    dw_padding, pw_padding, bn = _block_style(flavour, activation, kernel, stride)
     return (
         Conv2d(f"conv_dw_{index}", in_ch, in_ch, kernel, stride=stride, groups=in_ch, padding=dw_padding, **bn),
-        Conv2d(f"conv_pw_{index}", in_ch, out_ch, 1, padding=f.conv_padding(1, 1, True), **bn),
+        Conv2d(f"conv_pw_{index}", in_ch, out_ch, 1, padding=pw_padding, **bn),
     )
+
+
+@lru_cache(maxsize=256)
+def _block_style(
+    flavour: str | Flavour, activation: str, kernel: int, stride: int
+) -> tuple[Padding, Padding, dict[str, Any]]:
+    """A separable block's paddings and batch norm, looked up once per flavour, activation, kernel and stride
+    (a search space builds these blocks millions of times). The dict is only ever unpacked, never changed."""
+    f = get_flavour(flavour)
+    return f.conv_padding(kernel, stride, True), f.conv_padding(1, 1, True), _bn(f, activation)
 
 
 def classifier(in_ch: int, num_classes: int = 1000, flavour: str | Flavour = "paper") -> tuple[Layer, ...]:
@@ -260,7 +284,7 @@ def mobilenet_v1(
     flavour = get_flavour(flavour)
     if num_classes is None:
         num_classes = flavour.num_classes
-    elif type(num_classes) is not int or num_classes < 1:
+    elif type(num_classes) is not int or not 1 <= num_classes <= MAX_SIZE:
         num_classes = positive_int(num_classes, "num_classes")
     activation = flavour.activation if activation is None else activation
     if activation not in ACTIVATIONS or activation is None:

@@ -61,14 +61,15 @@ included), :data:`MAX_DEPTH` levels of nested blocks and integers up to :data:`M
 
 from __future__ import annotations
 
-import json
 import math
 import os
 from collections.abc import Mapping
 from dataclasses import MISSING, fields
 from typing import Any
 
-from ..errors import CostModelError, DataError
+from .._files import check_input
+from ..checks import load_json
+from ..errors import DataError
 from .layers import (
     ACTIVATIONS,
     AdaptiveAvgPool,
@@ -187,10 +188,10 @@ def _layer_from_dict(doc: object, where: str, depth: int, budget: _Budget) -> An
     if not isinstance(kind, str) or kind not in LAYER_TYPES:
         raise DataError(f"{where}: field 'type' must be one of {', '.join(LAYER_TYPES)}, got {_show(kind)}")
     name = doc.get("name")
-    if not isinstance(name, str) or not name or len(name) > MAX_NAME_LENGTH:
+    if not isinstance(name, str) or not name or len(name) > MAX_NAME_LENGTH or not name.isprintable():
         raise DataError(
-            f"{where}: field 'name' must be a non-empty string of at most {MAX_NAME_LENGTH} characters, "
-            f"got {_show(name)}"
+            f"{where}: field 'name' must be a non-empty string of at most {MAX_NAME_LENGTH} printable characters "
+            f"(no control characters or line breaks), got {_show(name)}"
         )
     where = f"{where} {name!r}"
     cls = LAYER_TYPES[kind]
@@ -258,8 +259,11 @@ def parse_document(document: object) -> dict[str, Any]:
     if schema != SCHEMA:
         raise DataError(f"network document: schema must be {SCHEMA!r}, got {_show(schema)}")
     name = document.get("name", "network")
-    if not isinstance(name, str) or len(name) > MAX_NAME_LENGTH:
-        raise DataError(f"network document: 'name' must be a string of at most {MAX_NAME_LENGTH} characters")
+    if not isinstance(name, str) or len(name) > MAX_NAME_LENGTH or not name.isprintable():
+        raise DataError(
+            f"network document: 'name' must be a string of at most {MAX_NAME_LENGTH} printable characters "
+            f"(no control characters or line breaks), got {_show(name)}"
+        )
     if "input_size" not in document:
         raise DataError("network document: missing key 'input_size'")
     _check_int(document["input_size"], "network document", "input_size")
@@ -321,22 +325,15 @@ def parse_json(text: str | bytes) -> Any:
     size = len(text.encode("utf-8", "surrogatepass") if isinstance(text, str) else text)
     if size > MAX_DOCUMENT_BYTES:
         raise DataError(f"network document is {size:,} bytes; the limit is {MAX_DOCUMENT_BYTES:,}")
-    try:
-        return json.loads(text)
-    except (ValueError, RecursionError) as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
-        raise DataError(f"network document is not valid JSON: {str(exc)[:200]}") from None
+    return load_json(text, "network document", DataError)  # depth and number limits, strict
 
 
 def read_document(path: str | os.PathLike[str]) -> Any:
     """Read and parse a JSON document from a file (checked against :data:`MAX_DOCUMENT_BYTES` before reading)."""
+    check_input(path, "network document", DataError, MAX_DOCUMENT_BYTES)  # a folder, FIFO or device: refused
     try:
-        size = os.stat(path).st_size
-        if size > MAX_DOCUMENT_BYTES:
-            raise DataError(f"{os.fspath(path)!r} is {size:,} bytes; the limit is {MAX_DOCUMENT_BYTES:,}")
         with open(path, "rb") as fh:
             text = fh.read(MAX_DOCUMENT_BYTES + 1)
-    except CostModelError:
-        raise
     except OSError as exc:
         raise DataError(f"cannot read network document {os.fspath(path)!r}: {exc.strerror}") from None
     return parse_json(text)
