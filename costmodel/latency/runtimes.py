@@ -31,9 +31,10 @@ ONNX Runtime, step by step
   ORT's rules for choosing a path; calibration learns them from these observations.
 - **Protocol.** Each round measures every network in turn (interleaved): first whole forward passes with the
   profiler off, in a fresh session that is the only one alive, then per-node times in a second, profiled
-  session. Each network keeps, per node and for the whole pass, its best round (the median of ``repeats``
-  runs within a round). The profiler itself costs several microseconds per node, part of which lands inside
-  the node durations; whole passes measured without it are what the model's constant is fitted to.
+  session. Each network keeps its fastest unprofiled pass over all rounds, and per node the best round's
+  median (a sum of per-node minima taken from different runs would be faster than any real pass). The
+  profiler itself costs a few microseconds per node, part of which lands inside the node durations; whole
+  passes measured without it are what the model's whole-pass terms are fitted to.
 """
 
 from __future__ import annotations
@@ -195,18 +196,7 @@ def node_layer(node_name: str, layer_names: Sequence[str]) -> str | None:
 
 def leaf_nodes(network: Network) -> list[Node]:
     """The network's placed leaf layers in execution order (the layers inside blocks, not the blocks)."""
-    out: list[Node] = []
-
-    def walk(node: Node) -> None:
-        if node.branches:
-            for branch in node.branches:
-                for sub in branch:
-                    walk(sub)
-        out.append(node) if not node.branches else None
-
-    for node in network.nodes:
-        walk(node)
-    return out
+    return [leaf for node in network.nodes for leaf in node.leaves()]
 
 
 def map_nodes(network: Network, run: Sequence[NodeTime]) -> dict[str, LayerNodes]:
