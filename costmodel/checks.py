@@ -10,9 +10,30 @@ costmodel.errors.SpecError: stride must be a positive integer, got True
 
 from __future__ import annotations
 
+import json
+import math
+import re
+from typing import Any
+
 from .errors import CostModelError, SpecError
 
-__all__ = ["is_positive_int", "positive_int", "non_negative_int", "boolean"]
+__all__ = [
+    "MAX_SIZE",
+    "MAX_JSON_DEPTH",
+    "MAX_NUMBER_CHARS",
+    "is_positive_int",
+    "positive_int",
+    "non_negative_int",
+    "boolean",
+    "json_depth",
+    "load_json",
+    "dump_json",
+]
+
+#: The largest integer a spec or an option takes (a channel count, a size, a kernel, a class count, a repeat
+#: count): far beyond any real network, and small enough that every count derived from a spec stays far below
+#: float64's range (so no report overflows) and every loop it bounds ends.
+MAX_SIZE = 2**31 - 1
 
 
 def _as_int(value: object) -> int | None:
@@ -21,7 +42,7 @@ def _as_int(value: object) -> int | None:
         return value
     if isinstance(value, (bool, float)) or not hasattr(value, "__index__"):
         return None
-    return value.__index__()  # type: ignore[no-any-return, union-attr]
+    return int(value.__index__())  # type: ignore[attr-defined]
 
 
 def is_positive_int(value: object) -> bool:
@@ -31,11 +52,20 @@ def is_positive_int(value: object) -> bool:
 
 
 def positive_int(value: object, what: str, error: type[CostModelError] = SpecError) -> int:
-    """``value`` as an ``int`` if it is a positive integer (not a bool), else ``error`` naming ``what``."""
+    """``value`` as an ``int`` if it is a positive integer (not a bool) up to :data:`MAX_SIZE`, else ``error``
+    naming ``what``."""
     n = _as_int(value)
     if n is None or n < 1:
         raise error(f"{what} must be a positive integer, got {value!r}")
+    if n > MAX_SIZE:
+        raise error(f"{what} must be at most {MAX_SIZE:,}, got {_short(n)}")
     return n
+
+
+def _short(n: int) -> str:
+    """An integer for a message: in full up to 30 digits, else its first digits and its length."""
+    text = str(n)
+    return text if len(text) <= 30 else f"{text[:12]}... ({len(text)} digits)"
 
 
 def non_negative_int(value: object, what: str, error: type[CostModelError] = SpecError) -> int:
@@ -53,3 +83,90 @@ def boolean(value: object, what: str, error: type[CostModelError] = SpecError) -
     if type(value).__name__ == "bool_":  # numpy.bool_, without importing NumPy
         return bool(value)
     raise error(f"{what} must be True or False, got {value!r}")
+
+
+#: Limits of every JSON document costmodel reads (network specs, device profiles): nesting depth, and the
+#: characters of one number (a 401-digit integer or ``1e400`` is refused, not turned into an overflow).
+MAX_JSON_DEPTH = 64
+MAX_NUMBER_CHARS = 40
+
+_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)
+_JSON_BRACKET = re.compile(r"[\[\]{}]")
+
+
+def json_depth(text: str) -> int:
+    """How deeply arrays and objects nest in JSON ``text`` (strings skipped), without parsing it.
+
+    >>> json_depth('{"a": [1, {"b": "[[["}]}')
+    3
+    """
+    depth = deepest = 0
+    for m in _JSON_BRACKET.finditer(_JSON_STRING.sub('""', text)):
+        depth += 1 if m.group() in "[{" else -1
+        deepest = max(deepest, depth)
+    return deepest
+
+
+def load_json(text: str | bytes, what: str, error: type[CostModelError] = CostModelError) -> Any:
+    """Parse JSON ``text`` strictly and within limits, or raise ``error`` naming ``what`` and the problem.
+
+    Refused: nesting deeper than :data:`MAX_JSON_DEPTH`, a number longer than :data:`MAX_NUMBER_CHARS`
+    characters or one that overflows a float (``1e400``), ``NaN`` and ``Infinity`` (not JSON), invalid UTF-8.
+    """
+    if isinstance(text, (bytes, bytearray)):
+        try:
+            text = bytes(text).decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise error(f"{what} is not UTF-8 text: {exc.reason} at byte {exc.start}") from None
+    if not isinstance(text, str):
+        raise error(f"{what} must be JSON text, got {type(text).__name__}")
+    depth = json_depth(text)
+    if depth > MAX_JSON_DEPTH:
+        raise error(f"{what} nests {depth} levels deep; the limit is {MAX_JSON_DEPTH}")
+
+    def number(s: str) -> float | int:
+        if len(s) > MAX_NUMBER_CHARS:
+            raise error(f"{what} has a number of {len(s)} characters ({s[:12]}...); the limit is {MAX_NUMBER_CHARS}")
+        value = float(s) if any(c in s for c in ".eE") else int(s)
+        if isinstance(value, float) and not math.isfinite(value):
+            raise error(f"{what} has a number out of range: {s}")
+        return value
+
+    def constant(s: str) -> object:
+        raise error(f"{what} has {s}, which is not JSON (numbers must be finite)")
+
+    try:
+        return json.loads(text, parse_int=number, parse_float=number, parse_constant=constant)
+    except ValueError as exc:
+        if isinstance(exc, CostModelError):
+            raise
+        raise error(f"{what} is not valid JSON: {str(exc)[:200]}") from None
+
+
+def dump_json(value: object, **kwargs: Any) -> str:
+    """``json.dumps`` for every JSON costmodel prints or writes: strict, so a NaN or an infinity is a
+    :class:`~costmodel.errors.CostModelError` naming where it is, never invalid JSON.
+
+    >>> dump_json({"total_ms": float("inf")})
+    Traceback (most recent call last):
+    ...
+    costmodel.errors.CostModelError: a result is not finite (total_ms = inf); nothing was written
+    """
+    try:
+        return json.dumps(value, allow_nan=False, **kwargs)
+    except ValueError:
+        where = _non_finite(value)
+        raise CostModelError(f"a result is not finite ({where}); nothing was written") from None
+
+
+def _non_finite(value: object, path: str = "") -> str:
+    if isinstance(value, float) and not math.isfinite(value):
+        return f"{path or 'value'} = {value}"
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, (list, tuple)) else ()
+    for key, item in items:
+        found = _non_finite(
+            item, f"{path}.{key}" if path and isinstance(key, str) else f"{path}[{key!r}]" if path else str(key)
+        )
+        if found:
+            return found
+    return ""

@@ -15,6 +15,7 @@ __all__ = [
     "WeightsError",
     "InputError",
     "ProfileError",
+    "LayerNotFoundError",
 ]
 
 
@@ -44,3 +45,10 @@ class InputError(CostModelError, ValueError):
 
 class ProfileError(CostModelError, ValueError):
     """A device profile for the latency model is missing, malformed or has invalid values."""
+
+
+class LayerNotFoundError(SpecError, KeyError):
+    """``network[name]`` names no layer of the network (a :class:`SpecError`, and a ``KeyError`` as a mapping's
+    missing key is)."""
+
+    __str__ = Exception.__str__  # the message as written, not KeyError's repr of it

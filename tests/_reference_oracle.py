@@ -11,23 +11,32 @@ import math
 import numpy as np
 
 
-def oracle_pad(x: np.ndarray, kernel: int, stride: int, convention: str) -> np.ndarray:
-    """Zero-pad (N, H, W, C) the way TF SAME or PyTorch padding=kernel//2 does, written out from scratch."""
+def oracle_pad(x: np.ndarray, kernel: int, stride: int, convention: str, padding: object = "tf_same") -> np.ndarray:
+    """Zero-pad (N, H, W, C) the way TF SAME ("same"), PyTorch padding=kernel//2 ("symmetric") or Keras' MobileNet
+    ("keras": ZeroPadding2D(((0, 1), (0, 1))) then a valid window at stride 2, SAME at stride 1) does, written
+    out from scratch; a layer whose architecture fixes an integer ``padding`` (torchvision's ``padding=p``) gets
+    that on every side."""
     n = x.shape[1]
-    if convention == "same":
+    if isinstance(padding, int) and not isinstance(padding, bool):
+        top = bottom = padding
+    elif convention == "keras" and stride > 1:
+        top, bottom = 0, 1
+    elif convention in ("same", "keras"):
         out = math.ceil(n / stride)
         total = max((out - 1) * stride + kernel - n, 0)
         top = total // 2  # TF puts the odd extra row at the bottom
         bottom = total - top
-    else:
+    elif convention == "symmetric":
         top = bottom = kernel // 2
+    else:
+        raise ValueError(convention)
     return np.pad(x, ((0, 0), (top, bottom), (top, bottom), (0, 0)))
 
 
-def oracle_conv(x, kernel, stride, convention, groups=1):
+def oracle_conv(x, kernel, stride, convention, groups=1, padding="tf_same"):
     """Convolution by loops over output pixels. kernel (K, K, M/groups, N); depthwise: groups == M == N."""
     k = kernel.shape[0]
-    xp = oracle_pad(x.astype(np.float64), k, stride, convention)
+    xp = oracle_pad(x.astype(np.float64), k, stride, convention, padding)
     n_img, hp, _, m = xp.shape
     out_size = (hp - k) // stride + 1
     n_out = kernel.shape[3]
@@ -48,38 +57,100 @@ def oracle_bn(y, gamma, beta, mean, var, eps):
     return (y - mean) / np.sqrt(var + eps) * gamma + beta
 
 
+def _sigmoid(v: float) -> float:
+    return 1.0 / (1.0 + math.exp(-v)) if v > -700 else 0.0  # math.exp overflows past ~709
+
+
+_SCALAR_ACTIVATIONS = {  # element by element, in Python floats, as the papers write them
+    "hardswish": lambda v: v * min(max(v + 3.0, 0.0), 6.0) / 6.0,
+    "hardsigmoid": lambda v: min(max(v + 3.0, 0.0), 6.0) / 6.0,
+    "silu": lambda v: v * _sigmoid(v),
+    "sigmoid": _sigmoid,
+}
+
+
 def oracle_act(y, activation):
     if activation == "relu":
         return np.maximum(y, 0)
     if activation == "relu6":
         return np.minimum(np.maximum(y, 0), 6)
+    if activation in _SCALAR_ACTIVATIONS:
+        f = _SCALAR_ACTIVATIONS[activation]
+        return np.array([f(float(v)) for v in np.asarray(y).ravel()]).reshape(np.shape(y))
     return y
 
 
-def oracle_forward(network, weights, images, convention="same", eps=1e-3, outputs=None):
+def oracle_add(x, skip):
+    """A residual sum, pixel by pixel."""
+    out = np.zeros(x.shape)
+    for n in range(x.shape[0]):
+        for i in range(x.shape[1]):
+            for j in range(x.shape[2]):
+                out[n, i, j] = [float(a) + float(b) for a, b in zip(x[n, i, j], skip[n, i, j], strict=True)]
+    return out
+
+
+def oracle_scale(x, factors):
+    """Squeeze-and-excite's product: every pixel of image n times factors[n] (shape (N, 1, 1, C) or (N, C))."""
+    f = np.asarray(factors, dtype=np.float64).reshape(x.shape[0], -1)
+    out = np.zeros(x.shape)
+    for n in range(x.shape[0]):
+        for i in range(x.shape[1]):
+            for j in range(x.shape[2]):
+                out[n, i, j] = [float(a) * float(b) for a, b in zip(x[n, i, j], f[n], strict=True)]
+    return out
+
+
+#: The oracle's own description of each flavour: padding convention, batch-norm epsilon, whether gamma exists
+#: (written out from the frameworks' sources, not read from costmodel's flavours).
+FLAVOURS = {
+    "paper": ("same", 1e-3, True),
+    "keras": ("keras", 1e-3, True),
+    "tfslim": ("same", 1e-3, False),
+    "timm": ("symmetric", 1e-5, True),
+}
+
+
+def oracle_forward(network, weights, images, convention="same", eps=1e-3, outputs=None, gamma=True):
     """The whole network, layer by layer, with loop convolutions and unfolded batch norm (float64).
 
-    Returns the logits; fills ``outputs`` (a dict), if given, with every layer's output."""
-    from costmodel.spec.layers import Conv2d, GlobalAvgPool, Linear, Softmax
+    ``gamma=False``: batch norm without a scale (TF-slim's checkpoints). A convolution after the global
+    pooling (Keras' and TF-slim's 1x1 classifier) sees a 1x1 map. Returns the logits; fills ``outputs`` (a
+    dict), if given, with every layer's output."""
+    state = {"logits": None}
+    x = _oracle_nodes(network.nodes, weights, images.astype(np.float64), convention, eps, outputs, state, gamma)
+    return state["logits"] if state["logits"] is not None else x
 
-    x = images.astype(np.float64)
-    logits = None
-    for node in network.nodes:
+
+def _oracle_nodes(nodes, weights, x, convention, eps, outputs, state, gamma=True):
+    from costmodel.spec.layers import Conv2d, GlobalAvgPool, Linear, Residual, Scale, Softmax
+
+    for node in nodes:
         layer = node.layer
-        if isinstance(layer, Conv2d):
+        if isinstance(layer, (Residual, Scale)):  # the body on the block's input, then the sum or product
+            h = _oracle_nodes(node.branches[0], weights, x, convention, eps, outputs, state, gamma)
+            x = oracle_add(h, x) if isinstance(layer, Residual) else oracle_scale(x, h)
+            if outputs is not None:
+                outputs[node.merge.name] = x
+        elif isinstance(layer, Conv2d):
+            pad = layer.padding
+            # Keras pads (0, 1) only in its blocks (_depthwise_conv_block); its stem (_conv_block) is SAME.
+            conv = "same" if convention == "keras" and layer.name == "conv1" else convention
             if layer.depthwise:
                 kern = weights[f"{layer.name}/depthwise_kernel"].transpose(0, 1, 3, 2)  # (K, K, 1, C)
-                x = oracle_conv(x, kern.astype(np.float64), layer.stride, convention, groups=layer.in_ch)
+                x = oracle_conv(x, kern.astype(np.float64), layer.stride, conv, groups=layer.in_ch, padding=pad)
             else:
-                x = oracle_conv(x, weights[f"{layer.name}/kernel"].astype(np.float64), layer.stride, convention)
+                kern = weights[f"{layer.name}/kernel"].astype(np.float64)
+                x = oracle_conv(x, kern, layer.stride, conv, padding=pad)
             if layer.bias:
                 x = x + weights[f"{layer.name}/bias"]
             if layer.batch_norm:
-                bn = [weights[f"{layer.name}_bn/{v}"] for v in ("gamma", "beta", "moving_mean", "moving_variance")]
-                x = oracle_bn(x, *bn, eps)
+                g = weights[f"{layer.name}_bn/gamma"] if gamma else 1.0
+                bn = [weights[f"{layer.name}_bn/{v}"] for v in ("beta", "moving_mean", "moving_variance")]
+                x = oracle_bn(x, g, *bn, eps)
             x = oracle_act(x, layer.activation)
         elif isinstance(layer, GlobalAvgPool):
-            x = x.mean(axis=(1, 2))
+            x = x.mean(axis=(1, 2), keepdims=True)
         elif isinstance(layer, Linear):
             flat = x.reshape(x.shape[0], -1)
             x = flat @ weights[f"{layer.name}/kernel"].astype(np.float64)
@@ -87,9 +158,10 @@ def oracle_forward(network, weights, images, convention="same", eps=1e-3, output
                 x = x + weights[f"{layer.name}/bias"]
             x = oracle_act(x, layer.activation)
         elif isinstance(layer, Softmax):
-            logits = x
+            x = x.reshape(x.shape[0], -1)
+            state["logits"] = x
             e = np.exp(x - x.max(axis=1, keepdims=True))
             x = e / e.sum(axis=1, keepdims=True)
         if outputs is not None:
             outputs[node.name] = x
-    return logits if logits is not None else x
+    return x

@@ -14,7 +14,6 @@ from costmodel.paper.accuracy import (
     EMPIRICAL_FIT,
     card_comparison,
     card_summary,
-    checkpoint_params,
     loglinear_fit,
     model_card,
     models,
@@ -54,12 +53,26 @@ def _bn_channels_loop(alpha: float) -> int:
     return sum(n.out_ch for n in net if isinstance(n.layer, Conv2d) and n.layer.batch_norm)
 
 
-@pytest.mark.parametrize("alpha", [1.0, 0.75, 0.5, 0.25])
-@pytest.mark.parametrize("bn_vars", [2, 3, 4])
-def test_checkpoint_params_is_weights_bias_and_bn_variables(alpha, bn_vars):
+#: Parameters of the TF-slim checkpoints mobilenet_v1_{1.0,0.75,0.5,0.25}_224 (issue 13, from the checkpoints'
+#: variables); the model card prints them in millions (4.24, 2.59, 1.34, 0.47).
+TFSLIM_CHECKPOINT_PARAMS = {1.0: 4_243_945, 0.75: 2_594_537, 0.5: 1_337_577, 0.25: 473_065}
+
+
+@pytest.mark.parametrize(("alpha", "published"), TFSLIM_CHECKPOINT_PARAMS.items())
+def test_tfslim_convention_gives_the_checkpoint_parameter_counts(alpha, published):
+    net = costmodel.mobilenet_v1(alpha, 224, flavour="tfslim")
+    assert costmodel.count(net, "tfslim").params == published
+    # and by hand: weights (paper, 1001 classes) + 1001 biases + beta, moving mean, moving variance per channel
     weights = costmodel.count(costmodel.mobilenet_v1(alpha, 224, num_classes=1001)).params
-    expected = weights + 1001 + bn_vars * _bn_channels_loop(alpha)  # + the classifier's 1001 biases
-    assert checkpoint_params(alpha, 224, bn_vars=bn_vars) == expected
+    assert weights + 1001 + 3 * _bn_channels_loop(alpha) == published
+
+
+@pytest.mark.parametrize("alpha", [1.0, 0.5])
+def test_tfslim_convention_counts_gamma_where_the_network_has_it(alpha):
+    # the same convention on a network whose batch norms have gamma counts all four variables
+    net = costmodel.mobilenet_v1(alpha, 224, num_classes=1001)
+    weights = costmodel.count(net).params
+    assert costmodel.count(net, "tfslim").params == weights + 1001 + 4 * _bn_channels_loop(alpha)
 
 
 def test_card_params_are_the_checkpoint_convention_and_macs_are_flagged_where_they_do_not_follow():

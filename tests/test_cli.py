@@ -116,3 +116,108 @@ def test_python_dash_m_is_the_same_command():
         check=False,
     )
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "Traceback" not in bad.stderr
+
+
+# --- issue 10: option forms, combinations, outputs ----------------------------------------------------------------
+
+
+def _published_numbers(out: str) -> int:
+    return int(out.rsplit("\n\n", 1)[-1].split(" published numbers compared")[0])
+
+
+def test_tables_both_forms_and_each_table_once(capsys):
+    _, once, _ = run(["tables", "--table", "2"], capsys)
+    _, twice, _ = run(["tables", "--table", "2", "--table", "2"], capsys)
+    assert twice == once and _published_numbers(once) == 8  # Table 2: 4 rows x 2 shares
+    _, spaced, _ = run(["tables", "--table", "2", "3", "--format", "csv"], capsys)
+    _, repeated, _ = run(["tables", "--table", "2", "--table", "3", "--format", "csv"], capsys)
+    assert spaced == repeated
+    assert {row["table"] for row in csv.DictReader(io.StringIO(spaced))} == {"2", "3"}
+
+
+def test_sweep_and_budget_lists_take_both_forms(capsys):
+    _, a, _ = run(["sweep", "--alpha", "0.5", "0.25", "--resolution", "128", "--format", "csv"], capsys)
+    _, b, _ = run(["sweep", "--alpha", "0.5", "--alpha", "0.25", "--resolution", "128", "--format", "csv"], capsys)
+    assert a == b and len(list(csv.DictReader(io.StringIO(a)))) == 2
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["budget", "--frontier", "mult_adds", "--mult-adds", "3e8"], "--frontier cannot be combined with --mult-adds"),
+        (["budget", "--frontier", "params", "--resolution", "224"], "--frontier cannot be combined with --resolution"),
+        (["budget", "--mult-adds", "1e30"], "the budget of 1e+30 Mult-Adds is too large"),
+        (["count", "--memory", "--convention", "keras"], "--memory cannot be combined with --convention"),
+        (["count", "--memory", "--formula"], "--memory cannot be combined with --formula"),
+        (["count", "--rho", "0.1"], "rho=0.1 is too small: resolution round(0.1 * 224) = 22 is below 32"),
+        (["sweep", "--rho", "0.1"], "rho=0.1 is too small"),
+        (["count", "--alpha", "1e300"], "alpha=1e+300 is too large"),
+        (["count", "--resolution", "100000000000"], "resolution must be at most 2,147,483,647"),
+        (["latency", "--alpha", "1e30"], "alpha=1e+30 is too large"),
+        (["sweep", "--resolution", "92233720368547758070"], "resolution 92233720368547758070 is out of range"),
+        (["run", "--seed", "-1"], "expected an integer >= 0, got -1"),
+        (["count", "--out", "/dev/null"], "'/dev/null': it is a character device, not a regular file"),
+        (["plot", "--out", "/dev/null"], "cannot write into '/dev/null': it is a character device, not a folder"),
+    ],
+)
+def test_messages_name_the_actual_problem(argv, message, capsys):
+    code, out, err = run(argv, capsys)
+    assert code == 2 and err.count("\n") == 1 and message in err, err
+    assert "alpha" not in err or "alpha" in " ".join(argv) or "budget" in argv  # no blame on an α not given
+
+
+def test_budget_message_does_not_blame_an_alpha_never_given(capsys):
+    code, _, err = run(["budget", "--params", "1e300"], capsys)
+    assert code == 2 and "alpha=" not in err and "budget of 1e+300 params is too large" in err
+
+
+def test_plot_given_a_file_where_a_folder_goes(tmp_path, capsys):
+    target = tmp_path / "figs"
+    target.write_text("keep me")
+    code, _, err = run(["plot", "--out", str(target)], capsys)
+    assert code == 2 and "it is a file, not a folder" in err
+    assert target.read_text() == "keep me"
+
+
+def test_out_through_a_symlink_and_onto_a_private_file(tmp_path, capsys):
+    real = tmp_path / "real.csv"
+    real.write_text("old")
+    real.chmod(0o600)
+    link = tmp_path / "link.csv"
+    link.symlink_to(real)
+    assert run(["count", "--format", "csv", "--out", str(link)], capsys)[0] == 0
+    assert link.is_symlink() and real.read_text().startswith("name,")
+    assert real.stat().st_mode & 0o777 == 0o600
+
+
+def test_calibrate_checks_its_out_before_measuring(tmp_path, capsys, monkeypatch):
+    import costmodel.latency.calibrate as cal
+
+    def never(*a, **k):
+        raise AssertionError("measured before checking --out")
+
+    monkeypatch.setattr(cal, "calibrate", never)
+    for bad in (tmp_path / "no" / "p.json", "/dev/null", "/proc/p.json", tmp_path):
+        code, _, err = run(["calibrate", "--quick", "--out", str(bad)], capsys)
+        assert code == 2 and err.count("\n") == 1 and "cannot write" in err, err
+
+
+def test_validate_latency_plots_folder_is_created_and_checked(tmp_path, capsys):
+    (tmp_path / "a-file").write_text("")
+    code, _, err = run(["validate-latency", "--plots", str(tmp_path / "a-file" / "out")], capsys)
+    assert code == 2 and "is a file, not a folder" in err
+
+
+def test_threads_default_is_one_everywhere():
+    from costmodel.cli import build_parser
+    from costmodel.cli._common import DEFAULT_THREADS
+
+    parser = build_parser()
+    sub = next(a for a in parser._actions if a.__class__.__name__ == "_SubParsersAction")
+    defaults = {
+        name: action.default
+        for name, p in sub.choices.items()
+        for action in p._actions
+        if "--threads" in action.option_strings
+    }
+    assert len(defaults) >= 6 and set(defaults.values()) == {DEFAULT_THREADS} == {1}, defaults

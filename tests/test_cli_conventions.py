@@ -28,7 +28,9 @@ def test_conventions_json_side_by_side(capsys):
     assert code == 0
     doc = json.loads(out)
     by_name = {r["convention"]: r for r in doc["conventions"]}
-    assert list(by_name) == ["paper", "fvcore", "thop", "ptflops", "torchinfo", "torch", "keras"]
+    assert list(by_name) == ["paper", "fvcore", "thop", "ptflops", "torchinfo", "torch", "keras", "tfslim"]
+    assert (by_name["keras"]["flavour"], by_name["tfslim"]["flavour"]) == ("keras", "tfslim")
+    assert by_name["tfslim"]["params"] == 4_243_945  # the TF-slim checkpoint of 1.0-224 (issue 13)
     for row in _tool_rows():
         r = by_name[row["tool"]]
         value = int(row["value"])
@@ -49,7 +51,7 @@ def test_conventions_table_has_one_line_per_convention(capsys):
     assert code == 0
     lines = out.splitlines()
     assert "MobileNetV1 0.5-160" in lines[0]
-    names = ["paper", "fvcore", "thop", "ptflops", "torchinfo", "torch", "keras"]
+    names = ["paper", "fvcore", "thop", "ptflops", "torchinfo", "torch", "keras", "tfslim"]
     assert [line.split()[0] for line in lines[3:]] == names
 
 
@@ -86,7 +88,7 @@ def test_count_memory_view(capsys):
     [
         (["count", "--network", "resnet"], "unknown network 'resnet'"),
         (["count", "--network", "vgg16", "--shallow"], "--shallow cannot be combined with --network vgg16"),
-        (["count", "--spec", "/nonexistent.json"], "cannot read network document"),
+        (["count", "--spec", "/nonexistent.json"], "network document '/nonexistent.json' does not exist"),
         (["count", "--spec", "x.json", "--network", "vgg16"], "not allowed with argument"),
         (["conventions", "--network", "alexnet", "--resolution", "40"], "shrinks to nothing"),
     ],

@@ -4,11 +4,14 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 import pytest
+from _networks import tiny
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import costmodel
 from costmodel import Conv2d, ConventionError, Linear, Network, count, formula, mobilenet_v1
 from costmodel.counting.conventions import OPTIONS, get_convention
+from costmodel.spec.layers import Add, Mul
 
 
 def standard(m, n, k, d):
@@ -114,6 +117,7 @@ def test_options_add_what_they_say(alpha, resolution):
         "bn-ops": (0, _elements(net, lambda layer: isinstance(layer, Conv2d))),
         "activation-ops": (0, _elements(net, lambda layer: isinstance(layer, Conv2d))),
         "pool-ops": (0, pooled_in),
+        "elementwise-ops": (0, 0),  # MobileNetV1 has no residual add, no squeeze-and-excite
     }
     assert set(expected) == set(OPTIONS)
     for option, (dp, dm) in expected.items():
@@ -169,3 +173,13 @@ def test_linear_counts_in_times_out():
     c = count(net)
     assert (c.params, c.mult_adds) == (60, 60)
     assert count(net, "paper+bias").params == 65
+
+
+@pytest.mark.parametrize("name", ["mobilenet_v2", "tiny", "mobilenet_v3_small", "efficientnet_b0"])
+def test_elementwise_ops_count_every_add_and_multiply(name):
+    """One op per output element of each residual add and SE multiply, summed here from the blocks' nodes."""
+    net = tiny() if name == "tiny" else costmodel.network(name)
+    merges = [n for n in net.leaves() if isinstance(n.layer, (Add, Mul))]
+    assert merges
+    expected = sum(n.out_ch * n.out_size**2 for n in merges)
+    assert count(net, "paper+elementwise-ops").mult_adds - count(net).mult_adds == expected

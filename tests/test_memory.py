@@ -7,6 +7,7 @@ import pytest
 from costmodel import Concat, Conv2d, GlobalAvgPool, Linear, Network, Pool2d, Residual, count, mobilenet_v1
 from costmodel.counting.memory import DTYPE_BYTES, dtype_bytes, layer_memory, memory
 from costmodel.errors import SpecError
+from costmodel.spec.blocks import squeeze_excite
 
 
 def tiny(wide: int | None = None) -> Network:
@@ -97,7 +98,21 @@ def test_residual_block_by_hand():
     row = memory(net).layers[0]
     assert (row.input_elements, row.output_elements) == (128, 128)
     # e: input 128 (the block's) + its output 256; d: block input 128 kept for the sum + 256 in + 256 out;
-    # p: block input 128 + its input 256 + its output 128 (the sum is added into it in place)
-    assert row.live_elements == max(128 + 256, 128 + 256 + 256, 128 + 256 + 128) == 640
-    assert row.traffic_elements == (128 + 256) + (256 + 256) + (256 + 128)
+    # p: block input 128 + its input 256 + its output 128; res.add: block input + p's output, summed in place
+    assert row.live_elements == max(128 + 256, 128 + 256 + 256, 128 + 256 + 128, 128 + 128) == 640
+    assert row.traffic_elements == (128 + 256) + (256 + 256) + (256 + 128) + (128 + 128 + 128)
     assert row.weight_elements == (8 * 16 + 16) + (9 * 16 + 16) + (16 * 8 + 8)  # batch norm folded
+
+
+def test_scale_block_by_hand():
+    """4x4x8 * [global pool, 1x1 to 2 (bias), 1x1 back to 8 (bias, sigmoid)]: squeeze-and-excite."""
+    se = squeeze_excite("se", 8, 2, gate="sigmoid")
+    net = Network([se], input_size=4, in_ch=8)
+    row = memory(net).layers[0]
+    assert (row.input_elements, row.output_elements) == (128, 128)
+    # pool: block input 128 (kept for the product) + 8 out; reduce: 128 + 8 + 2; expand: 128 + 2 + 8;
+    # se.mul: reads the input (128) and the 8 factors, writes a new 4x4x8 map (128)
+    assert row.live_elements == max(128 + 8, 128 + 8 + 2, 128 + 2 + 8, 128 + 8 + 128) == 264
+    assert row.traffic_elements == (128 + 8) + (8 + 2) + (2 + 8) + (128 + 8 + 128)
+    assert row.weight_elements == (8 * 2 + 2) + (2 * 8 + 8)  # weights and biases, no batch norm
+    assert [part.name for part in row.parts] == ["se.pool", "se.reduce", "se.expand", "se.mul"]

@@ -129,9 +129,12 @@ BAD = [
     ({"rho": 1.5}, "rho must be in (0, 1], got 1.5"),
     ({"rho": -0.1}, "got -0.1"),
     ({"rho": float("nan")}, "got nan"),
-    ({"rho": 0.1}, "resolution must be >= 32, got 22"),
+    ({"rho": 0.1}, "rho=0.1 is too small: resolution round(0.1 * 224) = 22 is below 32"),
+    ({"alpha": 1e300}, "alpha=1e+300 is too large: 32 channels would become 3.2e+301"),
+    ({"resolution": 10**11}, "resolution must be at most 2,147,483,647, got 100000000000"),
+    ({"num_classes": 10**40}, "num_classes must be at most 2,147,483,647"),
     ({"num_classes": 0}, "num_classes must be a positive integer, got 0"),
-    ({"activation": "gelu"}, "activation must be one of relu, relu6, got 'gelu'"),
+    ({"activation": "gelu"}, "one of relu, relu6, hardswish, hardsigmoid, silu, sigmoid, got 'gelu'"),
 ]
 
 
@@ -141,3 +144,14 @@ def test_bad_input_raises_spec_error_naming_the_value(kwargs, message):
         mobilenet_v1(**kwargs)
     assert message in str(info.value)
     assert isinstance(info.value, ValueError)  # callers catching ValueError keep working
+
+
+@pytest.mark.parametrize("field", ["in_ch", "out_ch", "kernel", "stride"])
+def test_a_layer_refuses_integers_past_the_spec_bound(field):
+    """The fast path of Conv2d's checks keeps the bound every other integer of the spec has."""
+    from costmodel.checks import MAX_SIZE
+    from costmodel.spec.layers import Conv2d
+
+    fields = {"in_ch": 4, "out_ch": 4, "kernel": 3, "stride": 1, field: MAX_SIZE + 1}
+    with pytest.raises(SpecError, match=f"{field} must be at most"):
+        Conv2d("c", **fields)

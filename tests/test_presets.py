@@ -9,6 +9,7 @@ plain loops; they share nothing with costmodel.counting.engine but the spec's sh
 from __future__ import annotations
 
 import pytest
+from _networks import tiny
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -61,6 +62,12 @@ def thop_extra(net) -> int:
     return total
 
 
+# ptflops per activation: nn.ReLU's module hook + the patched F.relu it calls (2); nn.ReLU6 is an nn.Hardtanh
+# calling F.hardtanh, which is not patched (1); nn.SiLU has no module hook but calls the patched F.silu (1);
+# nn.Hardswish, nn.Hardsigmoid, nn.Sigmoid: no hook, and F.hardswish, F.hardsigmoid, torch.sigmoid unpatched (0).
+PTFLOPS_ACTIVATION = {"relu": 2, "relu6": 1, "silu": 1, "hardswish": 0, "hardsigmoid": 0, "sigmoid": 0}
+
+
 def ptflops_extra(net) -> int:
     total = 0
     for n in _leaves(net):
@@ -70,7 +77,7 @@ def ptflops_extra(net) -> int:
         if getattr(layer, "batch_norm", False):
             total += 2 * out  # bn hook, affine (BN input numel == conv output numel)
         if getattr(layer, "activation", None):
-            total += out + out  # relu module hook + patched F.relu called by nn.ReLU.forward
+            total += PTFLOPS_ACTIVATION[layer.activation] * out
         if isinstance(layer, (Pool2d, GlobalAvgPool, AdaptiveAvgPool)):
             total += inp + inp  # pool module hook + patched F.*pool* called by the module
     return total
@@ -115,6 +122,7 @@ EXTRA = {
     "torchinfo": torchinfo_extra,
     "torch": lambda net: 0,
     "keras": lambda net: 0,
+    "tfslim": lambda net: 0,
 }
 PARAMS = {
     "paper": lambda net: torch_params(net, extras=False),
@@ -124,6 +132,7 @@ PARAMS = {
     "torchinfo": torch_params,
     "torch": torch_params,
     "keras": lambda net: torch_params(net) + 2 * bn_channels(net),  # + moving mean and variance
+    "tfslim": lambda net: torch_params(net) + 2 * bn_channels(net),  # every variable, as Keras (gamma here)
 }
 
 
@@ -131,7 +140,7 @@ PARAMS = {
 
 
 def test_presets_are_registered_with_the_names_of_the_issue():
-    assert preset_names() == ("paper", "fvcore", "thop", "ptflops", "torchinfo", "torch", "keras")
+    assert preset_names() == ("paper", "fvcore", "thop", "ptflops", "torchinfo", "torch", "keras", "tfslim")
     assert all(name in CONVENTIONS for name in preset_names())
     assert get_convention("paper") == costmodel.counting.conventions.PAPER  # the paper's convention is untouched
 
@@ -171,7 +180,17 @@ NETWORKS = [
     (n, r)
     for n in ("vgg16", "googlenet", "alexnet", "squeezenet1_0", "squeezenet1_1", "mobilenet_v2")
     for r in (224, 163)
-]
+] + [(n, r) for n in ("mobilenet_v3_large", "mobilenet_v3_small", "mnasnet1_0", "efficientnet_b0") for r in (224, 97)]
+
+
+@pytest.mark.parametrize("name", preset_names())
+@pytest.mark.parametrize("resolution", [33, 64])
+def test_presets_on_new_layer_types(name, resolution):
+    """Squeeze-and-excite (its pooling and biased convs), residual adds, every activation, kxk depthwise."""
+    net = tiny(resolution)
+    paper, preset = count(net), count(net, name)
+    assert preset.mult_adds - paper.mult_adds == EXTRA[name](net)
+    assert preset.params == PARAMS[name](net)
 
 
 @pytest.mark.parametrize("name", preset_names())
@@ -225,10 +244,89 @@ def test_new_rules_are_not_weights_only(field):
 
 
 @pytest.mark.parametrize("name", ["paper", "thop"])
-@pytest.mark.parametrize("network", ["googlenet", "squeezenet1_0", "mobilenet_v2"])
+@pytest.mark.parametrize("network", ["googlenet", "squeezenet1_0", "mobilenet_v2", "tiny", "efficientnet_b0"])
 def test_blocks_are_expanded_under_every_convention(name, network):
-    cost = count(costmodel.network(network), name)
+    cost = count(tiny() if network == "tiny" else costmodel.network(network), name)
     blocks = [lc for lc in cost.layers if lc.node.branches]
     assert blocks and all(lc.parts for lc in blocks)
     assert sum(lc.mult_adds for lc in cost.leaves()) == cost.mult_adds
     assert sum(lc.params for lc in cost.leaves()) == cost.params
+
+
+def test_ptflops_counts_activations_by_kind():
+    """ReLU twice, ReLU6 and SiLU once, the hard and sigmoid gates not at all (see PTFLOPS_ACTIVATION)."""
+    conv = get_convention("ptflops")
+    assert {a: conv.ops_per_activation(a) for a in PTFLOPS_ACTIVATION} == PTFLOPS_ACTIVATION
+    for name in ("fvcore", "thop", "torchinfo", "torch"):
+        assert all(get_convention(name).ops_per_activation(a) == 0 for a in PTFLOPS_ACTIVATION), name
+
+
+@pytest.mark.parametrize("name", preset_names())
+def test_no_tool_counts_the_residual_add_or_the_se_multiply(name):
+    assert get_convention(name).elementwise_ops == 0
+
+
+def test_mnasnet_mean_is_counted_as_adaptive_pooling():
+    """The presets' docstring: torchvision's MNASNet averages with x.mean, which fvcore, thop and ptflops leave
+    uncounted; the spec's GlobalAvgPool is counted as nn.AdaptiveAvgPool2d, by this much at 224."""
+    pool = costmodel.network("mnasnet1_0")["avgpool"]
+    cost = {name: {lc.name: lc.mult_adds for lc in count(costmodel.network("mnasnet1_0"), name).leaves()}
+            for name in ("fvcore", "thop", "ptflops")}  # fmt: skip
+    assert (cost["fvcore"]["avgpool"], cost["thop"]["avgpool"], cost["ptflops"]["avgpool"]) == (62_720, 64_000, 125_440)
+    assert pool.in_ch * pool.in_size**2 == 62_720
+    assert "62,720" in presets_doc() and "64,000" in presets_doc() and "125,440" in presets_doc()
+
+
+def presets_doc() -> str:
+    return costmodel.counting.presets.__doc__ or ""
+
+
+@pytest.mark.parametrize(
+    "rules,match",
+    [
+        ((("gelu", 1),), "activation must be one of"),
+        ((("relu", -1),), "relu"),
+        (("relu",), "pairs"),
+    ],
+)
+def test_bad_activation_rules(rules, match):
+    with pytest.raises(ConventionError, match=match):
+        costmodel.Convention("bad", "bad", activation_ops_by_kind=rules)
+
+
+def test_activation_ops_option_counts_every_activation_at_least_once():
+    net = tiny()
+    leaves = [n for n in net.leaves() if getattr(n.layer, "activation", None)]
+    extra = count(net, "ptflops+activation-ops").mult_adds - count(net, "ptflops").mult_adds
+    ptflops = sum(PTFLOPS_ACTIVATION[n.layer.activation] * _elems(n.out_ch, n.out_size) for n in leaves)
+    at_least_one = sum(max(PTFLOPS_ACTIVATION[n.layer.activation], 1) * _elems(n.out_ch, n.out_size) for n in leaves)
+    # options only add (issue 10): an activation ptflops counts twice stays at 2, one it skips counts once
+    assert extra == at_least_one - ptflops > 0
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    kernel=st.sampled_from([3, 5, 7]),
+    stride=st.sampled_from([1, 2]),
+    in_ch=st.integers(1, 24),
+    out_ch=st.integers(1, 24),
+    expand=st.integers(1, 64),
+    se=st.one_of(st.none(), st.integers(1, 16)),
+    activation=st.sampled_from(["relu", "relu6", "hardswish", "silu"]),
+    gate=st.sampled_from(["hardsigmoid", "sigmoid"]),
+    size=st.integers(1, 40),
+    name=st.sampled_from(preset_names()),
+)
+def test_presets_hold_for_random_inverted_residuals(
+    kernel, stride, in_ch, out_ch, expand, se, activation, gate, size, name
+):
+    """Any MBConv block (residual or not, with or without squeeze-and-excite, any activation, gate and kernel)
+    on any map: each preset's difference from the paper is the tool oracle's per-layer sum."""
+    from costmodel.spec.blocks import inverted_residual
+    from costmodel.spec.network import Network
+
+    layers = inverted_residual("b", in_ch, out_ch, expand_ch=expand, kernel=kernel, stride=stride,
+                               activation=activation, se_ch=se, se_gate=gate)  # fmt: skip
+    net = Network(layers, size, in_ch=in_ch)
+    assert count(net, name).mult_adds - count(net).mult_adds == EXTRA[name](net)
+    assert count(net, name).params == PARAMS[name](net)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 
 import pytest
@@ -158,8 +159,14 @@ def test_bad_toml_profiles(tmp_path, text, pieces):
 
 
 def test_missing_and_binary_files(tmp_path):
-    with pytest.raises(ProfileError, match="cannot read profile"):
+    with pytest.raises(ProfileError, match="nowhere.json' does not exist"):
         load_profile(tmp_path / "nowhere.json")
+    for bad, what in ((None, "must be a string or path"), (tmp_path, "is a folder")):
+        with pytest.raises(ProfileError, match=what):
+            load_profile(bad)
+    os.mkfifo(tmp_path / "fifo.json")  # reading it would block: refused before opening
+    with pytest.raises(ProfileError, match="is a FIFO"):
+        load_profile(tmp_path / "fifo.json")
     binary = tmp_path / "b.json"
     binary.write_bytes(b"\xff\xfe\x00")
     with pytest.raises(ProfileError, match="not a valid JSON"):

@@ -90,7 +90,7 @@ def test_export_onnx_writes_a_model(capsys, tmp_path):
         (["profile", *SMALL, "--batch", "x"], "--batch: expected a positive integer, got 'x'"),
         (["run", "--alpha", "-1"], "alpha"),
         (["export-onnx", *SMALL, "--out", "/nonexistent/dir/m.onnx"], "does not exist"),
-        (["run", *SMALL, "--padding", "valid"], "invalid choice"),
+        (["run", *SMALL, "--flavour", "pytorch"], "invalid choice"),
     ],
 )
 def test_bad_input_exits_2(capsys, argv, message):
@@ -100,12 +100,12 @@ def test_bad_input_exits_2(capsys, argv, message):
 def test_bad_files_exit_2_and_nothing_is_written(capsys, tmp_path):
     text = tmp_path / "notes.txt"
     text.write_text("hello")
-    assert "neither an .npz nor an HDF5" in _fails(capsys, "run", *SMALL, "--weights", str(text))
+    assert "neither an .npz, an HDF5" in _fails(capsys, "run", *SMALL, "--weights", str(text))
     assert "cannot read image" in _fails(capsys, "run", *SMALL, "--image", str(text))
     net = costmodel.mobilenet_v1(0.5, 64)  # weights of another width
     other = save_weights(net, init_weights(net), tmp_path / "other.npz")
     err = _fails(capsys, "export-onnx", *SMALL, "--weights", str(other), "--out", str(tmp_path / "m.onnx"))
-    assert "expected shape" in err
+    assert "holds alpha 0.5 weights, not alpha 0.25" in err  # a given alpha that contradicts the file
     data = other.read_bytes()
     (tmp_path / "cut.npz").write_bytes(data[:100])
     assert "truncated" in _fails(capsys, "run", *SMALL, "--weights", str(tmp_path / "cut.npz"))

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from _networks import tiny, with_depthwise_kernel
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import costmodel
-from costmodel.errors import SpecError, WeightsError
+from costmodel.errors import WeightsError
 from costmodel.reference import forward, init_weights
 
 onnx = pytest.importorskip("onnx")
@@ -44,21 +47,22 @@ def test_onnx_runtime_agrees_with_numpy(alpha, resolution):
         dict(alpha=0.25, resolution=64, separable=False, num_classes=10),
     ],
 )
-@pytest.mark.parametrize("padding", ["same", "symmetric"])
-def test_onnx_variants_and_padding(config, padding):
-    net = costmodel.mobilenet_v1(**config)
+@pytest.mark.parametrize("flavour", ["paper", "keras", "tfslim", "timm"])
+def test_onnx_variants_and_flavours(config, flavour):
+    """Each flavour's padding (Keras' (0, 1) at odd sizes included), epsilon, missing gamma and classifier."""
+    net = costmodel.mobilenet_v1(**config, flavour=flavour)
     weights = init_weights(net, seed=5)
     x = np.random.default_rng(1).uniform(-1, 1, (1, net.input_size, net.input_size, 3)).astype(np.float32)
-    (logits,) = _session(to_onnx(net, weights, padding=padding)).run(["logits"], {"images": x})
-    assert _rel_error(logits, forward(net, weights, x, padding=padding)) <= 1e-4
+    (logits,) = _session(to_onnx(net, weights)).run(["logits"], {"images": x})
+    assert _rel_error(logits, forward(net, weights, x)) <= 1e-4
 
 
-def test_onnx_padding_conventions_differ_on_even_input():
-    net = costmodel.mobilenet_v1(0.25, 64)
-    weights = init_weights(net)
+def test_onnx_flavours_differ_on_even_input():
+    paper, timm = costmodel.mobilenet_v1(0.25, 64, activation="relu6"), costmodel.mobilenet_v1(0.25, 64, flavour="timm")
+    weights = init_weights(paper)
     x = np.random.default_rng(2).uniform(-1, 1, (1, 64, 64, 3)).astype(np.float32)
-    same = _session(to_onnx(net, weights, padding="same")).run(["logits"], {"images": x})[0]
-    sym = _session(to_onnx(net, weights, padding="symmetric")).run(["logits"], {"images": x})[0]
+    same = _session(to_onnx(paper, weights)).run(["logits"], {"images": x})[0]
+    sym = _session(to_onnx(timm, weights)).run(["logits"], {"images": x})[0]
     assert _rel_error(same, sym) > 1e-2
 
 
@@ -69,11 +73,66 @@ def test_save_onnx_is_atomic_and_loadable(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["m.onnx"]
 
 
-def test_export_refuses_bad_weights_and_padding():
+def test_export_refuses_bad_weights():
     net = costmodel.mobilenet_v1(0.25, 32)
     weights = init_weights(net)
     del weights["conv1/kernel"]
     with pytest.raises(WeightsError, match="conv1/kernel"):
         to_onnx(net, weights)
-    with pytest.raises(SpecError, match="'valid'"):
-        to_onnx(net, init_weights(net), padding="valid")
+
+
+@pytest.mark.parametrize("name,resolution", [("mobilenet_v3_small", 64), ("efficientnet_b0", 48), ("mnasnet1_0", 40)])
+def test_onnx_runtime_agrees_on_zoo_networks(name, resolution):
+    """Residual Add, SE GlobalAveragePool + Mul, HardSwish, HardSigmoid (alpha 1/6), SiLU as x * Sigmoid(x),
+    5x5 depthwise, FC after FC: ONNX Runtime's own kernels against the NumPy reference."""
+    net = costmodel.network(name, resolution=resolution, num_classes=10)
+    weights = init_weights(net, seed=7)
+    x = np.random.default_rng(3).uniform(-1, 1, (2, resolution, resolution, 3)).astype(np.float32)
+    (logits,) = _session(to_onnx(net, weights)).run(["logits"], {"images": x})
+    assert _rel_error(logits, forward(net, weights, x)) <= 1e-4  # measured 8e-7 to 1e-6
+
+
+@pytest.mark.parametrize("flavour", ["paper", "timm"])
+@pytest.mark.parametrize("k", [5, 7])
+def test_onnx_runtime_agrees_on_kxk_depthwise(k, flavour):
+    net = with_depthwise_kernel(k, alpha=0.25, resolution=64, flavour=flavour)
+    weights = init_weights(net, seed=k)
+    x = np.random.default_rng(k).uniform(-1, 1, (2, 64, 64, 3)).astype(np.float32)
+    (logits,) = _session(to_onnx(net, weights)).run(["logits"], {"images": x})
+    assert _rel_error(logits, forward(net, weights, x)) <= 1e-4
+
+
+def test_onnx_runtime_agrees_on_blocks():
+    """Add, GlobalAveragePool + Mul (SE), HardSwish, HardSigmoid (alpha 1/6), SiLU as x * Sigmoid(x), Gemm after
+    Gemm: ONNX Runtime's own kernels against the NumPy reference."""
+    net = tiny(40)
+    weights = init_weights(net, seed=9)
+    x = np.random.default_rng(4).uniform(-1, 1, (2, 40, 40, 3)).astype(np.float32)
+    (logits,) = _session(to_onnx(net, weights)).run(["logits"], {"images": x})
+    assert _rel_error(logits, forward(net, weights, x)) <= 1e-4
+
+
+@settings(max_examples=15, deadline=None)
+@given(
+    kernel=st.sampled_from([3, 5, 7]),
+    stride=st.sampled_from([1, 2]),
+    channels=st.sampled_from([(4, 4), (4, 6), (8, 8)]),
+    se=st.one_of(st.none(), st.integers(1, 6)),
+    activation=st.sampled_from(["relu", "relu6", "hardswish", "silu"]),
+    gate=st.sampled_from(["hardsigmoid", "sigmoid"]),
+    size=st.integers(1, 12),
+)
+def test_onnx_runtime_agrees_on_random_inverted_residuals(kernel, stride, channels, se, activation, gate, size):
+    from costmodel.spec.blocks import inverted_residual
+    from costmodel.spec.layers import GlobalAvgPool, Linear
+    from costmodel.spec.network import Network
+
+    in_ch, out_ch = channels
+    block = inverted_residual("b", in_ch, out_ch, expand_ch=3 * in_ch, kernel=kernel, stride=stride,
+                              activation=activation, se_ch=se, se_gate=gate)  # fmt: skip
+    classifier = (GlobalAvgPool("pool"), Linear("fc", out_ch, 5))  # the export's outputs are (N, classes)
+    net = Network((*block, *classifier), size, in_ch=in_ch)
+    weights = init_weights(net, seed=size)
+    x = np.random.default_rng(size).uniform(-1, 1, (2, size, size, in_ch)).astype(np.float32)
+    (logits,) = _session(to_onnx(net, weights)).run(["logits"], {"images": x})
+    assert _rel_error(logits, forward(net, weights, x)) <= 1e-4

@@ -8,6 +8,7 @@ import pytest
 import costmodel
 from costmodel.errors import WeightsError
 from costmodel.reference import (
+    FlavourWarning,
     expected_weights,
     forward,
     init_weights,
@@ -112,7 +113,7 @@ def test_missing_truncated_and_foreign_files(tmp_path):
     with pytest.raises(WeightsError, match="truncated"):
         load_weights(NET, tmp_path / "cut.npz")
     (tmp_path / "w.txt").write_text("conv1/kernel = 1\n")
-    with pytest.raises(WeightsError, match="neither an .npz nor an HDF5"):
+    with pytest.raises(WeightsError, match="neither an .npz, an HDF5"):
         load_weights(NET, tmp_path / "w.txt")
     pickled = tmp_path / "obj.npz"
     np.savez(pickled, **{**init_weights(NET), "conv1/kernel": np.array([object()], dtype=object)})
@@ -148,7 +149,8 @@ def test_keras_h5_loader(tmp_path, nested):
     w = init_weights(NET, seed=9)
     path = tmp_path / "mobilenet_0_25_64_tf.h5"
     _write_keras_h5(path, w, nested)
-    loaded = load_weights(NET, path)
+    with pytest.warns(FlavourWarning, match="holds keras weights, run as paper: padding"):
+        loaded = load_weights(NET, path)  # the paper's network: Keras' padding, ReLU6 differ
     assert set(loaded) == set(w) and all(np.array_equal(loaded[k], w[k]) for k in w)
     x = np.random.default_rng(0).uniform(-1, 1, (1, 64, 64, 3)).astype(np.float32)
     np.testing.assert_array_equal(forward(NET, loaded, x), forward(NET, w, x))
@@ -160,7 +162,7 @@ def test_keras_h5_with_wrong_shapes_and_truncation(tmp_path):
     _write_keras_h5(path, w, nested=False)
     assert load_keras_h5(path)["conv_pw_5_bn/beta"].shape == (7,)
     with pytest.raises(WeightsError, match=r"conv_pw_5_bn/beta: expected shape \(64,\), found \(7,\)"):
-        load_weights(NET, path)
+        load_weights(costmodel.mobilenet_v1(0.25, 64, num_classes=10, flavour="keras"), path)
     good = tmp_path / "good.h5"
     _write_keras_h5(good, init_weights(NET), nested=False)
     data = good.read_bytes()

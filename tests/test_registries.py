@@ -15,7 +15,7 @@ import pytest
 
 from costmodel.counting import engine, kinds, memory, sweeps
 from costmodel.latency import model as latency_model
-from costmodel.reference import executor, onnx_export, weights
+from costmodel.reference import executor, onnx_export, plain, weights
 from costmodel.report import tables as report_tables
 from costmodel.spec import layers, serialize
 
@@ -33,6 +33,7 @@ REGISTRIES = [
     ("Table 1 filter shape", "costmodel.report.tables._filter_shape", report_tables._filter_shape),
     ("formula", "costmodel.report.tables._formula", report_tables._formula),
     ("executor weights", "costmodel.reference.weights.weight_arrays", weights.weight_arrays),
+    ("plain kernel", "costmodel.reference.plain.plain_kernel", plain.plain_kernel),
     ("executor kernel", "costmodel.reference.executor.step_for", executor.step_for),
     ("ONNX export", "costmodel.reference.onnx_export.export_layer", onnx_export.export_layer),
     ("latency kind", "costmodel.latency.model.latency_kind", latency_model.latency_kind),

@@ -137,11 +137,27 @@ def test_input_that_shrinks_to_nothing_names_the_layer():
     [
         ("{", "not valid JSON"),
         ("[1, 2]", "must be a JSON object"),
-        ("[" * 100_000 + "]" * 100_000, "not valid JSON|must be a JSON object"),
+        ("[" * 100_000 + "]" * 100_000, "nests 100000 levels deep; the limit is 64"),
         (" " * (MAX_DOCUMENT_BYTES + 1), "the limit is"),
-        (b"\xff\xfe", "not valid JSON"),
+        (b"\xff\xfe", "not UTF-8 text"),
+        ('{"input_size": ' + "9" * 401 + "}", "a number of 401 characters"),
+        ('{"input_size": 1e400}', "a number out of range: 1e400"),
+        ('{"input_size": NaN}', "NaN, which is not JSON"),
+        ('{"name": "a\\nb", "input_size": 32, "layers": [{"type": "softmax", "name": "s"}]}', "printable"),
+        ('{"input_size": 32, "layers": [{"type": "softmax", "name": "s\\u001b[31m"}]}', "printable"),
     ],
-    ids=["truncated", "array", "deeply nested", "oversized", "bad bytes"],
+    ids=[
+        "truncated",
+        "array",
+        "deeply nested",
+        "oversized",
+        "bad bytes",
+        "401 digits",
+        "1e400",
+        "NaN",
+        "newline",
+        "escape",
+    ],
 )
 def test_malformed_text(text, match):
     with pytest.raises(DataError, match=match):
@@ -165,8 +181,13 @@ def test_load_from_file(tmp_path):
     path = tmp_path / "net.json"
     path.write_text(json.dumps(_tiny()))
     assert load(path).name == "tiny"
-    with pytest.raises(DataError, match="cannot read network document"):
+    with pytest.raises(DataError, match="missing.json' does not exist"):
         load(tmp_path / "missing.json")
+    with pytest.raises(DataError, match="is a folder, not a file"):
+        load(tmp_path)
+    os.mkfifo(tmp_path / "fifo")  # opening it would block: refused before
+    with pytest.raises(DataError, match="is a FIFO"):
+        load(tmp_path / "fifo")
 
 
 # --- fuzzing: nothing but CostModelError may escape ------------------------------------------------------

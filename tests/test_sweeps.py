@@ -125,7 +125,13 @@ def test_vectorised_channel_rounding_is_scale_channels(channels, alpha):
 
 @pytest.mark.parametrize(
     ("kernel", "stride", "padding", "ceil_mode"),
-    [(k, s, p, c) for k in (1, 2, 3, 5, 7, 11) for s in (1, 2, 3, 4) for p in ("same", 0, 1, 2, 3) for c in (0, 1)],
+    [
+        (k, s, p, c)
+        for k in (1, 2, 3, 5, 7, 11)
+        for s in (1, 2, 3, 4)
+        for p in ("tf_same", 0, 1, 2, 3, (0, 1), (2, 0))
+        for c in (0, 1)
+    ],
 )
 def test_vectorised_size_rule_is_window_out_size(kernel, stride, padding, ceil_mode):
     n = np.arange(1, 260)
@@ -170,8 +176,12 @@ def test_structure_is_read_off_the_built_network(variant):
         ({"alpha": 1.0, "resolution": [224.0]}, "resolution must be an integer array"),
         ({"alpha": 1.0, "resolution": [-224]}, "got -224"),
         ({"alpha": 1.0, "rho": [0.5, 1.5]}, "rho must be in \\(0, 1\\], got 1.5"),
-        ({"alpha": 1.0, "rho": [0.1]}, "resolution must be >= 32, got 22"),
-        ({"alpha": 1000.0, "resolution": 100_000}, "too large for int64"),
+        ({"alpha": 1.0, "rho": [0.1]}, r"rho=0.1 is too small: resolution round\(0.1 \* 224\) = 22 is below 32"),
+        ({"alpha": 1000.0, "resolution": 100_000}, "too large for the sweep's int64 counts"),
+        # the check itself is exact: these wrapped around to negative or tiny counts in int64 arithmetic
+        ({"alpha": 0.25, "resolution": [224, 2**63 - 1]}, "resolution must be at most 2,147,483,647"),
+        ({"alpha": 0.25, "resolution": [224, 10**20]}, "resolution 100000000000000000000 is out of range"),
+        ({"alpha": 1e30}, r"alpha=1e\+30 is too large: 32 channels would become 3.2e\+31"),
     ],
 )
 def test_bad_input_names_the_value(kwargs, message):
@@ -217,3 +227,12 @@ def test_top_level_api_is_the_function():
     # costmodel.sweep(...) as the issue writes it; the module's other names import from costmodel.sweep
     assert costmodel.sweep is sweep and costmodel.sweep_arrays is sweep_arrays
     assert costmodel.sweep(0.5, 160)["mult_adds"].tolist() == [engine(0.5, 160)[0]]
+
+
+def test_int64_check_is_exact_where_int64_would_wrap():
+    """At 0.25-2,000,000,000 the count needs 82 bits: the sweep refuses it and names the scalar engine's count
+    (Python integers), instead of printing a wrapped-around number."""
+    exact = costmodel.count(costmodel.mobilenet_v1(0.25, 2_000_000_000)).mult_adds
+    assert exact > 2**63
+    with pytest.raises(SpecError, match=f"costs {exact:,} Mult-Adds: too large"):
+        sweep_arrays(0.25, [224, 2_000_000_000])

@@ -8,6 +8,7 @@ import costmodel
 from costmodel import count
 from costmodel.errors import SpecError
 from costmodel.paper.published import read_csv
+from costmodel.spec.layers import Conv2d, Residual
 from costmodel.spec.zoo import NETWORKS
 
 
@@ -29,6 +30,10 @@ def test_every_name_of_the_issue_is_built():
         "squeezenet1_0",
         "squeezenet1_1",
         "mobilenet_v2",
+        "mobilenet_v3_large",
+        "mobilenet_v3_small",
+        "mnasnet1_0",
+        "efficientnet_b0",
     }
     assert count(costmodel.network("mobilenet_v1")).mult_adds == 568_740_352  # the paper's Table 1 network
 
@@ -81,6 +86,35 @@ SHAPES = {
         "block17.project": (320, 7),
         "conv_last": (1280, 7),
         "avgpool": (1280, 1),
+    },
+    "mobilenet_v3_large": {
+        "conv1": (16, 112),
+        "block1": (16, 112),
+        "block2.project": (24, 56),
+        "block4.se.pool": (72, 1),
+        "block4.se.reduce": (24, 1),
+        "block4.se": (72, 28),
+        "block7.dw": (240, 14),
+        "block13.dw": (672, 7),
+        "conv_last": (960, 7),
+        "fc1": (1280, 1),
+    },
+    "mobilenet_v3_small": {
+        "block1.se.reduce": (8, 1),
+        "block1.project": (16, 56),
+        "block4.se.reduce": (24, 1),
+        "block9.dw": (288, 7),
+        "conv_last": (576, 7),
+        "fc1": (1024, 1),
+    },
+    "mnasnet1_0": {"conv2.pw": (16, 112), "block1.expand": (48, 112), "block1.dw": (48, 56), "conv_last": (1280, 7)},
+    "efficientnet_b0": {
+        "block1.dw": (32, 112),
+        "block1.se.reduce": (8, 1),
+        "block2.se.reduce": (4, 1),
+        "block3.se.reduce": (6, 1),
+        "block16.project": (320, 7),
+        "conv_last": (1280, 7),
     },
     "squeezenet1_1": {
         "conv1": (64, 111),
@@ -137,3 +171,83 @@ def test_num_classes_changes_only_the_classifier(name):
 def test_bad_requests(call, match):
     with pytest.raises(SpecError, match=match):
         call()
+
+
+def _make_divisible(v: float, d: int = 8) -> int:  # torchvision's _utils._make_divisible, retyped
+    n = max(d, int(v + d / 2) // d * d)
+    return n + d if n < 0.9 * v else n
+
+
+def _by_hand(blocks, stem: int, head: tuple[int, ...], resolution: int) -> tuple[int, int]:
+    """(params, Mult-Adds) summed from a block table (in, kernel, expanded, out, squeeze or 0, stride), every
+    conv with batch norm (2 parameters per channel) except the SE convs (bias), the way the papers tabulate."""
+    size = -(-resolution // 2)
+    params, mult_adds = 3 * 3 * 3 * stem + 2 * stem, 3 * 3 * 3 * stem * size * size
+
+    def conv(m, n, k, d, groups=1, bn=True):
+        nonlocal params, mult_adds
+        w = k * k * (m // groups) * n
+        params += w + (2 * n if bn else n)
+        mult_adds += w * d * d
+
+    for cin, k, e, cout, sq, s in blocks:
+        if e != cin:
+            conv(cin, e, 1, size)
+        size = -(-size // s)
+        conv(e, e, k, size, groups=e)
+        if sq:
+            conv(e, sq, 1, 1, bn=False)
+            conv(sq, e, 1, 1, bn=False)
+        conv(e, cout, 1, size)
+    last = blocks[-1][3]
+    conv(last, head[0], 1, size)
+    for m, n in zip(head, head[1:], strict=False):
+        params += m * n + n
+        mult_adds += m * n
+    return params, mult_adds
+
+
+def _v3_small():
+    cfg = [(16, 3, 16, 16, 1, 2), (16, 3, 72, 24, 0, 2), (24, 3, 88, 24, 0, 1), (24, 5, 96, 40, 1, 2),
+           (40, 5, 240, 40, 1, 1), (40, 5, 240, 40, 1, 1), (40, 5, 120, 48, 1, 1), (48, 5, 144, 48, 1, 1),
+           (48, 5, 288, 96, 1, 2), (96, 5, 576, 96, 1, 1), (96, 5, 576, 96, 1, 1)]  # fmt: skip
+    return [(i, k, e, o, _make_divisible(e // 4) if se else 0, s) for i, k, e, o, se, s in cfg], 16, (576, 1024, 1000)
+
+
+def _b0():
+    stages = [(1, 3, 1, 32, 16, 1), (6, 3, 2, 16, 24, 2), (6, 5, 2, 24, 40, 2), (6, 3, 2, 40, 80, 3),
+              (6, 5, 1, 80, 112, 3), (6, 5, 2, 112, 192, 4), (6, 3, 1, 192, 320, 1)]  # fmt: skip
+    blocks = []
+    for t, k, s, cin, cout, n in stages:
+        for r in range(n):
+            c = cin if r == 0 else cout
+            blocks.append((c, k, _make_divisible(c * t), cout, max(1, c // 4), s if r == 0 else 1))
+    return blocks, 32, (1280, 1000)
+
+
+@pytest.mark.parametrize("name,table", [("mobilenet_v3_small", _v3_small), ("efficientnet_b0", _b0)])
+@pytest.mark.parametrize("resolution", [224, 97])
+def test_mobile_networks_by_hand(name, table, resolution):
+    """Parameters (torch convention) and Mult-Adds summed here from the architecture tables, not from the spec."""
+    blocks, stem, head = table()
+    cost = count(costmodel.network(name, resolution=resolution), "torch")
+    assert (cost.params, cost.mult_adds) == _by_hand(blocks, stem, head, resolution)
+
+
+@pytest.mark.parametrize("name", ["mobilenet_v3_large", "mobilenet_v3_small", "mnasnet1_0", "efficientnet_b0"])
+def test_residual_rule_of_mobilenet_v2(name):
+    """A block is a Residual exactly when its stride is 1 and it keeps its channels."""
+    net = costmodel.network(name)
+    for node in net:
+        if isinstance(node.layer, Residual):
+            assert (node.in_ch, node.in_size) == (node.out_ch, node.out_size)
+    dws = [n for n in net.leaves() if isinstance(n.layer, Conv2d) and n.layer.depthwise]
+    blocks = {n.name.split(".")[0]: n for n in dws}
+    residual = {n.name for n in net if isinstance(n.layer, Residual)}
+    for block, dw in blocks.items():
+        if not block.startswith("block"):
+            continue
+        project = net[f"{block}.project"]
+        first = net[f"{block}.expand"] if f"{block}.expand" in {n.name for n in net.leaves()} else dw
+        keeps = dw.layer.stride == 1 and first.in_ch == project.out_ch
+        assert (block in residual) == keeps, block

@@ -10,7 +10,10 @@ stderr, ``costmodel: error: ...``, with exit status 2 and no traceback.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import errno
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
@@ -31,6 +34,7 @@ COMMANDS: tuple[str, ...] = (
     "run",
     "profile",
     "export-onnx",
+    "convert-weights",
     "calibrate",
     "latency",
     "validate-latency",
@@ -70,17 +74,71 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _check_outputs(args: argparse.Namespace, folder_out: bool) -> None:
+    """Check every output location before the command computes anything (a calibration takes seconds)."""
+    from .._files import check_folder, check_output
+
+    out = getattr(args, "out", None)
+    if out is not None:
+        if folder_out:
+            check_folder(out)
+        else:
+            check_output(out)
+    plots = getattr(args, "plots", None)
+    if plots is not None:
+        check_folder(plots)
+
+
+def _stdout_gone() -> None:
+    """Point file descriptor 1 at /dev/null, so that the interpreter's last flush cannot fail again."""
+    stdout = sys.stdout
+    if stdout is None or stdout is not sys.__stdout__:  # never the captured stream of a test
+        return
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, 1)  # sys.__stdout__ writes to file descriptor 1
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass
+
+
+#: What a failing write to standard output raises: a full disk (/dev/full), an I/O error, a closed descriptor.
+_STDOUT_ERRNOS = (errno.ENOSPC, errno.EIO, errno.EBADF, errno.EDQUOT, errno.EFBIG)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``costmodel`` console script and of ``python -m costmodel``."""
+    """Entry point of the ``costmodel`` console script and of ``python -m costmodel``.
+
+    Exit status: 0 done; 2 bad input, or an output that cannot be written (a full or closed standard output
+    included), with one line on stderr; 141 (as if killed by SIGPIPE) when the reader of standard output went
+    away, quietly (``costmodel tables | head``); 130 on Ctrl-C.
+    """
+    for stream in (sys.stdout, sys.stderr):
+        if hasattr(stream, "reconfigure"):  # a name the terminal cannot encode is escaped, never a crash
+            with contextlib.suppress(OSError, ValueError):  # a closed stream fails later, where it is written
+                stream.reconfigure(errors="backslashreplace")
     parser = build_parser()
     args = parser.parse_args(argv)
+    module = importlib.import_module(f"{__name__}.{args.command.replace('-', '_')}")
     try:
-        return int(args._run(args) or 0)
+        if sys.stdout is None:  # started with standard output closed (`costmodel count >&-`)
+            raise OSError(errno.EBADF, "standard output is closed")
+        _check_outputs(args, getattr(module, "OUT_IS_FOLDER", False))
+        code = int(args._run(args) or 0)
+        sys.stdout.flush()
+        return code
     except CostModelError as exc:
         _fail(f"costmodel {args.command}: error: {exc}")
-    except BrokenPipeError:  # e.g. `costmodel tables | head`
-        sys.stderr.close()
-        return 0
+    except BrokenPipeError:
+        _stdout_gone()
+        return 128 + 13
+    except OSError as exc:
+        if exc.errno not in _STDOUT_ERRNOS:
+            raise
+        _stdout_gone()
+        _fail(f"costmodel {args.command}: error: cannot write to standard output: {exc.strerror or exc}")
+    except MemoryError:
+        _fail(f"costmodel {args.command}: error: out of memory (see 'Limits' in the README)")
     except KeyboardInterrupt:
         print("costmodel: interrupted", file=sys.stderr)
         return 130

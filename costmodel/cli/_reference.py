@@ -3,42 +3,78 @@
 from __future__ import annotations
 
 import argparse
+import sys
+import warnings
 
+from ..errors import SpecError
 from ..spec.layers import ACTIVATIONS
 from ..spec.network import Network
-from ._common import add_threads_argument
+from ._common import add_threads_argument, int_at_least, network_from_args
 
 
 def add_reference_arguments(parser: argparse.ArgumentParser) -> None:
-    """--activation, --padding, --weights, --seed, --threads: how to run it, where its weights come from."""
+    """--activation, --weights, --seed, --threads: how to run it, where its weights come from. Padding is each
+    layer's, from the flavour (--flavour, or the weights file's)."""
     g = parser.add_argument_group("reference implementation")
     g.add_argument(
         "--activation",
         choices=[a for a in ACTIVATIONS if a],
-        default="relu",
-        help="after each conv: relu (the paper) or relu6 (Keras/TF-slim checkpoints); default relu",
+        default=None,
+        help="after each conv: relu or relu6 (default the flavour's: paper relu, keras/tfslim/timm relu6)",
     )
     g.add_argument(
-        "--padding",
-        choices=("same", "symmetric"),
-        default="same",
-        help="padding convention: TF SAME (Keras weights) or symmetric pad-1 (PyTorch); default same",
+        "--weights",
+        help="weights file: .npz (costmodel), Keras .h5 / .weights.h5, timm .safetensors; its layout sets the "
+        "flavour, its shapes alpha, Keras' file name the resolution",
     )
-    g.add_argument("--weights", help="weights file: .npz (costmodel) or Keras mobilenet_<alpha>_<size>_tf.h5")
-    g.add_argument("--seed", type=int, default=0, help="seed of the initial weights when no --weights (default 0)")
-
-    add_threads_argument(
-        parser,
-        0,
-        "; the depthwise layers use as many threads (1 with 0). On a busy machine, 1 avoids "
-        "threads waiting for each other",
+    g.add_argument(
+        "--seed",
+        type=int_at_least(0, 2**63 - 1),
+        default=0,
+        help="seed of the initial weights when no --weights (default 0)",
     )
+    g.add_argument(
+        "--memory-limit",
+        metavar="BYTES",
+        help="refuse a run estimated to need more memory than this, e.g. 16G (default: $COSTMODEL_MEMORY_LIMIT, "
+        "else 4Gi)",
+    )
+    add_threads_argument(parser, why="; the depthwise layers use as many threads (1 with 0)")
 
 
-def weights_from_args(network: Network, args: argparse.Namespace) -> dict:
-    """Load and validate ``--weights``, or initialise them from ``--seed``."""
-    from ..reference import init_weights, load_weights
+def check_memory_for(network: Network, args: argparse.Namespace) -> None:
+    """Refuse a run estimated (from the spec, by the memory model) to need more than the memory limit."""
+    from ..reference.limits import check_memory, executor_bytes, export_bytes, memory_limit
 
-    if args.weights:
-        return load_weights(network, args.weights)
-    return init_weights(network, seed=args.seed)
+    limit = memory_limit(args.memory_limit)
+    if args.command == "export-onnx":
+        check_memory(export_bytes(network), f"exporting {network.name}", limit)
+    else:
+        batch = getattr(args, "batch", 1)
+        check_memory(executor_bytes(network, batch), f"running {network.name} on {batch} image(s)", limit)
+
+
+def network_and_weights(args: argparse.Namespace) -> tuple[Network, dict]:
+    """The network and its weights: read from ``--weights`` (the network the file was made for, flavour and
+    α from the file unless given; a contradicting flavour or activation warned about on stderr), or built
+    from the arguments with weights seeded by ``--seed``."""
+    from ..reference import init_weights, load_network
+
+    if args.weights is None:
+        network = network_from_args(args)
+        check_memory_for(network, args)  # before anything is allocated
+        return network, init_weights(network, seed=args.seed)
+    if getattr(args, "spec", None) is not None or getattr(args, "network", None) not in (None, "mobilenet_v1"):
+        raise SpecError("--weights reads MobileNetV1 weights; it cannot be combined with --spec or --network")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        network, weights = load_network(
+            args.weights, alpha=args.alpha, resolution=args.resolution, flavour=args.flavour,
+            activation=args.activation, shallow=args.shallow or None, separable=False if args.full_conv else None,
+        )  # fmt: skip
+        if args.rho is not None:
+            raise SpecError("--rho cannot be combined with --weights; give --resolution")
+    for w in caught:
+        print(f"costmodel: warning: {w.message}", file=sys.stderr)
+    check_memory_for(network, args)  # the file's arrays are checked against the spec as they are read
+    return network, weights

@@ -13,11 +13,14 @@ HELP = "largest alpha under a Mult-Adds/params budget, grid points under it, or 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--mult-adds", type=float, help="Mult-Adds budget (a count, e.g. 300e6)")
     parser.add_argument("--params", type=float, help="parameter budget (a count, e.g. 2e6)")
-    parser.add_argument("--resolution", type=int, nargs="+", default=[224, 192, 160, 128], help="input resolutions")
+    parser.add_argument(
+        "--resolution", type=int, nargs="+", action="extend", help="input resolutions (default 224 192 160 128)"
+    )
     parser.add_argument(
         "--alpha",
         type=float,
         nargs="+",
+        action="extend",
         help="list every point of this alpha grid x --resolution under the budget (not the largest alpha)",
     )
     parser.add_argument(
@@ -37,21 +40,26 @@ def run(args: argparse.Namespace) -> int:
     from ..paper.accuracy import frontier
     from ..report.tables import render
 
-    variant = {"shallow": args.shallow, "separable": not args.full_conv}
+    variant = {"shallow": args.shallow, "separable": not args.full_conv, "flavour": args.flavour}
     if args.frontier:
+        given = {"--mult-adds": args.mult_adds, "--params": args.params, "--alpha": args.alpha}
+        others = [f for f, v in {**given, "--resolution": args.resolution}.items() if v is not None]
+        if others:
+            raise SpecError(f"--frontier cannot be combined with {', '.join(others)}: it lists the published models")
         df = frontier(args.frontier)
         cols = ["model", "alpha", "resolution", args.frontier, "top1", "top5"]
         emit(render(df[cols], args.format, title=f"Pareto frontier: published top-1 vs computed {args.frontier}"))
         return 0
     if args.mult_adds is None and args.params is None:
         raise SpecError("give --mult-adds and/or --params (or --frontier)")
+    resolutions = args.resolution or [224, 192, 160, 128]
     budgets = {"mult_adds": args.mult_adds, "params": args.params}
     if args.alpha:
-        df = under_budget(args.alpha, args.resolution, **budgets, **variant)
+        df = under_budget(args.alpha, resolutions, **budgets, **variant)
         title = f"{len(df)} grid points under the budget"
     else:
         rows = []
-        for r in args.resolution:
+        for r in resolutions:
             b = largest_alpha(r, **budgets, **variant)
             if b is None:
                 rows.append({"resolution": r, "alpha": None, "note": "no alpha fits: alpha = 1/32 is over budget"})

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from typing import Any
 
+from ..checks import dump_json
 from ..errors import ProfileError
-from ._common import add_threads_argument, apply_threads, positive_int
+from ._common import add_threads_argument, apply_threads, int_at_least, positive_int
 
 #: Why the latency commands measure on one thread by default.
 BLAS_THREADS_WHY = (
@@ -58,7 +58,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="small micro-benchmarks and 2 fitting configurations (a rough profile)",
     )
-    parser.add_argument("--seed", type=int, default=0, help="seed of the weights and the random image (default 0)")
+    parser.add_argument(
+        "--seed",
+        type=int_at_least(0, 2**63 - 1),
+        default=0,
+        help="seed of the weights and the random image (default 0)",
+    )
     parser.add_argument(
         "--statistic",
         choices=("min", "median"),
@@ -114,5 +119,5 @@ def run(args: argparse.Namespace) -> int:
         path = save_profile(profile, args.out)
         progress(f"wrote {path}")
     else:
-        sys.stdout.write(json.dumps(profile.to_dict(), indent=2, allow_nan=False) + "\n")
+        sys.stdout.write(dump_json(profile.to_dict(), indent=2) + "\n")
     return 0

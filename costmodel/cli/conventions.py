@@ -3,18 +3,21 @@
 One row per convention (the paper's and each tool preset of :mod:`costmodel.counting.presets`): Mult-Adds and
 parameters by its rules, the number the tool itself prints (in its own unit: FLOPs for ``torch``; in JSON
 also as ``tool_count`` with ``tool_unit``), the difference from the paper, and one line saying what makes it
-differ.
+differ. For the paper's MobileNetV1, the ``keras`` and ``tfslim`` presets count their framework's flavour of
+the same configuration (:mod:`costmodel.spec.flavours`: Keras' padding at odd sizes, TF-slim's 1001 classes
+and batch norm without gamma); the ``flavour`` column says which network each row counts.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 
+from ..checks import dump_json
+from ..spec.network import Network
 from ._common import add_format_argument, add_network_arguments, add_source_arguments, emit, network_from_args
 
 NAME = "conventions"
-HELP = "the paper's and fvcore/thop/ptflops/torchinfo/torch/keras counting conventions side by side"
+HELP = "the paper's and fvcore/thop/ptflops/torchinfo/torch/keras/tfslim counting conventions side by side"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -24,21 +27,36 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", help="write to this file instead of standard output")
 
 
-def rows(network: object) -> list[dict[str, object]]:
+def _network_for(network: Network, preset: str) -> Network:
+    """The network a preset counts: for the paper's MobileNetV1, the framework's own flavour of the same
+    configuration when the preset models a framework that has one (keras, tfslim); else ``network``."""
+    from ..spec.flavours import FLAVOURS
+    from ..spec.mobilenet import mobilenet_v1
+
+    config = dict(network.config or {})
+    if preset not in FLAVOURS or config.get("flavour") != "paper" or "alpha" not in config:
+        return network
+    kw = {k: config[k] for k in ("shallow", "separable") if k in config}
+    return mobilenet_v1(config["alpha"], config["resolution"], flavour=preset, **kw)
+
+
+def rows(network: Network) -> list[dict[str, object]]:
     """One plain dictionary per convention (what the table shows)."""
     from ..counting.conventions import get_convention
     from ..counting.engine import count
     from ..counting.presets import preset_names, tool_value, trainable_params
 
-    paper = count(network, "paper")  # type: ignore[arg-type]
+    paper = count(network, "paper")
     out = []
     for name in preset_names():
         conv = get_convention(name)
-        cost = paper if name == "paper" else count(network, conv)  # type: ignore[arg-type]
+        counted = _network_for(network, name)
+        cost = paper if name == "paper" else count(counted, conv)
         reports_ops = "mult_adds" in conv.reports
         out.append(
             {
                 "convention": name,
+                "flavour": (counted.config or {}).get("flavour", ""),
                 "mult_adds": cost.mult_adds,
                 "params": cost.params,
                 "trainable_params": trainable_params(cost),
@@ -65,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
     network = network_from_args(args)
     table = rows(network)
     if args.format == "json":
-        text = json.dumps({"network": network.name, "conventions": table}, indent=2)
+        text = dump_json({"network": network.name, "conventions": table}, indent=2)
     else:
         title = f"{network.name}: counting conventions (Mult-Adds = multiply-accumulates; FLOPs = 2 x Mult-Adds)"
         frame = pd.DataFrame(table).drop(columns=["tool_count", "tool_unit"])  # the JSON form keeps them

@@ -7,8 +7,8 @@ The network is a MobileNetV1 configuration (``--alpha``, ``--resolution``...), a
 from __future__ import annotations
 
 import argparse
-import json
 
+from ..checks import dump_json
 from ._common import add_format_argument, add_network_arguments, add_source_arguments, emit, network_from_args
 
 NAME = "count"
@@ -37,8 +37,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..counting.engine import count
+    from ..errors import ConventionError
     from ..report.tables import records, render
 
+    if args.memory and (args.convention != "paper" or args.formula):
+        given = [f for f, on in (("--convention", args.convention != "paper"), ("--formula", args.formula)) if on]
+        raise ConventionError(
+            f"--memory cannot be combined with {' or '.join(given)}: memory is counted one way (elements and bytes "
+            "of activations and of the weights an inference runtime stores, batch norm folded) under every convention"
+        )
     network = network_from_args(args)
     if args.memory:
         emit(_memory_text(network, args.format), args.out)
@@ -48,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
     if not args.formula:
         df = df.drop(columns="formula")
     if args.format == "json":
-        text = json.dumps(
+        text = dump_json(
             {
                 "network": cost.network.name,
                 "config": dict(cost.network.config),
@@ -81,7 +88,7 @@ def _memory_text(network: object, fmt: str) -> str:
     df = memory_table(mem)
     totals = {dtype: mem.bytes(dtype) for dtype in DTYPE_BYTES}
     if fmt == "json":
-        return json.dumps(
+        return dump_json(
             {
                 "network": network.name,  # type: ignore[attr-defined]
                 "weight_elements": mem.weight_elements,

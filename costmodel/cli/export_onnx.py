@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from ._common import add_network_arguments, network_from_args
-from ._reference import add_reference_arguments, weights_from_args
+from ._common import add_network_arguments
+from ._reference import add_reference_arguments, network_and_weights
 
 NAME = "export-onnx"
 HELP = "write a MobileNetV1 configuration with its weights (loaded or seeded) as an ONNX model"
@@ -20,11 +20,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..reference.onnx_export import save_onnx, to_onnx
 
-    network = network_from_args(args)
-    weights = weights_from_args(network, args)
-    path = save_onnx(to_onnx(network, weights, padding=args.padding), args.out)
-    print(
-        f"wrote {path} ({network.name}, padding {args.padding!r}; input 'images' NHWC, outputs 'logits', "
-        f"'probabilities')"
-    )
+    network, weights = network_and_weights(args)
+    path = save_onnx(to_onnx(network, weights), args.out)
+    print(f"wrote {path} ({network.name}; input 'images' NHWC, outputs 'logits', 'probabilities')")
     return 0

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import json
 
+from ..checks import dump_json
 from ._common import add_format_argument, add_variant_arguments, emit
 
 NAME = "formula"
@@ -23,7 +23,7 @@ def run(args: argparse.Namespace) -> int:
     from ..counting.closed_form import closed_form
     from ..report.tables import records, render
 
-    cf = closed_form(args.shallow, not args.full_conv, args.num_classes)
+    cf = closed_form(args.shallow, not args.full_conv, args.num_classes, args.flavour)
     df = cf.table()
     where = (
         f"exact when alpha is a multiple of {cf.alpha_step} (every int(c*alpha) == c*alpha) and the "
@@ -31,7 +31,7 @@ def run(args: argparse.Namespace) -> int:
         "rho = resolution / 224; elsewhere an approximation"
     )
     if args.format == "json":
-        text = json.dumps({"mult_adds": MULT_ADDS, "params": PARAMS, "applies": where, "coefficients": records(df)})
+        text = dump_json({"mult_adds": MULT_ADDS, "params": PARAMS, "applies": where, "coefficients": records(df)})
     elif args.format == "csv":
         text = render(df, "csv")
     else:

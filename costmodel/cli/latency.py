@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 
+from ..checks import dump_json
 from ._common import (
     add_format_argument,
     add_network_arguments,
@@ -14,6 +14,7 @@ from ._common import (
     apply_threads,
     emit,
     network_from_args,
+    positive_int,
 )
 from .calibrate import BLAS_THREADS_WHY
 
@@ -30,7 +31,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "bandwidth are measured now and every layer is extrapolated at efficiency 1 (a pure roofline: a lower "
         "bound)",
     )
-    parser.add_argument("--batch", type=int, default=1, help="images per forward pass (default 1)")
+    parser.add_argument("--batch", type=positive_int, default=1, help="images per forward pass (default 1)")
     add_threads_argument(parser, 1, BLAS_THREADS_WHY)
     add_format_argument(parser)
     parser.add_argument("--out", help="write to this file instead of standard output")
@@ -48,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
         from ..errors import SpecError
 
         raise SpecError(f"--batch must be a positive integer, got {args.batch}")
-    if args.profile:
+    if args.profile is not None:
         profile = load_profile(args.profile)
     else:
         from ..latency.calibrate import measure_bandwidth, measure_peak_flops
@@ -63,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
     pred = predict(network, profile, batch=args.batch)
     df = prediction_table(pred)
     if args.format == "json":
-        text = json.dumps(
+        text = dump_json(
             {
                 "network": network.name,
                 "config": dict(network.config),
@@ -76,7 +77,6 @@ def run(args: argparse.Namespace) -> int:
                 "layers": records(df),
             },
             indent=2,
-            allow_nan=False,
         )
     elif args.format == "csv":
         text = render(df, "csv")

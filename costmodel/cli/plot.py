@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 NAME = "plot"
+OUT_IS_FOLDER = True  # main() checks --out as a folder before anything is computed
 HELP = "write Figures 4-5, alpha x rho heatmaps and the Table 3 layer comparison as PNG and SVG"
 
 
@@ -19,10 +20,9 @@ def run(args: argparse.Namespace) -> int:
     import matplotlib
 
     matplotlib.use("Agg")  # files only; no display needed
-    from ..paper.figures import all_figures, save
+    from ..paper.figures import all_figures, save_all
 
     figures = all_figures()  # computed before anything is written
-    for stem, fig in figures.items():
-        for path in save(fig, args.out, stem, args.formats):
-            print(path)
+    for path in save_all(figures, args.out, list(dict.fromkeys(args.formats))):  # every file or none
+        print(path)
     return 0

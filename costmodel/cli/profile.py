@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import argparse
 
-from ._common import add_format_argument, add_network_arguments, apply_threads, emit, network_from_args, positive_int
-from ._reference import add_reference_arguments, weights_from_args
+from ..checks import dump_json
+from ._common import add_format_argument, add_network_arguments, apply_threads, emit, positive_int
+from ._reference import add_reference_arguments, network_and_weights
 
 NAME = "profile"
 HELP = "time every layer of a runtime (NumPy reference or ONNX Runtime): shares of Mult-Adds, params, time, GFLOP/s"
@@ -29,7 +30,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         choices=("numpy", "onnxruntime"),
         default="numpy",
         help="numpy (the reference executor, default) or onnxruntime (its profiler per node; batch 1, seeded "
-        "weights, TF SAME padding; needs the [onnx] extra)",
+        "weights; needs the [onnx] extra)",
     )
     add_format_argument(parser)
     parser.add_argument("--out", help="write to this file instead of standard output")
@@ -40,13 +41,9 @@ def _onnxruntime_seconds(network, args: argparse.Namespace) -> dict[str, float]:
     from ..errors import InputError
     from ..latency.runtimes import measure_onnxruntime
 
-    for flag, given in (
-        ("--batch", args.batch != 1),
-        ("--weights", bool(args.weights)),
-        ("--padding", args.padding != "same"),
-    ):
+    for flag, given in (("--batch", args.batch != 1), ("--weights", bool(args.weights))):
         if given:
-            raise InputError(f"{flag} is not available with --runtime onnxruntime (batch 1, seeded weights, TF SAME)")
+            raise InputError(f"{flag} is not available with --runtime onnxruntime (batch 1, seeded weights)")
     threads = max(args.threads, 1)
     (m,) = measure_onnxruntime([network], repeats=args.repeats, rounds=3, seed=args.seed, threads=threads)
     return {
@@ -59,7 +56,6 @@ def _onnxruntime_seconds(network, args: argparse.Namespace) -> dict[str, float]:
 def run(args: argparse.Namespace) -> int:
     apply_threads(args.threads if args.runtime == "numpy" else 1)  # before NumPy loads
     threads = args.threads or 1  # depthwise threads
-    import json
 
     import numpy as np
 
@@ -68,15 +64,15 @@ def run(args: argparse.Namespace) -> int:
     from ..reference.profiling import ONE_BY_ONE, kind_table, profile_table
     from ..report.tables import records, render
 
-    network = network_from_args(args)
+    network, weights = network_and_weights(args)
     if args.runtime == "onnxruntime":
         seconds = _onnxruntime_seconds(network, args)
         what = f"ONNX Runtime, {max(args.threads, 1)} thread(s)"
     else:
-        prepared = prepare(network, weights_from_args(network, args), padding=args.padding, threads=threads)
+        prepared = prepare(network, weights, threads=threads)
         r = network.input_size
         images = np.random.default_rng(args.seed).uniform(-1, 1, (args.batch, r, r, 3)).astype(np.float32)
-        seconds = time_layers(network, prepared, images, repeats=args.repeats, padding=args.padding)
+        seconds = time_layers(network, prepared, images, repeats=args.repeats)
         what = "NumPy reference"
     cost = count(network)
     layers = profile_table(cost, seconds, args.batch)
@@ -101,7 +97,7 @@ def run(args: argparse.Namespace) -> int:
         )
     )
     if args.format == "json":
-        text = json.dumps(
+        text = dump_json(
             {
                 "network": network.name,
                 "config": dict(network.config),
@@ -113,7 +109,6 @@ def run(args: argparse.Namespace) -> int:
                 "layers": records(layers),
             },
             indent=2,
-            allow_nan=False,
         )
     elif args.format == "csv":
         text = render(layers, "csv")

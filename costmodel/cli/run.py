@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from ._common import add_network_arguments, apply_threads, network_from_args, positive_int
-from ._reference import add_reference_arguments, weights_from_args
+from ._common import add_network_arguments, apply_threads, positive_int
+from ._reference import add_reference_arguments, network_and_weights
 
 NAME = "run"
 HELP = "classify an image with the NumPy reference implementation: top-5 classes and latency"
@@ -16,7 +16,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_reference_arguments(parser)
     parser.add_argument(
         "--image",
-        help="PNG or JPEG file; resized and scaled as Keras MobileNet (x / 127.5 - 1). Without it, a random image",
+        help="PNG or JPEG file; cropped (TF-slim, timm: the central 0.875), resized and scaled to -1..1 as the "
+        "flavour's framework does. Without it, a random image",
     )
     parser.add_argument("--top", type=positive_int, default=5, help="how many classes to print (default 5)")
     parser.add_argument(
@@ -31,23 +32,34 @@ def run(args: argparse.Namespace) -> int:
 
     import numpy as np
 
+    from ..errors import InputError
     from ..reference import forward, prepare
     from ..reference.images import load_image, random_image
     from ..reference.kernels import softmax
+    from ..spec.flavours import FLAVOURS
 
-    network = network_from_args(args)
-    weights = weights_from_args(network, args)
+    network, weights = network_and_weights(args)
     size = network.input_size
-    image = load_image(args.image, size) if args.image else random_image(size, seed=args.seed)
-    prepared = prepare(network, weights, padding=args.padding, threads=threads)
+    flavour = FLAVOURS.get(str(network.config.get("flavour")))  # its input preprocessing (crop, mean, std)
+    pre = flavour.preprocessing if flavour is not None else None
+    image = load_image(args.image, size, pre) if args.image is not None else random_image(size, seed=args.seed)
+    prepared = prepare(network, weights, threads=threads)
     del weights
     start = time.perf_counter()
-    logits = forward(network, prepared, image, padding=args.padding)
+    with np.errstate(over="ignore", invalid="ignore"):  # an overflow is reported below, as one error
+        logits = forward(network, prepared, image)
     first_ms = 1e3 * (time.perf_counter() - start)
+    finite = np.isfinite(np.asarray(logits))
+    bad = int(finite.size - np.count_nonzero(finite))
+    if bad:  # finite but huge weights overflow float32 inside the network: say so, never print NaN
+        raise InputError(
+            f"{bad} of {finite.size} logits are NaN or infinite: float32 overflowed inside the network; the "
+            f"weights{f' in {args.weights!r}' if args.weights else ''} are too large for float32 arithmetic"
+        )
     times_ms = []
     for _ in range(args.repeats):
         start = time.perf_counter()
-        forward(network, prepared, image, padding=args.padding)
+        forward(network, prepared, image)
         times_ms.append(1e3 * (time.perf_counter() - start))
     probabilities = softmax(logits)[0]
     top = np.argsort(-probabilities, kind="stable")[: args.top]

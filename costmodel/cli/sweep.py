@@ -11,10 +11,14 @@ HELP = "Mult-Adds and parameters over many alpha x resolution configurations at 
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--alpha", type=float, nargs="+", default=[1.0, 0.75, 0.5, 0.25], help="width multipliers")
+    parser.add_argument(
+        "--alpha", type=float, nargs="+", action="extend", help="width multipliers (default 1.0 0.75 0.5 0.25)"
+    )
     g = parser.add_mutually_exclusive_group()
-    g.add_argument("--resolution", type=int, nargs="+", default=[224, 192, 160, 128], help="input resolutions")
-    g.add_argument("--rho", type=float, nargs="+", help="resolution multipliers in (0, 1] (of 224)")
+    g.add_argument(
+        "--resolution", type=int, nargs="+", action="extend", help="input resolutions (default 224 192 160 128)"
+    )
+    g.add_argument("--rho", type=float, nargs="+", action="extend", help="resolution multipliers in (0, 1] (of 224)")
     parser.add_argument(
         "--paired", action="store_true", help="pair alpha[i] with resolution[i] instead of every combination"
     )
@@ -28,14 +32,16 @@ def run(args: argparse.Namespace) -> int:
     from ..report.tables import render
 
     df = sweep(
-        args.alpha,
-        args.resolution,
+        args.alpha or [1.0, 0.75, 0.5, 0.25],
+        args.resolution or [224, 192, 160, 128],
         rho=args.rho,
         grid=not args.paired,
         shallow=args.shallow,
         separable=not args.full_conv,
         num_classes=args.num_classes,
+        flavour=args.flavour,
     )
     df = df.assign(mult_adds_millions=df["mult_adds"] / 1e6, params_millions=df["params"] / 1e6)
-    emit(render(df, args.format, title="MobileNetV1 sweep (paper convention)", float_digits=3), args.out)
+    title = "MobileNetV1 sweep (paper convention)" + ("" if args.flavour == "paper" else f", {args.flavour} flavour")
+    emit(render(df, args.format, title=title, float_digits=3), args.out)
     return 0

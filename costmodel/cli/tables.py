@@ -14,9 +14,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--table",
         type=int,
-        action="append",
+        nargs="+",
+        action="extend",
         metavar="N",
-        help="only table N (1-9); repeat for several (default: all)",
+        help="only these tables (1-9): --table 2 3 or --table 2 --table 3; each once (default: all)",
+    )
+    parser.add_argument(
+        "--torchvision",
+        action="store_true",
+        help="instead: torchvision's documented parameters and GFLOPS (Mult-Adds) of the zoo, vs computed",
     )
     add_format_argument(parser)
     parser.add_argument("--out", help="write to this file instead of standard output")
@@ -88,11 +94,33 @@ def _extra_lines(table: int, df) -> list[str]:  # type: ignore[no-untyped-def]
     return lines
 
 
+def _torchvision(args: argparse.Namespace) -> int:
+    from ..paper.torchvision import TITLE, torchvision_table
+    from ..report.tables import render
+
+    df = torchvision_table()
+    if args.format in ("csv", "json"):
+        emit(render(df, args.format), args.out)
+        return 0
+    view = df[["network", "quantity", "unit", "published", "computed", "count", "status"]]
+    matched = int((df["status"] == "match").sum())
+    lines = [
+        f"{len(df)} published numbers compared: {matched} match as torchvision rounds them "
+        "(parameters exactly; _ops = round(Mult-Adds / 1e9, 3); the docs' GFLOPS column = _ops to 2 decimals).",
+        *(f"{r.network}: {r.note}" for r in df[df["quantity"] == "ops"].itertuples()),
+    ]
+    emit(render(view, args.format, title=TITLE) + "\n\n" + "\n".join(lines), args.out)
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
     from ..paper.tables import TABLES, TITLES, all_tables
     from ..report.tables import render
 
-    tables = args.table or list(TABLES)
+    if args.torchvision:
+        return _torchvision(args)
+
+    tables = list(dict.fromkeys(args.table)) if args.table else list(TABLES)  # each once, in the order given
     df = all_tables(tables)  # validates the table numbers
     if args.format in ("csv", "json"):
         emit(render(df, args.format), args.out)

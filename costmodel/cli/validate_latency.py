@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import sys
 
+from ..checks import dump_json
 from ._common import add_format_argument, add_threads_argument, apply_threads, emit
 from .calibrate import BLAS_THREADS_WHY, add_measurement_arguments, add_runtime_argument
 
@@ -47,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
     from ..errors import CostModelError, ProfileError
     from ..latency.profiles import load_profile
 
-    profile = load_profile(args.profile) if args.profile else None  # bad input fails before measuring
+    profile = load_profile(args.profile) if args.profile is not None else None  # bad input fails before measuring
     runtime = args.runtime or (profile.runtime if profile is not None else "numpy")
     if profile is not None and args.runtime and args.runtime != profile.runtime:
         raise ProfileError(
@@ -95,7 +95,7 @@ def run(args: argparse.Namespace) -> int:
     if args.format == "json":
         accuracy, pairs = result.pairwise_accuracy
         baseline = result.baseline()
-        text = json.dumps(
+        text = dump_json(
             {
                 "runtime": runtime,
                 "networks": len(result.configs),
@@ -115,7 +115,6 @@ def run(args: argparse.Namespace) -> int:
                 "kinds": records(kinds),
             },
             indent=2,
-            allow_nan=False,
         )
     elif args.format == "csv":
         text = render(configs, "csv")

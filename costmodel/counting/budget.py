@@ -68,7 +68,8 @@ def largest_alpha(
     params: float | None = None,
     shallow: bool = False,
     separable: bool = True,
-    num_classes: int = 1000,
+    num_classes: int | None = None,
+    flavour: str = "paper",
 ) -> AlphaBudget | None:
     """The largest α whose network fits ``mult_adds`` and/or ``params`` at ``resolution``.
 
@@ -78,6 +79,8 @@ def largest_alpha(
         Input resolution (>= 32).
     mult_adds, params : float, optional
         Budgets (counts, not millions); give one or both. A configuration fits when its cost is <= the budget.
+    shallow, separable, num_classes, flavour
+        The variant, as in :func:`~costmodel.spec.mobilenet.mobilenet_v1`.
 
     Returns
     -------
@@ -92,11 +95,11 @@ def largest_alpha(
     """
     mult_adds_budget, params_budget = _budgets(mult_adds, params)
     resolution = resolve_resolution(resolution)
-    s = structure(bool(shallow), bool(separable), num_classes)
+    s = structure(bool(shallow), bool(separable), num_classes, flavour)
     lattice = s.lattice
     if lattice is None:  # not the case for MobileNetV1, whose channel counts are powers of two
         raise SpecError("budget search needs power-of-two base channel counts")
-    kw = {"shallow": shallow, "separable": separable, "num_classes": num_classes}
+    kw = {"shallow": shallow, "separable": separable, "num_classes": num_classes, "flavour": flavour}
 
     def cost(m: int) -> tuple[int, int]:
         return _cost_at(m / lattice, resolution, kw)
@@ -110,8 +113,17 @@ def largest_alpha(
     if not fits(cost(lo)):
         return None
     hi = 2 * lo  # find a step over budget by doubling, then bisect: fits(lo) and not fits(hi)
-    while fits(cost(hi)):
-        lo, hi = hi, 2 * hi
+    try:
+        while fits(cost(hi)):
+            lo, hi = hi, 2 * hi
+    except SpecError:  # wider networks than this are beyond int64 counts (or α's channel limit)
+        budget = " and ".join(
+            f"{b:g} {what}" for b, what in ((mult_adds_budget, "Mult-Adds"), (params_budget, "params")) if b is not None
+        )
+        raise SpecError(
+            f"the budget of {budget} is too large: every alpha up to {lo / lattice:g} fits at resolution "
+            f"{resolution}, and wider networks are beyond what the sweep counts; give a smaller budget"
+        ) from None
     while hi - lo > 1:
         mid = (lo + hi) // 2
         lo, hi = (mid, hi) if fits(cost(mid)) else (lo, mid)
@@ -138,14 +150,17 @@ def under_budget(
     params: float | None = None,
     shallow: bool = False,
     separable: bool = True,
-    num_classes: int = 1000,
+    num_classes: int | None = None,
+    flavour: str = "paper",
 ) -> pd.DataFrame:
     """Every point of the grid ``alpha x resolution`` whose cost fits the budget(s), as :func:`sweep` rows.
 
     An empty DataFrame (same columns) when no point fits.
     """
     mult_adds_budget, params_budget = _budgets(mult_adds, params)
-    df = sweep(alpha, resolution, grid=True, shallow=shallow, separable=separable, num_classes=num_classes)
+    df = sweep(
+        alpha, resolution, grid=True, shallow=shallow, separable=separable, num_classes=num_classes, flavour=flavour
+    )
     keep = np.ones(len(df), dtype=bool)
     if mult_adds_budget is not None:
         keep &= df["mult_adds"].to_numpy() <= mult_adds_budget

@@ -110,8 +110,10 @@ def _coefficients(s: Structure, terms) -> Coefficients:
 
 
 @lru_cache(maxsize=16)
-def closed_form(shallow: bool = False, separable: bool = True, num_classes: int = 1000) -> ClosedForm:
-    """P, Q, R, S, T of one MobileNetV1 variant, computed from its layer spec.
+def closed_form(
+    shallow: bool = False, separable: bool = True, num_classes: int | None = None, flavour: str = "paper"
+) -> ClosedForm:
+    """P, Q, R, S, T of one MobileNetV1 variant (of one flavour), computed from its layer spec.
 
     Examples
     --------
@@ -121,7 +123,7 @@ def closed_form(shallow: bool = False, separable: bool = True, num_classes: int 
     >>> cf.alpha_step, cf.resolution_step
     (Fraction(1, 32), 32)
     """
-    s = structure(bool(shallow), bool(separable), num_classes)
+    s = structure(bool(shallow), bool(separable), num_classes, flavour)
     kinds: dict[str, list] = {}
     for t in s.terms:
         kinds.setdefault(t.kind, []).append(t)
@@ -135,7 +137,9 @@ def closed_form(shallow: bool = False, separable: bool = True, num_classes: int 
     return ClosedForm(_coefficients(s, s.terms), by_kind, step, reduce(math.lcm, strides, 1))
 
 
-def applies(alpha: float, resolution: int, *, shallow: bool = False, separable: bool = True) -> bool:
+def applies(
+    alpha: float, resolution: int, *, shallow: bool = False, separable: bool = True, flavour: str = "paper"
+) -> bool:
     """Whether the closed form is exact here: ``int(c·α) == c·α`` for every base channel count c, and every
     feature map exactly (resolution / 224) times its size at 224. Checked directly with the spec's own rules
     (:func:`~costmodel.spec.mobilenet.scale_channels`, :func:`~costmodel.spec.layers.window_out_size`).
@@ -143,7 +147,7 @@ def applies(alpha: float, resolution: int, *, shallow: bool = False, separable: 
     >>> applies(0.75, 160), applies(0.3, 160), applies(0.75, 225)
     (True, False, False)
     """
-    s = structure(bool(shallow), bool(separable))
+    s = structure(bool(shallow), bool(separable), None, flavour)
     a = Fraction(alpha)
     if any(scale_channels(c, alpha) != c * a for c in s.base_channels):
         return False

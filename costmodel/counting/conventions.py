@@ -14,9 +14,11 @@ trace-based counters do; the paper's convention counts none of them.
 from __future__ import annotations
 
 from dataclasses import dataclass, fields, replace
+from typing import Any
 
 from ..checks import non_negative_int
 from ..errors import ConventionError
+from ..spec.layers import ACTIVATIONS
 
 __all__ = ["Convention", "CONVENTIONS", "OPTIONS", "get_convention", "register_convention"]
 
@@ -29,16 +31,20 @@ class Convention:
     summary: str
     # --- parameters -------------------------------------------------------------------------------------------
     bias_params: bool = False  # count the biases of conv/FC layers that have one (the paper does not)
-    bn_params: int = 0  # per batch-norm channel: 0, 2 (gamma, beta: trainable) or 4 (+ moving mean, variance)
+    bn_params: int = 0  # per batch-norm channel: 0, 2 (gamma, beta: trainable) or 4 (+ moving mean, variance);
+    # one fewer where a layer's batch norm has no gamma (``bn_scale=False``: TF-slim's checkpoints)
     # --- operations beyond conv/FC multiply-accumulates, each counted as one Mult-Add ------------------------
     bias_ops: int = 0  # per output element of a layer with a bias
     bn_ops: int = 0  # per batch-norm output element (inference: one scale-and-shift)
-    activation_ops: int = 0  # per activation output element
+    activation_ops: int = 0  # per activation output element (each activation, unless it has its own rule below)
     pool_ops: int = 0  # per pooling *input* element (each element is added or compared once)
     # --- finer rules, for the presets that model other tools (costmodel.counting.presets); all off for the paper ----
     adaptive_pool_ops: int = 0  # per input element of adaptive/global average pooling (not of fixed windows)
     avg_pool_out_ops: int = 0  # per output element of every average pooling (one division each)
     bn_channel_ops: int = 0  # per batch-norm channel, once per image (torchinfo: a layer's parameters)
+    # per output element of one activation, overriding activation_ops: (("relu6", 1), ...) (ptflops' hooks differ)
+    activation_ops_by_kind: tuple[tuple[str, int], ...] = ()
+    elementwise_ops: int = 0  # per output element of a block's Add (residual) or Mul (squeeze-and-excite)
     # --- how the modelled tool reports ---------------------------------------------------------------------
     unit: str = "mult_adds"  # the tool's own operation unit: "mult_adds", or "flops" (= 2 x mult_adds)
     reports: tuple[str, ...] = ("mult_adds", "params")  # what the tool itself prints ("mult_adds"/"params")
@@ -58,30 +64,75 @@ class Convention:
                 f"got {self.non_trainable_bn_params!r}"
             )
         ops = ("bias_ops", "bn_ops", "activation_ops", "pool_ops", "adaptive_pool_ops", "avg_pool_out_ops")
-        for f in (*ops, "bn_channel_ops"):
+        for f in (*ops, "bn_channel_ops", "elementwise_ops"):
             non_negative_int(getattr(self, f), f, ConventionError)
+        rules = self.activation_ops_by_kind
+        if not isinstance(rules, tuple) or not all(isinstance(r, tuple) and len(r) == 2 for r in rules):
+            raise ConventionError(f"activation_ops_by_kind must be ((activation, ops), ...) pairs, got {rules!r}")
+        for activation, per_element in rules:
+            if activation is None or activation not in ACTIVATIONS:
+                raise ConventionError(
+                    f"activation_ops_by_kind: activation must be one of {ACTIVATIONS[1:]}, got {activation!r}"
+                )
+            non_negative_int(per_element, f"activation_ops_by_kind[{activation!r}]", ConventionError)
 
     @property
     def weights_only(self) -> bool:
         """True when only conv/FC weights and multiply-accumulates count (the paper's rules)."""
         return not (
             self.bias_params or self.bn_params or self.bias_ops or self.bn_ops or self.activation_ops or self.pool_ops
-        ) and not (self.adaptive_pool_ops or self.avg_pool_out_ops or self.bn_channel_ops)
+        ) and not (
+            self.adaptive_pool_ops
+            or self.avg_pool_out_ops
+            or self.bn_channel_ops
+            or self.elementwise_ops
+            or any(ops for _, ops in self.activation_ops_by_kind)
+        )
+
+    def ops_per_activation(self, activation: str) -> int:
+        """Ops per output element of ``activation``: its own rule, else :attr:`activation_ops`.
+
+        >>> get_convention("ptflops").ops_per_activation("relu"), get_convention("ptflops").ops_per_activation("relu6")
+        (2, 1)
+        """
+        for name, ops in self.activation_ops_by_kind:
+            if name == activation:
+                return ops
+        return self.activation_ops
 
     def with_options(self, *options: str) -> Convention:
         """This convention with named options (see :data:`OPTIONS`) switched on.
 
-        >>> get_convention("paper").with_options("bias", "bn").name
+        Options compose as a set: the order does not matter, repeating one changes nothing, and adding one
+        never lowers a count (each option raises its fields to at least its value, so ``keras+bn`` keeps
+        Keras' four batch-norm weights per channel). The name lists the options once, in :data:`OPTIONS`
+        order.
+
+        >>> get_convention("paper").with_options("bn", "bias").name
         'paper+bias+bn'
+        >>> get_convention("paper+bn-stats+bn") == get_convention("paper+bn+bn-stats")
+        True
         """
-        changes: dict[str, object] = {}
+        if not options:
+            return self
+        parts = self.name.split("+")
+        while len(parts) > 1 and parts[-1] in OPTIONS:
+            parts.pop()
+        chosen = set(self.name.split("+")[len(parts) :])
+        changes: dict[str, Any] = {}
+        floor = 0
         for option in options:
             if option not in OPTIONS:
                 raise ConventionError(f"unknown counting option {option!r}; choose from {', '.join(OPTIONS)}")
-            changes.update(OPTIONS[option][0])
-        if not options:
-            return self
-        return replace(self, name="+".join((self.name, *options)), **changes)
+            chosen.add(option)
+            for name, value in OPTIONS[option][0].items():
+                changes[name] = max(changes.get(name, getattr(self, name)), value)  # type: ignore[call-overload]
+                if name == "activation_ops":  # every activation counts at least this; a higher rule stays
+                    floor = max(floor, value)  # type: ignore[call-overload]
+        if floor:
+            changes["activation_ops_by_kind"] = tuple((a, max(ops, floor)) for a, ops in self.activation_ops_by_kind)
+        name = "+".join((*parts, *(o for o in OPTIONS if o in chosen)))
+        return replace(self, name=name, **changes)
 
     def describe(self) -> dict[str, object]:
         """The rules as a plain dictionary (for reports and JSON)."""
@@ -95,8 +146,15 @@ OPTIONS: dict[str, tuple[dict[str, object], str]] = {
     "bn-stats": ({"bn_params": 4}, "count batch-norm gamma, beta, moving mean and variance as parameters"),
     "bias-ops": ({"bias_ops": 1}, "one Mult-Add per output element of a layer with a bias"),
     "bn-ops": ({"bn_ops": 1}, "one Mult-Add per batch-norm output element (scale and shift)"),
-    "activation-ops": ({"activation_ops": 1}, "one Mult-Add per activation output element"),
+    "activation-ops": (
+        {"activation_ops": 1},
+        "at least one Mult-Add per activation output element, every activation (a preset's higher rule stays)",
+    ),
     "pool-ops": ({"pool_ops": 1}, "one Mult-Add per pooling input element"),
+    "elementwise-ops": (
+        {"elementwise_ops": 1},
+        "one Mult-Add per output element of a residual add or squeeze-and-excite multiply",
+    ),
 }
 
 PAPER = Convention(

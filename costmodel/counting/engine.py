@@ -23,12 +23,15 @@ from .._hooks import table as _table
 from ..errors import ConventionError, SpecError
 from ..spec.layers import (
     AdaptiveAvgPool,
+    Add,
     Concat,
     Conv2d,
     GlobalAvgPool,
     Linear,
+    Mul,
     Pool2d,
     Residual,
+    Scale,
     Softmax,
     conv_weight_shape,
     linear_weight_shape,
@@ -97,6 +100,38 @@ class Cost:
             out[lc.kind] = (p + lc.params, m + lc.mult_adds)
         return out
 
+    def to_dict(self, layers: bool = False) -> dict[str, Any]:
+        """A small JSON-compatible record: the network's name and input, the convention, the totals, and with
+        ``layers=True`` one row per layer (blocks expanded: name, kind, params, mult_adds). Not the network
+        itself (``self.network.to_dict()`` is that).
+
+        >>> from costmodel import count, mobilenet_v1
+        >>> count(mobilenet_v1()).to_dict()["mult_adds"]
+        568740352
+        """
+        net = self.network
+        out: dict[str, Any] = {
+            "network": net.name,
+            "input_size": net.input_size,
+            "in_ch": net.in_ch,
+            "convention": self.convention.name,
+            "mult_adds": self.mult_adds,
+            "flops": self.flops,
+            "params": self.params,
+        }
+        if layers:
+            out["layers"] = [
+                {"name": lc.name, "kind": lc.kind, "params": lc.params, "mult_adds": lc.mult_adds}
+                for lc in self.leaves()
+            ]
+        return out
+
+    def to_json(self, layers: bool = False, indent: int | None = None) -> str:
+        """:meth:`to_dict` as a JSON string."""
+        import json
+
+        return json.dumps(self.to_dict(layers), indent=indent)
+
     def table(self) -> pd.DataFrame:
         """One row per layer (pandas DataFrame); the rows add up to :attr:`params` and :attr:`mult_adds`."""
         return _table(self)  # built by costmodel.report.tables, through the one hook (costmodel._hooks)
@@ -131,14 +166,17 @@ def _(layer: Linear, node: Node) -> tuple[int, int]:
 @weights_cost.register(GlobalAvgPool)
 @weights_cost.register(AdaptiveAvgPool)
 @weights_cost.register(Softmax)
+@weights_cost.register(Add)
+@weights_cost.register(Mul)
 def _(layer: object, node: Node) -> tuple[int, int]:
-    return 0, 0  # no weights, no multiply-accumulates; pool_ops may add operations
+    return 0, 0  # no weights, no multiply-accumulates; pool_ops, elementwise_ops may add operations
 
 
 @weights_cost.register(Concat)
 @weights_cost.register(Residual)
+@weights_cost.register(Scale)
 def _(layer: object, node: Node) -> tuple[int, int]:
-    # The concatenation or addition itself is free; a block costs what its branches' layers cost.
+    # The concatenation is free, the add or multiply a weightless leaf; a block costs what its layers cost.
     costs = [weights_cost(leaf.layer, leaf) for leaf in node.leaves()]
     return sum(w for w, _ in costs), sum(m for _, m in costs)
 
@@ -160,8 +198,16 @@ def extra_ops(layer: object, node: Node, convention: Convention) -> int:
 @extra_ops.register(Softmax)
 @extra_ops.register(Concat)
 @extra_ops.register(Residual)
+@extra_ops.register(Scale)
 def _(layer: object, node: Node, convention: Convention) -> int:
-    return 0  # a block's layers are counted one by one (``parts``); the join itself is free
+    return 0  # a block's layers are counted one by one (``parts``), its Add or Mul among them
+
+
+@extra_ops.register(Add)
+@extra_ops.register(Mul)
+def _(layer: object, node: Node, convention: Convention) -> int:
+    # A residual add or SE multiply: one op per output element when a convention counts them (no tool does).
+    return convention.elementwise_ops * node.out_ch * node.out_size * node.out_size
 
 
 def _in_elements(node: Node) -> int:
@@ -187,6 +233,8 @@ def layer_cost(node: Node, convention: Convention) -> LayerCost:
     layer = node.layer
     if node.branches:
         parts = tuple(layer_cost(sub, convention) for branch in node.branches for sub in branch)
+        if node.merge is not None:
+            parts += (layer_cost(node.merge, convention),)
         return LayerCost(node, sum(p.params for p in parts), sum(p.mult_adds for p in parts), parts)
     params, mult_adds = _weights_rule(type(layer))(layer, node)
     out_elems = node.out_ch * node.out_size * node.out_size
@@ -195,10 +243,14 @@ def layer_cost(node: Node, convention: Convention) -> LayerCost:
             params += node.out_ch
         mult_adds += convention.bias_ops * out_elems
     if getattr(layer, "batch_norm", False):
-        params += convention.bn_params * node.out_ch
+        # gamma is among both the trainable (2) and all (4) batch-norm variables; a batch norm without a scale
+        # (TF-slim's checkpoints: bn_scale=False) stores one fewer
+        bn = convention.bn_params - (1 if convention.bn_params and not getattr(layer, "bn_scale", True) else 0)
+        params += bn * node.out_ch
         mult_adds += convention.bn_ops * out_elems + convention.bn_channel_ops * node.out_ch
-    if getattr(layer, "activation", None) is not None:
-        mult_adds += convention.activation_ops * out_elems
+    activation = getattr(layer, "activation", None)
+    if activation is not None:
+        mult_adds += convention.ops_per_activation(activation) * out_elems
     mult_adds += extra_ops(layer, node, convention)
     return LayerCost(node, params, mult_adds)
 
@@ -223,23 +275,25 @@ def count(network: Network, convention: str | Convention = "paper") -> Cost:
     if not isinstance(network, Network):
         raise SpecError(f"count() needs a Network, got {type(network).__name__}")
     conv = get_convention(convention)
-    if conv.weights_only:  # the paper's convention: skip the per-layer extras (hot path of search loops)
-        rules: dict[type, Any] = {}
-        costs = []
-        for node in network.nodes:
-            if node.branches:  # a block: its layers, each counted, in ``parts``
-                costs.append(layer_cost(node, conv))
-                continue
+    if not conv.weights_only:
+        layers = tuple(layer_cost(node, conv) for node in network.nodes)
+        return Cost(network, conv, layers, sum(lc.params for lc in layers), sum(lc.mult_adds for lc in layers))
+    # The paper's convention: no per-layer extras. The hot path of search loops: one rule looked up per layer
+    # type, totals summed as the rows are made.
+    rules: dict[type, Any] = {}
+    costs = []
+    params = mult_adds = 0
+    make = LayerCost._make
+    for node in network.nodes:
+        if node.branches:  # a block: its layers, each counted, in ``parts``
+            lc = layer_cost(node, conv)
+            w, m = lc.params, lc.mult_adds
+        else:
             cls = type(node.layer)
             rule = rules.get(cls) or rules.setdefault(cls, weights_cost.dispatch(cls))
-            costs.append(LayerCost(node, *rule(node.layer, node)))
-        layers = tuple(costs)
-    else:
-        layers = tuple(layer_cost(node, conv) for node in network.nodes)
-    return Cost(
-        network,
-        conv,
-        layers,
-        sum(lc.params for lc in layers),
-        sum(lc.mult_adds for lc in layers),
-    )
+            w, m = rule(node.layer, node)
+            lc = make((node, w, m, ()))
+        costs.append(lc)
+        params += w
+        mult_adds += m
+    return Cost(network, conv, tuple(costs), params, mult_adds)

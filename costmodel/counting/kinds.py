@@ -9,7 +9,19 @@ from __future__ import annotations
 from functools import singledispatch
 
 from ..errors import SpecError
-from ..spec.layers import AdaptiveAvgPool, Concat, Conv2d, GlobalAvgPool, Linear, Pool2d, Residual, Softmax
+from ..spec.layers import (
+    AdaptiveAvgPool,
+    Add,
+    Concat,
+    Conv2d,
+    GlobalAvgPool,
+    Linear,
+    Mul,
+    Pool2d,
+    Residual,
+    Scale,
+    Softmax,
+)
 
 __all__ = ["layer_kind"]
 
@@ -62,3 +74,18 @@ def _(layer: Residual) -> str:
 @layer_kind.register
 def _(layer: Softmax) -> str:
     return "Softmax"
+
+
+@layer_kind.register
+def _(layer: Scale) -> str:
+    return "Scale"
+
+
+@layer_kind.register
+def _(layer: Add) -> str:
+    return "Add"
+
+
+@layer_kind.register
+def _(layer: Mul) -> str:
+    return "Mul"

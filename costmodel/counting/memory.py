@@ -15,8 +15,13 @@ Conventions (stated once, here):
   the last one writes into the block's output, so they add nothing of their own. A block's traffic is its
   sub-layers' traffic.
 - A residual block (:class:`~costmodel.spec.layers.Residual`) runs its body on the block's input, which stays live
-  until the addition; the body's last layer adds it in place into its own output, which is the block's
-  output. While a body layer runs, the block's input and the layer's own input and output are live.
+  until the addition. While a body layer runs, the block's input and the layer's own input and output are
+  live. The addition (the block's :class:`~costmodel.spec.layers.Add`) is a pass of its own: it reads the body's
+  output and the block's input and writes the sum in place over the body's output (live: the two operands;
+  traffic: three maps).
+- A scale block (:class:`~costmodel.spec.layers.Scale`, squeeze-and-excite) keeps its input live while the body
+  computes one factor per channel; its :class:`~costmodel.spec.layers.Mul` reads the input and the C factors
+  and writes a new map (live and traffic: two maps and C factors).
 """
 
 from __future__ import annotations
@@ -24,18 +29,21 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from functools import singledispatch
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .._hooks import table as _table
 from ..errors import SpecError
 from ..spec.layers import (
     AdaptiveAvgPool,
+    Add,
     Concat,
     Conv2d,
     GlobalAvgPool,
     Linear,
+    Mul,
     Pool2d,
     Residual,
+    Scale,
     Softmax,
     conv_weight_shape,
     linear_weight_shape,
@@ -88,13 +96,16 @@ def _(layer: Linear) -> int:
 @weight_elements.register(GlobalAvgPool)
 @weight_elements.register(AdaptiveAvgPool)
 @weight_elements.register(Softmax)
+@weight_elements.register(Add)
+@weight_elements.register(Mul)
 def _(layer: object) -> int:
     return 0
 
 
 @weight_elements.register(Concat)
 @weight_elements.register(Residual)
-def _(layer: Concat | Residual) -> int:
+@weight_elements.register(Scale)
+def _(layer: Concat | Residual | Scale) -> int:
     return sum(weight_elements(sub) for branch in layer.branches for sub in branch)
 
 
@@ -157,6 +168,11 @@ def _block(node: Node, output_live_from_start: bool) -> LayerMemory:
             if output_live_from_start:
                 own += out_elems - (row.output_elements if j == last else 0)
             live = max(live, in_elems + own)
+    if node.merge is not None:  # the Add or Mul: its own row counts the block's input among its operands
+        row = layer_memory(node.merge)
+        rows.append(row)
+        traffic += row.traffic_elements
+        live = max(live, row.live_elements)
     return LayerMemory(node.name, in_elems, out_elems, weight_elements(node.layer), live, traffic, tuple(rows))
 
 
@@ -165,9 +181,22 @@ def _(layer: Concat, node: Node) -> LayerMemory:
     return _block(node, output_live_from_start=True)  # the branches write into the concatenated buffer
 
 
+@memory_rule.register(Residual)
+@memory_rule.register(Scale)
+def _(layer: object, node: Node) -> LayerMemory:
+    return _block(node, output_live_from_start=False)  # the sum or product is formed at the end
+
+
 @memory_rule.register
-def _(layer: Residual, node: Node) -> LayerMemory:
-    return _block(node, output_live_from_start=False)  # the sum is formed at the end, from the body's output
+def _(layer: Add, node: Node) -> LayerMemory:
+    x = node.out_ch * node.out_size * node.out_size  # block input, body output and sum: one map each
+    return LayerMemory(node.name, x, x, 0, 2 * x, 3 * x)  # the sum overwrites the body's output
+
+
+@memory_rule.register
+def _(layer: Mul, node: Node) -> LayerMemory:
+    x, factors = node.out_ch * node.out_size * node.out_size, node.out_ch  # the factors: the body's 1x1xC
+    return LayerMemory(node.name, x, x, 0, 2 * x + factors, 2 * x + factors)
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,6 +220,42 @@ class NetworkMemory:
             "peak_live_bytes": self.peak_live_elements * b,
             "traffic_bytes": self.traffic_elements * b,
         }
+
+    def to_dict(self, dtype: str = "float32", layers: bool = False) -> dict[str, Any]:
+        """A small JSON-compatible record: the totals in elements and in bytes at ``dtype``, the peak layer, and
+        with ``layers=True`` one row per layer (name and elements: input, output, weights, live, traffic).
+
+        >>> from costmodel import mobilenet_v1
+        >>> memory(mobilenet_v1()).to_dict()["peak_live_bytes"]
+        4816896
+        """
+        out: dict[str, Any] = {
+            "dtype": dtype,
+            "weight_elements": self.weight_elements,
+            "peak_live_elements": self.peak_live_elements,
+            "peak_layer": self.peak_layer,
+            "traffic_elements": self.traffic_elements,
+            **self.bytes(dtype),
+        }
+        if layers:
+            out["layers"] = [
+                {
+                    "name": row.name,
+                    "input_elements": row.input_elements,
+                    "output_elements": row.output_elements,
+                    "weight_elements": row.weight_elements,
+                    "live_elements": row.live_elements,
+                    "traffic_elements": row.traffic_elements,
+                }
+                for row in self.layers
+            ]
+        return out
+
+    def to_json(self, dtype: str = "float32", layers: bool = False, indent: int | None = None) -> str:
+        """:meth:`to_dict` as a JSON string."""
+        import json
+
+        return json.dumps(self.to_dict(dtype, layers), indent=indent)
 
 
 def memory(network: Network) -> NetworkMemory:

@@ -29,8 +29,46 @@ torch       ``torch/utils/flop_counter.py``: only ``mm``/``addmm``/``convolution
             Parameters (not printed by the counter): ``sum(p.numel() for p in model.parameters())``.
 keras       ``Model.count_params()``: every weight, trainable or not: conv/dense kernels and biases,
             batch-norm gamma, beta, moving mean and moving variance (4 per channel, 2 non-trainable).
-            Keras has no operation counter; Mult-Adds follow the paper's rule.
+            Keras has no operation counter; Mult-Adds follow the paper's rule. Count the ``keras`` flavour
+            (``mobilenet_v1(..., flavour="keras")``): its feature maps follow Keras' padding at odd sizes.
+tfslim      the variables a TF-slim checkpoint stores (``research/slim/nets/mobilenet_v1.py``): weights, the
+            classifier's biases and every batch-norm variable the layer has; with the ``tfslim`` flavour
+            (no gamma, 1001 classes) that is beta, moving mean and moving variance, 3 per channel, and the
+            model card's parameter counts (4,243,945 at 1.0-224). Mult-Adds follow the paper's rule.
 ==========  ==========================================================================================
+
+The layers of MobileNetV3, MNASNet and EfficientNet (torchvision builds them from ``nn.Hardswish``,
+``nn.Hardsigmoid``, ``nn.SiLU``, ``nn.Sigmoid`` modules, ``ops.SqueezeExcitation`` = ``nn.AdaptiveAvgPool2d(1)``
++ two ``nn.Conv2d`` *with bias* + activations + ``scale * input``, and residuals ``result += input``):
+
+==========  ==========================================================================================
+fvcore      ``aten::hardswish``, ``hardsigmoid``, ``silu``, ``sigmoid``, ``mul`` and ``add`` are neither in
+            ``_DEFAULT_SUPPORTED_OPS`` nor in ``_IGNORED_OPS`` (``jit_analysis.py``): reported as unsupported
+            and counted 0, like ReLU. The SE pooling (``aten::adaptive_avg_pool2d``) counts 1 per input
+            element; the SE convolutions count their multiply-accumulates, no bias.
+thop        ``nn.Hardswish``, ``nn.Hardsigmoid``, ``nn.SiLU`` and ``nn.Sigmoid`` are not in ``register_hooks``:
+            no hook, 0 ops. ``*`` and ``+=`` are tensor ops, not modules: 0. The SE pooling is an
+            ``nn.AdaptiveAvgPool2d`` module: ``count_adap_avgpool`` (1 per input + 1 per output element).
+            SE convolution biases are parameters, not ops.
+ptflops     No module hook for Hardswish, Hardsigmoid, SiLU or Sigmoid; of the functionals they call only
+            ``F.silu`` is patched: SiLU 1 per element, the other three 0. ``nn.ReLU6`` is an ``nn.Hardtanh``
+            whose ``forward`` calls ``F.hardtanh`` (not patched): ReLU6 1 per element (the module hook only),
+            ReLU 2. ``torch.mul``/``Tensor.mul``/``torch.add``/``Tensor.add`` are patched, but ``scale * input``
+            and ``result += input`` call ``Tensor.__mul__``/``__iadd__``: 0. The SE pooling counts 2 per input
+            element (module + ``F.adaptive_avg_pool2d``), SE conv biases 1 per output element.
+torchinfo   Activations, pooling and tensor ops have no parameters: 0. An SE convolution counts (weights +
+            bias) x output positions (a 1x1 map: weights + bias).
+torch       Only convolutions and matrix products: activations, the multiply, the add and pooling are 0.
+keras       Parameters only (SE convolution biases included).
+tfslim      Parameters only, by the same rule (SE convolution biases included); TF-slim's MobileNetV1 has
+            none of these layers, so the rule is the checkpoint format's, not a published count's.
+==========  ==========================================================================================
+
+So every tool counts the residual add and the SE multiply as 0 (the ``elementwise_ops`` rule, off in every
+preset); only ptflops counts an activation other than ReLU (its per-activation rules are in
+``activation_ops_by_kind``). MNASNet averages with ``x.mean([2, 3])``, a tensor op that fvcore, thop and
+ptflops leave uncounted, where :func:`costmodel.network` has the ``GlobalAvgPool`` these presets count as
+``nn.AdaptiveAvgPool2d`` (fvcore 62,720 ops, thop 64,000, ptflops 125,440 more than the tools at 224).
 
 The numbers each tool prints for MobileNetV1 1.0-224 are in ``data/tool_counts.csv`` (see data/README.md).
 """
@@ -73,11 +111,13 @@ PRESETS: tuple[Convention, ...] = (
     Convention(
         "ptflops",
         "BN 2 ops/element; ReLU and every pooling counted twice (module hook + patched functional), "
-        "2 ops/element; conv/FC bias 1 op/output element; params add biases and BN gamma/beta",
+        "2 ops/element; ReLU6 and SiLU 1 (one hook each), h-swish, h-sigmoid, sigmoid 0; conv/FC bias 1 "
+        "op/output element; params add biases and BN gamma/beta",
         **_ALL_PARAMS,
         bias_ops=1,
         bn_ops=2,
         activation_ops=2,
+        activation_ops_by_kind=(("relu6", 1), ("silu", 1), ("hardswish", 0), ("hardsigmoid", 0), ("sigmoid", 0)),
         pool_ops=2,
         tool="ptflops 0.7.5 get_model_complexity_info, pytorch backend (Mult-Adds, 'MACs')",
     ),
@@ -108,6 +148,15 @@ PRESETS: tuple[Convention, ...] = (
         reports=("params",),
         tool="Keras Model.count_params()",
     ),
+    Convention(
+        "tfslim",
+        "params = every variable a TF-slim checkpoint stores: weights, classifier biases, each batch norm's "
+        "variables (3 per channel with the tfslim flavour: no gamma); Mult-Adds as the paper",
+        bias_params=True,
+        bn_params=4,
+        non_trainable_bn_params=2,
+        tool="TF-slim mobilenet_v1 checkpoints (model card 'Million Parameters')",
+    ),
 )
 
 
@@ -121,7 +170,7 @@ _register()
 
 
 def preset_names() -> tuple[str, ...]:
-    """``("paper", "fvcore", "thop", "ptflops", "torchinfo", "torch", "keras")``."""
+    """``("paper", "fvcore", "thop", "ptflops", "torchinfo", "torch", "keras", "tfslim")``."""
     return ("paper", *(p.name for p in PRESETS))
 
 

@@ -30,16 +30,22 @@ from functools import lru_cache, singledispatch
 from itertools import product
 from typing import TYPE_CHECKING, NamedTuple, Union
 
+from ..checks import MAX_SIZE
 from ..errors import SpecError
 from ..spec.layers import (
     AdaptiveAvgPool,
+    Add,
     Concat,
     Conv2d,
     GlobalAvgPool,
     Linear,
+    Mul,
     Pool2d,
     Residual,
+    Scale,
     Softmax,
+    keeps_size,
+    window_out_size,
     window_out_size_array,
 )
 from ..spec.mobilenet import BASE_RESOLUTION, MIN_RESOLUTION, mobilenet_v1, scale_channels_array
@@ -122,7 +128,7 @@ def sweep_term(layer: object, node: Node, probe: Node, chain: tuple) -> tuple[tu
 @sweep_term.register
 def _(layer: Conv2d, node: Node, probe: Node, chain: tuple) -> tuple[tuple, _TermParts]:
     small = probe.layer
-    if not (layer.padding == "same" and layer.stride == 1):  # SAME with stride 1 keeps the size
+    if not keeps_size(layer.kernel, layer.stride, layer.padding):  # each flavour's padding, the spec's size rule
         chain = (*chain, (layer.kernel, layer.stride, layer.padding, False))
     ins = _probe_channels(layer.in_ch, small.in_ch, layer.name)
     outs = _probe_channels(layer.out_ch, small.out_ch, layer.name)
@@ -156,14 +162,20 @@ def _(layer: Softmax, node: Node, probe: Node, chain: tuple) -> tuple[tuple, _Te
 @sweep_term.register(AdaptiveAvgPool)
 @sweep_term.register(Concat)
 @sweep_term.register(Residual)
+@sweep_term.register(Scale)
+@sweep_term.register(Add)
+@sweep_term.register(Mul)
 def _(layer: object, node: Node, probe: Node, chain: tuple) -> tuple[tuple, _TermParts]:
     # An explicit refusal: the α x ρ sweep covers MobileNetV1's layer types (population costing covers others).
     raise SpecError(f"{node.name}: sweep has no rule for layer type {type(layer).__name__}")
 
 
 @lru_cache(maxsize=32)
-def structure(shallow: bool = False, separable: bool = True, num_classes: int = 1000) -> Structure:
-    """Read the per-layer cost structure of one MobileNetV1 variant off the spec.
+def structure(
+    shallow: bool = False, separable: bool = True, num_classes: int | None = None, flavour: str = "paper"
+) -> Structure:
+    """Read the per-layer cost structure of one MobileNetV1 variant off the spec (of one flavour: its padding
+    rules give the size chains, so the sweep follows e.g. Keras' floor(n / 2) at odd sizes).
 
     The network is built by :func:`~costmodel.spec.mobilenet.mobilenet_v1` at α = 1 and at α = 1/2 (both at 224):
     a channel count that changes between them scales with α (as ``int(c·α)``), one that stays is fixed.
@@ -176,8 +188,9 @@ def structure(shallow: bool = False, separable: bool = True, num_classes: int = 
     >>> len(s.terms), s.stage_sizes_224, s.base_channels
     (28, (112, 56, 28, 14, 7, 1), (32, 64, 128, 256, 512, 1024))
     """
-    base = mobilenet_v1(1.0, BASE_RESOLUTION, shallow=shallow, separable=separable, num_classes=num_classes)
-    half = mobilenet_v1(PROBE_ALPHA, BASE_RESOLUTION, shallow=shallow, separable=separable, num_classes=num_classes)
+    kw = {"shallow": shallow, "separable": separable, "num_classes": num_classes, "flavour": flavour}
+    base = mobilenet_v1(1.0, BASE_RESOLUTION, **kw)  # type: ignore[arg-type]
+    half = mobilenet_v1(PROBE_ALPHA, BASE_RESOLUTION, **kw)  # type: ignore[arg-type]
     terms: list[Term] = []
     stages: list[tuple] = []
     sizes: list[int] = []
@@ -229,7 +242,11 @@ def _as_1d(values: object, what: str) -> np.ndarray:
     if arr.size == 0:
         raise SpecError(f"{what} is empty: give at least one value")
     if arr.dtype == bool or not (np.issubdtype(arr.dtype, np.number)):
-        raise SpecError(f"{what} must be numbers, got {arr.dtype} (e.g. {arr.reshape(-1)[0].item()!r})")
+        first = arr.reshape(-1)[0]
+        if arr.dtype == object and all(isinstance(v, int) and not isinstance(v, bool) for v in arr.tolist()):
+            big = max(arr.tolist(), key=abs)  # Python integers NumPy could not hold in int64
+            raise SpecError(f"{what} {big} is out of range (at most {INT64_MAX:,})")
+        raise SpecError(f"{what} must be numbers, got {arr.dtype} (e.g. {getattr(first, 'item', lambda: first)()!r})")
     return arr
 
 
@@ -257,6 +274,8 @@ def _check_resolution_array(resolution: object) -> np.ndarray:
     r = r.astype(np.int64, copy=False)
     if r.min() < MIN_RESOLUTION:
         raise SpecError(f"resolution must be >= {MIN_RESOLUTION}, got {int(r[(r < MIN_RESOLUTION).argmax()])}")
+    if r.max() > MAX_SIZE:
+        raise SpecError(f"resolution must be at most {MAX_SIZE:,}, got {int(r.max())}")
     return r
 
 
@@ -268,7 +287,14 @@ def _rho_to_resolution(rho: object) -> np.ndarray:
     if bad.any():
         raise SpecError(f"rho must be in (0, 1], got {p[bad.argmax()].item()!r}")
     # round(rho * 224) as in mobilenet.resolve_resolution: np.rint and round() both round half to even
-    return _check_resolution_array(np.rint(p * BASE_RESOLUTION).astype(np.int64))
+    r = np.rint(p * BASE_RESOLUTION).astype(np.int64)
+    if r.min() < MIN_RESOLUTION:
+        small = p[r.argmin()].item()
+        raise SpecError(
+            f"rho={small!r} is too small: resolution round({small!r} * {BASE_RESOLUTION}) = {int(r.min())} is "
+            f"below {MIN_RESOLUTION}"
+        )
+    return _check_resolution_array(r)
 
 
 # --- the two factors -----------------------------------------------------------------------------
@@ -319,18 +345,25 @@ def _size_factors(s: Structure, resolution: np.ndarray) -> np.ndarray:
 
 
 def _check_int64(s: Structure, alpha_max: float, resolution_max: int) -> None:
-    """Costs grow with α and resolution; refuse a sweep whose largest point does not fit in int64."""
+    """Costs grow with α and resolution; refuse a sweep whose largest point does not fit in int64.
 
-    import numpy as np
-
-    size = {k: int(v) for k, v in enumerate(_size_factors(s, np.array([resolution_max]))[0])}
+    Computed with Python integers by the scalar size rule (the scalar engine's arithmetic, which cannot
+    overflow), so that the check itself never wraps around, whatever the resolution.
+    """
+    sizes = []
+    for chain in s.stages:
+        size = resolution_max
+        for step in chain:
+            size = 1 if step == GLOBAL[0] else window_out_size(size, *step)  # type: ignore[arg-type]
+        sizes.append(size)
     total = 0
     for t in s.terms:
         w = t.coeff * t.fixed * math.prod(int(c * alpha_max) for c in t.channels)
-        total += w * size[t.stage]
+        total += w * sizes[t.stage] ** 2
     if total > INT64_MAX:
         raise SpecError(
-            f"alpha={alpha_max!r} with resolution={resolution_max} costs {total:,} Mult-Adds: too large for int64"
+            f"alpha={alpha_max!r} with resolution={resolution_max} costs {total:,} Mult-Adds: too large for the "
+            "sweep's int64 counts (costmodel.count counts it exactly)"
         )
 
 
@@ -377,7 +410,8 @@ def sweep_arrays(
     grid: bool = True,
     shallow: bool = False,
     separable: bool = True,
-    num_classes: int = 1000,
+    num_classes: int | None = None,
+    flavour: str = "paper",
 ) -> SweepArrays:
     """Exact Mult-Adds and parameters of one MobileNetV1 variant at many (α, resolution), as NumPy arrays.
 
@@ -393,8 +427,9 @@ def sweep_arrays(
         True: every α with every resolution, ``n * m`` rows in ``itertools.product(alpha, resolution)`` order
         (reshape to (n, m) for a plane). False: paired points, ``alpha[i]`` with ``resolution[i]`` (n == m, or
         one of them a scalar).
-    shallow, separable, num_classes
-        The variant, as in :func:`~costmodel.spec.mobilenet.mobilenet_v1`.
+    shallow, separable, num_classes, flavour
+        The variant, as in :func:`~costmodel.spec.mobilenet.mobilenet_v1` (the flavour's padding rules give
+        the feature-map sizes; its classifier the class count, unless ``num_classes`` is given).
 
     Returns
     -------
@@ -418,7 +453,7 @@ def sweep_arrays(
 
     import numpy as np
 
-    s = structure(bool(shallow), bool(separable), num_classes)
+    s = structure(bool(shallow), bool(separable), num_classes, flavour)
     a = _check_alpha_array(alpha)
     r = _rho_to_resolution(rho) if rho is not None else _check_resolution_array(resolution)
     # α too small for some layer: scale_channels_array names it (checked on the smallest α only)
@@ -474,7 +509,8 @@ def sweep(
     grid: bool = True,
     shallow: bool | Sequence[bool] = False,
     separable: bool | Sequence[bool] = True,
-    num_classes: int = 1000,
+    num_classes: int | None = None,
+    flavour: str = "paper",
 ) -> pd.DataFrame:
     """Exact Mult-Adds and parameters over many configurations, as a DataFrame.
 
@@ -499,7 +535,9 @@ def sweep(
 
     frames = []
     for sh, sep in product(_variants(shallow, "shallow"), _variants(separable, "separable")):
-        out = sweep_arrays(alpha, resolution, rho=rho, grid=grid, shallow=sh, separable=sep, num_classes=num_classes)
+        out = sweep_arrays(
+            alpha, resolution, rho=rho, grid=grid, shallow=sh, separable=sep, num_classes=num_classes, flavour=flavour
+        )
         frames.append(
             pd.DataFrame(
                 {

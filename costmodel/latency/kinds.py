@@ -2,9 +2,9 @@
 
 A latency kind is the paper's Table 2 category with the kernel size always spelled out (``"Conv DW 3x3"``,
 ``"Conv DW 5x5"`` and ``"Conv DW 7x7"`` are three kinds: their kernels run at different speeds). A block
-(``Residual``, ``Concat``) is not a kind: its leaf layers are predicted one by one, and its own elementwise
-work (the add of a residual, the copy of a concatenation) is a memory-bound operation of kind ``"Add"`` or
-``"Concat"`` (:func:`block_op`).
+(``Residual``, ``Scale``, ``Concat``) is not a kind: its leaf layers are predicted one by one, and its own
+elementwise work (the add of a residual, the channel scaling of squeeze-and-excite, the copy of a
+concatenation) is a memory-bound operation of kind ``"Add"``, ``"Mul"`` or ``"Concat"`` (:func:`block_op`).
 
 Adding a layer type: register its kind with :func:`latency_kind` and the kind's name (or a pattern) with
 :func:`register_kind_names`, so that a profile naming it is accepted; a block type registers :func:`block_op`.
@@ -17,7 +17,19 @@ from functools import singledispatch
 
 from ..counting.kinds import layer_kind
 from ..errors import SpecError
-from ..spec.layers import AdaptiveAvgPool, Concat, Conv2d, GlobalAvgPool, Linear, Pool2d, Residual, Softmax
+from ..spec.layers import (
+    AdaptiveAvgPool,
+    Add,
+    Concat,
+    Conv2d,
+    GlobalAvgPool,
+    Linear,
+    Mul,
+    Pool2d,
+    Residual,
+    Scale,
+    Softmax,
+)
 from ..spec.network import Node
 
 __all__ = ["latency_kind", "block_op", "register_kind_names", "is_latency_kind", "kind_names"]
@@ -79,9 +91,20 @@ def _(layer: Residual) -> str:  # the block's own work is its add; its layers ha
     return "Add"
 
 
+@latency_kind.register(Scale)
+@latency_kind.register(Mul)
+def _(layer: object) -> str:
+    return "Mul"  # squeeze-and-excite's channel scaling, the Scale block's merge
+
+
+@latency_kind.register
+def _(layer: Add) -> str:
+    return "Add"  # the Residual block's merge
+
+
 register_kind_names(
     "Conv <k>x<k>", "Conv DW <k>x<k>", "Conv group <k>x<k>", "FC", "Max Pool <k>x<k>", "Avg Pool <k>x<k>",
-    "Avg Pool", "Softmax", "Add", "Concat",
+    "Avg Pool", "Softmax", "Add", "Mul", "Concat",
 )  # fmt: skip
 
 
@@ -95,6 +118,12 @@ def block_op(layer: object, node: Node) -> tuple[str, int] | None:
 def _(layer: Residual, node: Node) -> tuple[str, int]:
     out = node.out_ch * node.out_size * node.out_size
     return "Add", 3 * out  # read the body's output and the shortcut, write the sum
+
+
+@block_op.register
+def _(layer: Scale, node: Node) -> tuple[str, int]:
+    out = node.out_ch * node.out_size * node.out_size
+    return "Mul", 2 * out + node.out_ch  # read the input and the per-channel scales, write the product
 
 
 @block_op.register

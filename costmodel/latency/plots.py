@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .._files import atomic_write
+from .._files import atomic_write_many
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -81,17 +81,10 @@ def plot_time_share(result: ValidationResult) -> Figure:
 
 
 def save_latency_plots(result: ValidationResult, folder: str | os.PathLike[str]) -> list[Path]:
-    """Write both figures as PNG into ``folder`` (which must exist); return their paths."""
-    from ..errors import CostModelError
-
+    """Write both figures as PNG into ``folder`` (created when missing), both or neither; return their paths."""
     folder = Path(folder)
-    if not folder.is_dir():
-        raise CostModelError(f"cannot write plots: folder {str(folder)!r} does not exist")
-    paths = []
-    for name, make in (
-        ("latency_vs_mult_adds.png", plot_latency_vs_mult_adds),
-        ("time_share.png", plot_time_share),
-    ):
-        fig = make(result)
-        paths.append(atomic_write(folder / name, lambda f, fig=fig: fig.savefig(f, format="png", dpi=120)))
-    return paths
+    figures = {"latency_vs_mult_adds.png": plot_latency_vs_mult_adds(result), "time_share.png": plot_time_share(result)}
+    return atomic_write_many(
+        [(folder / name, lambda f, fig=fig: fig.savefig(f, format="png", dpi=120)) for name, fig in figures.items()],
+        folder=folder,
+    )

@@ -51,7 +51,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from .._files import atomic_write
+from .._files import atomic_write, check_input
+from ..checks import dump_json
 from ..counting.memory import DTYPE_BYTES
 from ..errors import ProfileError
 
@@ -376,6 +377,10 @@ def profile_from_dict(data: object, where: str = "profile") -> DeviceProfile:
     return DeviceProfile(**{k: data[k] for k in _REQUIRED + _OPTIONAL if k in data})
 
 
+#: Largest profile file read: a hand-written or calibrated profile is a few kB.
+MAX_PROFILE_BYTES = 1_000_000
+
+
 def load_profile(path: str | os.PathLike[str]) -> DeviceProfile:
     """Read a profile from a ``.json`` or ``.toml`` file.
 
@@ -385,7 +390,7 @@ def load_profile(path: str | os.PathLike[str]) -> DeviceProfile:
         The file is missing or unreadable, not valid JSON/TOML, or a field is missing, unknown or invalid;
         the message names the file, the field and the value.
     """
-    path = Path(path)
+    path = check_input(path, "profile", ProfileError, MAX_PROFILE_BYTES)  # None, a folder, a FIFO: refused
     try:
         raw = path.read_bytes()
     except OSError as exc:
@@ -422,7 +427,7 @@ def save_profile(profile: DeviceProfile, path: str | os.PathLike[str]) -> Path:
         raise ProfileError(f"{path}: profiles are written as JSON; use a .json name (TOML is read-only)")
     if not path.parent.is_dir():
         raise ProfileError(f"cannot write profile {str(path)!r}: folder {str(path.parent)!r} does not exist")
-    text = json.dumps(profile.to_dict(), indent=2, allow_nan=False) + "\n"
+    text = dump_json(profile.to_dict(), indent=2) + "\n"
 
     def write(f: BinaryIO) -> None:
         f.write(text.encode("utf-8"))

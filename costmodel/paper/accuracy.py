@@ -38,7 +38,6 @@ __all__ = [
     "card_comparison",
     "card_summary",
     "PARAM_CONVENTIONS",
-    "checkpoint_params",
     "loglinear_fit",
     "LogLinearFit",
     "EMPIRICAL_FIT",
@@ -115,19 +114,6 @@ def models() -> pd.DataFrame:
     return with_costs(model_card())
 
 
-def checkpoint_params(alpha: float, resolution: int, *, num_classes: int = 1001, bn_vars: int = 3) -> int:
-    """Parameters as a TF-slim checkpoint stores them: weights, the classifier's bias, and ``bn_vars``
-    variables per batch-norm channel (3: β, moving mean, moving variance, as with ``slim.batch_norm``'s
-    default ``scale=False``; 4 adds γ; 2 is Keras' trainable γ, β).
-
-    Weights and biases are counted by the engine (``"paper+bias"``); the batch-norm channels are the
-    engine's difference between ``"paper+bn"`` (2 per channel) and ``"paper"``.
-    """
-    net = mobilenet_v1(alpha, resolution, num_classes=num_classes)
-    bn_channels = (count(net, "paper+bn").params - count(net, "paper").params) // 2
-    return count(net, "paper+bias").params + bn_vars * bn_channels
-
-
 #: Candidate conventions for the card's params column: name -> (description, params(alpha, resolution)).
 PARAM_CONVENTIONS = {
     "paper": (
@@ -136,15 +122,16 @@ PARAM_CONVENTIONS = {
     ),
     "keras_trainable": (
         "weights + classifier bias + batch-norm gamma, beta; 1001 classes",
-        lambda a, r: checkpoint_params(a, r, bn_vars=2),
+        lambda a, r: count(mobilenet_v1(a, r, num_classes=1001), "paper+bias+bn").params,
     ),
     "slim_checkpoint": (
-        "weights + classifier bias + batch-norm beta, moving mean, moving variance; 1001 classes",
-        lambda a, r: checkpoint_params(a, r, bn_vars=3),
+        "weights + classifier bias + batch-norm beta, moving mean, moving variance; 1001 classes "
+        "(the tfslim convention on the tfslim flavour)",
+        lambda a, r: count(mobilenet_v1(a, r, flavour="tfslim"), "tfslim").params,
     ),
     "all_bn_variables": (
         "weights + classifier bias + batch-norm gamma, beta, moving mean, moving variance; 1001 classes",
-        lambda a, r: checkpoint_params(a, r, bn_vars=4),
+        lambda a, r: count(mobilenet_v1(a, r, num_classes=1001), "paper+bias+bn-stats").params,
     ),
 }
 

@@ -14,13 +14,13 @@ figures are built on :class:`matplotlib.figure.Figure` directly (no pyplot state
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .._files import atomic_write
+from .._files import atomic_write_many
 from ..errors import CostModelError
 
 if TYPE_CHECKING:
@@ -197,19 +197,22 @@ def layer_comparison(alpha: float = 1.0, d_f: int = 14) -> Figure:
 
 
 def save(fig: Figure, directory: str | Path, stem: str, formats: Sequence[str] = ("png", "svg")) -> list[Path]:
-    """Write ``fig`` as ``directory/stem.<format>`` for each format, each through a temporary file renamed
-    into place (nothing half-written). Returns the paths written."""
-    directory = Path(directory)
-    try:
-        directory.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise CostModelError(f"cannot write into {str(directory)!r}: {exc.strerror}") from None
-    written = []
-    for fmt in formats:
-        written.append(
-            atomic_write(directory / f"{stem}.{fmt}", lambda f, fmt=fmt: fig.savefig(f, format=fmt, dpi=150))
-        )
-    return written
+    """Write ``fig`` as ``directory/stem.<format>`` for each format (see :func:`save_all`)."""
+    return save_all({stem: fig}, directory, formats)
+
+
+def save_all(
+    figures: Mapping[str, Figure], directory: str | Path, formats: Sequence[str] = ("png", "svg")
+) -> list[Path]:
+    """Write every figure as ``directory/<stem>.<format>``, all files or none: each is drawn into a temporary
+    file first, and only when all are complete are they renamed into place. ``directory`` is created when
+    missing. Returns the paths written."""
+    items = [
+        (Path(directory) / f"{stem}.{fmt}", lambda f, fig=fig, fmt=fmt: fig.savefig(f, format=fmt, dpi=150))
+        for stem, fig in figures.items()
+        for fmt in formats
+    ]
+    return atomic_write_many(items, folder=directory)
 
 
 def all_figures() -> dict[str, Figure]:

@@ -1,6 +1,7 @@
 """NumPy reference implementation of MobileNetV1: NHWC float32 kernels, an executor driven by the same
 :class:`~costmodel.spec.network.Network` as the cost engine (conv, depthwise, global pooling and FC layers), seeded
-weights, validated ``.npz``/Keras ``.h5`` loading, per-layer executed Mult-Adds and timing.
+weights, validated ``.npz``/Keras ``.h5``/timm ``.safetensors`` loading and saving, per-layer executed Mult-Adds
+and timing.
 
 >>> import numpy as np
 >>> import costmodel
@@ -16,12 +17,15 @@ Importing this package imports NumPy only; ONNX export (:mod:`costmodel.referenc
 from __future__ import annotations
 
 from .executor import Execution, Prepared, check_images, execute, forward, prepare, time_layers
-from .kernels import PADDINGS
+from .plain import plain_forward
 from .weights import (
     BN_EPSILON,
+    FlavourWarning,
+    convert_weights,
     expected_weights,
     init_weights,
     load_keras_h5,
+    load_network,
     load_weights,
     save_weights,
     validate_weights,
@@ -30,6 +34,7 @@ from .weights import (
 __all__ = [
     "init_weights",
     "forward",
+    "plain_forward",
     "time_layers",
     "execute",
     "prepare",
@@ -39,8 +44,10 @@ __all__ = [
     "save_weights",
     "load_weights",
     "load_keras_h5",
+    "load_network",
+    "convert_weights",
+    "FlavourWarning",
     "validate_weights",
     "expected_weights",
     "BN_EPSILON",
-    "PADDINGS",
 ]

@@ -2,7 +2,7 @@
 
 Shapes come from the network's nodes (``in_size``, ``out_size``, channels), never re-derived here. Weights are
 prepared once (:func:`prepare`: batch norm folded into the convolutions, kernels reshaped for one matrix
-product each, padding decided per layer), then :func:`forward`, :func:`execute` and :func:`time_layers` run
+product each, each layer padded as its spec says), then :func:`forward`, :func:`execute` and :func:`time_layers` run
 them. Buffers are allocated on the first call for a batch size and reused afterwards.
 
 Bias carrying. A convolution's epilogue ``relu(z + b)`` costs two passes over its output in NumPy (add, then
@@ -18,6 +18,12 @@ Depthwise inputs. Most depthwise layers run "flat" (:class:`~costmodel.reference
 read the previous layer's output unpadded, where its matrix product wrote it, and multiply the padding taps
 by zero weights (their bias rows take back what a carried bias would have added there). The others read
 zero-bordered planes (border value ``-b``) that the previous layer's epilogue writes into.
+
+Blocks and other activations. A Residual or Scale block is one step whose body is prepared as a small network
+of its own (biases carried inside it only; the block reads and writes true values), then its Add or Mul
+(:func:`~costmodel.reference.kernels.add`, :func:`~costmodel.reference.kernels.scale_channels`). Only ReLU
+and ReLU6 are clamps a bias can be carried past; h-swish, h-sigmoid, SiLU and sigmoid are applied to the true
+output (:func:`~costmodel.reference.kernels.activate`), and such a layer writes its own buffer.
 """
 
 from __future__ import annotations
@@ -34,10 +40,22 @@ import numpy as np
 
 from ..checks import positive_int
 from ..errors import InputError, SpecError, WeightsError
-from ..spec.layers import AdaptiveAvgPool, Concat, Conv2d, GlobalAvgPool, Linear, Pool2d, Residual, Softmax
+from ..spec.layers import (
+    AdaptiveAvgPool,
+    Add,
+    Concat,
+    Conv2d,
+    GlobalAvgPool,
+    Linear,
+    Mul,
+    Pool2d,
+    Residual,
+    Scale,
+    Softmax,
+)
 from ..spec.network import Network, Node
 from . import kernels as K
-from .weights import BN_EPSILON, BN_VARIABLES, validate_weights
+from .weights import validate_weights
 
 __all__ = [
     "Prepared",
@@ -57,7 +75,7 @@ class _Step:
     """One layer, ready to run: folded weights and the padding it gets."""
 
     node: Node
-    op: str  # "conv", "depthwise", "pointwise", "pool", "fc", "softmax"
+    op: str  # "conv", "depthwise", "pointwise", "pool", "fc", "softmax", "block", "add", "mul"
     kernel: np.ndarray | None = None
     bias: np.ndarray | None = None
     pad_y: tuple[int, int] = (0, 0)  # (top, bottom)
@@ -72,6 +90,8 @@ class _Step:
     hi: K.Bound = None
     carry_in: np.ndarray | None = None  # (in_ch,): the input is stored as true - carry_in
     carry_out: np.ndarray | None = None  # (out_ch,): the output is stored as true - carry_out
+    post: str | None = None  # an activation that is not a clamp (h-swish...), applied after the epilogue
+    inner: tuple[_Step, ...] = ()  # a Residual or Scale block: its body's steps, then its add or mul step
 
     @property
     def name(self) -> str:
@@ -80,14 +100,13 @@ class _Step:
 
 @dataclass(eq=False)
 class Prepared:
-    """One network's weights ready to run (BN folded, padding chosen). Make with :func:`prepare`.
+    """One network's weights ready to run (BN folded, padding from the spec). Make with :func:`prepare`.
 
     It owns the activation buffers it reuses between calls: run one forward pass at a time on it (prepare
     another one per thread that runs passes concurrently).
     """
 
     network: Network
-    padding: str
     steps: tuple[_Step, ...]
     threads: int = 1  # threads sharing the "taps" depthwise bands (matrix products use BLAS's own threads)
     _workspaces: dict[int, dict[str, Any]] = field(default_factory=dict, repr=False)
@@ -125,48 +144,71 @@ class Execution:
     """What one forward pass measured.
 
     ``outputs`` is empty unless a trace was asked for. ``mult_adds`` are per image, counted by the kernels
-    from the operand shapes they used; ``seconds`` is the wall time of each layer for the whole batch.
+    from the operand shapes they used; ``seconds`` is the wall time of each layer for the whole batch (a block
+    as one layer), ``leaf_seconds`` the same with blocks timed layer by layer (their sub-layers and their Add or
+    Mul, the keys of ``Network.leaves()``); each adds up to about the pass's wall time.
     """
 
     logits: np.ndarray  # (N, num_classes): the input of the softmax
     outputs: dict[str, np.ndarray]  # layer name -> output (N, H, W, C) or (N, classes), when traced
     mult_adds: dict[str, int]
     seconds: dict[str, float]
+    leaf_seconds: dict[str, float] = field(default_factory=dict)
 
 
 @singledispatch
-def step_for(layer: object, node: Node, weights: Mapping[str, np.ndarray], padding: str) -> _Step:
+def step_for(layer: object, node: Node, weights: Mapping[str, np.ndarray]) -> _Step:
     """One layer ready to run: the executor's rule per layer type (its kernel is chosen here, once)."""
     raise SpecError(f"{node.name}: the reference executor has no kernel for {type(layer).__name__}")
 
 
 @step_for.register
-def _(layer: GlobalAvgPool, node: Node, weights: Mapping[str, np.ndarray], padding: str) -> _Step:
+def _(layer: GlobalAvgPool, node: Node, weights: Mapping[str, np.ndarray]) -> _Step:
     return _Step(node, "pool")
 
 
 @step_for.register
-def _(layer: Linear, node: Node, weights: Mapping[str, np.ndarray], padding: str) -> _Step:
+def _(layer: Linear, node: Node, weights: Mapping[str, np.ndarray]) -> _Step:
     bias = weights[f"{layer.name}/bias"] if layer.bias else None
     return _Step(node, "fc", weights[f"{layer.name}/kernel"], bias, activation=layer.activation)
 
 
 @step_for.register
-def _(layer: Softmax, node: Node, weights: Mapping[str, np.ndarray], padding: str) -> _Step:
+def _(layer: Softmax, node: Node, weights: Mapping[str, np.ndarray]) -> _Step:
     return _Step(node, "softmax")
+
+
+@step_for.register(Residual)
+@step_for.register(Scale)
+def _(layer: object, node: Node, weights: Mapping[str, np.ndarray]) -> _Step:
+    # The body runs on the block's input as a little network of its own (biases carried inside it only), then
+    # the block's Add or Mul combines its output with the input (see _run_block).
+    assert node.merge is not None
+    body = [step_for(sub.layer, sub, weights) for sub in node.branches[0]]
+    body.append(step_for(node.merge.layer, node.merge, weights))
+    return _Step(node, "block", inner=tuple(_plan_flat(s) for s in _carry_biases(body, node.in_ch)))
+
+
+@step_for.register
+def _(layer: Add, node: Node, weights: Mapping[str, np.ndarray]) -> _Step:
+    return _Step(node, "add")
+
+
+@step_for.register
+def _(layer: Mul, node: Node, weights: Mapping[str, np.ndarray]) -> _Step:
+    return _Step(node, "mul")
 
 
 @step_for.register(Pool2d)
 @step_for.register(AdaptiveAvgPool)
 @step_for.register(Concat)
-@step_for.register(Residual)
-def _(layer: object, node: Node, weights: Mapping[str, np.ndarray], padding: str) -> _Step:
+def _(layer: object, node: Node, weights: Mapping[str, np.ndarray]) -> _Step:
     # An explicit refusal (validate_weights refuses these first, through weights.weight_arrays).
     raise SpecError(f"{node.name}: the reference executor has no kernel for {type(layer).__name__}")
 
 
 @step_for.register
-def _(layer: Conv2d, node: Node, weights: Mapping[str, np.ndarray], padding: str) -> _Step:
+def _(layer: Conv2d, node: Node, weights: Mapping[str, np.ndarray]) -> _Step:
     name = layer.name
     if layer.depthwise:
         kernel = weights[f"{name}/depthwise_kernel"][:, :, :, 0]  # (K, K, C)
@@ -176,9 +218,11 @@ def _(layer: Conv2d, node: Node, weights: Mapping[str, np.ndarray], padding: str
         op = "pointwise" if layer.kernel == 1 and layer.stride == 1 else "conv"
     bias = weights.get(f"{name}/bias") if layer.bias else None
     if layer.batch_norm:
-        bn = [weights[f"{name}_bn/{v}"] for v in BN_VARIABLES]
-        kernel, bias = K.fold_batch_norm(kernel, bias, *bn, epsilon=BN_EPSILON)
-    pad_y = K.pads(layer.padding, node.in_size, node.out_size, layer.kernel, layer.stride, padding)
+        # A batch norm without gamma (TF-slim's checkpoints) scales by 1; each layer has its own epsilon.
+        gamma = weights[f"{name}_bn/gamma"] if layer.bn_scale else np.ones(layer.out_ch, np.float32)
+        bn = [weights[f"{name}_bn/{v}"] for v in ("beta", "moving_mean", "moving_variance")]
+        kernel, bias = K.fold_batch_norm(kernel, bias, gamma, *bn, epsilon=layer.bn_epsilon)
+    pad_y = K.pads(layer.padding, node.in_size, node.out_size, layer.kernel, layer.stride)  # the spec's padding
     if op == "pointwise":
         if pad_y != (0, 0):
             op = "conv"  # a padded 1x1 convolution: im2col handles it
@@ -208,6 +252,7 @@ def _(layer: Conv2d, node: Node, weights: Mapping[str, np.ndarray], padding: str
 
 
 _ABSORBERS = ("conv", "pointwise", "depthwise", "fc", "pool")  # linear in their input: can take a carry
+_NO_EPILOGUE = ("block", "add", "mul")  # no bias or activation of their own; they read and write true values
 
 
 def _absorb(step: _Step, carry: np.ndarray) -> np.ndarray:
@@ -233,6 +278,11 @@ def _carry_biases(steps: list[_Step], in_ch: int) -> tuple[_Step, ...]:
         if step.op == "softmax":
             out.append(replace(step, carry_in=carry.astype(np.float32)))
             continue
+        if step.op in _NO_EPILOGUE:  # the layer before output true values: these are not absorbers
+            carry_out = np.zeros(step.node.out_ch)
+            out.append(replace(step, carry_in=carry.astype(np.float32), carry_out=carry_out.astype(np.float32)))
+            carry = carry_out
+            continue
         # Output true values before a layer that cannot absorb a carry (the softmax), and after absorbing one:
         # carries never chain, because a chain of absorbed biases grows layer by layer until the stored
         # values (true - carry) lose their float32 precision to cancellation.
@@ -243,6 +293,9 @@ def _carry_biases(steps: list[_Step], in_ch: int) -> tuple[_Step, ...]:
         else:
             own = np.zeros(step.node.out_ch) if step.bias is None else step.bias.astype(np.float64)
             adj, activation = own + _absorb(step, carry), step.activation
+        post = None
+        if activation not in K.CLAMPS:  # h-swish, SiLU...: applied after the true bias, so nothing carries
+            post, activation, true_out = activation, None, True
         if true_out:
             lo, hi = K.clamp_bounds(activation)
             epi_bias, carry_out = adj.astype(np.float32), np.zeros_like(adj)
@@ -250,14 +303,12 @@ def _carry_biases(steps: list[_Step], in_ch: int) -> tuple[_Step, ...]:
             lo, hi = K.clamp_bounds(activation, adj)
             epi_bias, carry_out = None, adj
         out.append(replace(step, epi_bias=epi_bias, lo=lo, hi=hi, carry_in=carry.astype(np.float32),
-                           carry_out=carry_out.astype(np.float32)))  # fmt: skip
+                           carry_out=carry_out.astype(np.float32), post=post))  # fmt: skip
         carry = carry_out
     return tuple(out)
 
 
-def prepare(
-    network: Network, weights: Mapping[str, np.ndarray], *, padding: str = "same", threads: int | None = None
-) -> Prepared:
+def prepare(network: Network, weights: Mapping[str, np.ndarray], *, threads: int | None = None) -> Prepared:
     """Validate ``weights`` for ``network`` and prepare them for execution.
 
     Parameters
@@ -266,8 +317,6 @@ def prepare(
     weights : mapping
         ``{key: float32 array}`` as from :func:`~costmodel.reference.init_weights` or
         :func:`~costmodel.reference.load_weights`.
-    padding : {"same", "symmetric"}
-        Padding convention for layers whose spec says ``"same"`` (see :mod:`costmodel.reference.kernels`).
     threads : int, optional
         Threads sharing the bands of the depthwise layers that run "taps" (stride 2, fewer than 64
         channels; default 1; :func:`default_threads` gives the usable CPUs). Matrix products use BLAS's own
@@ -278,14 +327,12 @@ def prepare(
     """
     if not isinstance(network, Network):
         raise SpecError(f"expected a Network, got {type(network).__name__}")
-    if padding not in K.PADDINGS:
-        raise SpecError(f"padding convention must be one of {K.PADDINGS}, got {padding!r}")
     if threads is None:
         threads = 1
     positive_int(threads, "threads", InputError)
     validate_weights(network, weights)
-    steps = [step_for(node.layer, node, weights, padding) for node in network.nodes]
-    return Prepared(network, padding, tuple(_plan_flat(s) for s in _carry_biases(steps, network.in_ch)), threads)
+    steps = [step_for(node.layer, node, weights) for node in network.nodes]
+    return Prepared(network, tuple(_plan_flat(s) for s in _carry_biases(steps, network.in_ch)), threads)
 
 
 def _plan_flat(step: _Step) -> _Step:
@@ -408,15 +455,56 @@ def _run_step(step: _Step, x: Any, ws: dict[str, Any], prepared: Prepared, into:
     return K.clamp(z, step.lo, step.hi), mult_adds
 
 
-def _as_prepared(network: Network, weights: Mapping[str, np.ndarray] | Prepared, padding: str | None) -> Prepared:
-    """``weights`` if already prepared for ``network`` (and ``padding``, if given), else prepared now."""
+def _run_layer(
+    step: _Step, x: Any, ws: dict[str, Any], prepared: Prepared, into: _Step | None, clocks: dict[str, float]
+) -> tuple[Any, int]:
+    """One step of a network or a block body: a block runs its body (:func:`_run_block`, which records its
+    layers' times in ``clocks``); any other layer its kernel (:func:`_run_step`), then an activation that is
+    not a clamp (h-swish, SiLU...) on the true output (such a layer is never fused: :func:`_fuses`)."""
+    if step.op == "block":
+        return _run_block(step, x, ws, prepared, clocks)
+    y, mult_adds = _run_step(step, x, ws, prepared, into)
+    return (y, mult_adds) if step.post is None else (K.activate(y, step.post), mult_adds)
+
+
+def _fuses(step: _Step, nxt: _Step | None) -> bool:
+    """Whether ``step`` (a convolution) writes its activated output straight into the next layer's input (a
+    depthwise layer's planes or flat buffer): one pass saved. Not with an activation applied after the
+    epilogue (h-swish, SiLU...), which the scatter cannot apply."""
+    return nxt is not None and nxt.op == "depthwise" and step.op in ("pointwise", "conv") and step.post is None
+
+
+def _run_block(
+    step: _Step, x: np.ndarray, ws: dict[str, Any], prepared: Prepared, clocks: dict[str, float]
+) -> tuple[np.ndarray, int]:
+    """A Residual or Scale block: its body's steps one after another on ``x`` (kept intact: every step writes
+    its own buffer), then ``x + body(x)`` (:func:`~costmodel.reference.kernels.add`) or ``x * body(x)``
+    (:func:`~costmodel.reference.kernels.scale_channels`) into the block's output buffer. Each leaf's wall
+    time goes into ``clocks`` under its name."""
+    *body, merge = step.inner
+    h, mult_adds = x, 0
+    clock = time.perf_counter
+    for i, sub in enumerate(body):
+        nxt = body[i + 1] if i + 1 < len(body) else None
+        start = clock()
+        h, m = _run_layer(sub, h, ws, prepared, nxt if _fuses(sub, nxt) else None, clocks)
+        if sub.op != "block":  # a nested block has recorded its own leaves
+            clocks[sub.name] = clock() - start
+        mult_adds += m
+    start = clock()
+    out = _buffer(ws, merge.name, x.shape)
+    y = K.add(h, x, out=out) if merge.op == "add" else K.scale_channels(x, h, out=out)
+    clocks[merge.name] = clock() - start
+    return y, mult_adds
+
+
+def _as_prepared(network: Network, weights: Mapping[str, np.ndarray] | Prepared) -> Prepared:
+    """``weights`` if already prepared for ``network``, else prepared now."""
     if isinstance(weights, Prepared):
         if weights.network is not network and weights.network.nodes != network.nodes:
             raise WeightsError(f"prepared weights are for {weights.network.name}, not {network.name}")
-        if padding is not None and weights.padding != padding:
-            raise SpecError(f"weights were prepared with padding {weights.padding!r}, not {padding!r}")
         return weights
-    return prepare(network, weights, padding="same" if padding is None else padding)
+    return prepare(network, weights)
 
 
 def execute(
@@ -424,7 +512,6 @@ def execute(
     weights: Mapping[str, np.ndarray] | Prepared,
     images: np.ndarray,
     *,
-    padding: str | None = None,
     trace: bool = False,
 ) -> Execution:
     """Run ``network`` on ``images`` and record per-layer executed Mult-Adds and wall time.
@@ -436,18 +523,17 @@ def execute(
         Raw weights (validated and folded on each call) or the result of :func:`prepare` (reused).
     images : ndarray, shape (N, R, R, C)
         Preprocessed float images (Keras MobileNet: ``x / 127.5 - 1``).
-    padding : {"same", "symmetric"}, optional
-        Default: the prepared weights' convention, or "same" for raw weights.
     trace : bool
         Keep a copy of every layer's output (and run every layer unfused, so each output is its own).
     """
-    prepared = _as_prepared(network, weights, padding)
+    prepared = _as_prepared(network, weights)
     x = check_images(network, images)
     n = x.shape[0]
     ws = prepared.workspace(n)
     outputs: dict[str, np.ndarray] = {}
     mult_adds: dict[str, int] = {}
     seconds: dict[str, float] = {}
+    leaf_seconds: dict[str, float] = {}
     logits = x
     clock = time.perf_counter
     steps = prepared.steps
@@ -457,16 +543,18 @@ def execute(
         # Unless tracing (which wants every layer's own output), a convolution followed by a depthwise layer
         # writes its activated output straight into that layer's padded input planes: one pass saved.
         nxt = steps[i + 1] if i + 1 < len(steps) else None
-        fuse = not trace and nxt is not None and nxt.op == "depthwise" and step.op in ("pointwise", "conv")
+        fuse = not trace and _fuses(step, nxt)
         start = clock()
-        x, batch_mult_adds = _run_step(step, x, ws, prepared, nxt if fuse else None)
+        x, batch_mult_adds = _run_layer(step, x, ws, prepared, nxt if fuse else None, leaf_seconds)
         seconds[step.name] = clock() - start
+        if step.op != "block":
+            leaf_seconds[step.name] = seconds[step.name]
         mult_adds[step.name] = batch_mult_adds // n
         if trace:  # stored values are true - carry_out: add it back
             outputs[step.name] = x + step.carry_out if step.carry_out is not None else np.array(x)
     if prepared.steps[-1].op != "softmax":
         logits = x
-    return Execution(np.array(logits.reshape(n, -1)), outputs, mult_adds, seconds)
+    return Execution(np.array(logits.reshape(n, -1)), outputs, mult_adds, seconds, leaf_seconds)
 
 
 def forward(
@@ -474,7 +562,6 @@ def forward(
     weights: Mapping[str, np.ndarray] | Prepared,
     images: np.ndarray,
     *,
-    padding: str | None = None,
     trace: bool = False,
 ) -> np.ndarray | tuple[np.ndarray, dict[str, np.ndarray]]:
     """Logits of ``network`` for a batch of images.
@@ -488,9 +575,6 @@ def forward(
         :func:`prepare` (to fold the batch norms once and reuse buffers across calls).
     images : ndarray, shape (N, R, R, 3)
         Preprocessed float images, NHWC.
-    padding : {"same", "symmetric"}, optional
-        TF SAME (what Keras-trained weights expect) or symmetric pad-1 (PyTorch). Default: the prepared
-        weights' convention, or "same" for raw weights.
     trace : bool
         Also return ``{layer name: output}`` for every layer (copies).
 
@@ -509,7 +593,7 @@ def forward(
     >>> forward(net, init_weights(net), np.zeros((2, 64, 64, 3), np.float32)).shape
     (2, 10)
     """
-    result = execute(network, weights, images, padding=padding, trace=trace)
+    result = execute(network, weights, images, trace=trace)
     return (result.logits, result.outputs) if trace else result.logits
 
 
@@ -518,8 +602,6 @@ def time_layers(
     weights: Mapping[str, np.ndarray] | Prepared,
     images: np.ndarray,
     repeats: int = 5,
-    *,
-    padding: str | None = None,
 ) -> dict[str, float]:
     """Median wall time, in seconds, of every layer over ``repeats`` forward passes (after one warm-up).
 
@@ -530,7 +612,6 @@ def time_layers(
         Prepared once here if raw. Pass :func:`prepare`'s result to choose ``threads``.
     images : ndarray, shape (N, R, R, C)
     repeats : int
-    padding : {"same", "symmetric"}, optional
 
     A layer's time includes its bias and activation; a convolution followed by a depthwise layer also writes
     its output into that layer's padded input (the depthwise time then starts from a ready input).
@@ -541,7 +622,7 @@ def time_layers(
         ``{layer name: seconds}`` in network order, for the whole batch of ``images``.
     """
     positive_int(repeats, "repeats", InputError)
-    prepared = _as_prepared(network, weights, padding)
+    prepared = _as_prepared(network, weights)
     execute(network, prepared, images)  # warm-up: allocate buffers, touch pages
     runs = [execute(network, prepared, images).seconds for _ in range(repeats)]
     return {step.name: float(np.median([r[step.name] for r in runs])) for step in prepared.steps}

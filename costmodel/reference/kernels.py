@@ -5,14 +5,10 @@ shapes of the products it actually performs (one matrix product, or ``K*K`` broa
 whole batch. Zero padding is materialised and multiplied like any other input, which is what the cost engine
 counts (D_K·D_K·M·D_F·D_F covers the border taps too).
 
-Padding conventions (:data:`PADDINGS`), applied to a layer whose spec says ``padding="same"``:
-
-- ``"same"``: TF ``SAME`` (:func:`costmodel.spec.layers.same_padding`): the odd extra row/column goes after
-  (bottom/right). This is what Keras/TF-trained weights expect.
-- ``"symmetric"``: ``kernel // 2`` on every side, PyTorch's ``padding=1`` for a 3x3 kernel. For stride 2 on an
-  even input it starts the windows one row/column earlier than ``"same"``, so the numbers differ.
-
-A layer whose spec gives an integer padding is padded by that integer on every side, whatever the convention.
+Padding is the spec's, layer by layer (:data:`costmodel.spec.layers.Padding`): ``"tf_same"`` (TF SAME, the odd
+extra row/column after), an integer on every side (PyTorch, e.g. timm's ``padding=1``), or an explicit
+``(before, after)`` (Keras' ``(0, 1)`` before a stride-2 depthwise layer). :func:`pads` turns it into the
+rows each layer reads; the executor has no padding setting of its own.
 """
 
 from __future__ import annotations
@@ -24,10 +20,9 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided, sliding_window_view
 
 from ..errors import SpecError
-from ..spec.layers import ACTIVATIONS, same_padding
+from ..spec.layers import ACTIVATIONS, Padding, explicit_padding
 
 __all__ = [
-    "PADDINGS",
     "ACTIVATIONS",
     "pads",
     "conv2d",
@@ -50,6 +45,9 @@ __all__ = [
     "pointwise_conv2d",
     "fold_batch_norm",
     "activate",
+    "CLAMPS",
+    "add",
+    "scale_channels",
     "clamp",
     "clamp_bounds",
     "global_avg_pool",
@@ -57,7 +55,10 @@ __all__ = [
     "softmax",
 ]
 
-PADDINGS = ("same", "symmetric")
+
+#: The activations that are a clamp (``max``/``clip``), so that a bias can be carried past them; the others
+#: (h-swish, h-sigmoid, SiLU, sigmoid) are applied by :func:`activate` after the bias.
+CLAMPS = (None, "relu", "relu6")
 
 Bound = np.ndarray | np.float32 | None  # a clamp bound: per channel, one value, or none
 
@@ -69,8 +70,8 @@ def clamp_bounds(activation: str | None, shift: np.ndarray | None = None) -> tup
     shift (a layer's bias), ``max(z, -b) = relu(z + b) - b`` needs no separate bias pass: the executor carries
     ``b`` into the next linear layer instead (see :mod:`costmodel.reference.executor`).
     """
-    if activation not in ACTIVATIONS:
-        raise SpecError(f"activation must be one of {ACTIVATIONS}, got {activation!r}")
+    if activation not in CLAMPS:
+        raise SpecError(f"activation {activation!r} is not a clamp; clamp_bounds takes one of {CLAMPS}")
     if activation is None:
         return None, None
     if shift is None:
@@ -92,29 +93,20 @@ def clamp(y: np.ndarray, lo: Bound, hi: Bound, out: np.ndarray | None = None) ->
     return out
 
 
-def pads(
-    spec_padding: int | str, in_size: int, out_size: int, kernel: int, stride: int, convention: str
-) -> tuple[int, int]:
-    """(before, after) zero padding of one axis, so that ``out_size`` windows fit exactly.
+def pads(padding: Padding, in_size: int, out_size: int, kernel: int, stride: int) -> tuple[int, int]:
+    """(before, after) zero padding of one axis for a layer's spec ``padding``, so that ``out_size`` windows fit.
 
-    ``after`` is what the last window needs (it may be less than ``before``: the rows a strided window never
+    ``after`` is what the last window needs (it may be less than the spec's: the rows a strided window never
     reaches are not padded). Raises :class:`SpecError` if the padded input cannot give ``out_size`` windows.
 
     Examples
     --------
-    >>> pads("same", 224, 112, 3, 2, "same"), pads("same", 224, 112, 3, 2, "symmetric")
-    ((0, 1), (1, 0))
-    >>> pads("same", 7, 7, 3, 1, "same"), pads("same", 7, 4, 3, 2, "same")
-    ((1, 1), (1, 1))
+    >>> pads("tf_same", 224, 112, 3, 2), pads(1, 224, 112, 3, 2), pads((0, 1), 224, 112, 3, 2)
+    ((0, 1), (1, 0), (0, 1))
+    >>> pads("tf_same", 7, 7, 3, 1), pads("tf_same", 7, 4, 3, 2), pads((0, 1), 7, 3, 3, 2)
+    ((1, 1), (1, 1), (0, 0))
     """
-    if convention not in PADDINGS:
-        raise SpecError(f"padding convention must be one of {PADDINGS}, got {convention!r}")
-    if isinstance(spec_padding, int):
-        before = spec_padding
-    elif convention == "same":
-        before = same_padding(in_size, kernel, stride)[0]
-    else:
-        before = kernel // 2
+    before = explicit_padding(padding, in_size, kernel, stride)[0]
     after = (out_size - 1) * stride + kernel - in_size - before
     if after < 0:  # the last window ends inside the input: rows past it are never read
         after = 0
@@ -689,14 +681,47 @@ def fold_batch_norm(
 
 
 def activate(y: np.ndarray, activation: str | None) -> np.ndarray:
-    """ReLU (the paper), ReLU6 (TF-slim and Keras checkpoints) or nothing, in place."""
+    """An activation of :data:`ACTIVATIONS`, in place: ReLU (the paper), ReLU6 (TF-slim and Keras checkpoints),
+    h-swish ``y·relu6(y + 3)/6`` and h-sigmoid ``relu6(y + 3)/6`` (MobileNetV3, PyTorch's definitions), SiLU
+    ``y·sigmoid(y)`` (EfficientNet), sigmoid ``1/(1 + exp(-y))``, or nothing.
+
+    Parameters
+    ----------
+    y : ndarray, float32, any shape
+        Overwritten with the result.
+    """
     if activation == "relu":
         np.maximum(y, 0, out=y)
     elif activation == "relu6":
         np.clip(y, 0, 6, out=y)
+    elif activation in ("hardswish", "hardsigmoid"):
+        gate = np.clip(y + 3, 0, 6)
+        gate /= 6
+        if activation == "hardswish":
+            y *= gate
+        else:
+            y[...] = gate
+    elif activation in ("silu", "sigmoid"):
+        with np.errstate(over="ignore"):  # exp(-y) overflows to inf for y < -88: 1 / inf = 0, as it should
+            gate = 1 / (1 + np.exp(-y))
+        if activation == "silu":
+            y *= gate
+        else:
+            y[...] = gate
     elif activation is not None:
         raise SpecError(f"activation must be one of {ACTIVATIONS}, got {activation!r}")
     return y
+
+
+def add(x: np.ndarray, skip: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """A residual block's sum: ``x + skip``, both (N, H, W, C) (additions only: no multiply-accumulate)."""
+    return np.add(x, skip, out=out)
+
+
+def scale_channels(x: np.ndarray, factors: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """Squeeze-and-excite's product: ``x`` (N, H, W, C) times ``factors`` (N, 1, 1, C), one factor per image
+    and channel, broadcast over positions (multiplications only: no multiply-accumulate)."""
+    return np.multiply(x, factors, out=out)
 
 
 def global_avg_pool(x: np.ndarray) -> np.ndarray:

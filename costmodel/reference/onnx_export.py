@@ -20,17 +20,29 @@ import numpy as np
 
 from .._files import atomic_write
 from ..errors import CostModelError, SpecError
-from ..spec.layers import AdaptiveAvgPool, Concat, Conv2d, GlobalAvgPool, Linear, Pool2d, Residual, Softmax
+from ..spec.layers import (
+    AdaptiveAvgPool,
+    Add,
+    Concat,
+    Conv2d,
+    GlobalAvgPool,
+    Linear,
+    Mul,
+    Pool2d,
+    Residual,
+    Scale,
+    Softmax,
+)
 from ..spec.network import Network, Node
 from . import kernels as K
-from .weights import BN_EPSILON, BN_VARIABLES, validate_weights
+from .weights import validate_weights
 
 if TYPE_CHECKING:
     import onnx
 
 __all__ = ["to_onnx", "save_onnx", "export_layer", "OPSET"]
 
-OPSET = 17  # BatchNormalization-15, Clip with min/max inputs (>= 11), Softmax on one axis (>= 13)
+OPSET = 17  # BatchNormalization-15, Clip with min/max inputs (>= 11), Softmax on one axis (>= 13), HardSwish (>= 14)
 
 
 def _onnx():
@@ -44,15 +56,18 @@ def _onnx():
 class _Graph:
     """The ONNX graph being built: nodes, initializers, and the name of the tensor the next layer reads."""
 
-    def __init__(self, weights: Mapping[str, np.ndarray], padding: str) -> None:
+    def __init__(self, weights: Mapping[str, np.ndarray]) -> None:
         from onnx import helper, numpy_helper
 
         self.helper, self.numpy_helper = helper, numpy_helper
-        self.weights, self.padding = weights, padding
+        self.weights = weights
         self.nodes: list[onnx.NodeProto] = []
         self.inits: list[onnx.TensorProto] = []
         self.x = "images_nchw"
+        self.spatial = True  # x is (N, C, H, W): not yet flattened by a Linear layer
         self.logits: str | None = None
+        self.block_inputs: list[str] = []  # the inputs of the blocks being exported, innermost last
+        self.flat: set[str] = set()  # tensors that are (N, features) already: FC outputs
 
     def node(self, op: str, inputs: list[str], output: str, **attrs: object) -> str:
         self.nodes.append(self.helper.make_node(op, inputs, [output], name=output, **attrs))
@@ -70,6 +85,14 @@ class _Graph:
         if kind == "relu6":
             lo, hi = self.init(f"{name}/clip_min", np.array(0.0)), self.init(f"{name}/clip_max", np.array(6.0))
             return self.node("Clip", [x, lo, hi], f"{name}/relu6")
+        if kind == "hardswish":
+            return self.node("HardSwish", [x], f"{name}/hardswish")  # x * max(0, min(1, x/6 + 1/2)), opset 14
+        if kind == "hardsigmoid":  # PyTorch's relu6(x + 3) / 6; ONNX's default alpha is 0.2, not 1/6
+            return self.node("HardSigmoid", [x], f"{name}/hardsigmoid", alpha=1.0 / 6, beta=0.5)
+        if kind == "sigmoid":
+            return self.node("Sigmoid", [x], f"{name}/sigmoid")
+        if kind == "silu":  # x * sigmoid(x) (ONNX has no SiLU operator before opset 24's Swish)
+            return self.node("Mul", [x, self.node("Sigmoid", [x], f"{name}/sigmoid")], f"{name}/silu")
         raise SpecError(f"{name}: no ONNX export for activation {kind!r}")
 
 
@@ -87,15 +110,17 @@ def _(layer: Conv2d, node: Node, g: _Graph) -> None:
     else:
         kernel = w[f"{name}/kernel"].transpose(3, 2, 0, 1)  # (K, K, M, N) -> (N, M, K, K)
     k, s = layer.kernel, layer.stride
-    top, bottom = K.pads(layer.padding, node.in_size, node.out_size, k, s, g.padding)
+    top, bottom = K.pads(layer.padding, node.in_size, node.out_size, k, s)  # the spec's padding
     inputs = [g.x, g.init(f"{name}/W", kernel)]
     if layer.bias:
         inputs.append(g.init(f"{name}/B", w[f"{name}/bias"]))
     x = g.node("Conv", inputs, name, kernel_shape=[k, k], strides=[s, s], group=layer.groups,
                pads=[top, top, bottom, bottom])  # fmt: skip  # [y_begin, x_begin, y_end, x_end]
     if layer.batch_norm:
-        bn = [g.init(f"{name}_bn/{v}", w[f"{name}_bn/{v}"]) for v in BN_VARIABLES]
-        x = g.node("BatchNormalization", [x, *bn], f"{name}_bn", epsilon=BN_EPSILON)
+        gamma = w[f"{name}_bn/gamma"] if layer.bn_scale else np.ones(layer.out_ch, np.float32)  # TF-slim: none
+        bn = [g.init(f"{name}_bn/gamma", gamma)]
+        bn += [g.init(f"{name}_bn/{v}", w[f"{name}_bn/{v}"]) for v in ("beta", "moving_mean", "moving_variance")]
+        x = g.node("BatchNormalization", [x, *bn], f"{name}_bn", epsilon=layer.bn_epsilon)
     g.x = g.activation(x, layer.activation, name)
 
 
@@ -106,32 +131,59 @@ def _(layer: GlobalAvgPool, node: Node, g: _Graph) -> None:
 
 @export_layer.register
 def _(layer: Linear, node: Node, g: _Graph) -> None:
-    # Our FC flattens NHWC maps: transpose back before flattening (a no-op order at 1x1).
+    # Our FC flattens NHWC maps: transpose back before flattening (a no-op order at 1x1). After another FC
+    # layer (MobileNetV3's classifier) the input is already (N, features).
     name = layer.name
-    nhwc = g.node("Transpose", [g.x], f"{name}/nhwc", perm=[0, 2, 3, 1])
-    inputs = [g.node("Flatten", [nhwc], f"{name}/flat", axis=1), g.init(f"{name}/kernel", g.weights[f"{name}/kernel"])]
+    if g.x not in g.flat:
+        nhwc = g.node("Transpose", [g.x], f"{name}/nhwc", perm=[0, 2, 3, 1])
+        g.x = g.node("Flatten", [nhwc], f"{name}/flat", axis=1)
+    inputs = [g.x, g.init(f"{name}/kernel", g.weights[f"{name}/kernel"])]
     if layer.bias:
         inputs.append(g.init(f"{name}/bias", g.weights[f"{name}/bias"]))
     g.x = g.activation(g.node("Gemm", inputs, name), layer.activation, name)
+    g.flat.add(g.x)
+    g.spatial = False
 
 
 @export_layer.register
 def _(layer: Softmax, node: Node, g: _Graph) -> None:
+    if g.spatial:  # a 1x1 convolution classifier (Keras, TF-slim): (N, classes, 1, 1)
+        g.x = g.node("Flatten", [g.x], f"{layer.name}/flat", axis=1)
     g.logits = g.x
     g.x = g.node("Softmax", [g.x], "probabilities", axis=-1)
     g.nodes[-1].name = layer.name
 
 
+@export_layer.register(Residual)
+@export_layer.register(Scale)
+def _(layer: object, node: Node, g: _Graph) -> None:
+    # The body reads the block's input; the block's Add or Mul (exported last) combines the two.
+    assert node.merge is not None
+    g.block_inputs.append(g.x)
+    for sub in (*node.branches[0], node.merge):
+        export_layer(sub.layer, sub, g)
+    g.block_inputs.pop()
+
+
+@export_layer.register
+def _(layer: Add, node: Node, g: _Graph) -> None:
+    g.x = g.node("Add", [g.x, g.block_inputs[-1]], layer.name)
+
+
+@export_layer.register
+def _(layer: Mul, node: Node, g: _Graph) -> None:
+    g.x = g.node("Mul", [g.block_inputs[-1], g.x], layer.name)  # (N, C, H, W) x (N, C, 1, 1), broadcast
+
+
 @export_layer.register(Pool2d)
 @export_layer.register(AdaptiveAvgPool)
 @export_layer.register(Concat)
-@export_layer.register(Residual)
 def _(layer: object, node: Node, g: _Graph) -> None:
     # An explicit refusal (validate_weights refuses these first): the reference runs MobileNetV1's types.
     raise SpecError(f"{node.name}: no ONNX export for layer type {type(layer).__name__}")
 
 
-def to_onnx(network: Network, weights: Mapping[str, np.ndarray], *, padding: str = "same") -> onnx.ModelProto:
+def to_onnx(network: Network, weights: Mapping[str, np.ndarray]) -> onnx.ModelProto:
     """Build a checked ONNX model of ``network`` with ``weights``.
 
     Parameters
@@ -139,8 +191,6 @@ def to_onnx(network: Network, weights: Mapping[str, np.ndarray], *, padding: str
     network : Network
     weights : mapping
         Validated like every load (:func:`~costmodel.reference.validate_weights`).
-    padding : {"same", "symmetric"}
-        The padding convention, as for :func:`~costmodel.reference.forward`.
 
     Returns
     -------
@@ -150,10 +200,8 @@ def to_onnx(network: Network, weights: Mapping[str, np.ndarray], *, padding: str
     onnx = _onnx()
     from onnx import TensorProto, helper
 
-    if padding not in K.PADDINGS:
-        raise SpecError(f"padding convention must be one of {K.PADDINGS}, got {padding!r}")
     validate_weights(network, weights)
-    g = _Graph(weights, padding)
+    g = _Graph(weights)
     g.node("Transpose", ["images"], g.x, perm=[0, 3, 1, 2])
     g.nodes[-1].name = "to_nchw"
     for node in network.nodes:
@@ -179,7 +227,7 @@ def to_onnx(network: Network, weights: Mapping[str, np.ndarray], *, padding: str
         graph,
         producer_name="costmodel",
         opset_imports=[helper.make_opsetid("", OPSET)],
-        doc_string=f"{network.name}, padding {padding!r}, exported by costmodel.reference.onnx_export",
+        doc_string=f"{network.name}, exported by costmodel.reference.onnx_export",
     )
     model.ir_version = 8  # readable by onnxruntime >= 1.14
     onnx.checker.check_model(model)

@@ -7,38 +7,45 @@ Keras MobileNet weight file, so the mapping to ``mobilenet_<alpha>_<size>_tf.h5`
 - ``conv_dw_1/depthwise_kernel`` (K, K, C, 1): a depthwise ``Conv2d``;
 - ``<conv>/bias`` (N,): a convolution with ``bias=True``;
 - ``conv1_bn/gamma``, ``conv1_bn/beta``, ``conv1_bn/moving_mean``, ``conv1_bn/moving_variance`` (N,): the
-  batch norm after a convolution with ``batch_norm=True`` (Keras' separate ``<conv>_bn`` layer);
-- ``fc/kernel`` (M, N) and ``fc/bias`` (N,): the ``Linear`` classifier (Keras' ``conv_preds``, a 1x1
-  convolution stored as (1, 1, M, N)).
+  batch norm after a convolution with ``batch_norm=True`` (Keras' separate ``<conv>_bn`` layer; no ``gamma``
+  where the layer says ``bn_scale=False``, as in TF-slim's checkpoints);
+- ``fc/kernel`` (M, N) and ``fc/bias`` (N,): a ``Linear`` classifier; the ``keras`` and ``tfslim`` flavours'
+  classifier is a 1x1 convolution, ``fc/kernel`` (1, 1, M, N) (Keras' ``conv_preds``).
 
-Every array is float32. Every load is validated against the network (:func:`validate_weights`).
+Every array is float32. Every load is validated against the network (:func:`validate_weights`). Files in
+Keras' and timm's layouts are read and written by :mod:`costmodel.reference.layouts`; :func:`load_network`
+builds the network a file was made for, its flavour told by its layout.
 """
 
 from __future__ import annotations
 
 import os
-import zipfile
+import warnings
 from collections.abc import Mapping
 from functools import singledispatch
 from pathlib import Path
 
 import numpy as np
 
-from .._files import atomic_write
 from ..errors import SpecError, WeightsError
+from ..spec.flavours import flavour_differences, get_flavour
 from ..spec.layers import (
     AdaptiveAvgPool,
+    Add,
     Concat,
     Conv2d,
     GlobalAvgPool,
     Linear,
+    Mul,
     Pool2d,
     Residual,
+    Scale,
     Softmax,
     conv_weight_shape,
     linear_weight_shape,
 )
 from ..spec.network import Network
+from . import layouts
 
 __all__ = [
     "BN_EPSILON",
@@ -49,10 +56,14 @@ __all__ = [
     "validate_weights",
     "save_weights",
     "load_weights",
+    "load_network",
+    "convert_weights",
+    "CONVERSIONS",
     "load_keras_h5",
+    "FlavourWarning",
 ]
 
-#: Keras' MobileNet batch-norm epsilon (``BatchNormalization(epsilon=1e-3)``); TF-slim uses 1e-3 as well.
+#: Keras' and TF-slim's batch-norm epsilon, the default of ``Conv2d.bn_epsilon`` (each layer carries its own).
 BN_EPSILON = 1e-3
 
 #: A batch norm's variables, as Keras names them.
@@ -61,8 +72,9 @@ BN_VARIABLES = ("gamma", "beta", "moving_mean", "moving_variance")
 #: Our layer names that Keras spells differently.
 KERAS_NAMES = {"fc": "conv_preds"}
 
-_NPZ_MAGIC = b"PK\x03\x04"
-_HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
+
+class FlavourWarning(UserWarning):
+    """Weights run under another flavour (padding, epsilon, activation) than the one their file was made for."""
 
 
 @singledispatch
@@ -83,8 +95,8 @@ def _(layer: Conv2d) -> dict[str, tuple[int, ...]]:
         raise SpecError(f"{layer.name}: the reference executor has no kernel for grouped convolutions")
     if layer.bias:
         shapes[f"{layer.name}/bias"] = (layer.out_ch,)
-    if layer.batch_norm:
-        for var in BN_VARIABLES:
+    if layer.batch_norm:  # no gamma where the batch norm has no scale (TF-slim's checkpoints)
+        for var in BN_VARIABLES if layer.bn_scale else BN_VARIABLES[1:]:
             shapes[f"{layer.name}_bn/{var}"] = (layer.out_ch,)
     return shapes
 
@@ -98,19 +110,31 @@ def _(layer: Linear) -> dict[str, tuple[int, ...]]:
 
 
 @weight_arrays.register(GlobalAvgPool)
+@weight_arrays.register(AdaptiveAvgPool)
+@weight_arrays.register(Pool2d)
 @weight_arrays.register(Softmax)
+@weight_arrays.register(Add)
+@weight_arrays.register(Mul)
 def _(layer: object) -> dict[str, tuple[int, ...]]:
     return {}
 
 
-@weight_arrays.register(Pool2d)
-@weight_arrays.register(AdaptiveAvgPool)
-@weight_arrays.register(Concat)
 @weight_arrays.register(Residual)
-def _(layer: object) -> dict[str, tuple[int, ...]]:
-    # An explicit refusal, not a missing rule: the reference runs MobileNetV1's layer types.
-    name = getattr(layer, "name", layer)
-    raise SpecError(f"{name}: the reference executor has no kernel for {type(layer).__name__}")
+@weight_arrays.register(Scale)
+def _(layer: Residual | Scale) -> dict[str, tuple[int, ...]]:
+    shapes: dict[str, tuple[int, ...]] = {}  # the body's layers' arrays; the add or multiply has none
+    for sub in layer.body:
+        shapes.update(weight_arrays(sub))
+    return shapes
+
+
+@weight_arrays.register
+def _(layer: Concat) -> dict[str, tuple[int, ...]]:
+    shapes: dict[str, tuple[int, ...]] = {}  # every branch's layers' arrays; the concatenation has none
+    for branch in layer.branches:
+        for sub in branch:
+            shapes.update(weight_arrays(sub))
+    return shapes
 
 
 def expected_weights(network: Network) -> dict[str, tuple[int, ...]]:
@@ -144,6 +168,8 @@ def init_weights(network: Network, seed: int = 0) -> dict[str, np.ndarray]:
     >>> len(w), w["conv1/kernel"].dtype
     (137, dtype('float32'))
     """
+    if not isinstance(network, Network):
+        raise WeightsError(f"init_weights() needs a Network, got {type(network).__name__}")
     rng = np.random.default_rng(seed)
     out: dict[str, np.ndarray] = {}
     for key, shape in expected_weights(network).items():
@@ -193,90 +219,208 @@ def validate_weights(network: Network, weights: Mapping[str, object]) -> None:
             raise WeightsError(f"{key}: expected variances >= 0, found {float(value.min())!r}")
 
 
-def save_weights(network: Network, weights: Mapping[str, np.ndarray], path: str | os.PathLike[str]) -> Path:
-    """Validate ``weights`` and write them to ``path`` as ``.npz`` (atomically: a temporary file renamed).
+def save_weights(
+    network: Network, weights: Mapping[str, np.ndarray], path: str | os.PathLike[str], format: str = "npz"
+) -> Path:
+    """Validate ``weights`` and write them to ``path`` (atomically: a temporary file renamed).
 
-    Returns the path written. Nothing is left on disk if validation or writing fails.
+    ``format``: ``"npz"`` (ours; also records the flavour, α and resolution), ``"keras"`` (Keras 2 HDF5, as
+    ``mobilenet_1_0_224_tf.h5``; Keras 3 reads it too), ``"keras3"`` (Keras 3 ``.weights.h5``) or
+    ``"safetensors"`` (timm's ``mobilenetv1_100`` keys). What the layout cannot hold is named in a
+    :class:`UserWarning` (e.g. a batch norm without gamma written with gamma = 1). Returns the path written;
+    nothing is left on disk if validation or writing fails.
     """
     validate_weights(network, weights)
     arrays = {k: weights[k] for k in expected_weights(network)}
-    return atomic_write(path, lambda f: np.savez(f, **arrays), WeightsError)
-
-
-def _read_magic(path: Path) -> bytes:
-    try:
-        with path.open("rb") as f:
-            return f.read(8)
-    except FileNotFoundError:
-        raise WeightsError(f"weights file {str(path)!r} does not exist") from None
-    except OSError as exc:
-        raise WeightsError(f"cannot read weights file {str(path)!r}: {exc.strerror}") from None
-
-
-def _load_npz(path: Path) -> dict[str, np.ndarray]:
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            return {k: z[k] for k in z.files}
-    except (zipfile.BadZipFile, EOFError, ValueError, OSError, KeyError) as exc:
-        raise WeightsError(f"{str(path)!r} is not a readable .npz weights file (truncated?): {exc}") from None
+    notes = layouts.write_weights(network, arrays, path, format)
+    for note in notes:
+        warnings.warn(f"{str(path)!r}: {note}", UserWarning, stacklevel=2)
+    return Path(path)
 
 
 def load_keras_h5(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
-    """Read a Keras MobileNet weight file (``mobilenet_<alpha>_<size>_tf.h5``) into our keys, unvalidated.
+    """Read a Keras MobileNet weight file (Keras 2 ``.h5``, Keras 3 ``.weights.h5`` or Keras 3 legacy ``.h5``)
+    into our keys, unvalidated. Needs the optional ``h5py`` package (``pip install 'costmodel[h5]'``)."""
+    wf = layouts.read_weight_file(path)
+    if not wf.format.startswith("keras"):
+        raise WeightsError(f"{str(path)!r} is not a Keras weights file (its layout is {wf.format!r})")
+    return wf.arrays
 
-    Keras (2.x, h5 format) stores one group per layer (``conv1``, ``conv1_bn``, ``conv_dw_1``, ...,
-    ``conv_preds``) holding datasets such as ``conv1/kernel:0``; a whole-model file nests them under
-    ``model_weights``. ``conv_preds`` (a 1x1 convolution, (1, 1, M, N)) becomes our ``fc`` (M, N).
-    Needs the optional ``h5py`` package (``pip install 'costmodel[h5]'``).
-    """
-    try:
-        import h5py
-    except ImportError:  # pragma: no cover - depends on the environment
-        raise WeightsError("reading Keras .h5 weights needs h5py: pip install 'costmodel[h5]'") from None
-    path = Path(path)
-    out: dict[str, np.ndarray] = {}
-    from_keras = {v: k for k, v in KERAS_NAMES.items()}
-    try:
-        with h5py.File(path, "r") as f:
-            root = f.get("model_weights", f)
 
-            def visit(name: str, obj: object) -> None:
-                if not isinstance(obj, h5py.Dataset):
-                    return
-                group = name.split("/", 1)[0]
-                var = name.rsplit("/", 1)[-1].split(":", 1)[0]
-                value = np.asarray(obj[()])
-                group = from_keras.get(group, group)
-                if group in KERAS_NAMES and var == "kernel" and value.ndim == 4 and value.shape[:2] == (1, 1):
-                    value = value.reshape(value.shape[2:])  # conv_preds (1, 1, M, N) -> fc (M, N)
-                key = f"{group}/{var}"
-                if key in out:
-                    raise WeightsError(f"{str(path)!r}: two datasets map to weight {key!r}")
-                out[key] = value
-
-            root.visititems(visit)
-    except OSError as exc:
-        raise WeightsError(f"{str(path)!r} is not a readable HDF5 weights file (truncated?): {exc}") from None
+def _fit(network: Network, wf: layouts.WeightFile) -> dict[str, np.ndarray]:
+    """The file's arrays shaped for ``network``: the classifier as the network has it (a (1, 1, M, N) conv
+    kernel or an (M, N) dense one: the same numbers), and gamma dropped where the network has none, if it
+    is exactly 1 (anything else would change the numbers: an error naming the layer)."""
+    out = dict(wf.arrays)
+    for node in network.nodes:
+        layer = node.layer
+        key = f"{layer.name}/kernel"
+        if key in out and isinstance(layer, (Linear, Conv2d)):
+            value = out[key]
+            if isinstance(layer, Linear) and value.ndim == 4 and value.shape[:2] == (1, 1):
+                out[key] = value.reshape(value.shape[2:])
+            elif isinstance(layer, Conv2d) and layer.kernel == 1 and value.ndim == 2:
+                out[key] = value.reshape(1, 1, *value.shape)
+        if isinstance(layer, Conv2d) and layer.batch_norm and not layer.bn_scale:
+            gamma = out.get(f"{layer.name}_bn/gamma")
+            if gamma is not None:
+                if not np.all(gamma == 1):
+                    raise WeightsError(
+                        f"{layer.name}_bn/gamma: {network.name} has no batch-norm gamma, but the file's is not 1 "
+                        "(dropping it would change the numbers)"
+                    )
+                del out[f"{layer.name}_bn/gamma"]
     return out
 
 
 def load_weights(network: Network, path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
-    """Load and validate weights for ``network`` from an ``.npz`` file or a Keras ``.h5`` file.
+    """Load and validate weights for ``network`` from any supported file (:mod:`costmodel.reference.layouts`):
+    ``.npz``, Keras 2 ``.h5``, Keras 3 ``.weights.h5`` or legacy ``.h5``, timm ``.safetensors``.
 
-    The format is recognised from the file's first bytes, not its name. ``.npz`` files are read with
-    ``allow_pickle=False``. Raises :class:`WeightsError` for a missing, truncated or unknown file and for any
+    The layout is recognised from the file's bytes, not its name. ``.npz`` files are read with
+    ``allow_pickle=False``. A file made for another flavour than ``network``'s gets a :class:`FlavourWarning`
+    saying what will differ. Raises :class:`WeightsError` for a missing, truncated or unknown file and for any
     name, shape, dtype or value that does not fit ``network`` (see :func:`validate_weights`).
     """
-    path = Path(path)
-    magic = _read_magic(path)
-    if magic.startswith(_NPZ_MAGIC):
-        weights = _load_npz(path)
-    elif magic.startswith(_HDF5_MAGIC):
-        weights = load_keras_h5(path)
-    else:
-        raise WeightsError(f"{str(path)!r} is neither an .npz nor an HDF5 (.h5) weights file")
+    wf = layouts.read_weight_file(path)
+    net_flavour = (network.config or {}).get("flavour")
+    if wf.flavour and net_flavour and wf.flavour != net_flavour:
+        _warn_flavour(path, wf.flavour, net_flavour)
     try:
+        weights = _fit(network, wf)
         validate_weights(network, weights)
     except WeightsError as exc:
         raise WeightsError(f"{str(path)!r}: {exc}") from None
     return weights
+
+
+def _warn_flavour(path: object, made_for: str, runs_as: str, activation: str | None = None) -> None:
+    lines = flavour_differences(made_for, runs_as)
+    if activation is not None and activation != get_flavour(made_for).activation:
+        lines.append(f"activation: {get_flavour(made_for).activation!r} -> {activation!r}")
+    if lines:
+        warnings.warn(
+            f"{str(path)!r} holds {made_for} weights, run as {runs_as}: "
+            + "; ".join(lines)
+            + " (the logits will differ)",
+            FlavourWarning,
+            stacklevel=3,
+        )
+
+
+def load_network(
+    path: str | os.PathLike[str],
+    *,
+    alpha: float | None = None,
+    resolution: int | None = None,
+    flavour: str | None = None,
+    activation: str | None = None,
+    shallow: bool | None = None,
+    separable: bool | None = None,
+) -> tuple[Network, dict[str, np.ndarray]]:
+    """The MobileNetV1 a weight file was made for, and its validated weights.
+
+    The flavour (activation, padding, epsilon, classifier) is the one the file's layout implies (Keras files:
+    ``keras``; timm's safetensors: ``timm``; our ``.npz`` records its own), unless ``flavour`` or
+    ``activation`` override it: an override that contradicts the file gets a :class:`FlavourWarning` saying
+    what will differ. α is read from the file's shapes (and names), the resolution from Keras' file name
+    (``mobilenet_<a>_<r>_tf.h5``) or model name, the number of classes from the classifier. Given values
+    that contradict the file are an error. ``shallow`` and ``separable`` (Tables 4 and 5's variants) are read
+    from the layer names unless given.
+    """
+    from ..spec.mobilenet import BASE_RESOLUTION, mobilenet_v1
+
+    wf = layouts.read_weight_file(path)
+    found_alpha = layouts.infer_alpha(wf.arrays)
+    if wf.alpha is not None and abs(wf.alpha - found_alpha) > 1e-9:
+        raise WeightsError(f"{str(path)!r}: its name says alpha {wf.alpha:g}, its shapes alpha {found_alpha:g}")
+    if alpha is not None and not _same_width(alpha, found_alpha):
+        raise WeightsError(f"{str(path)!r} holds alpha {found_alpha:g} weights, not alpha {alpha!r}")
+    if resolution is not None and wf.resolution is not None and resolution != wf.resolution:
+        raise WeightsError(f"{str(path)!r} was made for resolution {wf.resolution}, not {resolution!r}")
+    made_for = wf.flavour or "paper"
+    chosen = get_flavour(flavour or made_for).name
+    if wf.flavour and (chosen != wf.flavour or activation is not None):
+        _warn_flavour(path, wf.flavour, chosen, activation)
+    fc = wf.arrays.get("fc/kernel")
+    num_classes = int(fc.shape[-1]) if fc is not None else None
+    size = resolution or wf.resolution or BASE_RESOLUTION
+    variant = layouts.infer_variant(wf.arrays)
+    variant.update({k: v for k, v in (("shallow", shallow), ("separable", separable)) if v is not None})
+    network = mobilenet_v1(
+        alpha if alpha is not None else found_alpha, size, flavour=chosen, activation=activation,
+        num_classes=num_classes, **variant,
+    )  # fmt: skip
+    try:
+        weights = _fit(network, wf)
+        validate_weights(network, weights)
+    except WeightsError as exc:
+        raise WeightsError(f"{str(path)!r}: {exc}") from None
+    return network, weights
+
+
+def _same_width(a: float, b: float) -> bool:
+    """Two α give the same network (int(c·α) equal for every layer of MobileNetV1)."""
+    from ..spec.mobilenet import BLOCKS, FIRST_CONV, scale_channels
+
+    try:
+        return all(scale_channels(c, a) == scale_channels(c, b) for c in {FIRST_CONV, *(out for _, out in BLOCKS)})
+    except SpecError:
+        return False
+
+
+#: ``convert_weights`` targets: the flavour each layout implies and the format that writes it.
+CONVERSIONS = {"keras": ("keras", "keras"), "keras3": ("keras", "keras3"), "timm": ("timm", "safetensors"),
+               "npz": (None, "npz")}  # fmt: skip
+
+
+def convert_weights(
+    source: str | os.PathLike[str], target: str | os.PathLike[str], to: str, *, resolution: int | None = None
+) -> tuple[Network, list[str]]:
+    """Rewrite a weight file in another framework's layout: ``to`` is ``"keras"`` (Keras 2 ``.h5``, which Keras
+    3 also reads), ``"keras3"`` (``.weights.h5``), ``"timm"`` (``.safetensors``) or ``"npz"`` (ours, keeping the
+    source's flavour).
+
+    Every array is carried over exactly (transposed between HWIO and OIHW, the classifier reshaped between a
+    1x1 convolution and a dense layer). Returns the network written for (the target layout's flavour) and
+    what the user should know, one line each: what the target layout cannot hold (e.g. a batch norm without
+    gamma, written with gamma = 1), and what the target framework computes differently from the source's
+    flavour (padding at odd sizes, epsilon, activation), which no weight file can carry.
+    """
+    from ..spec.mobilenet import BASE_RESOLUTION, mobilenet_v1
+
+    if to not in CONVERSIONS:
+        raise WeightsError(f"convert to one of {', '.join(CONVERSIONS)}, got {to!r}")
+    wf = layouts.read_weight_file(source)
+    made_for = wf.flavour or "paper"
+    flavour, fmt = CONVERSIONS[to]
+    flavour = flavour or made_for
+    fc = wf.arrays.get("fc/kernel")
+    variant = layouts.infer_variant(wf.arrays)
+    network = mobilenet_v1(
+        layouts.infer_alpha(wf.arrays), resolution or wf.resolution or BASE_RESOLUTION, flavour=flavour,
+        num_classes=None if fc is None else int(fc.shape[-1]), shallow=variant["shallow"],
+        separable=variant["separable"],
+    )  # fmt: skip
+    notes = list(wf.notes)
+    gammas = [k for k in wf.arrays if k.endswith("_bn/gamma")]
+    if not get_flavour(flavour).bn_scale and gammas:
+        raise WeightsError(
+            f"{str(source)!r}: the {flavour} layout has no batch-norm gamma; {gammas[0]!r} would be lost"
+        )
+    try:
+        weights = _fit(network, wf)
+        validate_weights(network, weights)
+    except WeightsError as exc:
+        raise WeightsError(f"{str(source)!r}: {exc}") from None
+    notes += layouts.write_weights(network, weights, target, fmt)
+    differences = flavour_differences(made_for, flavour)
+    if differences:
+        notes.append(
+            f"{made_for} weights now in the {flavour} layout: {flavour} computes them with "
+            + "; ".join(differences)
+            + " (the logits will differ from the source's; load with flavour="
+            + repr(made_for)
+            + " to get them back)"
+        )
+    return network, notes

@@ -7,16 +7,28 @@ imported inside the functions that build DataFrames, so importing this module st
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Sequence
 from functools import singledispatch
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from .._hooks import register_table
+from ..checks import dump_json
 from ..counting.engine import weights_cost
 from ..errors import DataError
-from ..spec.layers import AdaptiveAvgPool, Concat, Conv2d, GlobalAvgPool, Linear, Pool2d, Residual, Softmax
+from ..spec.layers import (
+    AdaptiveAvgPool,
+    Add,
+    Concat,
+    Conv2d,
+    GlobalAvgPool,
+    Linear,
+    Mul,
+    Pool2d,
+    Residual,
+    Scale,
+    Softmax,
+)
 from ..spec.network import Node
 
 if TYPE_CHECKING:
@@ -66,6 +78,21 @@ def _(layer: Concat) -> str:
 @type_stride.register
 def _(layer: Residual) -> str:
     return "Residual add"
+
+
+@type_stride.register
+def _(layer: Scale) -> str:
+    return "Scale (SE)"
+
+
+@type_stride.register
+def _(layer: Add) -> str:
+    return "Add"
+
+
+@type_stride.register
+def _(layer: Mul) -> str:
+    return "Mul"
 
 
 @type_stride.register
@@ -120,6 +147,21 @@ def _(layer: Residual, node: Node) -> str:
 
 
 @_filter_shape.register
+def _(layer: Scale, node: Node) -> str:
+    return f"input x body ({node.out_ch} factors)"
+
+
+@_filter_shape.register
+def _(layer: Add, node: Node) -> str:
+    return "body + input"
+
+
+@_filter_shape.register
+def _(layer: Mul, node: Node) -> str:
+    return f"input x {node.out_ch} factors"
+
+
+@_filter_shape.register
 def _(layer: Linear, node: Node) -> str:
     return f"{layer.in_features}x{layer.out_features}"
 
@@ -155,6 +197,7 @@ def formula(node: Node) -> str:
 @_formula.register
 def _(layer: Conv2d, node: Node, mult_adds: int) -> str:
     k, d = layer.kernel, node.out_size
+    values: tuple[int, ...]
     if layer.depthwise:
         symbols, values = "D_K·D_K·M·D_F·D_F", (k, k, layer.in_ch, d, d)
     elif layer.groups > 1:
@@ -173,6 +216,7 @@ def _(layer: Linear, node: Node, mult_adds: int) -> str:
 
 @_formula.register(Concat)
 @_formula.register(Residual)
+@_formula.register(Scale)
 def _(layer: object, node: Node, mult_adds: int) -> str:
     return f"sum over the block's layers = {mult_adds:,}"
 
@@ -181,6 +225,8 @@ def _(layer: object, node: Node, mult_adds: int) -> str:
 @_formula.register(GlobalAvgPool)
 @_formula.register(AdaptiveAvgPool)
 @_formula.register(Softmax)
+@_formula.register(Add)
+@_formula.register(Mul)
 def _(layer: object, node: Node, mult_adds: int) -> str:
     return "0 (no multiply-accumulates)"
 
@@ -217,26 +263,35 @@ def cost_table(cost: Cost) -> pd.DataFrame:
     ``Concat`` row with the block's input and output maps and zero counts (the block's total is its rows')."""
     import pandas as pd
 
-    rows = [
-        {
-            "name": lc.name,
+    rules: dict[type, tuple[Any, ...]] = {}  # each registry's rule, looked up once per layer type
+
+    def make_row(lc: LayerCost, block: str) -> dict[str, Any]:
+        node = lc.node
+        layer = node.layer
+        cls = type(layer)
+        if cls not in rules:
+            rules[cls] = tuple(r.dispatch(cls) for r in (type_stride, _filter_shape, _formula, weights_cost))
+        stride_rule, shape_rule, formula_rule, weights_rule = rules[cls]
+        return {
+            "name": layer.name,
             "block": block,
-            "type": type_stride(lc.node.layer),
+            "type": stride_rule(layer),
             "kind": lc.kind,
-            "filter_shape": filter_shape(lc.node),
-            "input": map_shape(lc.node.in_size, lc.node.in_ch),
-            "output": map_shape(lc.node.out_size, lc.node.out_ch),
+            "filter_shape": shape_rule(layer, node),
+            "input": map_shape(node.in_size, node.in_ch),
+            "output": map_shape(node.out_size, node.out_ch),
             "params": 0 if lc.parts else lc.params,
             "mult_adds": 0 if lc.parts else lc.mult_adds,
             "params_pct": 0.0 if lc.parts else _share(lc.params, cost.params),
             "mult_adds_pct": 0.0 if lc.parts else _share(lc.mult_adds, cost.mult_adds),
-            "formula": "the block's join: 0" if lc.parts else formula(lc.node),
+            # the formula's value is the multiply-accumulates every convention counts (weights_cost)
+            "formula": "the block's join: 0" if lc.parts else formula_rule(layer, node, weights_rule(layer, node)[1]),
         }
-        for lc, block in flat_rows(cost.layers)
-    ]
-    if not any(row["block"] for row in rows):  # a network without blocks keeps the plain Table 1 columns
-        for row in rows:
-            del row["block"]
+
+    rows = [make_row(lc, block) for lc, block in flat_rows(cost.layers)]
+    if not any(r["block"] for r in rows):  # a network without blocks keeps the plain Table 1 columns
+        for r in rows:
+            del r["block"]
     return pd.DataFrame(rows)
 
 
@@ -306,7 +361,7 @@ def render(df: pd.DataFrame, fmt: str = "table", *, title: str | None = None, fl
     if fmt == "csv":
         return df.to_csv(index=False).rstrip("\n")
     if fmt == "json":
-        return json.dumps(records(df), indent=2)
+        return dump_json(records(df), indent=2)
     if fmt == "markdown":
         body = markdown(df, float_digits)
         return f"**{title}**\n\n{body}" if title else body
@@ -325,7 +380,7 @@ def memory_table(mem: NetworkMemory, dtypes: Sequence[str] = ("float32", "float1
     figures cover the whole block; the ``weight_elements`` of the top-level rows add up to the network's."""
     import pandas as pd
 
-    rows = []
+    rows: list[dict[str, Any]] = []
     for row, block in flat_rows(mem.layers):
         record: dict[str, Any] = {
             "name": row.name,
@@ -341,9 +396,9 @@ def memory_table(mem: NetworkMemory, dtypes: Sequence[str] = ("float32", "float1
             record[f"output_bytes_{dtype}"] = out_b
             record[f"weight_bytes_{dtype}"] = w_b
         rows.append(record)
-    if not any(row["block"] for row in rows):
-        for row in rows:
-            del row["block"]
+    if not any(r["block"] for r in rows):
+        for r in rows:
+            del r["block"]
     return pd.DataFrame(rows)
 
 

@@ -5,6 +5,7 @@ The spec knows nothing of costs, NumPy or pandas; every later stage reads its fi
 
 from __future__ import annotations
 
+from .blocks import inverted_residual, squeeze_excite
 from .layers import (
     ACTIVATIONS,
     LAYER_TYPES,
@@ -15,6 +16,7 @@ from .layers import (
     Linear,
     Pool2d,
     Residual,
+    Scale,
     Softmax,
 )
 from .mobilenet import mobilenet_v1
@@ -30,7 +32,10 @@ __all__ = [
     "Linear",
     "Pool2d",
     "Residual",
+    "Scale",
     "Softmax",
+    "inverted_residual",
+    "squeeze_excite",
     "Network",
     "Node",
     "mobilenet_v1",

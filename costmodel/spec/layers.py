@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from functools import singledispatch
 from typing import TYPE_CHECKING, Literal, Union
 
-from ..checks import boolean, non_negative_int, positive_int
+from ..checks import MAX_SIZE, boolean, non_negative_int, positive_int
 from ..errors import SpecError
 
 if TYPE_CHECKING:
@@ -29,22 +29,38 @@ __all__ = [
     "Softmax",
     "Concat",
     "Residual",
+    "Scale",
+    "Add",
+    "Mul",
     "BLOCKS",
+    "MERGES",
     "block_branches",
+    "block_merge",
     "Layer",
     "ACTIVATIONS",
     "window_out_size",
     "window_out_size_array",
     "same_padding",
+    "explicit_padding",
+    "keeps_size",
+    "check_padding",
+    "PADDING_NAMES",
     "output_shape",
     "weight_shape",
     "LAYER_TYPES",
 ]
 
-#: Activations a convolution or FC layer may carry. ``None`` means linear.
-ACTIVATIONS = (None, "relu", "relu6")
+#: Activations a convolution or FC layer may carry: the one list (the engine, presets, executor and ONNX export
+#: read it). ``None`` means linear. "hardswish" is x·relu6(x + 3)/6 and "hardsigmoid" relu6(x + 3)/6 (PyTorch's
+#: and MobileNetV3's definitions), "silu" x·sigmoid(x) (EfficientNet's swish), "sigmoid" 1/(1 + exp(-x)).
+ACTIVATIONS = (None, "relu", "relu6", "hardswish", "hardsigmoid", "silu", "sigmoid")
 
-Padding = Union[int, Literal["same"]]
+#: A layer's padding, named by what it does: ``"tf_same"`` (TensorFlow's SAME: out = ceil(n / stride), the odd
+#: extra row and column after), an ``int`` p (p zero rows and columns on every side, PyTorch's ``padding=p``),
+#: or ``(before, after)`` (explicit asymmetric zero padding, then a valid window: Keras' ``ZeroPadding2D(((0,
+#: 1), (0, 1)))`` before a stride-2 depthwise layer is ``(0, 1)``). ``"same"`` is read as ``"tf_same"``.
+Padding = Union[int, Literal["tf_same"], tuple[int, int]]
+PADDING_NAMES = ("tf_same", "int p: symmetric", "(before, after): explicit")
 
 
 def _check_ints(layer: object, fields: tuple[str, ...]) -> None:
@@ -53,7 +69,7 @@ def _check_ints(layer: object, fields: tuple[str, ...]) -> None:
     and accepts integer-like values (NumPy integers), storing them as ``int``."""
     for f in fields:
         v = getattr(layer, f)
-        if type(v) is not int or v < 1:
+        if type(v) is not int or v < 1 or v > MAX_SIZE:
             break
     else:
         return
@@ -62,15 +78,38 @@ def _check_ints(layer: object, fields: tuple[str, ...]) -> None:
         object.__setattr__(layer, f, value)
 
 
-def _padding(value: object, name: str) -> None:
-    if value != "same":
-        non_negative_int(value, f"{name}: padding ('same' or an integer)")
+def check_padding(value: object, name: str) -> Padding:
+    """``value`` as a :data:`Padding` (``"same"`` read as ``"tf_same"``, a list as a tuple), or a SpecError."""
+    if value == "tf_same" or value == "same":
+        return "tf_same"
+    if isinstance(value, (tuple, list)) and not isinstance(value, str):
+        if len(value) != 2:
+            raise SpecError(f"{name}: padding (before, after) must have two entries, got {value!r}")
+        what = f"{name}: padding (before, after)"
+        return (non_negative_int(value[0], what), non_negative_int(value[1], what))
+    if isinstance(value, str):
+        raise SpecError(f"{name}: padding must be 'tf_same', an integer or (before, after), got {value!r}")
+    return non_negative_int(value, f"{name}: padding ('tf_same', an integer or (before, after))")
+
+
+def _padding(layer: object) -> None:
+    value = layer.padding  # type: ignore[attr-defined]
+    fixed = check_padding(value, layer.name)  # type: ignore[attr-defined]
+    if fixed is not value:
+        object.__setattr__(layer, "padding", fixed)
 
 
 def _flags(layer: object, fields: tuple[str, ...]) -> None:
     for f in fields:
         if type(getattr(layer, f)) is not bool:
             object.__setattr__(layer, f, boolean(getattr(layer, f), f"{layer.name}: {f}"))  # type: ignore[attr-defined]
+
+
+def _epsilon(layer: object) -> None:
+    eps = layer.bn_epsilon  # type: ignore[attr-defined]
+    if isinstance(eps, bool) or not isinstance(eps, (int, float)) or not 0 < eps < 1:
+        raise SpecError(f"{layer.name}: bn_epsilon must be a number in (0, 1), got {eps!r}")  # type: ignore[attr-defined]
+    object.__setattr__(layer, "bn_epsilon", float(eps))
 
 
 def _activation(value: object, name: str) -> None:
@@ -92,10 +131,12 @@ class Conv2d:
     kernel: int
     stride: int = 1
     groups: int = 1
-    padding: Padding = "same"  # "same": TF/Keras SAME (out = ceil(n / stride)); an int pads each side
+    padding: Padding = "tf_same"  # see Padding: "tf_same", int (every side) or (before, after)
     bias: bool = False  # the convolution has its own bias (MobileNet's convs do not: batch norm follows)
     batch_norm: bool = True
     activation: str | None = "relu"  # the paper: ReLU; TF-slim and Keras checkpoints: ReLU6
+    bn_scale: bool = True  # the batch norm has gamma (TF-slim's released checkpoints have none)
+    bn_epsilon: float = 1e-3  # added to the variance: Keras and TF-slim 1e-3, PyTorch (timm) 1e-5
 
     def __post_init__(self) -> None:
         i, o, k, s, g = self.in_ch, self.out_ch, self.kernel, self.stride, self.groups
@@ -105,23 +146,28 @@ class Conv2d:
             and type(k) is int
             and type(s) is int
             and type(g) is int
-            and i > 0
-            and o > 0
-            and k > 0
-            and s > 0
-            and g > 0
-        ):  # fast path; the helper names the bad one
+            and 0 < i <= MAX_SIZE
+            and 0 < o <= MAX_SIZE
+            and 0 < k <= MAX_SIZE
+            and 0 < s <= MAX_SIZE
+            and 0 < g <= MAX_SIZE
+            and type(self.bias) is bool
+            and type(self.batch_norm) is bool
+        ):  # fast path; the helpers name the bad one
             _check_ints(self, ("in_ch", "out_ch", "kernel", "stride", "groups"))
+            _flags(self, ("bias", "batch_norm"))
         if self.in_ch % self.groups or self.out_ch % self.groups:
             raise SpecError(
                 f"{self.name}: groups={self.groups} must divide in_ch={self.in_ch} and out_ch={self.out_ch}"
             )
-        if self.padding != "same":
-            _padding(self.padding, self.name)
-        if type(self.bias) is not bool or type(self.batch_norm) is not bool:
-            _flags(self, ("bias", "batch_norm"))
+        if self.padding != "tf_same":
+            _padding(self)
+        if type(self.bias) is not bool or type(self.batch_norm) is not bool or type(self.bn_scale) is not bool:
+            _flags(self, ("bias", "batch_norm", "bn_scale"))
         if self.activation != "relu":
             _activation(self.activation, self.name)
+        if self.bn_epsilon != 1e-3:
+            _epsilon(self)
 
     @property
     def depthwise(self) -> bool:
@@ -142,7 +188,7 @@ class Pool2d:
 
     def __post_init__(self) -> None:
         _check_ints(self, ("kernel", "stride"))
-        _padding(self.padding, self.name)
+        _padding(self)
         _flags(self, ("ceil_mode",))
         if self.mode not in ("avg", "max"):
             raise SpecError(f"{self.name}: mode must be 'avg' or 'max', got {self.mode!r}")
@@ -223,12 +269,9 @@ class Concat:
 
 
 @dataclass(frozen=True, slots=True)
-class Residual:
-    """A body of layers whose output is added to the block's input (MobileNetV2's inverted residual, ResNet).
-
-    The body must give back the input's shape (channels and size). The addition has no weights and, in every
-    counting convention modelled here, no operations (the tools trace ``x + y`` as a free tensor op).
-    """
+class _Body:
+    """A block whose one branch, ``body``, runs on the block's input and is combined with it by the block's
+    ``merge`` layer (an elementwise op; its type says which)."""
 
     name: str
     body: tuple[Layer, ...]
@@ -241,21 +284,89 @@ class Residual:
 
     @property
     def branches(self) -> tuple[tuple[Layer, ...], ...]:
-        """The body as the block's one branch (the identity shortcut carries no layer)."""
+        """The body as the block's one branch (the input it is combined with carries no layer)."""
         return (self.body,)
 
+    @property
+    def merge(self) -> Add | Mul:
+        raise NotImplementedError
+
     def sublayers(self) -> tuple[Layer, ...]:
-        """Every layer of the body, depth first (nested blocks included)."""
-        return _sublayers(self.branches)
+        """Every layer of the body, depth first (nested blocks included), then the merge."""
+        return (*_sublayers(self.branches), self.merge)
 
 
-#: Layer types made of other layers; their nodes carry ``branches``.
-BLOCKS = (Concat, Residual)
+@dataclass(frozen=True, slots=True)
+class Residual(_Body):
+    """A body of layers whose output is added to the block's input (MobileNetV2's inverted residual, ResNet).
+
+    The body must give back the input's shape (channels and size). The addition is the block's own leaf, an
+    :class:`Add` named ``"<name>.add"`` (:attr:`merge`), with its own rule in every registry: no weights and,
+    in every tool's convention modelled here, no operations (the tools trace ``x + y`` as a free tensor op).
+    :func:`costmodel.spec.blocks.inverted_residual` builds MobileNetV2's block.
+    """
+
+    @property
+    def merge(self) -> Add:
+        """The elementwise sum that ends the block, ``"<name>.add"``."""
+        return Add(f"{self.name}.add")
+
+
+@dataclass(frozen=True, slots=True)
+class Scale(_Body):
+    """A body of layers whose 1 x 1 x C output scales the block's input channel by channel: x · body(x).
+
+    Squeeze-and-excite (Hu et al., 2018; MobileNetV3, EfficientNet) is one: global average pooling, a 1x1
+    convolution that reduces the channels, an activation, a 1x1 convolution back to C channels and a gate
+    (sigmoid or hard sigmoid); :func:`costmodel.spec.blocks.squeeze_excite` builds it from those layers. The
+    body must end at 1 x 1 x C, C the input's channels. The product is the block's :class:`Mul`.
+    """
+
+    @property
+    def merge(self) -> Mul:
+        """The elementwise product that ends the block, ``"<name>.mul"``."""
+        return Mul(f"{self.name}.mul")
+
+
+@dataclass(frozen=True, slots=True)
+class Add:
+    """The elementwise sum that ends a :class:`Residual` block: its body's output plus the block's input.
+
+    Never written in a network or a document: every residual block has one, ``"<block>.add"``
+    (:attr:`Residual.merge`), placed on the block's input (D_F x D_F x C in and out). No weights; one addition
+    per output element, which every tool modelled here leaves uncounted (see :mod:`costmodel.counting.presets`).
+    """
+
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class Mul:
+    """The elementwise product that ends a :class:`Scale` block: the block's input (D_F x D_F x C) times its
+    body's 1 x 1 x C output, broadcast over positions (squeeze-and-excite's scaling).
+
+    Never written in a network or a document: every scale block has one, ``"<block>.mul"``, placed on the
+    block's input. No weights; one multiplication per output element.
+    """
+
+    name: str
+
+
+#: Layer types made of other layers; their nodes carry ``branches`` (and, for Residual and Scale, a merge).
+BLOCKS = (Concat, Residual, Scale)
+
+#: The layers that end a block (an elementwise op with the block's input); they exist only inside blocks.
+MERGES = (Add, Mul)
+
+
+def block_merge(layer: object) -> Add | Mul | None:
+    """The layer that ends a block (:class:`Add` for a Residual, :class:`Mul` for a Scale), else ``None``."""
+    return layer.merge if isinstance(layer, (Residual, Scale)) else None
 
 
 def block_branches(layer: object) -> tuple[tuple[Layer, ...], ...]:
     """A block's branches (a :class:`Residual` has one, its body); ``()`` for any other layer."""
-    return layer.branches if isinstance(layer, BLOCKS) else ()  # type: ignore[union-attr]
+    return layer.branches if isinstance(layer, BLOCKS) else ()
 
 
 def _sublayers(branches: tuple[tuple[Layer, ...], ...]) -> tuple[Layer, ...]:
@@ -263,45 +374,67 @@ def _sublayers(branches: tuple[tuple[Layer, ...], ...]) -> tuple[Layer, ...]:
     for branch in branches:
         for layer in branch:
             out.append(layer)
-            out.extend(_sublayers(block_branches(layer)))
+            out.extend(layer.sublayers() if isinstance(layer, BLOCKS) else ())
     return tuple(out)
 
 
-Layer = Union[Conv2d, Pool2d, GlobalAvgPool, AdaptiveAvgPool, Linear, Softmax, Concat, Residual]
+Layer = Union[Conv2d, Pool2d, GlobalAvgPool, AdaptiveAvgPool, Linear, Softmax, Concat, Residual, Scale, Add, Mul]
 
 #: Every layer type. Each concern (shape, weights, Mult-Adds, memory, kind, executor, ONNX, latency) keeps one
 #: rule per type in its own registry; ``tests/test_registries.py`` checks every type against every registry.
-LAYER_TYPES: tuple[type, ...] = (Conv2d, Pool2d, GlobalAvgPool, AdaptiveAvgPool, Linear, Softmax, Concat, Residual)
+LAYER_TYPES: tuple[type, ...] = (
+    Conv2d,
+    Pool2d,
+    GlobalAvgPool,
+    AdaptiveAvgPool,
+    Linear,
+    Softmax,
+    Concat,
+    Residual,
+    Scale,
+    Add,
+    Mul,
+)
+
+
+def _pads(padding: Padding) -> tuple[int, int]:
+    """(before, after) of an explicit padding (an int pads both sides)."""
+    return (padding, padding) if isinstance(padding, int) else padding  # type: ignore[return-value]
 
 
 def window_out_size(n: int, kernel: int, stride: int, padding: Padding, ceil_mode: bool = False) -> int:
     """Output size of a strided window over ``n`` positions; the one place this rule lives.
 
-    ``padding="same"`` is TF's SAME: ``ceil(n / stride)`` whatever the kernel (a stride-2 layer on 7 gives 4).
-    An integer pads both sides, PyTorch style: ``floor((n + 2p - k) / s) + 1`` (``ceil`` with ``ceil_mode``,
-    where the last window must still start inside the input or left padding, as PyTorch requires).
+    ``"tf_same"`` is TF's SAME: ``ceil(n / stride)`` whatever the kernel (a stride-2 layer on 7 gives 4). An
+    explicit padding, an int p on both sides (PyTorch style) or ``(before, after)``, gives
+    ``floor((n + before + after - k) / s) + 1`` (``ceil`` with ``ceil_mode``, where the last window must still
+    start inside the input or left padding, as PyTorch requires). Keras' stride-2 depthwise layers, ``(0, 1)``
+    then valid, give ``floor(n / 2)`` for a 3x3 kernel: 12 on 25, where SAME gives 13.
 
     Examples
     --------
-    >>> window_out_size(224, 3, 2, "same"), window_out_size(7, 3, 2, "same")
-    (112, 4)
+    >>> window_out_size(224, 3, 2, "tf_same"), window_out_size(7, 3, 2, "tf_same"), window_out_size(7, 3, 2, (0, 1))
+    (112, 4, 3)
     >>> window_out_size(224, 11, 4, 2), window_out_size(112, 3, 2, 0, ceil_mode=True)
     (55, 56)
     """
-    if padding == "same":
+    if padding == "tf_same":
         return -(-n // stride)
-    span = n + 2 * padding - kernel
+    before, after = _pads(padding)
+    span = n + before + after - kernel
     if span < 0:
         return 0
     if not ceil_mode:
         return span // stride + 1
     out = -(-span // stride) + 1
-    if (out - 1) * stride >= n + padding:
+    if (out - 1) * stride >= n + before:
         out -= 1
     return out
 
 
-def window_out_size_array(n: np.ndarray, kernel: int, stride: int, padding: Padding, ceil_mode: bool = False):
+def window_out_size_array(
+    n: np.ndarray, kernel: int, stride: int, padding: Padding, ceil_mode: bool = False
+) -> np.ndarray:
     """:func:`window_out_size` over an int64 array of input sizes (the same rule, vectorised for sweeps).
 
     NumPy is imported only when this is called; the spec itself does not need it.
@@ -319,21 +452,31 @@ def window_out_size_array(n: np.ndarray, kernel: int, stride: int, padding: Padd
     Examples
     --------
     >>> import numpy as np
-    >>> window_out_size_array(np.array([224, 7]), 3, 2, "same").tolist()
+    >>> window_out_size_array(np.array([224, 7]), 3, 2, "tf_same").tolist()
     [112, 4]
+    >>> window_out_size_array(np.array([224, 25]), 3, 2, (0, 1)).tolist()
+    [112, 12]
     """
     import numpy as np
 
     n = np.asarray(n, dtype=np.int64)
-    if padding == "same":
+    if padding == "tf_same":
         return -(-n // stride)
-    span = n + 2 * padding - kernel
+    before, after = _pads(padding)
+    span = n + before + after - kernel
     if not ceil_mode:
         out = span // stride + 1
     else:
         out = -(-span // stride) + 1
-        out = out - ((out - 1) * stride >= n + padding)
+        out = out - ((out - 1) * stride >= n + before)
     return np.where(span < 0, 0, out)
+
+
+def keeps_size(kernel: int, stride: int, padding: Padding) -> bool:
+    """True when the window gives back its input size at every n (stride 1, padding totalling kernel - 1)."""
+    if stride != 1:
+        return False
+    return padding == "tf_same" or sum(_pads(padding)) == kernel - 1
 
 
 def same_padding(n: int, kernel: int, stride: int) -> tuple[int, int]:
@@ -341,6 +484,19 @@ def same_padding(n: int, kernel: int, stride: int) -> tuple[int, int]:
     out = -(-n // stride)
     total = max((out - 1) * stride + kernel - n, 0)
     return total // 2, total - total // 2
+
+
+def explicit_padding(padding: Padding, n: int, kernel: int, stride: int) -> tuple[int, int]:
+    """(before, after) zero rows of one axis for a layer's padding on an input of ``n``: TF SAME's, an int on
+    both sides, or the pair itself. The executor and the ONNX export pad by this; ``after`` may exceed what the
+    last window reads (they trim it).
+
+    >>> explicit_padding("tf_same", 224, 3, 2), explicit_padding((0, 1), 224, 3, 2), explicit_padding(1, 224, 3, 2)
+    ((0, 1), (0, 1), (1, 1))
+    """
+    if padding == "tf_same":
+        return same_padding(n, kernel, stride)
+    return _pads(padding)
 
 
 @singledispatch
@@ -392,19 +548,41 @@ def _(layer: Concat, in_ch: int, in_size: int) -> tuple[int, int]:
     return total_ch, sizes.pop()
 
 
-@output_shape.register
-def _(layer: Residual, in_ch: int, in_size: int) -> tuple[int, int]:
+def _body_shape(layer: _Body, in_ch: int, in_size: int) -> tuple[int, int]:
     ch, size = in_ch, in_size
     for sub in layer.body:
         ch, size = output_shape(sub, ch, size)
         if size < 1:
             raise SpecError(f"{sub.name}: the input shrinks to nothing (output size {size})")
+    return ch, size
+
+
+@output_shape.register
+def _(layer: Residual, in_ch: int, in_size: int) -> tuple[int, int]:
+    ch, size = _body_shape(layer, in_ch, in_size)
     if (ch, size) != (in_ch, in_size):
         raise SpecError(
             f"{layer.name}: the body turns {in_size}x{in_size}x{in_ch} into {size}x{size}x{ch}; "
             "a residual block must keep the shape"
         )
     return in_ch, in_size
+
+
+@output_shape.register
+def _(layer: Scale, in_ch: int, in_size: int) -> tuple[int, int]:
+    ch, size = _body_shape(layer, in_ch, in_size)
+    if (ch, size) != (in_ch, 1):
+        raise SpecError(
+            f"{layer.name}: the body turns {in_size}x{in_size}x{in_ch} into {size}x{size}x{ch}; "
+            f"a scale block's body must end at 1x1x{in_ch} (one factor per channel)"
+        )
+    return in_ch, in_size
+
+
+@output_shape.register(Add)
+@output_shape.register(Mul)
+def _(layer: object, in_ch: int, in_size: int) -> tuple[int, int]:
+    return in_ch, in_size  # placed on the block's input, whose shape the result has
 
 
 @output_shape.register
@@ -453,5 +631,8 @@ def linear_weight_shape(layer: Linear) -> tuple[int, int]:
 @weight_shape.register(Softmax)
 @weight_shape.register(Concat)
 @weight_shape.register(Residual)
+@weight_shape.register(Scale)
+@weight_shape.register(Add)
+@weight_shape.register(Mul)
 def _(layer: object) -> None:
     return None

@@ -9,10 +9,11 @@ from __future__ import annotations
 import math
 from functools import lru_cache
 from numbers import Integral, Real
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from ..checks import boolean, positive_int
+from ..checks import MAX_SIZE, boolean, positive_int
 from ..errors import SpecError
+from .flavours import Flavour, get_flavour
 from .layers import ACTIVATIONS, Conv2d, GlobalAvgPool, Layer, Linear, Softmax
 from .network import Network
 
@@ -67,6 +68,10 @@ def scale_channels(channels: int, alpha: float) -> int:
     scaled = int(channels * alpha)
     if scaled < 1:
         raise SpecError(f"alpha={alpha!r} is too small: {channels} channels would become {scaled}")
+    if scaled > MAX_SIZE:
+        raise SpecError(
+            f"alpha={alpha!r} is too large: {channels} channels would become {scaled:.3g} (at most {MAX_SIZE:,})"
+        )
     return scaled
 
 
@@ -97,7 +102,13 @@ def scale_channels_array(channels: int, alpha: np.ndarray) -> np.ndarray:
     """
     import numpy as np
 
-    scaled = (channels * np.asarray(alpha, dtype=np.float64)).astype(np.int64)
+    product = channels * np.asarray(alpha, dtype=np.float64)
+    if product.size and product.max() >= MAX_SIZE + 1:  # before the int64 cast, which would wrap around
+        big = float(np.asarray(alpha).max())
+        raise SpecError(
+            f"alpha={big!r} is too large: {channels} channels would become {channels * big:.3g} (at most {MAX_SIZE:,})"
+        )
+    scaled = product.astype(np.int64)
     if scaled.size and scaled.min() < 1:
         bad = float(np.asarray(alpha).min())
         raise SpecError(f"alpha={bad!r} is too small: {channels} channels would become {int(scaled.min())}")
@@ -124,31 +135,87 @@ def resolve_resolution(resolution: object = BASE_RESOLUTION, rho: object = None)
     if rho is not None:
         if isinstance(rho, bool) or not isinstance(rho, Real) or not math.isfinite(rho):
             raise SpecError(f"rho must be a finite number in (0, 1], got {rho!r}")
-        if not 0 < rho <= 1:
+        if not 0 < float(rho) <= 1:
             raise SpecError(f"rho must be in (0, 1], got {rho!r}")
-        resolution = round(rho * resolution)
+        scaled = round(float(rho) * resolution)
+        if scaled < MIN_RESOLUTION:
+            raise SpecError(
+                f"rho={rho!r} is too small: resolution round({rho!r} * {resolution}) = {scaled} is below "
+                f"{MIN_RESOLUTION}"
+            )
+        resolution = scaled
     if resolution < MIN_RESOLUTION:
         raise SpecError(f"resolution must be >= {MIN_RESOLUTION}, got {resolution!r}")
-    return resolution
+    return positive_int(resolution, "resolution")
+
+
+def _bn(flavour: Flavour, activation: str | None) -> dict[str, Any]:
+    """What every convolution of a flavour's MobileNetV1 carries after it: batch norm (its epsilon and
+    variables) and the activation."""
+    return {"activation": activation, "bn_scale": flavour.bn_scale, "bn_epsilon": flavour.bn_epsilon}
+
+
+def first_conv(out_ch: int, activation: str = "relu", in_ch: int = 3, flavour: str | Flavour = "paper") -> Conv2d:
+    """Table 1, row 1: the full 3x3 convolution, stride 2, on the image (``conv1``)."""
+    f = get_flavour(flavour)
+    return Conv2d("conv1", in_ch, out_ch, 3, stride=2, padding=f.conv_padding(3, 2, False), **_bn(f, activation))
+
+
+def separable_block(
+    index: int,
+    in_ch: int,
+    out_ch: int,
+    stride: int,
+    kernel: int = 3,
+    activation: str = "relu",
+    flavour: str | Flavour = "paper",
+) -> tuple[Conv2d, Conv2d]:
+    """Depthwise separable block ``index`` of Table 1: a ``kernel`` x ``kernel`` depthwise convolution
+    (``conv_dw_<index>``, the paper's 3x3; search spaces try 5x5 and 7x7) and a 1x1 pointwise convolution
+    (``conv_pw_<index>``), each with batch norm and ``activation``, padded as the flavour pads."""
+    f = get_flavour(flavour)
+    bn = _bn(f, activation)
+    dw_padding = f.conv_padding(kernel, stride, True)
+    return (
+        Conv2d(f"conv_dw_{index}", in_ch, in_ch, kernel, stride=stride, groups=in_ch, padding=dw_padding, **bn),
+        Conv2d(f"conv_pw_{index}", in_ch, out_ch, 1, padding=f.conv_padding(1, 1, True), **bn),
+    )
+
+
+def classifier(in_ch: int, num_classes: int = 1000, flavour: str | Flavour = "paper") -> tuple[Layer, ...]:
+    """Table 1's last rows: global average pooling, the classifier (the flavour's FC layer, or a 1x1 convolution
+    as Keras' ``conv_preds`` and TF-slim's ``Logits/Conv2d_1c_1x1``) and softmax."""
+    f = get_flavour(flavour)
+    fc: Layer
+    if f.classifier == "conv":
+        fc = Conv2d("fc", in_ch, num_classes, 1, padding=f.conv_padding(1, 1, False), bias=f.classifier_bias,
+                    batch_norm=False, activation=None)  # fmt: skip
+    else:
+        fc = Linear("fc", in_ch, num_classes, bias=f.classifier_bias)
+    return (GlobalAvgPool("pool"), fc, Softmax("softmax"))
 
 
 @lru_cache(maxsize=1024)
-def _layers(alpha: float, shallow: bool, separable: bool, num_classes: int, activation: str) -> tuple[Layer, ...]:
+def _layers(
+    alpha: float, shallow: bool, separable: bool, num_classes: int, activation: str, flavour: Flavour
+) -> tuple[Layer, ...]:
     """The layers of one configuration. They do not depend on the resolution and are immutable, so they are
-    cached: a search loop over resolutions (or revisiting widths) builds each width once."""
+    cached: a search loop over resolutions (or revisiting widths) builds each width once. The flavour gives
+    every convolution its padding, batch-norm epsilon and batch-norm variables, and the classifier's form."""
+    f = flavour
     ch = scale_channels(FIRST_CONV, alpha)
-    layers: list[Layer] = [Conv2d("conv1", 3, ch, 3, stride=2, activation=activation)]  # 224x224 in
+    layers: list[Layer] = [first_conv(ch, activation, flavour=f)]  # 224x224 in
     for i, (stride, out) in enumerate(BLOCKS, start=1):
         if shallow and i in SHALLOW_REMOVED:
             continue
         out = scale_channels(out, alpha)
         if separable:
-            layers.append(Conv2d(f"conv_dw_{i}", ch, ch, 3, stride=stride, groups=ch, activation=activation))
-            layers.append(Conv2d(f"conv_pw_{i}", ch, out, 1, activation=activation))
+            layers += separable_block(i, ch, out, stride, activation=activation, flavour=f)
         else:
-            layers.append(Conv2d(f"conv_full_{i}", ch, out, 3, stride=stride, activation=activation))
+            pad = f.conv_padding(3, stride, True)
+            layers.append(Conv2d(f"conv_full_{i}", ch, out, 3, stride=stride, padding=pad, **_bn(f, activation)))
         ch = out
-    layers += [GlobalAvgPool("pool"), Linear("fc", ch, num_classes), Softmax("softmax")]
+    layers += classifier(ch, num_classes, flavour=f)
     return tuple(layers)
 
 
@@ -159,8 +226,9 @@ def mobilenet_v1(
     rho: float | None = None,
     shallow: bool = False,
     separable: bool = True,
-    num_classes: int = 1000,
-    activation: str = "relu",
+    num_classes: int | None = None,
+    activation: str | None = None,
+    flavour: str | Flavour = "paper",
 ) -> Network:
     """Build MobileNetV1 as in Table 1 of the paper, or one of its variants.
 
@@ -169,7 +237,8 @@ def mobilenet_v1(
     alpha : float
         Width multiplier α > 0: every layer keeps ``int(channels * alpha)`` channels.
     resolution : int
-        Input resolution (>= 32; odd sizes allowed: a stride-2 layer on n gives ceil(n / 2)).
+        Input resolution (>= 32; odd sizes allowed: a stride-2 layer on n gives ceil(n / 2) under TF SAME,
+        floor(n / 2) in Keras' depthwise layers).
     rho : float, optional
         Resolution multiplier ρ ∈ (0, 1]; the input resolution becomes ``round(rho * resolution)``.
     shallow : bool
@@ -177,10 +246,14 @@ def mobilenet_v1(
     separable : bool
         False gives "Conv MobileNet" (Table 4): each depthwise + pointwise pair replaced by one full 3x3
         convolution (named ``conv_full_<i>``).
-    num_classes : int
-        Outputs of the fully connected classifier.
-    activation : {"relu", "relu6"}
-        The paper uses ReLU; TF-slim and Keras checkpoints use ReLU6. Costs do not depend on it.
+    num_classes : int, optional
+        Outputs of the classifier (default: the flavour's; 1000, or TF-slim's 1001).
+    activation : {"relu", "relu6"}, optional
+        Default: the flavour's (the paper ReLU; Keras, TF-slim and timm ReLU6). Costs do not depend on it.
+    flavour : {"paper", "keras", "tfslim", "timm"} or Flavour
+        Which framework's network (:mod:`costmodel.spec.flavours`): the padding of every layer, the activation,
+        the batch-norm epsilon and variables, the classifier (a 1x1 convolution for Keras and TF-slim, still
+        named ``fc``) and the input preprocessing.
 
     Returns
     -------
@@ -194,20 +267,31 @@ def mobilenet_v1(
     >>> net = mobilenet_v1(0.75, 128)
     >>> [n.name for n in net][:3], net["conv_pw_13"].out_ch, net["conv_pw_13"].out_size
     (['conv1', 'conv_dw_1', 'conv_pw_1'], 768, 4)
+    >>> keras = mobilenet_v1(0.5, 200, flavour="keras")
+    >>> keras["conv_dw_6"].out_size, keras["conv_dw_12"].out_size, mobilenet_v1(0.5, 200)["conv_dw_6"].out_size
+    (12, 6, 13)
     """
     alpha = _check_alpha(alpha)
     size = resolve_resolution(resolution, rho)
-    num_classes = positive_int(num_classes, "num_classes")
-    if activation is None or activation not in ACTIVATIONS:
+    flavour = get_flavour(flavour)
+    if num_classes is None:
+        num_classes = flavour.num_classes
+    elif type(num_classes) is not int or not 1 <= num_classes <= MAX_SIZE:
+        num_classes = positive_int(num_classes, "num_classes")
+    activation = flavour.activation if activation is None else activation
+    if activation not in ACTIVATIONS or activation is None:
         raise SpecError(f"activation must be one of {', '.join(a for a in ACTIVATIONS if a)}, got {activation!r}")
-    shallow, separable = boolean(shallow, "shallow"), boolean(separable, "separable")
-    layers = _layers(alpha, shallow, separable, int(num_classes), activation)
+    if type(shallow) is not bool or type(separable) is not bool:
+        shallow, separable = boolean(shallow, "shallow"), boolean(separable, "separable")
+    layers = _layers(alpha, shallow, separable, int(num_classes), activation, flavour)
 
     variant = "shallow" if shallow else "full-conv" if not separable else "standard"
     if shallow and not separable:
         variant = "shallow full-conv"
     width = f"{alpha:g}" if "." in f"{alpha:g}" else f"{alpha:.1f}"  # the paper's "1.0", "0.75"
     label = f"MobileNetV1 {width}-{size}" + ("" if variant == "standard" else f" ({variant})")
+    if flavour.name != "paper":
+        label += f" [{flavour.name}]"
     config = {
         "alpha": alpha,
         "resolution": size,
@@ -215,5 +299,6 @@ def mobilenet_v1(
         "separable": separable,
         "num_classes": int(num_classes),
         "activation": activation,
+        "flavour": flavour.name,
     }
     return Network(layers, input_size=size, in_ch=3, name=label, config=config)

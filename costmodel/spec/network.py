@@ -12,9 +12,9 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from ..checks import positive_int
-from ..errors import SpecError
-from .layers import BLOCKS, Layer, block_branches, output_shape
+from ..checks import MAX_SIZE, positive_int
+from ..errors import LayerNotFoundError, SpecError
+from .layers import BLOCKS, MERGES, Layer, block_branches, block_merge, output_shape
 from .serialize import network_document, parse_document, parse_json, read_document
 
 __all__ = ["Network", "Node", "place"]
@@ -35,6 +35,8 @@ class Node(NamedTuple):
     # For a block (:class:`~costmodel.spec.layers.Concat`, :class:`~costmodel.spec.layers.Residual`): each branch's
     # layers, placed.
     branches: tuple[tuple[Node, ...], ...] = ()
+    # For a Residual or Scale block: the elementwise Add or Mul that ends it, placed on the block's input.
+    merge: Node | None = None
 
     @property
     def name(self) -> str:
@@ -44,7 +46,8 @@ class Node(NamedTuple):
         """This node, or for a block every sub-layer node (depth first, nested blocks expanded)."""
         if not self.branches:
             return (self,)
-        return tuple(leaf for branch in self.branches for node in branch for leaf in node.leaves())
+        inner = tuple(leaf for branch in self.branches for node in branch for leaf in node.leaves())
+        return inner if self.merge is None else (*inner, self.merge)
 
     def walk(self) -> Iterator[Node]:
         """This node, then (for a block) every node inside it, depth first."""
@@ -52,6 +55,8 @@ class Node(NamedTuple):
         for branch in self.branches:
             for node in branch:
                 yield from node.walk()
+        if self.merge is not None:
+            yield self.merge
 
 
 def place(layer: Layer, in_ch: int, in_size: int) -> Node:
@@ -64,17 +69,23 @@ def place(layer: Layer, in_ch: int, in_size: int) -> Node:
         name = getattr(layer, "name", layer)
         raise SpecError(f"{name}: the {in_size}x{in_size} input shrinks to nothing (output size {out_size})")
     branches: tuple[tuple[Node, ...], ...] = ()
+    merge = None
     if isinstance(layer, BLOCKS):
         placed = []
         for branch in block_branches(layer):
             ch, size, nodes = in_ch, in_size, []
             for sub in branch:
+                if isinstance(sub, MERGES):
+                    raise SpecError(f"{sub.name}: {type(sub).__name__} only ends a block (never written)")
                 node = place(sub, ch, size)
                 nodes.append(node)
                 ch, size = node.out_ch, node.out_size
             placed.append(tuple(nodes))
         branches = tuple(placed)
-    return Node(layer, in_ch, in_size, out_ch, out_size, branches)
+        op = block_merge(layer)
+        if op is not None:
+            merge = Node(op, in_ch, in_size, *output_shape(op, in_ch, in_size))
+    return Node(layer, in_ch, in_size, out_ch, out_size, branches, merge)
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -118,8 +129,13 @@ class Network:
         config: Mapping[str, Any] | None = None,
     ) -> None:
         layers = tuple(layers)
-        input_size = positive_int(input_size, f"{name}: input_size")
-        in_ch = positive_int(in_ch, f"{name}: in_ch")
+        if (
+            type(input_size) is not int
+            or type(in_ch) is not int
+            or not (0 < input_size <= MAX_SIZE and 0 < in_ch <= MAX_SIZE)
+        ):
+            input_size = positive_int(input_size, f"{name}: input_size")
+            in_ch = positive_int(in_ch, f"{name}: in_ch")
         if not layers:
             raise SpecError(f"{name}: a network needs at least one layer")
         nodes = []
@@ -134,6 +150,8 @@ class Network:
                 nodes.append(node)
                 ch, size = node.out_ch, node.out_size
                 continue
+            if cls in MERGES:
+                raise SpecError(f"{layer.name}: {cls.__name__} only ends a block (never written)")
             rule = rules.get(cls) or rules.setdefault(cls, output_shape.dispatch(cls))
             out_ch, out_size = rule(layer, ch, size)
             if out_size < 1:
@@ -145,7 +163,12 @@ class Network:
             names += [getattr(sub, "name", None) for block in blocks for sub in block.sublayers()]
         if len(set(names)) != len(names):
             seen: set[object] = set()
-            dup = next(n for n in names if n in seen or seen.add(n))  # linear, even for a 10,000-layer document
+            dup = None
+            for n in names:  # linear, even for a 10,000-layer document
+                if n in seen:
+                    dup = n
+                    break
+                seen.add(n)
             raise SpecError(f"{name}: duplicate layer name {dup!r}")
         object.__setattr__(self, "layers", layers)
         object.__setattr__(self, "input_size", input_size)
@@ -153,6 +176,19 @@ class Network:
         object.__setattr__(self, "name", name)
         object.__setattr__(self, "config", dict(config or {}))
         object.__setattr__(self, "nodes", tuple(nodes))
+
+    def __eq__(self, other: object) -> bool:
+        """Equal by value: the same layers (names included), input size and input channels, so the same
+        architecture with the same weight keys. ``name`` and ``config`` are labels and do not count."""
+        if self is other:
+            return True
+        if not isinstance(other, Network):
+            return NotImplemented
+        return self.input_size == other.input_size and self.in_ch == other.in_ch and self.layers == other.layers
+
+    def __hash__(self) -> int:
+        """Hash of what :meth:`__eq__` compares: equal networks hash equal, so a network can key a cache."""
+        return hash((self.input_size, self.in_ch, self.layers))
 
     def __iter__(self) -> Iterator[Node]:
         return iter(self.nodes)
@@ -166,7 +202,9 @@ class Network:
             for inner in node.walk():
                 if inner.name == name:
                     return inner
-        raise KeyError(name)
+        names = [leaf.name for leaf in self.leaves()]
+        shown = ", ".join(names[:6]) + (f", ... ({len(names)} layers)" if len(names) > 6 else "")
+        raise LayerNotFoundError(f"{self.name} has no layer {name!r}; its layers are {shown}")
 
     def leaves(self) -> tuple[Node, ...]:
         """Every layer's node with blocks expanded into their sub-layers (execution order, depth first)."""
@@ -193,7 +231,7 @@ class Network:
 
     def to_json(self, indent: int | None = 2) -> str:
         """This network as JSON text."""
-        return json.dumps(self.to_dict(), indent=indent)
+        return json.dumps(self.to_dict(), indent=indent, allow_nan=False)
 
     @property
     def out_ch(self) -> int:

@@ -21,8 +21,11 @@ type                 fields (default)
 ===================  =========================================================================================
 ``conv2d``           ``in_ch``, ``out_ch``, ``kernel`` (integers >= 1); ``stride`` (1); ``groups`` (1; must
                      divide ``in_ch`` and ``out_ch``; ``groups == in_ch == out_ch`` is depthwise);
-                     ``padding`` ("same": TF SAME, or an integer >= 0 per side); ``bias`` (false);
-                     ``batch_norm`` (true); ``activation`` ("relu"; or "relu6" or null)
+                     ``padding`` ("tf_same": TF SAME; an integer >= 0 on every side; or [before, after]
+                     explicit, e.g. Keras' [0, 1]; "same" is read as "tf_same"); ``bias`` (false);
+                     ``batch_norm`` (true); ``activation`` ("relu"; or "relu6", "hardswish", "hardsigmoid",
+                     "silu", "sigmoid" or null); ``bn_scale`` (true: the batch norm has gamma); ``bn_epsilon``
+                     (0.001; a number in (0, 1))
 ``pool2d``           ``kernel``; ``stride`` (1); ``mode`` ("avg" or "max", default "avg"); ``padding`` (0);
                      ``ceil_mode`` (false)
 ``global_avg_pool``  none: D_F x D_F x C -> 1 x 1 x C
@@ -34,6 +37,10 @@ type                 fields (default)
                      input; their outputs (all the same size) are concatenated on channels
 ``residual``         ``body``: a non-empty list of LAYERs run on the block's input, whose output (of the
                      input's shape) is added to the input
+``scale``            ``body``: a non-empty list of LAYERs run on the block's input, ending at 1 x 1 x C; the
+                     input is multiplied by it channel by channel (squeeze-and-excite)
+``add``, ``mul``     never written: the elementwise sum and product that end every residual and scale block
+                     are derived from the block (a document that writes one is refused, as a network would)
 ===================  =========================================================================================
 
 Integers are JSON integers (not ``1.0``, not ``true``). Validation names the layer and the field; a
@@ -46,30 +53,35 @@ included), :data:`MAX_DEPTH` levels of nested blocks and integers up to :data:`M
 >>> doc = mobilenet_v1(0.5, 160).to_dict()
 >>> doc["layers"][1]  # doctest: +NORMALIZE_WHITESPACE
 {'type': 'conv2d', 'name': 'conv_dw_1', 'in_ch': 16, 'out_ch': 16, 'kernel': 3, 'stride': 1,
- 'groups': 16, 'padding': 'same', 'bias': False, 'batch_norm': True, 'activation': 'relu'}
+ 'groups': 16, 'padding': 'tf_same', 'bias': False, 'batch_norm': True, 'activation': 'relu',
+ 'bn_scale': True, 'bn_epsilon': 0.001}
 >>> Network.from_dict(doc)["conv_pw_13"].out_size
 5
 """
 
 from __future__ import annotations
 
-import json
 import math
 import os
 from collections.abc import Mapping
 from dataclasses import MISSING, fields
 from typing import Any
 
-from ..errors import CostModelError, DataError
+from .._files import check_input
+from ..checks import load_json
+from ..errors import DataError
 from .layers import (
     ACTIVATIONS,
     AdaptiveAvgPool,
+    Add,
     Concat,
     Conv2d,
     GlobalAvgPool,
     Linear,
+    Mul,
     Pool2d,
     Residual,
+    Scale,
     Softmax,
 )
 
@@ -103,12 +115,15 @@ LAYER_TYPES: dict[str, type] = {
     "softmax": Softmax,
     "concat": Concat,
     "residual": Residual,
+    "scale": Scale,
+    "add": Add,  # named so that every layer type has a JSON name; never written (they end blocks)
+    "mul": Mul,
 }
 _TYPE_NAMES = {cls: name for name, cls in LAYER_TYPES.items()}
 
 # The JSON kind of every layer field (the layer classes check the values themselves).
 _INT_FIELDS = {"in_ch", "out_ch", "kernel", "stride", "groups", "in_features", "out_features", "output_size"}
-_BOOL_FIELDS = {"bias", "batch_norm", "ceil_mode"}
+_BOOL_FIELDS = {"bias", "batch_norm", "ceil_mode", "bn_scale"}
 _TOP_KEYS = {"schema", "name", "input_size", "in_ch", "config", "layers"}
 
 
@@ -135,10 +150,17 @@ def _check_field(cls: type, field: str, value: object, where: str) -> None:
         if not isinstance(value, bool):
             raise DataError(f"{where}: field {field!r} must be true or false, got {_show(value)}")
     elif field == "padding":
-        if value != "same" and not _is_int(value):
-            raise DataError(f"{where}: field 'padding' must be \"same\" or an integer, got {_show(value)}")
-        if _is_int(value):
-            _check_int(value, where, field)
+        pair = isinstance(value, list) and len(value) == 2 and all(_is_int(v) for v in value)
+        if value not in ("tf_same", "same") and not _is_int(value) and not pair:
+            raise DataError(
+                f"{where}: field 'padding' must be \"tf_same\", an integer or [before, after], got {_show(value)}"
+            )
+        values: list[object] = list(value) if pair else [value] if _is_int(value) else []  # type: ignore[call-overload]
+        for v in values:
+            _check_int(v, where, field)
+    elif field == "bn_epsilon":
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < 1:
+            raise DataError(f"{where}: field 'bn_epsilon' must be a number in (0, 1), got {_show(value)}")
     elif field == "activation":
         if value not in ACTIVATIONS:
             raise DataError(f"{where}: field 'activation' must be one of {ACTIVATIONS}, got {_show(value)}")
@@ -166,10 +188,10 @@ def _layer_from_dict(doc: object, where: str, depth: int, budget: _Budget) -> An
     if not isinstance(kind, str) or kind not in LAYER_TYPES:
         raise DataError(f"{where}: field 'type' must be one of {', '.join(LAYER_TYPES)}, got {_show(kind)}")
     name = doc.get("name")
-    if not isinstance(name, str) or not name or len(name) > MAX_NAME_LENGTH:
+    if not isinstance(name, str) or not name or len(name) > MAX_NAME_LENGTH or not name.isprintable():
         raise DataError(
-            f"{where}: field 'name' must be a non-empty string of at most {MAX_NAME_LENGTH} characters, "
-            f"got {_show(name)}"
+            f"{where}: field 'name' must be a non-empty string of at most {MAX_NAME_LENGTH} printable characters "
+            f"(no control characters or line breaks), got {_show(name)}"
         )
     where = f"{where} {name!r}"
     cls = LAYER_TYPES[kind]
@@ -237,8 +259,11 @@ def parse_document(document: object) -> dict[str, Any]:
     if schema != SCHEMA:
         raise DataError(f"network document: schema must be {SCHEMA!r}, got {_show(schema)}")
     name = document.get("name", "network")
-    if not isinstance(name, str) or len(name) > MAX_NAME_LENGTH:
-        raise DataError(f"network document: 'name' must be a string of at most {MAX_NAME_LENGTH} characters")
+    if not isinstance(name, str) or len(name) > MAX_NAME_LENGTH or not name.isprintable():
+        raise DataError(
+            f"network document: 'name' must be a string of at most {MAX_NAME_LENGTH} printable characters "
+            f"(no control characters or line breaks), got {_show(name)}"
+        )
     if "input_size" not in document:
         raise DataError("network document: missing key 'input_size'")
     _check_int(document["input_size"], "network document", "input_size")
@@ -260,12 +285,14 @@ def _layer_to_dict(layer: object) -> dict[str, Any]:
     if cls not in _TYPE_NAMES:
         raise DataError(f"{getattr(layer, 'name', layer)!r}: layer type {cls.__name__} has no JSON form")
     out: dict[str, Any] = {"type": _TYPE_NAMES[cls]}
-    for f in fields(cls):
+    for f in fields(layer):  # type: ignore[arg-type]  # every layer type is a dataclass
         value = getattr(layer, f.name)
         if f.name == "branches":
             value = [[_layer_to_dict(sub) for sub in branch] for branch in value]
         elif f.name == "body":
             value = [_layer_to_dict(sub) for sub in value]
+        elif isinstance(value, tuple):  # an explicit (before, after) padding
+            value = list(value)
         out[f.name] = value
     return out
 
@@ -298,22 +325,15 @@ def parse_json(text: str | bytes) -> Any:
     size = len(text.encode("utf-8", "surrogatepass") if isinstance(text, str) else text)
     if size > MAX_DOCUMENT_BYTES:
         raise DataError(f"network document is {size:,} bytes; the limit is {MAX_DOCUMENT_BYTES:,}")
-    try:
-        return json.loads(text)
-    except (ValueError, RecursionError) as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
-        raise DataError(f"network document is not valid JSON: {str(exc)[:200]}") from None
+    return load_json(text, "network document", DataError)  # depth and number limits, strict
 
 
 def read_document(path: str | os.PathLike[str]) -> Any:
     """Read and parse a JSON document from a file (checked against :data:`MAX_DOCUMENT_BYTES` before reading)."""
+    check_input(path, "network document", DataError, MAX_DOCUMENT_BYTES)  # a folder, FIFO or device: refused
     try:
-        size = os.stat(path).st_size
-        if size > MAX_DOCUMENT_BYTES:
-            raise DataError(f"{os.fspath(path)!r} is {size:,} bytes; the limit is {MAX_DOCUMENT_BYTES:,}")
         with open(path, "rb") as fh:
             text = fh.read(MAX_DOCUMENT_BYTES + 1)
-    except CostModelError:
-        raise
     except OSError as exc:
         raise DataError(f"cannot read network document {os.fspath(path)!r}: {exc.strerror}") from None
     return parse_json(text)

@@ -1,10 +1,15 @@
-"""Built-in networks by name: MobileNetV1 and the comparison networks of the paper's Tables 8 and 9.
+"""Built-in networks by name: MobileNetV1, the comparison networks of the paper's Tables 8 and 9, and the
+mobile networks that followed it (MobileNetV2, MobileNetV3, MNASNet, EfficientNet-B0).
 
-The comparison networks follow the torchvision definitions layer for layer (``torchvision/models/vgg.py``,
-``googlenet.py``, ``alexnet.py``, ``squeezenet.py``), so that their parameter counts under the ``torch``
-convention are exactly the ones torchvision documents (``data/torchvision_params.csv``). Dropout is an
-inference-time identity and is left out; flattening is implicit in :class:`~costmodel.spec.layers.Linear`.
-Layer names follow torchvision's module names where they are stable (``inception3a.branch2.1``).
+The networks follow the torchvision definitions layer for layer (``torchvision/models/vgg.py``,
+``googlenet.py``, ``alexnet.py``, ``squeezenet.py``, ``mobilenetv2.py``, ``mobilenetv3.py``, ``mnasnet.py``,
+``efficientnet.py``; channel rounding ``_utils._make_divisible`` is :func:`make_divisible`), so that their
+parameter counts under the ``torch`` convention are exactly the ones torchvision documents
+(``data/torchvision_params.csv``), and their Mult-Adds round to its GFLOPS column (``data/torchvision_ops.csv``,
+:mod:`costmodel.paper.torchvision`). Dropout and stochastic depth are inference-time identities and are left
+out; flattening is implicit in :class:`~costmodel.spec.layers.Linear`. Layer names follow torchvision's module
+names where they are stable (``inception3a.branch2.1``); inverted residual blocks are ``block<i>`` with the
+sub-layers :func:`~costmodel.spec.blocks.inverted_residual` names (``block4.se.reduce``).
 
 >>> import costmodel
 >>> costmodel.count(costmodel.network("squeezenet1_1"), "torch").params
@@ -18,7 +23,8 @@ from typing import Any
 
 from ..checks import positive_int
 from ..errors import SpecError
-from .layers import AdaptiveAvgPool, Concat, Conv2d, GlobalAvgPool, Layer, Linear, Pool2d, Residual
+from .blocks import inverted_residual
+from .layers import AdaptiveAvgPool, Concat, Conv2d, GlobalAvgPool, Layer, Linear, Pool2d
 from .mobilenet import mobilenet_v1
 from .network import Network
 
@@ -31,6 +37,10 @@ __all__ = [
     "squeezenet1_0",
     "squeezenet1_1",
     "mobilenet_v2",
+    "mobilenet_v3_large",
+    "mobilenet_v3_small",
+    "mnasnet1_0",
+    "efficientnet_b0",
 ]
 
 
@@ -285,7 +295,7 @@ def mobilenet_v2(resolution: int = 224, num_classes: int = 1000, *, alpha: float
     _check(resolution, num_classes)
     if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not alpha > 0:
         raise SpecError(f"alpha must be a number > 0, got {alpha!r}")
-    relu6 = {"bias": False, "batch_norm": True, "activation": "relu6"}
+    relu6: dict[str, Any] = {"bias": False, "batch_norm": True, "activation": "relu6"}
     ch = make_divisible(32 * alpha)
     layers: list[Layer] = [Conv2d("conv1", 3, ch, 3, 2, padding=1, **relu6)]  # 224 in
     i = 0
@@ -293,19 +303,155 @@ def mobilenet_v2(resolution: int = 224, num_classes: int = 1000, *, alpha: float
         out = make_divisible(c * alpha)
         for r in range(n):
             i += 1
-            stride, hidden, name = (s if r == 0 else 1), int(round(ch * t)), f"block{i}"
-            body: list[Layer] = [Conv2d(f"{name}.expand", ch, hidden, 1, **relu6)] if t != 1 else []
-            body += [
-                Conv2d(f"{name}.dw", hidden, hidden, 3, stride, groups=hidden, padding=1, **relu6),
-                Conv2d(f"{name}.project", hidden, out, 1, bias=False, batch_norm=True, activation=None),
-            ]
-            layers += [Residual(name, tuple(body))] if stride == 1 and ch == out else body
+            layers += inverted_residual(f"block{i}", ch, out, expand_ch=int(round(ch * t)), kernel=3,
+                                        stride=s if r == 0 else 1, activation="relu6")  # fmt: skip
             ch = out
     last = make_divisible(1280 * max(1.0, alpha))
     layers += [Conv2d("conv_last", ch, last, 1, **relu6), GlobalAvgPool("avgpool"), Linear("fc", last, num_classes)]
     width = f"{alpha:g}" if "." in f"{alpha:g}" else f"{alpha:.1f}"  # "1.0", "0.75", as MobileNetV1's labels
     label = f"MobileNetV2 {width}-{resolution}"
     return Network(layers, resolution, 3, name=label, config={"resolution": resolution, "alpha": alpha})
+
+
+# MobileNetV3 (Howard et al., 2019) as torchvision's _mobilenet_v3_conf: per block (input channels, kernel,
+# expanded channels, output channels, squeeze-and-excite, activation, stride).
+_V3_LARGE = (
+    (16, 3, 16, 16, False, "relu", 1),  # 112x112 in
+    (16, 3, 64, 24, False, "relu", 2),
+    (24, 3, 72, 24, False, "relu", 1),  # 56x56 in
+    (24, 5, 72, 40, True, "relu", 2),
+    (40, 5, 120, 40, True, "relu", 1),  # 28x28 in
+    (40, 5, 120, 40, True, "relu", 1),
+    (40, 3, 240, 80, False, "hardswish", 2),
+    (80, 3, 200, 80, False, "hardswish", 1),  # 14x14 in
+    (80, 3, 184, 80, False, "hardswish", 1),
+    (80, 3, 184, 80, False, "hardswish", 1),
+    (80, 3, 480, 112, True, "hardswish", 1),
+    (112, 3, 672, 112, True, "hardswish", 1),
+    (112, 5, 672, 160, True, "hardswish", 2),
+    (160, 5, 960, 160, True, "hardswish", 1),  # 7x7 in
+    (160, 5, 960, 160, True, "hardswish", 1),
+)
+_V3_SMALL = (
+    (16, 3, 16, 16, True, "relu", 2),  # 112x112 in
+    (16, 3, 72, 24, False, "relu", 2),  # 56x56 in
+    (24, 3, 88, 24, False, "relu", 1),  # 28x28 in
+    (24, 5, 96, 40, True, "hardswish", 2),
+    (40, 5, 240, 40, True, "hardswish", 1),  # 14x14 in
+    (40, 5, 240, 40, True, "hardswish", 1),
+    (40, 5, 120, 48, True, "hardswish", 1),
+    (48, 5, 144, 48, True, "hardswish", 1),
+    (48, 5, 288, 96, True, "hardswish", 2),
+    (96, 5, 576, 96, True, "hardswish", 1),  # 7x7 in
+    (96, 5, 576, 96, True, "hardswish", 1),
+)
+
+
+def _mobilenet_v3(size: str, resolution: int, num_classes: int) -> Network:
+    _check(resolution, num_classes)
+    setting, last = (_V3_LARGE, 1280) if size == "large" else (_V3_SMALL, 1024)
+    bn = {"bias": False, "batch_norm": True}
+    layers: list[Layer] = [Conv2d("conv1", 3, setting[0][0], 3, 2, padding=1, **bn, activation="hardswish")]
+    for i, (in_ch, k, exp, out, se, act, stride) in enumerate(setting, start=1):
+        layers += inverted_residual(
+            f"block{i}", in_ch, out, expand_ch=exp, kernel=k, stride=stride, activation=act,
+            se_ch=make_divisible(exp // 4) if se else None, se_activation="relu", se_gate="hardsigmoid",
+        )  # fmt: skip
+    ch = setting[-1][3]
+    layers += [
+        Conv2d("conv_last", ch, 6 * ch, 1, **bn, activation="hardswish"),
+        GlobalAvgPool("avgpool"),
+        Linear("fc1", 6 * ch, last, activation="hardswish"),
+        Linear("fc", last, num_classes),
+    ]
+    label = f"MobileNetV3-{size.capitalize()}-{resolution}"
+    return Network(layers, resolution, 3, name=label, config={"resolution": resolution})
+
+
+def mobilenet_v3_large(resolution: int = 224, num_classes: int = 1000) -> Network:
+    """MobileNetV3-Large as ``torchvision.models.mobilenet_v3_large``: 15 inverted residual blocks (3x3 and
+    5x5 depthwise, squeeze-and-excite with a hard-sigmoid gate in 8 of them, ReLU then h-swish), a 1x1 conv to
+    960, global average pooling, FC 1280 with h-swish, FC. Blocks ``block<i>`` as
+    :func:`~costmodel.blocks.inverted_residual` names them."""
+    return _mobilenet_v3("large", resolution, num_classes)
+
+
+def mobilenet_v3_small(resolution: int = 224, num_classes: int = 1000) -> Network:
+    """MobileNetV3-Small as ``torchvision.models.mobilenet_v3_small`` (11 blocks, SE in 9, FC 1024)."""
+    return _mobilenet_v3("small", resolution, num_classes)
+
+
+# MNASNet-B1 (Tan et al., 2019) as torchvision's MNASNet(1.0): after the stem, stacks of (output channels,
+# kernel, first stride, expansion, repeats).
+_MNAS_STACKS = (
+    (24, 3, 2, 3, 3),  # 112x112 in
+    (40, 5, 2, 3, 3),  # 56x56 in
+    (80, 5, 2, 6, 3),  # 28x28 in
+    (96, 3, 1, 6, 2),  # 14x14 in
+    (192, 5, 2, 6, 4),
+    (320, 3, 1, 6, 1),  # 7x7 in
+)
+
+
+def mnasnet1_0(resolution: int = 224, num_classes: int = 1000) -> Network:
+    """MNASNet 1.0 as ``torchvision.models.mnasnet1_0``: a 3x3 conv, a depthwise separable pair without skip,
+    six stacks of inverted residuals (every one with its 1x1 expansion, ReLU, no squeeze-and-excite), a 1x1
+    conv to 1280 and an FC layer. torchvision averages with ``x.mean([2, 3])``, a tensor op, not a pooling
+    module (see :mod:`costmodel.presets` for what the tools make of it)."""
+    _check(resolution, num_classes)
+    bn: dict[str, Any] = {"bias": False, "batch_norm": True}
+    layers: list[Layer] = [
+        Conv2d("conv1", 3, 32, 3, 2, padding=1, **bn),  # 224 in
+        Conv2d("conv2.dw", 32, 32, 3, 1, groups=32, padding=1, **bn),  # 112 in
+        Conv2d("conv2.pw", 32, 16, 1, **bn, activation=None),
+    ]
+    ch, i = 16, 0
+    for out, k, s, t, n in _MNAS_STACKS:
+        for r in range(n):
+            i += 1
+            stride = s if r == 0 else 1
+            layers += inverted_residual(f"block{i}", ch, out, expand_ch=ch * t, kernel=k, stride=stride,
+                                        activation="relu")  # fmt: skip
+            ch = out
+    layers += [Conv2d("conv_last", ch, 1280, 1, **bn), GlobalAvgPool("avgpool"), Linear("fc", 1280, num_classes)]
+    return Network(layers, resolution, 3, name=f"MNASNet 1.0-{resolution}", config={"resolution": resolution})
+
+
+# EfficientNet-B0 (Tan & Le, 2019) as torchvision's _efficientnet_conf: per stage (expansion, kernel, first
+# stride, input channels, output channels, repeats).
+_B0_STAGES = (
+    (1, 3, 1, 32, 16, 1),  # 112x112 in
+    (6, 3, 2, 16, 24, 2),
+    (6, 5, 2, 24, 40, 2),  # 56x56 in
+    (6, 3, 2, 40, 80, 3),  # 28x28 in
+    (6, 5, 1, 80, 112, 3),  # 14x14 in
+    (6, 5, 2, 112, 192, 4),
+    (6, 3, 1, 192, 320, 1),  # 7x7 in
+)
+
+
+def efficientnet_b0(resolution: int = 224, num_classes: int = 1000) -> Network:
+    """EfficientNet-B0 as ``torchvision.models.efficientnet_b0``: 16 MBConv blocks, SiLU throughout, squeeze-
+    and-excite in every block (``max(1, in_ch // 4)`` squeeze channels of the block's *input*, SiLU, sigmoid
+    gate), a 1x1 conv to 1280 and an FC layer. Stochastic depth and dropout are identities at inference."""
+    _check(resolution, num_classes)
+    bn = {"bias": False, "batch_norm": True}
+    layers: list[Layer] = [Conv2d("conv1", 3, 32, 3, 2, padding=1, **bn, activation="silu")]
+    i = 0
+    for t, k, s, in_ch, out, n in _B0_STAGES:
+        for r in range(n):
+            i += 1
+            ch = in_ch if r == 0 else out
+            layers += inverted_residual(
+                f"block{i}", ch, out, expand_ch=make_divisible(ch * t), kernel=k, stride=s if r == 0 else 1,
+                activation="silu", se_ch=max(1, ch // 4), se_activation="silu", se_gate="sigmoid",
+            )  # fmt: skip
+    layers += [
+        Conv2d("conv_last", 320, 1280, 1, **bn, activation="silu"),
+        GlobalAvgPool("avgpool"),
+        Linear("fc", 1280, num_classes),
+    ]
+    return Network(layers, resolution, 3, name=f"EfficientNet-B0-{resolution}", config={"resolution": resolution})
 
 
 #: Builders by name, with keyword arguments ``resolution``, ``num_classes`` (MobileNetV1: also ``alpha``...).
@@ -317,12 +463,17 @@ NETWORKS: dict[str, Callable[..., Network]] = {
     "squeezenet1_0": squeezenet1_0,
     "squeezenet1_1": squeezenet1_1,
     "mobilenet_v2": mobilenet_v2,
+    "mobilenet_v3_large": mobilenet_v3_large,
+    "mobilenet_v3_small": mobilenet_v3_small,
+    "mnasnet1_0": mnasnet1_0,
+    "efficientnet_b0": efficientnet_b0,
 }
 
 
 def network(name: str, **kwargs: Any) -> Network:
     """A built-in network by name: ``mobilenet_v1``, ``vgg16``, ``googlenet``, ``alexnet``, ``squeezenet1_0``,
-    ``squeezenet1_1``, ``mobilenet_v2``. Keyword arguments go to the builder.
+    ``squeezenet1_1``, ``mobilenet_v2``, ``mobilenet_v3_large``, ``mobilenet_v3_small``, ``mnasnet1_0``,
+    ``efficientnet_b0``. Keyword arguments go to the builder.
 
     Examples
     --------

@@ -1,0 +1,34 @@
+"""``costmodel convert-weights``: rewrite a MobileNetV1 weight file in another framework's layout."""
+
+from __future__ import annotations
+
+import argparse
+
+NAME = "convert-weights"
+HELP = "rewrite a weight file (npz, Keras .h5/.weights.h5, timm .safetensors) in another layout"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from ..reference.weights import CONVERSIONS
+
+    parser.add_argument("source", metavar="IN", help="weights file: .npz, Keras .h5 / .weights.h5, timm .safetensors")
+    parser.add_argument("target", metavar="OUT", help="the file to write (atomically)")
+    parser.add_argument(
+        "--to",
+        required=True,
+        choices=list(CONVERSIONS),
+        help="keras: Keras 2 .h5 (Keras 3 reads it too); keras3: .weights.h5; timm: .safetensors; npz: ours",
+    )
+    parser.add_argument(
+        "--resolution", type=int, default=None, help="recorded in the output where the layout can (default the file's)"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..reference.weights import convert_weights
+
+    network, notes = convert_weights(args.source, args.target, args.to, resolution=args.resolution)
+    print(f"wrote {args.target} ({network.name}, {args.to} layout)")
+    for note in notes:
+        print(f"note: {note}")
+    return 0

@@ -1,0 +1,182 @@
+"""The plain reference: one kernel per layer type that is obviously right, and a forward pass built from them.
+
+Each kernel is a few lines of NumPy on NHWC float32 arrays: pad with ``np.pad`` (the padding the layer's spec
+gives, :func:`~costmodel.reference.kernels.pads`), take every window with
+``sliding_window_view``, and contract the windows with the weights in one ``tensordot`` (a matrix product) or
+``einsum``. Batch norm is applied as written, ``gamma * (z - mean) / sqrt(variance + eps) + beta`` with the
+layer's own epsilon, not folded. Nothing is tuned, nothing is carried from one layer to the next, no buffer is reused.
+
+This is what a new layer type starts from: its plain kernel here (one rule in :func:`plain_kernel`), checked
+against the loop oracle of the tests. The tuned executor (:mod:`costmodel.reference.executor`) chooses faster
+paths at preparation for MobileNetV1's types (folded batch norm, one matrix product per pointwise layer, the
+"flat"/"taps" depthwise kernels, biases carried across layers) and must give the same logits; the README says
+what the tuning buys (``python benchmarks/bench_plain.py``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from functools import singledispatch
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+from ..errors import SpecError
+from ..spec.layers import (
+    AdaptiveAvgPool,
+    Add,
+    Concat,
+    Conv2d,
+    GlobalAvgPool,
+    Linear,
+    Mul,
+    Pool2d,
+    Residual,
+    Scale,
+    Softmax,
+)
+from ..spec.network import Network, Node
+from .executor import check_images
+from .kernels import pads
+from .weights import validate_weights
+
+__all__ = ["ACTIVATION_FUNCTIONS", "plain_kernel", "plain_forward"]
+
+#: The activation functions, by the spec's names (costmodel.spec.layers.ACTIVATIONS).
+ACTIVATION_FUNCTIONS: dict[str | None, Callable[[np.ndarray], np.ndarray]] = {
+    None: lambda z: z,
+    "relu": lambda z: np.maximum(z, 0),
+    "relu6": lambda z: np.clip(z, 0, 6),
+    "hardswish": lambda z: z * np.clip(z + 3, 0, 6) / 6,  # MobileNetV3 (PyTorch's nn.Hardswish)
+    "hardsigmoid": lambda z: np.clip(z + 3, 0, 6) / 6,  # PyTorch's nn.Hardsigmoid
+    "silu": lambda z: z / (1 + np.exp(-z)),  # EfficientNet's swish
+    "sigmoid": lambda z: 1 / (1 + np.exp(-z)),
+}
+
+Weights = Mapping[str, np.ndarray]
+
+
+def _activate(z: np.ndarray, activation: str | None, name: str) -> np.ndarray:
+    if activation not in ACTIVATION_FUNCTIONS:
+        raise SpecError(f"{name}: the plain reference has no activation {activation!r}")
+    return ACTIVATION_FUNCTIONS[activation](z)
+
+
+@singledispatch
+def plain_kernel(layer: object, node: Node, weights: Weights, x: np.ndarray) -> np.ndarray:
+    """Run one layer on ``x`` (N, H, W, C) float32; returns its output (N, H', W', C') or (N, classes)."""
+    raise SpecError(f"{node.name}: the plain reference has no kernel for {type(layer).__name__}")
+
+
+@plain_kernel.register
+def _(layer: Conv2d, node: Node, weights: Weights, x: np.ndarray) -> np.ndarray:
+    k, s, g = layer.kernel, layer.stride, layer.groups
+    before, after = pads(layer.padding, node.in_size, node.out_size, k, s)  # the spec's padding
+    xp = np.pad(x, ((0, 0), (before, after), (before, after), (0, 0)))
+    windows = sliding_window_view(xp, (k, k), axis=(1, 2))[:, ::s, ::s][:, : node.out_size, : node.out_size]
+    # windows: (N, H', W', M, K, K). Group g sees input channels [g·M/G, (g+1)·M/G) and makes N/G outputs.
+    n, h, w = windows.shape[:3]
+    m_g, n_g = layer.in_ch // g, layer.out_ch // g
+    if layer.depthwise:
+        kernel = weights[f"{layer.name}/depthwise_kernel"][:, :, :, 0]  # (K, K, C)
+        z = np.einsum("nhwcij,ijc->nhwc", windows, kernel)
+    elif g == 1:  # every window against every filter: one matrix product (BLAS) over (M, K, K)
+        z = np.tensordot(windows, weights[f"{layer.name}/kernel"], axes=([3, 4, 5], [2, 0, 1]))
+    else:
+        kernel = weights[f"{layer.name}/kernel"].reshape(k, k, m_g, g, n_g)  # (K, K, M/G, N) by group
+        grouped = windows.reshape(n, h, w, g, m_g, k, k)
+        z = np.einsum("nhwgcij,ijcgd->nhwgd", grouped, kernel).reshape(n, h, w, layer.out_ch)
+    if layer.bias:
+        z = z + weights[f"{layer.name}/bias"]
+    if layer.batch_norm:  # the layer's own epsilon; no gamma (TF-slim) scales by 1
+        beta, mean, variance = (weights[f"{layer.name}_bn/{v}"] for v in ("beta", "moving_mean", "moving_variance"))
+        gamma = weights[f"{layer.name}_bn/gamma"] if layer.bn_scale else 1.0
+        z = gamma * (z - mean) / np.sqrt(variance + layer.bn_epsilon) + beta
+    return _activate(z, layer.activation, layer.name).astype(np.float32)
+
+
+@plain_kernel.register
+def _(layer: GlobalAvgPool, node: Node, weights: Weights, x: np.ndarray) -> np.ndarray:
+    return x.mean(axis=(1, 2), keepdims=True, dtype=np.float32)
+
+
+@plain_kernel.register
+def _(layer: Linear, node: Node, weights: Weights, x: np.ndarray) -> np.ndarray:
+    z = x.reshape(x.shape[0], -1) @ weights[f"{layer.name}/kernel"]  # NHWC flattened, as the spec's in_features
+    if layer.bias:
+        z = z + weights[f"{layer.name}/bias"]
+    return _activate(z, layer.activation, layer.name).astype(np.float32)
+
+
+@plain_kernel.register
+def _(layer: Softmax, node: Node, weights: Weights, x: np.ndarray) -> np.ndarray:
+    z = x.reshape(x.shape[0], -1)
+    e = np.exp(z - z.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def _run(nodes: tuple[Node, ...], weights: Weights, x: np.ndarray) -> np.ndarray:
+    for node in nodes:
+        x = plain_kernel(node.layer, node, weights, x)
+    return x
+
+
+@plain_kernel.register
+def _(layer: Residual, node: Node, weights: Weights, x: np.ndarray) -> np.ndarray:
+    return x + _run(node.branches[0], weights, x)  # the block's Add
+
+
+@plain_kernel.register
+def _(layer: Scale, node: Node, weights: Weights, x: np.ndarray) -> np.ndarray:
+    return x * _run(node.branches[0], weights, x)  # the block's Mul: (N, 1, 1, C) broadcast
+
+
+@plain_kernel.register(Add)
+@plain_kernel.register(Mul)
+def _(layer: object, node: Node, weights: Weights, x: np.ndarray) -> np.ndarray:
+    # A merge has two inputs; its arithmetic is its block's rule above (x + body(x), x * body(x)).
+    raise SpecError(f"{node.name}: {type(layer).__name__} runs only as the end of its block")
+
+
+@plain_kernel.register
+def _(layer: Concat, node: Node, weights: Weights, x: np.ndarray) -> np.ndarray:
+    return np.concatenate([_run(branch, weights, x) for branch in node.branches], axis=-1)
+
+
+@plain_kernel.register(Pool2d)
+@plain_kernel.register(AdaptiveAvgPool)
+def _(layer: object, node: Node, weights: Weights, x: np.ndarray) -> np.ndarray:
+    # An explicit refusal: windowed pooling (PyTorch's padding and ceil_mode rules) has no kernel yet.
+    raise SpecError(f"{node.name}: the plain reference has no kernel for {type(layer).__name__}")
+
+
+def plain_forward(network: Network, weights: Weights, images: np.ndarray) -> np.ndarray:
+    """Logits of ``network`` (the input of its softmax, or its last layer's output), run with the plain kernels.
+
+    Parameters
+    ----------
+    network : Network
+    weights : mapping
+        ``{key: float32 array}`` as from :func:`~costmodel.reference.init_weights`; validated first.
+    images : ndarray, shape (N, R, R, C)
+
+    Returns
+    -------
+    ndarray, shape (N, num_classes)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from costmodel import mobilenet_v1
+    >>> from costmodel.reference import forward, init_weights
+    >>> net = mobilenet_v1(0.25, 64, num_classes=10)
+    >>> w, x = init_weights(net), np.random.default_rng(0).standard_normal((2, 64, 64, 3)).astype(np.float32)
+    >>> bool(np.allclose(plain_forward(net, w, x), forward(net, w, x), rtol=1e-4, atol=1e-5))
+    True
+    """
+    validate_weights(network, weights)
+    x = check_images(network, images)
+    nodes = network.nodes
+    if isinstance(nodes[-1].layer, Softmax):  # the logits are the softmax's input
+        nodes = nodes[:-1]
+    return _run(nodes, weights, x).reshape(x.shape[0], -1)
