@@ -398,11 +398,13 @@ def fit_profile(
     for m in measurements:
         nodes = {ln.layer: ln for ln in m.nodes}
         weight = 1.0 / sum(m.layer_s.values())
-        layers = [g for g in geometry(m.network, base) if g.name in m.layer_s]
+        # A block's own add or multiply (groups 0) that the runtime does not report by itself was fused into the
+        # layer before it (ORT folds a residual add into the NCHWc convolution): it costs nothing of its own.
+        layers = [g for g in geometry(m.network, base) if g.name in m.layer_s or g.groups == 0]
         placed.append((m, layers))
         for g in layers:
             ln = nodes.get(g.name)
-            measured = float(m.layer_s[g.name]) - (per_node * len(ln.nodes) if ln else 0.0)
+            measured = float(m.layer_s.get(g.name, 0.0)) - (per_node * len(ln.nodes) if ln else 0.0)
             glue = float(m.glue_s.get(g.name, 0.0)) - (per_node * len(ln.glue) if ln else 0.0)
             if g.transition and "transitions" in chosen:
                 changes.setdefault(g.transition, []).append((g.transition_s, max(glue, 0.0), weight))
