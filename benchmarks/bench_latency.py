@@ -13,9 +13,9 @@ Two protocols, side by side:
   checked on the held-out ones. Same split, same code; only the timing of the measurements differs.
 
 Beside the model, the baseline a search tool would use without one: latency = k x Mult-Adds + c, fitted on the
-same fitting networks. Then the ablation: the interleaved fit refitted without each model term in turn
-(:data:`costmodel.latency.calibrate.TERMS`), checked on the same held-out measurements. The machine's load
-average is printed before and after (``os.getloadavg``, as ``uptime`` shows it).
+same fitting networks. Then the ablation: the interleaved fit refitted without each model term in turn (the
+runtime's :data:`costmodel.latency.calibrate.DEFAULT_TERMS`), checked on the same held-out measurements. The
+machine's load average is printed before and after (``os.getloadavg``, as ``uptime`` shows it).
 """
 
 from __future__ import annotations
@@ -45,8 +45,8 @@ def main() -> int:
 
     from costmodel import mobilenet_v1
     from costmodel.latency.calibrate import (
+        DEFAULT_TERMS,
         FIT_CONFIGS_BY_RUNTIME,
-        TERMS,
         calibrate,
         fit_profile,
         measure,
@@ -121,8 +121,9 @@ def main() -> int:
     print()
     print("| model | median abs error | max abs error | within +-10 % | Spearman | close pairs ordered |")
     print("| :--- | ---: | ---: | ---: | ---: | ---: |")
-    for dropped in (None, *TERMS):
-        terms = [t for t in TERMS if t != dropped]
+    default = DEFAULT_TERMS[args.runtime]
+    for dropped in (None, *default):
+        terms = [t for t in default if t != dropped]
         r = compare(fit_profile(peak, bandwidth, fitted, runtime=args.runtime, meta=meta, terms=terms), held)
         accuracy, pairs = r.pairwise_accuracy
         label = "all terms" if dropped is None else f"without {dropped}"

@@ -22,7 +22,7 @@ from costmodel.latency.calibrate import (
     mult_adds_baseline,
 )
 from costmodel.latency.model import predict
-from costmodel.latency.profiles import load_profile, save_profile
+from costmodel.latency.profiles import DeviceProfile, load_profile, save_profile
 from costmodel.latency.validate import HELD_OUT, HELD_OUT_ALL
 from costmodel.spec.layers import Conv2d, GlobalAvgPool, Linear, Softmax
 
@@ -254,3 +254,19 @@ def test_fastest_pass_layers_fit_inside_its_wall_time():
 def test_bad_statistic():
     with pytest.raises(ProfileError, match="statistic"):
         measure_networks([mobilenet_v1(0.25, 64)], statistic="mean", time_layers=synthetic_time_layers)
+
+
+def test_a_block_add_the_runtime_fused_costs_nothing_of_its_own():
+    """ORT folds a residual add into the convolution before it: the add is never timed on its own. The fit then
+    gives the add the fewest seconds it can (the efficiency bound, no overhead); the convolutions carry the time."""
+    from costmodel import network
+
+    truth = DeviceProfile(TRUE_PEAK, TRUE_BANDWIDTH, default_efficiency=0.5)
+    measured = []
+    for resolution in (96, 128, 160, 192):
+        net = network("mobilenet_v2", resolution=resolution)
+        layer_s = {lat.name: lat.seconds for lat in predict(net, truth).leaves() if lat.kind != "Add"}
+        measured.append(Measurement(net, layer_s, sum(layer_s.values())))
+    profile = fit_profile(TRUE_PEAK, TRUE_BANDWIDTH, measured)
+    assert profile.efficiency["Add"] == pytest.approx(MAX_EFFICIENCY) and "Add" not in profile.overhead_by_kind_s
+    assert profile.efficiency["Conv 1x1"] == pytest.approx(0.5, rel=1e-6)

@@ -206,3 +206,12 @@ def test_plots_are_written(tmp_path):
     for p in paths:
         assert p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert sorted(f.name for f in tmp_path.iterdir()) == ["latency_vs_mult_adds.png", "time_share.png"]
+
+
+def test_other_networks_are_labelled_by_name():
+    from costmodel import network
+
+    nets = [network("mobilenet_v2", resolution=96), mobilenet_v1(0.25, 64)]
+    profile = DeviceProfile(1e11, 1e10, default_efficiency=1.0)
+    measured = [Measurement(n, {}, predict(n, profile).seconds) for n in nets]
+    assert [c.label for c in compare(profile, measured).configs] == ["MobileNetV2 1.0-96", "0.25-64"]

@@ -28,7 +28,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--profile",
         help="device profile (.json or .toml, e.g. from 'costmodel calibrate'); without one, peak FLOP/s and "
-        "bandwidth are measured now and every efficiency is 1 (a pure roofline: a lower bound)",
+        "bandwidth are measured now and every layer is extrapolated at efficiency 1 (a pure roofline: a lower "
+        "bound)",
     )
     parser.add_argument("--batch", type=positive_int, default=1, help="images per forward pass (default 1)")
     add_threads_argument(parser, 1, BLAS_THREADS_WHY)

@@ -278,6 +278,9 @@ def geometry(network: Network, profile: DeviceProfile, batch: int = 1) -> list[L
     return walker.seen
 
 
+_UNIT = KindTerms(1.0, 0.0, 0.0, False)  # calibration's placeholder: geometry only
+
+
 class _Walker:
     """Predicts layers in network order, carrying the kernel path of the layer before.
 
@@ -288,6 +291,7 @@ class _Walker:
         self.profile, self.elem_bytes, self.batch, self.fit = profile, elem_bytes, batch, fit
         self.previous = INPUT_PATH
         self.seen: list[LayerGeometry] = []
+        self._cache: dict[tuple[str, str], KindTerms] = {}  # the profile's terms, looked up once per kind and path
 
     def layer(self, lc: LayerCost) -> LayerLatency:
         node = lc.node
@@ -307,11 +311,14 @@ class _Walker:
 
     def _terms(self, kind: str, path: str, name: str) -> KindTerms:
         if self.fit:
-            return KindTerms(1.0, 0.0, 0.0, False)
-        try:
-            return self.profile.terms(kind, path)
-        except ProfileError as exc:
-            raise ProfileError(f"{exc} (layer {name!r})") from None
+            return _UNIT
+        terms = self._cache.get((kind, path))
+        if terms is None:
+            try:
+                terms = self._cache[kind, path] = self.profile.terms(kind, path)
+            except ProfileError as exc:
+                raise ProfileError(f"{exc} (layer {name!r})") from None
+        return terms
 
     def _leaf(self, lc: LayerCost) -> LayerLatency:
         profile, batch, node = self.profile, self.batch, lc.node
@@ -333,7 +340,10 @@ class _Walker:
         change_key = f"{self.previous}->{path}" if path and self.previous != path else None
         change_s = 2 * self.elem_bytes * batch * mem.input_elements / profile.bandwidth_bytes_per_s
         spill_s = _spill_s(bytes_moved, profile)
-        self.seen.append(LayerGeometry(name, kind, path, compute_s, memory_s, groups, change_key, change_s, spill_s))
+        if self.fit:
+            self.seen.append(
+                LayerGeometry(name, kind, path, compute_s, memory_s, groups, change_key, change_s, spill_s)
+            )
         self.previous = path if path else self.previous
         terms = self._terms(kind, path, name)
         overhead_s = terms.overhead_s + groups * terms.per_group_s + terms.spill * spill_s
@@ -354,7 +364,8 @@ class _Walker:
         memory_s = bytes_moved / profile.bandwidth_bytes_per_s
         path = profile.path_of(kind, node.out_ch, self.previous)
         spill_s = _spill_s(bytes_moved, profile)
-        self.seen.append(LayerGeometry(node.name, kind, path, 0.0, memory_s, 0, None, 0.0, spill_s))
+        if self.fit:
+            self.seen.append(LayerGeometry(node.name, kind, path, 0.0, memory_s, 0, None, 0.0, spill_s))
         terms = self._terms(kind, path, node.name)
         seconds = memory_s / terms.efficiency + terms.overhead_s + terms.spill * spill_s
         _finite(seconds, node.name, kind, profile)

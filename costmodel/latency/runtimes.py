@@ -31,9 +31,10 @@ ONNX Runtime, step by step
   ORT's rules for choosing a path; calibration learns them from these observations.
 - **Protocol.** Each round measures every network in turn (interleaved): first whole forward passes with the
   profiler off, in a fresh session that is the only one alive, then per-node times in a second, profiled
-  session. Each network keeps, per node and for the whole pass, its best round (the median of ``repeats``
-  runs within a round). The profiler itself costs several microseconds per node, part of which lands inside
-  the node durations; whole passes measured without it are what the model's constant is fitted to.
+  session. Each network keeps its fastest unprofiled pass over all rounds, and per node the best round's
+  median (a sum of per-node minima taken from different runs would be faster than any real pass). The
+  profiler itself costs a few microseconds per node, part of which lands inside the node durations; whole
+  passes measured without it are what the model's whole-pass terms are fitted to.
 """
 
 from __future__ import annotations
@@ -195,18 +196,7 @@ def node_layer(node_name: str, layer_names: Sequence[str]) -> str | None:
 
 def leaf_nodes(network: Network) -> list[Node]:
     """The network's placed leaf layers in execution order (the layers inside blocks, not the blocks)."""
-    out: list[Node] = []
-
-    def walk(node: Node) -> None:
-        if node.branches:
-            for branch in node.branches:
-                for sub in branch:
-                    walk(sub)
-        out.append(node) if not node.branches else None
-
-    for node in network.nodes:
-        walk(node)
-    return out
+    return [leaf for node in network.nodes for leaf in node.leaves()]
 
 
 def map_nodes(network: Network, run: Sequence[NodeTime]) -> dict[str, LayerNodes]:
@@ -371,17 +361,22 @@ def _median_run(
     runs: Sequence[Mapping[str, LayerNodes]],
     summary: Callable[[Sequence[float]], float] | None = None,
 ) -> dict[str, LayerNodes]:
-    """One mapping whose node times are the per-node medians (or ``summary``) over ``runs`` (same nodes in each)."""
+    """One mapping whose node times are the per-node medians (or ``summary``) over ``runs``.
+
+    Nodes are matched by name (the runs of one session execute the same plan; a node missing from a run, which
+    does not happen in practice, counts only where it ran).
+    """
     summary = summary or _median
-    first = runs[0]
     out = {}
-    for layer, ln in first.items():
-
-        def med(i: int, glue: bool, layer: str = layer) -> float:
-            return summary([(r[layer].glue if glue else r[layer].nodes)[i].seconds for r in runs])
-
-        nodes = tuple(_replace(n, med(i, False)) for i, n in enumerate(ln.nodes))
-        glue = tuple(_replace(n, med(i, True)) for i, n in enumerate(ln.glue))
+    for layer, ln in runs[0].items():
+        times: dict[tuple[bool, str], list[float]] = {}
+        for run in runs:
+            other = run.get(layer)
+            for glue, nodes in ((False, other.nodes if other else ()), (True, other.glue if other else ())):
+                for n in nodes:
+                    times.setdefault((glue, n.name), []).append(n.seconds)
+        nodes = tuple(_replace(n, summary(times[False, n.name])) for n in ln.nodes)
+        glue = tuple(_replace(n, summary(times[True, n.name])) for n in ln.glue)
         out[layer] = LayerNodes(layer, ln.path, nodes, glue)
     return out
 
@@ -391,13 +386,16 @@ def _replace(node: NodeTime, seconds: float) -> NodeTime:
 
 
 def _min_layers(a: Mapping[str, LayerNodes], b: Mapping[str, LayerNodes]) -> dict[str, LayerNodes]:
-    """Per node, the faster of two rounds."""
-    out = {}
-    for layer, x in a.items():
-        y = b[layer]
-        nodes = tuple(_replace(p, min(p.seconds, q.seconds)) for p, q in zip(x.nodes, y.nodes, strict=True))
-        glue = tuple(_replace(p, min(p.seconds, q.seconds)) for p, q in zip(x.glue, y.glue, strict=True))
-        out[layer] = LayerNodes(layer, x.path, nodes, glue)
+    """Per layer, the round in which it (its nodes and the glue before it) took less time.
+
+    Whole layers, not nodes: in a graph with parallel branches (squeeze-and-excite, residuals) two sessions may
+    order the nodes differently, and the glue before a layer then differs too.
+    """
+    out = dict(a)
+    for layer, y in b.items():
+        x = out.get(layer)
+        if x is None or y.seconds + y.glue_s < x.seconds + x.glue_s:
+            out[layer] = y
     return out
 
 

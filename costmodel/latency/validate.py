@@ -291,11 +291,8 @@ def compare(profile: DeviceProfile, measurements: Sequence[Measurement]) -> Vali
                 seconds = float(m.layer_s[lat.name]) + float(m.glue_s.get(lat.name, 0.0))
                 measured_by_kind[lat.kind] = measured_by_kind.get(lat.kind, 0.0) + seconds
                 predicted_by_kind[lat.kind] = predicted_by_kind.get(lat.kind, 0.0) + lat.seconds
-        alpha = (
-            float(net.config.get("alpha", float("nan")))
-            if net.config.get("builder", "mobilenet_v1") == "mobilenet_v1"
-            else float("nan")
-        )
+        mobilenet = net.name.startswith("MobileNetV1") and "alpha" in net.config  # labelled by alpha-resolution
+        alpha = float(net.config["alpha"]) if mobilenet else float("nan")
         baseline_s = None
         if isinstance(baseline, Mapping):
             baseline_s = float(baseline["seconds_per_mult_add"]) * pred.mult_adds + float(baseline["constant_s"])
