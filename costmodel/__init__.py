@@ -31,7 +31,9 @@ from .errors import (
     WeightsError,
 )
 from .report.tables import formula
-from .spec.layers import AdaptiveAvgPool, Concat, Conv2d, GlobalAvgPool, Linear, Pool2d, Residual, Softmax
+from .search import Block, SearchSpace, Stage, cost_population, pareto_front, search_space
+from .spec.blocks import inverted_residual, squeeze_excite
+from .spec.layers import AdaptiveAvgPool, Concat, Conv2d, GlobalAvgPool, Linear, Pool2d, Residual, Scale, Softmax
 from .spec.mobilenet import mobilenet_v1
 from .spec.network import Network, Node
 from .spec.zoo import network
@@ -41,6 +43,12 @@ __version__ = "0.1.0"
 __all__ = [
     "mobilenet_v1",
     "network",
+    "search_space",
+    "cost_population",
+    "pareto_front",
+    "SearchSpace",
+    "Block",
+    "Stage",
     "count",
     "sweep",
     "sweep_arrays",
@@ -57,6 +65,9 @@ __all__ = [
     "AdaptiveAvgPool",
     "Concat",
     "Residual",
+    "Scale",
+    "inverted_residual",
+    "squeeze_excite",
     "Convention",
     "PRESETS",
     "preset_names",

@@ -372,7 +372,7 @@ def test_sigterm_during_a_write_leaves_nothing(tmp_path):
     finally:
         proc.kill()
     assert seen, "no temporary figure file was seen being written"
-    assert code == 128 + signal.SIGTERM
+    assert code == 128 + signal.SIGTERM, proc.stderr.read().decode()[-2000:]
     assert list(tmp_path.rglob("*.tmp")) == [] and list(tmp_path.rglob("*.png")) == []
 
 

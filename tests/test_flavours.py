@@ -128,3 +128,35 @@ def test_layers_and_documents_carry_the_padding():
             Conv2d("c", 3, 4, 3, padding=bad)
     with pytest.raises(SpecError, match="bn_epsilon"):
         Conv2d("c", 3, 4, 3, bn_epsilon=0)
+
+
+def test_cli_flavour_on_the_commands_that_build_mobilenet(capsys):
+    import json
+
+    from costmodel.cli import main
+
+    assert main(["count", "--alpha", "0.5", "--resolution", "200", "--flavour", "keras", "--format", "json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    want = costmodel.count(costmodel.mobilenet_v1(0.5, 200, flavour="keras"))
+    assert doc["mult_adds"] == want.mult_adds == 113_485_888  # 12x12 and 6x6 maps: less than SAME's 128,015,552
+    assert main(["count", "--flavour", "tfslim", "--convention", "tfslim", "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["params"] == 4_243_945
+    assert main(["sweep", "--alpha", "0.5", "--resolution", "200", "--flavour", "keras", "--format", "csv"]) == 0
+    assert "113485888" in capsys.readouterr().out
+    assert main(["formula", "--flavour", "tfslim", "--format", "json"]) == 0
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as exit_code:
+        main(["count", "--network", "vgg16", "--flavour", "keras"])
+    assert exit_code.value.code == 2
+    assert "--flavour cannot be combined with --network vgg16" in capsys.readouterr().err
+
+
+def test_cli_run_detects_a_keras_file(tmp_path, capsys):
+    from costmodel.cli import main
+    from costmodel.reference import init_weights, save_weights
+
+    net = costmodel.mobilenet_v1(0.25, 65, num_classes=10, flavour="keras")
+    path = save_weights(net, init_weights(net), tmp_path / "mobilenet_2_5_65_tf.h5", format="keras")
+    assert main(["run", "--weights", str(path), "--repeats", "1"]) == 0
+    out, err = capsys.readouterr()
+    assert "MobileNetV1 0.25-65 [keras]" in out and err == ""

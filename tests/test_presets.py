@@ -302,3 +302,31 @@ def test_activation_ops_option_counts_every_activation_once():
     at_least_one = sum(max(PTFLOPS_ACTIVATION[n.layer.activation], 1) * _elems(n.out_ch, n.out_size) for n in leaves)
     # options only add (issue 10): an activation ptflops counts twice stays at 2, one it skips counts once
     assert extra == at_least_one - ptflops > 0
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    kernel=st.sampled_from([3, 5, 7]),
+    stride=st.sampled_from([1, 2]),
+    in_ch=st.integers(1, 24),
+    out_ch=st.integers(1, 24),
+    expand=st.integers(1, 64),
+    se=st.one_of(st.none(), st.integers(1, 16)),
+    activation=st.sampled_from(["relu", "relu6", "hardswish", "silu"]),
+    gate=st.sampled_from(["hardsigmoid", "sigmoid"]),
+    size=st.integers(1, 40),
+    name=st.sampled_from(preset_names()),
+)
+def test_presets_hold_for_random_inverted_residuals(
+    kernel, stride, in_ch, out_ch, expand, se, activation, gate, size, name
+):
+    """Any MBConv block (residual or not, with or without squeeze-and-excite, any activation, gate and kernel)
+    on any map: each preset's difference from the paper is the tool oracle's per-layer sum."""
+    from costmodel.spec.blocks import inverted_residual
+    from costmodel.spec.network import Network
+
+    layers = inverted_residual("b", in_ch, out_ch, expand_ch=expand, kernel=kernel, stride=stride,
+                               activation=activation, se_ch=se, se_gate=gate)  # fmt: skip
+    net = Network(layers, size, in_ch=in_ch)
+    assert count(net, name).mult_adds - count(net).mult_adds == EXTRA[name](net)
+    assert count(net, name).params == PARAMS[name](net)

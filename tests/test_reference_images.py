@@ -64,3 +64,16 @@ def test_unreadable_files(tmp_path):
     (tmp_path / "x.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 20)
     with pytest.raises(InputError, match="cannot read image"):
         read_image(tmp_path / "x.png")
+
+
+def test_flavour_preprocessing_crops_the_centre_and_normalises():
+    from costmodel.spec.flavours import FLAVOURS
+
+    img = np.zeros((16, 16, 3), np.uint8)
+    img[2:14, 2:14] = 255  # a white square, black border 2 pixels wide: 0.875 of 16 is 14, which cuts 1 each side
+    x = preprocess(img, 14, FLAVOURS["tfslim"].preprocessing)
+    assert x.shape == (1, 14, 14, 3)
+    assert x[0, 0, 0, 0] == -1.0 and x[0, 1, 1, 0] == 1.0  # one border pixel left, then white, scaled to -1..1
+    np.testing.assert_array_equal(
+        preprocess(img, 16, FLAVOURS["keras"].preprocessing)[0, :, :, 0], preprocess(img, 16)[0, :, :, 0]
+    )

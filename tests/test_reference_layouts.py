@@ -336,3 +336,19 @@ def test_the_variant_is_read_from_the_layer_names(tmp_path, variant, fmt):
     back_net, back = load_network(path)
     assert back_net.nodes == net.nodes
     _same_arrays(back, weights)
+
+
+def test_a_converted_file_gives_the_same_logits_when_run_as_its_source_flavour(tmp_path):
+    """Conversion moves arrays, not numerics: keras -> timm layout, then run as keras again, is bit-identical;
+    run as timm (its padding, epsilon) the logits differ, as convert_weights said."""
+    net = costmodel.mobilenet_v1(0.25, 65, num_classes=10, flavour="keras")
+    weights = init_weights(net, seed=20)
+    source = save_weights(net, weights, tmp_path / "k.h5", format="keras")
+    _, notes = convert_weights(source, tmp_path / "t.safetensors", "timm")
+    x = _images(65)
+    with pytest.warns(FlavourWarning):
+        as_keras, w = load_network(tmp_path / "t.safetensors", flavour="keras")
+    np.testing.assert_array_equal(forward(as_keras, w, x), forward(net, weights, x))
+    as_timm, w = load_network(tmp_path / "t.safetensors")
+    assert as_timm.config["flavour"] == "timm"
+    assert np.abs(forward(as_timm, w, x) - forward(net, weights, x)).max() > 1e-3

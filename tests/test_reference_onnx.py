@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from _networks import tiny, with_depthwise_kernel
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import costmodel
 from costmodel.errors import WeightsError
@@ -106,5 +108,31 @@ def test_onnx_runtime_agrees_on_blocks():
     net = tiny(40)
     weights = init_weights(net, seed=9)
     x = np.random.default_rng(4).uniform(-1, 1, (2, 40, 40, 3)).astype(np.float32)
+    (logits,) = _session(to_onnx(net, weights)).run(["logits"], {"images": x})
+    assert _rel_error(logits, forward(net, weights, x)) <= 1e-4
+
+
+@settings(max_examples=15, deadline=None)
+@given(
+    kernel=st.sampled_from([3, 5, 7]),
+    stride=st.sampled_from([1, 2]),
+    channels=st.sampled_from([(4, 4), (4, 6), (8, 8)]),
+    se=st.one_of(st.none(), st.integers(1, 6)),
+    activation=st.sampled_from(["relu", "relu6", "hardswish", "silu"]),
+    gate=st.sampled_from(["hardsigmoid", "sigmoid"]),
+    size=st.integers(1, 12),
+)
+def test_onnx_runtime_agrees_on_random_inverted_residuals(kernel, stride, channels, se, activation, gate, size):
+    from costmodel.spec.blocks import inverted_residual
+    from costmodel.spec.layers import GlobalAvgPool, Linear
+    from costmodel.spec.network import Network
+
+    in_ch, out_ch = channels
+    block = inverted_residual("b", in_ch, out_ch, expand_ch=3 * in_ch, kernel=kernel, stride=stride,
+                              activation=activation, se_ch=se, se_gate=gate)  # fmt: skip
+    classifier = (GlobalAvgPool("pool"), Linear("fc", out_ch, 5))  # the export's outputs are (N, classes)
+    net = Network((*block, *classifier), size, in_ch=in_ch)
+    weights = init_weights(net, seed=size)
+    x = np.random.default_rng(size).uniform(-1, 1, (2, size, size, in_ch)).astype(np.float32)
     (logits,) = _session(to_onnx(net, weights)).run(["logits"], {"images": x})
     assert _rel_error(logits, forward(net, weights, x)) <= 1e-4

@@ -16,7 +16,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_reference_arguments(parser)
     parser.add_argument(
         "--image",
-        help="PNG or JPEG file; resized and scaled as Keras MobileNet (x / 127.5 - 1). Without it, a random image",
+        help="PNG or JPEG file; cropped (TF-slim, timm: the central 0.875), resized and scaled to -1..1 as the "
+        "flavour's framework does. Without it, a random image",
     )
     parser.add_argument("--top", type=positive_int, default=5, help="how many classes to print (default 5)")
     parser.add_argument(
@@ -35,10 +36,13 @@ def run(args: argparse.Namespace) -> int:
     from ..reference import forward, prepare
     from ..reference.images import load_image, random_image
     from ..reference.kernels import softmax
+    from ..spec.flavours import FLAVOURS
 
     network, weights = network_and_weights(args)
     size = network.input_size
-    image = load_image(args.image, size) if args.image is not None else random_image(size, seed=args.seed)
+    flavour = FLAVOURS.get(str(network.config.get("flavour")))  # its input preprocessing (crop, mean, std)
+    pre = flavour.preprocessing if flavour is not None else None
+    image = load_image(args.image, size, pre) if args.image is not None else random_image(size, seed=args.seed)
     prepared = prepare(network, weights, threads=threads)
     del weights
     start = time.perf_counter()

@@ -14,6 +14,7 @@ trace-based counters do; the paper's convention counts none of them.
 from __future__ import annotations
 
 from dataclasses import dataclass, fields, replace
+from typing import Any
 
 from ..checks import non_negative_int
 from ..errors import ConventionError
@@ -118,16 +119,16 @@ class Convention:
         while len(parts) > 1 and parts[-1] in OPTIONS:
             parts.pop()
         chosen = set(self.name.split("+")[len(parts) :])
-        changes: dict[str, object] = {}
+        changes: dict[str, Any] = {}
         floor = 0
         for option in options:
             if option not in OPTIONS:
                 raise ConventionError(f"unknown counting option {option!r}; choose from {', '.join(OPTIONS)}")
             chosen.add(option)
             for name, value in OPTIONS[option][0].items():
-                changes[name] = max(changes.get(name, getattr(self, name)), value)  # type: ignore[call-overload]
+                changes[name] = max(changes.get(name, getattr(self, name)), value)
                 if name == "activation_ops":  # every activation counts at least this; a higher rule stays
-                    floor = max(floor, value)  # type: ignore[call-overload]
+                    floor = max(floor, int(value))  # type: ignore[call-overload]
         if floor:
             changes["activation_ops_by_kind"] = tuple((a, max(ops, floor)) for a, ops in self.activation_ops_by_kind)
         name = "+".join((*parts, *(o for o in OPTIONS if o in chosen)))

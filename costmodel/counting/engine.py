@@ -100,6 +100,38 @@ class Cost:
             out[lc.kind] = (p + lc.params, m + lc.mult_adds)
         return out
 
+    def to_dict(self, layers: bool = False) -> dict[str, Any]:
+        """A small JSON-compatible record: the network's name and input, the convention, the totals, and with
+        ``layers=True`` one row per layer (blocks expanded: name, kind, params, mult_adds). Not the network
+        itself (``self.network.to_dict()`` is that).
+
+        >>> from costmodel import count, mobilenet_v1
+        >>> count(mobilenet_v1()).to_dict()["mult_adds"]
+        568740352
+        """
+        net = self.network
+        out: dict[str, Any] = {
+            "network": net.name,
+            "input_size": net.input_size,
+            "in_ch": net.in_ch,
+            "convention": self.convention.name,
+            "mult_adds": self.mult_adds,
+            "flops": self.flops,
+            "params": self.params,
+        }
+        if layers:
+            out["layers"] = [
+                {"name": lc.name, "kind": lc.kind, "params": lc.params, "mult_adds": lc.mult_adds}
+                for lc in self.leaves()
+            ]
+        return out
+
+    def to_json(self, layers: bool = False, indent: int | None = None) -> str:
+        """:meth:`to_dict` as a JSON string."""
+        import json
+
+        return json.dumps(self.to_dict(layers), indent=indent)
+
     def table(self) -> pd.DataFrame:
         """One row per layer (pandas DataFrame); the rows add up to :attr:`params` and :attr:`mult_adds`."""
         return _table(self)  # built by costmodel.report.tables, through the one hook (costmodel._hooks)

@@ -29,7 +29,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from functools import singledispatch
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .._hooks import table as _table
 from ..errors import SpecError
@@ -220,6 +220,42 @@ class NetworkMemory:
             "peak_live_bytes": self.peak_live_elements * b,
             "traffic_bytes": self.traffic_elements * b,
         }
+
+    def to_dict(self, dtype: str = "float32", layers: bool = False) -> dict[str, Any]:
+        """A small JSON-compatible record: the totals in elements and in bytes at ``dtype``, the peak layer, and
+        with ``layers=True`` one row per layer (name and elements: input, output, weights, live, traffic).
+
+        >>> from costmodel import mobilenet_v1
+        >>> memory(mobilenet_v1()).to_dict()["peak_live_bytes"]
+        4816896
+        """
+        out: dict[str, Any] = {
+            "dtype": dtype,
+            "weight_elements": self.weight_elements,
+            "peak_live_elements": self.peak_live_elements,
+            "peak_layer": self.peak_layer,
+            "traffic_elements": self.traffic_elements,
+            **self.bytes(dtype),
+        }
+        if layers:
+            out["layers"] = [
+                {
+                    "name": row.name,
+                    "input_elements": row.input_elements,
+                    "output_elements": row.output_elements,
+                    "weight_elements": row.weight_elements,
+                    "live_elements": row.live_elements,
+                    "traffic_elements": row.traffic_elements,
+                }
+                for row in self.layers
+            ]
+        return out
+
+    def to_json(self, dtype: str = "float32", layers: bool = False, indent: int | None = None) -> str:
+        """:meth:`to_dict` as a JSON string."""
+        import json
+
+        return json.dumps(self.to_dict(dtype, layers), indent=indent)
 
 
 def memory(network: Network) -> NetworkMemory:

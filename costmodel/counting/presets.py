@@ -60,6 +60,8 @@ torchinfo   Activations, pooling and tensor ops have no parameters: 0. An SE con
             bias) x output positions (a 1x1 map: weights + bias).
 torch       Only convolutions and matrix products: activations, the multiply, the add and pooling are 0.
 keras       Parameters only (SE convolution biases included).
+tfslim      Parameters only, by the same rule (SE convolution biases included); TF-slim's MobileNetV1 has
+            none of these layers, so the rule is the checkpoint format's, not a published count's.
 ==========  ==========================================================================================
 
 So every tool counts the residual add and the SE multiply as 0 (the ``elementwise_ops`` rule, off in every

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .._hooks import table as _table
 from ..checks import positive_int
@@ -136,6 +136,47 @@ class LatencyPrediction:
         for lat in self.leaves():
             out[lat.kind] = out.get(lat.kind, 0.0) + lat.seconds
         return out
+
+    def to_dict(self, layers: bool = False) -> dict[str, Any]:
+        """A small JSON-compatible record: network name and input, profile name, batch, predicted seconds,
+        Mult-Adds, seconds per layer type, and with ``layers=True`` one row per layer (name, kind, seconds,
+        compute and memory seconds, bound, efficiency, overhead, bytes moved, Mult-Adds). Not the network."""
+        net = self.network
+        out: dict[str, Any] = {
+            "network": net.name,
+            "input_size": net.input_size,
+            "in_ch": net.in_ch,
+            "profile": self.profile.name,
+            "batch": self.batch,
+            "seconds": self.seconds,
+            "mult_adds": self.mult_adds,
+            "by_kind_s": self.by_kind(),
+            "extrapolated": self.extrapolated,  # a kind the profile did not cover, at its declared fallback
+        }
+        if layers:
+            out["layers"] = [
+                {
+                    "name": lat.name,
+                    "kind": lat.kind,
+                    "seconds": lat.seconds,
+                    "compute_s": lat.compute_s,
+                    "memory_s": lat.memory_s,
+                    "bound": lat.bound,
+                    "efficiency": lat.efficiency,
+                    "overhead_s": lat.overhead_s,
+                    "bytes_moved": lat.bytes_moved,
+                    "mult_adds": lat.mult_adds,
+                    "extrapolated": any(leaf.extrapolated for leaf in lat.leaves()),
+                }
+                for lat in self.layers
+            ]
+        return out
+
+    def to_json(self, layers: bool = False, indent: int | None = None) -> str:
+        """:meth:`to_dict` as a JSON string."""
+        import json
+
+        return json.dumps(self.to_dict(layers), indent=indent)
 
     def table(self) -> pd.DataFrame:
         """One row per leaf layer (pandas DataFrame): Mult-Adds, FLOPs, bytes, intensity, times, bound."""

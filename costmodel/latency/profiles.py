@@ -45,7 +45,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from .._files import atomic_write, check_input
 from ..checks import dump_json
@@ -245,7 +245,7 @@ def _show(value: object) -> str:
 
 
 def _declared_paths(paths: Mapping[str, Any]) -> set[str]:
-    out = set()
+    out: set[str] = set()
     for rule in paths.values():
         if isinstance(rule, Mapping):
             out.update(str(rule[k]) for k in ("path", "otherwise") if isinstance(rule.get(k), str))
@@ -407,4 +407,8 @@ def save_profile(profile: DeviceProfile, path: str | os.PathLike[str]) -> Path:
     if not path.parent.is_dir():
         raise ProfileError(f"cannot write profile {str(path)!r}: folder {str(path.parent)!r} does not exist")
     text = dump_json(profile.to_dict(), indent=2) + "\n"
-    return atomic_write(path, lambda f: f.write(text.encode("utf-8")), ProfileError)
+
+    def write(f: BinaryIO) -> None:
+        f.write(text.encode("utf-8"))
+
+    return atomic_write(path, write, ProfileError)

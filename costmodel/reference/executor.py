@@ -18,6 +18,12 @@ Depthwise inputs. Most depthwise layers run "flat" (:class:`~costmodel.reference
 read the previous layer's output unpadded, where its matrix product wrote it, and multiply the padding taps
 by zero weights (their bias rows take back what a carried bias would have added there). The others read
 zero-bordered planes (border value ``-b``) that the previous layer's epilogue writes into.
+
+Blocks and other activations. A Residual or Scale block is one step whose body is prepared as a small network
+of its own (biases carried inside it only; the block reads and writes true values), then its Add or Mul
+(:func:`~costmodel.reference.kernels.add`, :func:`~costmodel.reference.kernels.scale_channels`). Only ReLU
+and ReLU6 are clamps a bias can be carried past; h-swish, h-sigmoid, SiLU and sigmoid are applied to the true
+output (:func:`~costmodel.reference.kernels.activate`), and such a layer writes its own buffer.
 """
 
 from __future__ import annotations
@@ -138,13 +144,16 @@ class Execution:
     """What one forward pass measured.
 
     ``outputs`` is empty unless a trace was asked for. ``mult_adds`` are per image, counted by the kernels
-    from the operand shapes they used; ``seconds`` is the wall time of each layer for the whole batch.
+    from the operand shapes they used; ``seconds`` is the wall time of each layer for the whole batch (a block
+    as one layer), ``leaf_seconds`` the same with blocks timed layer by layer (their sub-layers and their Add or
+    Mul, the keys of ``Network.leaves()``); each adds up to about the pass's wall time.
     """
 
     logits: np.ndarray  # (N, num_classes): the input of the softmax
     outputs: dict[str, np.ndarray]  # layer name -> output (N, H, W, C) or (N, classes), when traced
     mult_adds: dict[str, int]
     seconds: dict[str, float]
+    leaf_seconds: dict[str, float] = field(default_factory=dict)
 
 
 @singledispatch
@@ -270,9 +279,9 @@ def _carry_biases(steps: list[_Step], in_ch: int) -> tuple[_Step, ...]:
             out.append(replace(step, carry_in=carry.astype(np.float32)))
             continue
         if step.op in _NO_EPILOGUE:  # the layer before output true values: these are not absorbers
-            zeros = np.zeros(step.node.out_ch, np.float32)
-            out.append(replace(step, carry_in=carry.astype(np.float32), carry_out=zeros))
-            carry = zeros
+            carry_out = np.zeros(step.node.out_ch)
+            out.append(replace(step, carry_in=carry.astype(np.float32), carry_out=carry_out.astype(np.float32)))
+            carry = carry_out
             continue
         # Output true values before a layer that cannot absorb a carry (the softmax), and after absorbing one:
         # carries never chain, because a chain of absorbed biases grows layer by layer until the stored
@@ -410,11 +419,6 @@ def _run_step(step: _Step, x: Any, ws: dict[str, Any], prepared: Prepared, into:
     node, op = step.node, step.op
     n = x[0, 0].shape[0] if isinstance(x, dict) else x.shape[0]
     out_shape = (n, node.out_size, node.out_size, node.out_ch)
-    if step.post is not None and into is None:  # a non-clamp activation: after the layer's own epilogue
-        y, mult_adds = _run_step(replace(step, post=None), x, ws, prepared, None)
-        return K.activate(y, step.post), mult_adds
-    if op == "block":
-        return _run_block(step, x, ws, prepared)
     if op == "depthwise" and step.method == "flat":
         buf, interior = _flat_input(step, ws, n)
         if x is not interior:  # not written there by the layer before (the first layer, or tracing)
@@ -451,19 +455,47 @@ def _run_step(step: _Step, x: Any, ws: dict[str, Any], prepared: Prepared, into:
     return K.clamp(z, step.lo, step.hi), mult_adds
 
 
-def _run_block(step: _Step, x: np.ndarray, ws: dict[str, Any], prepared: Prepared) -> tuple[np.ndarray, int]:
+def _run_layer(
+    step: _Step, x: Any, ws: dict[str, Any], prepared: Prepared, into: _Step | None, clocks: dict[str, float]
+) -> tuple[Any, int]:
+    """One step of a network or a block body: a block runs its body (:func:`_run_block`, which records its
+    layers' times in ``clocks``); any other layer its kernel (:func:`_run_step`), then an activation that is
+    not a clamp (h-swish, SiLU...) on the true output (such a layer is never fused: :func:`_fuses`)."""
+    if step.op == "block":
+        return _run_block(step, x, ws, prepared, clocks)
+    y, mult_adds = _run_step(step, x, ws, prepared, into)
+    return (y, mult_adds) if step.post is None else (K.activate(y, step.post), mult_adds)
+
+
+def _fuses(step: _Step, nxt: _Step | None) -> bool:
+    """Whether ``step`` (a convolution) writes its activated output straight into the next layer's input (a
+    depthwise layer's planes or flat buffer): one pass saved. Not with an activation applied after the
+    epilogue (h-swish, SiLU...), which the scatter cannot apply."""
+    return nxt is not None and nxt.op == "depthwise" and step.op in ("pointwise", "conv") and step.post is None
+
+
+def _run_block(
+    step: _Step, x: np.ndarray, ws: dict[str, Any], prepared: Prepared, clocks: dict[str, float]
+) -> tuple[np.ndarray, int]:
     """A Residual or Scale block: its body's steps one after another on ``x`` (kept intact: every step writes
     its own buffer), then ``x + body(x)`` (:func:`~costmodel.reference.kernels.add`) or ``x * body(x)``
-    (:func:`~costmodel.reference.kernels.scale_channels`) into the block's output buffer."""
+    (:func:`~costmodel.reference.kernels.scale_channels`) into the block's output buffer. Each leaf's wall
+    time goes into ``clocks`` under its name."""
     *body, merge = step.inner
     h, mult_adds = x, 0
-    for sub in body:
-        h, m = _run_step(sub, h, ws, prepared, None)
+    clock = time.perf_counter
+    for i, sub in enumerate(body):
+        nxt = body[i + 1] if i + 1 < len(body) else None
+        start = clock()
+        h, m = _run_layer(sub, h, ws, prepared, nxt if _fuses(sub, nxt) else None, clocks)
+        if sub.op != "block":  # a nested block has recorded its own leaves
+            clocks[sub.name] = clock() - start
         mult_adds += m
+    start = clock()
     out = _buffer(ws, merge.name, x.shape)
-    if merge.op == "add":
-        return K.add(h, x, out=out), mult_adds
-    return K.scale_channels(x, h, out=out), mult_adds
+    y = K.add(h, x, out=out) if merge.op == "add" else K.scale_channels(x, h, out=out)
+    clocks[merge.name] = clock() - start
+    return y, mult_adds
 
 
 def _as_prepared(network: Network, weights: Mapping[str, np.ndarray] | Prepared) -> Prepared:
@@ -501,6 +533,7 @@ def execute(
     outputs: dict[str, np.ndarray] = {}
     mult_adds: dict[str, int] = {}
     seconds: dict[str, float] = {}
+    leaf_seconds: dict[str, float] = {}
     logits = x
     clock = time.perf_counter
     steps = prepared.steps
@@ -510,17 +543,18 @@ def execute(
         # Unless tracing (which wants every layer's own output), a convolution followed by a depthwise layer
         # writes its activated output straight into that layer's padded input planes: one pass saved.
         nxt = steps[i + 1] if i + 1 < len(steps) else None
-        fuse = not trace and nxt is not None and nxt.op == "depthwise" and step.op in ("pointwise", "conv")
-        fuse = fuse and step.post is None  # a non-clamp activation cannot be applied while scattering
+        fuse = not trace and _fuses(step, nxt)
         start = clock()
-        x, batch_mult_adds = _run_step(step, x, ws, prepared, nxt if fuse else None)
+        x, batch_mult_adds = _run_layer(step, x, ws, prepared, nxt if fuse else None, leaf_seconds)
         seconds[step.name] = clock() - start
+        if step.op != "block":
+            leaf_seconds[step.name] = seconds[step.name]
         mult_adds[step.name] = batch_mult_adds // n
         if trace:  # stored values are true - carry_out: add it back
             outputs[step.name] = x + step.carry_out if step.carry_out is not None else np.array(x)
     if prepared.steps[-1].op != "softmax":
         logits = x
-    return Execution(np.array(logits.reshape(n, -1)), outputs, mult_adds, seconds)
+    return Execution(np.array(logits.reshape(n, -1)), outputs, mult_adds, seconds, leaf_seconds)
 
 
 def forward(

@@ -15,6 +15,7 @@ import numpy as np
 
 from .._files import check_input
 from ..errors import InputError
+from ..spec.flavours import Preprocessing
 from .limits import MAX_IMAGE_PIXELS_VARIABLE, max_image_bytes, max_image_pixels
 
 __all__ = ["read_image", "resize_bilinear", "preprocess", "load_image", "random_image"]
@@ -85,10 +86,13 @@ def resize_bilinear(image: np.ndarray, size: int) -> np.ndarray:
     return rows[:, x0] * (1 - fx)[None, :, None] + rows[:, x1] * fx[None, :, None]
 
 
-def preprocess(image: np.ndarray, size: int) -> np.ndarray:
+def preprocess(image: np.ndarray, size: int, preprocessing: Preprocessing | None = None) -> np.ndarray:
     """An RGB image with values 0..255, shape (H, W, 3), to a model input of shape (1, size, size, 3).
 
-    Resized to ``size`` x ``size`` (bilinear), then scaled to -1..1 by ``x / 127.5 - 1`` (Keras MobileNet).
+    Resized to ``size`` x ``size`` (bilinear), then scaled to -1..1 by ``x / 127.5 - 1`` (Keras MobileNet). With a
+    flavour's ``preprocessing`` (:class:`~costmodel.spec.flavours.Preprocessing`): the central ``crop_pct`` of
+    each side first (TF-slim's and timm's evaluation crop, 0.875), then ``(x - mean) / std``. The resize is
+    bilinear whatever the flavour says (timm evaluates with bicubic).
     """
     if not isinstance(image, np.ndarray):
         raise InputError(f"image must be a NumPy array of shape (H, W, 3), got {type(image).__name__}")
@@ -98,13 +102,22 @@ def preprocess(image: np.ndarray, size: int) -> np.ndarray:
         raise InputError(f"image must be uint8 or float with values 0..255, got dtype {image.dtype}")
     if not np.isfinite(image).all():
         raise InputError("image contains NaN or infinite values")
+    if preprocessing is None:
+        x = resize_bilinear(image, size)
+        return (x / np.float32(127.5) - np.float32(1.0))[None].astype(np.float32)
+    if preprocessing.crop_pct < 1:
+        h, w = image.shape[:2]
+        ch, cw = max(1, round(h * preprocessing.crop_pct)), max(1, round(w * preprocessing.crop_pct))
+        top, left = (h - ch) // 2, (w - cw) // 2
+        image = image[top : top + ch, left : left + cw]
     x = resize_bilinear(image, size)
-    return (x / np.float32(127.5) - np.float32(1.0))[None].astype(np.float32)
+    mean, std = np.array(preprocessing.mean, np.float32), np.array(preprocessing.std, np.float32)
+    return ((x - mean) / std)[None].astype(np.float32)
 
 
-def load_image(path: str | os.PathLike[str], size: int) -> np.ndarray:
-    """Read, resize and scale an image file: (1, size, size, 3) float32 in -1..1."""
-    return preprocess(read_image(path), size)
+def load_image(path: str | os.PathLike[str], size: int, preprocessing: Preprocessing | None = None) -> np.ndarray:
+    """Read, resize and scale an image file: (1, size, size, 3) float32 (in -1..1 for every flavour here)."""
+    return preprocess(read_image(path), size, preprocessing)
 
 
 def random_image(size: int, seed: int = 0) -> np.ndarray:

@@ -3,7 +3,8 @@
 Our weights are a flat ``{"<layer>/<variable>": float32 array}`` (:mod:`costmodel.reference.weights`). A file
 in another layout is read in two steps, so that every array's declared shape and dtype are known before its
 data is read (:class:`Entry`): the layout's reader lists the entries under our keys, then :func:`read_entries`
-reads them. Which layout a file has is told by its first bytes and its structure, never by its name:
+reads them (the one place where data is read: a size limit per array belongs there). Which layout a file has
+is told by its first bytes and its structure, never by its name:
 
 ==================  ===============================================================================================
 ``npz``             ours (``reference.save_weights``); a ``__costmodel__`` entry records flavour, α and resolution.
@@ -38,6 +39,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -136,16 +138,40 @@ def read_weight_file(path: str | os.PathLike[str]) -> WeightFile:
     raise WeightsError(f"{str(path)!r} is neither an .npz, an HDF5 (.h5) nor a .safetensors weights file")
 
 
+def _npy_header(fh: Any) -> tuple[tuple[int, ...], np.dtype[Any]]:
+    """(shape, dtype) an .npy member declares, read from its header alone."""
+    version = np.lib.format.read_magic(fh)
+    read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+    shape, _, dtype = read(fh)
+    return tuple(shape), dtype
+
+
 def _read_npz(path: Path) -> WeightFile:
     import zipfile
 
-    check_npz(path)  # headers and declared sizes within limits, before any array is read
+    check_npz(path)  # declared sizes and the total within limits, before any array is read
+    meta: object = None
     try:
-        with np.load(path, allow_pickle=False) as z:
-            arrays = {k: z[k] for k in z.files}
+        with zipfile.ZipFile(path) as zf:
+            entries = []
+            for member in zf.namelist():
+                key = member.removesuffix(".npy")
+                with zf.open(member) as fh:
+                    shape, dtype = _npy_header(fh)
+
+                def read(member: str = member) -> np.ndarray:
+                    with zf.open(member) as fh:
+                        return np.lib.format.read_array(fh, allow_pickle=False)
+
+                if key == _META_KEY:
+                    meta = read()
+                else:
+                    entries.append(Entry(key, shape, dtype, read, key))
+            arrays = read_entries(entries, path)
+    except WeightsError:
+        raise
     except (zipfile.BadZipFile, EOFError, ValueError, OSError, KeyError) as exc:
         raise WeightsError(f"{str(path)!r} is not a readable .npz weights file (truncated?): {exc}") from None
-    meta = arrays.pop(_META_KEY, None)
     info: dict[str, object] = {}
     if meta is not None:
         try:
@@ -245,7 +271,7 @@ def _keras_legacy_entries(f, h5py) -> tuple[str, list[Entry], list[str], str | N
         if not isinstance(group, h5py.Group):
             continue
         names = [_text(n) for n in group.attrs.get("weight_names", [])]
-        datasets: list[tuple[str, object]] = []
+        datasets: list[tuple[str, Any]] = []
         if names:
             for n in names:
                 ds = group.get(n)
@@ -411,7 +437,8 @@ def _read_safetensors(path: Path) -> WeightFile:
                     value = f.get_tensor(name)
                     return np.ascontiguousarray(value.transpose(perm)) if perm else value
 
-                entries.append(Entry(key, tuple(shape[i] for i in perm) if perm else shape, dtype, read, name))
+                declared = tuple(shape[i] for i in perm) if perm else shape
+                entries.append(Entry(key, declared, dtype, read, name))
             arrays = read_entries(entries, path)
     except (SafetensorError, OSError, ValueError) as exc:
         raise WeightsError(f"{str(path)!r} is not a readable .safetensors file (truncated?): {exc}") from None
@@ -422,7 +449,11 @@ def _read_safetensors(path: Path) -> WeightFile:
     return WeightFile(path, "timm", meta.get("costmodel_flavour", "timm"), arrays, alpha, resolution, notes)
 
 
-_ST_DTYPES = {"F32": np.dtype("float32"), "F16": np.dtype("float16"), "F64": np.dtype("float64")}
+_ST_DTYPES: dict[str, np.dtype[Any]] = {
+    "F32": np.dtype("float32"),
+    "F16": np.dtype("float16"),
+    "F64": np.dtype("float64"),
+}
 
 
 def _float_or_none(text: str | None) -> float | None:
@@ -500,7 +531,7 @@ def write_weights(
     config = network.config or {}
     if format == "npz":
         meta = json.dumps({k: config.get(k) for k in ("flavour", "alpha", "resolution")})
-        arrays = {**dict(weights), _META_KEY: np.array(meta)}
+        arrays: dict[str, Any] = {**dict(weights), _META_KEY: np.array(meta)}
         atomic_write(path, lambda f: np.savez(f, **arrays), WeightsError)
         return notes
     layers = _weight_layers(network, weights, notes)
@@ -620,4 +651,4 @@ def _write_timm(path, network: Network, layers, notes: list[str]) -> None:
         if config.get(k) is not None:
             meta[f"costmodel_{k}"] = str(config[k])
     data = save(tensors, metadata=meta)
-    atomic_write(path, lambda f: f.write(data), WeightsError)
+    atomic_write(path, lambda f: None if f.write(data) else None, WeightsError)

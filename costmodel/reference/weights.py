@@ -396,9 +396,11 @@ def convert_weights(
     flavour, fmt = CONVERSIONS[to]
     flavour = flavour or made_for
     fc = wf.arrays.get("fc/kernel")
+    variant = layouts.infer_variant(wf.arrays)
     network = mobilenet_v1(
         layouts.infer_alpha(wf.arrays), resolution or wf.resolution or BASE_RESOLUTION, flavour=flavour,
-        num_classes=None if fc is None else int(fc.shape[-1]), **layouts.infer_variant(wf.arrays),
+        num_classes=None if fc is None else int(fc.shape[-1]), shallow=variant["shallow"],
+        separable=variant["separable"],
     )  # fmt: skip
     notes = list(wf.notes)
     gammas = [k for k in wf.arrays if k.endswith("_bn/gamma")]

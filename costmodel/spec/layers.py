@@ -269,7 +269,35 @@ class Concat:
 
 
 @dataclass(frozen=True, slots=True)
-class Residual:
+class _Body:
+    """A block whose one branch, ``body``, runs on the block's input and is combined with it by the block's
+    ``merge`` layer (an elementwise op; its type says which)."""
+
+    name: str
+    body: tuple[Layer, ...]
+
+    def __post_init__(self) -> None:
+        body = self.body
+        if isinstance(body, (str, bytes)) or not isinstance(body, (tuple, list)) or not body:
+            raise SpecError(f"{self.name}: body must be a non-empty sequence of layers")
+        object.__setattr__(self, "body", tuple(body))
+
+    @property
+    def branches(self) -> tuple[tuple[Layer, ...], ...]:
+        """The body as the block's one branch (the input it is combined with carries no layer)."""
+        return (self.body,)
+
+    @property
+    def merge(self) -> Add | Mul:
+        raise NotImplementedError
+
+    def sublayers(self) -> tuple[Layer, ...]:
+        """Every layer of the body, depth first (nested blocks included), then the merge."""
+        return (*_sublayers(self.branches), self.merge)
+
+
+@dataclass(frozen=True, slots=True)
+class Residual(_Body):
     """A body of layers whose output is added to the block's input (MobileNetV2's inverted residual, ResNet).
 
     The body must give back the input's shape (channels and size). The addition is the block's own leaf, an
@@ -278,29 +306,14 @@ class Residual:
     :func:`costmodel.spec.blocks.inverted_residual` builds MobileNetV2's block.
     """
 
-    name: str
-    body: tuple[Layer, ...]
-
-    def __post_init__(self) -> None:
-        _check_body(self)
-
-    @property
-    def branches(self) -> tuple[tuple[Layer, ...], ...]:
-        """The body as the block's one branch (the identity shortcut carries no layer)."""
-        return (self.body,)
-
     @property
     def merge(self) -> Add:
         """The elementwise sum that ends the block, ``"<name>.add"``."""
         return Add(f"{self.name}.add")
 
-    def sublayers(self) -> tuple[Layer, ...]:
-        """Every layer of the body, depth first (nested blocks included), then the addition."""
-        return (*_sublayers(self.branches), self.merge)
-
 
 @dataclass(frozen=True, slots=True)
-class Scale:
+class Scale(_Body):
     """A body of layers whose 1 x 1 x C output scales the block's input channel by channel: x · body(x).
 
     Squeeze-and-excite (Hu et al., 2018; MobileNetV3, EfficientNet) is one: global average pooling, a 1x1
@@ -309,25 +322,10 @@ class Scale:
     body must end at 1 x 1 x C, C the input's channels. The product is the block's :class:`Mul`.
     """
 
-    name: str
-    body: tuple[Layer, ...]
-
-    def __post_init__(self) -> None:
-        _check_body(self)
-
-    @property
-    def branches(self) -> tuple[tuple[Layer, ...], ...]:
-        """The body as the block's one branch (the scaled input is the block's own input)."""
-        return (self.body,)
-
     @property
     def merge(self) -> Mul:
         """The elementwise product that ends the block, ``"<name>.mul"``."""
         return Mul(f"{self.name}.mul")
-
-    def sublayers(self) -> tuple[Layer, ...]:
-        """Every layer of the body, depth first (nested blocks included), then the product."""
-        return (*_sublayers(self.branches), self.merge)
 
 
 @dataclass(frozen=True, slots=True)
@@ -359,13 +357,6 @@ BLOCKS = (Concat, Residual, Scale)
 
 #: The layers that end a block (an elementwise op with the block's input); they exist only inside blocks.
 MERGES = (Add, Mul)
-
-
-def _check_body(block: Residual | Scale) -> None:
-    body = block.body
-    if isinstance(body, (str, bytes)) or not isinstance(body, (tuple, list)) or not body:
-        raise SpecError(f"{block.name}: body must be a non-empty sequence of layers")
-    object.__setattr__(block, "body", tuple(body))
 
 
 def block_merge(layer: object) -> Add | Mul | None:
@@ -557,13 +548,18 @@ def _(layer: Concat, in_ch: int, in_size: int) -> tuple[int, int]:
     return total_ch, sizes.pop()
 
 
-@output_shape.register
-def _(layer: Residual, in_ch: int, in_size: int) -> tuple[int, int]:
+def _body_shape(layer: _Body, in_ch: int, in_size: int) -> tuple[int, int]:
     ch, size = in_ch, in_size
     for sub in layer.body:
         ch, size = output_shape(sub, ch, size)
         if size < 1:
             raise SpecError(f"{sub.name}: the input shrinks to nothing (output size {size})")
+    return ch, size
+
+
+@output_shape.register
+def _(layer: Residual, in_ch: int, in_size: int) -> tuple[int, int]:
+    ch, size = _body_shape(layer, in_ch, in_size)
     if (ch, size) != (in_ch, in_size):
         raise SpecError(
             f"{layer.name}: the body turns {in_size}x{in_size}x{in_ch} into {size}x{size}x{ch}; "
@@ -574,11 +570,7 @@ def _(layer: Residual, in_ch: int, in_size: int) -> tuple[int, int]:
 
 @output_shape.register
 def _(layer: Scale, in_ch: int, in_size: int) -> tuple[int, int]:
-    ch, size = in_ch, in_size
-    for sub in layer.body:
-        ch, size = output_shape(sub, ch, size)
-        if size < 1:
-            raise SpecError(f"{sub.name}: the input shrinks to nothing (output size {size})")
+    ch, size = _body_shape(layer, in_ch, in_size)
     if (ch, size) != (in_ch, 1):
         raise SpecError(
             f"{layer.name}: the body turns {in_size}x{in_size}x{in_ch} into {size}x{size}x{ch}; "

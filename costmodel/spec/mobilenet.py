@@ -135,9 +135,9 @@ def resolve_resolution(resolution: object = BASE_RESOLUTION, rho: object = None)
     if rho is not None:
         if isinstance(rho, bool) or not isinstance(rho, Real) or not math.isfinite(rho):
             raise SpecError(f"rho must be a finite number in (0, 1], got {rho!r}")
-        if not 0 < rho <= 1:
+        if not 0 < float(rho) <= 1:
             raise SpecError(f"rho must be in (0, 1], got {rho!r}")
-        scaled = round(rho * resolution)
+        scaled = round(float(rho) * resolution)
         if scaled < MIN_RESOLUTION:
             raise SpecError(
                 f"rho={rho!r} is too small: resolution round({rho!r} * {resolution}) = {scaled} is below "
@@ -149,6 +149,52 @@ def resolve_resolution(resolution: object = BASE_RESOLUTION, rho: object = None)
     return positive_int(resolution, "resolution")
 
 
+def _bn(flavour: Flavour, activation: str | None) -> dict[str, Any]:
+    """What every convolution of a flavour's MobileNetV1 carries after it: batch norm (its epsilon and
+    variables) and the activation."""
+    return {"activation": activation, "bn_scale": flavour.bn_scale, "bn_epsilon": flavour.bn_epsilon}
+
+
+def first_conv(out_ch: int, activation: str = "relu", in_ch: int = 3, flavour: str | Flavour = "paper") -> Conv2d:
+    """Table 1, row 1: the full 3x3 convolution, stride 2, on the image (``conv1``)."""
+    f = get_flavour(flavour)
+    return Conv2d("conv1", in_ch, out_ch, 3, stride=2, padding=f.conv_padding(3, 2, False), **_bn(f, activation))
+
+
+def separable_block(
+    index: int,
+    in_ch: int,
+    out_ch: int,
+    stride: int,
+    kernel: int = 3,
+    activation: str = "relu",
+    flavour: str | Flavour = "paper",
+) -> tuple[Conv2d, Conv2d]:
+    """Depthwise separable block ``index`` of Table 1: a ``kernel`` x ``kernel`` depthwise convolution
+    (``conv_dw_<index>``, the paper's 3x3; search spaces try 5x5 and 7x7) and a 1x1 pointwise convolution
+    (``conv_pw_<index>``), each with batch norm and ``activation``, padded as the flavour pads."""
+    f = get_flavour(flavour)
+    bn = _bn(f, activation)
+    dw_padding = f.conv_padding(kernel, stride, True)
+    return (
+        Conv2d(f"conv_dw_{index}", in_ch, in_ch, kernel, stride=stride, groups=in_ch, padding=dw_padding, **bn),
+        Conv2d(f"conv_pw_{index}", in_ch, out_ch, 1, padding=f.conv_padding(1, 1, True), **bn),
+    )
+
+
+def classifier(in_ch: int, num_classes: int = 1000, flavour: str | Flavour = "paper") -> tuple[Layer, ...]:
+    """Table 1's last rows: global average pooling, the classifier (the flavour's FC layer, or a 1x1 convolution
+    as Keras' ``conv_preds`` and TF-slim's ``Logits/Conv2d_1c_1x1``) and softmax."""
+    f = get_flavour(flavour)
+    fc: Layer
+    if f.classifier == "conv":
+        fc = Conv2d("fc", in_ch, num_classes, 1, padding=f.conv_padding(1, 1, False), bias=f.classifier_bias,
+                    batch_norm=False, activation=None)  # fmt: skip
+    else:
+        fc = Linear("fc", in_ch, num_classes, bias=f.classifier_bias)
+    return (GlobalAvgPool("pool"), fc, Softmax("softmax"))
+
+
 @lru_cache(maxsize=1024)
 def _layers(
     alpha: float, shallow: bool, separable: bool, num_classes: int, activation: str, flavour: Flavour
@@ -157,26 +203,19 @@ def _layers(
     cached: a search loop over resolutions (or revisiting widths) builds each width once. The flavour gives
     every convolution its padding, batch-norm epsilon and batch-norm variables, and the classifier's form."""
     f = flavour
-    bn: dict[str, Any] = {"activation": activation, "bn_scale": f.bn_scale, "bn_epsilon": f.bn_epsilon}
     ch = scale_channels(FIRST_CONV, alpha)
-    layers: list[Layer] = [Conv2d("conv1", 3, ch, 3, stride=2, padding=f.conv_padding(3, 2, False), **bn)]  # 224 in
+    layers: list[Layer] = [first_conv(ch, activation, flavour=f)]  # 224x224 in
     for i, (stride, out) in enumerate(BLOCKS, start=1):
         if shallow and i in SHALLOW_REMOVED:
             continue
         out = scale_channels(out, alpha)
-        pad = f.conv_padding(3, stride, True)
         if separable:
-            layers.append(Conv2d(f"conv_dw_{i}", ch, ch, 3, stride=stride, groups=ch, padding=pad, **bn))
-            layers.append(Conv2d(f"conv_pw_{i}", ch, out, 1, padding=f.conv_padding(1, 1, True), **bn))
+            layers += separable_block(i, ch, out, stride, activation=activation, flavour=f)
         else:
-            layers.append(Conv2d(f"conv_full_{i}", ch, out, 3, stride=stride, padding=pad, **bn))
+            pad = f.conv_padding(3, stride, True)
+            layers.append(Conv2d(f"conv_full_{i}", ch, out, 3, stride=stride, padding=pad, **_bn(f, activation)))
         ch = out
-    if f.classifier == "conv":  # Keras' conv_preds, TF-slim's Logits/Conv2d_1c_1x1: a 1x1 conv on the pooled map
-        fc: Layer = Conv2d("fc", ch, num_classes, 1, padding=f.conv_padding(1, 1, False), bias=f.classifier_bias,
-                           batch_norm=False, activation=None)  # fmt: skip
-    else:
-        fc = Linear("fc", ch, num_classes, bias=f.classifier_bias)
-    layers += [GlobalAvgPool("pool"), fc, Softmax("softmax")]
+    layers += classifier(ch, num_classes, flavour=f)
     return tuple(layers)
 
 
@@ -235,11 +274,15 @@ def mobilenet_v1(
     alpha = _check_alpha(alpha)
     size = resolve_resolution(resolution, rho)
     flavour = get_flavour(flavour)
-    num_classes = flavour.num_classes if num_classes is None else positive_int(num_classes, "num_classes")
+    if num_classes is None:
+        num_classes = flavour.num_classes
+    elif type(num_classes) is not int or not 1 <= num_classes <= MAX_SIZE:
+        num_classes = positive_int(num_classes, "num_classes")
     activation = flavour.activation if activation is None else activation
     if activation not in ACTIVATIONS or activation is None:
         raise SpecError(f"activation must be one of {', '.join(a for a in ACTIVATIONS if a)}, got {activation!r}")
-    shallow, separable = boolean(shallow, "shallow"), boolean(separable, "separable")
+    if type(shallow) is not bool or type(separable) is not bool:
+        shallow, separable = boolean(shallow, "shallow"), boolean(separable, "separable")
     layers = _layers(alpha, shallow, separable, int(num_classes), activation, flavour)
 
     variant = "shallow" if shallow else "full-conv" if not separable else "standard"

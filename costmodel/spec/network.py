@@ -173,6 +173,19 @@ class Network:
         object.__setattr__(self, "config", dict(config or {}))
         object.__setattr__(self, "nodes", tuple(nodes))
 
+    def __eq__(self, other: object) -> bool:
+        """Equal by value: the same layers (names included), input size and input channels, so the same
+        architecture with the same weight keys. ``name`` and ``config`` are labels and do not count."""
+        if self is other:
+            return True
+        if not isinstance(other, Network):
+            return NotImplemented
+        return self.input_size == other.input_size and self.in_ch == other.in_ch and self.layers == other.layers
+
+    def __hash__(self) -> int:
+        """Hash of what :meth:`__eq__` compares: equal networks hash equal, so a network can key a cache."""
+        return hash((self.input_size, self.in_ch, self.layers))
+
     def __iter__(self) -> Iterator[Node]:
         return iter(self.nodes)
 

@@ -155,7 +155,8 @@ def _check_field(cls: type, field: str, value: object, where: str) -> None:
             raise DataError(
                 f"{where}: field 'padding' must be \"tf_same\", an integer or [before, after], got {_show(value)}"
             )
-        for v in value if pair else [value] if _is_int(value) else []:
+        values: list[object] = list(value) if pair else [value] if _is_int(value) else []  # type: ignore[call-overload]
+        for v in values:
             _check_int(v, where, field)
     elif field == "bn_epsilon":
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < 1:

@@ -295,7 +295,7 @@ def mobilenet_v2(resolution: int = 224, num_classes: int = 1000, *, alpha: float
     _check(resolution, num_classes)
     if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not alpha > 0:
         raise SpecError(f"alpha must be a number > 0, got {alpha!r}")
-    relu6 = {"bias": False, "batch_norm": True, "activation": "relu6"}
+    relu6: dict[str, Any] = {"bias": False, "batch_norm": True, "activation": "relu6"}
     ch = make_divisible(32 * alpha)
     layers: list[Layer] = [Conv2d("conv1", 3, ch, 3, 2, padding=1, **relu6)]  # 224 in
     i = 0
@@ -399,7 +399,7 @@ def mnasnet1_0(resolution: int = 224, num_classes: int = 1000) -> Network:
     conv to 1280 and an FC layer. torchvision averages with ``x.mean([2, 3])``, a tensor op, not a pooling
     module (see :mod:`costmodel.presets` for what the tools make of it)."""
     _check(resolution, num_classes)
-    bn = {"bias": False, "batch_norm": True}
+    bn: dict[str, Any] = {"bias": False, "batch_norm": True}
     layers: list[Layer] = [
         Conv2d("conv1", 3, 32, 3, 2, padding=1, **bn),  # 224 in
         Conv2d("conv2.dw", 32, 32, 3, 1, groups=32, padding=1, **bn),  # 112 in
