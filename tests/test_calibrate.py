@@ -121,8 +121,8 @@ def test_without_per_kind_overheads_the_fit_has_none():
 
 
 def test_unknown_term():
-    with pytest.raises(ProfileError, match="unknown model term 'cache'"):
-        fit_profile(TRUE_PEAK, TRUE_BANDWIDTH, _measured(), terms=["cache"])
+    with pytest.raises(ProfileError, match="unknown model term 'magic'"):
+        fit_profile(TRUE_PEAK, TRUE_BANDWIDTH, _measured(), terms=["magic"])
 
 
 def test_mult_adds_baseline_is_exact_on_proportional_data():

@@ -133,3 +133,46 @@ def test_calibrate_refuses_bad_names_before_measuring(tmp_path, capsys):
     _fails(["calibrate", "--fit-network", "nonet"], capsys, "nonet")
     _fails(["calibrate", "--runtime", "tflite"], capsys, "tflite")
     _fails(["validate-latency", "--runtime", "tflite"], capsys, "tflite")
+
+
+def test_calibrate_with_an_extra_fitting_network_from_a_spec(tmp_path, capsys):
+    pytest.importorskip("costmodel.reference")
+    spec = tmp_path / "small.json"
+    spec.write_text(json.dumps(mobilenet_v1(0.3, 61).to_dict()))
+    out = tmp_path / "p.json"
+    argv = ["calibrate", "--quick", "--repeats", "1", "--rounds", "1", "--fit-network", str(spec), "--out", str(out)]
+    assert main(argv) == 0
+    profile = load_profile(out)
+    assert profile.meta["fit_networks"] == ["MobileNetV1 0.3-61"]
+    assert {"runtime", "runtime_version", "threads", "cpu_model", "dtype", "calibrated_utc"} <= set(profile.meta)
+
+
+def test_onnxruntime_end_to_end(tmp_path, capsys):
+    """calibrate --runtime onnxruntime, then validate-latency on two spec files and profile --runtime onnxruntime."""
+    pytest.importorskip("onnxruntime")
+    out = tmp_path / "ort.json"
+    argv = ["calibrate", "--runtime", "onnxruntime", "--quick", "--repeats", "2", "--rounds", "1", "--out", str(out)]
+    assert main(argv) == 0
+    profile = load_profile(out)
+    assert profile.runtime == "onnxruntime" and profile.meta["runtime_version"] and profile.meta["threads"] == 1
+    assert profile.paths and any(" @" in key for key in profile.efficiency)
+    specs = []
+    for alpha, resolution in ((0.3125, 65), (0.375, 57)):  # kinds and paths the quick fit has seen
+        spec = tmp_path / f"{alpha}.json"
+        spec.write_text(json.dumps(mobilenet_v1(alpha, resolution).to_dict()))
+        specs += ["--spec", str(spec)]
+    capsys.readouterr()
+    argv = ["validate-latency", "--profile", str(out), *specs, "--repeats", "2", "--rounds", "1", "--format", "json"]
+    assert main(argv) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["networks"] == 2 and doc["runtime"] == "onnxruntime"
+    assert {"median_abs_error", "within_10_percent", "spearman"} <= set(doc)
+    assert 0 <= doc["within_10_percent"] <= 1 and doc["median_abs_error"] >= 0
+    argv = ["profile", "--runtime", "onnxruntime", "--alpha", "0.25", "--resolution", "64", "--repeats", "2"]
+    assert main(argv) == 0
+    text = capsys.readouterr().out
+    assert "ONNX Runtime" in text and "Conv 1x1" in text and "95 %" in text
+
+
+def test_validate_latency_runtime_must_match_the_profile(profile_file, capsys):
+    _fails(["validate-latency", "--profile", profile_file, "--runtime", "onnxruntime"], capsys, "does not match")

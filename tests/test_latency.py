@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from costmodel import count, mobilenet_v1
-from costmodel.errors import SpecError
+from costmodel.errors import ProfileError, SpecError
 from costmodel.latency.model import predict, roofline_seconds
 from costmodel.latency.profiles import DeviceProfile
 from costmodel.spec.layers import Conv2d, GlobalAvgPool, Linear, weight_shape
@@ -210,3 +210,103 @@ def test_prediction_table_adds_up():
     assert df["predicted_ms"].sum() == pytest.approx(pred.seconds * 1e3, rel=1e-9)
     assert df["predicted_pct"].sum() == pytest.approx(100.0, rel=1e-9)
     assert int(df["mult_adds"].sum()) == count(pred.network).mult_adds
+
+
+# --- blocks, kinds the profile does not cover (issue 11) ---------------------------------------------------
+
+ADD_EFFICIENCY, ADD_OVERHEAD = 0.5, 3e-6
+
+
+def _oracle_leaf_seconds(node, efficiency=1.0):
+    """A leaf's roofline time from shapes alone (not from costmodel.latency.model or costmodel.counting)."""
+    layer = node.layer
+    out_elems, in_elems = node.out_ch * node.out_size**2, node.in_ch * node.in_size**2
+    if isinstance(layer, Conv2d):
+        weights = layer.kernel**2 * (layer.in_ch // layer.groups) * layer.out_ch
+        mult_adds, weights = weights * node.out_size**2, weights + layer.out_ch  # + the folded BN / bias
+    elif isinstance(layer, Linear):
+        mult_adds, weights = layer.in_features * layer.out_features, (layer.in_features + 1) * layer.out_features
+    else:
+        mult_adds, weights = 0, 0
+    return max(2 * mult_adds / PEAK, 4 * (weights + in_elems + out_elems) / BANDWIDTH) / efficiency
+
+
+def test_residual_blocks_are_their_leaves_plus_a_memory_bound_add():
+    from costmodel import network as zoo
+
+    net = zoo("mobilenet_v2")
+    profile = DeviceProfile(
+        PEAK,
+        BANDWIDTH,
+        default_efficiency=1.0,
+        efficiency={"Add": ADD_EFFICIENCY},
+        overhead_by_kind_s={"Add": ADD_OVERHEAD},
+    )
+    pred = predict(net, profile)
+    expected, adds = 0.0, 0
+    for node in net.nodes:
+        for leaf in node.leaves():
+            if leaf is not node.merge:  # the block's Add is its elementwise operation, below
+                expected += _oracle_leaf_seconds(leaf)
+        if node.branches:  # a residual: read two maps, write one
+            adds += 1
+            expected += 3 * 4 * node.out_ch * node.out_size**2 / BANDWIDTH / ADD_EFFICIENCY + ADD_OVERHEAD
+    assert adds == 10  # MobileNetV2's ten inverted residuals with a skip connection
+    assert pred.seconds == pytest.approx(expected, rel=1e-9)
+    rows = [lat for lat in pred.leaves() if lat.kind == "Add"]
+    assert len(rows) == adds and all(lat.bound == "memory" for lat in rows)
+    table = pred.table()
+    assert set(table["block"]) > {""} and table["predicted_ms"].sum() == pytest.approx(pred.seconds * 1e3, rel=1e-9)
+
+
+def test_a_skip_connection_never_makes_a_network_faster():
+    """The same layers with and without the residual add: the add costs time, it does not save any."""
+    from costmodel.spec.layers import Residual
+
+    body = (Conv2d("expand", 16, 96, 1), Conv2d("dw", 96, 96, 3, groups=96), Conv2d("project", 96, 16, 1))
+    plain = Network(body, input_size=56, in_ch=16)
+    skip = Network((Residual("block", body),), input_size=56, in_ch=16)
+    profile = DeviceProfile(PEAK, BANDWIDTH, default_efficiency=1.0)
+    assert predict(skip, profile).seconds > predict(plain, profile).seconds
+
+
+def test_concat_blocks_predict_every_branch_layer():
+    from costmodel import network as zoo
+
+    net = zoo("googlenet")
+    pred = predict(net, DeviceProfile(PEAK, BANDWIDTH, default_efficiency=1.0))
+    leaves = [leaf.name for node in net.nodes for leaf in node.leaves()]
+    predicted = [lat.name for lat in pred.leaves() if lat.kind != "Concat"]
+    assert predicted == leaves
+    assert sum(lat.kind == "Concat" for lat in pred.leaves()) == sum(bool(n.branches) for n in net.nodes)
+
+
+@pytest.mark.parametrize("kernel", [3, 5, 7])
+def test_depthwise_kernel_sizes_are_distinct_kinds(kernel):
+    net = Network([Conv2d("dw", 32, 32, kernel, groups=32)], input_size=28, in_ch=32)
+    covered = DeviceProfile(PEAK, BANDWIDTH, efficiency={"Conv DW 3x3": 0.2})
+    if kernel == 3:
+        assert predict(net, covered).layers[0].kind == "Conv DW 3x3"
+        return
+    with pytest.raises(ProfileError, match=f"'Conv DW {kernel}x{kernel}'.*calibrate.*default_efficiency"):
+        predict(net, covered)
+    fallback = DeviceProfile(PEAK, BANDWIDTH, efficiency={"Conv DW 3x3": 0.2}, default_efficiency=0.2)
+    pred = predict(net, fallback)
+    assert pred.extrapolated and pred.layers[0].extrapolated and pred.layers[0].kind == f"Conv DW {kernel}x{kernel}"
+    assert "True" in pred.table()["extrapolated"].astype(str).tolist()
+
+
+def test_every_zoo_network_has_kinds_a_profile_may_name():
+    """A layer kind that no profile could list (its name unregistered) would make every profile fail to load it."""
+    from costmodel import network as zoo
+    from costmodel.latency.kinds import is_latency_kind
+    from costmodel.spec.zoo import NETWORKS
+
+    for name in NETWORKS:
+        pred = predict(zoo(name), DeviceProfile(PEAK, BANDWIDTH, default_efficiency=1.0))
+        assert all(is_latency_kind(lat.kind) for lat in pred.leaves()), name
+
+
+def test_predict_refuses_a_profile_that_is_not_one():
+    with pytest.raises(ProfileError, match="DeviceProfile"):
+        predict(mobilenet_v1(), None)

@@ -144,3 +144,14 @@ def test_bad_input_raises_spec_error_naming_the_value(kwargs, message):
         mobilenet_v1(**kwargs)
     assert message in str(info.value)
     assert isinstance(info.value, ValueError)  # callers catching ValueError keep working
+
+
+@pytest.mark.parametrize("field", ["in_ch", "out_ch", "kernel", "stride"])
+def test_a_layer_refuses_integers_past_the_spec_bound(field):
+    """The fast path of Conv2d's checks keeps the bound every other integer of the spec has."""
+    from costmodel.checks import MAX_SIZE
+    from costmodel.spec.layers import Conv2d
+
+    fields = {"in_ch": 4, "out_ch": 4, "kernel": 3, "stride": 1, field: MAX_SIZE + 1}
+    with pytest.raises(SpecError, match=f"{field} must be at most"):
+        Conv2d("c", **fields)

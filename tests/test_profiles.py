@@ -208,6 +208,13 @@ def test_path_rules_and_padding():
         efficiency={"Conv 1x1 @nchwc": 1.0, "Conv 1x1 @FusedConv": 1.0},
         paths={
             "Conv 1x1": {"path": "nchwc", "channels_multiple_of": 4, "channels_below": 16, "otherwise": "FusedConv"},
+            "Conv 3x3": {
+                "path": "nchwc",
+                "channels_multiple_of": 4,
+                "channels_below": 16,
+                "below": "slow",
+                "otherwise": "plain",
+            },
             "Avg Pool": {"same_as_input": True},
         },
         channel_block={"nchwc": 16},
@@ -216,6 +223,7 @@ def test_path_rules_and_padding():
         "nchwc", "nchwc", "nchwc", "FusedConv", "FusedConv", "nchwc", "FusedConv"
     ]  # fmt: skip
     assert p.path_of("Avg Pool", 19, "FusedConv") == "FusedConv"
+    assert [p.path_of("Conv 3x3", c, "x") for c in (3, 15, 16, 18, 20)] == ["slow", "slow", "nchwc", "plain", "nchwc"]
     assert p.path_of("FC", 10, "nchwc") == ""  # no rule: one path
     # Output channels pad to whole blocks; input channels only from one block up (the RGB input stays 3).
     assert [p.padded(c, "nchwc") for c in (9, 16, 19, 153)] == [16, 16, 32, 160]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import Any
 
 from ..checks import dump_json
 from ..errors import ProfileError
@@ -27,6 +28,19 @@ def add_runtime_argument(parser: argparse.ArgumentParser, default: str | None = 
     parser.add_argument("--runtime", choices=("numpy", "onnxruntime"), default=default, help=RUNTIME_HELP)
 
 
+def add_measurement_arguments(parser: argparse.ArgumentParser) -> None:
+    """--repeats and --rounds: how many passes per network and round, and how many interleaved rounds."""
+    parser.add_argument(
+        "--repeats",
+        type=positive_int,
+        default=None,
+        help="timed passes per network and round (default 7 with numpy, 20 with onnxruntime)",
+    )
+    parser.add_argument(
+        "--rounds", type=positive_int, default=5, help="round-robin rounds; the best round counts (default 5)"
+    )
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", help="write the profile (JSON) to this file instead of standard output")
     add_runtime_argument(parser)
@@ -38,15 +52,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="also fit on this network (a built-in name or a JSON spec file), to calibrate layer kinds "
         "MobileNetV1 does not have; repeatable",
     )
-    parser.add_argument(
-        "--repeats",
-        type=positive_int,
-        default=None,
-        help="timed passes per network and round (default 7 with numpy, 20 with onnxruntime)",
-    )
-    parser.add_argument(
-        "--rounds", type=positive_int, default=5, help="round-robin rounds; the best round counts (default 5)"
-    )
+    add_measurement_arguments(parser)
     parser.add_argument(
         "--quick",
         action="store_true",
@@ -97,7 +103,7 @@ def run(args: argparse.Namespace) -> int:
 
     configs = FIT_CONFIGS_BY_RUNTIME[args.runtime]
     quick = {"matmul_n": 512, "copy_bytes": 32 * 2**20, "min_seconds": 0.05, "configs": configs[:2]}
-    options = quick if args.quick else {}
+    options: dict[str, Any] = quick if args.quick else {}
     profile = calibrate(
         runtime=args.runtime,
         networks=extra,

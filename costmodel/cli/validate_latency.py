@@ -7,8 +7,8 @@ import math
 import sys
 
 from ..checks import dump_json
-from ._common import add_format_argument, add_threads_argument, apply_threads, emit, positive_int
-from .calibrate import BLAS_THREADS_WHY, add_runtime_argument
+from ._common import add_format_argument, add_threads_argument, apply_threads, emit
+from .calibrate import BLAS_THREADS_WHY, add_measurement_arguments, add_runtime_argument
 
 NAME = "validate-latency"
 HELP = "compare predicted and measured latency on held-out networks (the 16 MobileNets of Tables 6-7 and more)"
@@ -30,15 +30,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--spec", action="append", default=[], metavar="FILE", help="check this JSON network (repeatable)"
     )
-    parser.add_argument(
-        "--repeats",
-        type=positive_int,
-        default=None,
-        help="timed passes per network and round (default 7 with numpy, 20 with onnxruntime)",
-    )
-    parser.add_argument(
-        "--rounds", type=positive_int, default=5, help="round-robin rounds; the best round counts (default 5)"
-    )
+    add_measurement_arguments(parser)
     parser.add_argument("--plots", metavar="DIR", help="also write the two figures (PNG) into this folder")
     add_threads_argument(parser, 1, BLAS_THREADS_WHY)
     add_format_argument(parser)

@@ -11,7 +11,8 @@ For each leaf layer (batch ``N`` images, one after another, as the runtimes run 
   blocks of 16 channels on AVX-512);
 - compute time = FLOPs / peak FLOP/s, memory time = bytes / bandwidth;
 - predicted time = max(compute time, memory time) / efficiency(kind, path) + overhead(kind, path)
-  + groups x per-group overhead(kind, path) + the layout change from the previous layer's path, if any
+  + groups x per-group overhead(kind, path) + spill(kind, path) x (bytes beyond the cache) / bandwidth
+  + the layout change from the previous layer's path, if any
   (a memory-bound copy of the input: 2 x input bytes / bandwidth / its efficiency + its overhead);
 - the layer is ``"compute"``-bound when compute time >= memory time, else ``"memory"``-bound.
 
@@ -259,6 +260,7 @@ class LayerGeometry:
     groups: int  # convolution groups (0 for a block's elementwise operation)
     transition: str | None  # "FROM->TO" when the layer's path differs from the layer before's
     transition_s: float  # 2 x input bytes / bandwidth: the layout change's roofline time
+    spill_s: float = 0.0  # bytes beyond the profile's cache_bytes / bandwidth
 
     @property
     def roofline_s(self) -> float:
@@ -330,10 +332,11 @@ class _Walker:
         compute_s, memory_s = roofline_seconds(2 * batch * computed, bytes_moved, profile)
         change_key = f"{self.previous}->{path}" if path and self.previous != path else None
         change_s = 2 * self.elem_bytes * batch * mem.input_elements / profile.bandwidth_bytes_per_s
-        self.seen.append(LayerGeometry(name, kind, path, compute_s, memory_s, groups, change_key, change_s))
+        spill_s = _spill_s(bytes_moved, profile)
+        self.seen.append(LayerGeometry(name, kind, path, compute_s, memory_s, groups, change_key, change_s, spill_s))
         self.previous = path if path else self.previous
         terms = self._terms(kind, path, name)
-        overhead_s = terms.overhead_s + groups * terms.per_group_s
+        overhead_s = terms.overhead_s + groups * terms.per_group_s + terms.spill * spill_s
         change = profile.transitions.get(change_key) if change_key and not self.fit else None
         if change is not None:  # the layout change: read and write the input once
             overhead_s += change_s / change["efficiency"] + change.get("overhead_s", 0.0)
@@ -350,14 +353,22 @@ class _Walker:
         bytes_moved = self.elem_bytes * self.batch * elements
         memory_s = bytes_moved / profile.bandwidth_bytes_per_s
         path = profile.path_of(kind, node.out_ch, self.previous)
-        self.seen.append(LayerGeometry(node.name, kind, path, 0.0, memory_s, 0, None, 0.0))
+        spill_s = _spill_s(bytes_moved, profile)
+        self.seen.append(LayerGeometry(node.name, kind, path, 0.0, memory_s, 0, None, 0.0, spill_s))
         terms = self._terms(kind, path, node.name)
-        seconds = memory_s / terms.efficiency + terms.overhead_s
+        seconds = memory_s / terms.efficiency + terms.overhead_s + terms.spill * spill_s
         _finite(seconds, node.name, kind, profile)
         return LayerLatency(
             node, kind, 0, 0, bytes_moved, 0.0, memory_s, terms.efficiency, terms.overhead_s, seconds, path,
             terms.extrapolated,
         )  # fmt: skip
+
+
+def _spill_s(bytes_moved: int, profile: DeviceProfile) -> float:
+    """Seconds to stream the bytes beyond the profile's cache size (0 without one)."""
+    if not profile.cache_bytes:
+        return 0.0
+    return max(bytes_moved - profile.cache_bytes, 0) / profile.bandwidth_bytes_per_s
 
 
 def _block(node: Node, parts: list[LayerLatency]) -> LayerLatency:

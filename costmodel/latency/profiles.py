@@ -16,11 +16,15 @@ A profile says how fast a device computes and moves data, and how far each layer
 - ``overhead_by_kind_s``: an extra fixed cost per layer of a kind (or kind and path);
 - ``overhead_per_group_s``: a cost per convolution group of a kind (a depthwise layer has one group per
   channel): a runtime that loops over groups pays it;
+- ``cache_bytes`` and ``spill``: a layer that moves more bytes than ``cache_bytes`` (the per-core cache, read
+  from the machine at calibration) pays ``spill[kind]`` x the excess bytes / bandwidth on top: its data no
+  longer stays in cache between its reads (a fully connected layer's weights, a large depthwise map);
 - ``overhead_network_s``: a fixed cost per forward pass (the runtime's own work outside the layers);
 - ``paths``: per kind, which kernel path a layer runs on, as learned from the runtime's profiler:
   ``{"path": "nchwc"}`` (always), ``{"path": "nchwc", "channels_multiple_of": 4, "channels_below": 16,
   "otherwise": "FusedConv"}`` (the first path when the input channels are a multiple of 4 or fewer than
-  16, else the other) or ``{"same_as_input": true}`` (the path of the layer before);
+  16, else the other; an optional ``"below"`` path takes the counts under ``channels_below``) or
+  ``{"same_as_input": true}`` (the path of the layer before);
 - ``channel_block``: per path, the channel block its kernels pad to (``{"nchwc": 16}``);
 - ``transitions``: per change of path between two layers (``"FusedConv->nchwc"``, ``"input->nchwc"``), the
   efficiency and fixed overhead of the layout change (a memory-bound copy of the input tensor);
@@ -64,14 +68,16 @@ _OPTIONAL = (
     "overhead_by_kind_s",
     "overhead_per_group_s",
     "overhead_network_s",
+    "cache_bytes",
+    "spill",
     "paths",
     "channel_block",
     "transitions",
     "dtype",
     "meta",
 )
-_KIND_TABLES = ("efficiency", "overhead_by_kind_s", "overhead_per_group_s")
-_PATH_RULE_KEYS = ("path", "channels_multiple_of", "channels_below", "otherwise", "same_as_input")
+_KIND_TABLES = ("efficiency", "overhead_by_kind_s", "overhead_per_group_s", "spill")
+_PATH_RULE_KEYS = ("path", "channels_multiple_of", "channels_below", "below", "otherwise", "same_as_input")
 #: The path a network's input arrives in, before its first layer (a transition key may start with it).
 INPUT_PATH = "input"
 
@@ -83,7 +89,10 @@ class KindTerms:
     efficiency: float
     overhead_s: float  # overhead_s + overhead_by_kind_s of the kind
     per_group_s: float
-    extrapolated: bool  # the kind is not in the profile; default_efficiency was used
+    extrapolated: bool
+    spill: float = (
+        0.0  # x (bytes beyond cache_bytes) / bandwidth  # the kind is not in the profile; default_efficiency was used
+    )
 
 
 @dataclass(frozen=True)
@@ -111,6 +120,8 @@ class DeviceProfile:
     overhead_by_kind_s: Mapping[str, float] = field(default_factory=dict)
     overhead_per_group_s: Mapping[str, float] = field(default_factory=dict)
     overhead_network_s: float = 0.0
+    cache_bytes: int = 0  # 0: no cache term
+    spill: Mapping[str, float] = field(default_factory=dict)
     paths: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     channel_block: Mapping[str, int] = field(default_factory=dict)
     transitions: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
@@ -125,6 +136,7 @@ class DeviceProfile:
             object.__setattr__(self, name, {str(k): float(v) for k, v in getattr(self, name).items()})
         object.__setattr__(self, "paths", {str(k): dict(v) for k, v in self.paths.items()})
         object.__setattr__(self, "channel_block", {str(k): int(v) for k, v in self.channel_block.items()})
+        object.__setattr__(self, "cache_bytes", int(self.cache_bytes))
         transitions = {str(k): {str(f): float(x) for f, x in v.items()} for k, v in self.transitions.items()}
         object.__setattr__(self, "transitions", transitions)
         object.__setattr__(self, "meta", dict(self.meta))
@@ -160,7 +172,7 @@ class DeviceProfile:
                 )
             return KindTerms(self.default_efficiency, self.overhead_s, 0.0, True)
         overhead = self.overhead_s + self.overhead_by_kind_s.get(key, 0.0)
-        return KindTerms(efficiency, overhead, self.overhead_per_group_s.get(key, 0.0), False)
+        return KindTerms(efficiency, overhead, self.overhead_per_group_s.get(key, 0.0), False, self.spill.get(key, 0.0))
 
     def efficiency_of(self, kind: str, path: str = "") -> float:
         """The efficiency of ``kind`` on ``path`` (see :meth:`terms`)."""
@@ -179,7 +191,9 @@ class DeviceProfile:
         if rule.get("same_as_input"):
             return previous
         multiple, below = rule.get("channels_multiple_of"), rule.get("channels_below", 0)
-        if multiple is None or in_ch % multiple == 0 or in_ch < below:
+        if multiple is not None and in_ch < below:
+            return str(rule.get("below", rule["path"]))
+        if multiple is None or in_ch % multiple == 0:
             return str(rule["path"])
         return str(rule["otherwise"])
 
@@ -211,6 +225,8 @@ class DeviceProfile:
             "overhead_by_kind_s": dict(self.overhead_by_kind_s),
             "overhead_per_group_s": dict(self.overhead_per_group_s),
             "overhead_network_s": self.overhead_network_s,
+            "cache_bytes": self.cache_bytes,
+            "spill": dict(self.spill),
             "paths": {k: dict(v) for k, v in self.paths.items()},
             "channel_block": dict(self.channel_block),
             "transitions": {k: dict(v) for k, v in self.transitions.items()},
@@ -248,7 +264,7 @@ def _declared_paths(paths: Mapping[str, Any]) -> set[str]:
     out: set[str] = set()
     for rule in paths.values():
         if isinstance(rule, Mapping):
-            out.update(str(rule[k]) for k in ("path", "otherwise") if isinstance(rule.get(k), str))
+            out.update(str(rule[k]) for k in ("path", "below", "otherwise") if isinstance(rule.get(k), str))
     return out
 
 
@@ -276,6 +292,9 @@ def _check(data: Mapping[str, Any], where: str) -> None:
         _number(data, "default_efficiency", where, 1.0, positive=True)
     for name in ("overhead_s", "overhead_network_s"):
         _number(data, name, where, 0.0, positive=False)
+    cache = data.get("cache_bytes", 0)
+    if isinstance(cache, bool) or not isinstance(cache, int) or not 0 <= cache <= 2**40:
+        raise ProfileError(f"{where}: field 'cache_bytes' must be an integer in 0..2**40, got {_show(cache)}")
     dtype = data.get("dtype", "float32")
     if not isinstance(dtype, str) or dtype not in DTYPE_BYTES:
         raise ProfileError(f"{where}: field 'dtype' must be one of {', '.join(DTYPE_BYTES)}, got {_show(dtype)}")
@@ -334,6 +353,8 @@ def _check_path_rule(rule: object, where: str) -> None:
             least = 0 if key == "channels_below" else 1
             if isinstance(value, bool) or not isinstance(value, int) or value < least:
                 raise ProfileError(f"{where}: {key!r} must be an integer >= {least}, got {_show(value)}")
+        if "below" in rule and (not isinstance(rule["below"], str) or not rule["below"]):
+            raise ProfileError(f"{where}: 'below' must be a non-empty string, got {_show(rule['below'])}")
         if not isinstance(rule.get("otherwise"), str) or not rule["otherwise"]:
             raise ProfileError(f"{where}: 'otherwise' must be a non-empty string, got {_show(rule.get('otherwise'))}")
 

@@ -149,8 +149,8 @@ def _npy_header(fh: Any) -> tuple[tuple[int, ...], np.dtype[Any]]:
 def _read_npz(path: Path) -> WeightFile:
     import zipfile
 
-    check_npz(path)  # declared sizes and the total within limits, before any array is read
     meta: object = None
+    check_npz(path)  # headers and declared sizes within limits, before any array is read
     try:
         with zipfile.ZipFile(path) as zf:
             entries = []

@@ -146,11 +146,11 @@ class Conv2d:
             and type(k) is int
             and type(s) is int
             and type(g) is int
-            and i > 0
-            and o > 0
-            and k > 0
-            and s > 0
-            and g > 0
+            and 0 < i <= MAX_SIZE
+            and 0 < o <= MAX_SIZE
+            and 0 < k <= MAX_SIZE
+            and 0 < s <= MAX_SIZE
+            and 0 < g <= MAX_SIZE
             and type(self.bias) is bool
             and type(self.batch_norm) is bool
         ):  # fast path; the helpers name the bad one

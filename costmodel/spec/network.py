@@ -12,7 +12,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from ..checks import positive_int
+from ..checks import MAX_SIZE, positive_int
 from ..errors import LayerNotFoundError, SpecError
 from .layers import BLOCKS, MERGES, Layer, block_branches, block_merge, output_shape
 from .serialize import network_document, parse_document, parse_json, read_document
@@ -129,7 +129,11 @@ class Network:
         config: Mapping[str, Any] | None = None,
     ) -> None:
         layers = tuple(layers)
-        if type(input_size) is not int or type(in_ch) is not int or input_size < 1 or in_ch < 1:  # fast path
+        if (
+            type(input_size) is not int
+            or type(in_ch) is not int
+            or not (0 < input_size <= MAX_SIZE and 0 < in_ch <= MAX_SIZE)
+        ):
             input_size = positive_int(input_size, f"{name}: input_size")
             in_ch = positive_int(in_ch, f"{name}: in_ch")
         if not layers:
