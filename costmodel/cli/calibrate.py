@@ -41,6 +41,19 @@ def add_measurement_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_space_arguments(parser: argparse.ArgumentParser, candidates_help: str) -> None:
+    """--space NAME and --candidates N: sample candidates of a built-in search space."""
+    from ..search.spaces import SPACES
+
+    parser.add_argument(
+        "--space",
+        choices=list(SPACES),
+        default=None,
+        help="a built-in search space (costmodel.search_space): its candidates, sampled at random",
+    )
+    parser.add_argument("--candidates", type=positive_int, default=None, help=candidates_help)
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", help="write the profile (JSON) to this file instead of standard output")
     add_runtime_argument(parser)
@@ -52,6 +65,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="also fit on this network (a built-in name or a JSON spec file), to calibrate layer kinds "
         "MobileNetV1 does not have; repeatable",
     )
+    add_space_arguments(parser, "fit also on this many candidates sampled from the space (default 16)")
     add_measurement_arguments(parser)
     parser.add_argument(
         "--quick",
@@ -62,7 +76,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--seed",
         type=int_at_least(0, 2**63 - 1),
         default=0,
-        help="seed of the weights and the random image (default 0)",
+        help="seed of the weights, the random image and the sampled --space candidates (default 0)",
     )
     parser.add_argument(
         "--statistic",
@@ -93,6 +107,8 @@ def run(args: argparse.Namespace) -> int:
             raise ProfileError(f"cannot write profile {args.out!r}: folder {str(out.parent)!r} does not exist")
     if args.seed < 0:
         raise ProfileError(f"--seed must be >= 0, got {args.seed}")
+    if args.candidates is not None and args.space is None:
+        raise ProfileError("--candidates needs --space NAME (the search space to sample them from)")
     extra = fit_networks(args.fit_network)
     apply_threads(args.threads if args.runtime == "numpy" else 1)
     from ..latency.calibrate import FIT_CONFIGS_BY_RUNTIME, calibrate
@@ -104,17 +120,24 @@ def run(args: argparse.Namespace) -> int:
     configs = FIT_CONFIGS_BY_RUNTIME[args.runtime]
     quick = {"matmul_n": 512, "copy_bytes": 32 * 2**20, "min_seconds": 0.05, "configs": configs[:2]}
     options: dict[str, Any] = quick if args.quick else {}
-    profile = calibrate(
-        runtime=args.runtime,
-        networks=extra,
-        threads=max(args.threads, 1),
-        repeats=args.repeats,
-        rounds=args.rounds,
-        seed=args.seed,
-        statistic=args.statistic,
-        progress=progress,
-        **options,
-    )
+    common: dict[str, Any] = {
+        "runtime": args.runtime,
+        "networks": extra,
+        "threads": max(args.threads, 1),
+        "repeats": args.repeats,
+        "rounds": args.rounds,
+        "seed": args.seed,
+        "statistic": args.statistic,
+        "progress": progress,
+    }
+    if args.space is not None:
+        from ..search.latency import DEFAULT_FIT_CANDIDATES, calibrate_space
+        from ..search.spaces import search_space
+
+        n = DEFAULT_FIT_CANDIDATES if args.candidates is None else args.candidates
+        profile = calibrate_space(search_space(args.space), candidates=n, **common, **options)
+    else:
+        profile = calibrate(**common, **options)
     if args.out:
         path = save_profile(profile, args.out)
         progress(f"wrote {path}")

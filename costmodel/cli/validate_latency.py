@@ -7,8 +7,8 @@ import math
 import sys
 
 from ..checks import dump_json
-from ._common import add_format_argument, add_threads_argument, apply_threads, emit
-from .calibrate import BLAS_THREADS_WHY, add_measurement_arguments, add_runtime_argument
+from ._common import add_format_argument, add_threads_argument, apply_threads, emit, int_at_least
+from .calibrate import BLAS_THREADS_WHY, add_measurement_arguments, add_runtime_argument, add_space_arguments
 
 NAME = "validate-latency"
 HELP = "compare predicted and measured latency on held-out networks (the 16 MobileNets of Tables 6-7 and more)"
@@ -29,6 +29,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--spec", action="append", default=[], metavar="FILE", help="check this JSON network (repeatable)"
+    )
+    add_space_arguments(parser, "with --space: held-out candidates to check (default 30)")
+    parser.add_argument(
+        "--twins",
+        type=int_at_least(0, 10**6),
+        default=None,
+        help="with --space: held-out candidates whose all-3x3 and all-7x7 twins are measured too (default 10)",
+    )
+    parser.add_argument(
+        "--seed",
+        type=int_at_least(0, 2**63 - 1),
+        default=None,
+        help="with --space: seed of the held-out candidates (default the profile's fitting seed + 1; fitting "
+        "candidates are dropped by canonical key whatever the seed)",
     )
     add_measurement_arguments(parser)
     parser.add_argument("--plots", metavar="DIR", help="also write the two figures (PNG) into this folder")
@@ -53,6 +67,17 @@ def run(args: argparse.Namespace) -> int:
         raise ProfileError(
             f"--runtime {args.runtime} does not match the profile's runtime {profile.runtime!r} ({args.profile})"
         )
+    if args.space is not None and (args.network or args.spec):
+        raise ProfileError("--space checks sampled candidates of a space; it does not combine with --network/--spec")
+    if args.space is None:
+        for flag, value in (("--candidates", args.candidates), ("--twins", args.twins), ("--seed", args.seed)):
+            if value is not None:
+                raise ProfileError(f"{flag} needs --space NAME (the search space to sample held-out candidates from)")
+    space = None
+    if args.space is not None:
+        from ..search.spaces import search_space
+
+        space = search_space(args.space)
     networks = None
     if args.network or args.spec:
         from ..spec.network import Network
@@ -74,18 +99,41 @@ def run(args: argparse.Namespace) -> int:
         print(message, file=sys.stderr, flush=True)
 
     if profile is None:
-        profile = calibrate(runtime=runtime, threads=max(args.threads, 1), progress=progress)
+        if space is not None:
+            from ..search.latency import calibrate_space
+
+            profile = calibrate_space(space, runtime=runtime, threads=max(args.threads, 1), progress=progress)
+        else:
+            profile = calibrate(runtime=runtime, threads=max(args.threads, 1), progress=progress)
     if profile.runtime not in ("numpy", "onnxruntime"):
         raise ProfileError(f"profile {profile.name!r}: cannot measure runtime {profile.runtime!r} here")
-    result = validate(
-        profile,
-        networks=networks,
-        runtime=runtime,
-        threads=max(args.threads, 1),
-        repeats=args.repeats,
-        rounds=args.rounds,
-        progress=progress,
-    )
+    checked = None
+    if space is not None:
+        from ..search.latency import DEFAULT_HELD_OUT, DEFAULT_TWINS, validate_space
+
+        checked = validate_space(
+            profile,
+            space,
+            candidates=DEFAULT_HELD_OUT if args.candidates is None else args.candidates,
+            twins=DEFAULT_TWINS if args.twins is None else args.twins,
+            seed=args.seed,
+            runtime=runtime,
+            threads=max(args.threads, 1),
+            repeats=args.repeats,
+            rounds=args.rounds,
+            progress=progress,
+        )
+        result = checked.result
+    else:
+        result = validate(
+            profile,
+            networks=networks,
+            runtime=runtime,
+            threads=max(args.threads, 1),
+            repeats=args.repeats,
+            rounds=args.rounds,
+            progress=progress,
+        )
     configs, kinds = result.tables()
     if args.plots:
         from ..latency.plots import save_latency_plots
@@ -113,19 +161,23 @@ def run(args: argparse.Namespace) -> int:
                 "profile": profile.to_dict(),
                 "configs": records(configs),
                 "kinds": records(kinds),
+                "search_space": None if checked is None else checked.to_dict(),
             },
             indent=2,
         )
     elif args.format == "csv":
         text = render(configs, "csv")
     else:
-        text = "\n\n".join(
-            [
-                profile_summary(profile),
-                render(configs, args.format, title="Per network (batch 1)"),
-                render(kinds, args.format, title="Per layer kind (summed over the networks)"),
-                validation_summary(result),
-            ]
-        )
+        parts = [
+            profile_summary(profile),
+            render(configs, args.format, title="Per network (batch 1)"),
+            render(kinds, args.format, title="Per layer kind (summed over the networks)"),
+        ]
+        if checked is not None and checked.twins:
+            parts.append(render(checked.twin_table(), args.format, title="Kernel twins: all-3x3 vs all-7x7 (batch 1)"))
+        parts.append(validation_summary(result))
+        if checked is not None:
+            parts.append(checked.summary())
+        text = "\n\n".join(parts)
     emit(text, args.out)
     return 0
