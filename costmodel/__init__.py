@@ -31,7 +31,6 @@ from .errors import (
     WeightsError,
 )
 from .report.tables import formula
-from .search import Block, SearchSpace, Stage, cost_population, pareto_front, search_space
 from .spec.blocks import inverted_residual, squeeze_excite
 from .spec.layers import AdaptiveAvgPool, Concat, Conv2d, GlobalAvgPool, Linear, Pool2d, Residual, Scale, Softmax
 from .spec.mobilenet import mobilenet_v1
@@ -39,6 +38,22 @@ from .spec.network import Network, Node
 from .spec.zoo import network
 
 __version__ = "0.1.0"
+
+_SEARCH = ("search_space", "cost_population", "pareto_front", "SearchSpace", "Block", "Stage")
+
+
+def __getattr__(name: str) -> object:
+    """The search-space API, loaded on first use (``import costmodel`` stays small for the counting API)."""
+    if name in _SEARCH:
+        from . import search
+
+        return getattr(search, name)
+    raise AttributeError(f"module 'costmodel' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_SEARCH))
+
 
 __all__ = [
     "mobilenet_v1",

@@ -81,3 +81,39 @@ def test_public_functions_do_not_shadow_submodules():
 @pytest.mark.parametrize("name", costmodel.preset_names())
 def test_count_accepts_every_preset_name(name):
     assert costmodel.count(costmodel.mobilenet_v1(0.25, 128), convention=name).mult_adds > 0
+
+
+# --- issue 10: the API raises the project's errors, never AttributeError, TypeError or KeyError -----------------
+
+
+def test_api_bad_arguments_raise_project_errors(tmp_path):
+    import costmodel
+    from costmodel.latency.model import predict
+    from costmodel.latency.profiles import load_profile
+    from costmodel.reference import init_weights, load_weights
+
+    net = costmodel.mobilenet_v1()
+    cases = [
+        (lambda: costmodel.formula(None), costmodel.CostModelError),
+        (lambda: net["nope"], costmodel.SpecError),
+        (lambda: load_weights(None, tmp_path / "w.npz"), costmodel.CostModelError),
+        (lambda: load_weights(net, None), costmodel.WeightsError),
+        (lambda: load_profile(None), costmodel.ProfileError),
+        (lambda: predict(net, None), costmodel.ProfileError),
+        (lambda: init_weights(None), costmodel.WeightsError),
+        (lambda: costmodel.mobilenet_v1(separable="no"), costmodel.SpecError),
+        (lambda: costmodel.mobilenet_v1(shallow=1), costmodel.SpecError),
+    ]
+    for call, error in cases:
+        with pytest.raises(error):
+            call()
+
+
+def test_missing_layer_is_a_spec_error_and_still_a_key_error():
+    import costmodel
+
+    net = costmodel.mobilenet_v1(0.25, 128)
+    with pytest.raises(KeyError) as info:
+        net["conv_dw_14"]
+    assert isinstance(info.value, costmodel.SpecError)
+    assert str(info.value).startswith("MobileNetV1 0.25-128 has no layer 'conv_dw_14'; its layers are conv1,")

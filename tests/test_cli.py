@@ -221,3 +221,18 @@ def test_threads_default_is_one_everywhere():
         if "--threads" in action.option_strings
     }
     assert len(defaults) >= 6 and set(defaults.values()) == {DEFAULT_THREADS} == {1}, defaults
+
+
+def test_control_characters_in_names_never_reach_the_terminal():
+    """The JSON schema refuses such names; a network built in Python may still have one: tables escape it."""
+    import costmodel
+    from costmodel.report.tables import render
+
+    net = costmodel.Network(
+        [costmodel.Conv2d("conv\n\x1b[31m", 3, 8, 3), costmodel.GlobalAvgPool("pool")], 32, name="net\x07α"
+    )
+    df = costmodel.count(net).table()[["name", "mult_adds"]]
+    for fmt in ("table", "markdown"):
+        text = render(df, fmt, title=net.name)
+        assert "\x1b" not in text and "\x07" not in text and "\\x1b[31m" in text and "α" in text
+        assert len(text.splitlines()) == (5 if fmt == "table" else 6)  # title, header, rule, 2 rows (+ blank)

@@ -60,7 +60,12 @@ BASE_ARGS: dict[str, list[str]] = {
     "latency": ["--profile", "{tmp}/good-profile.json"],
     "validate-latency": ["--profile", "{tmp}/good-profile.json", "--repeats", "1", "--rounds", "1"],
     "calibrate": ["--quick", "--repeats", "1", "--rounds", "1"],
+    "convert-weights": ["--to", "npz"],
 }
+
+#: Positional arguments: a good value for each (in order), and what kind of path each is, by metavar.
+POSITIONALS: dict[str, list[str]] = {"convert-weights": ["{tmp}/good-weights.npz", "{tmp}/converted.npz"]}
+POSITIONAL_KINDS = {"IN": "read", "OUT": "write"}
 
 #: Options tested without the command's base arguments: with ``--mult-adds 3e8`` given, a huge ``--params``
 #: budget is a correct, satisfiable request, not an error.
@@ -149,10 +154,18 @@ def _folder_outputs(tmp: Path) -> dict[str, str]:
     }
 
 
+def _positionals(parser: argparse.ArgumentParser) -> list[argparse.Action]:
+    return [a for a in parser._actions if not a.option_strings and a.dest != "help"]
+
+
 def _cases() -> list[tuple[str, str, str]]:
-    """(command, option, value class) for every option of every command."""
+    """(command, option or positional metavar, value class) for every argument of every command."""
     cases = []
     for command, parser in COMMANDS.items():
+        for action in _positionals(parser):
+            kind = POSITIONAL_KINDS[action.metavar]  # a new positional needs its kind here
+            classes = INPUT_CLASSES if kind == "read" else OUTPUT_CLASSES
+            cases += [(command, action.metavar, c) for c in classes]
         for action in _options(parser):
             option = action.option_strings[-1]
             if action.choices is not None:
@@ -258,6 +271,8 @@ _PATHS: dict[str, dict[str, str]] = {}
 
 
 def _value(command: str, option: str, klass: str) -> str:
+    if option in POSITIONAL_KINDS:
+        return _PATHS["in" if POSITIONAL_KINDS[option] == "read" else "out"][klass]
     if option in READS:
         return _PATHS["in"][klass]
     if (option in WRITES and command in FOLDER_OUT) or option in FOLDERS:
@@ -274,6 +289,11 @@ def scratch(tmp_path_factory):
     _PATHS["out"] = _make_outputs(tmp)
     _PATHS["folder"] = _folder_outputs(tmp)
     _good_profile(tmp)
+    from costmodel import mobilenet_v1
+    from costmodel.reference import init_weights, save_weights
+
+    net = mobilenet_v1(0.25, 32)
+    save_weights(net, init_weights(net), tmp / "good-weights.npz")
     return tmp
 
 
@@ -287,8 +307,15 @@ def test_bad_value_is_one_line_and_exit_2(scratch, command, option, klass, monke
     if option in base:  # the option under test replaces the base argument of the same name
         i = base.index(option)
         del base[i : i + 2]
+    positionals = [a.replace("{tmp}", str(scratch)) for a in POSITIONALS.get(command, [])]
+    if option in POSITIONAL_KINDS:  # the positional under test replaces its good value
+        names = [a.metavar for a in _positionals(COMMANDS[command])]
+        positionals[names.index(option)] = value
+        argv = [command, *positionals, *base]
+    else:
+        argv = [command, *positionals, *base, f"{option}={value}"]
     before = _snapshot(scratch)
-    code, out, err = _run([command, *base, f"{option}={value}"])
+    code, out, err = _run(argv)
     lines = err.splitlines()
     assert "Traceback" not in err, err
     assert code == 2, (code, err, out[:300])
@@ -372,7 +399,7 @@ def test_sigterm_during_a_write_leaves_nothing(tmp_path):
     finally:
         proc.kill()
     assert seen, "no temporary figure file was seen being written"
-    assert code == 128 + signal.SIGTERM
+    assert code == 128 + signal.SIGTERM, proc.stderr.read().decode()[-2000:]
     assert list(tmp_path.rglob("*.tmp")) == [] and list(tmp_path.rglob("*.png")) == []
 
 

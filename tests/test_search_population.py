@@ -203,3 +203,64 @@ def test_a_model_where_each_layer_depends_on_the_one_before(name, monkeypatch):
     monkeypatch.setattr(population, "_exit_path", lambda pred, entry: population._START)
     alone = costmodel.cost_population(space, genes, resolution, profile=DeviceProfile(1e11, 1e10, name="again"))
     assert (alone.latency_s != np.array(expected)).mean() > 0.5
+
+
+def _onnxruntime_profile():
+    """A path-aware profile: fitted to ONNX Runtime's recorded per-node profile (tests/fixtures/ort_profile.json),
+    where a layer runs on a blocked (NCHWc) or plain kernel path and a change of path costs a layout change."""
+    import dataclasses
+    import json
+    from pathlib import Path
+
+    from costmodel.latency.calibrate import fit_profile
+    from costmodel.latency.runtimes import measurement_from_profile
+
+    doc = json.loads((Path(__file__).parent / "fixtures" / "ort_profile.json").read_text())
+    fit = [
+        measurement_from_profile(
+            costmodel.mobilenet_v1(rec["alpha"], rec["resolution"]), rec["events"], rec["forward_s"]
+        )
+        for rec in doc["networks"]
+        if not rec["held_out"]
+    ]
+    profile = fit_profile(8.7e10, 4.0e10, fit, runtime="onnxruntime")
+    assert profile.paths and profile.transitions  # the model under test depends on the layer before
+    return dataclasses.replace(profile, default_efficiency=0.3)  # the kinds MobileNetV1 lacks, extrapolated
+
+
+@pytest.mark.parametrize("name", SPACES)
+def test_a_path_aware_runtime_profile(name):
+    profile = _onnxruntime_profile()
+    space = costmodel.search_space(name)
+    genes = space.sample(500, seed=31)
+    resolution = np.random.default_rng(32).choice(RESOLUTIONS, len(genes))
+    pop = costmodel.cost_population(space, genes, resolution, profile=profile)
+    expected = [predict(space.build(g, int(r)), profile).seconds for g, r in zip(genes, resolution, strict=True)]
+    np.testing.assert_array_equal(pop.latency_s, expected)
+
+
+def test_options_no_candidate_uses_may_fail_those_used_may_not():
+    """The tables hold every option of every block; an option that cannot be built at a size (Keras pads a
+    stride-2 depthwise layer by one row, then takes valid windows: a 7x7 kernel needs a 6x6 map) or predicted
+    (a kind the profile does not cover) is an error only for a candidate that has it, named by its index."""
+    space = costmodel.search_space("mobilenet_v1", flavour="keras")
+    genes = space.sample(200, seed=41)
+    genes[:, 1::2] = 0  # every depthwise kernel 3x3
+    covered = DeviceProfile(
+        peak_flops_per_s=1e11,
+        bandwidth_bytes_per_s=1e10,
+        efficiency={"Conv 3x3": 0.5, "Conv DW 3x3": 0.2, "Conv 1x1": 0.6, "Avg Pool": 0.5, "FC": 0.7, "Softmax": 0.5},
+        name="3x3 only",
+    )  # no default_efficiency: a 5x5 or 7x7 depthwise layer is a ProfileError
+    pop = costmodel.cost_population(space, genes, 65, profile=covered)
+    mult_adds, params, peak, seconds = one_by_one(space, genes, np.full(len(genes), 65), profile=covered)
+    np.testing.assert_array_equal(pop.mult_adds, mult_adds)
+    np.testing.assert_array_equal(pop.latency_s, seconds)
+    sevens = genes.copy()
+    sevens[13, 23] = 2  # block 12 at 7x7: stride 2 on a 4x4 map at 65, 5x5 once padded: nothing left
+    with pytest.raises(SpecError, match="candidate 13 at resolution 65: conv_dw_12: .* shrinks to nothing"):
+        costmodel.cost_population(space, sevens, 65)
+    fives = genes.copy()
+    fives[5, 3] = 1  # block 1 at 5x5: builds, but the profile has no efficiency for it
+    with pytest.raises(costmodel.ProfileError, match="candidate 5 at resolution 65: .*'Conv DW 5x5'"):
+        costmodel.cost_population(space, fives, 65, profile=covered)

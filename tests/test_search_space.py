@@ -119,6 +119,14 @@ def test_mobilenet_v1_space_contains_mobilenet_v1(alpha, resolution):
     assert space.build(genes, resolution) == costmodel.mobilenet_v1(alpha, resolution)
 
 
+@pytest.mark.parametrize("flavour", ["keras", "tfslim", "timm"])
+def test_mobilenet_v1_space_follows_the_flavour(flavour):
+    space = costmodel.search_space("mobilenet_v1", flavour=flavour)
+    genes = np.array([2] + [0, 2] * 13)  # every width 1.0, every kernel 3
+    for resolution in (224, 161):
+        assert space.build(genes, resolution) == costmodel.mobilenet_v1(1.0, resolution, flavour=flavour)
+
+
 def test_mobilenet_v1_space_per_block_choices():
     space = costmodel.search_space("mobilenet_v1")
     genes = np.array([0] + [2, 1] * 13)  # conv1 at 0.5, every depthwise 7x7, every pointwise at 0.75

@@ -74,10 +74,14 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _check_outputs(args: argparse.Namespace, folder_out: bool) -> None:
-    """Check every output location before the command computes anything (a calibration takes seconds)."""
+def _check_outputs(args: argparse.Namespace, folder_out: bool, others: Sequence[str] = ()) -> None:
+    """Check every output location before the command computes anything (a calibration takes seconds):
+    ``--out`` (a folder for commands with ``OUT_IS_FOLDER``), ``--plots``, and the arguments a command names in
+    ``OUTPUT_ARGS``."""
     from .._files import check_folder, check_output
 
+    for name in others:
+        check_output(getattr(args, name))
     out = getattr(args, "out", None)
     if out is not None:
         if folder_out:
@@ -123,7 +127,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if sys.stdout is None:  # started with standard output closed (`costmodel count >&-`)
             raise OSError(errno.EBADF, "standard output is closed")
-        _check_outputs(args, getattr(module, "OUT_IS_FOLDER", False))
+        _check_outputs(args, getattr(module, "OUT_IS_FOLDER", False), getattr(module, "OUTPUT_ARGS", ()))
         code = int(args._run(args) or 0)
         sys.stdout.flush()
         return code

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import argparse
 
+from ._common import positive_int
+
 NAME = "convert-weights"
+OUTPUT_ARGS = ("target",)  # main() checks these like --out, before anything is read or converted
 HELP = "rewrite a weight file (npz, Keras .h5/.weights.h5, timm .safetensors) in another layout"
 
 
@@ -20,7 +23,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="keras: Keras 2 .h5 (Keras 3 reads it too); keras3: .weights.h5; timm: .safetensors; npz: ours",
     )
     parser.add_argument(
-        "--resolution", type=int, default=None, help="recorded in the output where the layout can (default the file's)"
+        "--resolution",
+        type=positive_int,
+        default=None,
+        help="recorded in the output where the layout can (default the file's)",
     )
 
 

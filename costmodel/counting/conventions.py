@@ -126,9 +126,9 @@ class Convention:
                 raise ConventionError(f"unknown counting option {option!r}; choose from {', '.join(OPTIONS)}")
             chosen.add(option)
             for name, value in OPTIONS[option][0].items():
-                changes[name] = max(changes.get(name, getattr(self, name)), value)  # type: ignore[call-overload]
+                changes[name] = max(changes.get(name, getattr(self, name)), value)
                 if name == "activation_ops":  # every activation counts at least this; a higher rule stays
-                    floor = max(floor, value)  # type: ignore[call-overload]
+                    floor = max(floor, int(value))  # type: ignore[call-overload]
         if floor:
             changes["activation_ops_by_kind"] = tuple((a, max(ops, floor)) for a, ops in self.activation_ops_by_kind)
         name = "+".join((*parts, *(o for o in OPTIONS if o in chosen)))

@@ -6,8 +6,29 @@ profile), ``validate`` (held-out networks), ``report`` and ``plots`` (tables and
 
 from __future__ import annotations
 
-from .model import LatencyPrediction, LayerLatency, predict
-from .profiles import DeviceProfile, load_profile, profile_from_dict, save_profile
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .model import LatencyPrediction, LayerLatency, predict
+    from .profiles import DeviceProfile, load_profile, profile_from_dict, save_profile
+
+_MODEL = ("LatencyPrediction", "LayerLatency", "predict")
+_PROFILES = ("DeviceProfile", "load_profile", "profile_from_dict", "save_profile")
+
+
+def __getattr__(name: str) -> object:
+    """``predict``, ``load_profile``... loaded on first use: ``import costmodel`` (which imports the latency
+    stage's report module to register its tables) does not load the model."""
+    if name in _MODEL:
+        from . import model
+
+        return getattr(model, name)
+    if name in _PROFILES:
+        from . import profiles
+
+        return getattr(profiles, name)
+    raise AttributeError(f"module 'costmodel.latency' has no attribute {name!r}")
+
 
 __all__ = [
     "LatencyPrediction",

@@ -207,6 +207,10 @@ def save_all(
     """Write every figure as ``directory/<stem>.<format>``, all files or none: each is drawn into a temporary
     file first, and only when all are complete are they renamed into place. ``directory`` is created when
     missing. Returns the paths written."""
+    from matplotlib.backend_bases import get_registered_canvas_class
+
+    for fmt in formats:  # import each format's backend now, not while a file is open (a SIGTERM then is clean)
+        get_registered_canvas_class(fmt)
     items = [
         (Path(directory) / f"{stem}.{fmt}", lambda f, fig=fig, fmt=fmt: fig.savefig(f, format=fmt, dpi=150))
         for stem, fig in figures.items()

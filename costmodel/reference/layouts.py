@@ -168,6 +168,8 @@ def _read_npz(path: Path) -> WeightFile:
                 else:
                     entries.append(Entry(key, shape, dtype, read, key))
             arrays = read_entries(entries, path)
+    except WeightsError:
+        raise
     except (zipfile.BadZipFile, EOFError, ValueError, OSError, KeyError) as exc:
         raise WeightsError(f"{str(path)!r} is not a readable .npz weights file (truncated?): {exc}") from None
     info: dict[str, object] = {}

@@ -307,9 +307,21 @@ def _cell(value: Any, float_digits: int) -> str:
     return str(value)
 
 
+def printable(text: str) -> str:
+    """``text`` with control characters and line breaks escaped (``\\n``, ``\\x1b``), so a name from a spec
+    can never break a table's lines or drive the terminal; other characters (α, ρ) stay as they are.
+
+    >>> printable("conv\\n\\x1b[31mα")
+    'conv\\\\n\\\\x1b[31mα'
+    """
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text)
+
+
 def _text_cells(df: pd.DataFrame, float_digits: int) -> tuple[list[str], list[list[str]]]:
-    header = [str(c) for c in df.columns]
-    body = [[_cell(v, float_digits) for v in row] for row in df.astype(object).itertuples(index=False)]
+    header = [printable(str(c)) for c in df.columns]
+    body = [[printable(_cell(v, float_digits)) for v in row] for row in df.astype(object).itertuples(index=False)]
     return header, body
 
 
@@ -364,10 +376,10 @@ def render(df: pd.DataFrame, fmt: str = "table", *, title: str | None = None, fl
         return dump_json(records(df), indent=2)
     if fmt == "markdown":
         body = markdown(df, float_digits)
-        return f"**{title}**\n\n{body}" if title else body
+        return f"**{printable(title)}**\n\n{body}" if title else body
     if fmt == "table":
         body = text_table(df, float_digits)
-        return f"{title}\n{body}" if title else body
+        return "\n".join(printable(t) for t in title.split("\n")) + f"\n{body}" if title else body
     raise DataError(f"unknown format {fmt!r}; choose from {', '.join(FORMATS)}")
 
 

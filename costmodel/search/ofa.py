@@ -66,7 +66,9 @@ def _first_block(out_ch: int, in_ch: int) -> tuple[Layer, ...]:
     return _mbconv("blocks.0", in_ch, out_ch, 3, STRIDES[0], in_ch, ACTIVATIONS[0], SE[0])  # expand ratio 1
 
 
-def _block(name: str, out_ch: int, stride: int, activation: str, se: bool, in_ch: int, kernel: int, expand: int):
+def _block(
+    name: str, out_ch: int, stride: int, activation: str, se: bool, in_ch: int, kernel: int, expand: int
+) -> tuple[Layer, ...]:
     return _mbconv(name, in_ch, out_ch, kernel, stride, make_divisible(round(in_ch * expand)), activation, se)
 
 

@@ -86,7 +86,8 @@ def pareto_front(data: Any, columns: Sequence[Any] | None = None, *, maximize: S
         keep = _front2(xs)
     else:
         keep = _front_general(xs)
-    return order[keep]
+    front: np.ndarray = order[keep]
+    return front
 
 
 def _front2(xs: np.ndarray) -> np.ndarray:
@@ -99,7 +100,8 @@ def _front2(xs: np.ndarray) -> np.ndarray:
     group_min = c1[starts]  # sorted: the first of a group has its least c1
     before = np.minimum.accumulate(np.r_[np.inf, group_min[:-1]])  # least c1 of every smaller c0
     group = np.repeat(np.arange(len(starts)), np.diff(np.r_[starts, len(c0)]))
-    return (c1 == group_min[group]) & (c1 < before[group])
+    keep: np.ndarray = (c1 == group_min[group]) & (c1 < before[group])
+    return keep
 
 
 def _dominated(by: np.ndarray, rows: np.ndarray) -> np.ndarray:

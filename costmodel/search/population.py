@@ -26,13 +26,13 @@ Nothing is typed in: change a builder, a counting rule or the latency model and 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ..counting.conventions import Convention, get_convention
 from ..counting.engine import count
 from ..counting.memory import dtype_bytes, memory
-from ..errors import SpecError
+from ..errors import CostModelError, SpecError
 from ..spec.layers import Layer
 from ..spec.network import Network
 from .space import Blocks, SearchSpace
@@ -181,8 +181,49 @@ class _Tables:
     cols: list[tuple[int, ...]]
     mults: list[tuple[int, ...]]
     rows: list[int]
+    invalid: list[np.ndarray | None] = field(default_factory=list)  # rows whose block cannot be built or costed
     kind: type = float  # the type of the model's per-layer seconds (how ``sum`` adds them)
     network_s: float = 0.0  # the model's per-network term
+
+
+#: The state after a block that cannot be built or costed on its input (every later row is invalid too).
+_INVALID = (0, 0, "<invalid>")
+
+
+def _block_costs(
+    counts: dict[Any, Any],
+    latencies: dict[Any, Any],
+    j: int,
+    option: int,
+    layers: tuple[Layer, ...],
+    state: tuple[int, int, str],
+    witness: tuple[int, tuple[Layer, ...]],
+) -> tuple[_BlockCost, _BlockLatency | None]:
+    """A block's counts (and latency, when a profile is given) on ``state``, computed once; a failure is kept
+    too, and raised again each time."""
+    ch, size, entry = state
+    bc = counts.get((j, ch, size, option))
+    if bc is None:
+        try:
+            bc = _cost_block(layers, ch, size, counts["convention"])
+        except CostModelError as exc:
+            bc = exc
+        counts[j, ch, size, option] = bc
+    if isinstance(bc, CostModelError):
+        raise bc
+    if "profile" not in latencies:
+        return bc, None
+    key = (j, ch, size, entry, option)
+    lat = latencies.get(key)
+    if lat is None:
+        try:
+            lat = _predict_block(layers, ch, size, entry, witness, latencies["profile"])
+        except CostModelError as exc:
+            lat = exc
+        latencies[key] = lat
+    if isinstance(lat, CostModelError):
+        raise lat
+    return bc, lat
 
 
 def _tables(comp: Blocks, resolutions: list[int], convention: Any, profile: DeviceProfile | None) -> _Tables:
@@ -193,11 +234,10 @@ def _tables(comp: Blocks, resolutions: list[int], convention: Any, profile: Devi
     """
     import numpy as np
 
-    counts = comp.block_costs.setdefault(convention.name, {})
-    latencies: dict[Any, _BlockLatency] = {}
-    if profile is not None:
-        comp.profiles[id(profile)] = profile  # keeps the profile (and so its id) alive with its costs
-        latencies = comp.block_costs.setdefault(("latency", id(profile)), {})
+    counts = comp.block_costs.setdefault(convention.name, {"convention": convention})
+    latencies: dict[Any, Any] = {}
+    if profile is not None:  # the memo holds the profile, so its id stays its own
+        latencies = comp.block_costs.setdefault(("latency", id(profile)), {"profile": profile})
     states = [(comp.space.in_ch, r, _START) for r in resolutions]
     witnesses: list[tuple[int, tuple[Layer, ...]]] = [(r, ()) for r in resolutions]
     out = _Tables([], [], [], [], [], [], [], [])
@@ -206,29 +246,29 @@ def _tables(comp: Blocks, resolutions: list[int], convention: Any, profile: Devi
         options = comp.options[j]
         next_states: dict[tuple[int, int, str], int] = {}
         next_witnesses: list[tuple[int, tuple[Layer, ...]]] = []
-        nxt, ma, pa, pk, secs = [], [], [], [], []
+        nxt, ma, pa, pk, secs, invalid = [], [], [], [], [], []
         for (ch, size, entry), witness in zip(states, witnesses, strict=True):
             for i in range(width):
                 depth_index, option = divmod(i, options)
-                if comp.skippable[j] and slot.depths[depth_index] <= slot.position:
-                    state, bc, lat, grown = (ch, size, entry), None, None, witness  # not built: passes through
+                bc, lat, grown, bad = None, None, witness, False
+                if (ch, size, entry) == _INVALID:
+                    state, bad = _INVALID, True
+                elif comp.skippable[j] and slot.depths[depth_index] <= slot.position:
+                    state = (ch, size, entry)  # not built: the state passes through
                 else:
                     layers = comp.layers(j, ch, option)
-                    bc = counts.get((j, ch, size, option))
-                    if bc is None:
-                        bc = counts[j, ch, size, option] = _cost_block(layers, ch, size, convention)
-                    lat = None
-                    if profile is not None:
-                        key = (j, ch, size, entry, option)
-                        lat = latencies.get(key)
-                        if lat is None:
-                            lat = latencies[key] = _predict_block(layers, ch, size, entry, witness, profile)
-                    state = (bc.out_ch, bc.out_size, lat.exit_path if lat is not None else entry)
-                    grown = (witness[0], witness[1] + layers)
+                    try:
+                        bc, lat = _block_costs(counts, latencies, j, option, layers, (ch, size, entry), witness)
+                    except CostModelError:  # e.g. the input shrinks to nothing: only an error if a candidate is so
+                        state, bad = _INVALID, True
+                    else:
+                        state = (bc.out_ch, bc.out_size, lat.exit_path if lat is not None else entry)
+                        grown = (witness[0], witness[1] + layers)
                 if state not in next_states:
                     next_states[state] = len(next_states)
                     next_witnesses.append(grown)
                 nxt.append(next_states[state])
+                invalid.append(bad)
                 ma.append(0 if bc is None else bc.mult_adds)
                 pa.append(0 if bc is None else bc.params)
                 pk.append(0 if bc is None else bc.peak_live_elements)
@@ -239,6 +279,7 @@ def _tables(comp: Blocks, resolutions: list[int], convention: Any, profile: Devi
         for i, x in enumerate(secs):
             table[i, : len(x)] = x
         out.next_state.append(np.asarray(nxt, dtype=np.intp))
+        out.invalid.append(np.asarray(invalid, dtype=bool) if any(invalid) else None)
         out.mult_adds.append(np.asarray(ma, dtype=np.int64))
         out.params.append(np.asarray(pa, dtype=np.int64))
         out.peak.append(np.asarray(pk, dtype=np.int64))
@@ -329,6 +370,7 @@ def cost_population(
     peak = np.zeros(n, dtype=np.int64)
     seconds = np.zeros(n, dtype=np.float64) if profile is not None else None
     compensated = python_sum_is_compensated(tables.kind)
+    failed = np.zeros(n, dtype=bool)  # candidates with a block that cannot be built or costed
     for lo in range(0, n, CHUNK):
         hi = min(lo + CHUNK, n)
         g = arr[lo:hi].T.astype(np.intp)  # one row per gene, contiguous and in cache, as table indices
@@ -356,11 +398,16 @@ def cost_population(
                         s += x
                     else:
                         _neumaier_add(s, c, x)
+            invalid = tables.invalid[j]
+            if invalid is not None:
+                failed[lo:hi] |= invalid.take(row)
             state = tables.next_state[j].take(row)
         if c is not None and s is not None:
             np.add(s, c, out=s, where=(c != 0) & np.isfinite(c))
         if s is not None and tables.network_s:
             s += tables.network_s  # predict: sum(layers) + the per-network term
+    if failed.any():  # the first such candidate's own build and costing say what is wrong with it
+        _raise_for(space, arr, int(np.argmax(failed)), distinct[res_index[int(np.argmax(failed))]], conv, profile)
     return PopulationCost(
         mult_adds,
         params,
@@ -370,6 +417,20 @@ def cost_population(
         conv.name,
         dtype,
     )
+
+
+def _raise_for(space: SearchSpace, genes: Any, i: int, resolution: int, conv: Convention, profile: Any) -> None:
+    """Build candidate ``i`` and cost it as :func:`cost_population` promises to; raise its error, naming it."""
+    try:
+        net = space.build(genes[i], resolution)
+        count(net, conv), memory(net)
+        if profile is not None:
+            from ..latency.model import predict
+
+            predict(net, profile)
+    except CostModelError as exc:
+        raise type(exc)(f"candidate {i} at resolution {resolution}: {exc}") from None
+    raise SpecError(f"candidate {i} at resolution {resolution}: a block of it cannot be costed")  # not reached
 
 
 def _neumaier_add(s: np.ndarray, c: np.ndarray, x: np.ndarray) -> None:

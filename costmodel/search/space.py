@@ -145,8 +145,7 @@ class Blocks:
         # skippable: the stage's depth may leave the block out (its table rows then also read the depth gene)
         self.skippable = [s.depth_gene >= 0 and min(s.depths) <= s.position for s in self.slots]
         self._layers: dict[tuple[int, int], tuple[tuple[Layer, ...], ...]] = {}
-        self.block_costs: dict[Any, dict[tuple[int, int, int, int], Any]] = {}
-        self.profiles: dict[int, Any] = {}
+        self.block_costs: dict[Any, dict[Any, Any]] = {}  # per convention or profile: block costs by state
 
     def layers(self, j: int, ch: int, option: int) -> tuple[Layer, ...]:
         """Block ``j``'s layers for ``option`` on ``ch`` input channels, from the block's own builder.
@@ -329,7 +328,8 @@ class SearchSpace:
         True
         """
         arr = self.check_genes(genes)
-        return arr * self.active(arr)
+        canonical: np.ndarray = arr * self.active(arr)
+        return canonical
 
     def key(self, genes: object) -> tuple[int, ...]:
         """The canonical key of one candidate: a hashable tuple of ints (inactive genes 0)."""

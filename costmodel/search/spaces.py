@@ -13,7 +13,8 @@ from typing import Any
 
 from ..checks import positive_int
 from ..errors import SpecError
-from ..spec.layers import Layer
+from ..spec.flavours import Flavour, get_flavour
+from ..spec.layers import ACTIVATIONS, Layer
 from ..spec.mobilenet import BLOCKS, FIRST_CONV, classifier, first_conv, scale_channels, separable_block
 from .ofa import ofa_mobilenet_v3_space
 from .space import Block, SearchSpace, Stage, choice_values, odd_kernel
@@ -28,24 +29,27 @@ def _width(value: object) -> float:
     return float(value)
 
 
-def _v1_stem(activation: str, in_ch: int, width: float) -> tuple[Layer, ...]:
-    return (first_conv(scale_channels(FIRST_CONV, width), activation, in_ch),)
+def _v1_stem(activation: str, flavour: Flavour, in_ch: int, width: float) -> tuple[Layer, ...]:
+    return (first_conv(scale_channels(FIRST_CONV, width), activation, in_ch, flavour=flavour),)
 
 
-def _v1_block(index: int, stride: int, out: int, activation: str, in_ch: int, kernel: int, width: float):
-    return separable_block(index, in_ch, scale_channels(out, width), stride, kernel, activation)
+def _v1_block(
+    index: int, stride: int, out: int, activation: str, flavour: Flavour, in_ch: int, kernel: int, width: float
+) -> tuple[Layer, ...]:
+    return separable_block(index, in_ch, scale_channels(out, width), stride, kernel, activation, flavour=flavour)
 
 
-def _v1_head(num_classes: int, in_ch: int) -> tuple[Layer, ...]:
-    return classifier(in_ch, num_classes)
+def _v1_head(num_classes: int, flavour: Flavour, in_ch: int) -> tuple[Layer, ...]:
+    return classifier(in_ch, num_classes, flavour=flavour)
 
 
 def mobilenet_v1_space(
     widths: Sequence[float] = (0.5, 0.75, 1.0),
     kernels: Sequence[int] = (3, 5, 7),
     *,
-    num_classes: int = 1000,
-    activation: str = "relu",
+    num_classes: int | None = None,
+    activation: str | None = None,
+    flavour: str | Flavour = "paper",
 ) -> SearchSpace:
     """MobileNetV1 with per-block choices: the first convolution's width and, for each of Table 1's 13
     depthwise separable blocks, the depthwise kernel and the pointwise output width.
@@ -53,16 +57,21 @@ def mobilenet_v1_space(
     A width ``w`` keeps ``int(channels * w)`` channels of that layer (the α rounding of
     :func:`costmodel.spec.mobilenet.scale_channels`); the next block's depthwise convolution follows it. Genes:
     ``conv1.width``, then ``block<i>.kernel`` and ``block<i>.width`` for i = 1..13 (27 with the defaults). With
-    every width equal to α and every kernel 3, a candidate is ``mobilenet_v1(alpha=α)``, layer for layer.
+    every width equal to α and every kernel 3, a candidate is ``mobilenet_v1(alpha=α, flavour=flavour)``, layer
+    for layer; ``num_classes`` and ``activation`` default to the flavour's, as there.
     """
     widths = choice_values(widths, "widths", _width)
     kernels = choice_values(kernels, "kernels", odd_kernel)
-    num_classes = positive_int(num_classes, "num_classes")
-    items: list[Block | Stage] = [Block("conv1", partial(_v1_stem, activation), {"width": widths})]
+    f = get_flavour(flavour)
+    num_classes = f.num_classes if num_classes is None else positive_int(num_classes, "num_classes")
+    activation = f.activation if activation is None else activation
+    if activation not in ACTIVATIONS or activation is None:
+        raise SpecError(f"activation must be one of {', '.join(a for a in ACTIVATIONS if a)}, got {activation!r}")
+    items: list[Block | Stage] = [Block("conv1", partial(_v1_stem, activation, f), {"width": widths})]
     for i, (stride, out) in enumerate(BLOCKS, start=1):
-        build = partial(_v1_block, i, stride, out, activation)
+        build = partial(_v1_block, i, stride, out, activation, f)
         items.append(Block(f"block{i}", build, {"kernel": kernels, "width": widths}))
-    items.append(Block("classifier", partial(_v1_head, num_classes)))
+    items.append(Block("classifier", partial(_v1_head, num_classes, f)))
     return SearchSpace("mobilenet_v1", items, label="MobileNetV1 space")
 
 

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from ..checks import MAX_SIZE, boolean, positive_int
 from ..errors import SpecError
 from .flavours import Flavour, get_flavour
-from .layers import ACTIVATIONS, Conv2d, GlobalAvgPool, Layer, Linear, Softmax
+from .layers import ACTIVATIONS, Conv2d, GlobalAvgPool, Layer, Linear, Padding, Softmax
 from .network import Network
 
 if TYPE_CHECKING:
@@ -173,13 +173,21 @@ def separable_block(
     """Depthwise separable block ``index`` of Table 1: a ``kernel`` x ``kernel`` depthwise convolution
     (``conv_dw_<index>``, the paper's 3x3; search spaces try 5x5 and 7x7) and a 1x1 pointwise convolution
     (``conv_pw_<index>``), each with batch norm and ``activation``, padded as the flavour pads."""
-    f = get_flavour(flavour)
-    bn = _bn(f, activation)
-    dw_padding = f.conv_padding(kernel, stride, True)
+    dw_padding, pw_padding, bn = _block_style(flavour, activation, kernel, stride)
     return (
         Conv2d(f"conv_dw_{index}", in_ch, in_ch, kernel, stride=stride, groups=in_ch, padding=dw_padding, **bn),
-        Conv2d(f"conv_pw_{index}", in_ch, out_ch, 1, padding=f.conv_padding(1, 1, True), **bn),
+        Conv2d(f"conv_pw_{index}", in_ch, out_ch, 1, padding=pw_padding, **bn),
     )
+
+
+@lru_cache(maxsize=256)
+def _block_style(
+    flavour: str | Flavour, activation: str, kernel: int, stride: int
+) -> tuple[Padding, Padding, dict[str, Any]]:
+    """A separable block's paddings and batch norm, looked up once per flavour, activation, kernel and stride
+    (a search space builds these blocks millions of times). The dict is only ever unpacked, never changed."""
+    f = get_flavour(flavour)
+    return f.conv_padding(kernel, stride, True), f.conv_padding(1, 1, True), _bn(f, activation)
 
 
 def classifier(in_ch: int, num_classes: int = 1000, flavour: str | Flavour = "paper") -> tuple[Layer, ...]:
