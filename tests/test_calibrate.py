@@ -302,3 +302,27 @@ def test_an_unfused_activation_is_fitted_as_its_own_pass():
         if getattr(leaf.layer, "activation", None) == "silu"
     )
     assert predict(net, profile).seconds == pytest.approx(expected, rel=1e-6)
+
+
+def test_a_block_timed_only_as_a_whole_gives_its_add_the_rest():
+    """The NumPy executor times a residual block as one step. Its add is fitted as the block's time minus its
+    leaves, predicted from the kinds fitted on layers timed one by one."""
+    from costmodel import network
+
+    truth = DeviceProfile(
+        TRUE_PEAK, TRUE_BANDWIDTH, default_efficiency=0.5, efficiency={"Add": 0.2}, overhead_by_kind_s={"Add": 3e-6}
+    )
+    measured = []
+    for resolution in (96, 128, 160, 192):
+        net = network("mobilenet_v2", resolution=resolution)
+        layer_s = {}
+        for lat in predict(net, truth).layers:  # a residual block: one number for the whole block
+            if lat.parts and lat.kind == "Add":
+                layer_s[lat.name] = lat.seconds
+            else:
+                layer_s.update({leaf.name: leaf.seconds for leaf in lat.leaves()})
+        measured.append(Measurement(net, layer_s, sum(layer_s.values())))
+    assert any(lat.parts for lat in predict(measured[0].network, truth).layers)
+    profile = fit_profile(TRUE_PEAK, TRUE_BANDWIDTH, measured)
+    assert profile.efficiency["Add"] == pytest.approx(0.2, rel=1e-6)
+    assert profile.overhead_by_kind_s["Add"] == pytest.approx(3e-6, rel=1e-6)

@@ -396,14 +396,24 @@ def fit_profile(
     changes: dict[str, list[tuple[float, float, float]]] = {}  # "A->B" -> [(roofline, measured, weight)]
     acts: dict[str, list[tuple[float, float, float]]] = {}  # activation -> [(roofline, measured, weight)]
     placed = []
+    wholes: list[tuple[Measurement, str, list[LayerGeometry], float]] = []  # blocks timed only as a whole
     for m in measurements:
         nodes = {ln.layer: ln for ln in m.nodes}
         weight = 1.0 / sum(m.layer_s.values())
+        whole = {
+            node.name
+            for node in m.network.nodes
+            if node.branches and node.name in m.layer_s and not any(leaf.name in m.layer_s for leaf in node.leaves())
+        }  # the NumPy executor times a residual block as one step: its add is fitted after the other kinds
         # A block's own add or multiply (groups 0) that the runtime does not report by itself was fused into the
         # layer before it (ORT folds a residual add into the NCHWc convolution): it costs nothing of its own.
         layers = [g for g in geometry(m.network, base) if g.name in m.layer_s or g.groups == 0]
         placed.append((m, layers))
+        for name in whole:
+            wholes.append((m, name, [g for g in layers if g.name == name and g.groups == 0], weight))
         for g in layers:
+            if g.name in whole:
+                continue
             ln = nodes.get(g.name)
             measured = float(m.layer_s.get(g.name, 0.0)) - (per_node * len(ln.nodes) if ln else 0.0)
             activation_s = getattr(m, "activation_s", None)  # (measurements pickled before the field existed)
@@ -422,6 +432,8 @@ def fit_profile(
         raise ProfileError("fit_profile: no measured layer matches a layer of the networks")
     x_min = 1.0 / max_efficiency
     efficiency, overhead, per_group, spill = _fit_kinds(rows, chosen, x_min)
+    if wholes:
+        _fit_whole_blocks(wholes, base, efficiency, overhead, per_group, spill, chosen, x_min)
     transitions = {key: _fit_pass(entries, x_min) for key, entries in changes.items()}
     activations = {key: _fit_pass(entries, x_min) for key, entries in acts.items() if any(t > 0 for _, t, _ in entries)}
     profile = DeviceProfile(
@@ -464,6 +476,39 @@ def fit_profile(
 
 #: Least spread of a path's layer count over the fitting networks for it to get its own pass shift.
 MIN_PATH_SPREAD = 3
+
+
+def _fit_whole_blocks(
+    wholes: Sequence[tuple[Measurement, str, list[LayerGeometry], float]],
+    base: DeviceProfile,
+    efficiency: dict[str, float],
+    overhead: dict[str, float],
+    per_group: dict[str, float],
+    spill: dict[str, float],
+    chosen: set[str],
+    x_min: float,
+) -> None:
+    """Fit a block's own operation from blocks timed only as a whole: block time - its predicted leaves.
+
+    The leaves' kinds are fitted already (from layers timed one by one); what a whole block takes beyond them is
+    its add (or multiply). Updates the tables in place.
+    """
+    provisional = DeviceProfile(
+        base.peak_flops_per_s, base.bandwidth_bytes_per_s, efficiency=efficiency, overhead_by_kind_s=overhead,
+        overhead_per_group_s=per_group, paths=base.paths, channel_block=base.channel_block, dtype=base.dtype,
+        runtime=base.runtime, cache_bytes=base.cache_bytes, spill=spill, default_efficiency=1.0,
+    )  # fmt: skip
+    rows: dict[str, list[tuple[float, float, float, float, float]]] = {}
+    for m, name, ops, weight in wholes:
+        block = next(lat for lat in predict(m.network, provisional).layers if lat.name == name)
+        leaves = sum(part.seconds for part in block.leaves() if part.name != name)
+        rest = max(float(m.layer_s[name]) - leaves, 0.0)
+        for g in ops:
+            rows.setdefault(base.key(g.kind, g.path), []).append((g.roofline_s, g.groups, g.spill_s, rest, weight))
+    more = _fit_kinds(rows, chosen, x_min)
+    for table, extra in zip((efficiency, overhead, per_group, spill), more, strict=True):
+        for key, value in extra.items():
+            table.setdefault(key, value)
 
 
 def _fit_pass(entries: Sequence[tuple[float, float, float]], x_min: float) -> dict[str, float]:
