@@ -409,10 +409,12 @@ def fit_profile(
         # layer before it (ORT folds a residual add into the NCHWc convolution): it costs nothing of its own.
         layers = [g for g in geometry(m.network, base) if g.name in m.layer_s or g.groups == 0]
         placed.append((m, layers))
+        merges = {node.name: (node.merge or node).name for node in m.network.nodes if node.branches}
         for name in whole:
-            wholes.append((m, name, [g for g in layers if g.name == name and g.groups == 0], weight))
+            wholes.append((m, name, [g for g in layers if g.name == merges[name] and g.groups == 0], weight))
+        skip = {merges[name] for name in whole}
         for g in layers:
-            if g.name in whole:
+            if g.name in skip:
                 continue
             ln = nodes.get(g.name)
             measured = float(m.layer_s.get(g.name, 0.0)) - (per_node * len(ln.nodes) if ln else 0.0)
@@ -501,7 +503,8 @@ def _fit_whole_blocks(
     rows: dict[str, list[tuple[float, float, float, float, float]]] = {}
     for m, name, ops, weight in wholes:
         block = next(lat for lat in predict(m.network, provisional).layers if lat.name == name)
-        leaves = sum(part.seconds for part in block.leaves() if part.name != name)
+        own = {g.name for g in ops}
+        leaves = sum(part.seconds for part in block.leaves() if part.name not in own)
         rest = max(float(m.layer_s[name]) - leaves, 0.0)
         for g in ops:
             rows.setdefault(base.key(g.kind, g.path), []).append((g.roofline_s, g.groups, g.spill_s, rest, weight))

@@ -307,9 +307,9 @@ class _Walker:
             self.previous = entry  # every branch starts from the block's input
             parts += [self.layer(next(costs)) for _ in branch]
         own = block_op(node.layer, node)
-        if own is not None:
+        if own is not None:  # named after the block's merge layer (``block3.add``), as the runtimes name it
             kind, elements = own
-            parts.append(self._elementwise(node, kind, elements))
+            parts.append(self._elementwise(node.merge or node, kind, elements))
         return _block(node, parts)
 
     def _terms(self, kind: str, path: str, name: str) -> KindTerms:
