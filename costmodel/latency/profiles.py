@@ -340,13 +340,7 @@ def _check(data: Mapping[str, Any], where: str) -> None:
         if key not in ACTIVATIONS or key is None:
             known = ", ".join(a for a in ACTIVATIONS if a)
             raise ProfileError(f"{where}: field 'activations' names an unknown activation {_show(key)} ({known})")
-        if not isinstance(entry, Mapping) or set(entry) - {"efficiency", "overhead_s"} or "efficiency" not in entry:
-            raise ProfileError(
-                f"{where}: field 'activations.{key}' must be a table with 'efficiency' (and 'overhead_s'), "
-                f"got {_show(entry)}"
-            )
-        _number(entry, "efficiency", f"{where}: activations.{key}", 1.0, positive=True)
-        _number(entry, "overhead_s", f"{where}: activations.{key}", 0.0, positive=False)
+        _check_pass(entry, f"activations.{key}", where)
     for key, entry in data.get("transitions", {}).items():
         src, arrow, dst = str(key).partition("->")
         if not arrow or src not in declared | {INPUT_PATH} or dst not in declared:
@@ -354,13 +348,17 @@ def _check(data: Mapping[str, Any], where: str) -> None:
                 f"{where}: field 'transitions' has a bad key {_show(key)}: 'FROM->TO' between paths declared in "
                 f"'paths' ({', '.join(sorted(declared)) or 'none'}; FROM may be {INPUT_PATH!r})"
             )
-        if not isinstance(entry, Mapping) or set(entry) - {"efficiency", "overhead_s"} or "efficiency" not in entry:
-            raise ProfileError(
-                f"{where}: field 'transitions.{key}' must be a table with 'efficiency' (and 'overhead_s'), "
-                f"got {_show(entry)}"
-            )
-        _number(entry, "efficiency", f"{where}: transitions.{key}", 1.0, positive=True)
-        _number(entry, "overhead_s", f"{where}: transitions.{key}", 0.0, positive=False)
+        _check_pass(entry, f"transitions.{key}", where)
+
+
+def _check_pass(entry: object, field_name: str, where: str) -> None:
+    """A memory-bound pass's entry (a layout change, an unfused activation): efficiency > 0, overhead >= 0."""
+    if not isinstance(entry, Mapping) or set(entry) - {"efficiency", "overhead_s"} or "efficiency" not in entry:
+        raise ProfileError(
+            f"{where}: field '{field_name}' must be a table with 'efficiency' (and 'overhead_s'), got {_show(entry)}"
+        )
+    _number(entry, "efficiency", f"{where}: {field_name}", 1.0, positive=True)
+    _number(entry, "overhead_s", f"{where}: {field_name}", 0.0, positive=False)
 
 
 def _check_path_rule(rule: object, where: str) -> None:
