@@ -25,6 +25,10 @@ import os
 import sys
 import time
 
+#: The zoo networks the export can write (``--zoo``); fitted at one resolution, held out at 224.
+ZOO = ("mobilenet_v2", "mnasnet1_0", "mobilenet_v3_large", "mobilenet_v3_small", "efficientnet_b0")
+ZOO_FIT_RESOLUTION = 160
+
 
 def _load() -> str:
     return ", ".join(f"{x:.2f}" for x in os.getloadavg())
@@ -38,12 +42,17 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--plots", metavar="DIR", help="write the two figures into this folder")
     parser.add_argument("--skip-sequential", action="store_true", help="only the interleaved protocol")
+    parser.add_argument(
+        "--zoo",
+        action="store_true",
+        help=f"also fit on the mobile zoo at {ZOO_FIT_RESOLUTION} and hold it out at 224 ({', '.join(ZOO)})",
+    )
     args = parser.parse_args()
     if args.threads > 0 and args.runtime == "numpy":  # before NumPy loads its BLAS
         for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
             os.environ[name] = str(args.threads)
 
-    from costmodel import mobilenet_v1
+    from costmodel import mobilenet_v1, network
     from costmodel.latency.calibrate import (
         DEFAULT_TERMS,
         FIT_CONFIGS_BY_RUNTIME,
@@ -64,23 +73,30 @@ def main() -> int:
     threads = max(args.threads, 1)
     print(f"load average before: {_load()} ({os.cpu_count()} cores); runtime {args.runtime}, {threads} thread(s)")
     rows = []
+    zoo_fit = [network(name, resolution=ZOO_FIT_RESOLUTION) for name in ZOO] if args.zoo else []
+    zoo_held = [network(name, resolution=224) for name in ZOO] if args.zoo else []
+    held_nets = [mobilenet_v1(a, r) for a, r in HELD_OUT_ALL] + zoo_held
     if not args.skip_sequential:
         start = time.perf_counter()
         profile = calibrate(
-            runtime=args.runtime, threads=threads, repeats=args.repeats, rounds=args.rounds, progress=progress
-        )
+            runtime=args.runtime, networks=zoo_fit, threads=threads, repeats=args.repeats, rounds=args.rounds,
+            progress=progress,
+        )  # fmt: skip
         calibrate_s = time.perf_counter() - start
         start = time.perf_counter()
-        sequential = validate(profile, threads=threads, repeats=args.repeats, rounds=args.rounds, progress=progress)
+        sequential = validate(
+            profile, networks=held_nets, threads=threads, repeats=args.repeats, rounds=args.rounds, progress=progress
+        )
         validate_s = time.perf_counter() - start
         print(f"calibration {calibrate_s:.1f} s (target < 60 s), validation {validate_s:.1f} s; load {_load()}")
         rows.append(("sequential", sequential))
 
     progress("interleaved: fitting and held-out networks in the same rounds ...")
     fit_configs = FIT_CONFIGS_BY_RUNTIME[args.runtime]
-    nets = [mobilenet_v1(a, r) for a, r in list(fit_configs) + list(HELD_OUT_ALL)]
+    fit_nets = [mobilenet_v1(a, r) for a, r in fit_configs] + zoo_fit
+    nets = fit_nets + held_nets
     measured = measure(args.runtime, nets, repeats=args.repeats, rounds=args.rounds, threads=threads, progress=progress)
-    fitted, held = measured[: len(fit_configs)], measured[len(fit_configs) :]
+    fitted, held = measured[: len(fit_nets)], measured[len(fit_nets) :]
     peak, bandwidth = measure_peak_flops(), measure_bandwidth()
     meta = {"fit_configs": [list(c) for c in fit_configs], "protocol": "interleaved"}
     interleaved = fit_profile(peak, bandwidth, fitted, runtime=args.runtime, meta=meta)

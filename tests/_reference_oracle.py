@@ -111,6 +111,39 @@ FLAVOURS = {
 }
 
 
+def oracle_pool(x, kernel, stride, padding, mode, ceil_mode, out_size):
+    """PyTorch's MaxPool2d / AvgPool2d (count_include_pad), by loops over output pixels, as its C++ reads: a
+    window starts at i·s - p, ends at most p past the input; a max skips the padding, an average divides by the
+    window clipped to input + padding."""
+    n_img, h, _, c = x.shape
+    y = np.zeros((n_img, out_size, out_size, c))
+    for i in range(out_size):
+        for j in range(out_size):
+            h0, w0 = i * stride - padding, j * stride - padding
+            h1, w1 = min(h0 + kernel, h + padding), min(w0 + kernel, h + padding)
+            pool_size = (h1 - h0) * (w1 - w0)
+            a, b, cc, d = max(h0, 0), min(h1, h), max(w0, 0), min(w1, h)
+            patch = x[:, a:b, cc:d, :]
+            if mode == "max":
+                y[:, i, j, :] = patch.max(axis=(1, 2))
+            else:
+                y[:, i, j, :] = patch.sum(axis=(1, 2)) / pool_size
+    return y
+
+
+def oracle_adaptive_avg(x, out):
+    """PyTorch's AdaptiveAvgPool2d by loops: cell (i, j) averages rows [floor(i·n/o), ceil((i+1)·n/o)) and the
+    same columns."""
+    n = x.shape[1]
+    y = np.zeros((x.shape[0], out, out, x.shape[3]))
+    for i in range(out):
+        for j in range(out):
+            r0, r1 = math.floor(i * n / out), math.ceil((i + 1) * n / out)
+            c0, c1 = math.floor(j * n / out), math.ceil((j + 1) * n / out)
+            y[:, i, j, :] = x[:, r0:r1, c0:c1, :].mean(axis=(1, 2))
+    return y
+
+
 def oracle_forward(network, weights, images, convention="same", eps=1e-3, outputs=None, gamma=True):
     """The whole network, layer by layer, with loop convolutions and unfolded batch norm (float64).
 
@@ -123,11 +156,28 @@ def oracle_forward(network, weights, images, convention="same", eps=1e-3, output
 
 
 def _oracle_nodes(nodes, weights, x, convention, eps, outputs, state, gamma=True):
-    from costmodel.spec.layers import Conv2d, GlobalAvgPool, Linear, Residual, Scale, Softmax
+    from costmodel.spec.layers import (
+        AdaptiveAvgPool,
+        Concat,
+        Conv2d,
+        GlobalAvgPool,
+        Linear,
+        Pool2d,
+        Residual,
+        Scale,
+        Softmax,
+    )
 
     for node in nodes:
         layer = node.layer
-        if isinstance(layer, (Residual, Scale)):  # the body on the block's input, then the sum or product
+        if isinstance(layer, Concat):  # every branch on the block's input, concatenated on channels
+            parts = [_oracle_nodes(b, weights, x, convention, eps, outputs, state, gamma) for b in node.branches]
+            x = np.concatenate(parts, axis=-1)
+        elif isinstance(layer, Pool2d):
+            x = oracle_pool(x, layer.kernel, layer.stride, layer.padding, layer.mode, layer.ceil_mode, node.out_size)
+        elif isinstance(layer, AdaptiveAvgPool):
+            x = oracle_adaptive_avg(x, layer.output_size)
+        elif isinstance(layer, (Residual, Scale)):  # the body on the block's input, then the sum or product
             h = _oracle_nodes(node.branches[0], weights, x, convention, eps, outputs, state, gamma)
             x = oracle_add(h, x) if isinstance(layer, Residual) else oracle_scale(x, h)
             if outputs is not None:

@@ -270,3 +270,59 @@ def test_a_block_add_the_runtime_fused_costs_nothing_of_its_own():
     profile = fit_profile(TRUE_PEAK, TRUE_BANDWIDTH, measured)
     assert profile.efficiency["Add"] == pytest.approx(MAX_EFFICIENCY) and "Add" not in profile.overhead_by_kind_s
     assert profile.efficiency["Conv 1x1"] == pytest.approx(0.5, rel=1e-6)
+
+
+def test_an_unfused_activation_is_fitted_as_its_own_pass():
+    """ORT 1.32 runs SiLU as nodes of its own (QuickGelu) after the convolution. Synthetic passes whose SiLU costs
+    2 x output bytes / (0.25 x bandwidth) + 1 us give that efficiency and overhead back (shapes alone)."""
+    from costmodel import network
+
+    truth = DeviceProfile(TRUE_PEAK, TRUE_BANDWIDTH, default_efficiency=0.5)
+    measured = []
+    for resolution in (96, 128, 160, 192):
+        net = network("efficientnet_b0", resolution=resolution)
+        layer_s, act_s = {}, {}
+        for node in net.nodes:
+            for leaf in node.leaves():
+                if getattr(leaf.layer, "activation", None) == "silu":
+                    act_s[leaf.name] = 2 * 4 * leaf.out_ch * leaf.out_size**2 / TRUE_BANDWIDTH / 0.25 + 1e-6
+        for lat in predict(net, truth).leaves():
+            layer_s[lat.name] = lat.seconds + act_s.get(lat.name, 0.0)
+        measured.append(Measurement(net, layer_s, sum(layer_s.values()), activation_s=act_s))
+    profile = fit_profile(TRUE_PEAK, TRUE_BANDWIDTH, measured)
+    assert profile.activations["silu"]["efficiency"] == pytest.approx(0.25, rel=1e-6)
+    assert profile.activations["silu"]["overhead_s"] == pytest.approx(1e-6, rel=1e-6)
+    assert profile.efficiency["Conv 1x1"] == pytest.approx(0.5, rel=1e-6)
+    # ... and predicts a held-out resolution exactly: layers plus their activation passes.
+    net = network("efficientnet_b0", resolution=224)
+    expected = predict(net, truth).seconds + sum(
+        2 * 4 * leaf.out_ch * leaf.out_size**2 / TRUE_BANDWIDTH / 0.25 + 1e-6
+        for node in net.nodes
+        for leaf in node.leaves()
+        if getattr(leaf.layer, "activation", None) == "silu"
+    )
+    assert predict(net, profile).seconds == pytest.approx(expected, rel=1e-6)
+
+
+def test_a_block_timed_only_as_a_whole_gives_its_add_the_rest():
+    """The NumPy executor times a residual block as one step. Its add is fitted as the block's time minus its
+    leaves, predicted from the kinds fitted on layers timed one by one."""
+    from costmodel import network
+
+    truth = DeviceProfile(
+        TRUE_PEAK, TRUE_BANDWIDTH, default_efficiency=0.5, efficiency={"Add": 0.2}, overhead_by_kind_s={"Add": 3e-6}
+    )
+    measured = []
+    for resolution in (96, 128, 160, 192):
+        net = network("mobilenet_v2", resolution=resolution)
+        layer_s = {}
+        for lat in predict(net, truth).layers:  # a residual block: one number for the whole block
+            if lat.parts and lat.kind == "Add":
+                layer_s[lat.name] = lat.seconds
+            else:
+                layer_s.update({leaf.name: leaf.seconds for leaf in lat.leaves()})
+        measured.append(Measurement(net, layer_s, sum(layer_s.values())))
+    assert any(lat.parts for lat in predict(measured[0].network, truth).layers)
+    profile = fit_profile(TRUE_PEAK, TRUE_BANDWIDTH, measured)
+    assert profile.efficiency["Add"] == pytest.approx(0.2, rel=1e-6)
+    assert profile.overhead_by_kind_s["Add"] == pytest.approx(3e-6, rel=1e-6)

@@ -174,3 +174,18 @@ def test_a_profile_round_trips_and_predicts_the_same(tmp_path):
     lat = predict(net, again).layers
     assert {x.path for x in lat if x.kind == "Conv DW 3x3"} == {"nchwc", "FusedConv"}  # 19, 38 vs 76 channels
     assert count(net).mult_adds == predict(net, again).mult_adds  # padding changes the time, not the count
+
+
+def test_activation_nodes_are_told_from_a_fused_activation():
+    from costmodel.latency.runtimes import LayerNodes, NodeTime, activation_seconds
+
+    def node(name, op, us):
+        return NodeTime(name, op, us * 1e-6, (), ())
+
+    unfused = LayerNodes(
+        "conv1", "nchwc", (node("conv1_bn_nchwc", "Conv", 38), node("conv1/silu/QuickGeluFusion/", "QuickGelu", 21)), ()
+    )
+    fused = LayerNodes("conv1", "nchwc", (node("conv1/relu_nchwc", "Conv", 40),), ())
+    assert activation_seconds(unfused, "silu") == pytest.approx(21e-6)
+    assert activation_seconds(fused, "relu") == 0.0  # the layer's own node carries the name: fused
+    assert activation_seconds(unfused, None) == 0.0

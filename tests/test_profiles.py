@@ -123,6 +123,9 @@ BAD_JSON = [
     pytest.param(_bad(transitions={"a-b": {"efficiency": 1}}), ["'transitions'", "'a-b'"], id="transition-key"),
     pytest.param(_bad(default_efficiency="1"), ["'default_efficiency'", "'1'"], id="fallback-string"),
     pytest.param(_bad(overhead_network_s=-1), ["'overhead_network_s'", ">= 0"], id="network-overhead"),
+    pytest.param(_bad(activations={"swish": {"efficiency": 1}}), ["'activations'", "'swish'", "silu"], id="act-name"),
+    pytest.param(_bad(activations={"silu": 0.5}), ["'activations.silu'", "efficiency"], id="act-type"),
+    pytest.param(_bad(cache_bytes=-1), ["'cache_bytes'", "-1"], id="cache-negative"),
     pytest.param(_bad(peak_flops_per_s=10**400), ["'peak_flops_per_s'", "finite"], id="huge-integer"),
     pytest.param(_bad().replace("2e-05", "Infinity"), ["Infinity"], id="infinity"),
 ]

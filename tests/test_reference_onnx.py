@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import costmodel
-from costmodel.errors import WeightsError
+from costmodel.errors import SpecError, WeightsError
 from costmodel.reference import forward, init_weights
 
 onnx = pytest.importorskip("onnx")
@@ -136,3 +136,37 @@ def test_onnx_runtime_agrees_on_random_inverted_residuals(kernel, stride, channe
     x = np.random.default_rng(size).uniform(-1, 1, (2, size, size, in_ch)).astype(np.float32)
     (logits,) = _session(to_onnx(net, weights)).run(["logits"], {"images": x})
     assert _rel_error(logits, forward(net, weights, x)) <= 1e-4
+
+
+@pytest.mark.parametrize(
+    ("name", "resolution"), [("googlenet", 64), ("squeezenet1_0", 67), ("squeezenet1_1", 47), ("alexnet", 224)]
+)
+def test_onnx_runtime_agrees_on_pooling_and_concat_networks(name, resolution):
+    """MaxPool in ceil mode, adaptive average pooling where the windows divide evenly, Inception and Fire
+    concatenations, a network that ends on a pooled 1x1 map (SqueezeNet): ONNX Runtime against the NumPy
+    reference."""
+    net = costmodel.network(name, resolution=resolution, num_classes=10)
+    weights = init_weights(net, seed=5)
+    x = np.random.default_rng(5).uniform(-1, 1, (2, resolution, resolution, 3)).astype(np.float32)
+    (logits,) = _session(to_onnx(net, weights)).run(["logits"], {"images": x})
+    assert _rel_error(logits, forward(net, weights, x)) <= 1e-4
+
+
+@pytest.mark.parametrize("ceil_mode", [False, True])
+def test_onnx_runtime_agrees_on_average_pooling(ceil_mode):
+    """AvgPool2d counting its padding (PyTorch's default), ceil mode's clipped last window included."""
+    from costmodel.spec.layers import Conv2d, GlobalAvgPool, Linear, Pool2d
+    from costmodel.spec.network import Network
+
+    net = Network([Conv2d("c", 3, 8, 3, padding=1), Pool2d("p", 3, 2, mode="avg", padding=1, ceil_mode=ceil_mode),
+                   GlobalAvgPool("g"), Linear("fc", 8, 4)], input_size=10)  # fmt: skip
+    weights = init_weights(net, seed=2)
+    x = np.random.default_rng(2).uniform(-1, 1, (2, 10, 10, 3)).astype(np.float32)
+    (logits,) = _session(to_onnx(net, weights)).run(["logits"], {"images": x})
+    assert _rel_error(logits, forward(net, weights, x)) <= 1e-5
+
+
+def test_uneven_adaptive_pooling_has_no_onnx_export():
+    net = costmodel.network("vgg16", resolution=32, num_classes=10)  # a 1x1 map pooled to 7x7
+    with pytest.raises(SpecError, match="adaptive pooling of 1x1 to 7x7"):
+        to_onnx(net, init_weights(net))

@@ -12,7 +12,7 @@ from costmodel.errors import SpecError
 from costmodel.reference import forward, init_weights
 from costmodel.reference.plain import plain_forward, plain_kernel
 from costmodel.reference.weights import BN_EPSILON
-from costmodel.spec.layers import Conv2d, GlobalAvgPool, Linear, Pool2d, Residual, Softmax
+from costmodel.spec.layers import Conv2d, GlobalAvgPool, Linear, Pool2d, Residual
 from costmodel.spec.network import Network
 
 # float32 kernels against float64 loop oracles on O(1) data (sums of at most a few thousand terms): 1e-4
@@ -99,11 +99,13 @@ def test_residual_block_adds_its_input_to_its_body():
     np.testing.assert_allclose(plain_forward(net, w, x), want, rtol=RTOL, atol=ATOL)
 
 
-def test_unsupported_layer_type_is_refused_with_its_name():
-    net = Network([Conv2d("c", 3, 4, 3), Pool2d("maxpool", 2, 2, mode="max"), Softmax("s")], input_size=8)
-    w = init_weights(net)
-    with pytest.raises(SpecError, match="maxpool: the plain reference has no kernel for Pool2d"):
-        plain_forward(net, w, _images(net))
+def test_a_merge_runs_only_as_the_end_of_its_block():
+    """Add and Mul have two inputs: their arithmetic is their block's rule, never a kernel of their own."""
+    from costmodel.spec.layers import Add
+
+    block = costmodel.network("mobilenet_v2", resolution=32)["block3"]
+    with pytest.raises(SpecError, match="block3.add: Add runs only as the end of its block"):
+        plain_kernel(Add("block3.add"), block.merge, {}, np.zeros((1, 8, 8, 24), np.float32))
 
 
 @pytest.mark.parametrize("activation", ["relu", "relu6", "hardswish", "hardsigmoid", "silu", "sigmoid", None])
@@ -125,3 +127,57 @@ def test_zoo_networks_with_blocks_match_the_oracle_and_the_tuned_executor(name, 
     plain = plain_forward(net, w, x)
     np.testing.assert_allclose(plain, oracle_forward(net, w, x), rtol=RTOL, atol=ATOL)
     np.testing.assert_allclose(forward(net, w, x), plain, rtol=RTOL, atol=ATOL)
+
+
+POOL_CASES = [  # (size, kernel, stride, padding, mode, ceil_mode): torchvision's pools and their corners
+    (8, 2, 2, 0, "max", False),
+    (9, 3, 2, 0, "max", True),
+    (10, 3, 2, 0, "max", True),
+    (7, 3, 1, 1, "max", True),
+    (9, 3, 2, 1, "avg", True),
+    (8, 3, 2, 1, "avg", False),
+    (11, 3, 2, 0, "avg", True),
+]
+
+
+@pytest.mark.parametrize(("size", "kernel", "stride", "padding", "mode", "ceil_mode"), POOL_CASES)
+def test_pool_kernel_matches_the_loop_oracle(size, kernel, stride, padding, mode, ceil_mode):
+    from _reference_oracle import oracle_pool
+
+    layer = Pool2d("p", kernel, stride, mode=mode, padding=padding, ceil_mode=ceil_mode)
+    net = Network([layer], input_size=size, in_ch=3)
+    x = _images(net)
+    node = net.nodes[0]
+    want = oracle_pool(x.astype(np.float64), kernel, stride, padding, mode, ceil_mode, node.out_size)
+    np.testing.assert_allclose(plain_kernel(layer, node, {}, x), want, rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize(("size", "out"), [(7, 7), (13, 6), (6, 6), (9, 4), (5, 1), (3, 7)])
+def test_adaptive_pool_kernel_matches_the_loop_oracle(size, out):
+    from _reference_oracle import oracle_adaptive_avg
+
+    from costmodel.spec.layers import AdaptiveAvgPool
+
+    layer = AdaptiveAvgPool("a", out)
+    net = Network([layer], input_size=size, in_ch=2)
+    x = _images(net)
+    want = oracle_adaptive_avg(x.astype(np.float64), out)
+    np.testing.assert_allclose(plain_kernel(layer, net.nodes[0], {}, x), want, rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize(("name", "resolution"), [("alexnet", 67), ("squeezenet1_1", 47), ("googlenet", 40)])
+def test_pooling_and_concat_networks_match_the_oracle_and_the_tuned_executor(name, resolution):
+    """Max pools (ceil mode), adaptive average pools and Fire / Inception concatenations: the plain path against
+    the loop oracle, and the tuned executor (branches run as little networks, pools on the plain kernels)
+    against the plain path, its executed Mult-Adds against the engine's."""
+    from costmodel.reference import execute
+
+    net = costmodel.network(name, resolution=resolution, num_classes=10)
+    w, x = init_weights(net, seed=3), _images(net, n=1)
+    plain = plain_forward(net, w, x)
+    scale = float(np.abs(plain).max())
+    want = oracle_forward(net, w, x, "same").reshape(plain.shape)  # SqueezeNet ends on a pooled 1x1 map
+    np.testing.assert_allclose(plain, want, rtol=RTOL, atol=ATOL * scale)
+    run = execute(net, w, x)
+    np.testing.assert_allclose(run.logits, plain, rtol=RTOL, atol=ATOL * scale)
+    assert run.mult_adds == {lc.name: lc.mult_adds for lc in costmodel.count(net).layers}

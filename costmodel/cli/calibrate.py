@@ -61,9 +61,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--fit-network",
         action="append",
         default=[],
-        metavar="NAME|FILE",
-        help="also fit on this network (a built-in name or a JSON spec file), to calibrate layer kinds "
-        "MobileNetV1 does not have; repeatable",
+        metavar="NAME[@RES]|FILE",
+        help="also fit on this network (a built-in name, optionally at a resolution, or a JSON spec file), to "
+        "calibrate layer kinds MobileNetV1 does not have; repeatable",
     )
     add_space_arguments(parser, "fit also on this many candidates sampled from the space (default 16)")
     add_measurement_arguments(parser)
@@ -89,11 +89,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def fit_networks(names: list[str]) -> list:
-    """Networks from ``--fit-network`` values: a JSON spec file if the value ends in .json, else a zoo name."""
+    """Networks from ``--fit-network`` values: a JSON spec file if the value ends in .json, else a zoo name,
+    optionally at a resolution (``mobilenet_v2@160``)."""
     from ..spec.network import Network
     from ..spec.zoo import network
 
-    return [Network.load(name) if name.lower().endswith(".json") else network(name) for name in names]
+    out = []
+    for value in names:
+        if value.lower().endswith(".json"):
+            out.append(Network.load(value))
+            continue
+        name, at, resolution = value.partition("@")
+        if at and not resolution.isdigit():
+            raise ProfileError(f"--fit-network {value!r}: the resolution after '@' must be an integer")
+        out.append(network(name, resolution=int(resolution)) if at else network(name))
+    return out
 
 
 def run(args: argparse.Namespace) -> int:

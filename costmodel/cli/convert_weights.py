@@ -11,15 +11,18 @@ OUTPUT_ARGS = ("target",)  # main() checks these like --out, before anything is 
 HELP = "rewrite a weight file (npz, Keras .h5/.weights.h5, timm .safetensors) in another layout"
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from ..reference.weights import CONVERSIONS
+#: The layouts ``--to`` accepts: the keys of :data:`costmodel.reference.weights.CONVERSIONS`, spelled here so that
+#: building the parser does not import NumPy (the commands set BLAS threads before NumPy loads; a test checks both).
+TARGETS = ("keras", "keras3", "timm", "npz")
 
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("source", metavar="IN", help="weights file: .npz, Keras .h5 / .weights.h5, timm .safetensors")
     parser.add_argument("target", metavar="OUT", help="the file to write (atomically)")
     parser.add_argument(
         "--to",
         required=True,
-        choices=list(CONVERSIONS),
+        choices=TARGETS,
         help="keras: Keras 2 .h5 (Keras 3 reads it too); keras3: .weights.h5; timm: .safetensors; npz: ours",
     )
     parser.add_argument(

@@ -223,11 +223,11 @@ def _nnls(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 #: The model's terms, each of which the fit can leave out (:func:`fit_profile`'s ``terms``, the ablation):
 #: per-kind efficiency (else one for all kinds), per-kind fixed overhead, per-group overhead, the cost of bytes
-#: beyond the per-core cache, kinds split by
+#: beyond the per-core cache, activations the runtime does not fuse, kinds split by
 #: the runtime's kernel path (with channel padding), the layout changes between paths, and the whole-pass
 #: terms fitted to passes timed without the profiler (per-layer overhead, per-network overhead, the
 #: profiler's own cost per node).
-TERMS = ("efficiency", "overheads", "groups", "cache", "paths", "transitions", "network")
+TERMS = ("efficiency", "overheads", "groups", "cache", "paths", "transitions", "activations", "network")
 
 
 #: The terms fitted by default, per runtime. NumPy leaves the cache term out: on the reference executor it
@@ -394,17 +394,35 @@ def fit_profile(
     per_node = _profiler_cost_per_node(measurements) if "network" in chosen else 0.0
     rows: dict[str, list[tuple[float, float, float, float, float]]] = {}  # key -> [(roofline, groups, spill, t, w)]
     changes: dict[str, list[tuple[float, float, float]]] = {}  # "A->B" -> [(roofline, measured, weight)]
+    acts: dict[str, list[tuple[float, float, float]]] = {}  # activation -> [(roofline, measured, weight)]
     placed = []
+    wholes: list[tuple[Measurement, str, list[LayerGeometry], float]] = []  # blocks timed only as a whole
     for m in measurements:
         nodes = {ln.layer: ln for ln in m.nodes}
         weight = 1.0 / sum(m.layer_s.values())
+        whole = {
+            node.name
+            for node in m.network.nodes
+            if node.branches and node.name in m.layer_s and not any(leaf.name in m.layer_s for leaf in node.leaves())
+        }  # the NumPy executor times a residual block as one step: its add is fitted after the other kinds
         # A block's own add or multiply (groups 0) that the runtime does not report by itself was fused into the
         # layer before it (ORT folds a residual add into the NCHWc convolution): it costs nothing of its own.
         layers = [g for g in geometry(m.network, base) if g.name in m.layer_s or g.groups == 0]
         placed.append((m, layers))
+        merges = {node.name: (node.merge or node).name for node in m.network.nodes if node.branches}
+        for name in whole:
+            wholes.append((m, name, [g for g in layers if g.name == merges[name] and g.groups == 0], weight))
+        skip = {merges[name] for name in whole}
         for g in layers:
+            if g.name in skip:
+                continue
             ln = nodes.get(g.name)
             measured = float(m.layer_s.get(g.name, 0.0)) - (per_node * len(ln.nodes) if ln else 0.0)
+            activation_s = getattr(m, "activation_s", None)  # (measurements pickled before the field existed)
+            if g.activation and "activations" in chosen and activation_s:  # the runtime reported its nodes
+                act = float(activation_s.get(g.name, 0.0))
+                acts.setdefault(g.activation, []).append((g.activation_s, act, weight))
+                measured -= act
             glue = float(m.glue_s.get(g.name, 0.0)) - (per_node * len(ln.glue) if ln else 0.0)
             if g.transition and "transitions" in chosen:
                 changes.setdefault(g.transition, []).append((g.transition_s, max(glue, 0.0), weight))
@@ -416,16 +434,14 @@ def fit_profile(
         raise ProfileError("fit_profile: no measured layer matches a layer of the networks")
     x_min = 1.0 / max_efficiency
     efficiency, overhead, per_group, spill = _fit_kinds(rows, chosen, x_min)
-    transitions = {}
-    for key, entries in changes.items():
-        a = np.array([[r * w, w] for r, _, w in entries])
-        b = np.array([t * w for _, t, w in entries])
-        x = _nnls(a, b - a[:, 0] * x_min) + np.array([x_min, 0.0])
-        transitions[key] = {"efficiency": 1.0 / float(x[0]), "overhead_s": float(x[1])}
+    if wholes:
+        _fit_whole_blocks(wholes, base, efficiency, overhead, per_group, spill, chosen, x_min)
+    transitions = {key: _fit_pass(entries, x_min) for key, entries in changes.items()}
+    activations = {key: _fit_pass(entries, x_min) for key, entries in acts.items() if any(t > 0 for _, t, _ in entries)}
     profile = DeviceProfile(
         peak_flops_per_s, bandwidth_bytes_per_s, efficiency=efficiency, overhead_by_kind_s=overhead,
         overhead_per_group_s=per_group, paths=paths, channel_block=blocks, transitions=transitions, dtype=dtype,
-        runtime=runtime, name=name, cache_bytes=cache, spill=spill,
+        runtime=runtime, name=name, cache_bytes=cache, spill=spill, activations=activations,
     )  # fmt: skip
     overhead_s, network_s = 0.0, 0.0
     path_shift: dict[str, float] = {}
@@ -434,7 +450,7 @@ def fit_profile(
         profile = DeviceProfile(
             peak_flops_per_s, bandwidth_bytes_per_s, efficiency=efficiency, overhead_by_kind_s=overhead,
             overhead_per_group_s=per_group, paths=paths, channel_block=blocks, transitions=transitions,
-            dtype=dtype, runtime=runtime, name=name, cache_bytes=cache, spill=spill,
+            dtype=dtype, runtime=runtime, name=name, cache_bytes=cache, spill=spill, activations=activations,
         )  # fmt: skip
     if "network" in chosen:  # wall = sum of the layers + layers x overhead_s + overhead_network_s
         counts = [len(geometry(m.network, base)) for m, _ in placed]
@@ -456,12 +472,54 @@ def fit_profile(
         peak_flops_per_s, bandwidth_bytes_per_s, efficiency=efficiency, overhead_s=overhead_s,
         overhead_by_kind_s=overhead, overhead_per_group_s=per_group, overhead_network_s=network_s, paths=paths,
         channel_block=blocks, transitions=transitions, dtype=dtype, runtime=runtime, name=name, meta=meta,
-        cache_bytes=cache, spill=spill,
+        cache_bytes=cache, spill=spill, activations=activations,
     )  # fmt: skip
 
 
 #: Least spread of a path's layer count over the fitting networks for it to get its own pass shift.
 MIN_PATH_SPREAD = 3
+
+
+def _fit_whole_blocks(
+    wholes: Sequence[tuple[Measurement, str, list[LayerGeometry], float]],
+    base: DeviceProfile,
+    efficiency: dict[str, float],
+    overhead: dict[str, float],
+    per_group: dict[str, float],
+    spill: dict[str, float],
+    chosen: set[str],
+    x_min: float,
+) -> None:
+    """Fit a block's own operation from blocks timed only as a whole: block time - its predicted leaves.
+
+    The leaves' kinds are fitted already (from layers timed one by one); what a whole block takes beyond them is
+    its add (or multiply). Updates the tables in place.
+    """
+    provisional = DeviceProfile(
+        base.peak_flops_per_s, base.bandwidth_bytes_per_s, efficiency=efficiency, overhead_by_kind_s=overhead,
+        overhead_per_group_s=per_group, paths=base.paths, channel_block=base.channel_block, dtype=base.dtype,
+        runtime=base.runtime, cache_bytes=base.cache_bytes, spill=spill, default_efficiency=1.0,
+    )  # fmt: skip
+    rows: dict[str, list[tuple[float, float, float, float, float]]] = {}
+    for m, name, ops, weight in wholes:
+        block = next(lat for lat in predict(m.network, provisional).layers if lat.name == name)
+        own = {g.name for g in ops}
+        leaves = sum(part.seconds for part in block.leaves() if part.name not in own)
+        rest = max(float(m.layer_s[name]) - leaves, 0.0)
+        for g in ops:
+            rows.setdefault(base.key(g.kind, g.path), []).append((g.roofline_s, g.groups, g.spill_s, rest, weight))
+    more = _fit_kinds(rows, chosen, x_min)
+    for table, extra in zip((efficiency, overhead, per_group, spill), more, strict=True):
+        for key, value in extra.items():
+            table.setdefault(key, value)
+
+
+def _fit_pass(entries: Sequence[tuple[float, float, float]], x_min: float) -> dict[str, float]:
+    """Efficiency and fixed overhead of a memory-bound pass (a layout change, an unfused activation)."""
+    a = np.array([[r * w, w] for r, _, w in entries])
+    b = np.array([t * w for _, t, w in entries])
+    x = _nnls(a, b - a[:, 0] * x_min) + np.array([x_min, 0.0])
+    return {"efficiency": 1.0 / float(x[0]), "overhead_s": float(x[1])}
 
 
 def _path_shifts(

@@ -12,7 +12,8 @@ For each leaf layer (batch ``N`` images, one after another, as the runtimes run 
 - compute time = FLOPs / peak FLOP/s, memory time = bytes / bandwidth;
 - predicted time = max(compute time, memory time) / efficiency(kind, path) + overhead(kind, path)
   + groups x per-group overhead(kind, path) + spill(kind, path) x (bytes beyond the cache) / bandwidth
-  + the layout change from the previous layer's path, if any
+  + the layout change from the previous layer's path, if any, + the activation's own pass if the runtime
+  does not fuse it (the profile's ``activations``)
   (a memory-bound copy of the input: 2 x input bytes / bandwidth / its efficiency + its overhead);
 - the layer is ``"compute"``-bound when compute time >= memory time, else ``"memory"``-bound.
 
@@ -261,6 +262,8 @@ class LayerGeometry:
     transition: str | None  # "FROM->TO" when the layer's path differs from the layer before's
     transition_s: float  # 2 x input bytes / bandwidth: the layout change's roofline time
     spill_s: float = 0.0  # bytes beyond the profile's cache_bytes / bandwidth
+    activation: str | None = None  # the layer's activation (its own pass when the runtime does not fuse it)
+    activation_s: float = 0.0  # 2 x output bytes / bandwidth: that pass's roofline time
 
     @property
     def roofline_s(self) -> float:
@@ -304,9 +307,9 @@ class _Walker:
             self.previous = entry  # every branch starts from the block's input
             parts += [self.layer(next(costs)) for _ in branch]
         own = block_op(node.layer, node)
-        if own is not None:
+        if own is not None:  # named after the block's merge layer (``block3.add``), as the runtimes name it
             kind, elements = own
-            parts.append(self._elementwise(node, kind, elements))
+            parts.append(self._elementwise(node.merge or node, kind, elements))
         return _block(node, parts)
 
     def _terms(self, kind: str, path: str, name: str) -> KindTerms:
@@ -340,13 +343,20 @@ class _Walker:
         change_key = f"{self.previous}->{path}" if path and self.previous != path else None
         change_s = 2 * self.elem_bytes * batch * mem.input_elements / profile.bandwidth_bytes_per_s
         spill_s = _spill_s(bytes_moved, profile)
+        activation = getattr(node.layer, "activation", None)
+        act_s = 2 * self.elem_bytes * batch * out_elems / profile.bandwidth_bytes_per_s
         if self.fit:
             self.seen.append(
-                LayerGeometry(name, kind, path, compute_s, memory_s, groups, change_key, change_s, spill_s)
+                LayerGeometry(
+                    name, kind, path, compute_s, memory_s, groups, change_key, change_s, spill_s, activation, act_s
+                )
             )
         self.previous = path if path else self.previous
         terms = self._terms(kind, path, name)
         overhead_s = terms.overhead_s + groups * terms.per_group_s + terms.spill * spill_s
+        act = profile.activations.get(activation) if activation and not self.fit else None
+        if act is not None:  # an activation the runtime runs on its own: one more pass over the output
+            overhead_s += act_s / act["efficiency"] + act.get("overhead_s", 0.0)
         change = profile.transitions.get(change_key) if change_key and not self.fit else None
         if change is not None:  # the layout change: read and write the input once
             overhead_s += change_s / change["efficiency"] + change.get("overhead_s", 0.0)

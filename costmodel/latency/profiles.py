@@ -28,6 +28,9 @@ A profile says how fast a device computes and moves data, and how far each layer
 - ``channel_block``: per path, the channel block its kernels pad to (``{"nchwc": 16}``);
 - ``transitions``: per change of path between two layers (``"FusedConv->nchwc"``, ``"input->nchwc"``), the
   efficiency and fixed overhead of the layout change (a memory-bound copy of the input tensor);
+- ``activations``: per activation the runtime runs as nodes of its own rather than fused into the layer
+  (``"silu"`` in ONNX Runtime 1.32), the efficiency and fixed overhead of that memory-bound pass over the layer's
+  output (read and write); an activation not listed costs nothing beyond its layer;
 - ``runtime``: the runtime the profile was measured with (``"numpy"``, ``"onnxruntime"``);
 - ``dtype``: the element type the bytes are counted in (``"float32"``, ``"float16"``, ``"int8"``);
 - ``meta``: free-form provenance (runtime version, threads, CPU model, date...), kept but never interpreted.
@@ -73,6 +76,7 @@ _OPTIONAL = (
     "paths",
     "channel_block",
     "transitions",
+    "activations",
     "dtype",
     "meta",
 )
@@ -125,6 +129,7 @@ class DeviceProfile:
     paths: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     channel_block: Mapping[str, int] = field(default_factory=dict)
     transitions: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
+    activations: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
     runtime: str = "numpy"
     dtype: str = "float32"
     name: str = "profile"
@@ -139,6 +144,8 @@ class DeviceProfile:
         object.__setattr__(self, "cache_bytes", int(self.cache_bytes))
         transitions = {str(k): {str(f): float(x) for f, x in v.items()} for k, v in self.transitions.items()}
         object.__setattr__(self, "transitions", transitions)
+        acts = {str(k): {str(f): float(x) for f, x in v.items()} for k, v in self.activations.items()}
+        object.__setattr__(self, "activations", acts)
         object.__setattr__(self, "meta", dict(self.meta))
         for name in ("peak_flops_per_s", "bandwidth_bytes_per_s", "overhead_s", "overhead_network_s"):
             object.__setattr__(self, name, float(getattr(self, name)))
@@ -230,6 +237,7 @@ class DeviceProfile:
             "paths": {k: dict(v) for k, v in self.paths.items()},
             "channel_block": dict(self.channel_block),
             "transitions": {k: dict(v) for k, v in self.transitions.items()},
+            "activations": {k: dict(v) for k, v in self.activations.items()},
             "dtype": self.dtype,
             "meta": dict(self.meta),
         }
@@ -324,6 +332,15 @@ def _check(data: Mapping[str, Any], where: str) -> None:
             raise ProfileError(
                 f"{where}: field 'channel_block.{path}' must be an integer in 1..4096, got {_show(block)}"
             )
+    from ..spec.layers import ACTIVATIONS
+
+    if not isinstance(data.get("activations", {}), Mapping):
+        raise ProfileError(f"{where}: field 'activations' must be a table, got {_show(data['activations'])}")
+    for key, entry in data.get("activations", {}).items():
+        if key not in ACTIVATIONS or key is None:
+            known = ", ".join(a for a in ACTIVATIONS if a)
+            raise ProfileError(f"{where}: field 'activations' names an unknown activation {_show(key)} ({known})")
+        _check_pass(entry, f"activations.{key}", where)
     for key, entry in data.get("transitions", {}).items():
         src, arrow, dst = str(key).partition("->")
         if not arrow or src not in declared | {INPUT_PATH} or dst not in declared:
@@ -331,13 +348,17 @@ def _check(data: Mapping[str, Any], where: str) -> None:
                 f"{where}: field 'transitions' has a bad key {_show(key)}: 'FROM->TO' between paths declared in "
                 f"'paths' ({', '.join(sorted(declared)) or 'none'}; FROM may be {INPUT_PATH!r})"
             )
-        if not isinstance(entry, Mapping) or set(entry) - {"efficiency", "overhead_s"} or "efficiency" not in entry:
-            raise ProfileError(
-                f"{where}: field 'transitions.{key}' must be a table with 'efficiency' (and 'overhead_s'), "
-                f"got {_show(entry)}"
-            )
-        _number(entry, "efficiency", f"{where}: transitions.{key}", 1.0, positive=True)
-        _number(entry, "overhead_s", f"{where}: transitions.{key}", 0.0, positive=False)
+        _check_pass(entry, f"transitions.{key}", where)
+
+
+def _check_pass(entry: object, field_name: str, where: str) -> None:
+    """A memory-bound pass's entry (a layout change, an unfused activation): efficiency > 0, overhead >= 0."""
+    if not isinstance(entry, Mapping) or set(entry) - {"efficiency", "overhead_s"} or "efficiency" not in entry:
+        raise ProfileError(
+            f"{where}: field '{field_name}' must be a table with 'efficiency' (and 'overhead_s'), got {_show(entry)}"
+        )
+    _number(entry, "efficiency", f"{where}: {field_name}", 1.0, positive=True)
+    _number(entry, "overhead_s", f"{where}: {field_name}", 0.0, positive=False)
 
 
 def _check_path_rule(rule: object, where: str) -> None:

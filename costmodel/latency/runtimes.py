@@ -64,6 +64,7 @@ __all__ = [
     "ort_session_options",
     "measure_onnxruntime",
     "measurement_from_profile",
+    "activation_seconds",
     "profile_events",
     "runtime_version",
     "cpu_model",
@@ -95,6 +96,7 @@ class Measurement:
     path_of: Mapping[str, str] = field(default_factory=dict)
     glue_s: Mapping[str, float] = field(default_factory=dict)
     nodes: tuple[LayerNodes, ...] = ()
+    activation_s: Mapping[str, float] = field(default_factory=dict)  # part of layer_s: unfused activation nodes
 
 
 @dataclass(frozen=True, slots=True)
@@ -331,6 +333,7 @@ def measurement_from_profile(network: Network, events: object, forward_s: float,
 
 
 def _measurement(network: Network, forward_s: float, nodes: Mapping[str, LayerNodes]) -> Measurement:
+    activations = {leaf.name: getattr(leaf.layer, "activation", None) for leaf in leaf_nodes(network)}
     return Measurement(
         network,
         {layer: ln.seconds for layer, ln in nodes.items()},
@@ -338,7 +341,21 @@ def _measurement(network: Network, forward_s: float, nodes: Mapping[str, LayerNo
         {layer: ln.path for layer, ln in nodes.items()},
         {layer: ln.glue_s for layer, ln in nodes.items()},
         tuple(nodes.values()),
+        {layer: activation_seconds(ln, activations.get(layer)) for layer, ln in nodes.items()},
     )
+
+
+def activation_seconds(ln: LayerNodes, activation: str | None) -> float:
+    """Seconds of a layer's activation when the runtime ran it as nodes of its own (not fused into the layer).
+
+    The export names an activation node ``<layer>/<activation>``; a node after the layer's first one whose name
+    starts so is the activation (the first one is the layer itself, which may carry the name when the activation
+    was fused into it: ``conv1/relu_nchwc``).
+    """
+    if not activation:
+        return 0.0
+    prefix = f"{ln.layer}/{activation}"
+    return sum(n.seconds for n in ln.nodes[1:] if n.name.startswith(prefix))
 
 
 def profile_network(

@@ -55,6 +55,7 @@ from ..spec.layers import (
 )
 from ..spec.network import Network, Node
 from . import kernels as K
+from .plain import check_images, plain_kernel
 from .weights import validate_weights
 
 __all__ = [
@@ -92,6 +93,7 @@ class _Step:
     carry_out: np.ndarray | None = None  # (out_ch,): the output is stored as true - carry_out
     post: str | None = None  # an activation that is not a clamp (h-swish...), applied after the epilogue
     inner: tuple[_Step, ...] = ()  # a Residual or Scale block: its body's steps, then its add or mul step
+    branch_sizes: tuple[int, ...] = ()  # a Concat block: how many of ``inner``'s steps each branch has
 
     @property
     def name(self) -> str:
@@ -201,10 +203,22 @@ def _(layer: Mul, node: Node, weights: Mapping[str, np.ndarray]) -> _Step:
 
 @step_for.register(Pool2d)
 @step_for.register(AdaptiveAvgPool)
-@step_for.register(Concat)
 def _(layer: object, node: Node, weights: Mapping[str, np.ndarray]) -> _Step:
-    # An explicit refusal (validate_weights refuses these first, through weights.weight_arrays).
-    raise SpecError(f"{node.name}: the reference executor has no kernel for {type(layer).__name__}")
+    # No tuned path: the plain kernel (costmodel.reference.plain), on true values; no multiply-accumulates.
+    return _Step(node, "plain")
+
+
+@step_for.register
+def _(layer: Concat, node: Node, weights: Mapping[str, np.ndarray]) -> _Step:
+    # Each branch runs on the block's input as a little network of its own (biases carried inside it only,
+    # its last layer writing true values); the outputs are concatenated on channels (see _run_concat).
+    inner: list[_Step] = []
+    sizes = []
+    for branch in node.branches:
+        steps = [step_for(sub.layer, sub, weights) for sub in branch]
+        inner += [_plan_flat(s) for s in _carry_biases(steps, node.in_ch)]
+        sizes.append(len(steps))
+    return _Step(node, "concat", inner=tuple(inner), branch_sizes=tuple(sizes))
 
 
 @step_for.register
@@ -252,7 +266,13 @@ def _(layer: Conv2d, node: Node, weights: Mapping[str, np.ndarray]) -> _Step:
 
 
 _ABSORBERS = ("conv", "pointwise", "depthwise", "fc", "pool")  # linear in their input: can take a carry
-_NO_EPILOGUE = ("block", "add", "mul")  # no bias or activation of their own; they read and write true values
+_NO_EPILOGUE = (
+    "block",
+    "concat",
+    "plain",
+    "add",
+    "mul",
+)  # no bias or activation of their own; they read and write true values
 
 
 def _absorb(step: _Step, carry: np.ndarray) -> np.ndarray:
@@ -350,33 +370,6 @@ def _plan_flat(step: _Step) -> _Step:
     return replace(step, tiled=plan, epi_bias=None)
 
 
-def check_images(network: Network, images: object) -> np.ndarray:
-    """Validate a batch of preprocessed images for ``network`` and return it as C-contiguous float32.
-
-    ``images`` must be a floating-point ndarray of shape (N, R, R, C) with R = ``network.input_size`` and
-    C = ``network.in_ch``, N >= 1, all values finite. Raises :class:`InputError` naming what is wrong.
-    """
-    r, c = network.input_size, network.in_ch
-    want = f"(N, {r}, {r}, {c})"
-    if not isinstance(images, np.ndarray):
-        raise InputError(f"images must be a NumPy array of shape {want}, got {type(images).__name__}")
-    if images.ndim != 4:
-        raise InputError(f"images must have rank 4, shape {want}; got rank {images.ndim}, shape {images.shape}")
-    if images.shape[0] < 1:
-        raise InputError(f"images must hold at least one image, got shape {images.shape}")
-    if images.shape[1:3] != (r, r):
-        raise InputError(f"images must be {r}x{r} for {network.name}, got {images.shape[1]}x{images.shape[2]}")
-    if images.shape[3] != c:
-        raise InputError(f"images must have {c} channels (NHWC), got {images.shape[3]} (shape {images.shape})")
-    if not np.issubdtype(images.dtype, np.floating):
-        raise InputError(f"images must be floating point, preprocessed (e.g. x / 127.5 - 1), got dtype {images.dtype}")
-    x = np.ascontiguousarray(images, dtype=np.float32)
-    if not np.isfinite(x).all():
-        bad = int(x.size - np.count_nonzero(np.isfinite(x)))
-        raise InputError(f"images contain {bad} NaN or infinite values")
-    return x
-
-
 def _buffer(ws: dict[str, Any], key: str, shape: tuple[int, ...]) -> np.ndarray:
     buf = ws.get(key)
     if buf is None or buf.shape != shape:
@@ -444,6 +437,8 @@ def _run_step(step: _Step, x: Any, ws: dict[str, Any], prepared: Prepared, into:
         z, mult_adds = K.conv2d(xp, step.kernel, None, node.layer.stride, node.out_size, cols, dest)
     elif op == "pool":
         z, mult_adds = K.global_avg_pool(x), 0  # additions only: no multiply-accumulate
+    elif op == "plain":  # a layer type without a tuned path: its plain kernel, no multiply-accumulates
+        return plain_kernel(node.layer, node, {}, x), 0
     elif op == "fc":
         z, mult_adds = K.linear(x, step.kernel, None)
     else:  # softmax: exponentials and a division, no multiply-accumulate
@@ -463,6 +458,8 @@ def _run_layer(
     not a clamp (h-swish, SiLU...) on the true output (such a layer is never fused: :func:`_fuses`)."""
     if step.op == "block":
         return _run_block(step, x, ws, prepared, clocks)
+    if step.op == "concat":
+        return _run_concat(step, x, ws, prepared, clocks)
     y, mult_adds = _run_step(step, x, ws, prepared, into)
     return (y, mult_adds) if step.post is None else (K.activate(y, step.post), mult_adds)
 
@@ -472,6 +469,41 @@ def _fuses(step: _Step, nxt: _Step | None) -> bool:
     depthwise layer's planes or flat buffer): one pass saved. Not with an activation applied after the
     epilogue (h-swish, SiLU...), which the scatter cannot apply."""
     return nxt is not None and nxt.op == "depthwise" and step.op in ("pointwise", "conv") and step.post is None
+
+
+def _run_body(
+    body: tuple[_Step, ...], x: np.ndarray, ws: dict[str, Any], prepared: Prepared, clocks: dict[str, float]
+) -> tuple[np.ndarray, int]:
+    """A block's body or branch: its steps one after another on ``x``, which stays intact (every step writes
+    its own buffer). Each leaf's wall time goes into ``clocks`` under its name."""
+    h, mult_adds = x, 0
+    clock = time.perf_counter
+    for i, sub in enumerate(body):
+        nxt = body[i + 1] if i + 1 < len(body) else None
+        start = clock()
+        h, m = _run_layer(sub, h, ws, prepared, nxt if _fuses(sub, nxt) else None, clocks)
+        if sub.op not in _BLOCK_OPS:  # a nested block has recorded its own leaves
+            clocks[sub.name] = clock() - start
+        mult_adds += m
+    return h, mult_adds
+
+
+def _run_concat(
+    step: _Step, x: np.ndarray, ws: dict[str, Any], prepared: Prepared, clocks: dict[str, float]
+) -> tuple[np.ndarray, int]:
+    """A Concat block: every branch on ``x`` (:func:`_run_body`), the outputs concatenated on channels."""
+    outs, mult_adds, start = [], 0, 0
+    for size in step.branch_sizes:
+        h, m = _run_body(step.inner[start : start + size], x, ws, prepared, clocks)
+        outs.append(h)
+        mult_adds += m
+        start += size
+    node = step.node
+    out = _buffer(ws, step.name, (x.shape[0], node.out_size, node.out_size, node.out_ch))
+    return np.concatenate(outs, axis=-1, out=out), mult_adds
+
+
+_BLOCK_OPS = ("block", "concat")  # steps made of steps: they time their own leaves
 
 
 def _run_block(
@@ -547,7 +579,7 @@ def execute(
         start = clock()
         x, batch_mult_adds = _run_layer(step, x, ws, prepared, nxt if fuse else None, leaf_seconds)
         seconds[step.name] = clock() - start
-        if step.op != "block":
+        if step.op not in _BLOCK_OPS:
             leaf_seconds[step.name] = seconds[step.name]
         mult_adds[step.name] = batch_mult_adds // n
         if trace:  # stored values are true - carry_out: add it back

@@ -38,6 +38,7 @@ import os
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import singledispatch
 from pathlib import Path
 from typing import Any
 
@@ -45,7 +46,7 @@ import numpy as np
 
 from .._files import atomic_write, check_input
 from ..errors import WeightsError
-from ..spec.layers import Conv2d, Linear
+from ..spec.layers import Conv2d, GlobalAvgPool, Linear, Softmax
 from ..spec.mobilenet import BLOCKS, FIRST_CONV
 from ..spec.network import Network
 from .limits import check_declared_bytes, check_npz
@@ -544,35 +545,56 @@ def write_weights(
     return notes
 
 
-def _weight_layers(network: Network, weights: Mapping[str, np.ndarray], notes: list[str]):
+@singledispatch
+def keras_groups(layer: object, weights: Mapping[str, np.ndarray], no_gamma: list[str]) -> list[tuple[Any, ...]]:
+    """A layer's arrays as Keras groups them: [(keras class, group name, [(variable, array)])]; one rule per
+    layer type (a batch norm without gamma gets gamma = 1, its layer named in ``no_gamma``)."""
+    raise WeightsError(f"{getattr(layer, 'name', layer)}: no Keras layout for layer type {type(layer).__name__}")
+
+
+@keras_groups.register
+def _(layer: Conv2d, weights: Mapping[str, np.ndarray], no_gamma: list[str]) -> list[tuple[Any, ...]]:
+    var = "depthwise_kernel" if layer.depthwise else "kernel"
+    conv = [(var, weights[f"{layer.name}/{var}"])]
+    if layer.bias:
+        conv.append(("bias", weights[f"{layer.name}/bias"]))
+    groups: list[tuple[Any, ...]] = [("depthwise_conv2d" if layer.depthwise else "conv2d", layer.name, conv)]
+    if layer.batch_norm:
+        bn = []
+        for v in _BN_VARS:
+            key = f"{layer.name}_bn/{v}"
+            if key in weights:
+                bn.append((v, weights[key]))
+            elif v == "gamma":
+                no_gamma.append(layer.name)
+                bn.append((v, np.ones(layer.out_ch, np.float32)))
+        groups.append(("batch_normalization", f"{layer.name}_bn", bn))
+    return groups
+
+
+@keras_groups.register
+def _(layer: Linear, weights: Mapping[str, np.ndarray], no_gamma: list[str]) -> list[tuple[Any, ...]]:
+    kernel = weights[f"{layer.name}/kernel"]  # Keras' conv_preds: a 1x1 convolution
+    conv = [("kernel", kernel.reshape(1, 1, *kernel.shape))]
+    if layer.bias:
+        conv.append(("bias", weights[f"{layer.name}/bias"]))
+    return [("conv2d", layer.name, conv)]
+
+
+@keras_groups.register(GlobalAvgPool)
+@keras_groups.register(Softmax)
+def _(layer: object, weights: Mapping[str, np.ndarray], no_gamma: list[str]) -> list[tuple[Any, ...]]:
+    return []  # no weights
+
+
+def _weight_layers(network: Network, weights: Mapping[str, np.ndarray], notes: list[str]) -> list[tuple[Any, ...]]:
     """[(keras class, layer name, [(variable, array)])] in network order, the classifier as Keras' conv_preds
-    (a (1, 1, M, N) kernel), a batch norm without gamma given gamma = 1 (named in ``notes``)."""
-    out = []
-    no_gamma = []
+    (a (1, 1, M, N) kernel), a batch norm without gamma given gamma = 1 (named in ``notes``). Keras' and timm's
+    MobileNetV1 files hold MobileNetV1's layer types; any other type is an error naming it."""
+    out: list[tuple[Any, ...]] = []
+    no_gamma: list[str] = []
     for node in network.nodes:
-        layer = node.layer
-        if isinstance(layer, Conv2d):
-            var = "depthwise_kernel" if layer.depthwise else "kernel"
-            conv = [(var, weights[f"{layer.name}/{var}"])]
-            if layer.bias:
-                conv.append(("bias", weights[f"{layer.name}/bias"]))
-            out.append(("depthwise_conv2d" if layer.depthwise else "conv2d", layer.name, conv))
-            if layer.batch_norm:
-                bn = []
-                for v in _BN_VARS:
-                    key = f"{layer.name}_bn/{v}"
-                    if key in weights:
-                        bn.append((v, weights[key]))
-                    elif v == "gamma":
-                        no_gamma.append(layer.name)
-                        bn.append((v, np.ones(layer.out_ch, np.float32)))
-                out.append(("batch_normalization", f"{layer.name}_bn", bn))
-        elif isinstance(layer, Linear):
-            kernel = weights[f"{layer.name}/kernel"]
-            conv = [("kernel", kernel.reshape(1, 1, *kernel.shape))]
-            if layer.bias:
-                conv.append(("bias", weights[f"{layer.name}/bias"]))
-            out.append(("conv2d", layer.name, conv))
+        out += keras_groups(node.layer, weights, no_gamma)
     if no_gamma:
         notes.append(f"batch norm without gamma written with gamma = 1 (exact) at {len(no_gamma)} layers")
     return out

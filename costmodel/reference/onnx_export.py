@@ -175,12 +175,40 @@ def _(layer: Mul, node: Node, g: _Graph) -> None:
     g.x = g.node("Mul", [g.block_inputs[-1], g.x], layer.name)  # (N, C, H, W) x (N, C, 1, 1), broadcast
 
 
-@export_layer.register(Pool2d)
-@export_layer.register(AdaptiveAvgPool)
-@export_layer.register(Concat)
-def _(layer: object, node: Node, g: _Graph) -> None:
-    # An explicit refusal (validate_weights refuses these first): the reference runs MobileNetV1's types.
-    raise SpecError(f"{node.name}: no ONNX export for layer type {type(layer).__name__}")
+@export_layer.register
+def _(layer: Pool2d, node: Node, g: _Graph) -> None:
+    # PyTorch's MaxPool2d / AvgPool2d (count_include_pad) as ONNX's, same padding and ceil mode.
+    p = layer.padding if isinstance(layer.padding, int) else 0
+    op = "MaxPool" if layer.mode == "max" else "AveragePool"
+    attrs: dict[str, object] = {"kernel_shape": [layer.kernel] * 2, "strides": [layer.stride] * 2, "pads": [p] * 4}
+    attrs["ceil_mode"] = int(layer.ceil_mode)
+    if layer.mode == "avg":
+        attrs["count_include_pad"] = 1
+    g.x = g.node(op, [g.x], layer.name, **attrs)
+
+
+@export_layer.register
+def _(layer: AdaptiveAvgPool, node: Node, g: _Graph) -> None:
+    # ONNX has no adaptive pooling: global pooling to 1x1, or a fixed window where the size divides evenly.
+    n, o = node.in_size, layer.output_size
+    if o == 1:
+        g.x = g.node("GlobalAveragePool", [g.x], layer.name)
+    elif n % o == 0:
+        g.x = g.node("AveragePool", [g.x], layer.name, kernel_shape=[n // o] * 2, strides=[n // o] * 2)
+    else:
+        raise SpecError(f"{node.name}: no ONNX export for adaptive pooling of {n}x{n} to {o}x{o} (uneven windows)")
+
+
+@export_layer.register
+def _(layer: Concat, node: Node, g: _Graph) -> None:
+    # Every branch reads the block's input; their outputs are concatenated on channels (NCHW axis 1).
+    start, outs = g.x, []
+    for branch in node.branches:
+        g.x = start
+        for sub in branch:
+            export_layer(sub.layer, sub, g)
+        outs.append(g.x)
+    g.x = g.node("Concat", outs, layer.name, axis=1)
 
 
 def to_onnx(network: Network, weights: Mapping[str, np.ndarray]) -> onnx.ModelProto:
@@ -207,6 +235,8 @@ def to_onnx(network: Network, weights: Mapping[str, np.ndarray]) -> onnx.ModelPr
     for node in network.nodes:
         export_layer(node.layer, node, g)
     if g.logits is None:
+        if g.spatial and g.x not in g.flat:  # a network ending on a pooled 1x1 map (SqueezeNet): (N, C)
+            g.x = g.node("Flatten", [g.x], "logits/flat", axis=1)
         g.logits = g.x
         g.node("Softmax", [g.x], "probabilities", axis=-1)
         g.nodes[-1].name = "softmax"

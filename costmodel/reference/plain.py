@@ -21,7 +21,7 @@ from functools import singledispatch
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from ..errors import SpecError
+from ..errors import InputError, SpecError
 from ..spec.layers import (
     AdaptiveAvgPool,
     Add,
@@ -36,11 +36,10 @@ from ..spec.layers import (
     Softmax,
 )
 from ..spec.network import Network, Node
-from .executor import check_images
 from .kernels import pads
 from .weights import validate_weights
 
-__all__ = ["ACTIVATION_FUNCTIONS", "plain_kernel", "plain_forward"]
+__all__ = ["ACTIVATION_FUNCTIONS", "plain_kernel", "plain_forward", "check_images"]
 
 #: The activation functions, by the spec's names (costmodel.spec.layers.ACTIVATIONS).
 ACTIVATION_FUNCTIONS: dict[str | None, Callable[[np.ndarray], np.ndarray]] = {
@@ -143,11 +142,57 @@ def _(layer: Concat, node: Node, weights: Weights, x: np.ndarray) -> np.ndarray:
     return np.concatenate([_run(branch, weights, x) for branch in node.branches], axis=-1)
 
 
-@plain_kernel.register(Pool2d)
-@plain_kernel.register(AdaptiveAvgPool)
-def _(layer: object, node: Node, weights: Weights, x: np.ndarray) -> np.ndarray:
-    # An explicit refusal: windowed pooling (PyTorch's padding and ceil_mode rules) has no kernel yet.
-    raise SpecError(f"{node.name}: the plain reference has no kernel for {type(layer).__name__}")
+@plain_kernel.register
+def _(layer: Pool2d, node: Node, weights: Weights, x: np.ndarray) -> np.ndarray:
+    """PyTorch's MaxPool2d / AvgPool2d: ``padding`` on every side, ``ceil_mode``; a max ignores the padding, an
+    average counts it (``count_include_pad``) but not the rows a ceil-mode window reaches past it."""
+    k, s, p, out = layer.kernel, layer.stride, layer.padding, node.out_size
+    p = p if isinstance(p, int) else 0  # the zoo's pools pad an int (PyTorch); a SAME pool pads nothing here
+    after = max(0, (out - 1) * s + k - node.in_size - p)  # the rows past the padding a ceil-mode window reaches
+    fill = -np.inf if layer.mode == "max" else 0.0
+    xp = np.pad(x, ((0, 0), (p, p + after), (p, p + after), (0, 0)), constant_values=fill)
+    windows = sliding_window_view(xp, (k, k), axis=(1, 2))[:, ::s, ::s][:, :out, :out]
+    if layer.mode == "max":
+        return windows.max(axis=(-2, -1)).astype(np.float32)
+    inside = np.pad(np.ones((node.in_size + 2 * p,) * 2), ((0, after), (0, after)))  # input and padding: counted
+    counts = sliding_window_view(inside, (k, k))[::s, ::s][:out, :out].sum(axis=(-2, -1))
+    return (windows.sum(axis=(-2, -1)) / counts[None, :, :, None]).astype(np.float32)
+
+
+@plain_kernel.register
+def _(layer: AdaptiveAvgPool, node: Node, weights: Weights, x: np.ndarray) -> np.ndarray:
+    """PyTorch's AdaptiveAvgPool2d: output cell i averages input rows floor(i·n/o) to ceil((i+1)·n/o)."""
+    n, o = node.in_size, layer.output_size
+    edges = [(i * n // o, -(-(i + 1) * n // o)) for i in range(o)]
+    rows = np.stack([x[:, a:b].mean(axis=1) for a, b in edges], axis=1)  # (N, o, W, C)
+    return np.stack([rows[:, :, a:b].mean(axis=2) for a, b in edges], axis=2).astype(np.float32)
+
+
+def check_images(network: Network, images: object) -> np.ndarray:
+    """Validate a batch of preprocessed images for ``network`` and return it as C-contiguous float32.
+
+    ``images`` must be a floating-point ndarray of shape (N, R, R, C) with R = ``network.input_size`` and
+    C = ``network.in_ch``, N >= 1, all values finite. Raises :class:`InputError` naming what is wrong.
+    """
+    r, c = network.input_size, network.in_ch
+    want = f"(N, {r}, {r}, {c})"
+    if not isinstance(images, np.ndarray):
+        raise InputError(f"images must be a NumPy array of shape {want}, got {type(images).__name__}")
+    if images.ndim != 4:
+        raise InputError(f"images must have rank 4, shape {want}; got rank {images.ndim}, shape {images.shape}")
+    if images.shape[0] < 1:
+        raise InputError(f"images must hold at least one image, got shape {images.shape}")
+    if images.shape[1:3] != (r, r):
+        raise InputError(f"images must be {r}x{r} for {network.name}, got {images.shape[1]}x{images.shape[2]}")
+    if images.shape[3] != c:
+        raise InputError(f"images must have {c} channels (NHWC), got {images.shape[3]} (shape {images.shape})")
+    if not np.issubdtype(images.dtype, np.floating):
+        raise InputError(f"images must be floating point, preprocessed (e.g. x / 127.5 - 1), got dtype {images.dtype}")
+    x = np.ascontiguousarray(images, dtype=np.float32)
+    if not np.isfinite(x).all():
+        bad = int(x.size - np.count_nonzero(np.isfinite(x)))
+        raise InputError(f"images contain {bad} NaN or infinite values")
+    return x
 
 
 def plain_forward(network: Network, weights: Weights, images: np.ndarray) -> np.ndarray:

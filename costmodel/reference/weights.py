@@ -247,6 +247,22 @@ def load_keras_h5(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
     return wf.arrays
 
 
+@singledispatch
+def _as_network_kernel(layer: object, value: np.ndarray) -> np.ndarray:
+    """A file's kernel as the network's layer holds it; the classifier is the one that differs between layouts."""
+    return value
+
+
+@_as_network_kernel.register
+def _(layer: Linear, value: np.ndarray) -> np.ndarray:
+    return value.reshape(value.shape[2:]) if value.ndim == 4 and value.shape[:2] == (1, 1) else value  # conv_preds
+
+
+@_as_network_kernel.register
+def _(layer: Conv2d, value: np.ndarray) -> np.ndarray:
+    return value.reshape(1, 1, *value.shape) if layer.kernel == 1 and value.ndim == 2 else value  # a dense one
+
+
 def _fit(network: Network, wf: layouts.WeightFile) -> dict[str, np.ndarray]:
     """The file's arrays shaped for ``network``: the classifier as the network has it (a (1, 1, M, N) conv
     kernel or an (M, N) dense one: the same numbers), and gamma dropped where the network has none, if it
@@ -255,13 +271,9 @@ def _fit(network: Network, wf: layouts.WeightFile) -> dict[str, np.ndarray]:
     for node in network.nodes:
         layer = node.layer
         key = f"{layer.name}/kernel"
-        if key in out and isinstance(layer, (Linear, Conv2d)):
-            value = out[key]
-            if isinstance(layer, Linear) and value.ndim == 4 and value.shape[:2] == (1, 1):
-                out[key] = value.reshape(value.shape[2:])
-            elif isinstance(layer, Conv2d) and layer.kernel == 1 and value.ndim == 2:
-                out[key] = value.reshape(1, 1, *value.shape)
-        if isinstance(layer, Conv2d) and layer.batch_norm and not layer.bn_scale:
+        if key in out:
+            out[key] = _as_network_kernel(layer, out[key])
+        if getattr(layer, "batch_norm", False) and not getattr(layer, "bn_scale", True):
             gamma = out.get(f"{layer.name}_bn/gamma")
             if gamma is not None:
                 if not np.all(gamma == 1):

@@ -153,17 +153,15 @@ class Conv2d:
             and 0 < g <= MAX_SIZE
             and type(self.bias) is bool
             and type(self.batch_norm) is bool
+            and type(self.bn_scale) is bool
         ):  # fast path; the helpers name the bad one
             _check_ints(self, ("in_ch", "out_ch", "kernel", "stride", "groups"))
-            _flags(self, ("bias", "batch_norm"))
-        if self.in_ch % self.groups or self.out_ch % self.groups:
-            raise SpecError(
-                f"{self.name}: groups={self.groups} must divide in_ch={self.in_ch} and out_ch={self.out_ch}"
-            )
+            _flags(self, ("bias", "batch_norm", "bn_scale"))
+            i, o, g = self.in_ch, self.out_ch, self.groups
+        if i % g or o % g:
+            raise SpecError(f"{self.name}: groups={g} must divide in_ch={i} and out_ch={o}")
         if self.padding != "tf_same":
             _padding(self)
-        if type(self.bias) is not bool or type(self.batch_norm) is not bool or type(self.bn_scale) is not bool:
-            _flags(self, ("bias", "batch_norm", "bn_scale"))
         if self.activation != "relu":
             _activation(self.activation, self.name)
         if self.bn_epsilon != 1e-3:

@@ -173,21 +173,22 @@ def separable_block(
     """Depthwise separable block ``index`` of Table 1: a ``kernel`` x ``kernel`` depthwise convolution
     (``conv_dw_<index>``, the paper's 3x3; search spaces try 5x5 and 7x7) and a 1x1 pointwise convolution
     (``conv_pw_<index>``), each with batch norm and ``activation``, padded as the flavour pads."""
-    dw_padding, pw_padding, bn = _block_style(flavour, activation, kernel, stride)
+    f = get_flavour(flavour)
+    bn = _bn(f, activation)
+    return _separable(
+        index, in_ch, out_ch, stride, kernel, f.conv_padding(kernel, stride, True), f.conv_padding(1, 1, True), bn
+    )
+
+
+def _separable(
+    index: int, in_ch: int, out_ch: int, stride: int, kernel: int, dw_padding: Padding, pw_padding: Padding, bn: Any
+) -> tuple[Conv2d, Conv2d]:
+    """:func:`separable_block` with its flavour's paddings and batch norm already looked up (``_layers`` looks
+    them up once per network, not once per block)."""
     return (
         Conv2d(f"conv_dw_{index}", in_ch, in_ch, kernel, stride=stride, groups=in_ch, padding=dw_padding, **bn),
         Conv2d(f"conv_pw_{index}", in_ch, out_ch, 1, padding=pw_padding, **bn),
     )
-
-
-@lru_cache(maxsize=256)
-def _block_style(
-    flavour: str | Flavour, activation: str, kernel: int, stride: int
-) -> tuple[Padding, Padding, dict[str, Any]]:
-    """A separable block's paddings and batch norm, looked up once per flavour, activation, kernel and stride
-    (a search space builds these blocks millions of times). The dict is only ever unpacked, never changed."""
-    f = get_flavour(flavour)
-    return f.conv_padding(kernel, stride, True), f.conv_padding(1, 1, True), _bn(f, activation)
 
 
 def classifier(in_ch: int, num_classes: int = 1000, flavour: str | Flavour = "paper") -> tuple[Layer, ...]:
@@ -211,6 +212,9 @@ def _layers(
     cached: a search loop over resolutions (or revisiting widths) builds each width once. The flavour gives
     every convolution its padding, batch-norm epsilon and batch-norm variables, and the classifier's form."""
     f = flavour
+    bn = _bn(f, activation)
+    spatial = {s: f.conv_padding(3, s, True) for s in (1, 2)}  # a block's 3x3 layer, by stride
+    pointwise = f.conv_padding(1, 1, True)
     ch = scale_channels(FIRST_CONV, alpha)
     layers: list[Layer] = [first_conv(ch, activation, flavour=f)]  # 224x224 in
     for i, (stride, out) in enumerate(BLOCKS, start=1):
@@ -218,10 +222,9 @@ def _layers(
             continue
         out = scale_channels(out, alpha)
         if separable:
-            layers += separable_block(i, ch, out, stride, activation=activation, flavour=f)
+            layers += _separable(i, ch, out, stride, 3, spatial[stride], pointwise, bn)
         else:
-            pad = f.conv_padding(3, stride, True)
-            layers.append(Conv2d(f"conv_full_{i}", ch, out, 3, stride=stride, padding=pad, **_bn(f, activation)))
+            layers.append(Conv2d(f"conv_full_{i}", ch, out, 3, stride=stride, padding=spatial[stride], **bn))
         ch = out
     layers += classifier(ch, num_classes, flavour=f)
     return tuple(layers)
