@@ -112,22 +112,27 @@ FLAVOURS = {
 
 
 def oracle_pool(x, kernel, stride, padding, mode, ceil_mode, out_size):
-    """PyTorch's MaxPool2d / AvgPool2d (count_include_pad), by loops over output pixels, as its C++ reads: a
-    window starts at i·s - p, ends at most p past the input; a max skips the padding, an average divides by the
-    window clipped to input + padding."""
+    """Pooling by loops over output pixels. PyTorch's MaxPool2d / AvgPool2d (an int padding, or a (before, after)
+    pair as Keras' ZeroPadding2D then a valid pool), as its C++ reads: a window starts at i·s - before and ends
+    at most ``after`` past the input; a max skips the padding, an average divides by the window clipped to input
+    + padding. TF's SAME ("tf_same"): the window clipped to the input, an average over the input's elements."""
     n_img, h, _, c = x.shape
+    if padding == "tf_same":
+        total = max((math.ceil(h / stride) - 1) * stride + kernel - h, 0)
+        before, after = total // 2, total - total // 2
+    elif isinstance(padding, int):
+        before = after = padding
+    else:
+        before, after = padding
     y = np.zeros((n_img, out_size, out_size, c))
     for i in range(out_size):
         for j in range(out_size):
-            h0, w0 = i * stride - padding, j * stride - padding
-            h1, w1 = min(h0 + kernel, h + padding), min(w0 + kernel, h + padding)
-            pool_size = (h1 - h0) * (w1 - w0)
+            h0, w0 = i * stride - before, j * stride - before
+            h1, w1 = min(h0 + kernel, h + after), min(w0 + kernel, h + after)
             a, b, cc, d = max(h0, 0), min(h1, h), max(w0, 0), min(w1, h)
+            pool_size = (b - a) * (d - cc) if padding == "tf_same" else (h1 - h0) * (w1 - w0)
             patch = x[:, a:b, cc:d, :]
-            if mode == "max":
-                y[:, i, j, :] = patch.max(axis=(1, 2))
-            else:
-                y[:, i, j, :] = patch.sum(axis=(1, 2)) / pool_size
+            y[:, i, j, :] = patch.max(axis=(1, 2)) if mode == "max" else patch.sum(axis=(1, 2)) / pool_size
     return y
 
 

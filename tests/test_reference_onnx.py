@@ -152,13 +152,14 @@ def test_onnx_runtime_agrees_on_pooling_and_concat_networks(name, resolution):
     assert _rel_error(logits, forward(net, weights, x)) <= 1e-4
 
 
-@pytest.mark.parametrize("ceil_mode", [False, True])
-def test_onnx_runtime_agrees_on_average_pooling(ceil_mode):
-    """AvgPool2d counting its padding (PyTorch's default), ceil mode's clipped last window included."""
+@pytest.mark.parametrize(("padding", "ceil_mode"), [(1, False), (1, True), ("tf_same", False), ((0, 1), False)])
+def test_onnx_runtime_agrees_on_average_pooling(padding, ceil_mode):
+    """AvgPool2d counting its padding (PyTorch's default; ceil mode's clipped last window included), TF's SAME
+    average not counting it, an explicit Keras-style pair."""
     from costmodel.spec.layers import Conv2d, GlobalAvgPool, Linear, Pool2d
     from costmodel.spec.network import Network
 
-    net = Network([Conv2d("c", 3, 8, 3, padding=1), Pool2d("p", 3, 2, mode="avg", padding=1, ceil_mode=ceil_mode),
+    net = Network([Conv2d("c", 3, 8, 3, padding=1), Pool2d("p", 3, 2, mode="avg", padding=padding, ceil_mode=ceil_mode),
                    GlobalAvgPool("g"), Linear("fc", 8, 4)], input_size=10)  # fmt: skip
     weights = init_weights(net, seed=2)
     x = np.random.default_rng(2).uniform(-1, 1, (2, 10, 10, 3)).astype(np.float32)

@@ -137,6 +137,10 @@ POOL_CASES = [  # (size, kernel, stride, padding, mode, ceil_mode): torchvision'
     (9, 3, 2, 1, "avg", True),
     (8, 3, 2, 1, "avg", False),
     (11, 3, 2, 0, "avg", True),
+    (9, 3, 2, "tf_same", "avg", False),  # TF's SAME: the padding does not count in an average
+    (8, 3, 2, "tf_same", "max", False),
+    (7, 2, 2, "tf_same", "avg", False),
+    (9, 3, 2, (0, 1), "avg", False),  # Keras' ZeroPadding2D then a valid pool: the zeros count
 ]
 
 

@@ -32,6 +32,7 @@ from ..spec.layers import (
     Residual,
     Scale,
     Softmax,
+    explicit_padding,
 )
 from ..spec.network import Network, Node
 from . import kernels as K
@@ -177,13 +178,14 @@ def _(layer: Mul, node: Node, g: _Graph) -> None:
 
 @export_layer.register
 def _(layer: Pool2d, node: Node, g: _Graph) -> None:
-    # PyTorch's MaxPool2d / AvgPool2d (count_include_pad) as ONNX's, same padding and ceil mode.
-    p = layer.padding if isinstance(layer.padding, int) else 0
+    # ONNX's MaxPool / AveragePool with the layer's padding and ceil mode; an average counts the padding as
+    # PyTorch's do (an int or explicit pair), not as TF's SAME pools do (costmodel.reference.plain's rule).
+    before, after = explicit_padding(layer.padding, node.in_size, layer.kernel, layer.stride)
     op = "MaxPool" if layer.mode == "max" else "AveragePool"
-    attrs: dict[str, object] = {"kernel_shape": [layer.kernel] * 2, "strides": [layer.stride] * 2, "pads": [p] * 4}
-    attrs["ceil_mode"] = int(layer.ceil_mode)
+    attrs: dict[str, object] = {"kernel_shape": [layer.kernel] * 2, "strides": [layer.stride] * 2}
+    attrs.update(pads=[before, before, after, after], ceil_mode=int(layer.ceil_mode))
     if layer.mode == "avg":
-        attrs["count_include_pad"] = 1
+        attrs["count_include_pad"] = int(layer.padding != "tf_same")
     g.x = g.node(op, [g.x], layer.name, **attrs)
 
 

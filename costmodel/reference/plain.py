@@ -34,6 +34,7 @@ from ..spec.layers import (
     Residual,
     Scale,
     Softmax,
+    explicit_padding,
 )
 from ..spec.network import Network, Node
 from .kernels import pads
@@ -144,18 +145,23 @@ def _(layer: Concat, node: Node, weights: Weights, x: np.ndarray) -> np.ndarray:
 
 @plain_kernel.register
 def _(layer: Pool2d, node: Node, weights: Weights, x: np.ndarray) -> np.ndarray:
-    """PyTorch's MaxPool2d / AvgPool2d: ``padding`` on every side, ``ceil_mode``; a max ignores the padding, an
-    average counts it (``count_include_pad``) but not the rows a ceil-mode window reaches past it."""
-    k, s, p, out = layer.kernel, layer.stride, layer.padding, node.out_size
-    p = p if isinstance(p, int) else 0  # the zoo's pools pad an int (PyTorch); a SAME pool pads nothing here
-    after = max(0, (out - 1) * s + k - node.in_size - p)  # the rows past the padding a ceil-mode window reaches
+    """Max or average pooling with the layer's padding. PyTorch's pools (an int padding) and explicit pairs
+    count the padding in an average (``count_include_pad``) but not the rows a ceil-mode window reaches past
+    it; TF's SAME pools average the input elements alone. A max never sees the padding."""
+    k, s, out, n = layer.kernel, layer.stride, node.out_size, node.in_size
+    before, pad_after = explicit_padding(layer.padding, n, k, s)
+    after = max(0, (out - 1) * s + k - n - before)  # what the last window reaches: the padding, and past it
     fill = -np.inf if layer.mode == "max" else 0.0
-    xp = np.pad(x, ((0, 0), (p, p + after), (p, p + after), (0, 0)), constant_values=fill)
+    xp = np.pad(x, ((0, 0), (before, after), (before, after), (0, 0)), constant_values=fill)
     windows = sliding_window_view(xp, (k, k), axis=(1, 2))[:, ::s, ::s][:, :out, :out]
     if layer.mode == "max":
         return windows.max(axis=(-2, -1)).astype(np.float32)
-    inside = np.pad(np.ones((node.in_size + 2 * p,) * 2), ((0, after), (0, after)))  # input and padding: counted
-    counts = sliding_window_view(inside, (k, k))[::s, ::s][:out, :out].sum(axis=(-2, -1))
+    if layer.padding == "tf_same":  # TF: only the input's elements count
+        counted = np.pad(np.ones((n, n)), ((before, after), (before, after)))
+    else:  # PyTorch: the input and its padding count, not what lies past the padding
+        inside = n + before + min(pad_after, after)
+        counted = np.pad(np.ones((inside, inside)), ((0, n + before + after - inside),) * 2)
+    counts = sliding_window_view(counted, (k, k))[::s, ::s][:out, :out].sum(axis=(-2, -1))
     return (windows.sum(axis=(-2, -1)) / counts[None, :, :, None]).astype(np.float32)
 
 
