@@ -31,6 +31,7 @@ TRUE_PEAK, TRUE_BANDWIDTH, TRUE_OVERHEAD = 2e11, 1.5e10, 1.2e-5
 TRUE_EFFICIENCY = {
     "Conv 3x3": 0.2,
     "Conv DW 3x3": 0.1,
+    "Conv DW 3x3 s2": 0.07,  # a strided depthwise layer runs other kernels: a kind of its own
     "Conv 1x1": 0.6,
     "FC": 1.5,
     "Avg Pool": 0.3,
@@ -39,6 +40,7 @@ TRUE_EFFICIENCY = {
 TRUE_KIND_OVERHEAD = {  # extra fixed seconds per layer of a type, on top of TRUE_OVERHEAD
     "Conv 3x3": 9e-6,
     "Conv DW 3x3": 6e-6,
+    "Conv DW 3x3 s2": 5e-6,
     "Conv 1x1": 3e-6,
     "FC": 2e-6,
     "Avg Pool": 1e-6,
@@ -50,7 +52,7 @@ PASS_OVERHEAD = 2e-6  # what a whole pass costs beyond its layers, per layer
 def _oracle_kind(layer):
     if isinstance(layer, Conv2d):
         if layer.groups == layer.in_ch == layer.out_ch > 1:
-            return f"Conv DW {layer.kernel}x{layer.kernel}"
+            return f"Conv DW {layer.kernel}x{layer.kernel}" + (f" s{layer.stride}" if layer.stride > 1 else "")
         return f"Conv {layer.kernel}x{layer.kernel}"
     return {Linear: "FC", GlobalAvgPool: "Avg Pool", Softmax: "Softmax"}[type(layer)]
 

@@ -310,3 +310,20 @@ def test_every_zoo_network_has_kinds_a_profile_may_name():
 def test_predict_refuses_a_profile_that_is_not_one():
     with pytest.raises(ProfileError, match="DeviceProfile"):
         predict(mobilenet_v1(), None)
+
+
+def test_a_strided_depthwise_kind_falls_back_to_the_unstrided_one():
+    """A profile calibrated before strided depthwise layers had a kind of their own still covers them, with the
+    unstrided kind's terms and without calling it an extrapolation; one that lists the strided kind uses it."""
+    from costmodel.latency.kinds import general_kind, latency_kind
+
+    net = mobilenet_v1(0.5, 160)
+    strided = next(n for n in net.nodes if getattr(n.layer, "depthwise", False) and n.layer.stride == 2)
+    assert latency_kind(strided.layer) == "Conv DW 3x3 s2" and general_kind("Conv DW 3x3 s2") == "Conv DW 3x3"
+    base = {"Conv 3x3": 0.2, "Conv DW 3x3": 0.1, "Conv 1x1": 0.6, "FC": 0.8, "Avg Pool": 0.3, "Softmax": 0.05}
+    old = predict(net, DeviceProfile(PEAK, BANDWIDTH, efficiency=base))
+    row = next(lat for lat in old.layers if lat.name == strided.name)
+    assert row.efficiency == 0.1 and not old.extrapolated
+    split = predict(net, DeviceProfile(PEAK, BANDWIDTH, efficiency={**base, "Conv DW 3x3 s2": 0.05}))
+    assert next(lat for lat in split.layers if lat.name == strided.name).efficiency == 0.05
+    assert split.seconds > old.seconds

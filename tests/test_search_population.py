@@ -262,5 +262,5 @@ def test_options_no_candidate_uses_may_fail_those_used_may_not():
         costmodel.cost_population(space, sevens, 65)
     fives = genes.copy()
     fives[5, 3] = 1  # block 1 at 5x5: builds, but the profile has no efficiency for it
-    with pytest.raises(costmodel.ProfileError, match="candidate 5 at resolution 65: .*'Conv DW 5x5'"):
+    with pytest.raises(costmodel.ProfileError, match="candidate 5 at resolution 65: .*'Conv DW 5x5( s2)?'"):
         costmodel.cost_population(space, fives, 65, profile=covered)

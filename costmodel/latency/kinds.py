@@ -32,7 +32,7 @@ from ..spec.layers import (
 )
 from ..spec.network import Node
 
-__all__ = ["latency_kind", "block_op", "register_kind_names", "is_latency_kind", "kind_names"]
+__all__ = ["latency_kind", "block_op", "register_kind_names", "is_latency_kind", "kind_names", "general_kind"]
 
 _NAMES: dict[str, re.Pattern[str]] = {}  # readable name -> full-match pattern
 
@@ -71,7 +71,15 @@ def latency_kind(layer: object) -> str:
     raise SpecError(f"no latency kind rule for layer type {type(layer).__name__}")
 
 
-@latency_kind.register(Conv2d)
+@latency_kind.register
+def _(layer: Conv2d) -> str:
+    # A strided depthwise layer is a kind of its own ("Conv DW 7x7 s2"): its kernels differ from stride 1's (the
+    # NumPy executor's taps and column groups, the runtimes' own), and one efficiency for both mispredicts
+    # them. A profile without the strided kind uses the unstrided one (costmodel.latency.profiles).
+    kind = layer_kind(layer)
+    return f"{kind} s{layer.stride}" if layer.depthwise and layer.stride > 1 else kind
+
+
 @latency_kind.register(Linear)
 @latency_kind.register(GlobalAvgPool)
 @latency_kind.register(AdaptiveAvgPool)
@@ -104,8 +112,18 @@ def _(layer: Add) -> str:
 
 register_kind_names(
     "Conv <k>x<k>", "Conv DW <k>x<k>", "Conv group <k>x<k>", "FC", "Max Pool <k>x<k>", "Avg Pool <k>x<k>",
-    "Avg Pool", "Softmax", "Add", "Mul", "Concat",
+    "Avg Pool", "Softmax", "Add", "Mul", "Concat", "Conv DW <k>x<k> s2",
 )  # fmt: skip
+
+
+def general_kind(kind: str) -> str | None:
+    """The kind a strided depthwise kind falls back to in a profile that does not list it, else None.
+
+    >>> general_kind("Conv DW 7x7 s2"), general_kind("Conv DW 7x7")
+    ('Conv DW 7x7', None)
+    """
+    base, sep, stride = kind.rpartition(" s")
+    return base if sep and base.startswith("Conv DW ") and stride.isdigit() else None
 
 
 @singledispatch

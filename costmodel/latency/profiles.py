@@ -58,6 +58,7 @@ from .._files import atomic_write, check_input
 from ..checks import dump_json
 from ..counting.memory import DTYPE_BYTES
 from ..errors import ProfileError
+from .kinds import general_kind
 
 __all__ = ["DeviceProfile", "KindTerms", "INPUT_PATH", "load_profile", "save_profile", "profile_from_dict"]
 
@@ -169,6 +170,9 @@ class DeviceProfile:
         """
         key = self.key(kind, path)
         efficiency = self.efficiency.get(key)
+        general = general_kind(kind)
+        if efficiency is None and general is not None and self.covers(general, path):
+            return self.terms(general, path)  # a strided kind the profile was not calibrated apart
         if efficiency is None:
             if self.default_efficiency is None:
                 on = f" on kernel path {path!r}" if path else ""
@@ -193,6 +197,9 @@ class DeviceProfile:
         """The kernel path a layer of ``kind`` with ``in_ch`` input channels runs on, after a layer on
         ``previous``; ``""`` when the profile has no path rules (one path per kind)."""
         rule = self.paths.get(kind)
+        general = general_kind(kind)
+        if rule is None and general is not None:
+            rule = self.paths.get(general)  # as terms(): the unstrided kind's rule
         if rule is None:
             return ""
         if rule.get("same_as_input"):
