@@ -21,7 +21,6 @@ __all__ = [
     "MAX_SIZE",
     "MAX_JSON_DEPTH",
     "MAX_NUMBER_CHARS",
-    "is_positive_int",
     "positive_int",
     "non_negative_int",
     "boolean",
@@ -43,12 +42,6 @@ def _as_int(value: object) -> int | None:
     if isinstance(value, (bool, float)) or not hasattr(value, "__index__"):
         return None
     return int(value.__index__())  # type: ignore[attr-defined]
-
-
-def is_positive_int(value: object) -> bool:
-    """True for an integer >= 1 that is not a ``bool`` (NumPy integers included)."""
-    n = _as_int(value)
-    return n is not None and n >= 1
 
 
 def positive_int(value: object, what: str, error: type[CostModelError] = SpecError) -> int:

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+from _cli import fails as _fails
 
 from costmodel import count, mobilenet_v1
 from costmodel.cli import main
@@ -47,16 +48,6 @@ def test_latency_json_adds_up(profile_file, capsys):
     assert doc["mult_adds"] == count(mobilenet_v1(0.75, 129)).mult_adds
     assert sum(r["predicted_ms"] for r in doc["layers"]) == pytest.approx(doc["predicted_seconds"] * 1e3, rel=1e-9)
     assert {r["bound"] for r in doc["layers"]} <= {"compute", "memory"}
-
-
-def _fails(argv, capsys, *pieces):
-    with pytest.raises(SystemExit) as info:
-        main(argv)
-    assert info.value.code == 2
-    err = capsys.readouterr().err
-    assert err.count("\n") == 1  # one line, no traceback
-    for piece in pieces:
-        assert piece in err
 
 
 def test_bad_profile_exits_2(tmp_path, capsys):

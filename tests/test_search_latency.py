@@ -8,6 +8,7 @@ import json
 
 import numpy as np
 import pytest
+from _cli import fails as _fails
 
 import costmodel
 from costmodel.cli import main
@@ -178,16 +179,6 @@ def test_validate_space_without_twins(ofa_profile):
     assert checked.twins == () and checked.twin_agreement != checked.twin_agreement  # NaN
     with pytest.raises(ProfileError, match="twins"):
         validate_space(profile, space, candidates=3, twins=-1, time_layers=synthetic_time_layers)
-
-
-def _fails(argv, capsys, *pieces):
-    with pytest.raises(SystemExit) as info:
-        main(argv)
-    assert info.value.code == 2
-    err = capsys.readouterr().err
-    assert err.count("\n") == 1  # one line, no traceback
-    for piece in pieces:
-        assert piece in err
 
 
 def test_cli_refuses_combinations_that_make_no_sense(tmp_path, capsys):

@@ -20,6 +20,7 @@ from functools import singledispatch
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from .._hooks import table as _table
+from ..checks import dump_json
 from ..errors import ConventionError, SpecError
 from ..spec.layers import (
     AdaptiveAvgPool,
@@ -128,9 +129,7 @@ class Cost:
 
     def to_json(self, layers: bool = False, indent: int | None = None) -> str:
         """:meth:`to_dict` as a JSON string."""
-        import json
-
-        return json.dumps(self.to_dict(layers), indent=indent)
+        return dump_json(self.to_dict(layers), indent=indent)
 
     def table(self) -> pd.DataFrame:
         """One row per layer (pandas DataFrame); the rows add up to :attr:`params` and :attr:`mult_adds`."""

@@ -32,6 +32,7 @@ from functools import singledispatch
 from typing import TYPE_CHECKING, Any
 
 from .._hooks import table as _table
+from ..checks import dump_json
 from ..errors import SpecError
 from ..spec.layers import (
     AdaptiveAvgPool,
@@ -253,9 +254,7 @@ class NetworkMemory:
 
     def to_json(self, dtype: str = "float32", layers: bool = False, indent: int | None = None) -> str:
         """:meth:`to_dict` as a JSON string."""
-        import json
-
-        return json.dumps(self.to_dict(dtype, layers), indent=indent)
+        return dump_json(self.to_dict(dtype, layers), indent=indent)
 
 
 def memory(network: Network) -> NetworkMemory:

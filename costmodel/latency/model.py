@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .._hooks import table as _table
-from ..checks import positive_int
+from ..checks import dump_json, positive_int
 from ..counting.engine import LayerCost, count
 from ..counting.memory import dtype_bytes, layer_memory
 from ..errors import ProfileError, SpecError
@@ -176,9 +176,7 @@ class LatencyPrediction:
 
     def to_json(self, layers: bool = False, indent: int | None = None) -> str:
         """:meth:`to_dict` as a JSON string."""
-        import json
-
-        return json.dumps(self.to_dict(layers), indent=indent)
+        return dump_json(self.to_dict(layers), indent=indent)
 
     def table(self) -> pd.DataFrame:
         """One row per leaf layer (pandas DataFrame): Mult-Adds, FLOPs, bytes, intensity, times, bound."""

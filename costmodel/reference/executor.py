@@ -186,9 +186,14 @@ def _(layer: object, node: Node, weights: Mapping[str, np.ndarray]) -> _Step:
     # The body runs on the block's input as a little network of its own (biases carried inside it only), then
     # the block's Add or Mul combines its output with the input (see _run_block).
     assert node.merge is not None
-    body = [step_for(sub.layer, sub, weights) for sub in node.branches[0]]
-    body.append(step_for(node.merge.layer, node.merge, weights))
-    return _Step(node, "block", inner=tuple(_plan_flat(s) for s in _carry_biases(body, node.in_ch)))
+    return _Step(node, "block", inner=_little_network((*node.branches[0], node.merge), weights, node.in_ch))
+
+
+def _little_network(nodes: tuple[Node, ...], weights: Mapping[str, np.ndarray], in_ch: int) -> tuple[_Step, ...]:
+    """A block's body or branch prepared as a network of its own: biases carried inside it only, its last
+    step writing true values."""
+    steps = [step_for(sub.layer, sub, weights) for sub in nodes]
+    return tuple(_plan_flat(s) for s in _carry_biases(steps, in_ch))
 
 
 @step_for.register
@@ -212,13 +217,9 @@ def _(layer: object, node: Node, weights: Mapping[str, np.ndarray]) -> _Step:
 def _(layer: Concat, node: Node, weights: Mapping[str, np.ndarray]) -> _Step:
     # Each branch runs on the block's input as a little network of its own (biases carried inside it only,
     # its last layer writing true values); the outputs are concatenated on channels (see _run_concat).
-    inner: list[_Step] = []
-    sizes = []
-    for branch in node.branches:
-        steps = [step_for(sub.layer, sub, weights) for sub in branch]
-        inner += [_plan_flat(s) for s in _carry_biases(steps, node.in_ch)]
-        sizes.append(len(steps))
-    return _Step(node, "concat", inner=tuple(inner), branch_sizes=tuple(sizes))
+    branches = [_little_network(branch, weights, node.in_ch) for branch in node.branches]
+    inner = tuple(step for branch in branches for step in branch)
+    return _Step(node, "concat", inner=inner, branch_sizes=tuple(len(branch) for branch in branches))
 
 
 @step_for.register
@@ -514,15 +515,8 @@ def _run_block(
     (:func:`~costmodel.reference.kernels.scale_channels`) into the block's output buffer. Each leaf's wall
     time goes into ``clocks`` under its name."""
     *body, merge = step.inner
-    h, mult_adds = x, 0
+    h, mult_adds = _run_body(tuple(body), x, ws, prepared, clocks)
     clock = time.perf_counter
-    for i, sub in enumerate(body):
-        nxt = body[i + 1] if i + 1 < len(body) else None
-        start = clock()
-        h, m = _run_layer(sub, h, ws, prepared, nxt if _fuses(sub, nxt) else None, clocks)
-        if sub.op != "block":  # a nested block has recorded its own leaves
-            clocks[sub.name] = clock() - start
-        mult_adds += m
     start = clock()
     out = _buffer(ws, merge.name, x.shape)
     y = K.add(h, x, out=out) if merge.op == "add" else K.scale_channels(x, h, out=out)

@@ -6,13 +6,12 @@ re-derive a shape.
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from ..checks import MAX_SIZE, positive_int
+from ..checks import MAX_SIZE, dump_json, positive_int
 from ..errors import LayerNotFoundError, SpecError
 from .layers import BLOCKS, MERGES, Layer, block_branches, block_merge, output_shape
 from .serialize import network_document, parse_document, parse_json, read_document
@@ -231,7 +230,7 @@ class Network:
 
     def to_json(self, indent: int | None = 2) -> str:
         """This network as JSON text."""
-        return json.dumps(self.to_dict(), indent=indent, allow_nan=False)
+        return dump_json(self.to_dict(), indent=indent)
 
     @property
     def out_ch(self) -> int:
