@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import costmodel
-from costmodel.errors import SpecError, WeightsError
+from costmodel.errors import WeightsError
 from costmodel.reference import forward, init_weights
 
 onnx = pytest.importorskip("onnx")
@@ -139,10 +139,10 @@ def test_onnx_runtime_agrees_on_random_inverted_residuals(kernel, stride, channe
 
 
 @pytest.mark.parametrize(
-    ("name", "resolution"), [("googlenet", 64), ("squeezenet1_0", 67), ("squeezenet1_1", 47), ("alexnet", 224)]
+    ("name", "resolution"), [("googlenet", 64), ("squeezenet1_0", 67), ("squeezenet1_1", 47), ("alexnet", 128)]
 )
 def test_onnx_runtime_agrees_on_pooling_and_concat_networks(name, resolution):
-    """MaxPool in ceil mode, adaptive average pooling where the windows divide evenly, Inception and Fire
+    """MaxPool in ceil mode, adaptive average pooling (AlexNet at 128: 3x3 to 6x6), Inception and Fire
     concatenations, a network that ends on a pooled 1x1 map (SqueezeNet): ONNX Runtime against the NumPy
     reference."""
     net = costmodel.network(name, resolution=resolution, num_classes=10)
@@ -167,7 +167,29 @@ def test_onnx_runtime_agrees_on_average_pooling(padding, ceil_mode):
     assert _rel_error(logits, forward(net, weights, x)) <= 1e-5
 
 
-def test_uneven_adaptive_pooling_has_no_onnx_export():
-    net = costmodel.network("vgg16", resolution=32, num_classes=10)  # a 1x1 map pooled to 7x7
-    with pytest.raises(SpecError, match="adaptive pooling of 1x1 to 7x7"):
-        to_onnx(net, init_weights(net))
+@pytest.mark.parametrize(("size", "out"), [(1, 7), (5, 7), (4, 6), (8, 4)])
+def test_onnx_runtime_agrees_on_uneven_adaptive_pooling(size, out):
+    """Adaptive pooling whose windows do not divide evenly (PyTorch's overlapping and repeated windows),
+    exported as two averaging matrix products, and one that does (a plain AveragePool): ONNX Runtime against
+    the NumPy reference, whose adaptive kernel is checked against a loop oracle."""
+    from costmodel.spec.layers import AdaptiveAvgPool, Conv2d, Linear
+    from costmodel.spec.network import Network
+
+    net = Network([Conv2d("c", 3, 4, 3, padding=1), AdaptiveAvgPool("pool", out), Linear("fc", 4 * out * out, 5)],
+                  input_size=size)  # fmt: skip
+    weights = init_weights(net, seed=size)
+    x = np.random.default_rng(size).uniform(-1, 1, (2, size, size, 3)).astype(np.float32)
+    (logits,) = _session(to_onnx(net, weights)).run(["logits"], {"images": x})
+    assert _rel_error(logits, forward(net, weights, x)) <= 1e-5
+
+
+@pytest.mark.parametrize(("n", "o"), [(1, 7), (3, 7), (5, 7), (4, 6), (7, 3), (10, 4)])
+def test_averaging_matrix_matches_the_loop_oracle(n, o):
+    from _reference_oracle import oracle_adaptive_avg
+
+    from costmodel.reference.onnx_export import averaging_matrix
+
+    x = np.random.default_rng(n * o).uniform(-1, 1, (1, n, n, 2))
+    a = averaging_matrix(n, o).astype(np.float64)
+    got = np.einsum("in,bnmc,jm->bijc", a, x, a)
+    np.testing.assert_allclose(got, oracle_adaptive_avg(x, o), rtol=1e-6, atol=1e-7)

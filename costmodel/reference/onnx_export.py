@@ -191,14 +191,31 @@ def _(layer: Pool2d, node: Node, g: _Graph) -> None:
 
 @export_layer.register
 def _(layer: AdaptiveAvgPool, node: Node, g: _Graph) -> None:
-    # ONNX has no adaptive pooling: global pooling to 1x1, or a fixed window where the size divides evenly.
-    n, o = node.in_size, layer.output_size
+    # ONNX has no adaptive pooling: global pooling to 1x1, a fixed window where the size divides evenly, else
+    # PyTorch's uneven windows as two averaging matrix products, A (N, C, H, W) A^T with A = averaging(n, o).
+    name, n, o = layer.name, node.in_size, layer.output_size
     if o == 1:
-        g.x = g.node("GlobalAveragePool", [g.x], layer.name)
+        g.x = g.node("GlobalAveragePool", [g.x], name)
     elif n % o == 0:
-        g.x = g.node("AveragePool", [g.x], layer.name, kernel_shape=[n // o] * 2, strides=[n // o] * 2)
+        g.x = g.node("AveragePool", [g.x], name, kernel_shape=[n // o] * 2, strides=[n // o] * 2)
     else:
-        raise SpecError(f"{node.name}: no ONNX export for adaptive pooling of {n}x{n} to {o}x{o} (uneven windows)")
+        a = averaging_matrix(n, o)
+        cols = g.node("MatMul", [g.x, g.init(f"{name}/A_T", a.T)], f"{name}/cols")  # (N, C, n, o)
+        g.x = g.node("MatMul", [g.init(f"{name}/A", a), cols], name)  # (o, n) @ (N, C, n, o) -> (N, C, o, o)
+
+
+def averaging_matrix(n: int, o: int) -> np.ndarray:
+    """The (o, n) matrix of adaptive average pooling along one axis: row i averages inputs floor(i·n/o) to
+    ceil((i+1)·n/o) (PyTorch's AdaptiveAvgPool2d windows, which overlap or repeat where o does not divide n).
+
+    >>> averaging_matrix(3, 2).tolist()
+    [[0.5, 0.5, 0.0], [0.0, 0.5, 0.5]]
+    """
+    a = np.zeros((o, n), np.float32)
+    for i in range(o):
+        start, stop = i * n // o, -(-(i + 1) * n // o)
+        a[i, start:stop] = 1.0 / (stop - start)
+    return a
 
 
 @export_layer.register
