@@ -327,3 +327,17 @@ def test_a_strided_depthwise_kind_falls_back_to_the_unstrided_one():
     split = predict(net, DeviceProfile(PEAK, BANDWIDTH, efficiency={**base, "Conv DW 3x3 s2": 0.05}))
     assert next(lat for lat in split.layers if lat.name == strided.name).efficiency == 0.05
     assert split.seconds > old.seconds
+
+
+def test_adaptive_pooling_to_one_cell_is_a_global_pool_and_to_more_a_kind_of_its_own():
+    """Adaptive pooling to 1x1 runs as a global pool; VGG16's and AlexNet's to 7x7 and 6x6 run another kernel
+    (the export's two matrix products), so they must not share the global pool's terms."""
+    from costmodel import network as zoo
+    from costmodel.latency.kinds import latency_kind
+    from costmodel.spec.layers import AdaptiveAvgPool, GlobalAvgPool
+
+    def pools(name):
+        return [latency_kind(n.layer) for n in zoo(name).nodes if isinstance(n.layer, AdaptiveAvgPool)]
+
+    assert latency_kind(AdaptiveAvgPool("p", 1)) == latency_kind(GlobalAvgPool("g")) == "Avg Pool"
+    assert pools("vgg16") == pools("alexnet") == ["Adaptive Avg Pool"]

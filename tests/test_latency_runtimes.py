@@ -79,9 +79,9 @@ def test_fused_and_inserted_nodes_by_hand():
     # The paths the profile shows are the probe's: depthwise on NCHWc exactly when C % 4 == 0 (11, 22: no; 44: yes;
     # 89, 179, 358: no), 1x1 when C_in < 16 or C_in % 4 == 0.
     dw = [m.path_of[f"conv_dw_{i}"] for i in range(1, 14)]
-    assert dw == ["FusedConv", "FusedConv", "nchwc", "nchwc"] + ["FusedConv"] * 9
+    assert dw == ["Conv", "Conv", "nchwc", "nchwc"] + ["Conv"] * 9
     pw = {i: m.path_of[f"conv_pw_{i}"] for i in (1, 2, 3, 5, 13)}  # C_in 11, 22, 44, 89, 358
-    assert pw == {1: "nchwc", 2: "FusedConv", 3: "nchwc", 5: "FusedConv", 13: "FusedConv"}
+    assert pw == {1: "nchwc", 2: "Conv", 3: "nchwc", 5: "Conv", 13: "Conv"}
 
 
 def test_node_layer_boundaries():
@@ -105,7 +105,7 @@ def test_learned_path_rules_are_the_runtimes():
         "path": "nchwc",
         "channels_multiple_of": 4,
         "channels_below": 0,
-        "otherwise": "FusedConv",
+        "otherwise": "Conv",
     }
     # Below one block of input channels (16 here) the NCHWc kernel reads the unblocked input: a path of its own.
     assert rules["Conv 1x1"] == {
@@ -113,7 +113,7 @@ def test_learned_path_rules_are_the_runtimes():
         "channels_multiple_of": 4,
         "channels_below": 16,
         "below": "nchwc-from-plain",
-        "otherwise": "FusedConv",
+        "otherwise": "Conv",
     }
     assert rules["Conv 3x3"] == {"path": "nchwc-from-plain"}  # the first conv: 3 input channels, always blocked
     assert set(blocks) == {"nchwc", "nchwc-from-plain"}
@@ -172,7 +172,7 @@ def test_a_profile_round_trips_and_predicts_the_same(tmp_path):
     net = mobilenet_v1(0.6, 224)
     assert predict(net, again).seconds == predict(net, profile).seconds
     lat = predict(net, again).layers
-    assert {x.path for x in lat if x.kind == "Conv DW 3x3"} == {"nchwc", "FusedConv"}  # 19, 38 vs 76 channels
+    assert {x.path for x in lat if x.kind == "Conv DW 3x3"} == {"nchwc", "Conv"}  # 19, 38 vs 76 channels
     assert count(net).mult_adds == predict(net, again).mult_adds  # padding changes the time, not the count
 
 
@@ -189,3 +189,40 @@ def test_activation_nodes_are_told_from_a_fused_activation():
     assert activation_seconds(unfused, "silu") == pytest.approx(21e-6)
     assert activation_seconds(fused, "relu") == 0.0  # the layer's own node carries the name: fused
     assert activation_seconds(unfused, None) == 0.0
+
+
+def test_a_fused_gemm_belongs_to_its_layer_and_runs_on_the_gemm_path():
+    """ORT fuses Gemm + Relu into a FusedGemm named 'fused <gemm>' (AlexNet's fc6 and fc7, but not fc8, which
+    has no activation); all three have 4,096 outputs and run the same Gemm kernel, so one path."""
+    from costmodel import network
+    from costmodel.latency.runtimes import NodeTime, map_nodes
+
+    def node(name, op, seconds):
+        return NodeTime(name, op, seconds, (), ())
+
+    run = [node("fc6/nhwc", "Transpose", 1e-6), node("fc6/flat", "Flatten", 1e-6), node("fused fc6", "FusedGemm", 4e-3),
+           node("fused fc7", "FusedGemm", 2e-3), node("fc8", "Gemm", 4e-4)]  # fmt: skip
+    by_layer = map_nodes(network("alexnet"), run)
+    assert {layer: ln.path for layer, ln in by_layer.items()} == {"fc6": "Gemm", "fc7": "Gemm", "fc8": "Gemm"}
+    assert [n.name for n in by_layer["fc6"].nodes] == ["fc6/nhwc", "fc6/flat", "fused fc6"]
+
+
+def test_a_pass_shift_larger_than_the_profilers_own_cost_is_dropped():
+    """A path's pass shift corrects the profiler's cost per node; one fitted larger than that whole cost is the
+    path's layer count standing in for something else, and that path gets none (the rest are refitted)."""
+    import math
+
+    from costmodel.latency.calibrate import _path_shifts
+
+    fit = [m for rec, _, m in recorded() if not rec["held_out"]]
+    profile = fit_profile(PEAK, BANDWIDTH, fit, runtime="onnxruntime", cache_bytes=CACHE)
+    placed = [(m, []) for m in fit]
+    _, free = _path_shifts(placed, profile, profile, {}, math.inf)
+    assert len(free) >= 2
+    largest = max(free, key=lambda path: abs(free[path]))
+    bound = 0.999 * abs(free[largest])
+    _, bounded = _path_shifts(placed, profile, profile, {}, bound)
+    assert largest not in bounded and bounded and all(abs(v) <= bound for v in bounded.values())
+    assert _path_shifts(placed, profile, profile, {}, 0.0)[1] == {}
+    shifts = profile.meta["pass_shift_per_layer_s"]
+    assert all(abs(v) <= profile.meta["profiler_cost_per_node_s"] for v in shifts.values())

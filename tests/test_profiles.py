@@ -208,9 +208,9 @@ def test_path_rules_and_padding():
     p = DeviceProfile(
         1e11,
         1e10,
-        efficiency={"Conv 1x1 @nchwc": 1.0, "Conv 1x1 @FusedConv": 1.0},
+        efficiency={"Conv 1x1 @nchwc": 1.0, "Conv 1x1 @Conv": 1.0},
         paths={
-            "Conv 1x1": {"path": "nchwc", "channels_multiple_of": 4, "channels_below": 16, "otherwise": "FusedConv"},
+            "Conv 1x1": {"path": "nchwc", "channels_multiple_of": 4, "channels_below": 16, "otherwise": "Conv"},
             "Conv 3x3": {
                 "path": "nchwc",
                 "channels_multiple_of": 4,
@@ -223,12 +223,12 @@ def test_path_rules_and_padding():
         channel_block={"nchwc": 16},
     )
     assert [p.path_of("Conv 1x1", c, "x") for c in (9, 14, 16, 19, 38, 76, 153)] == [
-        "nchwc", "nchwc", "nchwc", "FusedConv", "FusedConv", "nchwc", "FusedConv"
+        "nchwc", "nchwc", "nchwc", "Conv", "Conv", "nchwc", "Conv"
     ]  # fmt: skip
-    assert p.path_of("Avg Pool", 19, "FusedConv") == "FusedConv"
+    assert p.path_of("Avg Pool", 19, "Conv") == "Conv"
     assert [p.path_of("Conv 3x3", c, "x") for c in (3, 15, 16, 18, 20)] == ["slow", "slow", "nchwc", "plain", "nchwc"]
     assert p.path_of("FC", 10, "nchwc") == ""  # no rule: one path
     # Output channels pad to whole blocks; input channels only from one block up (the RGB input stays 3).
     assert [p.padded(c, "nchwc") for c in (9, 16, 19, 153)] == [16, 16, 32, 160]
     assert [p.padded(c, "nchwc", "input") for c in (3, 11, 19)] == [3, 11, 32]
-    assert p.padded(19, "FusedConv") == 19
+    assert p.padded(19, "Conv") == 19

@@ -168,10 +168,10 @@ def test_onnx_runtime_agrees_on_average_pooling(padding, ceil_mode):
 
 
 @pytest.mark.parametrize(("size", "out"), [(1, 7), (5, 7), (4, 6), (8, 4)])
-def test_onnx_runtime_agrees_on_uneven_adaptive_pooling(size, out):
-    """Adaptive pooling whose windows do not divide evenly (PyTorch's overlapping and repeated windows),
-    exported as two averaging matrix products, and one that does (a plain AveragePool): ONNX Runtime against
-    the NumPy reference, whose adaptive kernel is checked against a loop oracle."""
+def test_onnx_runtime_agrees_on_adaptive_pooling(size, out):
+    """Adaptive pooling, exported as two averaging matrix products, whose windows overlap or repeat where they
+    do not divide evenly: ONNX Runtime against the NumPy reference, whose adaptive kernel is checked against a
+    loop oracle."""
     from costmodel.spec.layers import AdaptiveAvgPool, Conv2d, Linear
     from costmodel.spec.network import Network
 

@@ -82,11 +82,15 @@ def _(layer: Conv2d) -> str:
 
 @latency_kind.register(Linear)
 @latency_kind.register(GlobalAvgPool)
-@latency_kind.register(AdaptiveAvgPool)
 @latency_kind.register(Softmax)
 @latency_kind.register(Concat)
 def _(layer: object) -> str:
     return layer_kind(layer)  # Table 2's kind, which spells out the kernel size of a convolution
+
+
+@latency_kind.register
+def _(layer: AdaptiveAvgPool) -> str:  # to 1x1 it is a global pool; to more cells, a kernel of its own
+    return layer_kind(layer) if layer.output_size == 1 else "Adaptive Avg Pool"
 
 
 @latency_kind.register
@@ -112,7 +116,7 @@ def _(layer: Add) -> str:
 
 register_kind_names(
     "Conv <k>x<k>", "Conv DW <k>x<k>", "Conv group <k>x<k>", "FC", "Max Pool <k>x<k>", "Avg Pool <k>x<k>",
-    "Avg Pool", "Softmax", "Add", "Mul", "Concat", "Conv DW <k>x<k> s2",
+    "Avg Pool", "Adaptive Avg Pool", "Softmax", "Add", "Mul", "Concat", "Conv DW <k>x<k> s2",
 )  # fmt: skip
 
 

@@ -69,7 +69,7 @@ class LayerLatency:
     efficiency: float
     overhead_s: float  # fixed and per-group overheads, and the layout change before the layer
     seconds: float  # max(compute_s, memory_s) / efficiency + overhead_s
-    path: str = ""  # the runtime's kernel path ("nchwc", "FusedConv"...); "" for a one-path runtime
+    path: str = ""  # the runtime's kernel path ("nchwc", "Conv"...); "" for a one-path runtime
     extrapolated: bool = False  # the profile does not cover this kind; its default_efficiency was used
     parts: tuple[LayerLatency, ...] = ()  # a block's leaf layers and its own elementwise operation
 

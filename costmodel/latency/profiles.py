@@ -22,11 +22,11 @@ A profile says how fast a device computes and moves data, and how far each layer
 - ``overhead_network_s``: a fixed cost per forward pass (the runtime's own work outside the layers);
 - ``paths``: per kind, which kernel path a layer runs on, as learned from the runtime's profiler:
   ``{"path": "nchwc"}`` (always), ``{"path": "nchwc", "channels_multiple_of": 4, "channels_below": 16,
-  "otherwise": "FusedConv"}`` (the first path when the input channels are a multiple of 4 or fewer than
+  "otherwise": "Conv"}`` (the first path when the input channels are a multiple of 4 or fewer than
   16, else the other; an optional ``"below"`` path takes the counts under ``channels_below``) or
   ``{"same_as_input": true}`` (the path of the layer before);
 - ``channel_block``: per path, the channel block its kernels pad to (``{"nchwc": 16}``);
-- ``transitions``: per change of path between two layers (``"FusedConv->nchwc"``, ``"input->nchwc"``), the
+- ``transitions``: per change of path between two layers (``"Conv->nchwc"``, ``"input->nchwc"``), the
   efficiency and fixed overhead of the layout change (a memory-bound copy of the input tensor);
 - ``activations``: per activation the runtime runs as nodes of its own rather than fused into the layer
   (``"silu"`` in ONNX Runtime 1.32), the efficiency and fixed overhead of that memory-bound pass over the layer's

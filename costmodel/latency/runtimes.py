@@ -19,7 +19,8 @@ ONNX Runtime, step by step
   shapes; ``"model_run"`` events delimit the runs (:func:`parse_profile`).
 - **Fused nodes.** ORT folds Conv + BatchNormalization + activation into one node and names it after one of
   the nodes it absorbed: ``FusedConv`` keeps the Conv's name (``conv_dw_1``); a convolution moved to the
-  blocked NCHWc layout takes the last absorbed node's name plus ``_nchwc`` (``conv1/relu_nchwc``). All the
+  blocked NCHWc layout takes the last absorbed node's name plus ``_nchwc`` (``conv1/relu_nchwc``); Gemm +
+  activation becomes ``FusedGemm`` named ``fused `` plus the Gemm's name (``fused fc6``). All the
   absorbed nodes are named after the same layer, so the longest layer name that prefixes the node name, at a
   boundary (``/``, ``_bn``, ``_nchwc`` or the end), is the layer it belongs to (:func:`node_layer`). Its whole
   time goes to that layer.
@@ -27,7 +28,8 @@ ONNX Runtime, step by step
   layout changes between NCHW and NCHWc, the input transpose, the ``logits`` identity -- are charged to the
   next layer, as the cost of getting its input into the layout it runs in (``glue_s``).
 - **Kernel path.** A layer's path is read off its node: ``"nchwc"`` when ORT gave it the ``_nchwc`` suffix,
-  else the op type the profiler reports (``FusedConv``, ``Gemm``, ``GlobalAveragePool``...). Nothing here knows
+  else the op type the profiler reports less a ``Fused`` prefix (``Conv`` for a ``FusedConv``, ``Gemm``,
+  ``GlobalAveragePool``...: a fused activation does not change the kernel). Nothing here knows
   ORT's rules for choosing a path; calibration learns them from these observations.
 - **Protocol.** Each round measures every network in turn (interleaved): first whole forward passes with the
   profiler off, in a fresh session that is the only one alive, then per-node times in a second, profiled
@@ -130,6 +132,7 @@ class LayerNodes:
 
 _SUFFIX = "_kernel_time"
 NCHWC = "_nchwc"
+FUSED = "fused "  # ORT's GemmActivationFusion names the FusedGemm "fused <gemm>"
 
 
 def _shapes(value: object) -> tuple[tuple[int, ...], ...]:
@@ -183,11 +186,14 @@ def parse_profile(events: object) -> list[list[NodeTime]]:
 def node_layer(node_name: str, layer_names: Sequence[str]) -> str | None:
     """The spec layer a runtime node belongs to: the longest layer name prefixing it at a boundary, or None.
 
-    >>> names = ["conv1", "conv_dw_1", "conv_dw_10", "fc"]
+    >>> names = ["conv1", "conv_dw_1", "conv_dw_10", "fc", "fc6"]
     >>> [node_layer(n, names) for n in ("conv_dw_1", "conv_dw_10/relu_nchwc", "conv1_bn", "fc/flat", "ReorderInput")]
     ['conv_dw_1', 'conv_dw_10', 'conv1', 'fc', None]
+    >>> node_layer("fused fc6", names)  # ORT's FusedGemm
+    'fc6'
     """
     name = node_name[: -len(NCHWC)] if node_name.endswith(NCHWC) else node_name
+    name = name[len(FUSED) :] if name.startswith(FUSED) else name
     best = None
     for layer in layer_names:
         at_boundary = name == layer or (name.startswith(layer) and name[len(layer) :].startswith(("/", "_bn")))
@@ -230,15 +236,19 @@ def map_nodes(network: Network, run: Sequence[NodeTime]) -> dict[str, LayerNodes
 
 
 def _path(nodes: Sequence[NodeTime], layer: str) -> str:
-    """``"nchwc"`` when a node of the layer carries ORT's NCHWc suffix, else the op type of its main node.
+    """``"nchwc"`` when a node of the layer carries ORT's NCHWc suffix, else the op type of its main node, less
+    ORT's ``Fused`` prefix: ``FusedConv`` and ``FusedGemm`` are the ``Conv`` and ``Gemm`` kernels with the
+    activation applied to their output, the same kernel path whether a layer has an activation or not (VGG's
+    fc6 and fc7 are ``FusedGemm``, its fc8 ``Gemm``, all with 4,096 inputs).
 
     The main node is the one named exactly after the layer, else the layer's longest-running node.
     """
     if any(n.name.endswith(NCHWC) for n in nodes):
         return "nchwc"
-    exact = [n for n in nodes if n.name == layer]
+    exact = [n for n in nodes if n.name == layer or n.name == FUSED + layer]
     main = exact[0] if exact else max(nodes, key=lambda n: n.seconds)
-    return main.op_type
+    op = main.op_type
+    return op[len("Fused") :] if op.startswith("Fused") and len(op) > len("Fused") else op
 
 
 def ort_session_options(threads: int = 1, profile_prefix: str | None = None) -> Any:

@@ -191,13 +191,12 @@ def _(layer: Pool2d, node: Node, g: _Graph) -> None:
 
 @export_layer.register
 def _(layer: AdaptiveAvgPool, node: Node, g: _Graph) -> None:
-    # ONNX has no adaptive pooling: global pooling to 1x1, a fixed window where the size divides evenly, else
-    # PyTorch's uneven windows as two averaging matrix products, A (N, C, H, W) A^T with A = averaging(n, o).
+    # ONNX has no adaptive pooling: global pooling to 1x1, else PyTorch's windows (even or not) as two averaging
+    # matrix products, A (N, C, H, W) A^T with A = averaging_matrix(n, o). One export for every size keeps one
+    # kernel per latency kind ("Adaptive Avg Pool"), at every resolution.
     name, n, o = layer.name, node.in_size, layer.output_size
     if o == 1:
         g.x = g.node("GlobalAveragePool", [g.x], name)
-    elif n % o == 0:
-        g.x = g.node("AveragePool", [g.x], name, kernel_shape=[n // o] * 2, strides=[n // o] * 2)
     else:
         a = averaging_matrix(n, o)
         cols = g.node("MatMul", [g.x, g.init(f"{name}/A_T", a.T)], f"{name}/cols")  # (N, C, n, o)
