@@ -25,14 +25,6 @@ import os
 import sys
 import time
 
-#: The zoo (``--zoo``): fitted at one resolution, held out at 224. ``--zoo mobile`` takes the first five only.
-ZOO = (
-    "mobilenet_v2", "mnasnet1_0", "mobilenet_v3_large", "mobilenet_v3_small", "efficientnet_b0",
-    "googlenet", "squeezenet1_0", "squeezenet1_1", "alexnet", "vgg16",
-)  # fmt: skip
-MOBILE_ZOO = ZOO[:5]
-ZOO_FIT_RESOLUTION = 160
-
 
 def _load() -> str:
     return ", ".join(f"{x:.2f}" for x in os.getloadavg())
@@ -51,23 +43,28 @@ def main() -> int:
         nargs="?",
         const="all",
         choices=("all", "mobile"),
-        help=f"also fit on the zoo at {ZOO_FIT_RESOLUTION} and hold it out at 224: all ten networks "
-        f"({', '.join(ZOO)}), or the mobile five",
+        help="also fit on the zoo's other networks at 160 and hold them out at 224 (calibrate --zoo, "
+        "validate-latency --zoo): all ten (default), or the mobile five",
     )
     args = parser.parse_args()
     if args.threads > 0 and args.runtime == "numpy":  # before NumPy loads its BLAS
         for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
             os.environ[name] = str(args.threads)
 
-    from costmodel import mobilenet_v1, network
+    from costmodel import mobilenet_v1
     from costmodel.latency.calibrate import (
         DEFAULT_TERMS,
         FIT_CONFIGS_BY_RUNTIME,
+        ZOO,
+        ZOO_FIT_RESOLUTION,
+        ZOO_HELD_OUT_RESOLUTION,
+        ZOO_MOBILE,
         calibrate,
         fit_profile,
         measure,
         measure_bandwidth,
         measure_peak_flops,
+        zoo_networks,
     )
     from costmodel.latency.report import profile_summary, validation_summary
     from costmodel.latency.validate import HELD_OUT_ALL, compare, validate
@@ -80,9 +77,9 @@ def main() -> int:
     threads = max(args.threads, 1)
     print(f"load average before: {_load()} ({os.cpu_count()} cores); runtime {args.runtime}, {threads} thread(s)")
     rows = []
-    zoo = {None: (), "mobile": MOBILE_ZOO, "all": ZOO}[args.zoo]
-    zoo_fit = [network(name, resolution=ZOO_FIT_RESOLUTION) for name in zoo]
-    zoo_held = [network(name, resolution=224) for name in zoo]
+    zoo = {None: (), "mobile": ZOO_MOBILE, "all": ZOO}[args.zoo]
+    zoo_fit = zoo_networks(ZOO_FIT_RESOLUTION, zoo)
+    zoo_held = zoo_networks(ZOO_HELD_OUT_RESOLUTION, zoo)
     held_nets = [mobilenet_v1(a, r) for a, r in HELD_OUT_ALL] + zoo_held
     if not args.skip_sequential:
         start = time.perf_counter()

@@ -186,3 +186,41 @@ def test_convert_weights_targets_are_the_conversions():
     from costmodel.reference.weights import CONVERSIONS
 
     assert tuple(CONVERSIONS) == TARGETS
+
+
+def test_zoo_flags_fit_the_zoo_at_160_and_check_it_at_224(profile_file, monkeypatch, capsys):
+    """calibrate --zoo adds every other zoo network at 160 to the fit; validate-latency --zoo checks them at 224
+    after the 22 held-out MobileNets (or after --network); neither combines with --space."""
+    import costmodel.latency.calibrate as calibrate_module
+    import costmodel.latency.validate as validate_module
+    from costmodel.errors import CostModelError
+    from costmodel.latency.calibrate import ZOO
+    from costmodel.latency.validate import HELD_OUT_ALL
+    from costmodel.spec.zoo import NETWORKS
+
+    assert sorted(ZOO) == sorted(set(NETWORKS) - {"mobilenet_v1"})  # a new zoo network is fitted and checked too
+    seen = {}
+
+    def stop(what):
+        def fake(*args, **kwargs):
+            seen[what] = kwargs["networks"]
+            raise CostModelError("stopped before measuring")
+
+        return fake
+
+    monkeypatch.setattr(calibrate_module, "calibrate", stop("fit"))
+    monkeypatch.setattr(validate_module, "validate", stop("held"))
+    _fails(["calibrate", "--zoo", "--fit-network", "mobilenet_v2@96"], capsys, "stopped")
+    assert [(n.name, n.input_size) for n in seen["fit"][1:]] == [(_zoo_name(n, 160), 160) for n in ZOO]
+    _fails(["validate-latency", "--profile", profile_file, "--zoo"], capsys, "stopped")
+    held = seen["held"]
+    assert len(held) == len(HELD_OUT_ALL) + len(ZOO) and {n.input_size for n in held[len(HELD_OUT_ALL) :]} == {224}
+    _fails(["validate-latency", "--profile", profile_file, "--zoo", "--network", "alexnet"], capsys, "stopped")
+    assert [n.name for n in seen["held"]][:2] == ["AlexNet-224", _zoo_name(ZOO[0], 224)]
+    _fails(["validate-latency", "--profile", profile_file, "--zoo", "--space", "mobilenet_v1"], capsys, "--zoo")
+
+
+def _zoo_name(name, resolution):
+    from costmodel.spec.zoo import network
+
+    return network(name, resolution=resolution).name

@@ -65,6 +65,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="also fit on this network (a built-in name, optionally at a resolution, or a JSON spec file), to "
         "calibrate layer kinds MobileNetV1 does not have; repeatable",
     )
+    parser.add_argument(
+        "--zoo",
+        action="store_true",
+        help="also fit on the zoo's other ten networks at 160 (MobileNetV2/V3, MNASNet, EfficientNet-B0, GoogLeNet, "
+        "the SqueezeNets, AlexNet, VGG16; what 'validate-latency --zoo' checks at 224); adds minutes",
+    )
     add_space_arguments(parser, "fit also on this many candidates sampled from the space (default 16)")
     add_measurement_arguments(parser)
     parser.add_argument(
@@ -120,6 +126,10 @@ def run(args: argparse.Namespace) -> int:
     if args.candidates is not None and args.space is None:
         raise ProfileError("--candidates needs --space NAME (the search space to sample them from)")
     extra = fit_networks(args.fit_network)
+    if args.zoo:
+        from ..latency.calibrate import ZOO_FIT_RESOLUTION, zoo_networks
+
+        extra += zoo_networks(ZOO_FIT_RESOLUTION)
     apply_threads(args.threads if args.runtime == "numpy" else 1)
     from ..latency.calibrate import FIT_CONFIGS_BY_RUNTIME, calibrate
     from ..latency.profiles import save_profile

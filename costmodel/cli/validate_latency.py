@@ -30,6 +30,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--spec", action="append", default=[], metavar="FILE", help="check this JSON network (repeatable)"
     )
+    parser.add_argument(
+        "--zoo",
+        action="store_true",
+        help="also check the zoo's other ten networks at 224 (with the held-out MobileNets, or with --network/--spec); "
+        "calibrate with 'calibrate --zoo', which fits them at 160",
+    )
     add_space_arguments(parser, "with --space: held-out candidates to check (default 30)")
     parser.add_argument(
         "--twins",
@@ -67,8 +73,10 @@ def run(args: argparse.Namespace) -> int:
         raise ProfileError(
             f"--runtime {args.runtime} does not match the profile's runtime {profile.runtime!r} ({args.profile})"
         )
-    if args.space is not None and (args.network or args.spec):
-        raise ProfileError("--space checks sampled candidates of a space; it does not combine with --network/--spec")
+    if args.space is not None and (args.network or args.spec or args.zoo):
+        raise ProfileError(
+            "--space checks sampled candidates of a space; it does not combine with --network/--spec/--zoo"
+        )
     if args.space is None:
         for flag, value in (("--candidates", args.candidates), ("--twins", args.twins), ("--seed", args.seed)):
             if value is not None:
@@ -84,6 +92,13 @@ def run(args: argparse.Namespace) -> int:
         from ..spec.zoo import network
 
         networks = [network(name) for name in args.network] + [Network.load(path) for path in args.spec]
+    if args.zoo:
+        from ..latency.calibrate import ZOO_HELD_OUT_RESOLUTION, zoo_networks
+        from ..latency.validate import HELD_OUT_ALL
+        from ..spec.mobilenet import mobilenet_v1
+
+        held = [mobilenet_v1(alpha, resolution) for alpha, resolution in HELD_OUT_ALL] if networks is None else networks
+        networks = held + zoo_networks(ZOO_HELD_OUT_RESOLUTION)
     if args.plots:  # created now, as 'plot' does, so that a bad folder fails before measuring
         try:
             Path(args.plots).mkdir(parents=True, exist_ok=True)

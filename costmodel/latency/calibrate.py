@@ -45,6 +45,13 @@ from .runtimes import RUNTIMES, Measurement, cpu_model, runtime_version
 
 __all__ = [
     "FIT_CONFIGS",
+    "FIT_CONFIGS_BY_RUNTIME",
+    "ZOO",
+    "ZOO_MOBILE",
+    "ZOO_CLASSIC",
+    "ZOO_FIT_RESOLUTION",
+    "ZOO_HELD_OUT_RESOLUTION",
+    "zoo_networks",
     "MAX_EFFICIENCY",
     "Measurement",
     "measure_peak_flops",
@@ -643,6 +650,24 @@ DEFAULT_REPEATS = {"numpy": 7, "onnxruntime": 20}
 #: ONNX Runtime's must cover both of its kernel paths in every kind: channel counts that are multiples of 4
 #: (blocked NCHWc kernels: α = 0.375, 0.625, 0.875, 1.25) and counts that are not (α = 0.3, 0.45, 0.7, 1.1;
 #: α = 0.3125 has 10 channels first, below one block of 16).
+#: The zoo's other networks, for ``calibrate --zoo`` and ``validate-latency --zoo``: the mobile ones (residual
+#: adds, squeeze-and-excite, 5x5 depthwise, unfused SiLU) and the classic ones (max pooling, 11x11, 7x7 and 5x5
+#: convolutions, Inception and Fire concatenations, adaptive pooling, VGG16's 400 MB of FC weights).
+ZOO_MOBILE = ("mobilenet_v2", "mnasnet1_0", "mobilenet_v3_large", "mobilenet_v3_small", "efficientnet_b0")
+ZOO_CLASSIC = ("googlenet", "squeezenet1_0", "squeezenet1_1", "alexnet", "vgg16")
+ZOO = ZOO_MOBILE + ZOO_CLASSIC
+#: The zoo is fitted at one resolution and held out at its published one: same layers, other sizes.
+ZOO_FIT_RESOLUTION = 160
+ZOO_HELD_OUT_RESOLUTION = 224
+
+
+def zoo_networks(resolution: int, names: Sequence[str] = ZOO) -> list[Network]:
+    """The zoo networks ``names`` (default :data:`ZOO`) at ``resolution``."""
+    from ..spec.zoo import network
+
+    return [network(name, resolution=resolution) for name in names]
+
+
 FIT_CONFIGS_BY_RUNTIME: dict[str, tuple[tuple[float, int], ...]] = {
     "numpy": FIT_CONFIGS,
     "onnxruntime": (
