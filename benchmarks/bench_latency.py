@@ -67,7 +67,7 @@ def main() -> int:
         zoo_networks,
     )
     from costmodel.latency.report import profile_summary, validation_summary
-    from costmodel.latency.validate import HELD_OUT_ALL, compare, validate
+    from costmodel.latency.validate import compare, held_out_networks, validate
     from costmodel.report.tables import render
 
     def progress(message: str) -> None:
@@ -80,7 +80,7 @@ def main() -> int:
     zoo = {None: (), "mobile": ZOO_MOBILE, "all": ZOO}[args.zoo]
     zoo_fit = zoo_networks(ZOO_FIT_RESOLUTION, zoo)
     zoo_held = zoo_networks(ZOO_HELD_OUT_RESOLUTION, zoo)
-    held_nets = [mobilenet_v1(a, r) for a, r in HELD_OUT_ALL] + zoo_held
+    held_nets = held_out_networks() + zoo_held
     if not args.skip_sequential:
         start = time.perf_counter()
         profile = calibrate(

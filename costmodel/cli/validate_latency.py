@@ -94,11 +94,9 @@ def run(args: argparse.Namespace) -> int:
         networks = [network(name) for name in args.network] + [Network.load(path) for path in args.spec]
     if args.zoo:
         from ..latency.calibrate import ZOO_HELD_OUT_RESOLUTION, zoo_networks
-        from ..latency.validate import HELD_OUT_ALL
-        from ..spec.mobilenet import mobilenet_v1
+        from ..latency.validate import held_out_networks
 
-        held = [mobilenet_v1(alpha, resolution) for alpha, resolution in HELD_OUT_ALL] if networks is None else networks
-        networks = held + zoo_networks(ZOO_HELD_OUT_RESOLUTION)
+        networks = (held_out_networks() if networks is None else networks) + zoo_networks(ZOO_HELD_OUT_RESOLUTION)
     if args.plots:  # created now, as 'plot' does, so that a bad folder fails before measuring
         try:
             Path(args.plots).mkdir(parents=True, exist_ok=True)

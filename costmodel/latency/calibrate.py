@@ -39,6 +39,7 @@ from ..counting.engine import count
 from ..errors import ProfileError
 from ..spec.mobilenet import mobilenet_v1
 from ..spec.network import Network
+from ..spec.zoo import network as zoo_network
 from .model import LayerGeometry, geometry, predict
 from .profiles import INPUT_PATH, DeviceProfile
 from .runtimes import RUNTIMES, Measurement, cpu_model, runtime_version
@@ -646,10 +647,6 @@ def mult_adds_baseline(measurements: Sequence[Measurement]) -> dict[str, float]:
 #: disturbed more often than not on a loaded 2-core machine, so it takes more of them.
 DEFAULT_REPEATS = {"numpy": 7, "onnxruntime": 20}
 
-#: Fitting configurations per runtime: (α, resolution), none of them held out (:mod:`.validate`).
-#: ONNX Runtime's must cover both of its kernel paths in every kind: channel counts that are multiples of 4
-#: (blocked NCHWc kernels: α = 0.375, 0.625, 0.875, 1.25) and counts that are not (α = 0.3, 0.45, 0.7, 1.1;
-#: α = 0.3125 has 10 channels first, below one block of 16).
 #: The zoo's other networks, for ``calibrate --zoo`` and ``validate-latency --zoo``: the mobile ones (residual
 #: adds, squeeze-and-excite, 5x5 depthwise, unfused SiLU) and the classic ones (max pooling, 11x11, 7x7 and 5x5
 #: convolutions, Inception and Fire concatenations, adaptive pooling, VGG16's 400 MB of FC weights).
@@ -663,11 +660,13 @@ ZOO_HELD_OUT_RESOLUTION = 224
 
 def zoo_networks(resolution: int, names: Sequence[str] = ZOO) -> list[Network]:
     """The zoo networks ``names`` (default :data:`ZOO`) at ``resolution``."""
-    from ..spec.zoo import network
-
-    return [network(name, resolution=resolution) for name in names]
+    return [zoo_network(name, resolution=resolution) for name in names]
 
 
+#: Fitting configurations per runtime: (α, resolution), none of them held out (:mod:`.validate`).
+#: ONNX Runtime's must cover both of its kernel paths in every kind: channel counts that are multiples of 4
+#: (blocked NCHWc kernels: α = 0.375, 0.625, 0.875, 1.25) and counts that are not (α = 0.3, 0.45, 0.7, 1.1;
+#: α = 0.3125 has 10 channels first, below one block of 16).
 FIT_CONFIGS_BY_RUNTIME: dict[str, tuple[tuple[float, int], ...]] = {
     "numpy": FIT_CONFIGS,
     "onnxruntime": (

@@ -192,8 +192,7 @@ def node_layer(node_name: str, layer_names: Sequence[str]) -> str | None:
     >>> node_layer("fused fc6", names)  # ORT's FusedGemm
     'fc6'
     """
-    name = node_name[: -len(NCHWC)] if node_name.endswith(NCHWC) else node_name
-    name = name[len(FUSED) :] if name.startswith(FUSED) else name
+    name = node_name.removesuffix(NCHWC).removeprefix(FUSED)
     best = None
     for layer in layer_names:
         at_boundary = name == layer or (name.startswith(layer) and name[len(layer) :].startswith(("/", "_bn")))
@@ -247,8 +246,7 @@ def _path(nodes: Sequence[NodeTime], layer: str) -> str:
         return "nchwc"
     exact = [n for n in nodes if n.name == layer or n.name == FUSED + layer]
     main = exact[0] if exact else max(nodes, key=lambda n: n.seconds)
-    op = main.op_type
-    return op[len("Fused") :] if op.startswith("Fused") and len(op) > len("Fused") else op
+    return main.op_type.removeprefix("Fused") or main.op_type
 
 
 def ort_session_options(threads: int = 1, profile_prefix: str | None = None) -> Any:

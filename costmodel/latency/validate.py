@@ -40,6 +40,7 @@ __all__ = [
     "HELD_OUT",
     "HELD_OUT_MIXED",
     "HELD_OUT_ALL",
+    "held_out_networks",
     "pairwise_accuracy",
     "ConfigResult",
     "ValidationResult",
@@ -68,6 +69,12 @@ HELD_OUT_MIXED: tuple[tuple[float, int], ...] = (
 
 #: The default held-out set: both kernel paths.
 HELD_OUT_ALL: tuple[tuple[float, int], ...] = HELD_OUT + HELD_OUT_MIXED
+
+
+def held_out_networks(configs: Sequence[tuple[float, int]] = HELD_OUT_ALL) -> list[Network]:
+    """The held-out MobileNets: one per (α, resolution) of ``configs`` (default :data:`HELD_OUT_ALL`)."""
+    return [mobilenet_v1(alpha, resolution) for alpha, resolution in configs]
+
 
 #: "Close" pairs for the pairwise ranking accuracy: Mult-Adds within 20 % of each other.
 CLOSE_PAIRS = 0.2
@@ -345,7 +352,7 @@ def validate(
         statistic = str(profile.meta.get("statistic", "min"))
     runtime = runtime or profile.runtime
     if networks is None:
-        networks = [mobilenet_v1(alpha, resolution) for alpha, resolution in configs]
+        networks = held_out_networks(configs)
     measured = measure(
         runtime, networks, repeats=repeats, rounds=rounds, seed=seed, threads=threads, time_layers=time_layers,
         progress=progress, statistic=statistic,

@@ -50,6 +50,7 @@ __all__ = [
     "scale_channels",
     "clamp",
     "clamp_bounds",
+    "adaptive_windows",
     "global_avg_pool",
     "linear",
     "softmax",
@@ -722,6 +723,16 @@ def scale_channels(x: np.ndarray, factors: np.ndarray, out: np.ndarray | None = 
     """Squeeze-and-excite's product: ``x`` (N, H, W, C) times ``factors`` (N, 1, 1, C), one factor per image
     and channel, broadcast over positions (multiplications only: no multiply-accumulate)."""
     return np.multiply(x, factors, out=out)
+
+
+def adaptive_windows(n: int, o: int) -> list[tuple[int, int]]:
+    """PyTorch's AdaptiveAvgPool2d windows along one axis: output cell i averages inputs floor(i·n/o) up to
+    ceil((i+1)·n/o), overlapping or repeating where o does not divide n.
+
+    >>> adaptive_windows(3, 2), adaptive_windows(1, 3)
+    ([(0, 2), (1, 3)], [(0, 1), (0, 1), (0, 1)])
+    """
+    return [(i * n // o, -(-(i + 1) * n // o)) for i in range(o)]
 
 
 def global_avg_pool(x: np.ndarray) -> np.ndarray:

@@ -204,15 +204,14 @@ def _(layer: AdaptiveAvgPool, node: Node, g: _Graph) -> None:
 
 
 def averaging_matrix(n: int, o: int) -> np.ndarray:
-    """The (o, n) matrix of adaptive average pooling along one axis: row i averages inputs floor(i·n/o) to
-    ceil((i+1)·n/o) (PyTorch's AdaptiveAvgPool2d windows, which overlap or repeat where o does not divide n).
+    """The (o, n) matrix of adaptive average pooling along one axis: row i averages window i of
+    :func:`~costmodel.reference.kernels.adaptive_windows` (PyTorch's).
 
     >>> averaging_matrix(3, 2).tolist()
     [[0.5, 0.5, 0.0], [0.0, 0.5, 0.5]]
     """
     a = np.zeros((o, n), np.float32)
-    for i in range(o):
-        start, stop = i * n // o, -(-(i + 1) * n // o)
+    for i, (start, stop) in enumerate(K.adaptive_windows(n, o)):
         a[i, start:stop] = 1.0 / (stop - start)
     return a
 

@@ -37,7 +37,7 @@ from ..spec.layers import (
     explicit_padding,
 )
 from ..spec.network import Network, Node
-from .kernels import pads
+from .kernels import adaptive_windows, pads
 from .weights import validate_weights
 
 __all__ = ["ACTIVATION_FUNCTIONS", "plain_kernel", "plain_forward", "check_images"]
@@ -167,9 +167,8 @@ def _(layer: Pool2d, node: Node, weights: Weights, x: np.ndarray) -> np.ndarray:
 
 @plain_kernel.register
 def _(layer: AdaptiveAvgPool, node: Node, weights: Weights, x: np.ndarray) -> np.ndarray:
-    """PyTorch's AdaptiveAvgPool2d: output cell i averages input rows floor(i·n/o) to ceil((i+1)·n/o)."""
-    n, o = node.in_size, layer.output_size
-    edges = [(i * n // o, -(-(i + 1) * n // o)) for i in range(o)]
+    """PyTorch's AdaptiveAvgPool2d (:func:`~costmodel.reference.kernels.adaptive_windows`)."""
+    edges = adaptive_windows(node.in_size, layer.output_size)
     rows = np.stack([x[:, a:b].mean(axis=1) for a, b in edges], axis=1)  # (N, o, W, C)
     return np.stack([rows[:, :, a:b].mean(axis=2) for a, b in edges], axis=2).astype(np.float32)
 
