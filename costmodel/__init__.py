@@ -35,6 +35,7 @@ from .spec.blocks import inverted_residual, squeeze_excite
 from .spec.layers import AdaptiveAvgPool, Concat, Conv2d, GlobalAvgPool, Linear, Pool2d, Residual, Scale, Softmax
 from .spec.mobilenet import mobilenet_v1
 from .spec.network import Network, Node
+from .spec.timm_arch import from_timm_arch, timm_network
 from .spec.zoo import network
 
 __version__ = "0.1.0"
@@ -58,6 +59,8 @@ def __dir__() -> list[str]:
 __all__ = [
     "mobilenet_v1",
     "network",
+    "from_timm_arch",
+    "timm_network",
     "search_space",
     "cost_population",
     "pareto_front",

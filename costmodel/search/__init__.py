@@ -7,12 +7,15 @@ tables that the real engine fills (:mod:`costmodel.search.population`).
 
 from __future__ import annotations
 
+from .ofa import ofa_config, ofa_genes
 from .pareto import pareto_front
 from .population import PopulationCost, cost_population
 from .space import Block, Gene, SearchSpace, Stage
 from .spaces import SPACES, search_space
 
 __all__ = [
+    "ofa_config",
+    "ofa_genes",
     "search_space",
     "SPACES",
     "SearchSpace",

@@ -23,6 +23,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from functools import partial
+from typing import TYPE_CHECKING
 
 from ..checks import positive_int
 from ..errors import SpecError
@@ -31,7 +32,10 @@ from ..spec.layers import Conv2d, GlobalAvgPool, Layer, Linear
 from ..spec.zoo import make_divisible  # OFA's make_divisible is torchvision's (utils/common_tools.py)
 from .space import Block, SearchSpace, Stage, choice_values, odd_kernel
 
-__all__ = ["ofa_mobilenet_v3_space", "BASE_STAGE_WIDTH"]
+if TYPE_CHECKING:
+    import numpy as np
+
+__all__ = ["ofa_mobilenet_v3_space", "ofa_config", "ofa_genes", "BASE_STAGE_WIDTH"]
 
 #: OFAMobileNetV3's ``base_stage_width``: stem, first block, five stages, final expand, feature mix.
 BASE_STAGE_WIDTH = (16, 16, 24, 40, 80, 112, 160, 960, 1280)
@@ -114,3 +118,58 @@ def ofa_mobilenet_v3_space(
         items.append(Stage(f"stage{s}", tuple(blocks), depths))
     items.append(Block("head", partial(_head, widths[7], widths[8], positive_int(num_classes, "num_classes"))))
     return SearchSpace("ofa_mobilenet_v3", items, label="OFA MobileNetV3")
+
+
+def _ofa_genes(space: SearchSpace) -> tuple[list[int], list[int], list[int]]:
+    """The gene columns of the depths (5), kernels (20) and expansions (20) of an OFA space, in OFA's order."""
+    if not isinstance(space, SearchSpace) or space.name != "ofa_mobilenet_v3":
+        raise SpecError(f"an OFA config needs the ofa_mobilenet_v3 space, got {space!r}")
+    columns: dict[str, list[int]] = {"depth": [], "kernel": [], "expand": []}
+    for i, gene in enumerate(space.genes):
+        columns[gene.name.rsplit(".", 1)[1]].append(i)
+    return columns["depth"], columns["kernel"], columns["expand"]
+
+
+def ofa_config(space: SearchSpace, genes: object) -> dict[str, list[int]]:
+    """One candidate's genes as OFA's subnet config, ``{"ks": [20], "e": [20], "d": [5]}``.
+
+    That is what ``OFAMobileNetV3.sample_active_subnet()`` returns and ``set_active_subnet(ks=, e=, d=)``
+    takes: a kernel and an expansion ratio for each of the 20 blocks (blocks a stage's depth leaves out keep
+    theirs), and each stage's depth.
+
+    >>> import costmodel
+    >>> s = costmodel.search_space("ofa_mobilenet_v3")
+    >>> config = ofa_config(s, s.sample(1, seed=0))
+    >>> len(config["ks"]), len(config["e"]), len(config["d"])
+    (20, 20, 5)
+    >>> bool((ofa_genes(s, config) == s.sample(1, seed=0)).all())
+    True
+    """
+    depth, kernel, expand = _ofa_genes(space)
+    row = space.check_genes(genes)
+    if row.shape[0] != 1:
+        raise SpecError(f"ofa_config takes one candidate, got {row.shape[0]}")
+    values = [space.genes[i].values[int(row[0, i])] for i in range(space.num_genes)]
+    return {"ks": [values[i] for i in kernel], "e": [values[i] for i in expand], "d": [values[i] for i in depth]}
+
+
+def ofa_genes(space: SearchSpace, config: object) -> np.ndarray:
+    """OFA's subnet config (``{"ks": [...], "e": [...], "d": [...]}``, extra keys such as ``"r"`` or
+    ``"image_size"`` ignored) as one row of genes, shape (1, 45); a value the space does not offer is an error
+    naming it."""
+    import numpy as np
+
+    columns = dict(zip(("d", "ks", "e"), _ofa_genes(space), strict=True))
+    if not isinstance(config, dict):
+        raise SpecError(f"an OFA config must be a dict with keys 'ks', 'e' and 'd', got {type(config).__name__}")
+    row = np.zeros((1, space.num_genes), dtype=space.gene_dtype)
+    for key, cols in columns.items():
+        values = config.get(key)
+        if isinstance(values, (str, bytes)) or not isinstance(values, (list, tuple)) or len(values) != len(cols):
+            raise SpecError(f"OFA config {key!r} must be a list of {len(cols)} values, got {values!r}")
+        for i, (col, value) in enumerate(zip(cols, values, strict=True)):
+            choices = space.genes[col].values
+            if isinstance(value, bool) or value not in choices:
+                raise SpecError(f"OFA config {key}[{i}] = {value!r} is not one of {choices}")
+            row[0, col] = choices.index(value)
+    return row

@@ -21,6 +21,7 @@ from .layers import (
 )
 from .mobilenet import mobilenet_v1
 from .network import Network, Node
+from .timm_arch import from_timm_arch, timm_network
 
 __all__ = [
     "ACTIVATIONS",
@@ -39,4 +40,6 @@ __all__ = [
     "Network",
     "Node",
     "mobilenet_v1",
+    "from_timm_arch",
+    "timm_network",
 ]
