@@ -5,8 +5,9 @@
   itself: a snippet that needs a name or a file the text never made fails here.
 - Every ``costmodel ...`` line of a ```sh block (and every ``$ costmodel ...`` line of a ```text block) is
   parsed by the real command-line parser, and the cheap commands (counting, tables, sweeps: milliseconds
-  each) also run, in the scratch folder, and must exit with status 0 (``--spec FILE``: parsed only). Commands that measure (``calibrate``,
-  ``run``...) are parsed only: the suite runs them elsewhere on small inputs.
+  each) also run, in the scratch folder, and must exit with status 0 (with ``--spec FILE``: parsed only).
+  Commands that measure (``calibrate``, ``run``...) are parsed only: the suite runs them elsewhere on small
+  inputs.
 - The site's extension that renders doctests as code is checked on a docstring of each shape it handles.
 """
 
@@ -91,7 +92,10 @@ def test_doctests_outside_examples_become_code():
         from doctests_as_code import fence_doctests
     finally:
         sys.path.pop(0)
-    text = "Summary.\n>>> f(1)\n[1, 2]\n\nParameters\n----------\nx : int\n    Text.\n\n    >>> x\n    2\n\nExamples\n--------\n>>> g()\n3\n"
+    text = (
+        "Summary.\n>>> f(1)\n[1, 2]\n\nParameters\n----------\nx : int\n    Text.\n\n    >>> x\n    2\n\n"
+        "Examples\n--------\n>>> g()\n3\n"
+    )
     assert fence_doctests(text) == (
         "Summary.\n\n```pycon\n>>> f(1)\n[1, 2]\n```\n\nParameters\n----------\nx : int\n    Text.\n\n"
         "    ```pycon\n    >>> x\n    2\n    ```\n\nExamples\n--------\n>>> g()\n3"
