@@ -4,7 +4,7 @@ Each concern keeps one ``functools.singledispatch`` registry keyed by layer type
 explicit refusal (the α x ρ sweep covers MobileNetV1's types only; the reference runs the types it has kernels
 for); what is not allowed is no rule at all, which would fall through to the registry's generic error at a
 user's runtime. Adding a layer type means adding one rule to each registry listed in :data:`REGISTRIES` (the
-README's "Contributing" section names the files).
+"Adding a layer type" in docs/architecture.md names the files).
 """
 
 from __future__ import annotations

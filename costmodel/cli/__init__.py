@@ -142,7 +142,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         _stdout_gone()
         _fail(f"costmodel {args.command}: error: cannot write to standard output: {exc.strerror or exc}")
     except MemoryError:
-        _fail(f"costmodel {args.command}: error: out of memory (see 'Limits' in the README)")
+        _fail(f"costmodel {args.command}: error: out of memory (see docs/limits.md)")
     except KeyboardInterrupt:
         print("costmodel: interrupted", file=sys.stderr)
         return 130

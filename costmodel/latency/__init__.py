@@ -30,6 +30,11 @@ def __getattr__(name: str) -> object:
     raise AttributeError(f"module 'costmodel.latency' has no attribute {name!r}")
 
 
+def __dir__() -> list[str]:
+    """The module's own names and the lazily loaded ones, as ``dir()`` and tab completion should show them."""
+    return sorted(set(globals()) | set(_MODEL) | set(_PROFILES))
+
+
 __all__ = [
     "LatencyPrediction",
     "LayerLatency",

@@ -631,6 +631,9 @@ def time_layers(
 ) -> dict[str, float]:
     """Median wall time, in seconds, of every layer over ``repeats`` forward passes (after one warm-up).
 
+    A layer's time includes its bias and activation; a convolution followed by a depthwise layer also writes
+    its output into that layer's padded input (the depthwise time then starts from a ready input).
+
     Parameters
     ----------
     network : Network
@@ -638,9 +641,7 @@ def time_layers(
         Prepared once here if raw. Pass :func:`prepare`'s result to choose ``threads``.
     images : ndarray, shape (N, R, R, C)
     repeats : int
-
-    A layer's time includes its bias and activation; a convolution followed by a depthwise layer also writes
-    its output into that layer's padded input (the depthwise time then starts from a ready input).
+        Passes timed after one warm-up pass; each layer keeps its median.
 
     Returns
     -------

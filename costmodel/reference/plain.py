@@ -9,7 +9,7 @@ layer's own epsilon, not folded. Nothing is tuned, nothing is carried from one l
 This is what a new layer type starts from: its plain kernel here (one rule in :func:`plain_kernel`), checked
 against the loop oracle of the tests. The tuned executor (:mod:`costmodel.reference.executor`) chooses faster
 paths at preparation for MobileNetV1's types (folded batch norm, one matrix product per pointwise layer, the
-"flat"/"taps" depthwise kernels, biases carried across layers) and must give the same logits; the README says
+"flat"/"taps" depthwise kernels, biases carried across layers) and must give the same logits; docs/reference.md says
 what the tuning buys (``python benchmarks/bench_plain.py``).
 """
 
