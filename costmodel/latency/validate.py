@@ -1,11 +1,11 @@
 """Check the latency model against measurement on networks the calibration never saw, per runtime.
 
-The held-out set (:data:`HELD_OUT_ALL`) is the paper's 16 MobileNets of Tables 6-7 (:data:`HELD_OUT`: α ∈
-{1.0, 0.75, 0.5, 0.25} x resolution ∈ {224, 192, 160, 128}), whose channel counts are all multiples of 8, plus
-six (:data:`HELD_OUT_MIXED`: α = 0.35, 0.6, 0.9, 0.4) with channel counts that are not multiples of 4, which
-ONNX Runtime runs on its other kernel path. Other networks can be given instead (``networks=``). For each, the
-runtime measures whole forward passes and every layer (:func:`costmodel.latency.calibrate.measure`); the model
-predicts both from the profile. The result gives:
+The held-out set (:data:`HELD_OUT_ALL`, listed in :mod:`costmodel.latency.networks`) is the paper's 16
+MobileNets of Tables 6-7 (:data:`HELD_OUT`: α ∈ {1.0, 0.75, 0.5, 0.25} x resolution ∈ {224, 192, 160, 128}),
+whose channel counts are all multiples of 8, plus six (:data:`HELD_OUT_MIXED`: α = 0.35, 0.6, 0.9, 0.4) with
+channel counts that are not multiples of 4, which ONNX Runtime runs on its other kernel path. Other networks
+can be given instead (``networks=``). For each, the runtime measures whole forward passes and every layer
+(:func:`costmodel.latency.measure.measure`); the model predicts both from the profile. The result gives:
 
 - the signed error per network and per layer kind, the median and largest absolute error;
 - the share of networks within ±10 % (nn-Meter's metric, Zhang et al., MobiSys 2021);
@@ -26,10 +26,10 @@ import numpy as np
 
 from .._hooks import table as _table
 from ..errors import ProfileError
-from ..spec.mobilenet import mobilenet_v1
 from ..spec.network import Network
-from .calibrate import TimeLayers, measure
+from .measure import TimeLayers, measure
 from .model import predict
+from .networks import HELD_OUT, HELD_OUT_ALL, HELD_OUT_MIXED, held_out_networks
 from .profiles import DeviceProfile
 from .runtimes import Measurement
 
@@ -50,31 +50,6 @@ __all__ = [
     "compare",
     "validate",
 ]
-
-#: The 16 (α, resolution) pairs of the paper's Tables 6-7, never used for fitting.
-HELD_OUT: tuple[tuple[float, int], ...] = tuple(
-    (alpha, resolution) for alpha in (1.0, 0.75, 0.5, 0.25) for resolution in (224, 192, 160, 128)
-)
-
-#: Held-out MobileNets whose channel counts are not all multiples of 4 (ONNX Runtime's other kernel path);
-#: none of them is a fitting configuration of either runtime.
-HELD_OUT_MIXED: tuple[tuple[float, int], ...] = (
-    (0.35, 224),
-    (0.35, 160),
-    (0.6, 224),
-    (0.6, 128),
-    (0.9, 192),
-    (0.4, 208),
-)
-
-#: The default held-out set: both kernel paths.
-HELD_OUT_ALL: tuple[tuple[float, int], ...] = HELD_OUT + HELD_OUT_MIXED
-
-
-def held_out_networks(configs: Sequence[tuple[float, int]] = HELD_OUT_ALL) -> list[Network]:
-    """The held-out MobileNets: one per (α, resolution) of ``configs`` (default :data:`HELD_OUT_ALL`)."""
-    return [mobilenet_v1(alpha, resolution) for alpha, resolution in configs]
-
 
 #: "Close" pairs for the pairwise ranking accuracy: Mult-Adds within 20 % of each other.
 CLOSE_PAIRS = 0.2
