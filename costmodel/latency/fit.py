@@ -143,19 +143,19 @@ def fit_profile(
     for m in measurements:
         nodes = {ln.layer: ln for ln in m.nodes}
         weight = 1.0 / sum(m.layer_s.values())
-        whole = {
+        whole = [
             node.name
             for node in m.network.nodes
             if node.branches and node.name in m.layer_s and not any(leaf.name in m.layer_s for leaf in node.leaves())
-        }  # the NumPy executor times a residual block as one step: its add is fitted after the other kinds
+        ]  # blocks timed as one step (network order): their add is fitted after the other kinds
         # A block's own add or multiply (groups 0) that the runtime does not report by itself was fused into the
         # layer before it (ORT folds a residual add into the NCHWc convolution): it costs nothing of its own.
         layers = [g for g in geometry(m.network, base) if g.name in m.layer_s or g.groups == 0]
         placed.append((m, layers))
         merges = {node.name: (node.merge or node).name for node in m.network.nodes if node.branches}
-        for name in whole:
-            wholes.append((m, name, [g for g in layers if g.name == merges[name] and g.groups == 0], weight))
-        skip = {merges[name] for name in whole}
+        for block in whole:
+            wholes.append((m, block, [g for g in layers if g.name == merges[block] and g.groups == 0], weight))
+        skip = {merges[block] for block in whole}
         for g in layers:
             if g.name in skip:
                 continue
