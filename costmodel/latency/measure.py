@@ -47,7 +47,7 @@ def _measure_once(
     images = rng.standard_normal((1, network.input_size, network.input_size, network.in_ch), dtype=np.float32)
     if time_layers is not None:
         layer_s = dict(time_layers(network, None, images, repeats=repeats))
-        return Measurement(network, layer_s, float(sum(layer_s.values())))
+        return Measurement(network, layer_s, float(sum(layer_s.values())), runtime="synthetic")
     from .. import reference
 
     # Fold the batch norms once, as a deployed model would: the forward pass then pays for inference only.
@@ -61,9 +61,9 @@ def _measure_once(
         passes.append(run.leaf_seconds)  # blocks layer by layer: a residual's add is timed apart from its body
     if statistic == "min":  # the fastest pass, with its own layer times: they add up to its wall time
         best = int(np.argmin(walls))
-        return Measurement(network, dict(passes[best]), float(walls[best]))
+        return Measurement(network, dict(passes[best]), float(walls[best]), runtime="numpy")
     layer_s = {name: float(np.median([p[name] for p in passes])) for name in passes[0]}
-    return Measurement(network, layer_s, float(np.median(walls)))
+    return Measurement(network, layer_s, float(np.median(walls)), runtime="numpy")
 
 
 def measure_networks(

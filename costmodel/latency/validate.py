@@ -31,7 +31,7 @@ from .measure import TimeLayers, measure
 from .model import predict
 from .networks import HELD_OUT, HELD_OUT_ALL, HELD_OUT_MIXED, held_out_networks
 from .profiles import DeviceProfile
-from .runtimes import Measurement
+from .runtimes import RUNTIME_NAMES, Measurement
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -123,6 +123,7 @@ class ConfigResult:
     name: str = ""  # the network's name
     baseline_s: float | None = None  # k x Mult-Adds + c, when the profile carries the baseline
     extrapolated: bool = False  # some layer kind was predicted at the profile's default efficiency
+    family: str = ""  # "MobileNetV1", "<space> candidates" or "other networks" (see ValidationResult.population)
 
     @property
     def label(self) -> str:
@@ -168,6 +169,20 @@ class ValidationResult:
     profile: DeviceProfile
     configs: tuple[ConfigResult, ...]
     fitted_on_held_out: tuple[str, ...]  # labels of checked configs that the profile was fitted on (should be none)
+    runtime: str = ""  # what measured the networks (Measurement.runtime; the profile's runtime when unknown)
+
+    @property
+    def measured_with(self) -> str:
+        """The runtime that measured the networks, by name: ``"ONNX Runtime"``, ``"NumPy reference executor"``."""
+        return " + ".join(RUNTIME_NAMES.get(r, r) for r in (self.runtime or self.profile.runtime).split("+"))
+
+    @property
+    def population(self) -> str:
+        """What was measured, counted by family: ``"22 MobileNetV1"``, ``"3 MobileNetV1 + 10 other networks"``."""
+        counts: dict[str, int] = {}
+        for c in self.configs:
+            counts[c.family or "networks"] = counts.get(c.family or "networks", 0) + 1
+        return " + ".join(f"{n} {family}" for family, n in counts.items())
 
     def _errors(self) -> np.ndarray:
         return np.array([abs(c.predicted_s / c.measured_s - 1.0) for c in self.configs])
@@ -274,18 +289,20 @@ def compare(profile: DeviceProfile, measurements: Sequence[Measurement]) -> Vali
                 measured_by_kind[lat.kind] = measured_by_kind.get(lat.kind, 0.0) + seconds
                 predicted_by_kind[lat.kind] = predicted_by_kind.get(lat.kind, 0.0) + lat.seconds
         mobilenet = net.name.startswith("MobileNetV1") and "alpha" in net.config  # labelled by alpha-resolution
+        family = f"{net.config['space']} candidates" if "space" in net.config else "other networks"
         alpha = float(net.config["alpha"]) if mobilenet else float("nan")
         baseline_s = None
         if isinstance(baseline, Mapping):
             baseline_s = float(baseline["seconds_per_mult_add"]) * pred.mult_adds + float(baseline["constant_s"])
         result = ConfigResult(
             alpha, net.input_size, pred.mult_adds, m.forward_s, pred.seconds, measured_by_kind, predicted_by_kind,
-            mult_adds_by_kind, net.name, baseline_s, pred.extrapolated,
+            mult_adds_by_kind, net.name, baseline_s, pred.extrapolated, "MobileNetV1" if mobilenet else family,
         )  # fmt: skip
         if (alpha, net.input_size) in fitted:
             overlap.append(result.label)
         results.append(result)
-    return ValidationResult(profile, tuple(results), tuple(overlap))
+    runtimes = dict.fromkeys(getattr(m, "runtime", "") or profile.runtime for m in measurements)
+    return ValidationResult(profile, tuple(results), tuple(overlap), "+".join(runtimes))
 
 
 def validate(
