@@ -11,7 +11,7 @@ layout is final, so what is checked is what is drawn.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -89,34 +89,43 @@ def place_labels(
     for px, py in [*xy, *avoid_points]:
         cx, cy = to_pixels((px, py))
         taken.append(Bbox.from_extents(cx - marker_px, cy - marker_px, cx + marker_px, cy + marker_px))
+    px_per_point = fig.dpi / 72.0
     out: list[Annotation] = []
     for (px, py), label in zip(xy, labels, strict=True):
-        best: tuple[float, Any] | None = None
+        # The text's size, once; each spot's box is then arithmetic (the drawn annotation is checked below).
+        probe = ax.annotate(label, (px, py), fontsize=fontsize, annotation_clip=False)
+        size = probe.get_window_extent(renderer)
+        probe.remove()
+        width, height = size.width, size.height
+        cx, cy = to_pixels((px, py))
+        best: tuple[float, float, float, str, str, int] | None = None  # (overlap, dx, dy, ha, va, radius)
         for radius in _RADII:
             for dx, dy, ha, va in _RING:
-                ox = dx * radius + (_STEP * (radius - 1) * (1 if dx > 0 else -1 if dx < 0 else 0))
-                oy = dy * radius + (_STEP * (radius - 1) * (1 if dy > 0 else -1 if dy < 0 else 0))
-                arrow = {"arrowstyle": "-", "color": "0.6", "lw": 0.5} if radius > 1 else None
-                ann = ax.annotate(
-                    label, (px, py), textcoords="offset points", xytext=(ox, oy), fontsize=fontsize, ha=ha, va=va,
-                    arrowprops=arrow, annotation_clip=False,
-                )  # fmt: skip
-                ann.set_in_layout(False)
-                box = ann.get_window_extent(renderer).padded(pad_px)
+                ox = dx * radius + _STEP * (radius - 1) * _sign(dx)
+                oy = dy * radius + _STEP * (radius - 1) * _sign(dy)
+                x0 = cx + ox * px_per_point - {"left": 0.0, "center": width / 2, "right": width}[ha]
+                y0 = cy + oy * px_per_point - {"bottom": 0.0, "center": height / 2, "top": height}[va]
+                box = Bbox.from_bounds(x0, y0, width, height).padded(pad_px)
                 inside = frame.x0 <= box.x0 and box.x1 <= frame.x1 and frame.y0 <= box.y0 and box.y1 <= frame.y1
                 overlap = sum(_area(box, other) for other in taken) + (0.0 if inside else 1e6)
                 if best is None or overlap < best[0]:
-                    if best is not None:
-                        best[1][0].remove()
-                    best = (overlap, (ann, box))
-                else:
-                    ann.remove()
+                    best = (overlap, ox, oy, ha, va, radius)
                 if overlap == 0.0:
                     break
             if best is not None and best[0] == 0.0:
                 break
         assert best is not None
-        ann, box = best[1]
-        taken.append(box)
+        _, ox, oy, ha, va, radius = best
+        arrow = {"arrowstyle": "-", "color": "0.6", "lw": 0.5} if radius > 1 else None
+        ann = ax.annotate(
+            label, (px, py), textcoords="offset points", xytext=(ox, oy), fontsize=fontsize, ha=ha, va=va,
+            arrowprops=arrow, annotation_clip=False,
+        )  # fmt: skip
+        ann.set_in_layout(False)
+        taken.append(ann.get_window_extent(renderer).padded(pad_px))
         out.append(ann)
     return out
+
+
+def _sign(value: float) -> float:
+    return 1.0 if value > 0 else -1.0 if value < 0 else 0.0
