@@ -11,8 +11,8 @@ import pytest  # noqa: E402
 
 import costmodel  # noqa: E402
 from costmodel.cli import main  # noqa: E402
-from costmodel.paper.accuracy import loglinear_fit, model_card, paper_accuracy  # noqa: E402
 from costmodel.errors import CostModelError  # noqa: E402
+from costmodel.paper.accuracy import loglinear_fit, model_card, paper_accuracy  # noqa: E402
 from costmodel.paper.figures import cost_heatmap, figure4, figure5, layer_comparison, params_vs_alpha  # noqa: E402
 
 
@@ -91,7 +91,8 @@ def test_layer_comparison_bars_are_table3_counts():
     assert ma.get_yscale() == "log" and pa.get_yscale() == "log"
     assert [t.get_text() for t in ma.texts] == ["462 M", "0.903 M", "51.4 M"]
     assert "separable 52.3 M" in ma.get_title()
-    assert ma.get_ylabel() == "Mult-Adds (millions, log scale)" and pa.get_ylabel() == "parameters (millions, log scale)"
+    assert ma.get_ylabel() == "Mult-Adds (millions, log scale)"
+    assert pa.get_ylabel() == "parameters (millions, log scale)"
 
 
 def test_plot_cli_writes_png_and_svg(tmp_path):
