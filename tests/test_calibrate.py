@@ -325,6 +325,7 @@ def test_a_block_timed_only_as_a_whole_gives_its_add_the_rest():
                 layer_s.update({leaf.name: leaf.seconds for leaf in lat.leaves()})
         measured.append(Measurement(net, layer_s, sum(layer_s.values())))
     assert any(lat.parts for lat in predict(measured[0].network, truth).layers)
-    profile = fit_profile(TRUE_PEAK, TRUE_BANDWIDTH, measured)
+    profile = fit_profile(TRUE_PEAK, TRUE_BANDWIDTH, measured, name="whole blocks")
+    assert profile.name == "whole blocks"  # (a loop over the blocks once renamed the profile after the last one)
     assert profile.efficiency["Add"] == pytest.approx(0.2, rel=1e-6)
     assert profile.overhead_by_kind_s["Add"] == pytest.approx(3e-6, rel=1e-6)

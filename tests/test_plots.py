@@ -11,8 +11,9 @@ import pytest  # noqa: E402
 
 import costmodel  # noqa: E402
 from costmodel.cli import main  # noqa: E402
+from costmodel.errors import CostModelError  # noqa: E402
 from costmodel.paper.accuracy import loglinear_fit, model_card, paper_accuracy  # noqa: E402
-from costmodel.paper.figures import cost_heatmap, figure4, figure5, layer_comparison  # noqa: E402
+from costmodel.paper.figures import cost_heatmap, figure4, figure5, layer_comparison, params_vs_alpha  # noqa: E402
 
 
 def engine(alpha, resolution):
@@ -49,15 +50,30 @@ def test_tradeoff_points_are_engine_costs_and_published_top1(make, quantity):
     np.testing.assert_array_equal(crosses[:, 1], paper["top1_pct"].to_numpy())
 
 
-@pytest.mark.parametrize("quantity", ["mult_adds", "params"])
-def test_heatmap_cells_are_engine_counts(quantity):
+def test_heatmap_cells_are_engine_counts():
     alpha, resolution = [0.25, 0.3, 0.5, 1.0], [96, 131, 160, 224]
-    fig = cost_heatmap(quantity, alpha, resolution)
+    fig = cost_heatmap("mult_adds", alpha, resolution)
     mesh = fig.axes[0].collections[0]
     values = np.asarray(mesh.get_array()).reshape(len(resolution), len(alpha))
     for i, r in enumerate(resolution):
         for j, a in enumerate(alpha):
-            assert values[i, j] == engine(a, r)[quantity == "params"] / 1e6
+            assert values[i, j] == engine(a, r)[0] / 1e6
+    # the contours are labelled with their level in millions
+    labels = [t.get_text() for t in fig.axes[0].texts]
+    assert labels and all(t.endswith(" M") and float(t[:-2]) in (10, 25, 50, 100, 200, 300, 400, 500) for t in labels)
+
+
+def test_parameters_are_drawn_over_alpha_only():
+    """Parameters do not depend on the resolution (the engine says so at two resolutions): one line over α."""
+    alpha = [0.25, 0.3, 0.5, 0.75, 1.0]
+    fig = params_vs_alpha(alpha)
+    xy = fig.axes[0].lines[0].get_xydata()
+    np.testing.assert_array_equal(xy[:, 0], alpha)
+    for a, p in zip(alpha, xy[:, 1], strict=True):
+        assert p == engine(a, 224)[1] / 1e6 == engine(a, 128)[1] / 1e6
+    assert "independent of ρ" in fig.axes[0].get_title()
+    with pytest.raises(CostModelError, match="rho"):
+        cost_heatmap("params")
 
 
 def test_layer_comparison_bars_are_table3_counts():
@@ -71,16 +87,22 @@ def test_layer_comparison_bars_are_table3_counts():
     heights = [[bar.get_height() for bar in c] for c in pa.containers]
     assert heights == [[std_p / 1e6], [9 * 512 / 1e6], [512 * 512 / 1e6]]
     assert round(std_ma / 1e6) == 462 and round((dw_ma + pw_ma) / 1e6, 1) == 52.3  # Table 3's printed values
+    # every bar is visible (log scale) and carries its value; the separable total is Table 3's 52.3 M
+    assert ma.get_yscale() == "log" and pa.get_yscale() == "log"
+    assert [t.get_text() for t in ma.texts] == ["462 M", "0.903 M", "51.4 M"]
+    assert "separable 52.3 M" in ma.get_title()
+    assert ma.get_ylabel() == "Mult-Adds (millions, log scale)"
+    assert pa.get_ylabel() == "parameters (millions, log scale)"
 
 
 def test_plot_cli_writes_png_and_svg(tmp_path):
     out = tmp_path / "figs"
     assert main(["plot", "--out", str(out)]) == 0
     files = sorted(p.name for p in out.iterdir())
-    stems = {"figure4_top1_vs_mult_adds", "figure5_top1_vs_params", "heatmap_mult_adds", "heatmap_params"}
+    stems = {"figure4_top1_vs_mult_adds", "figure5_top1_vs_params", "heatmap_mult_adds", "params_vs_alpha"}
     stems.add("table3_layer_standard_vs_separable")
     assert files == sorted(f"{s}.{ext}" for s in stems for ext in ("png", "svg"))
-    assert (out / "heatmap_params.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert (out / "params_vs_alpha.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert b"<svg" in (out / "figure4_top1_vs_mult_adds.svg").read_bytes()[:500]
 
 

@@ -1,4 +1,5 @@
-"""``costmodel plot``: write the paper's Figures 4-5, the α x ρ heatmaps and Table 3's layer comparison."""
+"""``costmodel plot``: write the paper's Figures 4-5, the α x ρ Mult-Adds heatmap, parameters over α and Table 3's
+layer comparison."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import argparse
 
 NAME = "plot"
 OUT_IS_FOLDER = True  # main() checks --out as a folder before anything is computed
-HELP = "write Figures 4-5, alpha x rho heatmaps and the Table 3 layer comparison as PNG and SVG"
+HELP = "write Figures 4-5, the alpha x rho Mult-Adds heatmap, parameters over alpha and Table 3's layers as PNG and SVG"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

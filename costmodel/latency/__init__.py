@@ -1,7 +1,10 @@
 """Latency: a roofline model per layer on a device profile, its calibration and its validation.
 
-``model`` (:func:`predict`), ``profiles`` (:class:`DeviceProfile`, JSON/TOML files), ``calibrate`` (measure a
-profile), ``validate`` (held-out networks), ``report`` and ``plots`` (tables and figures; they never predict).
+``model`` (:func:`predict`), ``kinds`` (latency kinds), ``profiles`` (:class:`DeviceProfile`, JSON/TOML files);
+calibration by job: ``microbench`` (peak FLOP/s, bandwidth), ``measure`` and ``runtimes`` (timing networks on the
+NumPy executor or ONNX Runtime), ``paths`` (kernel-path rules), ``fit`` (the least-squares fit), ``networks``
+(fitting, held-out and zoo lists), ``calibrate`` (all of it in one call); ``validate`` (held-out networks),
+``report`` and ``plots`` (tables and figures; they never predict).
 """
 
 from __future__ import annotations

@@ -56,6 +56,7 @@ from ..spec.network import Network, Node
 
 __all__ = [
     "RUNTIMES",
+    "RUNTIME_NAMES",
     "Measurement",
     "NodeTime",
     "LayerNodes",
@@ -75,6 +76,9 @@ __all__ = [
 #: The measurement backends ``costmodel calibrate --runtime`` accepts.
 RUNTIMES = ("numpy", "onnxruntime")
 
+#: What each ``Measurement.runtime`` is called in reports and figures.
+RUNTIME_NAMES = {"numpy": "NumPy reference executor", "onnxruntime": "ONNX Runtime", "synthetic": "synthetic device"}
+
 Progress = Callable[[str], None]
 
 
@@ -87,9 +91,9 @@ class Measurement:
     """Measured latency of one network at batch 1.
 
     ``layer_s`` has seconds per spec layer (leaf layers inside blocks by their own names); ``forward_s`` is one
-    whole forward pass. ONNX Runtime also fills ``path_of`` (the kernel path each layer ran on), ``glue_s``
-    (time of the nodes the runtime ran before a layer to get its input into shape: reorders, transposes) and
-    ``nodes`` (the per-node times the layers were summed from).
+    whole forward pass; ``runtime`` says what measured it. ONNX Runtime also fills ``path_of`` (the kernel path
+    each layer ran on), ``glue_s`` (time of the nodes the runtime ran before a layer to get its input into
+    shape: reorders, transposes) and ``nodes`` (the per-node times the layers were summed from).
     """
 
     network: Network
@@ -99,6 +103,7 @@ class Measurement:
     glue_s: Mapping[str, float] = field(default_factory=dict)
     nodes: tuple[LayerNodes, ...] = ()
     activation_s: Mapping[str, float] = field(default_factory=dict)  # part of layer_s: unfused activation nodes
+    runtime: str = ""  # what measured: "numpy", "onnxruntime" or "synthetic" (a stand-in device); "" unknown
 
 
 @dataclass(frozen=True, slots=True)
@@ -350,6 +355,7 @@ def _measurement(network: Network, forward_s: float, nodes: Mapping[str, LayerNo
         {layer: ln.glue_s for layer, ln in nodes.items()},
         tuple(nodes.values()),
         {layer: activation_seconds(ln, activations.get(layer)) for layer, ln in nodes.items()},
+        "onnxruntime",
     )
 
 

@@ -1,11 +1,11 @@
 """Check the latency model against measurement on networks the calibration never saw, per runtime.
 
-The held-out set (:data:`HELD_OUT_ALL`) is the paper's 16 MobileNets of Tables 6-7 (:data:`HELD_OUT`: α ∈
-{1.0, 0.75, 0.5, 0.25} x resolution ∈ {224, 192, 160, 128}), whose channel counts are all multiples of 8, plus
-six (:data:`HELD_OUT_MIXED`: α = 0.35, 0.6, 0.9, 0.4) with channel counts that are not multiples of 4, which
-ONNX Runtime runs on its other kernel path. Other networks can be given instead (``networks=``). For each, the
-runtime measures whole forward passes and every layer (:func:`costmodel.latency.calibrate.measure`); the model
-predicts both from the profile. The result gives:
+The held-out set (:data:`HELD_OUT_ALL`, listed in :mod:`costmodel.latency.networks`) is the paper's 16
+MobileNets of Tables 6-7 (:data:`HELD_OUT`: α ∈ {1.0, 0.75, 0.5, 0.25} x resolution ∈ {224, 192, 160, 128}),
+whose channel counts are all multiples of 8, plus six (:data:`HELD_OUT_MIXED`: α = 0.35, 0.6, 0.9, 0.4) with
+channel counts that are not multiples of 4, which ONNX Runtime runs on its other kernel path. Other networks
+can be given instead (``networks=``). For each, the runtime measures whole forward passes and every layer
+(:func:`costmodel.latency.measure.measure`); the model predicts both from the profile. The result gives:
 
 - the signed error per network and per layer kind, the median and largest absolute error;
 - the share of networks within ±10 % (nn-Meter's metric, Zhang et al., MobiSys 2021);
@@ -26,12 +26,12 @@ import numpy as np
 
 from .._hooks import table as _table
 from ..errors import ProfileError
-from ..spec.mobilenet import mobilenet_v1
 from ..spec.network import Network
-from .calibrate import TimeLayers, measure
+from .measure import TimeLayers, measure
 from .model import predict
+from .networks import HELD_OUT, HELD_OUT_ALL, HELD_OUT_MIXED, held_out_networks
 from .profiles import DeviceProfile
-from .runtimes import Measurement
+from .runtimes import RUNTIME_NAMES, Measurement
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -50,31 +50,6 @@ __all__ = [
     "compare",
     "validate",
 ]
-
-#: The 16 (α, resolution) pairs of the paper's Tables 6-7, never used for fitting.
-HELD_OUT: tuple[tuple[float, int], ...] = tuple(
-    (alpha, resolution) for alpha in (1.0, 0.75, 0.5, 0.25) for resolution in (224, 192, 160, 128)
-)
-
-#: Held-out MobileNets whose channel counts are not all multiples of 4 (ONNX Runtime's other kernel path);
-#: none of them is a fitting configuration of either runtime.
-HELD_OUT_MIXED: tuple[tuple[float, int], ...] = (
-    (0.35, 224),
-    (0.35, 160),
-    (0.6, 224),
-    (0.6, 128),
-    (0.9, 192),
-    (0.4, 208),
-)
-
-#: The default held-out set: both kernel paths.
-HELD_OUT_ALL: tuple[tuple[float, int], ...] = HELD_OUT + HELD_OUT_MIXED
-
-
-def held_out_networks(configs: Sequence[tuple[float, int]] = HELD_OUT_ALL) -> list[Network]:
-    """The held-out MobileNets: one per (α, resolution) of ``configs`` (default :data:`HELD_OUT_ALL`)."""
-    return [mobilenet_v1(alpha, resolution) for alpha, resolution in configs]
-
 
 #: "Close" pairs for the pairwise ranking accuracy: Mult-Adds within 20 % of each other.
 CLOSE_PAIRS = 0.2
@@ -148,6 +123,7 @@ class ConfigResult:
     name: str = ""  # the network's name
     baseline_s: float | None = None  # k x Mult-Adds + c, when the profile carries the baseline
     extrapolated: bool = False  # some layer kind was predicted at the profile's default efficiency
+    family: str = ""  # "MobileNetV1", "<space> candidates" or "other networks" (see ValidationResult.population)
 
     @property
     def label(self) -> str:
@@ -193,6 +169,20 @@ class ValidationResult:
     profile: DeviceProfile
     configs: tuple[ConfigResult, ...]
     fitted_on_held_out: tuple[str, ...]  # labels of checked configs that the profile was fitted on (should be none)
+    runtime: str = ""  # what measured the networks (Measurement.runtime; the profile's runtime when unknown)
+
+    @property
+    def measured_with(self) -> str:
+        """The runtime that measured the networks, by name: ``"ONNX Runtime"``, ``"NumPy reference executor"``."""
+        return " + ".join(RUNTIME_NAMES.get(r, r) for r in (self.runtime or self.profile.runtime).split("+"))
+
+    @property
+    def population(self) -> str:
+        """What was measured, counted by family: ``"22 MobileNetV1"``, ``"3 MobileNetV1 + 10 other networks"``."""
+        counts: dict[str, int] = {}
+        for c in self.configs:
+            counts[c.family or "networks"] = counts.get(c.family or "networks", 0) + 1
+        return " + ".join(f"{n} {family}" for family, n in counts.items())
 
     def _errors(self) -> np.ndarray:
         return np.array([abs(c.predicted_s / c.measured_s - 1.0) for c in self.configs])
@@ -299,18 +289,20 @@ def compare(profile: DeviceProfile, measurements: Sequence[Measurement]) -> Vali
                 measured_by_kind[lat.kind] = measured_by_kind.get(lat.kind, 0.0) + seconds
                 predicted_by_kind[lat.kind] = predicted_by_kind.get(lat.kind, 0.0) + lat.seconds
         mobilenet = net.name.startswith("MobileNetV1") and "alpha" in net.config  # labelled by alpha-resolution
+        family = f"{net.config['space']} candidates" if "space" in net.config else "other networks"
         alpha = float(net.config["alpha"]) if mobilenet else float("nan")
         baseline_s = None
         if isinstance(baseline, Mapping):
             baseline_s = float(baseline["seconds_per_mult_add"]) * pred.mult_adds + float(baseline["constant_s"])
         result = ConfigResult(
             alpha, net.input_size, pred.mult_adds, m.forward_s, pred.seconds, measured_by_kind, predicted_by_kind,
-            mult_adds_by_kind, net.name, baseline_s, pred.extrapolated,
+            mult_adds_by_kind, net.name, baseline_s, pred.extrapolated, "MobileNetV1" if mobilenet else family,
         )  # fmt: skip
         if (alpha, net.input_size) in fitted:
             overlap.append(result.label)
         results.append(result)
-    return ValidationResult(profile, tuple(results), tuple(overlap))
+    runtimes = dict.fromkeys(getattr(m, "runtime", "") or profile.runtime for m in measurements)
+    return ValidationResult(profile, tuple(results), tuple(overlap), "+".join(runtimes))
 
 
 def validate(

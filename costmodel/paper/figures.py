@@ -3,7 +3,8 @@
 - :func:`figure4` / :func:`figure5`: the paper's Figures 4 and 5, published top-1 of the 16 TF-slim models
   against computed Mult-Adds (log scale) / parameters, points labelled ``α-resolution``, with the log-linear
   **empirical fit** (:func:`costmodel.paper.accuracy.loglinear_fit`).
-- :func:`cost_heatmap`: Mult-Adds or parameters over the α x ρ plane (:func:`costmodel.counting.sweeps.sweep`).
+- :func:`cost_heatmap`: Mult-Adds over the α x ρ plane (:func:`costmodel.counting.sweeps.sweep`), labelled contours.
+- :func:`params_vs_alpha`: parameters over α (they do not depend on ρ).
 - :func:`layer_comparison`: standard vs depthwise separable convolution for Table 3's layer
   (D_K = 3, M = N = 512, D_F = 14), counted by the engine.
 
@@ -22,6 +23,7 @@ import numpy as np
 
 from .._files import atomic_write_many
 from ..errors import CostModelError
+from ..report.labels import place_labels
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -29,7 +31,16 @@ if TYPE_CHECKING:
 
     from .accuracy import LogLinearFit
 
-__all__ = ["figure4", "figure5", "tradeoff_figure", "cost_heatmap", "layer_comparison", "save", "all_figures"]
+__all__ = [
+    "figure4",
+    "figure5",
+    "tradeoff_figure",
+    "cost_heatmap",
+    "params_vs_alpha",
+    "layer_comparison",
+    "save",
+    "all_figures",
+]
 
 MILLION = 1e6
 
@@ -72,11 +83,11 @@ def tradeoff_figure(
     xs = df[x].to_numpy(dtype=np.float64) / MILLION
     ys = df[y].to_numpy(dtype=np.float64)
     ax.scatter(xs, ys, zorder=3, label="published (TF-slim model card)")
-    for label, px, py in zip(df["model"], xs, ys, strict=True):
-        ax.annotate(str(label).replace("_", "-"), (px, py), textcoords="offset points", xytext=(4, -10), fontsize=7)
+    crosses: list[tuple[float, float]] = []
     if paper is not None:
         px = paper[x].to_numpy(dtype=np.float64) / MILLION
         ax.scatter(px, paper["top1_pct"], marker="x", color="black", zorder=4, label="paper, Tables 6-7")
+        crosses = list(zip(px.tolist(), paper["top1_pct"].to_numpy(dtype=np.float64).tolist(), strict=True))
     if fit is not None:
         grid = np.geomspace(xs.min(), xs.max(), 50)
         label = f"{fit.label} (log-linear, R² = {fit.r_squared:.3f})"
@@ -96,6 +107,8 @@ def tradeoff_figure(
     ax.set_title(title)
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=7, loc="lower right")
+    labels = [str(label).replace("_", "-") for label in df["model"]]
+    place_labels(ax, list(zip(xs.tolist(), ys.tolist(), strict=True)), labels, avoid_points=crosses)
     return fig
 
 
@@ -124,7 +137,12 @@ def cost_heatmap(
     alpha: Sequence[float] | np.ndarray | None = None,
     resolution: Sequence[int] | np.ndarray | None = None,
 ) -> Figure:
-    """Mult-Adds or parameters (millions) over the α x ρ plane, ρ = resolution / 224.
+    """Mult-Adds (millions) over the α x ρ plane, ρ = resolution / 224, with labelled contours.
+
+    Parameters do not depend on ρ (the input size changes no weight): :func:`params_vs_alpha` draws them over
+    α alone, and ``quantity="params"`` is an error. The default grid is fine (every resolution from 96 to 224,
+    α in steps of 0.0025), so the contours follow the exact counts' small steps (channel rounding, the stride
+    rule) instead of a coarse grid's interpolation.
 
     Returns
     -------
@@ -134,21 +152,58 @@ def cost_heatmap(
     """
     from ..counting.sweeps import sweep_arrays
 
-    if quantity not in ("mult_adds", "params"):
-        raise CostModelError(f"heatmap quantity must be 'mult_adds' or 'params', got {quantity!r}")
-    alpha = np.linspace(0.25, 1.0, 31) if alpha is None else np.asarray(alpha, dtype=np.float64)
-    resolution = np.arange(96, 225, 8) if resolution is None else np.asarray(resolution, dtype=np.int64)
+    if quantity == "params":
+        raise CostModelError("parameters do not depend on the resolution multiplier rho: use params_vs_alpha()")
+    if quantity != "mult_adds":
+        raise CostModelError(f"heatmap quantity must be 'mult_adds', got {quantity!r}")
+    alpha = np.linspace(0.25, 1.0, 301) if alpha is None else np.asarray(alpha, dtype=np.float64)
+    resolution = np.arange(96, 225) if resolution is None else np.asarray(resolution, dtype=np.int64)
     out = sweep_arrays(alpha, resolution, grid=True)
-    values = getattr(out, quantity).reshape(alpha.size, resolution.size).T / MILLION
+    values = out.mult_adds.reshape(alpha.size, resolution.size).T / MILLION
     fig = _figure()
     ax = fig.add_subplot()
-    mesh = ax.pcolormesh(alpha, resolution / 224, values, shading="nearest", cmap="viridis")
+    rho = resolution / 224
+    mesh = ax.pcolormesh(alpha, rho, values, shading="nearest", cmap="viridis", rasterized=True)
     if values.shape[0] > 1 and values.shape[1] > 1:
-        ax.contour(alpha, resolution / 224, values, colors="white", linewidths=0.6, levels=8)
-    fig.colorbar(mesh, ax=ax, label=f"{'Mult-Adds' if quantity == 'mult_adds' else 'parameters'} (millions)")
+        levels = [v for v in (10, 25, 50, 100, 200, 300, 400, 500) if values.min() < v < values.max()]
+        if levels:
+            lines = ax.contour(alpha, rho, values, levels=levels, colors="white", linewidths=0.8)
+            ax.clabel(lines, fmt=lambda v: f"{v:g} M", fontsize=7, inline=True, inline_spacing=3)
+    fig.colorbar(mesh, ax=ax, label="Mult-Adds (millions)")
     ax.set_xlabel("width multiplier α")
     ax.set_ylabel("resolution multiplier ρ = resolution / 224")
-    ax.set_title(f"MobileNetV1 {'Mult-Adds' if quantity == 'mult_adds' else 'parameters'} over α x ρ (exact counts)")
+    ax.set_title("MobileNetV1 Mult-Adds over α x ρ (exact counts; contours in millions)", fontsize=10)
+    return fig
+
+
+def params_vs_alpha(alpha: Sequence[float] | np.ndarray | None = None) -> Figure:
+    """MobileNetV1 parameters (millions) over α: the same at every resolution, so one line, not a plane.
+
+    The paper's four widths (α = 1, 0.75, 0.5, 0.25) are marked and labelled with their counts.
+
+    Returns
+    -------
+    Figure
+        ``axes[0].lines[0]`` holds (α, parameters in millions) over ``alpha`` (default: 0.25 to 1 in steps of
+        0.0025); ``axes[0].collections[0]`` the four marked widths.
+    """
+    from ..counting.sweeps import sweep_arrays
+
+    alpha = np.linspace(0.25, 1.0, 301) if alpha is None else np.asarray(alpha, dtype=np.float64)
+    params = sweep_arrays(alpha, 224, grid=True).params / MILLION
+    marked = np.array([0.25, 0.5, 0.75, 1.0])
+    marked_params = sweep_arrays(marked, 224, grid=True).params / MILLION
+    fig = _figure(6.4, 4.2)
+    ax = fig.add_subplot()
+    ax.plot(alpha, params, lw=1.2, label="exact count (any resolution)")
+    ax.scatter(marked, marked_params, color="C3", zorder=3, label="the paper's widths")
+    ax.set_xlabel("width multiplier α")
+    ax.set_ylabel("parameters (millions)")
+    ax.set_title("MobileNetV1 parameters over α (independent of ρ: the input size changes no weight)", fontsize=9)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="upper left")
+    labels = [f"α={a:g}: {p:.2f} M" for a, p in zip(marked, marked_params, strict=True)]
+    place_labels(ax, list(zip(marked.tolist(), marked_params.tolist(), strict=True)), labels, fontsize=8)
     return fig
 
 
@@ -170,30 +225,46 @@ def layer_costs(alpha: float = 1.0, d_f: int = 14) -> dict[str, dict[str, int]]:
 def layer_comparison(alpha: float = 1.0, d_f: int = 14) -> Figure:
     """Standard vs depthwise separable convolution for Table 3's layer: Mult-Adds and parameters (millions).
 
+    One bar per convolution, on a log scale (the depthwise layer's 1.8 M Mult-Adds sit beside the standard
+    one's 462 M), each with its value written on it; the separable total and its ratio to the standard layer
+    are in the panel's title.
+
     Returns
     -------
     Figure
         Two axes (Mult-Adds, parameters). In each, ``containers[0]`` is the standard bar and
-        ``containers[1]``/``containers[2]`` the stacked depthwise and pointwise bars.
+        ``containers[1]``/``containers[2]`` the depthwise and pointwise bars.
     """
+    from matplotlib.ticker import FuncFormatter
+
     costs = layer_costs(alpha, d_f)
-    fig = _figure(8.0, 4.0)
+    fig = _figure(8.0, 4.2)
     axes = fig.subplots(1, 2)
     for ax, quantity in zip(axes, ("mult_adds", "params"), strict=True):
         std = costs["standard"][quantity] / MILLION
         dw = costs["depthwise"][quantity] / MILLION
         pw = costs["pointwise"][quantity] / MILLION
-        ax.bar(["standard 3x3"], [std], color="tab:red", label="standard")
-        ax.bar(["separable"], [dw], color="tab:blue", label="depthwise 3x3")
-        ax.bar(["separable"], [pw], bottom=[dw], color="tab:cyan", label="pointwise 1x1")
+        what = "Mult-Adds" if quantity == "mult_adds" else "parameters"
+        bars = (("standard 3x3", std, "tab:red"), ("depthwise 3x3", dw, "tab:blue"), ("pointwise 1x1", pw, "tab:cyan"))
+        for name, value, colour in bars:
+            ax.bar_label(ax.bar([name], [value], color=colour), labels=[_millions(value)], fontsize=8, padding=2)
+        ax.set_yscale("log")
+        ax.set_ylim(min(std, dw, pw) / 3, max(std, dw, pw) * 4)
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))  # 0.01, 1, 100: not 10^-2, 10^0
+        ax.set_ylabel(f"{what} (millions, log scale)")
+        ax.set_xlabel("convolution (separable = depthwise + pointwise)")
         ratio = (dw + pw) / std
-        ax.set_title(f"{'Mult-Adds' if quantity == 'mult_adds' else 'parameters'} (millions); ratio {ratio:.3f}")
-        ax.legend(fontsize=7)
+        ax.set_title(f"{what}: separable {_millions(dw + pw)} = {ratio:.3f} x standard", fontsize=9)
     from ..spec.mobilenet import scale_channels
 
     m = scale_channels(512, alpha)
-    fig.suptitle(f"Table 3's layer, D_K=3, M=N={m}, D_F={d_f}: standard vs depthwise separable")
+    fig.suptitle(f"Table 3's layer, D_K=3, M=N={m}, D_F={d_f}: standard vs depthwise separable", fontsize=10)
     return fig
+
+
+def _millions(value: float) -> str:
+    """A count in millions as Table 3 prints it: 462 M, 52.3 M, 1.81 M, 0.0046 M."""
+    return f"{value:.3g} M" if value >= 0.01 else f"{value:.2g} M"
 
 
 def save(fig: Figure, directory: str | Path, stem: str, formats: Sequence[str] = ("png", "svg")) -> list[Path]:
@@ -225,6 +296,6 @@ def all_figures() -> dict[str, Figure]:
         "figure4_top1_vs_mult_adds": figure4(),
         "figure5_top1_vs_params": figure5(),
         "heatmap_mult_adds": cost_heatmap("mult_adds"),
-        "heatmap_params": cost_heatmap("params"),
+        "params_vs_alpha": params_vs_alpha(),
         "table3_layer_standard_vs_separable": layer_comparison(),
     }
