@@ -14,6 +14,7 @@ import itertools
 import json
 import math
 import re
+from collections.abc import Callable
 from typing import Any
 
 from .errors import CostModelError, SpecError
@@ -27,6 +28,7 @@ __all__ = [
     "boolean",
     "json_depth",
     "load_json",
+    "unique_keys",
     "dump_json",
 ]
 
@@ -139,23 +141,40 @@ def load_json(text: str | bytes, what: str, error: type[CostModelError] = CostMo
     def constant(s: str) -> object:
         raise error(f"{what} has {s}, which is not JSON (numbers must be finite)")
 
-    def unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    try:
+        return json.loads(
+            text,
+            parse_int=number,
+            parse_float=number,
+            parse_constant=constant,
+            object_pairs_hook=unique_keys(what, error),
+        )
+    except ValueError as exc:
+        if isinstance(exc, CostModelError):
+            raise
+        raise error(f"{what} is not valid JSON: {str(exc)[:200]}") from None
+
+
+def unique_keys(what: str, error: type[CostModelError] = CostModelError) -> Callable[[list[tuple[str, Any]]], dict]:
+    """An ``object_pairs_hook`` for ``json.loads`` that refuses a key given twice in one object (strict JSON; by
+    default the last one silently wins), naming the key.
+
+    >>> json.loads('{"a": 1, "a": 2}', object_pairs_hook=unique_keys("profile"))
+    Traceback (most recent call last):
+    ...
+    costmodel.errors.CostModelError: profile has the key 'a' twice in one object
+    """
+
+    def hook(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
         obj = dict(pairs)
-        if len(obj) < len(pairs):
+        if len(obj) < len(pairs):  # rare: only then look for the key, in linear time
             seen: set[str] = set()
             key = next(k for k, _ in pairs if k in seen or seen.add(k))  # type: ignore[func-returns-value]
             shown = repr(key) if len(key) <= 60 else f"{key[:60]!r}... ({len(key)} characters)"
             raise error(f"{what} has the key {shown} twice in one object")
         return obj
 
-    try:
-        return json.loads(
-            text, parse_int=number, parse_float=number, parse_constant=constant, object_pairs_hook=unique_keys
-        )
-    except ValueError as exc:
-        if isinstance(exc, CostModelError):
-            raise
-        raise error(f"{what} is not valid JSON: {str(exc)[:200]}") from None
+    return hook
 
 
 def dump_json(value: object, **kwargs: Any) -> str:

@@ -48,7 +48,7 @@ def test_depth_of_any_document_equals_the_depth_of_its_parse(doc, ascii_only, in
         ('{"a": "' + "[" * 1000 + '"}', 1),
         ("", 0),
     ],
-    ids=["unterminated-escapes", "escapes-in-array", "escaped-backslashes", "quoted-brackets", "70-deep", "str", "empty"],
+    ids=["unterminated-escapes", "escapes-in-array", "escaped-backslashes", "quoted-brackets", "70-deep", "str", "0"],
 )
 def test_depth_of_adversarial_text(text, depth):
     assert json_depth(text) == depth

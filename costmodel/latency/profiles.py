@@ -55,7 +55,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from .._files import atomic_write, check_input
-from ..checks import dump_json
+from ..checks import dump_json, unique_keys
 from ..counting.memory import DTYPE_BYTES
 from ..errors import ProfileError
 from .kinds import general_kind
@@ -434,7 +434,11 @@ def load_profile(path: str | os.PathLike[str]) -> DeviceProfile:
             raise ProfileError(f"{path}: not a valid TOML file: {exc}") from None
     else:
         try:
-            data = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
+            data = json.loads(
+                raw.decode("utf-8"),
+                parse_constant=_reject_constant,
+                object_pairs_hook=unique_keys("the profile", ProfileError),
+            )
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise ProfileError(f"{path}: not a valid JSON file: {exc}") from None
         except ValueError as exc:  # NaN / Infinity, an integer with too many digits

@@ -339,8 +339,8 @@ def load_network(
     ``activation`` override it: an override that contradicts the file gets a :class:`FlavourWarning` saying
     what will differ. α is read from the file's shapes (and names), the resolution from Keras' file name
     (``mobilenet_<a>_<r>_tf.h5``) or model name, the number of classes from the classifier. Given values
-    (``alpha``, ``resolution``, ``num_classes``) that contradict the file are an error. ``shallow`` and ``separable`` (Tables 4 and 5's variants) are read
-    from the layer names unless given.
+    (``alpha``, ``resolution``, ``num_classes``) that contradict the file are an error. ``shallow`` and
+    ``separable`` (Tables 4 and 5's variants) are read from the layer names unless given.
     """
     from ..spec.mobilenet import BASE_RESOLUTION, mobilenet_v1
 
