@@ -57,7 +57,10 @@ def add_space_arguments(parser: argparse.ArgumentParser, candidates_help: str) -
         help="a built-in search space (costmodel.search_space): its candidates, sampled at random",
     )
     parser.add_argument(
-        "--candidates", type=int_at_least(1, MAX_CANDIDATES), default=None, help=f"{candidates_help}; at most 100,000"
+        "--candidates",
+        type=int_at_least(1, MAX_CANDIDATES),
+        default=None,
+        help=f"{candidates_help}; at most {MAX_CANDIDATES:,}",
     )
 
 
