@@ -155,7 +155,9 @@ def load_json(text: str | bytes, what: str, error: type[CostModelError] = CostMo
         raise error(f"{what} is not valid JSON: {str(exc)[:200]}") from None
 
 
-def unique_keys(what: str, error: type[CostModelError] = CostModelError) -> Callable[[list[tuple[str, Any]]], dict]:
+def unique_keys(
+    what: str, error: type[CostModelError] = CostModelError
+) -> Callable[[list[tuple[str, Any]]], dict[str, Any]]:
     """An ``object_pairs_hook`` for ``json.loads`` that refuses a key given twice in one object (strict JSON; by
     default the last one silently wins), naming the key.
 
