@@ -11,9 +11,10 @@ writer, finds the complete old file or the complete new one, never a mix.
 What is at the path decides what is replaced:
 
 - nothing, or a regular file: the new file takes its name. An existing file keeps its permission bits, its
-  owner and group (only root may give a file away; others keep their own) and its extended attributes (``user.*``
-  attributes, POSIX ACLs, SELinux labels: copied where the file system and the process's rights allow, silently
-  dropped where they do not); a new file gets what a plain ``open(path, "w")`` would give it;
+  owner and group (only root may give a file away: a file another user owns, replaced by someone else, becomes
+  the writer's) and its extended attributes (``user.*`` attributes, POSIX ACLs, SELinux labels: copied where the
+  file system and the process's rights allow, silently dropped where they do not); a new file gets what a plain
+  ``open(path, "w")`` would give it;
 - a regular file with other hard links: **the name given gets the new file, the other names keep the old
   contents** (the link is broken, as ``sed -i``, ``rsync`` and most tools do). Rewriting the shared file in
   place would keep the link, but any failure part-way would lose the old contents under every name;
