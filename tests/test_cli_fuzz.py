@@ -23,6 +23,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from _tmpfs import small_tmpfs
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -661,14 +662,7 @@ def test_reader_leaving_part_way_is_exit_141_never_0(unbuffered):
 
 def test_short_write_then_no_room_is_an_error(tmp_path):
     """Standard output on a file system that fills part-way through a write: one line naming it, exit 2."""
-    if os.geteuid() != 0:
-        pytest.skip("needs root to mount a small tmpfs")
-    mount = tmp_path / "small"
-    mount.mkdir()
-    made = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mount)], capture_output=True)
-    if made.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {made.stderr.decode(errors='replace').strip()}")
-    try:
+    with small_tmpfs(tmp_path, "64k") as mount:
         for unbuffered in (False, True):
             env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
             if unbuffered:
@@ -680,5 +674,3 @@ def test_short_write_then_no_room_is_an_error(tmp_path):
             err = proc.stderr.decode()
             assert proc.returncode == 2 and err.count("\n") == 1 and "No space left on device" in err, err
             (mount / "out.json").unlink()
-    finally:
-        subprocess.run(["umount", str(mount)], check=True)

@@ -9,6 +9,7 @@ import sys
 import textwrap
 
 import pytest
+from _tmpfs import small_tmpfs as small_tmpfs_at
 
 from costmodel import CostModelError, WeightsError
 from costmodel._files import atomic_write, atomic_write_many, check_folder, check_output
@@ -350,18 +351,9 @@ def test_failed_set_removes_the_folder_it_created(tmp_path):
 
 @pytest.fixture
 def small_tmpfs(tmp_path):
-    """A 1 MiB tmpfs: a real full disk. Mounting needs root and a kernel that lets this process mount."""
-    if not hasattr(os, "geteuid") or os.geteuid() != 0:
-        pytest.skip("mounting a small tmpfs needs root; the injected full-disk tests above cover this path")
-    mount = tmp_path / "small"
-    mount.mkdir()
-    proc = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount)], capture_output=True)
-    if proc.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {proc.stderr.decode(errors='replace').strip()}")
-    try:
+    """A 1 MiB tmpfs: a real full disk."""
+    with small_tmpfs_at(tmp_path, "1m") as mount:
         yield mount
-    finally:
-        subprocess.run(["umount", str(mount)], check=True)
 
 
 def test_real_full_disk_keeps_the_hard_linked_file(small_tmpfs):
