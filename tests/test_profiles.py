@@ -194,6 +194,10 @@ def test_save_refuses_toml_and_missing_folder(tmp_path):
         save_profile(p, tmp_path / "p.toml")
     with pytest.raises(ProfileError, match="does not exist"):
         save_profile(p, tmp_path / "no" / "p.json")
+    with pytest.raises(ProfileError, match="names a folder, not a file"):  # never a file called 'newdir'
+        save_profile(p, f"{tmp_path}/newdir/")
+    with pytest.raises(ProfileError, match="File name too long"):
+        save_profile(p, tmp_path / ("x" * 300) / "p.json")
     assert list(tmp_path.iterdir()) == []  # nothing half-written
 
 

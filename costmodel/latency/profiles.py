@@ -454,14 +454,14 @@ def _reject_constant(name: str) -> float:
 
 def save_profile(profile: DeviceProfile, path: str | os.PathLike[str]) -> Path:
     """Write ``profile`` as JSON, atomically (a temporary file in the same folder, renamed into place)."""
-    path = Path(path)
-    if path.suffix.lower() == ".toml":
-        raise ProfileError(f"{path}: profiles are written as JSON; use a .json name (TOML is read-only)")
-    if not path.parent.is_dir():
-        raise ProfileError(f"cannot write profile {str(path)!r}: folder {str(path.parent)!r} does not exist")
+    name = os.fspath(path) if isinstance(path, (str, os.PathLike)) else None
+    if isinstance(name, str) and Path(name).suffix.lower() == ".toml":
+        raise ProfileError(f"{name}: profiles are written as JSON; use a .json name (TOML is read-only)")
     text = dump_json(profile.to_dict(), indent=2) + "\n"
 
     def write(f: BinaryIO) -> None:
         f.write(text.encode("utf-8"))
 
+    # the path as given (Path() would drop a trailing '/'): a missing folder, 'dir/', a name too long for the
+    # file system are each one ProfileError from atomic_write
     return atomic_write(path, write, ProfileError)
