@@ -122,7 +122,7 @@ class _WholeWrites(io.RawIOBase):
     def fileno(self) -> int:
         return self._fd
 
-    def write(self, data) -> int:  # type: ignore[no-untyped-def, override]
+    def write(self, data: bytes | bytearray | memoryview) -> int:  # type: ignore[override]
         view = memoryview(data).cast("B")
         total = len(view)
         while view:
@@ -171,7 +171,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     Exit status: 0 done; 2 bad input, or an output that cannot be written (a full or closed standard output
     included), with one line on stderr; 141 (as if killed by SIGPIPE) when the reader of standard output went
-    away, quietly (``costmodel tables | head``); 130 on Ctrl-C.
+    away before all of it was written, quietly (``costmodel sweep ... | head -1``; an output that fits in the
+    pipe's buffer, as ``costmodel tables`` does, is all written before the reader leaves: status 0, as for any
+    program); never 0 when part of the output was lost; 130 on Ctrl-C.
     """
     for stream in (sys.stdout, sys.stderr):
         if hasattr(stream, "reconfigure"):  # a name the terminal cannot encode is escaped, never a crash
