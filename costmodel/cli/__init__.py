@@ -137,7 +137,11 @@ class _WholeWrites(io.RawIOBase):
 def _whole_stdout() -> Iterator[None]:
     """While a command runs, standard output (when it is the process's own and unbuffered) writes whole or fails."""
     stdout = sys.stdout
-    if stdout is None or stdout is not sys.__stdout__ or isinstance(getattr(stdout, "buffer", None), io.BufferedIOBase):
+    if (
+        stdout is not sys.__stdout__
+        or not isinstance(stdout, io.TextIOWrapper)
+        or isinstance(stdout.buffer, io.BufferedIOBase)
+    ):
         yield  # a buffered stdout retries short writes itself; a test's captured stream is left alone
         return
     try:
