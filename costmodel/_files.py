@@ -1,24 +1,55 @@
 """Writing files: checked first, then written atomically (a temporary file in the target folder, renamed).
 
 Every file costmodel writes (tables, profiles, weights, ONNX models, figures) goes through :func:`atomic_write`
-(or :func:`atomic_write_many` for a set of files), so an error, an interrupt or a SIGTERM never leaves a
-half-written file or a stray temporary file behind. What is at the path decides how it is written:
+(or :func:`atomic_write_many` for a set of files). The rule: **a file is replaced by a rename, never rewritten
+in place.** The new contents go to a temporary file beside the target, are flushed to disk (``fsync``, so a
+full disk is found here and not later), get the old file's permissions, owner and extended attributes, and are
+renamed over the target. Whatever happens before the rename (an error, a full disk, SIGTERM, SIGHUP, Ctrl-C),
+the old file is untouched and the temporary file removed; the rename itself is atomic, so a reader, or a second
+writer, finds the complete old file or the complete new one, never a mix.
 
-- nothing, or a regular file: a temporary file is renamed over it; an existing file keeps its permissions
-  (a new one gets what a plain ``open(path, "w")`` would give it);
-- a regular file with other hard links: the complete new contents are copied into it, so every name keeps
-  seeing the same file;
-- a symbolic link: its target is written, as above; the link stays;
+What is at the path decides what is replaced:
+
+- nothing, or a regular file: the new file takes its name. An existing file keeps its permission bits, its
+  owner and group (only root may give a file away: a file another user owns, replaced by someone else, becomes
+  the writer's) and its extended attributes (``user.*`` attributes, POSIX ACLs, SELinux labels: copied where the
+  file system and the process's rights allow, silently dropped where they do not); a new file gets what a plain
+  ``open(path, "w")`` would give it;
+- a regular file with other hard links: **the name given gets the new file, the other names keep the old
+  contents** (the link is broken, as ``sed -i``, ``rsync`` and most tools do). Rewriting the shared file in
+  place would keep the link, but any failure part-way would lose the old contents under every name;
+- a symbolic link: its final target is replaced, as above; the link stays;
+- a path ending in ``/`` names a folder: refused where a file is written (``--out newdir/`` never writes a file
+  called ``newdir``); a folder output (``plot --out figs/``) takes it;
 - anything else (a folder, a device such as ``/dev/null``, a FIFO, a socket): refused, before anything runs.
 
-:func:`check_output` makes those checks (and that the folder exists and is writable) without writing
+Not kept from a replaced file: its inode number and other hard links (above), its timestamps (the file is new),
+and file flags that are not extended attributes (``chattr``'s; an immutable file cannot be replaced anyway).
+
+A set of files (:func:`atomic_write_many`, e.g. ``plot --out DIR``) is written **all or none**: every file goes
+to its temporary file first (a full disk part-way through the set changes nothing); then each old file is kept
+under a second hard link beside it (``.<name>.<random>.old``) while the new files are renamed into place, so a
+rename that fails puts every old file back; the links are removed at the end. The renames take microseconds and
+run with SIGTERM, SIGHUP and SIGINT held back until they are done, and under an exclusive ``flock`` on each
+target folder, so two costmodel processes writing the same set never interleave their renames: the set ends as
+one writer's complete output. A folder the set created is removed again when the set fails.
+
+What no user-space procedure can promise: a process killed by SIGKILL, or a power cut, during a set's renames
+can leave the set part-new (each file still whole) and a ``.old`` link behind; signal handlers can only be
+installed by the main thread, so a write from another thread cannot hold SIGTERM back (its default action ends
+the process); a program that does not take the folder lock can interleave with a set (each file still whole); on
+a file system without hard links, the old files of a set cannot be put back after a failed rename.
+
+:func:`check_output` makes the checks (and that the folder exists and takes a new file) without writing
 anything: commands call it on their ``--out`` before a long computation.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
+import secrets
 import signal
 import stat
 import tempfile
@@ -28,6 +59,11 @@ from pathlib import Path
 from typing import BinaryIO
 
 from .errors import CostModelError
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - not POSIX: sets are still all or none, but not locked
+    fcntl = None  # type: ignore[assignment]
 
 __all__ = ["atomic_write", "atomic_write_many", "check_output", "check_folder", "check_input"]
 
@@ -39,6 +75,10 @@ _KINDS = (
     (stat.S_ISSOCK, "a socket"),
 )
 
+#: errno values of ``os.link`` meaning "this file system or file takes no (more) hard links": a set's old file
+#: is then not kept aside (it cannot be put back if a later rename fails), rather than the write refused.
+_NO_LINKS = {errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EXDEV, errno.EMLINK, errno.ENOSYS, errno.EACCES}
+
 
 def _kind(mode: int) -> str:
     for test, name in _KINDS:
@@ -48,6 +88,12 @@ def _kind(mode: int) -> str:
 
 
 def _umask() -> int:
+    """The process's umask, read without changing it where Linux allows (``os.umask`` sets it, so another thread
+    creating a file in between would get a file readable by all)."""
+    with contextlib.suppress(OSError, ValueError), open("/proc/self/status", encoding="ascii") as f:
+        for line in f:
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
     mask = os.umask(0)
     os.umask(mask)
     return mask
@@ -68,6 +114,11 @@ def _as_path(path: object, error: type[CostModelError], what: str = "an output p
     return Path(text)
 
 
+def _names_a_folder(text: str) -> bool:
+    """``text`` ends in a path separator (``Path`` drops it: ``Path("newdir/").name == "newdir"``)."""
+    return text.endswith(os.sep) or bool(os.altsep and text.endswith(os.altsep))
+
+
 def _probe_folder(folder: Path, shown: str, error: type[CostModelError]) -> None:
     """Prove ``folder`` takes a new file (create and remove one): permissions, read-only mounts, root or not."""
     with _terminate_raises():
@@ -83,8 +134,9 @@ def check_output(path: str | os.PathLike[str], error: type[CostModelError] = Cos
     """Check that ``path`` can be written, without writing it; return where the bytes will go.
 
     The returned path is ``path`` itself, or the final target when ``path`` is a symbolic link. Raises
-    ``error`` (one line naming the path) when the folder does not exist or is not writable, or when something
-    other than a regular file (a folder, a device, a FIFO, a socket) or a link to one is at the path.
+    ``error`` (one line naming the path) when the folder does not exist, cannot be read or is not writable, when
+    the name is too long for the file system, when ``path`` ends in ``/``, or when something other than a
+    regular file (a folder, a device, a FIFO, a socket) or a link to one is at the path.
 
     >>> check_output("/dev/null")
     Traceback (most recent call last):
@@ -92,7 +144,16 @@ def check_output(path: str | os.PathLike[str], error: type[CostModelError] = Cos
     costmodel.errors.CostModelError: cannot write '/dev/null': it is a character device, not a regular file
     """
     given = _as_path(path, error)
-    shown = str(given)
+    shown = os.fspath(path)
+    if _names_a_folder(shown):
+        raise error(f"cannot write {shown!r}: a path ending in {os.sep!r} names a folder, not a file")
+    try:
+        return _check_output(given, shown, error)
+    except OSError as exc:  # a folder that cannot be searched, a name too long, an I/O error
+        raise error(f"cannot write {shown!r}: {exc.strerror or exc}") from None
+
+
+def _check_output(given: Path, shown: str, error: type[CostModelError]) -> Path:
     target = given
     if given.is_symlink():
         target = Path(os.path.realpath(given))
@@ -102,8 +163,6 @@ def check_output(path: str | os.PathLike[str], error: type[CostModelError] = Cos
         st = target.stat()
     except (FileNotFoundError, NotADirectoryError):
         st = None
-    except OSError as exc:
-        raise error(f"cannot write {shown!r}: {exc.strerror or exc}") from None
     if st is not None and not stat.S_ISREG(st.st_mode):
         link = f" (a link to {str(target)!r})" if target != given else ""
         raise error(f"cannot write {shown!r}{link}: it is {_kind(st.st_mode)}, not a regular file")
@@ -130,7 +189,7 @@ def check_input(
     try:
         st = given.stat()
     except FileNotFoundError:
-        dangling = " (a symbolic link to nothing)" if given.is_symlink() else ""
+        dangling = " (a symbolic link to nothing)" if os.path.islink(given) else ""
         raise error(f"{what} {shown!r} does not exist{dangling}") from None
     except OSError as exc:
         raise error(f"cannot read {what} {shown!r}: {exc.strerror or exc}") from None
@@ -152,10 +211,17 @@ def check_folder(
 
     Nothing is created here: :func:`atomic_write_many` creates the folder when it writes. Raises ``error``
     when ``folder`` is a file, a device or a link to one, or when neither it nor its nearest existing parent
-    is a writable folder.
+    is a writable folder (or one that can be searched, or the name is too long for the file system).
     """
     given = _as_path(folder, error)
     shown = str(given)
+    try:
+        return _check_folder(given, shown, error, create)
+    except OSError as exc:
+        raise error(f"cannot write into {shown!r}: {exc.strerror or exc}") from None
+
+
+def _check_folder(given: Path, shown: str, error: type[CostModelError], create: bool) -> Path:
     if given.exists() or given.is_symlink():
         if not given.is_dir():
             try:
@@ -173,76 +239,229 @@ def check_folder(
         parent = parent.parent
     if not parent.is_dir():
         raise error(f"cannot write into {shown!r}: {str(parent)!r} is a file, not a folder")
+    longest = max(len(os.fsencode(part)) for part in given.relative_to(parent).parts)
+    if longest > _name_max(parent):  # mkdir would fail only when the set is written
+        raise OSError(errno.ENAMETOOLONG, os.strerror(errno.ENAMETOOLONG))
     _probe_folder(parent, shown, error)
     return given
 
 
+def _name_max(folder: Path) -> int:
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        return os.pathconf(folder, "PC_NAME_MAX")
+    return 255
+
+
+class _Signals:
+    """SIGTERM and SIGHUP raise ``SystemExit`` while a file is written (so the temporary file is removed), and
+    SIGTERM, SIGHUP and SIGINT are held back while a set is renamed into place (then acted on)."""
+
+    def __init__(self) -> None:
+        self.holding = False
+        self.held: int | None = None
+
+    def handle(self, signum: int, frame: object) -> None:
+        if self.holding:
+            if self.held is None:
+                self.held = signum
+            return
+        raise self._exception(signum)
+
+    @staticmethod
+    def _exception(signum: int) -> BaseException:
+        return KeyboardInterrupt() if signum == signal.SIGINT else SystemExit(128 + signum)
+
+    @contextlib.contextmanager
+    def hold(self) -> Iterator[None]:
+        """Hold the signals back for the duration (renames): raise the first one that came, at the end."""
+        self.holding, self.held = True, None
+        try:
+            yield
+        finally:
+            self.holding = False
+            held, self.held = self.held, None
+            if held is not None:
+                raise self._exception(held)
+
+
 @contextlib.contextmanager
-def _terminate_raises() -> Iterator[None]:
-    """While writing, SIGTERM and SIGHUP raise SystemExit (so the temporary file is removed), when nothing
-    else handles them and this is the main thread."""
+def _terminate_raises() -> Iterator[_Signals]:
+    """Install :class:`_Signals` for SIGTERM and SIGHUP when nothing else handles them (their default action
+    would end the process with the temporary file left behind), and for SIGINT when Python's own handler has it;
+    only the main thread can."""
+    signals = _Signals()
     if threading.current_thread() is not threading.main_thread():
-        yield
+        yield signals
         return
     previous = {}
-    for signum in (signal.SIGTERM, getattr(signal, "SIGHUP", None)):
-        if signum is not None and signal.getsignal(signum) == signal.SIG_DFL:
-            previous[signum] = signal.signal(signum, _raise_exit)
+    for name in ("SIGTERM", "SIGHUP", "SIGINT"):
+        signum = getattr(signal, name, None)
+        if signum is None:
+            continue
+        handler = signal.getsignal(signum)
+        if handler == signal.SIG_DFL or (signum == signal.SIGINT and handler is signal.default_int_handler):
+            previous[signum] = signal.signal(signum, signals.handle)
     try:
-        yield
+        yield signals
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
 
 
-def _raise_exit(signum: int, frame: object) -> None:
-    raise SystemExit(128 + signum)
+@contextlib.contextmanager
+def _folders_locked(folders: Sequence[Path]) -> Iterator[None]:
+    """An exclusive ``flock`` on each folder (in one order, so two writers never deadlock): costmodel's writers
+    of one set take turns for their renames. Best effort: a folder that cannot be opened or locked is not."""
+    fds: list[int] = []
+    try:
+        for folder in sorted({os.path.realpath(f) for f in folders}):
+            if fcntl is None:
+                break
+            try:
+                fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+            except OSError:
+                continue
+            fds.append(fd)
+            with contextlib.suppress(OSError):
+                fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        for fd in fds:
+            os.close(fd)  # releases the lock
+
+
+def _copy_xattrs(source: Path, dest: Path) -> None:
+    """Copy every extended attribute of ``source`` to ``dest``, each where allowed (best effort)."""
+    if not hasattr(os, "listxattr"):  # not Linux
+        return
+    try:
+        names = os.listxattr(source)
+    except OSError:  # the file system has none
+        return
+    for name in names:
+        with contextlib.suppress(OSError):
+            os.setxattr(dest, name, os.getxattr(source, name))
 
 
 class _Pending:
-    """One file being written: its temporary file, and how to put it in place."""
+    """One file being written: its temporary file, the old file kept aside (in a set), how to put it in place."""
 
     def __init__(self, given: Path, target: Path, error: type[CostModelError]) -> None:
         self.given, self.target, self.error = given, target, error
+        self.aside: Path | None = None  # a second hard link to the old file while a set is renamed
+        self.committed = False
         try:
             self.old: os.stat_result | None = target.stat()
         except (FileNotFoundError, NotADirectoryError):
             self.old = None
-        name = target.name[:64]
-        fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=target.parent)
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name[:64]}.", suffix=".tmp", dir=target.parent)
         self.fd, self.tmp = fd, Path(tmp)
 
     def write(self, write: Callable[[BinaryIO], None]) -> None:
-        with os.fdopen(self.fd, "wb") as f:
+        fd, self.fd = self.fd, -1
+        with os.fdopen(fd, "wb") as f:  # closes fd, also when write raises
             write(f)
+            f.flush()
+            try:
+                os.fsync(f.fileno())  # a full disk or an I/O error shows here, before any rename
+            except OSError as exc:
+                if exc.errno not in (errno.EINVAL, errno.ENOTSUP, errno.EOPNOTSUPP):  # no fsync on this fs
+                    raise
         if self.old is None:
             os.chmod(self.tmp, 0o666 & ~_umask())
-        else:
-            os.chmod(self.tmp, stat.S_IMODE(self.old.st_mode))
-            if (self.old.st_uid, self.old.st_gid) != (os.getuid(), os.getgid()):
-                with contextlib.suppress(OSError):  # only root may give a file away
-                    os.chown(self.tmp, self.old.st_uid, self.old.st_gid)
+            return
+        if (self.old.st_uid, self.old.st_gid) != (os.getuid(), os.getgid()):
+            with contextlib.suppress(OSError):  # only root may give a file away
+                os.chown(self.tmp, self.old.st_uid, self.old.st_gid)
+        os.chmod(self.tmp, stat.S_IMODE(self.old.st_mode))  # after chown, which clears set-user-ID bits
+        _copy_xattrs(self.target, self.tmp)
+
+    def keep_old(self) -> None:
+        """Give the old file (if any) a second name beside it, to put back if the set fails."""
+        for _ in range(100):
+            aside = self.target.parent / f".{self.target.name[:64]}.{secrets.token_hex(6)}.old"
+            try:
+                os.link(self.target, aside, follow_symlinks=False)
+            except FileNotFoundError:
+                return  # nothing to keep
+            except FileExistsError:
+                continue
+            except OSError as exc:
+                if exc.errno in _NO_LINKS:
+                    return
+                raise
+            self.aside = aside
+            return
+        raise FileExistsError(errno.EEXIST, "no free name for the old file", str(self.target))
 
     def commit(self) -> None:
-        try:
-            now = os.lstat(self.target)
-        except FileNotFoundError:
-            now = None
+        now = os.lstat(self.target) if os.path.lexists(self.target) else None
         if now is not None and not stat.S_ISREG(now.st_mode):  # changed since the check: never rename over it
             raise self.error(f"cannot write {str(self.given)!r}: it is {_kind(now.st_mode)}, not a regular file")
-        if now is not None and now.st_nlink > 1:
-            with open(self.tmp, "rb") as src, open(self.target, "r+b") as dst:  # keep the hard links
-                dst.truncate(0)
-                while chunk := src.read(1 << 20):
-                    dst.write(chunk)
-            self.tmp.unlink()
-        else:
-            os.replace(self.tmp, self.target)
+        os.replace(self.tmp, self.target)
+        self.committed = True
+
+    def restore(self) -> None:
+        """Undo :meth:`commit`: the old file back under its name, or no file where there was none."""
+        if not self.committed:
+            return
+        with contextlib.suppress(OSError):
+            if self.aside is not None:
+                os.replace(self.aside, self.target)
+                self.aside = None
+            elif self.old is None:
+                os.unlink(self.target)
+        self.committed = False
 
     def discard(self) -> None:
-        with contextlib.suppress(OSError):
-            os.close(self.fd)
-        self.tmp.unlink(missing_ok=True)
+        if self.fd >= 0:
+            with contextlib.suppress(OSError):
+                os.close(self.fd)
+            self.fd = -1
+        if not self.committed:
+            self.tmp.unlink(missing_ok=True)
+        if self.aside is not None:
+            with contextlib.suppress(OSError):
+                self.aside.unlink()
+            self.aside = None
+
+
+def _make_folder(folder: Path) -> list[Path]:
+    """Create ``folder`` and its missing parents; return those created, deepest last."""
+    missing = []
+    path = folder
+    while not path.exists() and path != path.parent:
+        missing.append(path)
+        path = path.parent
+    made = []
+    for path in reversed(missing):
+        try:
+            path.mkdir()
+        except FileExistsError:
+            continue
+        made.append(path)
+    return made
+
+
+def _commit(pending: Sequence[_Pending], signals: _Signals, error: type[CostModelError]) -> None:
+    """Rename every temporary file into place, or none: under the folder locks, with signals held back; the old
+    files of a set are kept aside first and put back if a rename fails."""
+    done: list[_Pending] = []
+    current = pending[0]
+    with _folders_locked([p.target.parent for p in pending]), signals.hold():
+        try:
+            if len(pending) > 1:  # one rename is atomic by itself
+                for current in pending:
+                    current.keep_old()
+            for current in pending:
+                current.commit()
+                done.append(current)
+        except BaseException as exc:
+            for p in reversed(done):
+                p.restore()
+            if isinstance(exc, OSError):
+                raise error(f"cannot write {str(current.given)!r}: {exc.strerror or exc}") from None
+            raise
 
 
 def atomic_write_many(
@@ -251,37 +470,40 @@ def atomic_write_many(
     folder: str | os.PathLike[str] | None = None,
 ) -> list[Path]:
     """Write a set of files, all or none: every ``write(file)`` runs on a temporary file first, and only when
-    all have succeeded are they renamed into place. ``folder`` (optional) is created first when missing.
+    all have succeeded are they renamed into place (the module docstring lists the faults this holds under).
+    ``folder`` (optional) is created first when missing, and removed again if the set fails.
 
     Returns the paths as given. An ``OSError`` becomes ``error`` naming the path.
     """
+    targets = [(_as_path(p, error), p, w) for p, w in items]
+    made: list[Path] = []
     if folder is not None:
         check_folder(folder, error)
         try:
-            Path(folder).mkdir(parents=True, exist_ok=True)
+            made = _make_folder(Path(folder))
         except OSError as exc:
             raise error(f"cannot write into {str(folder)!r}: {exc.strerror or exc}") from None
-    targets = [(_as_path(p, error), check_output(p, error), w) for p, w in items]
     pending: list[_Pending] = []
-    current = ""
-    with _terminate_raises():
-        try:
-            for given, target, write in targets:
-                current = str(given)
-                p = _Pending(given, target, error)
-                pending.append(p)
-                p.write(write)
-            for p in pending:
-                current = str(p.given)
-                p.commit()
-        except OSError as exc:
-            for p in pending:
-                p.discard()
-            raise error(f"cannot write {current!r}: {exc.strerror or exc}") from None
-        except BaseException:
-            for p in pending:
-                p.discard()
-            raise
+    try:
+        checked = [(given, check_output(p, error), w) for given, p, w in targets]
+        with _terminate_raises() as signals:
+            try:
+                for given, target, write in checked:
+                    try:
+                        pending.append(_Pending(given, target, error))
+                        pending[-1].write(write)
+                    except OSError as exc:
+                        raise error(f"cannot write {str(given)!r}: {exc.strerror or exc}") from None
+                if pending:
+                    _commit(pending, signals, error)
+            finally:
+                for p in pending:
+                    p.discard()
+    except BaseException:
+        for path in reversed(made):
+            with contextlib.suppress(OSError):
+                path.rmdir()  # only if empty: a folder the set created, with nothing put there meanwhile
+        raise
     return [given for given, _, _ in targets]
 
 
@@ -290,9 +512,10 @@ def atomic_write(
     write: Callable[[BinaryIO], None],
     error: type[CostModelError] = CostModelError,
 ) -> Path:
-    """Call ``write(file)`` on a temporary file beside ``path``'s target, then put it in place.
+    """Call ``write(file)`` on a temporary file beside ``path``'s target, then rename it into place.
 
-    Nothing is left on disk if ``write`` raises or the process gets SIGTERM; an ``OSError`` becomes ``error``
-    naming the path. See the module docstring for symbolic links, hard links, devices and permissions.
+    Nothing is left on disk if ``write`` raises or the process gets SIGTERM or SIGHUP, and the old file stays
+    whole; an ``OSError`` becomes ``error`` naming the path. See the module docstring for symbolic links, hard
+    links, devices, permissions and extended attributes.
     """
     return atomic_write_many([(path, write)], error)[0]

@@ -10,9 +10,11 @@ costmodel.errors.SpecError: stride must be a positive integer, got True
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import re
+from collections.abc import Callable
 from typing import Any
 
 from .errors import CostModelError, SpecError
@@ -26,6 +28,7 @@ __all__ = [
     "boolean",
     "json_depth",
     "load_json",
+    "unique_keys",
     "dump_json",
 ]
 
@@ -83,28 +86,38 @@ def boolean(value: object, what: str, error: type[CostModelError] = SpecError) -
 MAX_JSON_DEPTH = 64
 MAX_NUMBER_CHARS = 40
 
-_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)
-_JSON_BRACKET = re.compile(r"[\[\]{}]")
+#: A backslash and the character it escapes; once these are gone, a JSON string holds no quote, so ``"[^"]*"``
+#: finds every string. Each of the three patterns below scans its text once: no nested repetition, no
+#: backtracking that grows with the input (the former single pattern, ``"(?:[^"\\]|\\.)*"``, was quadratic on a
+#: run of ``\"`` after an opening quote: 16 s for 40 kB). ``benchmarks/bench_checks.py`` measures the scaling.
+_JSON_ESCAPE = re.compile(r"\\.", re.DOTALL)
+_JSON_STRING = re.compile(r'"[^"]*"')
+_JSON_NOT_BRACKET = re.compile(r"[^\[\]{}]+")
+_BRACKET_STEP = {"[": 1, "{": 1, "]": -1, "}": -1}
 
 
 def json_depth(text: str) -> int:
-    """How deeply arrays and objects nest in JSON ``text`` (strings skipped), without parsing it.
+    """How deeply arrays and objects nest in JSON ``text`` (strings skipped), without parsing it, in time linear
+    in the length of ``text``.
 
-    >>> json_depth('{"a": [1, {"b": "[[["}]}')
+    >>> json_depth('{"a": [1, {"b": "[[[\\\\\\"]"}]}')
     3
     """
-    depth = deepest = 0
-    for m in _JSON_BRACKET.finditer(_JSON_STRING.sub('""', text)):
-        depth += 1 if m.group() in "[{" else -1
-        deepest = max(deepest, depth)
-    return deepest
+    brackets = _JSON_NOT_BRACKET.sub("", _JSON_STRING.sub("", _JSON_ESCAPE.sub("", text)))
+    return max(itertools.accumulate(map(_BRACKET_STEP.__getitem__, brackets), initial=0))
 
 
 def load_json(text: str | bytes, what: str, error: type[CostModelError] = CostModelError) -> Any:
     """Parse JSON ``text`` strictly and within limits, or raise ``error`` naming ``what`` and the problem.
 
     Refused: nesting deeper than :data:`MAX_JSON_DEPTH`, a number longer than :data:`MAX_NUMBER_CHARS`
-    characters or one that overflows a float (``1e400``), ``NaN`` and ``Infinity`` (not JSON), invalid UTF-8.
+    characters or one that overflows a float (``1e400``), ``NaN`` and ``Infinity`` (not JSON), a key given twice
+    in one object (the last one would silently win), invalid UTF-8. Every check runs in time linear in the text.
+
+    >>> load_json('{"alpha": 1.0, "alpha": 0.5}', "spec")
+    Traceback (most recent call last):
+    ...
+    costmodel.errors.CostModelError: spec has the key 'alpha' twice in one object
     """
     if isinstance(text, (bytes, bytearray)):
         try:
@@ -129,11 +142,41 @@ def load_json(text: str | bytes, what: str, error: type[CostModelError] = CostMo
         raise error(f"{what} has {s}, which is not JSON (numbers must be finite)")
 
     try:
-        return json.loads(text, parse_int=number, parse_float=number, parse_constant=constant)
+        return json.loads(
+            text,
+            parse_int=number,
+            parse_float=number,
+            parse_constant=constant,
+            object_pairs_hook=unique_keys(what, error),
+        )
     except ValueError as exc:
         if isinstance(exc, CostModelError):
             raise
         raise error(f"{what} is not valid JSON: {str(exc)[:200]}") from None
+
+
+def unique_keys(
+    what: str, error: type[CostModelError] = CostModelError
+) -> Callable[[list[tuple[str, Any]]], dict[str, Any]]:
+    """An ``object_pairs_hook`` for ``json.loads`` that refuses a key given twice in one object (strict JSON; by
+    default the last one silently wins), naming the key.
+
+    >>> json.loads('{"a": 1, "a": 2}', object_pairs_hook=unique_keys("profile"))
+    Traceback (most recent call last):
+    ...
+    costmodel.errors.CostModelError: profile has the key 'a' twice in one object
+    """
+
+    def hook(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        obj = dict(pairs)
+        if len(obj) < len(pairs):  # rare: only then look for the key, in linear time
+            seen: set[str] = set()
+            key = next(k for k, _ in pairs if k in seen or seen.add(k))  # type: ignore[func-returns-value]
+            shown = repr(key) if len(key) <= 60 else f"{key[:60]!r}... ({len(key)} characters)"
+            raise error(f"{what} has the key {shown} twice in one object")
+        return obj
+
+    return hook
 
 
 def dump_json(value: object, **kwargs: Any) -> str:

@@ -23,6 +23,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from _tmpfs import small_tmpfs
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -99,6 +100,8 @@ def _make_inputs(tmp: Path) -> dict[str, str]:
     (tmp / "big-int.json").write_text('{"a": ' + "9" * 401 + "}")
     (tmp / "nan.json").write_text('{"a": NaN}')
     (tmp / "list.json").write_text("[1, 2, 3]")
+    (tmp / "duplicate-keys.json").write_text('{"name": "x", "input_size": 32, "name": "y", "layers": []}')
+    (tmp / "escape-run.json").write_text('{"name": "' + '\\"' * 450_000)  # 900 kB: hours for a quadratic check
     (tmp / "npz-truncated.npz").write_bytes(b"PK\x03\x04" + b"\0" * 40)
     (tmp / "h5-truncated.h5").write_bytes(b"\x89HDF\r\n\x1a\n" + b"\0" * 40)
     (tmp / "png-truncated.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 40)
@@ -115,6 +118,8 @@ def _make_inputs(tmp: Path) -> dict[str, str]:
         "big-int": tmp / "big-int.json",
         "nan": tmp / "nan.json",
         "list": tmp / "list.json",
+        "duplicate-keys": tmp / "duplicate-keys.json",
+        "escape-run": tmp / "escape-run.json",
         "npz-truncated": tmp / "npz-truncated.npz",
         "h5-truncated": tmp / "h5-truncated.h5",
         "png-truncated": tmp / "png-truncated.png",
@@ -138,6 +143,9 @@ def _make_outputs(tmp: Path) -> dict[str, str]:
         "under-a-file": tmp / "empty.json" / "out.txt",
         "unwritable": "/proc/costmodel-out.txt",  # /proc takes no new file, even from root
         "empty-name": "",
+        "trailing-slash": f"{tmp}/newdir/",  # no such folder: never a file called newdir
+        "too-long-name": tmp / ("x" * 300),
+        "too-long-folder": tmp / ("x" * 300) / "out.txt",
     }
     (tmp / "link-to-fifo").symlink_to(tmp / "fifo")
     return {k: str(v) for k, v in paths.items()}
@@ -151,6 +159,8 @@ def _folder_outputs(tmp: Path) -> dict[str, str]:
         "under-a-file": str(tmp / "empty.json" / "figs"),
         "unwritable": "/proc/costmodel-figs",
         "empty-name": "",
+        "too-long-name": str(tmp / ("x" * 300)),
+        "too-long-parent": str(tmp / ("x" * 300) / "figs"),
     }
 
 
@@ -194,6 +204,8 @@ INPUT_CLASSES = (
     "big-int",
     "nan",
     "list",
+    "duplicate-keys",
+    "escape-run",
     "npz-truncated",
     "h5-truncated",
     "png-truncated",
@@ -212,8 +224,20 @@ OUTPUT_CLASSES = (
     "under-a-file",
     "unwritable",
     "empty-name",
+    "trailing-slash",
+    "too-long-name",
+    "too-long-folder",
 )
-FOLDER_CLASSES = ("a-file", "device", "fifo", "under-a-file", "unwritable", "empty-name")
+FOLDER_CLASSES = (
+    "a-file",
+    "device",
+    "fifo",
+    "under-a-file",
+    "unwritable",
+    "empty-name",
+    "too-long-name",
+    "too-long-parent",
+)
 
 #: Word options whose bad values are checked elsewhere or are not errors: --network and --convention values
 #: go through their own lookups (named in the error), which these classes exercise; nothing is exempt today.
@@ -464,3 +488,189 @@ def test_json_outputs_are_finite_and_non_negative(argv, scratch):
     code, out, err = _run([*(a.replace("{tmp}", str(scratch)) for a in argv), "--format", "json"])
     assert code == 0, err
     _check_numbers(out)
+
+
+# --- outputs the file system refuses: a name too long, a folder that cannot be read (issue 17) ---------------
+
+
+def _as_nobody(argv: list[str]) -> tuple[int, str]:
+    """Run ``main(argv)`` as user ``nobody`` in a forked child (root can read any folder, so a folder's
+    permissions only show for another user); return the exit status and stderr. Forked, not executed: the
+    interpreter may sit where ``nobody`` cannot reach it, and an output is checked before anything is imported."""
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: never returns into pytest
+        code = 70
+        try:
+            os.dup2(write, 2)
+            os.setgid(65534)
+            os.setuid(65534)
+            sys.stderr = io.TextIOWrapper(os.fdopen(2, "wb", closefd=False), write_through=True)
+            try:
+                code = main(argv)
+            except SystemExit as exc:
+                code = exc.code if isinstance(exc.code, int) else 1
+        except BaseException as exc:  # noqa: BLE001 - report anything, then leave
+            os.write(2, f"child failed: {exc!r}\n".encode())
+        finally:
+            with contextlib.suppress(Exception):
+                sys.stderr.flush()
+            os._exit(code)
+    os.close(write)
+    with os.fdopen(read, "rb") as f:
+        err = f.read().decode()
+    _, status = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(status), err
+
+
+@pytest.fixture
+def unreadable(tmp_path_factory):
+    """A folder nobody may read or enter (mode 000), inside a folder everyone may use; as root, tried as
+    ``nobody``."""
+    import shutil
+    import tempfile
+
+    base = Path(tempfile.mkdtemp(prefix="costmodel-fuzz-"))
+    base.chmod(0o777)
+    folder = base / "unreadable"
+    folder.mkdir()
+    folder.chmod(0)
+    try:
+        yield folder
+    finally:
+        folder.chmod(0o700)
+        shutil.rmtree(base)
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["count", "--out", "{dir}/out.txt"],
+        ["count", "--out", "{dir}/deeper/out.txt"],
+        ["tables", "--table", "2", "--out", "{dir}/t.csv"],
+        ["plot", "--out", "{dir}/figs"],
+        ["plot", "--out", "{dir}"],
+        ["count", "--spec", "{dir}/net.json"],  # and a file to read in it
+    ],
+)
+def test_a_folder_that_cannot_be_read_is_one_line_and_exit_2(unreadable, argv):
+    argv = [a.replace("{dir}", str(unreadable)) for a in argv]
+    before = sorted(p.name for p in unreadable.parent.iterdir())
+    if os.geteuid() == 0:
+        code, err = _as_nobody(argv)
+    else:
+        code, out, err = _run(argv)
+    assert "Traceback" not in err and "child failed" not in err, err
+    assert code == 2 and err.count("\n") == 1 and "Permission denied" in err, (code, err)
+    assert sorted(p.name for p in unreadable.parent.iterdir()) == before
+
+
+def _argv_with_out(command: str, scratch: Path, out: str) -> list[str]:
+    """The command's good base arguments and positionals, with ``--out`` set to ``out``."""
+    base = [a.replace("{tmp}", str(scratch)) for a in BASE_ARGS.get(command, [])]
+    if "--out" in base:
+        i = base.index("--out")
+        del base[i : i + 2]
+    positionals = [a.replace("{tmp}", str(scratch)) for a in POSITIONALS.get(command, [])]
+    return [command, *positionals, *base, "--out", out]
+
+
+OUT_COMMANDS = [c for c, p in COMMANDS.items() if any("--out" in a.option_strings for a in _options(p))]
+
+
+@pytest.mark.parametrize("command", OUT_COMMANDS)
+def test_names_the_file_system_refuses_are_one_line_and_exit_2(scratch, tmp_path, command):
+    """A name too long for the file system (at the end, or in the middle), and `--out newdir/` when there is
+    no such folder: one line, exit 2, nothing written (never a file called `newdir`)."""
+    long = "x" * (os.pathconf(tmp_path, "PC_NAME_MAX") + 1)
+    cases = [(f"{tmp_path}/{long}", "File name too long"), (f"{tmp_path}/{long}/out.txt", "File name too long")]
+    if command not in FOLDER_OUT:  # a folder output takes a trailing slash
+        cases.append((f"{tmp_path}/newdir/", "names a folder, not a file"))
+    for out, piece in cases:
+        code, _, err = _run(_argv_with_out(command, scratch, out))
+        assert code == 2 and err.count("\n") == 1 and piece in err and "Traceback" not in err, err
+    assert list(tmp_path.iterdir()) == []
+
+
+# --- messages that name what the user gave, exits that say what happened (issue 17, group 7) ------------------
+
+
+@pytest.mark.parametrize("command", ["calibrate", "validate-latency"])
+def test_candidates_limit_names_the_number_typed(scratch, command):
+    argv = [command, *(a.replace("{tmp}", str(scratch)) for a in BASE_ARGS[command])]
+    code, _, err = _run([*argv, "--space", "ofa_mobilenet_v3", "--candidates", "2147483647"])
+    assert code == 2 and err.count("\n") == 1, err
+    assert "got 2147483647" in err and "4,294,967,294" not in err and "4294967294" not in err, err
+    assert "at most 100,000" in err
+
+
+def test_image_pixel_limit_from_the_environment_says_pixels(scratch, monkeypatch):
+    from PIL import Image
+
+    Image.new("RGB", (8, 8)).save(scratch / "tiny.png")
+    for bad in ("-5", "0.5", "lots"):
+        monkeypatch.setenv("COSTMODEL_MAX_IMAGE_PIXELS", bad)
+        code, _, err = _run(["run", *BASE_ARGS["run"], "--image", str(scratch / "tiny.png")])
+        assert code == 2 and err.count("\n") == 1, err
+        assert "COSTMODEL_MAX_IMAGE_PIXELS" in err and "pixels" in err and "byte" not in err, err
+    (scratch / "tiny.png").unlink()
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["count"],
+        ["budget", "--mult-adds", "3e8"],
+        ["latency", "--profile", "{tmp}/good-profile.json"],
+        ["export-onnx", "--out", "{tmp}/never.onnx", "--alpha", "0.25"],
+    ],
+)
+def test_a_resolution_too_large_says_so(scratch, argv):
+    argv = [a.replace("{tmp}", str(scratch)) for a in argv]
+    code, _, err = _run([*argv, "--resolution", str(2**70)])
+    assert code == 2 and err.count("\n") == 1, err
+    assert "at most 2,147,483,647, got 1180591620717411303424" in err and "must be an integer" not in err, err
+
+
+#: A command whose output (about 175 kB of JSON) is more than twice what a pipe holds (64 KiB on Linux).
+BIG_OUTPUT = ["sweep", "--alpha", "0.25", "0.5", "0.75", "1", "2", "--format", "json", "--resolution"] + [
+    str(r) for r in range(32, 1200, 8)
+]
+
+
+@pytest.mark.parametrize("unbuffered", [False, True], ids=["buffered", "PYTHONUNBUFFERED"])
+def test_reader_leaving_part_way_is_exit_141_never_0(unbuffered):
+    """`costmodel sweep ... | head -c 10`: the reader leaves while the output is still being written. Python's
+    unbuffered standard output used to take the pipe's short write as complete, drop the rest and exit 0."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
+    if unbuffered:
+        env["PYTHONUNBUFFERED"] = "1"
+    full = subprocess.run([sys.executable, "-m", "costmodel", *BIG_OUTPUT], capture_output=True, env=env, timeout=120)
+    assert full.returncode == 0 and len(full.stdout) > 2 * 65536, len(full.stdout)  # larger than a pipe holds
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "costmodel", *BIG_OUTPUT], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env
+    )
+    try:
+        first = os.read(proc.stdout.fileno(), 10)
+        proc.stdout.close()  # the reader goes away with most of the output unread
+        code = proc.wait(timeout=120)
+    finally:
+        proc.kill()
+    assert first == full.stdout[:10]
+    assert code == 141 and proc.stderr.read() == b""  # quiet, as SIGPIPE would be
+
+
+def test_short_write_then_no_room_is_an_error(tmp_path):
+    """Standard output on a file system that fills part-way through a write: one line naming it, exit 2."""
+    with small_tmpfs(tmp_path, "64k") as mount:
+        for unbuffered in (False, True):
+            env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
+            if unbuffered:
+                env["PYTHONUNBUFFERED"] = "1"
+            with open(mount / "out.json", "wb") as out:
+                proc = subprocess.run(
+                    [sys.executable, "-m", "costmodel", *BIG_OUTPUT], stdout=out, stderr=subprocess.PIPE, env=env
+                )
+            err = proc.stderr.decode()
+            assert proc.returncode == 2 and err.count("\n") == 1 and "No space left on device" in err, err
+            (mount / "out.json").unlink()

@@ -103,6 +103,17 @@ BAD_JSON = [
     pytest.param(_bad(name=3), ["'name'", "3"], id="name"),
     pytest.param(_bad(meta=[1]), ["'meta'"], id="meta"),
     pytest.param(_bad().replace("2e-05", "NaN"), ["NaN"], id="nan"),
+    # strict JSON: a key given twice (the last one silently won) is refused, naming the key (issue 17)
+    pytest.param(
+        _bad()[:-1] + ', "peak_flops_per_s": 1e9}',
+        ["the profile has the key 'peak_flops_per_s' twice in one object"],
+        id="duplicate-key",
+    ),
+    pytest.param(
+        '{"peak_flops_per_s": 5e10, "bandwidth_bytes_per_s": 1e10, "efficiency": {"FC": 0.5, "FC": 0.9}}',
+        ["has the key 'FC' twice"],
+        id="duplicate-nested-key",
+    ),
     # issue 10: a kind that does not exist is an error listing the valid ones
     pytest.param(
         _bad(efficiency={"Conv1x1": 0.6}), ["'efficiency'", "'Conv1x1'", "valid kinds", "Conv <k>x<k>"], id="kind-typo"
@@ -150,6 +161,7 @@ def test_bad_json_profiles(tmp_path, text, pieces):
         ("peak_flops_per_s = [", ["not a valid TOML file"]),
         (TOML.replace("0.6", "-0.6"), ["'efficiency.Conv 1x1'", "-0.6"]),
         (TOML.replace("overhead_s", "overhead_us"), ["unknown field", "'overhead_us'"]),
+        ("overhead_s = 1e-6\n" + TOML, ["not a valid TOML file", "Cannot overwrite a value"]),  # a key twice
     ],
 )
 def test_bad_toml_profiles(tmp_path, text, pieces):
@@ -182,6 +194,10 @@ def test_save_refuses_toml_and_missing_folder(tmp_path):
         save_profile(p, tmp_path / "p.toml")
     with pytest.raises(ProfileError, match="does not exist"):
         save_profile(p, tmp_path / "no" / "p.json")
+    with pytest.raises(ProfileError, match="names a folder, not a file"):  # never a file called 'newdir'
+        save_profile(p, f"{tmp_path}/newdir/")
+    with pytest.raises(ProfileError, match="File name too long"):
+        save_profile(p, tmp_path / ("x" * 300) / "p.json")
     assert list(tmp_path.iterdir()) == []  # nothing half-written
 
 

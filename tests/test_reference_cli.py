@@ -110,3 +110,16 @@ def test_bad_files_exit_2_and_nothing_is_written(capsys, tmp_path):
     (tmp_path / "cut.npz").write_bytes(data[:100])
     assert "truncated" in _fails(capsys, "run", *SMALL, "--weights", str(tmp_path / "cut.npz"))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cut.npz", "notes.txt", "other.npz"]
+
+
+@pytest.mark.parametrize("command", ["run", "profile", "export-onnx"])
+def test_num_classes_that_contradicts_the_weights_is_an_error(capsys, tmp_path, command):
+    """As a contradicting alpha or resolution is: --num-classes 10 with a 1000-class file is not ignored."""
+    net = costmodel.mobilenet_v1(0.25, 64)
+    weights = save_weights(net, init_weights(net), tmp_path / "w.npz")
+    out = ["--out", str(tmp_path / "m.onnx")] if command == "export-onnx" else ["--repeats", "1"]
+    err = _fails(capsys, command, *SMALL, "--weights", str(weights), "--num-classes", "10", *out)
+    assert "holds a 1000-class classifier, not one of 10 classes" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["w.npz"]
+    code, _, _ = _run(capsys, command, *SMALL, "--weights", str(weights), "--num-classes", "1000", *out)
+    assert code == 0

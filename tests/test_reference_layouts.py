@@ -279,6 +279,9 @@ def test_given_alpha_or_resolution_that_contradict_the_file_are_errors(tmp_path)
     with pytest.raises(WeightsError, match="made for resolution 64, not 160"):
         load_network(path, resolution=160)
     assert load_network(path, alpha=0.25, resolution=64)[0].input_size == 64
+    with pytest.raises(WeightsError, match="holds a 1000-class classifier, not one of 10 classes"):
+        load_network(path, num_classes=10)
+    assert load_network(path, num_classes=1000)[0]["fc"].layer.out_ch == 1000  # Keras: a 1x1 convolution
     wrong_name = tmp_path / "mobilenet_5_0_64_tf.h5"
     path.rename(wrong_name)
     with pytest.raises(WeightsError, match="name says alpha 0.5, its shapes alpha 0.25"):

@@ -145,6 +145,9 @@ def test_input_that_shrinks_to_nothing_names_the_layer():
         ('{"input_size": NaN}', "NaN, which is not JSON"),
         ('{"name": "a\\nb", "input_size": 32, "layers": [{"type": "softmax", "name": "s"}]}', "printable"),
         ('{"input_size": 32, "layers": [{"type": "softmax", "name": "s\\u001b[31m"}]}', "printable"),
+        ('{"input_size": 32, "input_size": 64, "layers": []}', "has the key 'input_size' twice in one object"),
+        ('{"input_size": 32, "layers": [{"type": "softmax", "name": "s", "name": "t"}]}', "key 'name' twice"),
+        ('{"name": "' + '\\"' * 300_000, "not valid JSON"),  # quadratic for the old depth check: hours
     ],
     ids=[
         "truncated",
@@ -157,6 +160,9 @@ def test_input_that_shrinks_to_nothing_names_the_layer():
         "NaN",
         "newline",
         "escape",
+        "duplicate-key",
+        "duplicate-layer-key",
+        "unterminated-escapes",
     ],
 )
 def test_malformed_text(text, match):

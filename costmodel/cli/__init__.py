@@ -13,9 +13,10 @@ import argparse
 import contextlib
 import errno
 import importlib
+import io
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 from ..errors import CostModelError
 
@@ -106,6 +107,65 @@ def _stdout_gone() -> None:
         pass
 
 
+class _WholeWrites(io.RawIOBase):
+    """File descriptor 1, each write complete or an ``OSError``. Python's unbuffered standard output
+    (``python -u``, ``PYTHONUNBUFFERED=1``) hands its text layer a raw file whose short write it ignores: a pipe
+    whose reader leaves part-way takes 64 KiB of a larger write, and the rest was dropped with exit status 0."""
+
+    def __init__(self, fd: int) -> None:
+        super().__init__()
+        self._fd = fd
+
+    def writable(self) -> bool:
+        return True
+
+    def fileno(self) -> int:
+        return self._fd
+
+    def write(self, data: bytes | bytearray | memoryview) -> int:  # type: ignore[override]
+        view = memoryview(data).cast("B")
+        total = len(view)
+        while view:
+            n = os.write(self._fd, view)  # the next write after a short one fails with the reason (EPIPE, ENOSPC)
+            if n <= 0:
+                raise OSError(errno.EIO, "standard output took no bytes")
+            view = view[n:]
+        return total
+
+
+@contextlib.contextmanager
+def _whole_stdout() -> Iterator[None]:
+    """While a command runs, standard output (when it is the process's own and unbuffered) writes whole or fails."""
+    stdout = sys.stdout
+    if (
+        stdout is not sys.__stdout__
+        or not isinstance(stdout, io.TextIOWrapper)
+        or isinstance(stdout.buffer, io.BufferedIOBase)
+    ):
+        yield  # a buffered stdout retries short writes itself; a test's captured stream is left alone
+        return
+    try:
+        fd = stdout.fileno()
+        stdout.flush()
+    except (OSError, ValueError, AttributeError):
+        yield
+        return
+    sys.stdout = io.TextIOWrapper(
+        _WholeWrites(fd),
+        encoding=stdout.encoding,
+        errors="backslashreplace",
+        line_buffering=stdout.line_buffering,
+        write_through=True,
+    )
+    try:
+        yield
+    finally:
+        wrapper, sys.stdout = sys.stdout, stdout
+        with contextlib.suppress(OSError, ValueError):
+            wrapper.flush()
+        wrapper.detach()  # never closes file descriptor 1
+
+
 #: What a failing write to standard output raises: a full disk (/dev/full), an I/O error, a closed descriptor.
 _STDOUT_ERRNOS = (errno.ENOSPC, errno.EIO, errno.EBADF, errno.EDQUOT, errno.EFBIG)
 
@@ -115,7 +175,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     Exit status: 0 done; 2 bad input, or an output that cannot be written (a full or closed standard output
     included), with one line on stderr; 141 (as if killed by SIGPIPE) when the reader of standard output went
-    away, quietly (``costmodel tables | head``); 130 on Ctrl-C.
+    away before all of it was written, quietly (``costmodel sweep ... | head -1``; an output that fits in the
+    pipe's buffer, as ``costmodel tables`` does, is all written before the reader leaves: status 0, as for any
+    program); never 0 when part of the output was lost; 130 on Ctrl-C.
     """
     for stream in (sys.stdout, sys.stderr):
         if hasattr(stream, "reconfigure"):  # a name the terminal cannot encode is escaped, never a crash
@@ -128,8 +190,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if sys.stdout is None:  # started with standard output closed (`costmodel count >&-`)
             raise OSError(errno.EBADF, "standard output is closed")
         _check_outputs(args, getattr(module, "OUT_IS_FOLDER", False), getattr(module, "OUTPUT_ARGS", ()))
-        code = int(args._run(args) or 0)
-        sys.stdout.flush()
+        with _whole_stdout():
+            code = int(args._run(args) or 0)
+            sys.stdout.flush()
         return code
     except CostModelError as exc:
         _fail(f"costmodel {args.command}: error: {exc}")

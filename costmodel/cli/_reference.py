@@ -56,7 +56,8 @@ def check_memory_for(network: Network, args: argparse.Namespace) -> None:
 
 def network_and_weights(args: argparse.Namespace) -> tuple[Network, dict]:
     """The network and its weights: read from ``--weights`` (the network the file was made for, flavour and
-    α from the file unless given; a contradicting flavour or activation warned about on stderr), or built
+    α from the file unless given; a contradicting α, resolution or class count an error, a contradicting flavour
+    or activation warned about on stderr), or built
     from the arguments with weights seeded by ``--seed``."""
     from ..reference import init_weights, load_network
 
@@ -71,6 +72,7 @@ def network_and_weights(args: argparse.Namespace) -> tuple[Network, dict]:
         network, weights = load_network(
             args.weights, alpha=args.alpha, resolution=args.resolution, flavour=args.flavour,
             activation=args.activation, shallow=args.shallow or None, separable=False if args.full_conv else None,
+            num_classes=args.num_classes,
         )  # fmt: skip
         if args.rho is not None:
             raise SpecError("--rho cannot be combined with --weights; give --resolution")

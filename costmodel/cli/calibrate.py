@@ -41,6 +41,11 @@ def add_measurement_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+#: Most candidates --candidates takes: each one is built and measured (--repeats x --rounds passes), so even this
+#: many is days of measuring; a larger request is surely a typo, refused with the number typed.
+MAX_CANDIDATES = 100_000
+
+
 def add_space_arguments(parser: argparse.ArgumentParser, candidates_help: str) -> None:
     """--space NAME and --candidates N: sample candidates of a built-in search space."""
     from ..search.spaces import SPACES
@@ -51,7 +56,12 @@ def add_space_arguments(parser: argparse.ArgumentParser, candidates_help: str) -
         default=None,
         help="a built-in search space (costmodel.search_space): its candidates, sampled at random",
     )
-    parser.add_argument("--candidates", type=positive_int, default=None, help=candidates_help)
+    parser.add_argument(
+        "--candidates",
+        type=int_at_least(1, MAX_CANDIDATES),
+        default=None,
+        help=f"{candidates_help}; at most {MAX_CANDIDATES:,}",
+    )
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -55,7 +55,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from .._files import atomic_write, check_input
-from ..checks import dump_json
+from ..checks import dump_json, unique_keys
 from ..counting.memory import DTYPE_BYTES
 from ..errors import ProfileError
 from .kinds import general_kind
@@ -434,7 +434,11 @@ def load_profile(path: str | os.PathLike[str]) -> DeviceProfile:
             raise ProfileError(f"{path}: not a valid TOML file: {exc}") from None
     else:
         try:
-            data = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
+            data = json.loads(
+                raw.decode("utf-8"),
+                parse_constant=_reject_constant,
+                object_pairs_hook=unique_keys("the profile", ProfileError),
+            )
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise ProfileError(f"{path}: not a valid JSON file: {exc}") from None
         except ValueError as exc:  # NaN / Infinity, an integer with too many digits
@@ -450,14 +454,14 @@ def _reject_constant(name: str) -> float:
 
 def save_profile(profile: DeviceProfile, path: str | os.PathLike[str]) -> Path:
     """Write ``profile`` as JSON, atomically (a temporary file in the same folder, renamed into place)."""
-    path = Path(path)
-    if path.suffix.lower() == ".toml":
-        raise ProfileError(f"{path}: profiles are written as JSON; use a .json name (TOML is read-only)")
-    if not path.parent.is_dir():
-        raise ProfileError(f"cannot write profile {str(path)!r}: folder {str(path.parent)!r} does not exist")
+    name = os.fspath(path) if isinstance(path, (str, os.PathLike)) else None
+    if isinstance(name, str) and Path(name).suffix.lower() == ".toml":
+        raise ProfileError(f"{name}: profiles are written as JSON; use a .json name (TOML is read-only)")
     text = dump_json(profile.to_dict(), indent=2) + "\n"
 
     def write(f: BinaryIO) -> None:
         f.write(text.encode("utf-8"))
 
+    # the path as given (Path() would drop a trailing '/'): a missing folder, 'dir/', a name too long for the
+    # file system are each one ProfileError from atomic_write
     return atomic_write(path, write, ProfileError)

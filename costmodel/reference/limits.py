@@ -42,6 +42,7 @@ __all__ = [
     "DEFAULT_MAX_IMAGE_PIXELS",
     "DEFAULT_MAX_IMAGE_BYTES",
     "parse_bytes",
+    "parse_pixels",
     "memory_limit",
     "check_memory",
     "executor_bytes",
@@ -69,18 +70,38 @@ def parse_bytes(text: str, what: str = "a size") -> int:
     >>> parse_bytes("4Gi"), parse_bytes("1.5G"), parse_bytes("2e9")
     (4294967296, 1500000000, 2000000000)
     """
+    return _parse_amount(text, what, "bytes")
+
+
+def parse_pixels(text: str, what: str = "a pixel count") -> int:
+    """A pixel count from ``"100e6"``, ``"40M"`` or ``"4000000"``, with the same suffixes as :func:`parse_bytes`.
+
+    >>> parse_pixels("40M")
+    40000000
+    >>> parse_pixels("-5", "$COSTMODEL_MAX_IMAGE_PIXELS")
+    Traceback (most recent call last):
+    ...
+    costmodel.errors.InputError: $COSTMODEL_MAX_IMAGE_PIXELS must be a positive number of pixels such as 100e6, \
+40M or 4000000, got '-5'
+    """
+    return _parse_amount(text, what, "pixels")
+
+
+def _parse_amount(text: str, what: str, unit: str) -> int:
     match = _SIZE.match(text) if isinstance(text, str) else None
     if match is None:
-        raise InputError(f"{what} must be a positive number of bytes such as 4G, 512Mi or 1e9, got {text!r}")
+        examples = "4G, 512Mi or 1e9" if unit == "bytes" else "100e6, 40M or 4000000"
+        raise InputError(f"{what} must be a positive number of {unit} such as {examples}, got {text!r}")
     value = float(match.group(1)) * _UNITS[(match.group(2) or "").lower()]
     if not math.isfinite(value) or value < 1 or value > 2**62:
-        raise InputError(f"{what} must be between 1 byte and 4 EiB, got {text!r}")
+        span = "1 byte and 4 EiB" if unit == "bytes" else f"1 and 2**62 {unit}"
+        raise InputError(f"{what} must be between {span}, got {text!r}")
     return int(value)
 
 
-def _from_env(variable: str, default: int) -> int:
+def _from_env(variable: str, default: int, unit: str = "bytes") -> int:
     text = os.environ.get(variable)
-    return default if text is None or not text.strip() else parse_bytes(text, f"${variable}")
+    return default if text is None or not text.strip() else _parse_amount(text, f"${variable}", unit)
 
 
 def memory_limit(option: str | None = None) -> int:
@@ -142,7 +163,7 @@ def export_bytes(network: Network) -> int:
 
 
 def max_image_pixels() -> int:
-    return _from_env(MAX_IMAGE_PIXELS_VARIABLE, DEFAULT_MAX_IMAGE_PIXELS)
+    return _from_env(MAX_IMAGE_PIXELS_VARIABLE, DEFAULT_MAX_IMAGE_PIXELS, "pixels")
 
 
 def max_image_bytes() -> int:

@@ -27,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..checks import positive_int
 from ..errors import SpecError, WeightsError
 from ..spec.flavours import flavour_differences, get_flavour
 from ..spec.layers import (
@@ -329,6 +330,7 @@ def load_network(
     activation: str | None = None,
     shallow: bool | None = None,
     separable: bool | None = None,
+    num_classes: int | None = None,
 ) -> tuple[Network, dict[str, np.ndarray]]:
     """The MobileNetV1 a weight file was made for, and its validated weights.
 
@@ -337,8 +339,8 @@ def load_network(
     ``activation`` override it: an override that contradicts the file gets a :class:`FlavourWarning` saying
     what will differ. α is read from the file's shapes (and names), the resolution from Keras' file name
     (``mobilenet_<a>_<r>_tf.h5``) or model name, the number of classes from the classifier. Given values
-    that contradict the file are an error. ``shallow`` and ``separable`` (Tables 4 and 5's variants) are read
-    from the layer names unless given.
+    (``alpha``, ``resolution``, ``num_classes``) that contradict the file are an error. ``shallow`` and
+    ``separable`` (Tables 4 and 5's variants) are read from the layer names unless given.
     """
     from ..spec.mobilenet import BASE_RESOLUTION, mobilenet_v1
 
@@ -355,13 +357,16 @@ def load_network(
     if wf.flavour and (chosen != wf.flavour or activation is not None):
         _warn_flavour(path, wf.flavour, chosen, activation)
     fc = wf.arrays.get("fc/kernel")
-    num_classes = int(fc.shape[-1]) if fc is not None else None
+    found_classes = int(fc.shape[-1]) if fc is not None else None
+    if num_classes is not None and positive_int(num_classes, "num_classes", WeightsError) != found_classes:
+        held = "no classifier" if found_classes is None else f"a {found_classes}-class classifier"
+        raise WeightsError(f"{str(path)!r} holds {held}, not one of {num_classes} classes")
     size = resolution or wf.resolution or BASE_RESOLUTION
     variant = layouts.infer_variant(wf.arrays)
     variant.update({k: v for k, v in (("shallow", shallow), ("separable", separable)) if v is not None})
     network = mobilenet_v1(
         alpha if alpha is not None else found_alpha, size, flavour=chosen, activation=activation,
-        num_classes=num_classes, **variant,
+        num_classes=found_classes, **variant,
     )  # fmt: skip
     try:
         weights = _fit(network, wf)

@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ..checks import positive_int
+from ..checks import MAX_SIZE, positive_int
 from ..errors import ProfileError, SpecError
 from ..spec.network import Network
 from .space import SearchSpace
@@ -118,7 +118,7 @@ def sample_distinct(space: SearchSpace, n: int, seed: int, exclude: Iterable[tup
             f"space {space.name!r}: cannot draw {n} distinct candidates outside the {len(excluded)} excluded "
             f"({space.size()} architectures)"
         )
-    size = 2 * n
+    size = min(2 * n, MAX_SIZE)  # capped: an error about the batch never names a number the caller did not give
     for _ in range(6):
         batch = space.canonical(space.sample(size, seed=seed))
         keep, seen = [], set(excluded)
@@ -129,7 +129,7 @@ def sample_distinct(space: SearchSpace, n: int, seed: int, exclude: Iterable[tup
                 keep.append(row)
                 if len(keep) == n:
                     return np.array(keep, dtype=batch.dtype)
-        size *= 4
+        size = min(4 * size, MAX_SIZE)
     raise SpecError(f"space {space.name!r}: cannot draw {n} distinct candidates outside the {len(excluded)} excluded")
 
 

@@ -29,6 +29,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from ..checks import positive_int
 from ..counting.conventions import Convention, get_convention
 from ..counting.engine import count
 from ..counting.memory import dtype_bytes, memory
@@ -302,6 +303,9 @@ def _resolutions(resolution: object, n: int) -> tuple[np.ndarray, list[int]]:
     if arr.shape != (n,):
         raise SpecError(f"resolution must be one integer or one per candidate ({n}), got shape {arr.shape}")
     if n and arr.dtype.kind not in "iu":
+        for value in arr.ravel().tolist():  # a Python integer NumPy could not hold: too large, not "not an integer"
+            if isinstance(value, int) and not isinstance(value, bool):
+                positive_int(value, "resolution")
         bad = next((v for v in arr.ravel().tolist() if not float(v).is_integer()), arr.ravel()[0])
         raise SpecError(f"resolution must be an integer, got {bad!r}")
     arr = arr.astype(np.int64)
