@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -169,3 +171,80 @@ def test_keras_h5_with_wrong_shapes_and_truncation(tmp_path):
     (tmp_path / "cut.h5").write_bytes(data[: len(data) // 3])
     with pytest.raises(WeightsError, match="cut.h5"):
         load_weights(NET, tmp_path / "cut.h5")
+
+
+# --- a weight file is read only from itself (HDF5 external storage, external links, virtual datasets) ---------
+
+
+def _keras_file_with(tmp_path, how):
+    """A valid Keras 2 file of NET whose ``conv1`` kernel is replaced by ``how``: its bytes in another file
+    (external raw storage), an external link to a dataset of another HDF5 file, a virtual dataset mapping one,
+    or a filter that HDF5 would load as a plugin. The other file holds exactly the kernel NET expects, so
+    only the confinement rule can refuse it."""
+    h5py = pytest.importorskip("h5py")
+    path = tmp_path / "w.h5"
+    save_weights(NET, init_weights(NET), path, format="keras")
+    kernel = init_weights(NET, seed=5)["conv1/kernel"]
+    name = "conv1/conv1/kernel:0"
+    with h5py.File(path, "a") as f:
+        del f[name]
+        if how == "external-storage":
+            secret = tmp_path / "secret.bin"
+            secret.write_bytes(kernel.tobytes())
+            f.create_dataset(name, shape=kernel.shape, dtype="f4", external=[(str(secret), 0, kernel.nbytes)])
+        elif how in ("external-link", "virtual"):
+            other = tmp_path / "other.h5"
+            with h5py.File(other, "w") as o:
+                o["k"] = kernel
+            if how == "external-link":
+                f[name] = h5py.ExternalLink(str(other), "/k")
+            else:
+                layout = h5py.VirtualLayout(shape=kernel.shape, dtype="f4")
+                layout[...] = h5py.VirtualSource(str(other), "k", shape=kernel.shape)
+                f.create_virtual_dataset(name, layout)
+        else:  # a filter no HDF5 build has: reading would search the plugin path for a library to load
+            f.create_dataset(name, data=kernel, chunks=kernel.shape, compression=30999, allow_unknown_filter=True)
+    return path
+
+
+CONFINEMENT = [
+    ("external-storage", "keeps its data in external file(s)"),
+    ("external-link", "is an external link to"),
+    ("virtual", "is a virtual dataset"),
+    ("plugin-filter", "filter 30999"),
+]
+
+
+@pytest.mark.parametrize(("how", "message"), CONFINEMENT, ids=[c[0] for c in CONFINEMENT])
+def test_every_reader_refuses_an_h5_that_reads_other_files(tmp_path, capsys, how, message):
+    from _cli import fails
+
+    from costmodel.reference import convert_weights, load_network
+
+    path = _keras_file_with(tmp_path, how)
+    named = "/conv1/conv1/kernel:0"
+    for read in (lambda: load_weights(NET, path), lambda: load_network(path), lambda: load_keras_h5(path)):
+        with pytest.raises(WeightsError, match=re.escape(message)) as info:
+            read()
+        assert named in str(info.value) and "w.h5" in str(info.value)
+    target = tmp_path / "out.npz"
+    with pytest.raises(WeightsError, match=re.escape(message)):
+        convert_weights(path, target, "npz")
+    assert not target.exists()
+    fails(["convert-weights", str(path), str(target), "--to", "timm"], capsys, message, named)
+    fails(["run", "--weights", str(path), "--repeats", "1"], capsys, message, named)
+    assert not target.exists()
+
+
+def test_soft_links_inside_the_file_are_read(tmp_path):
+    """A soft link names a path in the same file (every link of which is checked): it is followed."""
+    h5py = pytest.importorskip("h5py")
+    path = tmp_path / "w.h5"
+    w = init_weights(NET, seed=2)
+    save_weights(NET, w, path, format="keras")
+    with h5py.File(path, "a") as f:
+        f["conv1/spare"] = f["conv1/conv1/kernel:0"][()]
+        del f["conv1/conv1/kernel:0"]
+        f["conv1/conv1/kernel:0"] = h5py.SoftLink("/conv1/spare")  # listed in weight_names, read through the link
+    loaded = load_keras_h5(path)
+    assert np.array_equal(loaded["conv1/kernel"], w["conv1/kernel"])

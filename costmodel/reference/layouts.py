@@ -28,6 +28,13 @@ which records the flavour it was written for (an attribute, or safetensors metad
 ignore). What a layout cannot hold is named
 (:attr:`WeightFile.notes` when reading, the return value of :func:`write_weights` when writing), never dropped
 silently.
+
+A weight file is read only from itself. HDF5 can keep a dataset's bytes in external raw files, link to an
+object of another file or map one (virtual datasets), and load filter plugins: every link of an HDF5 file is
+walked without following it before any data is read, and each of those is refused, naming the link or dataset
+(:func:`_confine_h5`). An ``.npz`` (a zip of ``.npy`` members, ``allow_pickle=False``) and a ``.safetensors``
+file (one JSON header of offsets into the file's own data) have no way to point elsewhere; a format added
+later that can (ONNX external data) must refuse it the same way.
 """
 
 from __future__ import annotations
@@ -223,6 +230,7 @@ def _read_h5(path: Path) -> WeightFile:
         raise WeightsError("reading HDF5 (.h5) weights needs h5py: pip install 'costmodel[h5]'") from None
     try:
         with h5py.File(path, "r") as f:
+            _confine_h5(f, h5py, path)  # before any byte of data is read, and before any link is followed
             if isinstance(f.get("layers"), h5py.Group):
                 fmt, entries, notes, model_name = _keras3_entries(f, h5py)
             else:
@@ -237,6 +245,73 @@ def _read_h5(path: Path) -> WeightFile:
     if meta[1] is not None or meta[2] is not None:  # written by costmodel: α and resolution recorded
         alpha, resolution = meta[1], meta[2]
     return WeightFile(path, fmt, meta[0] or "keras", arrays, alpha, resolution, notes)
+
+
+#: HDF5 filters a weight file may use: HDF5's own (deflate, shuffle, fletcher32, szip, n-bit, scale-offset) and
+#: h5py's built-in LZF. Any other filter would make HDF5 look for a plugin library to load.
+_H5_FILTERS = frozenset({1, 2, 3, 4, 5, 6, 32000})
+#: Most links walked in an HDF5 weight file (MobileNetV1's Keras file has about 300).
+MAX_H5_LINKS = 100_000
+
+
+def _confine_h5(f: Any, h5py: Any, path: Path) -> None:
+    """A weight file is read only from itself: walk every link of ``f`` without following any, and refuse an
+    external link, a user-defined link, a dataset whose data lives in external raw files (HDF5 external
+    storage), a virtual dataset (data mapped from other files) and a filter that HDF5 would load as a plugin,
+    naming the link or dataset. Soft links stay: they name a path in this file, every link of which is walked
+    here (an external link anywhere is refused, so no soft link can lead out of the file)."""
+    source = repr(str(path))
+    seen: set[int] = set()
+    stack = [f]
+    links = 0
+    while stack:
+        group = stack.pop()
+        for name in group:
+            links += 1
+            if links > MAX_H5_LINKS:
+                raise WeightsError(f"{source} holds more than {MAX_H5_LINKS:,} HDF5 links; not a weight file")
+            where = f"{group.name.rstrip('/')}/{name}"
+            link = group.get(name, getlink=True)
+            if isinstance(link, h5py.ExternalLink):
+                raise WeightsError(
+                    f"{source}: {where!r} is an external link to {link.filename!r}:{link.path!r}; a weight file is "
+                    "read only from itself"
+                )
+            if isinstance(link, h5py.SoftLink):
+                continue  # a path inside this file: its target is walked through its hard link
+            if not isinstance(link, h5py.HardLink):
+                raise WeightsError(f"{source}: {where!r} is a {type(link).__name__}; only hard and soft links are read")
+            obj = group[name]
+            key = hash(obj.id)  # h5py hashes an object by its file and address: a group linked twice is walked once
+            if key in seen:
+                continue
+            seen.add(key)
+            if isinstance(obj, h5py.Group):
+                stack.append(obj)
+            elif isinstance(obj, h5py.Dataset):
+                _confine_dataset(obj, where, source)
+
+
+def _confine_dataset(ds: Any, where: str, source: str) -> None:
+    plist = ds.id.get_create_plist()
+    if ds.is_virtual:
+        files = sorted({m.file_name for m in ds.virtual_sources()})
+        raise WeightsError(
+            f"{source}: dataset {where!r} is a virtual dataset mapping data from {', '.join(map(repr, files))}; a "
+            "weight file is read only from itself"
+        )
+    if plist.get_external_count():
+        files = [_text(plist.get_external(i)[0]) for i in range(min(plist.get_external_count(), 3))]
+        raise WeightsError(
+            f"{source}: dataset {where!r} keeps its data in external file(s) {', '.join(map(repr, files))}; a "
+            "weight file is read only from itself"
+        )
+    for i in range(plist.get_nfilters()):
+        code = plist.get_filter(i)[0]
+        if code not in _H5_FILTERS:
+            raise WeightsError(
+                f"{source}: dataset {where!r} uses HDF5 filter {code}, which HDF5 would load as a plugin; refused"
+            )
 
 
 def _h5_entry(key: str, ds, transform: Callable[[np.ndarray], np.ndarray] | None = None, shape=None) -> Entry:
