@@ -65,7 +65,10 @@ def scale_channels(channels: int, alpha: float) -> int:
     >>> scale_channels(1024, 0.75), scale_channels(32, 0.25)
     (768, 8)
     """
-    scaled = int(channels * alpha)
+    try:
+        scaled = int(channels * alpha)
+    except (TypeError, ValueError, OverflowError):  # NaN, an infinity, not a number
+        raise SpecError(f"alpha must be a finite number > 0, got {alpha!r}") from None
     if scaled < 1:
         raise SpecError(f"alpha={alpha!r} is too small: {channels} channels would become {scaled}")
     if scaled > MAX_SIZE:
