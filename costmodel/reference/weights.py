@@ -27,6 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .._random import Seed
+from .._random import rng as random_generator
 from ..errors import SpecError, WeightsError
 from ..spec.flavours import flavour_differences, get_flavour
 from ..spec.layers import (
@@ -151,7 +153,7 @@ def expected_weights(network: Network) -> dict[str, tuple[int, ...]]:
     return shapes
 
 
-def init_weights(network: Network, seed: int = 0) -> dict[str, np.ndarray]:
+def init_weights(network: Network, seed: Seed = 0) -> dict[str, np.ndarray]:
     """Deterministic weights and batch-norm statistics for ``network`` from ``seed`` (no download needed).
 
     Convolution kernels are He-normal (std sqrt(2 / fan_in), fan_in = K·K·M/groups), the FC kernel has std
@@ -170,7 +172,7 @@ def init_weights(network: Network, seed: int = 0) -> dict[str, np.ndarray]:
     """
     if not isinstance(network, Network):
         raise WeightsError(f"init_weights() needs a Network, got {type(network).__name__}")
-    rng = np.random.default_rng(seed)
+    rng = random_generator(seed, "seed", WeightsError)  # an integer >= 0, None (fresh entropy) or a Generator
     out: dict[str, np.ndarray] = {}
     for key, shape in expected_weights(network).items():
         var = key.rsplit("/", 1)[1]
