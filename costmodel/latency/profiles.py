@@ -529,6 +529,10 @@ def _reject_constant(name: str) -> float:
 
 def save_profile(profile: DeviceProfile, path: str | os.PathLike[str]) -> Path:
     """Write ``profile`` as JSON, atomically (a temporary file in the same folder, renamed into place)."""
+    if not isinstance(profile, DeviceProfile):
+        raise ProfileError(f"save_profile() needs a DeviceProfile, got {type(profile).__name__}")
+    if isinstance(path, bytes) or not isinstance(path, (str, os.PathLike)) or not str(path) or "\0" in str(path):
+        raise ProfileError(f"save_profile() needs a file name, got {_show(path)}")
     path = Path(path)
     if path.suffix.lower() == ".toml":
         raise ProfileError(f"{path}: profiles are written as JSON; use a .json name (TOML is read-only)")

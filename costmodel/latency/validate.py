@@ -18,7 +18,6 @@ predicts both from the profile. The result gives:
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -216,7 +215,7 @@ def pairwise_accuracy(
                 ((predicted, "predicted"), (measured, "measured"), (mult_adds, "mult_adds")))  # fmt: skip
     if not len(p) == len(m) == len(ma):
         raise ProfileError(f"pairwise_accuracy needs sequences of one length, got {len(p)}, {len(m)}, {len(ma)}")
-    if isinstance(within, bool) or not isinstance(within, (int, float)) or not 0 <= within < math.inf:
+    if isinstance(within, bool) or not isinstance(within, (int, float)) or not 0 <= within < 1e300:
         raise ProfileError(f"within must be a finite number >= 0, got {_show(within)}")
     i, j = np.triu_indices(len(p), k=1)
     close = np.maximum(ma[i], ma[j]) <= (1.0 + within) * np.minimum(ma[i], ma[j])

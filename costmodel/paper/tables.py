@@ -14,7 +14,7 @@ fractions); otherwise it is flagged as a *discrepancy* and shown with the explan
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from decimal import Decimal
 from fractions import Fraction
 from functools import cache
@@ -186,6 +186,8 @@ def _numeric(table: int) -> list[Comparison]:
 def compare(tables: Iterable[int] = TABLES) -> list[Comparison]:
     """Every published number of the given tables beside its computed value (no pandas needed)."""
     out: list[Comparison] = []
+    if isinstance(tables, (str, bytes)) or not hasattr(tables, "__iter__"):
+        raise DataError(f"tables must be table numbers such as (1, 2, 3), got {tables!r}")
     for t in tables:
         if isinstance(t, bool) or not isinstance(t, int) or t not in TITLES:
             raise DataError(f"no table {t!r}; the paper's tables reproduced here are {', '.join(map(str, TABLES))}")
@@ -203,7 +205,7 @@ def all_tables(tables: Iterable[int] = TABLES) -> pd.DataFrame:
     """Tables 1-9 (or the given ones) in one long DataFrame, as :func:`paper_table`."""
     import pandas as pd
 
-    frame = pd.DataFrame([asdict(c) for c in compare(tables)])
+    frame = pd.DataFrame([asdict(c) for c in compare(tables)], columns=[f.name for f in fields(Comparison)])
     frame["count"] = frame["count"].astype("Int64")
     return frame
 

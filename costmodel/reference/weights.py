@@ -147,6 +147,8 @@ def expected_weights(network: Network) -> dict[str, tuple[int, ...]]:
     >>> w["conv1/kernel"], w["conv_dw_1/depthwise_kernel"], w["conv_pw_1_bn/gamma"], w["fc/kernel"]
     ((3, 3, 3, 8), (3, 3, 8, 1), (16,), (256, 1000))
     """
+    if not isinstance(network, Network):
+        raise WeightsError(f"expected_weights() needs a Network, got {type(network).__name__}")
     shapes: dict[str, tuple[int, ...]] = {}
     for node in network.nodes:
         shapes.update(weight_arrays(node.layer))

@@ -84,6 +84,8 @@ class Block:
         if not callable(self.build):
             raise SpecError(f"block {self.name!r}: build must be callable, got {self.build!r}")
         fixed = {}
+        if not isinstance(self.choices, Mapping):
+            raise SpecError(f"block {self.name!r}: choices must be a mapping of name -> values, got {self.choices!r}")
         for key, values in dict(self.choices).items():
             if isinstance(values, (str, bytes)) or not isinstance(values, Sequence) or not values:
                 raise SpecError(f"block {self.name!r}: choice {key!r} needs a non-empty sequence, got {values!r}")
@@ -112,6 +114,10 @@ class Stage:
     depths: tuple[int, ...]
 
     def __post_init__(self) -> None:
+        if isinstance(self.blocks, (str, bytes)) or not isinstance(self.blocks, (Sequence, tuple)):
+            raise SpecError(f"stage {self.name!r}: blocks must be a non-empty sequence of Block")
+        if isinstance(self.depths, (str, bytes)) or not isinstance(self.depths, Sequence):
+            raise SpecError(f"stage {self.name!r}: depths must be a sequence of integers, got {self.depths!r}")
         blocks = tuple(self.blocks)
         if not blocks or not all(isinstance(b, Block) for b in blocks):
             raise SpecError(f"stage {self.name!r}: blocks must be a non-empty sequence of Block")

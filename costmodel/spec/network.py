@@ -161,6 +161,8 @@ class Network:
         name: str = "network",
         config: Mapping[str, Any] | None = None,
     ) -> None:
+        if isinstance(layers, (str, bytes)) or not hasattr(layers, "__iter__"):
+            raise SpecError(f"{name}: layers must be an iterable of layers, got {type(layers).__name__}")
         layers = tuple(layers)
         if (
             type(input_size) is not int
