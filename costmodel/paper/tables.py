@@ -20,6 +20,7 @@ from fractions import Fraction
 from functools import cache
 from typing import TYPE_CHECKING
 
+from ..checks import boolean
 from ..counting.engine import Cost, count
 from ..errors import DataError
 from ..spec.layers import Conv2d
@@ -82,7 +83,7 @@ class Comparison:
 def table3_network(alpha: float = 1.0, size: int = 14, separable: bool = True) -> Network:
     """Table 3's single layer: D_K = 3, M = N = int(512 alpha), on a size x size map, standard or separable."""
     ch = scale_channels(512, alpha)
-    if separable:
+    if boolean(separable, "separable"):
         layers = [Conv2d("conv_dw", ch, ch, 3, groups=ch), Conv2d("conv_pw", ch, ch, 1)]
     else:
         layers = [Conv2d("conv", ch, ch, 3)]

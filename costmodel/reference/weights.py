@@ -353,8 +353,16 @@ def load_network(
     that contradict the file are an error. ``shallow`` and ``separable`` (Tables 4 and 5's variants) are read
     from the layer names unless given. ``memory_limit`` as in :func:`load_weights`.
     """
+    from ..checks import one_of, positive_int
+    from ..spec.layers import ACTIVATIONS
     from ..spec.mobilenet import BASE_RESOLUTION, mobilenet_v1
 
+    if resolution is not None:
+        resolution = positive_int(resolution, "resolution")
+    if flavour is not None:
+        flavour = get_flavour(flavour).name  # names an unknown one
+    if activation is not None and not one_of(activation, ACTIVATIONS):
+        raise SpecError(f"activation must be one of {', '.join(a for a in ACTIVATIONS if a)}, got {activation!r}")
     wf = layouts.read_weight_file(path, memory_limit=memory_limit)
     found_alpha = layouts.infer_alpha(wf.arrays)
     if wf.alpha is not None and abs(wf.alpha - found_alpha) > 1e-9:

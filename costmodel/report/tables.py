@@ -13,7 +13,7 @@ from functools import singledispatch
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from .._hooks import register_table
-from ..checks import dump_json, non_negative_int
+from ..checks import dump_json, non_negative_int, one_of
 from ..counting.engine import weights_cost
 from ..errors import DataError
 from ..spec.layers import (
@@ -383,6 +383,8 @@ def render(df: pd.DataFrame, fmt: str = "table", *, title: str | None = None, fl
     digits = non_negative_int(float_digits, "float_digits", DataError)
     if digits > 17:  # float64 holds 17 significant digits; more would only print noise (or gigabytes)
         raise DataError(f"float_digits must be at most 17, got {digits}")
+    if not one_of(fmt, FORMATS):
+        raise DataError(f"unknown format {fmt!r}; choose from {', '.join(FORMATS)}")
     if fmt == "csv":
         return df.to_csv(index=False).rstrip("\n")
     if fmt == "json":

@@ -14,7 +14,7 @@ executor and export rule stays one per layer type.
 
 from __future__ import annotations
 
-from ..checks import one_of
+from ..checks import one_of, positive_int
 from ..errors import SpecError
 from .layers import ACTIVATIONS, Conv2d, GlobalAvgPool, Layer, Padding, Residual, Scale
 
@@ -83,6 +83,8 @@ def inverted_residual(
     if isinstance(kernel, bool) or not isinstance(kernel, int) or kernel < 1 or kernel % 2 == 0:
         raise SpecError(f"{name}: kernel must be an odd positive integer, got {kernel!r}")
     pad = kernel // 2 if padding is None else padding
+    in_ch = positive_int(in_ch, f"{name}: in_ch")
+    expand_ch = positive_int(expand_ch, f"{name}: expand_ch")
     bn = {"bias": False, "batch_norm": True}
     body: list[Layer] = []
     if expand_ch != in_ch:

@@ -162,9 +162,9 @@ class Conv2d:
             raise SpecError(f"{self.name}: groups={g} must divide in_ch={i} and out_ch={o}")
         if not (isinstance(self.padding, str) and self.padding == "tf_same"):
             _padding(self)
-        if self.activation != "relu":
+        if not (isinstance(self.activation, str) and self.activation == "relu"):
             _activation(self.activation, self.name)
-        if self.bn_epsilon != 1e-3:
+        if not (type(self.bn_epsilon) is float and self.bn_epsilon == 1e-3):
             _epsilon(self)
 
     @property
