@@ -86,7 +86,8 @@ def _lower_is_better(col: np.ndarray) -> np.ndarray:
     (``-x`` of the least int64 does), and ``-x`` for floats."""
     import numpy as np
 
-    return np.invert(col) if col.dtype.kind in "iu" else np.negative(col)
+    out: np.ndarray = np.invert(col) if col.dtype.kind in "iu" else np.negative(col)
+    return out
 
 
 def pareto_front(data: Any, columns: Sequence[Any] | None = None, *, maximize: Sequence[Any] = ()) -> np.ndarray:

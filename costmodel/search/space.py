@@ -356,7 +356,10 @@ class SearchSpace:
         generator = rng(seed)
         itemsize = np.dtype(self.gene_dtype).itemsize
         self._check_draw(n, 2 * itemsize, f"sampling {n:,} candidates of {self.num_genes} genes")
-        return generator.integers(0, np.asarray(self.gene_sizes), size=(n, self.num_genes), dtype=self.gene_dtype)
+        out: np.ndarray = generator.integers(
+            0, np.asarray(self.gene_sizes), size=(n, self.num_genes), dtype=self.gene_dtype
+        )
+        return out
 
     def active(self, genes: object) -> np.ndarray:
         """Boolean array, shape (n, num_genes): which genes the candidate's network depends on."""

@@ -70,7 +70,7 @@ def _check_nesting(layers: tuple[Layer, ...], network: str) -> None:
         block, depth, top = stack.pop()
         if depth > MAX_NESTING:
             raise SpecError(f"{network}: block {top.name!r} nests blocks more than {MAX_NESTING} deep")
-        for branch in block.branches:
+        for branch in block_branches(block):
             stack.extend((sub, depth + 1, top) for sub in branch if type(sub) in BLOCKS)
 
 
