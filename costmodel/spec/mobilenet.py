@@ -73,8 +73,7 @@ def scale_channels(channels: int, alpha: float) -> int:
         raise SpecError(f"alpha={alpha!r} is too small: {channels} channels would become {scaled}")
     if scaled > MAX_SIZE:
         raise SpecError(
-            f"alpha={_short(alpha)} is too large: {channels} channels would become {_short(scaled)} (at most "
-            f"{MAX_SIZE:,})"
+            f"alpha={alpha!r} is too large: {channels} channels would become {_short(scaled)} (at most {MAX_SIZE:,})"
         )
     return scaled
 
@@ -127,11 +126,12 @@ def _check_alpha(alpha: object) -> float:
     return float(alpha)
 
 
-def _short(value: object) -> str:
-    """A number for a message: ``3.3e+09`` for a large one (an integer of 400 digits has no float form)."""
-    if isinstance(value, int) and value.bit_length() > 64:
+def _short(value: int) -> str:
+    """A count for a message: ``3.2e+301`` (an integer beyond a float's range by its number of digits)."""
+    try:
+        return f"{value:.3g}"
+    except OverflowError:
         return f"an integer of {len(str(value)) if value.bit_length() < 10_000 else 'thousands of'} digits"
-    return f"{value:.3g}" if isinstance(value, (int, float)) else repr(value)
 
 
 def _finite(value: Real) -> bool:
