@@ -26,6 +26,7 @@ __all__ = [
     "positive_int",
     "non_negative_int",
     "boolean",
+    "one_of",
     "json_depth",
     "load_json",
     "unique_keys",
@@ -44,7 +45,10 @@ def _as_int(value: object) -> int | None:
         return value
     if isinstance(value, (bool, float)) or not hasattr(value, "__index__"):
         return None
-    return int(value.__index__())  # type: ignore[attr-defined]
+    try:
+        return int(value.__index__())  # type: ignore[attr-defined]
+    except (TypeError, ValueError):  # an array of several integers has __index__, and refuses it
+        return None
 
 
 def positive_int(value: object, what: str, error: type[CostModelError] = SpecError) -> int:
@@ -79,6 +83,12 @@ def boolean(value: object, what: str, error: type[CostModelError] = SpecError) -
     if type(value).__name__ == "bool_":  # numpy.bool_, without importing NumPy
         return bool(value)
     raise error(f"{what} must be True or False, got {value!r}")
+
+
+def one_of(value: object, choices: tuple[object, ...]) -> bool:
+    """``value in choices`` for choices that are text or None, without comparing arrays or objects with odd
+    ``__eq__`` (``np.array([1, 2]) in ("relu",)`` raises instead of answering)."""
+    return (value is None or isinstance(value, str)) and value in choices
 
 
 #: Limits of every JSON document costmodel reads (network specs, device profiles): nesting depth, and the

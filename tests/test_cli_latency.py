@@ -224,3 +224,17 @@ def _zoo_name(name, resolution):
     from costmodel.spec.zoo import network
 
     return network(name, resolution=resolution).name
+
+
+def test_calibrate_refuses_a_fit_network_too_large_for_memory_before_measuring(capsys):
+    """vgg16 at 2**31 - 1 pixels a side: the memory model's estimate, against the limit, before any micro-benchmark
+    (not NumPy's "array is too big" after them)."""
+    from costmodel.errors import InputError
+    from costmodel.latency.calibrate import calibrate
+    from costmodel.spec.zoo import network
+
+    _fails(["calibrate", "--fit-network", "vgg16@2147483647"], capsys, "measuring VGG16", "over the memory limit")
+    measured = []
+    with pytest.raises(InputError, match="over the memory limit"):
+        calibrate(networks=[network("vgg16", resolution=2**20)], progress=measured.append)
+    assert measured == []  # nothing measured, not even the micro-benchmarks

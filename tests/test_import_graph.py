@@ -20,6 +20,8 @@ STAGES: dict[str, int] = {
     "costmodel.errors": 0,
     "costmodel.checks": 0,
     "costmodel._files": 0,
+    "costmodel._limits": 0,
+    "costmodel._random": 0,
     "costmodel._hooks": 0,
     "costmodel.data": 0,
     "costmodel.spec": 1,

@@ -248,3 +248,90 @@ def test_path_rules_and_padding():
     assert [p.padded(c, "nchwc") for c in (9, 16, 19, 153)] == [16, 16, 32, 160]
     assert [p.padded(c, "nchwc", "input") for c in (3, 11, 19)] == [3, 11, 32]
     assert p.padded(19, "Conv") == 19
+
+
+# --- physically meaningful ranges, JSON-only metadata, deep TOML ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"default_efficiency": 1e-300}, "'default_efficiency' = 1e-300"),
+        ({"peak_flops_per_s": 1e-300}, "'peak_flops_per_s' = 1e-300"),
+        ({"peak_flops_per_s": 1e30}, "'peak_flops_per_s' = 1e+30"),
+        ({"bandwidth_bytes_per_s": 0.5}, "'bandwidth_bytes_per_s' = 0.5"),
+        ({"overhead_s": 3600.0}, "'overhead_s' = 3600.0"),
+        ({"overhead_network_s": 1e9}, "'overhead_network_s' = 1000000000.0"),
+        ({"efficiency": {"Conv 1x1": 1e-9}}, "'efficiency.Conv 1x1' = 1e-09"),
+        ({"efficiency": {"Conv 1x1": 1e5}}, "'efficiency.Conv 1x1' = 100000.0"),
+        ({"overhead_by_kind_s": {"FC": 100.0}}, "'overhead_by_kind_s.FC' = 100.0"),
+        ({"spill": {"FC": 1e12}}, "'spill.FC' = 1000000000000.0"),
+        ({"activations": {"relu": {"efficiency": 1e-12}}}, "'efficiency' = 1e-12"),
+    ],
+)
+def test_values_outside_a_physical_range_are_refused(tmp_path, changes, field):
+    """A value far outside what any device does is a typo or a unit error: refused on load and in the
+    constructor, naming the field and the range, instead of printing a time of 300 digits."""
+    from costmodel.latency.profiles import RANGES
+
+    data = {**GOOD, **changes}
+    with pytest.raises(ProfileError, match="too extreme: it must lie in") as info:
+        profile_from_dict(data)
+    assert field in str(info.value)
+    with pytest.raises(ProfileError, match="too extreme"):
+        DeviceProfile(**data)
+    path = tmp_path / "p.json"
+    path.write_text(json.dumps(data))
+    with pytest.raises(ProfileError, match="too extreme"):
+        load_profile(path)
+    lo, hi = RANGES["efficiency"]  # the ends of each range are accepted
+    assert (
+        DeviceProfile(peak_flops_per_s=1e18, bandwidth_bytes_per_s=1e3, default_efficiency=lo).default_efficiency == lo
+    )
+    assert DeviceProfile(peak_flops_per_s=1e3, bandwidth_bytes_per_s=1e16, default_efficiency=hi, overhead_s=10.0)
+
+
+@pytest.mark.parametrize(
+    ("meta", "message"),
+    [
+        ({"when": __import__("datetime").date(2024, 1, 2)}, "field 'meta.when' must be JSON data"),
+        ({"x": {1, 2}}, "field 'meta.x' must be JSON data"),
+        ({"x": [1, object()]}, r"field 'meta.x\[1\]' must be JSON data"),
+        ({3: "a"}, "has a key that is not text: 3"),
+        ({"x": float("nan")}, "must be finite"),
+        ({"x": 2**200}, "integer of 201 bits"),
+    ],
+)
+def test_metadata_must_be_json_data(tmp_path, meta, message):
+    """meta is written back as JSON: anything JSON cannot hold is named when the profile is made, not when
+    save_profile is halfway through writing it."""
+    with pytest.raises(ProfileError, match=message):
+        DeviceProfile(peak_flops_per_s=1e11, bandwidth_bytes_per_s=1e10, meta=meta)
+    assert not list(tmp_path.iterdir())
+
+
+def test_metadata_that_contains_itself_is_refused():
+    meta: dict = {"a": []}
+    meta["a"].append(meta)
+    with pytest.raises(ProfileError, match="nested more than 64 levels deep"):
+        DeviceProfile(peak_flops_per_s=1e11, bandwidth_bytes_per_s=1e10, meta=meta)
+
+
+@pytest.mark.skipif(sys.version_info < (3, 11), reason="tomllib is Python >= 3.11")
+def test_toml_dates_and_deep_toml_are_profile_errors(tmp_path, capsys):
+    from _cli import fails
+
+    dated = tmp_path / "dated.toml"
+    dated.write_text(TOML.replace('name = "laptop"', 'name = "laptop"\nmeta = {calibrated = 2024-01-02T03:04:05Z}'))
+    with pytest.raises(ProfileError, match="field 'meta.calibrated' must be JSON data .*quote a TOML date"):
+        load_profile(dated)
+    fails(["latency", "--profile", str(dated), "--format", "json"], capsys, "meta.calibrated")
+    quoted = tmp_path / "quoted.toml"
+    quoted.write_text(TOML.replace('name = "laptop"', 'name = "laptop"\nmeta = {calibrated = "2024-01-02"}'))
+    assert load_profile(quoted).meta == {"calibrated": "2024-01-02"}
+    for text in ("meta = " + "[" * 5000 + "]" * 5000, "meta." + ".".join(["a"] * 200) + " = 1"):
+        deep = tmp_path / "deep.toml"
+        deep.write_text(TOML + "\n" + text + "\n" if text.startswith("meta.") else text + "\n" + TOML)
+        with pytest.raises(ProfileError, match="nested"):
+            load_profile(deep)
+        fails(["latency", "--profile", str(deep)], capsys, "nested")

@@ -3,6 +3,8 @@ included."""
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -63,4 +65,51 @@ def test_on_a_population():
 )
 def test_bad_input(args, kwargs, message):
     with pytest.raises(SpecError, match=message):
+        pareto_front(*args, **kwargs)
+
+
+def _brute_force_exact(columns, maximize=()):
+    """The definition on Python integers (exact at any size): rows no other row beats."""
+    rows = [tuple(-int(v) if j in maximize else int(v) for j, v in enumerate(r)) for r in zip(*columns, strict=True)]
+    return {i for i, r in enumerate(rows) if not any(all(a <= b for a, b in zip(s, r, strict=True)) and s != r
+                                                      for s in rows)}  # fmt: skip
+
+
+@pytest.mark.parametrize("k", [1, 2, 3])
+@pytest.mark.parametrize("maximize", [(), (0,)])
+def test_int64_columns_are_compared_exactly_above_2_53(k, maximize):
+    """Counts near 2**62 differ by 1: float64 cannot tell them apart (2**62 + 1 == 2**62 in float64)."""
+    rng = np.random.default_rng(k)
+    cols = [2**62 + rng.integers(0, 4, 60) for _ in range(k)]
+    assert float(2**62 + 1) == float(2**62)  # why a float64 comparison would be wrong
+    front = pareto_front(np.column_stack(cols), maximize=list(maximize))
+    assert set(front.tolist()) == _brute_force_exact(cols, maximize)
+    named = {f"c{i}": c for i, c in enumerate(cols)}
+    front = pareto_front(named, list(named), maximize=[f"c{i}" for i in maximize])
+    assert set(front.tolist()) == _brute_force_exact(cols, maximize)
+
+
+def test_extreme_int64_values_and_mixed_columns():
+    lo, hi = -(2**63), 2**63 - 1
+    x = {"a": np.array([lo, hi, lo + 1]), "b": np.array([0.5, 0.25, 0.5])}
+    assert pareto_front(x, ["a", "b"]).tolist() == [0, 1]  # row 2 is beaten by row 0 on a
+    assert pareto_front(x, ["a", "b"], maximize=["a"]).tolist() == [1]  # ~x, not -x: no overflow at the least int64
+
+
+@pytest.mark.parametrize(
+    "args, kwargs, message",
+    [
+        ((np.zeros((3, 2)), [5]), {}, "column index 5 is not an integer in 0..1"),
+        ((np.zeros((3, 2)), ["a"]), {}, "column index 'a'"),
+        ((np.zeros((3, 2)), [1.0]), {}, "column index 1.0"),
+        ((np.array([["a", "b"], ["c", "d"]]),), {}, "must hold integers or real numbers"),
+        ((np.array([[1j, 2], [3, 4]]),), {}, "complex128"),
+        (({"a": ["x", "y"]}, ["a"]), {}, "column 'a' must hold integers"),
+        (({"a": np.zeros(2)}, [["a"]]), {}, "no column ['a']"),
+        ((np.zeros((3, 2)),), {"maximize": "0"}, "maximize must be a sequence"),
+        ((np.zeros((3, 2)), 7), {}, "columns must be a sequence"),
+    ],
+)
+def test_bad_columns_are_named(args, kwargs, message):
+    with pytest.raises(SpecError, match=re.escape(message)):
         pareto_front(*args, **kwargs)

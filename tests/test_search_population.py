@@ -264,3 +264,62 @@ def test_options_no_candidate_uses_may_fail_those_used_may_not():
     fives[5, 3] = 1  # block 1 at 5x5: builds, but the profile has no efficiency for it
     with pytest.raises(costmodel.ProfileError, match="candidate 5 at resolution 65: .*'Conv DW 5x5( s2)?'"):
         costmodel.cost_population(space, fives, 65, profile=covered)
+
+
+# --- exact arithmetic: int64 sums checked, latency as predict's rule --------------------------------------------
+
+INT64_MAX = 2**63 - 1
+
+
+def test_a_total_past_int64_is_an_error_with_the_exact_count_not_a_wrapped_number():
+    """At 2**25 every block of the widest MobileNetV1 candidate fits in int64 but their sum does not: the
+    population must say so (with count()'s exact Python integer), as sweep does, never return a negative."""
+    space = costmodel.search_space("mobilenet_v1")
+    widest = np.array([[2] + [2, 2] * 13], dtype=np.int8)  # width 1.0 and kernel 7 everywhere
+    net = space.build(widest[0], 2**25)
+    exact = costmodel.count(net)
+    assert exact.mult_adds > INT64_MAX  # the engine's Python integers: the oracle
+    assert max(layer.mult_adds for layer in exact.layers) < INT64_MAX  # each block fits: only the sum wraps
+    with pytest.raises(SpecError, match=f"candidate 1 at resolution 33554432 costs {exact.mult_adds:,} Mult-Adds"):
+        costmodel.cost_population(space, np.r_[space.sample(1, seed=0), widest], resolution=2**25)
+    with pytest.raises(SpecError, match="too large for the population's int64 counts"):
+        costmodel.cost_population(space, widest, resolution=2**31 - 1)  # a single block past int64
+    narrow = np.zeros((1, 27), dtype=np.int8)  # width 0.5, kernel 3: within int64 at 2**25
+    pop = costmodel.cost_population(space, narrow, resolution=2**25)
+    assert int(pop.mult_adds[0]) == costmodel.count(space.build(narrow[0], 2**25)).mult_adds
+    with pytest.raises(SpecError, match="FLOPs do not fit in int64"):
+        _ = costmodel.cost_population(space, narrow, resolution=2**25 + 2**24).flops  # 2x does not fit
+
+
+def test_a_latency_that_overflows_is_predicts_error_not_inf():
+    """The population follows predict's rule: a total that is not finite is a ProfileError."""
+    from costmodel.errors import ProfileError
+
+    space = costmodel.search_space("mobilenet_v1")
+    g = space.sample(3, seed=0)
+    profile = DeviceProfile(peak_flops_per_s=1e11, bandwidth_bytes_per_s=1e10, default_efficiency=0.5)
+    # past the profile's range checks (as a caller setting a frozen field might): every layer's seconds stay
+    # finite (at most about 4e307), their sum does not
+    object.__setattr__(profile, "peak_flops_per_s", 5e-300)
+    with pytest.raises(ProfileError) as expected:
+        predict(space.build(g[0], 224), profile)
+    with pytest.raises(ProfileError, match="candidate 0 at resolution 224") as got:
+        costmodel.cost_population(space, g, resolution=224, profile=profile)
+    assert str(expected.value) in str(got.value)
+
+
+@pytest.mark.parametrize("resolution", ["abc", None, 1 + 2j, [224, "a", 160], 2**70, -1, 0, True, [[224]], 224.0])
+def test_bad_resolutions_are_named(resolution):
+    space = costmodel.search_space("mobilenet_v1")
+    with pytest.raises(SpecError, match="resolution"):
+        costmodel.cost_population(space, space.sample(3, seed=0), resolution=resolution)
+
+
+def test_a_population_too_large_for_memory_is_refused_first(monkeypatch):
+    from costmodel.errors import InputError
+
+    space = costmodel.search_space("mobilenet_v1")
+    g = space.sample(50_000, seed=0)
+    monkeypatch.setenv("COSTMODEL_MEMORY_LIMIT", "1M")
+    with pytest.raises(InputError, match="costing 50,000 candidates needs about"):
+        costmodel.cost_population(space, g)

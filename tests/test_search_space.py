@@ -270,3 +270,89 @@ def test_choices_that_build_the_same_block_are_an_error():
     )
     with pytest.raises(SpecError, match="block 'stem' builds the same layers for {'width': 0.5} and {'width': 0.55}"):
         space.size()
+
+
+# --- seeds, memory, option counts, resolutions ----------------------------------------------------------------
+
+
+def test_mutate_and_crossover_default_to_fresh_entropy_and_take_a_generator():
+    """Without a seed, two calls draw different masks (an evolutionary loop must not repeat one mutation
+    every generation); an integer seed repeats; a Generator is drawn from (and advanced)."""
+    space = costmodel.search_space("mobilenet_v1")
+    g, h = space.sample(500, seed=1), space.sample(500, seed=2)
+    assert not np.array_equal(space.mutate(g, rate=0.5), space.mutate(g, rate=0.5))
+    assert not np.array_equal(space.crossover(g, h), space.crossover(g, h))
+    assert np.array_equal(space.mutate(g, 0.5, seed=7), space.mutate(g, 0.5, seed=7))
+    gen_a, gen_b = np.random.default_rng(11), np.random.default_rng(11)
+    first, second = space.mutate(g, 0.5, seed=gen_a), space.mutate(g, 0.5, seed=gen_a)
+    assert not np.array_equal(first, second)  # the generator advanced
+    assert np.array_equal(first, space.mutate(g, 0.5, seed=gen_b))  # and is reproducible from its own seed
+    assert np.array_equal(space.crossover(g, h, seed=np.random.default_rng(4)), space.crossover(g, h, seed=4))
+
+
+@pytest.mark.parametrize("seed", [-1, 1.5, "x", True, np.float64(2.0), [1, 2], object()])
+def test_bad_seeds_are_named_everywhere(seed):
+    from costmodel.errors import WeightsError
+    from costmodel.reference import init_weights
+
+    space = costmodel.search_space("mobilenet_v1")
+    g = space.sample(2, seed=0)
+    for call in (lambda: space.sample(2, seed=seed), lambda: space.mutate(g, seed=seed),
+                 lambda: space.crossover(g, g, seed=seed)):  # fmt: skip
+        with pytest.raises(SpecError, match="seed must be None, an integer >= 0 or a numpy.random.Generator"):
+            call()
+    with pytest.raises(WeightsError, match="seed must be None"):
+        init_weights(costmodel.mobilenet_v1(0.25, 32), seed=seed)
+
+
+def test_draws_that_would_not_fit_in_memory_are_refused_before_drawing(monkeypatch):
+    from costmodel.errors import InputError
+
+    space = costmodel.search_space("mobilenet_v1")
+    with pytest.raises(InputError, match=r"sampling 2,147,483,647 candidates of 27 genes needs about 108\.0 GiB"):
+        space.sample(2**31 - 1)
+    monkeypatch.setenv("COSTMODEL_MEMORY_LIMIT", "1M")
+    g = space.sample(10_000)  # 270 kB of genes: within 1 MB
+    with pytest.raises(InputError, match="mutating 10,000 candidates"):
+        space.mutate(g)
+    with pytest.raises(InputError, match="crossing 10,000 pairs"):
+        space.crossover(g, g)
+
+
+def test_a_block_with_too_many_options_is_refused_before_anything_is_built():
+    built = []
+
+    def build(in_ch, **values):
+        built.append(values)
+        return (Conv2d("c", in_ch, 8, 1),)
+
+    choices = {f"c{i}": tuple(range(10)) for i in range(10)}  # 10**10 options
+    with pytest.raises(SpecError, match=r"block 'b': its choices give 10,000,000,000 options \(10 x 10 x"):
+        Block("b", build, choices)
+    assert built == []
+    from costmodel.search.space import MAX_BLOCK_OPTIONS
+
+    assert Block("ok", build, {"a": tuple(range(MAX_BLOCK_OPTIONS))}).num_options == MAX_BLOCK_OPTIONS
+
+
+@pytest.mark.parametrize("name", ["mobilenet_v1", "ofa_mobilenet_v3"])
+def test_resolutions_below_the_spaces_reach_or_given_as_floats_are_refused(name):
+    """The built-in spaces, like mobilenet_v1(), take 32 to 1x1 with five stride-2 layers: below 32 a stride-2
+    layer has nothing to reduce. Resolutions are integers everywhere (checks.positive_int): 224.0 is refused,
+    a NumPy integer taken."""
+    space = costmodel.search_space(name)
+    g = space.sample(2, seed=0)
+    with pytest.raises(SpecError, match=r"mobilenet_v1\(\)|resolution must be >= 32, got 8"):
+        space.build(g[0], 8)
+    with pytest.raises(SpecError, match="resolution must be >= 32, got 31"):
+        costmodel.cost_population(space, g, resolution=[31, 224])
+    assert space.build(g[0], 32).input_size == 32
+    for bad in (np.float64(224.0), 224.0):
+        with pytest.raises(SpecError, match="resolution must be a positive integer, got"):
+            space.build(g[0], bad)
+        with pytest.raises(SpecError, match="resolution must be a positive integer, got"):
+            costmodel.cost_population(space, g, resolution=bad)
+    net = space.build(g[0], np.int64(224))
+    assert net.input_size == 224 and type(net.input_size) is int
+    with pytest.raises(SpecError, match="resolution must be an integer, got"):
+        costmodel.mobilenet_v1(resolution=np.float64(224.0))  # the same rule as the rest of the API

@@ -73,6 +73,7 @@ def network_and_weights(args: argparse.Namespace) -> tuple[Network, dict]:
             args.weights, alpha=args.alpha, resolution=args.resolution, flavour=args.flavour,
             activation=args.activation, shallow=args.shallow or None, separable=False if args.full_conv else None,
             num_classes=args.num_classes,
+            memory_limit=args.memory_limit,  # the file's declared arrays, before any is read
         )  # fmt: skip
         if args.rho is not None:
             raise SpecError("--rho cannot be combined with --weights; give --resolution")

@@ -31,12 +31,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="recorded in the output where the layout can (default the file's)",
     )
+    parser.add_argument(
+        "--memory-limit",
+        metavar="BYTES",
+        help="refuse a file whose arrays, with the copies converting them needs, would take more memory than "
+        "this, e.g. 16G (default: $COSTMODEL_MEMORY_LIMIT, else 4Gi); checked before any array is read",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     from ..reference.weights import convert_weights
 
-    network, notes = convert_weights(args.source, args.target, args.to, resolution=args.resolution)
+    network, notes = convert_weights(
+        args.source, args.target, args.to, resolution=args.resolution, memory_limit=args.memory_limit
+    )
     print(f"wrote {args.target} ({network.name}, {args.to} layout)")
     for note in notes:
         print(f"note: {note}")

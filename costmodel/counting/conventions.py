@@ -16,11 +16,16 @@ from __future__ import annotations
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
-from ..checks import non_negative_int
+from ..checks import non_negative_int, one_of
 from ..errors import ConventionError
 from ..spec.layers import ACTIVATIONS
 
 __all__ = ["Convention", "CONVENTIONS", "OPTIONS", "get_convention", "register_convention"]
+
+
+def _int_or_none(value: object) -> int | None:
+    """``value`` if it is an integer (not a bool), else None: for checks that compare it."""
+    return None if isinstance(value, bool) or not isinstance(value, int) else value
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,13 +57,19 @@ class Convention:
     tool: str = ""  # the tool (and version) whose numbers the preset reproduces, for reports
 
     def __post_init__(self) -> None:
-        if self.bn_params not in (0, 2, 4):
+        if _int_or_none(self.bn_params) not in (0, 2, 4):
             raise ConventionError(f"bn_params must be 0, 2 or 4, got {self.bn_params!r}")
-        if self.unit not in ("mult_adds", "flops"):
+        if not one_of(self.unit, ("mult_adds", "flops")):
             raise ConventionError(f"unit must be 'mult_adds' or 'flops', got {self.unit!r}")
-        if not set(self.reports) <= {"mult_adds", "params"}:
+        reports = self.reports
+        if (
+            isinstance(reports, (str, bytes))
+            or not isinstance(reports, (tuple, list, set, frozenset))
+            or not all(one_of(r, ("mult_adds", "params")) for r in reports)
+        ):
             raise ConventionError(f"reports must name 'mult_adds' and/or 'params', got {self.reports!r}")
-        if not 0 <= self.non_trainable_bn_params <= self.bn_params:
+        n = _int_or_none(self.non_trainable_bn_params)
+        if n is None or not 0 <= n <= self.bn_params:
             raise ConventionError(
                 f"non_trainable_bn_params must be between 0 and bn_params={self.bn_params}, "
                 f"got {self.non_trainable_bn_params!r}"
@@ -70,7 +81,7 @@ class Convention:
         if not isinstance(rules, tuple) or not all(isinstance(r, tuple) and len(r) == 2 for r in rules):
             raise ConventionError(f"activation_ops_by_kind must be ((activation, ops), ...) pairs, got {rules!r}")
         for activation, per_element in rules:
-            if activation is None or activation not in ACTIVATIONS:
+            if activation is None or not one_of(activation, ACTIVATIONS):
                 raise ConventionError(
                     f"activation_ops_by_kind: activation must be one of {ACTIVATIONS[1:]}, got {activation!r}"
                 )

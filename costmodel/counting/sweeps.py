@@ -30,7 +30,8 @@ from functools import lru_cache, singledispatch
 from itertools import product
 from typing import TYPE_CHECKING, NamedTuple, Union
 
-from ..checks import MAX_SIZE
+from .._limits import check_memory
+from ..checks import MAX_SIZE, boolean, positive_int
 from ..errors import SpecError
 from ..spec.layers import (
     AdaptiveAvgPool,
@@ -231,10 +232,25 @@ class SweepArrays(NamedTuple):
 # --- input checks --------------------------------------------------------------------------------
 
 
+def _num_classes(value: object) -> int | None:
+    return None if value is None else positive_int(value, "num_classes")
+
+
+def _flavour(value: object) -> str:
+    from ..spec.flavours import get_flavour
+
+    return get_flavour(value).name if not isinstance(value, str) else value  # a Flavour, or a name checked later
+
+
 def _as_1d(values: object, what: str) -> np.ndarray:
     import numpy as np
 
-    arr = np.asarray(values)
+    try:
+        arr = np.asarray(values)
+    except (TypeError, ValueError, RecursionError):  # ragged, self-referencing or deeply nested sequences
+        raise SpecError(
+            f"{what} must be a scalar or a 1-D array of numbers, got a nested {type(values).__name__}"
+        ) from None
     if arr.ndim == 0:
         arr = arr.reshape(1)
     if arr.ndim != 1:
@@ -453,12 +469,20 @@ def sweep_arrays(
 
     import numpy as np
 
-    s = structure(bool(shallow), bool(separable), num_classes, flavour)
+    s = structure(
+        boolean(shallow, "shallow"), boolean(separable, "separable"), _num_classes(num_classes), _flavour(flavour)
+    )
+    boolean(grid, "grid")
     a = _check_alpha_array(alpha)
     r = _rho_to_resolution(rho) if rho is not None else _check_resolution_array(resolution)
     # α too small for some layer: scale_channels_array names it (checked on the smallest α only)
     scale_channels_array(min(s.base_channels), np.array([a.min()]))
     _check_int64(s, float(a.max()), int(r.max()))
+    rows = a.size * r.size if grid else max(a.size, r.size)
+    # measured (tracemalloc): 32 bytes per point on a grid (four 8-byte columns), 120 for paired points (their
+    # codes, gathers and products too)
+    per_point = 40 if grid else 128
+    check_memory(per_point * rows, f"a sweep of {rows:,} points", hint="sweep fewer points per call")
     if grid:
         f, p = _alpha_factors(s, a)
         g = _size_factors(s, r)
@@ -495,7 +519,12 @@ def sweep_arrays(
 def _variants(value: bool | Sequence[bool], what: str) -> tuple[bool, ...]:
     import numpy as np
 
-    values = (value,) if isinstance(value, (bool, np.bool_)) else tuple(value)
+    if isinstance(value, (bool, np.bool_)):
+        values: tuple[object, ...] = (value,)
+    elif isinstance(value, (list, tuple)):
+        values = tuple(value)
+    else:
+        raise SpecError(f"{what} must be True, False or a sequence of them, got {value!r}")
     if not values or not all(isinstance(v, (bool, np.bool_)) for v in values):
         raise SpecError(f"{what} must be True, False or a sequence of them, got {value!r}")
     return tuple(bool(v) for v in values)

@@ -41,7 +41,16 @@ from .fit import (  # noqa: F401  (_nnls, _path_shifts: re-exported for the test
     fit_profile,
     mult_adds_baseline,
 )
-from .measure import DEFAULT_REPEATS, STATISTICS, Progress, TimeLayers, _quiet, measure, measure_networks
+from .measure import (
+    DEFAULT_REPEATS,
+    STATISTICS,
+    Progress,
+    TimeLayers,
+    _quiet,
+    check_networks_fit,
+    measure,
+    measure_networks,
+)
 from .microbench import blas_threads, cache_size, load_average, measure_bandwidth, measure_peak_flops
 from .networks import (
     FIT_CONFIGS,
@@ -140,6 +149,7 @@ def calibrate(
     positive_int(threads, "threads", ProfileError)
     if configs is None:
         configs = FIT_CONFIGS_BY_RUNTIME[runtime]
+    check_networks_fit(runtime, networks)  # before the micro-benchmarks: nothing measured in vain
     start = time.perf_counter()
     progress(f"peak FLOP/s: fastest {matmul_n}x{matmul_n} float32 matrix product over {min_seconds:g} s ...")
     peak = measure_peak_flops(matmul_n, repeats, min_seconds)

@@ -119,6 +119,7 @@ def measure(
     :func:`costmodel.latency.runtimes.measure_onnxruntime`). ``repeats`` defaults to :data:`DEFAULT_REPEATS`."""
     if runtime not in RUNTIMES:
         raise ProfileError(f"runtime must be one of {', '.join(RUNTIMES)}, got {runtime!r}")
+    check_networks_fit(runtime, networks)
     repeats = DEFAULT_REPEATS[runtime] if repeats is None else repeats
     if runtime == "numpy":
         return measure_networks(networks, repeats, rounds, seed, time_layers, progress, statistic)
@@ -127,3 +128,19 @@ def measure(
 
         return measure_onnxruntime(networks, repeats, rounds, seed, threads, progress, statistic)
     raise ProfileError(f"runtime must be one of {', '.join(RUNTIMES)}, got {runtime!r}")
+
+
+def check_networks_fit(runtime: str, networks: Sequence[Network]) -> None:
+    """Refuse, before anything is measured, a network that is not a :class:`Network` or whose run would need
+    more than the memory limit (:func:`costmodel.reference.limits.check_memory`): ``vgg16`` at 2**31 - 1
+    pixels is an error naming it, not NumPy's "array is too big" after the micro-benchmarks."""
+    from ..reference.limits import check_memory, executor_bytes, export_bytes
+
+    if isinstance(networks, (str, bytes)) or not isinstance(networks, Sequence):
+        raise ProfileError(f"networks must be a sequence of Network, got {type(networks).__name__}")
+    for network in networks:
+        if not isinstance(network, Network):
+            raise ProfileError(f"networks must be a sequence of Network, got a {type(network).__name__}")
+        needed = executor_bytes(network) if runtime == "numpy" else export_bytes(network)
+        what = f"measuring {network.name} at {network.input_size}x{network.input_size}"
+        check_memory(needed, what, hint="fit at a smaller resolution")

@@ -11,7 +11,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
+from ..errors import ProfileError
 from ..spec.mobilenet import mobilenet_v1
 from ..spec.network import Network
 from ..spec.zoo import network as zoo_network
@@ -70,7 +72,19 @@ HELD_OUT_ALL: tuple[tuple[float, int], ...] = HELD_OUT + HELD_OUT_MIXED
 
 def held_out_networks(configs: Sequence[tuple[float, int]] = HELD_OUT_ALL) -> list[Network]:
     """The held-out MobileNets: one per (α, resolution) of ``configs`` (default :data:`HELD_OUT_ALL`)."""
-    return [mobilenet_v1(alpha, resolution) for alpha, resolution in configs]
+    return [mobilenet_v1(alpha, resolution) for alpha, resolution in _pairs(configs)]
+
+
+def _pairs(configs: object) -> list[tuple[Any, Any]]:
+    """``configs`` as a list of (α, resolution) pairs, else a :class:`ProfileError` naming the first bad one."""
+    if isinstance(configs, (str, bytes)) or not isinstance(configs, Sequence):
+        raise ProfileError(f"configs must be a sequence of (alpha, resolution) pairs, got a {type(configs).__name__}")
+    out = []
+    for pair in configs:
+        if isinstance(pair, (str, bytes)) or not isinstance(pair, Sequence) or len(pair) != 2:
+            raise ProfileError(f"configs must be (alpha, resolution) pairs, got a {type(pair).__name__}")
+        out.append((pair[0], pair[1]))
+    return out
 
 
 #: The zoo's other networks, for ``calibrate --zoo`` and ``validate-latency --zoo``: the mobile ones (residual

@@ -55,7 +55,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from .._files import atomic_write, check_input
-from ..checks import dump_json, unique_keys
+from ..checks import MAX_JSON_DEPTH, dump_json, unique_keys
 from ..counting.memory import DTYPE_BYTES
 from ..errors import ProfileError
 from .kinds import general_kind
@@ -262,16 +262,48 @@ def _is_number(value: object) -> bool:
         return False
 
 
+#: The physically meaningful range of each kind of profile number (a value outside is a typo or a unit
+#: error, and would print times of hundreds of digits): FLOP/s from a microcontroller to beyond any single
+#: device, bytes/s likewise, an efficiency (a fraction of the roofline; calibrate fits at most 20) from a
+#: millionth to 1000, a fixed overhead up to 10 s, a spill factor up to a million.
+RANGES: dict[str, tuple[float, float]] = {
+    "peak_flops_per_s": (1e3, 1e18),
+    "bandwidth_bytes_per_s": (1e3, 1e16),
+    "efficiency": (1e-6, 1e3),
+    "overhead_s": (0.0, 10.0),
+    "spill": (0.0, 1e6),
+}
+
+
+def _range_of(name: str) -> tuple[float, float]:
+    """The range of a field: its own, or that of its kind of number (efficiencies, overheads in seconds)."""
+    if name in RANGES:
+        return RANGES[name]
+    if "efficiency" in name:
+        return RANGES["efficiency"]
+    return RANGES["overhead_s"] if name.endswith("_s") else (0.0, math.inf)
+
+
+def _in_range(value: float, name: str, where: str) -> None:
+    lo, hi = _range_of(name)
+    if not lo <= value <= hi:
+        raise ProfileError(f"{where}: field {name!r} = {value!r} is too extreme: it must lie in [{lo:g}, {hi:g}]")
+
+
 def _number(data: Mapping[str, Any], name: str, where: str, default: float, positive: bool) -> None:
     value = data.get(name, default)
     if not _is_number(value) or value < 0 or (positive and value == 0):
         bound = "> 0" if positive else ">= 0"
         raise ProfileError(f"{where}: field {name!r} must be a finite number {bound}, got {_show(value)}")
+    _in_range(value, name, where)
 
 
 def _show(value: object) -> str:
     """A short repr of a bad value for a one-line message."""
-    text = repr(value).replace("\n", " ")
+    try:
+        text = repr(value).replace("\n", " ")
+    except RecursionError:  # a caller's structure nested without end
+        text = f"a deeply nested {type(value).__name__}"
     return text if len(text) <= 60 else text[:57] + "..."
 
 
@@ -299,8 +331,47 @@ def _check_kind_key(key: object, table: str, where: str, paths: set[str]) -> Non
         raise ProfileError(f"{where}: field '{table}.{key}' names kernel path {path!r}, not in 'paths' ({known})")
 
 
+def _check_depth(data: object, where: str) -> None:
+    """Refuse a document nested deeper than JSON's limit (:data:`~costmodel.checks.MAX_JSON_DEPTH`), walked
+    without recursion (a TOML file or a caller's dictionary may nest, or contain itself, without end)."""
+    stack = [(data, 0)]
+    while stack:
+        value, depth = stack.pop()
+        if depth > MAX_JSON_DEPTH:
+            raise ProfileError(f"{where}: nested more than {MAX_JSON_DEPTH} levels deep")
+        if isinstance(value, Mapping):
+            stack.extend((v, depth + 1) for v in value.values())
+        elif isinstance(value, (list, tuple)):
+            stack.extend((v, depth + 1) for v in value)
+
+
+def _check_meta(meta: Mapping[str, Any], where: str) -> None:
+    """``meta`` is free-form but must be JSON data (it is written back as JSON): tables with text keys, lists,
+    text, finite numbers, true/false and null. A TOML date or a Python object is named, not written half."""
+    stack: list[tuple[object, str]] = [(meta, "meta")]
+    while stack:
+        value, at = stack.pop()
+        if isinstance(value, Mapping):
+            for k, v in value.items():
+                if not isinstance(k, str):
+                    raise ProfileError(f"{where}: field {at!r} has a key that is not text: {_show(k)}")
+                stack.append((v, f"{at}.{k}"))
+        elif isinstance(value, (list, tuple)):
+            stack.extend((v, f"{at}[{i}]") for i, v in enumerate(value))
+        elif isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 128:
+            raise ProfileError(f"{where}: field {at!r} is an integer of {value.bit_length()} bits; at most 128")
+        elif isinstance(value, float) and not math.isfinite(value):
+            raise ProfileError(f"{where}: field {at!r} must be finite, got {value!r}")
+        elif value is not None and not isinstance(value, (str, bool, int, float)):
+            raise ProfileError(
+                f"{where}: field {at!r} must be JSON data (text, a number, true/false, a list or a table), got "
+                f"{type(value).__name__} {_show(value)} (quote a TOML date to keep it as text)"
+            )
+
+
 def _check(data: Mapping[str, Any], where: str) -> None:
     """Raise ProfileError for the first bad field of ``data``; ``where`` names the file (or the class)."""
+    _check_depth(data, where)
     for name in ("peak_flops_per_s", "bandwidth_bytes_per_s"):
         _number(data, name, where, 1.0, positive=True)
     if data.get("default_efficiency") is not None:
@@ -320,6 +391,7 @@ def _check(data: Mapping[str, Any], where: str) -> None:
     for name in ("paths", "channel_block", "transitions", "meta", *_KIND_TABLES):
         if not isinstance(data.get(name, {}), Mapping):
             raise ProfileError(f"{where}: field {name!r} must be a table, got {_show(data[name])}")
+    _check_meta(data.get("meta", {}), where)
     paths = data.get("paths", {})
     for kind, rule in paths.items():
         _check_kind_key(kind, "paths", where, set())
@@ -332,6 +404,11 @@ def _check(data: Mapping[str, Any], where: str) -> None:
             if not _is_number(value) or value < 0 or (positive and value == 0):
                 bound = "> 0" if positive else ">= 0"
                 raise ProfileError(f"{where}: field '{name}.{key}' must be a finite number {bound}, got {_show(value)}")
+            lo, hi = _range_of(name)
+            if not lo <= value <= hi:
+                raise ProfileError(
+                    f"{where}: field '{name}.{key}' = {value!r} is too extreme: it must lie in [{lo:g}, {hi:g}]"
+                )
     for path, block in data.get("channel_block", {}).items():
         if path not in declared:
             raise ProfileError(f"{where}: field 'channel_block' names kernel path {path!r}, not in 'paths'")
@@ -432,6 +509,8 @@ def load_profile(path: str | os.PathLike[str]) -> DeviceProfile:
             data = tomllib.loads(raw.decode("utf-8"))
         except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
             raise ProfileError(f"{path}: not a valid TOML file: {exc}") from None
+        except RecursionError:  # tomllib parses nested arrays and inline tables recursively
+            raise ProfileError(f"{path}: not a valid profile: nested too deeply") from None
     else:
         try:
             data = json.loads(
@@ -454,7 +533,11 @@ def _reject_constant(name: str) -> float:
 
 def save_profile(profile: DeviceProfile, path: str | os.PathLike[str]) -> Path:
     """Write ``profile`` as JSON, atomically (a temporary file in the same folder, renamed into place)."""
-    name = os.fspath(path) if isinstance(path, (str, os.PathLike)) else None
+    if not isinstance(profile, DeviceProfile):
+        raise ProfileError(f"save_profile() needs a DeviceProfile, got {type(profile).__name__}")
+    if isinstance(path, bytes) or not isinstance(path, (str, os.PathLike)) or not str(path) or "\0" in str(path):
+        raise ProfileError(f"save_profile() needs a file name, got {_show(path)}")
+    name = os.fspath(path)
     if isinstance(name, str) and Path(name).suffix.lower() == ".toml":
         raise ProfileError(f"{name}: profiles are written as JSON; use a .json name (TOML is read-only)")
     text = dump_json(profile.to_dict(), indent=2) + "\n"

@@ -51,6 +51,30 @@ __all__ = [
     "validate",
 ]
 
+
+def _show(value: object) -> str:
+    try:
+        text = repr(value)
+    except RecursionError:  # pragma: no cover - reprlib-free repr of a structure nested without end
+        text = f"a {type(value).__name__}"
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _numbers(x: object, what: str) -> np.ndarray:
+    """``x`` as a 1-D float array of real numbers (NaN allowed: the statistics say how they treat it), else a
+    :class:`ProfileError` naming ``what``."""
+    try:
+        arr = np.asarray(x)
+    except (TypeError, ValueError, RecursionError):
+        raise ProfileError(f"{what} must be a 1-D sequence of numbers, got {_show(x)}") from None
+    if arr.ndim != 1 or (arr.size and arr.dtype.kind not in "biuf"):
+        raise ProfileError(f"{what} must be a 1-D sequence of numbers, got {_show(x)}")
+    try:
+        return arr.astype(float)
+    except OverflowError:  # pragma: no cover - integers beyond float64 come as objects, refused above
+        raise ProfileError(f"{what} holds a number too large for a float") from None
+
+
 #: "Close" pairs for the pairwise ranking accuracy: Mult-Adds within 20 % of each other.
 CLOSE_PAIRS = 0.2
 
@@ -63,7 +87,7 @@ def rankdata(x: Sequence[float] | np.ndarray) -> np.ndarray:
     >>> rankdata([10, 30, 20, 20]).tolist()
     [1.0, 4.0, 2.5, 2.5]
     """
-    x = np.asarray(x, dtype=float)
+    x = _numbers(x, "rankdata(x)")
     order = np.argsort(x, kind="mergesort")
     ranks = np.empty(len(x))
     ranks[order] = np.arange(1, len(x) + 1)
@@ -82,7 +106,7 @@ def spearman(x: Sequence[float] | np.ndarray, y: Sequence[float] | np.ndarray) -
     """
     rx, ry = rankdata(x), rankdata(y)
     if len(rx) != len(ry) or len(rx) < 2:
-        raise ValueError(f"spearman needs two sequences of the same length >= 2, got {len(rx)} and {len(ry)}")
+        raise ProfileError(f"spearman needs two sequences of the same length >= 2, got {len(rx)} and {len(ry)}")
     rx, ry = rx - rx.mean(), ry - ry.mean()
     denom = float(np.sqrt((rx @ rx) * (ry @ ry)))
     return float(rx @ ry) / denom if denom else float("nan")
@@ -94,9 +118,9 @@ def kendall_tau(x: Sequence[float] | np.ndarray, y: Sequence[float] | np.ndarray
     >>> kendall_tau([1, 2, 3, 4], [10, 20, 40, 30])  # 5 concordant pairs, 1 discordant
     0.6666666666666666
     """
-    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    x, y = _numbers(x, "kendall_tau(x)"), _numbers(y, "kendall_tau(y)")
     if len(x) != len(y) or len(x) < 2:
-        raise ValueError(f"kendall_tau needs two sequences of the same length >= 2, got {len(x)} and {len(y)}")
+        raise ProfileError(f"kendall_tau needs two sequences of the same length >= 2, got {len(x)} and {len(y)}")
     i, j = np.triu_indices(len(x), k=1)  # every pair once
     sx, sy = np.sign(x[i] - x[j]), np.sign(y[i] - y[j])
     untied_x, untied_y = np.count_nonzero(sx), np.count_nonzero(sy)
@@ -152,7 +176,12 @@ def pairwise_accuracy(
     >>> pairwise_accuracy([1.0, 2.0, 3.0], [1.0, 3.0, 2.0], [100, 110, 115])
     (0.6666666666666666, 3)
     """
-    p, m, ma = (np.asarray(v, dtype=float) for v in (predicted, measured, mult_adds))
+    p, m, ma = (_numbers(v, f"pairwise_accuracy({n})") for v, n in
+                ((predicted, "predicted"), (measured, "measured"), (mult_adds, "mult_adds")))  # fmt: skip
+    if not len(p) == len(m) == len(ma):
+        raise ProfileError(f"pairwise_accuracy needs sequences of one length, got {len(p)}, {len(m)}, {len(ma)}")
+    if isinstance(within, bool) or not isinstance(within, (int, float)) or not 0 <= within < 1e300:
+        raise ProfileError(f"within must be a finite number >= 0, got {_show(within)}")
     i, j = np.triu_indices(len(p), k=1)
     close = np.maximum(ma[i], ma[j]) <= (1.0 + within) * np.minimum(ma[i], ma[j])
     i, j = i[close], j[close]
@@ -271,6 +300,12 @@ def compare(profile: DeviceProfile, measurements: Sequence[Measurement]) -> Vali
 
     A layer's measured time includes the runtime's glue before it (layout changes), as its prediction does.
     """
+    if not isinstance(profile, DeviceProfile):
+        raise ProfileError(f"compare() needs a DeviceProfile, got {type(profile).__name__}")
+    if isinstance(measurements, (str, bytes)) or not isinstance(measurements, Sequence):
+        raise ProfileError(f"measurements must be a sequence of Measurement, got {_show(measurements)}")
+    if not all(isinstance(m, Measurement) for m in measurements):
+        raise ProfileError("measurements must be a sequence of Measurement (from costmodel.latency.calibrate.measure)")
     if len(measurements) < 2:
         raise ProfileError(f"validation needs at least 2 measured networks, got {len(measurements)}")
     fitted = {(float(a), int(r)) for a, r in profile.meta.get("fit_configs", []) or []}
@@ -340,6 +375,8 @@ def validate(
     statistic : {"min", "median"}, optional
         Summary of the NumPy runtime's timed passes; by default the one the profile was calibrated with.
     """
+    if not isinstance(profile, DeviceProfile):
+        raise ProfileError(f"validate() needs a DeviceProfile, got {type(profile).__name__}")
     if statistic is None:
         statistic = str(profile.meta.get("statistic", "min"))
     runtime = runtime or profile.runtime

@@ -14,12 +14,13 @@ fractions); otherwise it is flagged as a *discrepancy* and shown with the explan
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from decimal import Decimal
 from fractions import Fraction
 from functools import cache
 from typing import TYPE_CHECKING
 
+from ..checks import boolean
 from ..counting.engine import Cost, count
 from ..errors import DataError
 from ..spec.layers import Conv2d
@@ -82,7 +83,7 @@ class Comparison:
 def table3_network(alpha: float = 1.0, size: int = 14, separable: bool = True) -> Network:
     """Table 3's single layer: D_K = 3, M = N = int(512 alpha), on a size x size map, standard or separable."""
     ch = scale_channels(512, alpha)
-    if separable:
+    if boolean(separable, "separable"):
         layers = [Conv2d("conv_dw", ch, ch, 3, groups=ch), Conv2d("conv_pw", ch, ch, 1)]
     else:
         layers = [Conv2d("conv", ch, ch, 3)]
@@ -186,6 +187,8 @@ def _numeric(table: int) -> list[Comparison]:
 def compare(tables: Iterable[int] = TABLES) -> list[Comparison]:
     """Every published number of the given tables beside its computed value (no pandas needed)."""
     out: list[Comparison] = []
+    if isinstance(tables, (str, bytes)) or not hasattr(tables, "__iter__"):
+        raise DataError(f"tables must be table numbers such as (1, 2, 3), got {tables!r}")
     for t in tables:
         if isinstance(t, bool) or not isinstance(t, int) or t not in TITLES:
             raise DataError(f"no table {t!r}; the paper's tables reproduced here are {', '.join(map(str, TABLES))}")
@@ -203,7 +206,7 @@ def all_tables(tables: Iterable[int] = TABLES) -> pd.DataFrame:
     """Tables 1-9 (or the given ones) in one long DataFrame, as :func:`paper_table`."""
     import pandas as pd
 
-    frame = pd.DataFrame([asdict(c) for c in compare(tables)])
+    frame = pd.DataFrame([asdict(c) for c in compare(tables)], columns=[f.name for f in fields(Comparison)])
     frame["count"] = frame["count"].astype("Int64")
     return frame
 

@@ -38,7 +38,7 @@ from typing import Any
 
 import numpy as np
 
-from ..checks import positive_int
+from ..checks import boolean, positive_int
 from ..errors import InputError, SpecError, WeightsError
 from ..spec.layers import (
     AdaptiveAvgPool,
@@ -552,6 +552,7 @@ def execute(
     trace : bool
         Keep a copy of every layer's output (and run every layer unfused, so each output is its own).
     """
+    boolean(trace, "trace", InputError)
     prepared = _as_prepared(network, weights)
     x = check_images(network, images)
     n = x.shape[0]

@@ -28,6 +28,13 @@ which records the flavour it was written for (an attribute, or safetensors metad
 ignore). What a layout cannot hold is named
 (:attr:`WeightFile.notes` when reading, the return value of :func:`write_weights` when writing), never dropped
 silently.
+
+A weight file is read only from itself. HDF5 can keep a dataset's bytes in external raw files, link to an
+object of another file or map one (virtual datasets), and load filter plugins: every link of an HDF5 file is
+walked without following it before any data is read, and each of those is refused, naming the link or dataset
+(:func:`_confine_h5`). An ``.npz`` (a zip of ``.npy`` members, ``allow_pickle=False``) and a ``.safetensors``
+file (one JSON header of offsets into the file's own data) have no way to point elsewhere; a format added
+later that can (ONNX external data) must refuse it the same way.
 """
 
 from __future__ import annotations
@@ -45,6 +52,8 @@ from typing import Any
 import numpy as np
 
 from .._files import atomic_write, check_input
+from .._limits import limit_bytes
+from ..checks import load_json
 from ..errors import WeightsError
 from ..spec.layers import Conv2d, GlobalAvgPool, Linear, Softmax
 from ..spec.mobilenet import BLOCKS, FIRST_CONV
@@ -98,11 +107,21 @@ class WeightFile:
     notes: list[str] = field(default_factory=list)  # what the file held that is not kept, by name
 
 
-def read_entries(entries: list[Entry], path: Path) -> dict[str, np.ndarray]:
-    """Read every entry's data (after checking that no two map to one key and each is floating point)."""
+#: Copies of a file's arrays held at once while reading it (the arrays kept, and a transposed copy of one being
+#: read) and while converting it (also the target layout's transposed arrays and its serialised bytes).
+READ_COPIES = 2
+CONVERT_COPIES = 4
+
+
+def read_entries(
+    entries: list[Entry], path: Path, limit: int | None = None, copies: int = READ_COPIES
+) -> dict[str, np.ndarray]:
+    """Read every entry's data (after checking that no two map to one key, each is floating point, and
+    ``copies`` copies of all of them fit the memory ``limit``)."""
     out: dict[str, np.ndarray] = {}
     sources: dict[str, str] = {}
-    check_declared_bytes(repr(str(path)), sum(math.prod(e.shape) * e.dtype.itemsize for e in entries))
+    declared = sum(math.prod(e.shape) * e.dtype.itemsize for e in entries)
+    check_declared_bytes(repr(str(path)), declared, limit, copies)
     for e in entries:
         if e.key in sources:
             raise WeightsError(f"{str(path)!r}: {sources[e.key]!r} and {e.source!r} both map to weight {e.key!r}")
@@ -120,8 +139,14 @@ def read_entries(entries: list[Entry], path: Path) -> dict[str, np.ndarray]:
 # --- reading ---------------------------------------------------------------------------------------------------
 
 
-def read_weight_file(path: str | os.PathLike[str]) -> WeightFile:
-    """Read any supported weight file into our keys, unvalidated; the layout from its bytes and structure."""
+def read_weight_file(
+    path: str | os.PathLike[str], *, memory_limit: int | str | None = None, copies: int = READ_COPIES
+) -> WeightFile:
+    """Read any supported weight file into our keys, unvalidated; the layout from its bytes and structure.
+
+    ``copies`` copies of the arrays the file declares must fit ``memory_limit`` (bytes or a size such as
+    ``"16G"``; default :func:`~costmodel.reference.limits.memory_limit`), checked before any array is read."""
+    limit = limit_bytes(memory_limit)
     path = check_input(path, "weights file", WeightsError)  # None, a folder, a FIFO: refused before opening
     try:
         with path.open("rb") as f:
@@ -131,11 +156,11 @@ def read_weight_file(path: str | os.PathLike[str]) -> WeightFile:
     except OSError as exc:
         raise WeightsError(f"cannot read weights file {str(path)!r}: {exc.strerror}") from None
     if head.startswith(_NPZ_MAGIC):
-        return _read_npz(path)
+        return _read_npz(path, limit, copies)
     if head.startswith(_HDF5_MAGIC):
-        return _read_h5(path)
+        return _read_h5(path, limit, copies)
     if len(head) == 9 and head[8:9] == b"{":  # safetensors: u64 little-endian header size, then a JSON header
-        return _read_safetensors(path)
+        return _read_safetensors(path, limit, copies)
     raise WeightsError(f"{str(path)!r} is neither an .npz, an HDF5 (.h5) nor a .safetensors weights file")
 
 
@@ -147,11 +172,11 @@ def _npy_header(fh: Any) -> tuple[tuple[int, ...], np.dtype[Any]]:
     return tuple(shape), dtype
 
 
-def _read_npz(path: Path) -> WeightFile:
+def _read_npz(path: Path, limit: int, copies: int) -> WeightFile:
     import zipfile
 
     meta: object = None
-    check_npz(path)  # headers and declared sizes within limits, before any array is read
+    check_npz(path, limit, copies)  # headers and declared sizes within limits, before any array is read
     try:
         with zipfile.ZipFile(path) as zf:
             entries = []
@@ -168,19 +193,21 @@ def _read_npz(path: Path) -> WeightFile:
                     meta = read()
                 else:
                     entries.append(Entry(key, shape, dtype, read, key))
-            arrays = read_entries(entries, path)
+            arrays = read_entries(entries, path, limit, copies)
     except WeightsError:
         raise
     except (zipfile.BadZipFile, EOFError, ValueError, OSError, KeyError) as exc:
         raise WeightsError(f"{str(path)!r} is not a readable .npz weights file (truncated?): {exc}") from None
-    info: dict[str, object] = {}
+    info: object = {}
     if meta is not None:
-        try:
-            info = json.loads(str(meta))
-        except (ValueError, TypeError):
-            raise WeightsError(f"{str(path)!r}: unreadable {_META_KEY} entry") from None
-    flavour, alpha, resolution = info.get("flavour"), info.get("alpha"), info.get("resolution")
-    return WeightFile(path, "npz", flavour, arrays, alpha, resolution)  # type: ignore[arg-type]
+        if not isinstance(meta, np.ndarray) or meta.shape != () or meta.dtype.kind != "U":
+            raise WeightsError(f"{str(path)!r}: its {_META_KEY} entry must be one string of JSON")
+        info = load_json(str(meta), f"{str(path)!r}: its {_META_KEY} entry", WeightsError)
+        if not isinstance(info, dict):
+            raise WeightsError(f"{str(path)!r}: its {_META_KEY} entry must be a JSON object, got {_short_repr(info)}")
+    assert isinstance(info, dict)
+    flavour, alpha, resolution = _recorded(path, info.get("flavour"), info.get("alpha"), info.get("resolution"))
+    return WeightFile(path, "npz", flavour, arrays, alpha, resolution)
 
 
 _KERAS_FILE = re.compile(r"mobilenet_(1_0|7_5|5_0|2_5)_(\d+)_tf(?:_no_top)?\.h5$")
@@ -212,31 +239,133 @@ def _names_from(path: Path, model_name: str | None) -> tuple[float | None, int |
     return None, None
 
 
-def _text(value: object) -> str:
-    return value.decode("utf8") if isinstance(value, bytes) else str(value)
+def _text(value: object, what: str = "an HDF5 attribute") -> str:
+    """An HDF5 attribute or name as text; anything else (a number, an array) is a :class:`WeightsError`."""
+    if isinstance(value, bytes):  # numpy.bytes_ too
+        return value.decode("utf8")
+    if isinstance(value, str):
+        return str(value)
+    raise WeightsError(f"{what} must be text, got {type(value).__name__} {_short_repr(value)}")
 
 
-def _read_h5(path: Path) -> WeightFile:
+def _short_repr(value: object) -> str:
+    text = repr(value).replace("\n", " ")
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _recorded(path: Path, flavour: object, alpha: object, resolution: object) -> tuple[Any, Any, Any]:
+    """What a file records of its network (flavour, α, resolution), each None or of the right type and range;
+    anything else is a :class:`WeightsError` naming the file and the field (a resolution of 0 is not 224)."""
+    from ..checks import MAX_SIZE
+
+    where = repr(str(path))
+    if flavour is not None and (not isinstance(flavour, str) or not flavour):
+        raise WeightsError(f"{where}: recorded flavour must be a name, got {_short_repr(flavour)}")
+    if alpha is not None:
+        if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not math.isfinite(alpha) or alpha <= 0:
+            raise WeightsError(f"{where}: recorded alpha must be a finite number > 0, got {_short_repr(alpha)}")
+        alpha = float(alpha)
+    if resolution is not None and (
+        isinstance(resolution, bool) or not isinstance(resolution, int) or not 1 <= resolution <= MAX_SIZE
+    ):
+        raise WeightsError(
+            f"{where}: recorded resolution must be an integer in 1..{MAX_SIZE:,}, got {_short_repr(resolution)}"
+        )
+    return flavour, alpha, resolution
+
+
+def _read_h5(path: Path, limit: int, copies: int) -> WeightFile:
     try:
         import h5py
     except ImportError:  # pragma: no cover - depends on the environment
         raise WeightsError("reading HDF5 (.h5) weights needs h5py: pip install 'costmodel[h5]'") from None
     try:
         with h5py.File(path, "r") as f:
+            _confine_h5(f, h5py, path)  # before any byte of data is read, and before any link is followed
             if isinstance(f.get("layers"), h5py.Group):
                 fmt, entries, notes, model_name = _keras3_entries(f, h5py)
             else:
                 fmt, entries, notes, model_name = _keras_legacy_entries(f, h5py)
-            arrays = read_entries(entries, path)
+            arrays = read_entries(entries, path, limit, copies)
             meta = _read_meta(f.attrs)
-    except WeightsError:
-        raise
+    except WeightsError as exc:
+        if str(path) in str(exc):
+            raise
+        raise WeightsError(f"{str(path)!r}: {exc}") from None
     except (OSError, TypeError, ValueError, KeyError, AttributeError, RuntimeError) as exc:  # odd structures
         raise WeightsError(f"{str(path)!r} is not a readable HDF5 weights file (truncated?): {exc}") from None
     alpha, resolution = _names_from(path, model_name)
     if meta[1] is not None or meta[2] is not None:  # written by costmodel: α and resolution recorded
         alpha, resolution = meta[1], meta[2]
-    return WeightFile(path, fmt, meta[0] or "keras", arrays, alpha, resolution, notes)
+    flavour, alpha, resolution = _recorded(path, meta[0], alpha, resolution)
+    return WeightFile(path, fmt, flavour or "keras", arrays, alpha, resolution, notes)
+
+
+#: HDF5 filters a weight file may use: HDF5's own (deflate, shuffle, fletcher32, szip, n-bit, scale-offset) and
+#: h5py's built-in LZF. Any other filter would make HDF5 look for a plugin library to load.
+_H5_FILTERS = frozenset({1, 2, 3, 4, 5, 6, 32000})
+#: Most links walked in an HDF5 weight file (MobileNetV1's Keras file has about 300).
+MAX_H5_LINKS = 100_000
+
+
+def _confine_h5(f: Any, h5py: Any, path: Path) -> None:
+    """A weight file is read only from itself: walk every link of ``f`` without following any, and refuse an
+    external link, a user-defined link, a dataset whose data lives in external raw files (HDF5 external
+    storage), a virtual dataset (data mapped from other files) and a filter that HDF5 would load as a plugin,
+    naming the link or dataset. Soft links stay: they name a path in this file, every link of which is walked
+    here (an external link anywhere is refused, so no soft link can lead out of the file)."""
+    source = repr(str(path))
+    seen: set[int] = set()
+    stack = [f]
+    links = 0
+    while stack:
+        group = stack.pop()
+        for name in group:
+            links += 1
+            if links > MAX_H5_LINKS:
+                raise WeightsError(f"{source} holds more than {MAX_H5_LINKS:,} HDF5 links; not a weight file")
+            where = f"{group.name.rstrip('/')}/{name}"
+            link = group.get(name, getlink=True)
+            if isinstance(link, h5py.ExternalLink):
+                raise WeightsError(
+                    f"{source}: {where!r} is an external link to {link.filename!r}:{link.path!r}; a weight file is "
+                    "read only from itself"
+                )
+            if isinstance(link, h5py.SoftLink):
+                continue  # a path inside this file: its target is walked through its hard link
+            if not isinstance(link, h5py.HardLink):
+                raise WeightsError(f"{source}: {where!r} is a {type(link).__name__}; only hard and soft links are read")
+            obj = group[name]
+            key = hash(obj.id)  # h5py hashes an object by its file and address: a group linked twice is walked once
+            if key in seen:
+                continue
+            seen.add(key)
+            if isinstance(obj, h5py.Group):
+                stack.append(obj)
+            elif isinstance(obj, h5py.Dataset):
+                _confine_dataset(obj, where, source)
+
+
+def _confine_dataset(ds: Any, where: str, source: str) -> None:
+    plist = ds.id.get_create_plist()
+    if ds.is_virtual:
+        files = sorted({m.file_name for m in ds.virtual_sources()})
+        raise WeightsError(
+            f"{source}: dataset {where!r} is a virtual dataset mapping data from {', '.join(map(repr, files))}; a "
+            "weight file is read only from itself"
+        )
+    if plist.get_external_count():
+        files = [_text(plist.get_external(i)[0]) for i in range(min(plist.get_external_count(), 3))]
+        raise WeightsError(
+            f"{source}: dataset {where!r} keeps its data in external file(s) {', '.join(map(repr, files))}; a "
+            "weight file is read only from itself"
+        )
+    for i in range(plist.get_nfilters()):
+        code = plist.get_filter(i)[0]
+        if code not in _H5_FILTERS:
+            raise WeightsError(
+                f"{source}: dataset {where!r} uses HDF5 filter {code}, which HDF5 would load as a plugin; refused"
+            )
 
 
 def _h5_entry(key: str, ds, transform: Callable[[np.ndarray], np.ndarray] | None = None, shape=None) -> Entry:
@@ -264,8 +393,10 @@ def _keras_legacy_entries(f, h5py) -> tuple[str, list[Entry], list[str], str | N
     config = f.attrs.get("model_config")
     if config is not None:
         try:
-            model_name = json.loads(_text(config)).get("config", {}).get("name")
-        except (ValueError, AttributeError):
+            model_name = load_json(_text(config, "model_config"), "model_config", WeightsError)["config"]["name"]
+        except (TypeError, KeyError):  # not Keras' {"config": {"name": ...}}: no name to read
+            model_name = None
+        if not isinstance(model_name, str):
             model_name = None
     entries: list[Entry] = []
     for group_name, group in root.items():
@@ -314,7 +445,8 @@ def _keras3_position(cls: str, k: int) -> str | None:
 def _keras3_entries(f, h5py) -> tuple[str, list[Entry], list[str], str | None]:
     """Keras 3 ``.weights.h5``: ``layers/<class>[_k]/vars/<i>``."""
     root_vars = f.get("vars")
-    model_name = _text(root_vars.attrs["name"]) if root_vars is not None and "name" in root_vars.attrs else None
+    has_name = isinstance(root_vars, h5py.Group) and "name" in root_vars.attrs
+    model_name = _text(root_vars.attrs["name"], "vars/name") if has_name else None
     notes = [f"ignored: {name} (not layer weights)" for name in f if name not in ("layers", "vars")]
     entries: list[Entry] = []
     for group_name, group in f["layers"].items():
@@ -409,7 +541,7 @@ def _timm_key(key: str) -> tuple[str, tuple[int, ...] | None]:
     raise WeightsError(f"weight {key!r} has no place in timm's mobilenetv1_100 layout")
 
 
-def _read_safetensors(path: Path) -> WeightFile:
+def _read_safetensors(path: Path, limit: int, copies: int) -> WeightFile:
     try:
         from safetensors import SafetensorError, safe_open
     except ImportError:  # pragma: no cover - depends on the environment
@@ -440,14 +572,18 @@ def _read_safetensors(path: Path) -> WeightFile:
 
                 declared = tuple(shape[i] for i in perm) if perm else shape
                 entries.append(Entry(key, declared, dtype, read, name))
-            arrays = read_entries(entries, path)
+            arrays = read_entries(entries, path, limit, copies)
     except (SafetensorError, OSError, ValueError) as exc:
         raise WeightsError(f"{str(path)!r} is not a readable .safetensors file (truncated?): {exc}") from None
     if ignored:
         notes.append(f"ignored: {len(ignored)} num_batches_tracked counters (training state, e.g. {ignored[0]!r})")
-    alpha = _float_or_none(meta.get("costmodel_alpha"))
-    resolution = _int_or_none(meta.get("costmodel_resolution"))
-    return WeightFile(path, "timm", meta.get("costmodel_flavour", "timm"), arrays, alpha, resolution, notes)
+    flavour, alpha, resolution = _recorded(
+        path,
+        meta.get("costmodel_flavour", "timm"),
+        _number_or_none(meta.get("costmodel_alpha"), float, f"{str(path)!r}: recorded costmodel_alpha"),
+        _number_or_none(meta.get("costmodel_resolution"), int, f"{str(path)!r}: recorded costmodel_resolution"),
+    )
+    return WeightFile(path, "timm", flavour, arrays, alpha, resolution, notes)
 
 
 _ST_DTYPES: dict[str, np.dtype[Any]] = {
@@ -457,18 +593,16 @@ _ST_DTYPES: dict[str, np.dtype[Any]] = {
 }
 
 
-def _float_or_none(text: str | None) -> float | None:
-    try:
-        return float(text) if text is not None else None
-    except ValueError:
+def _number_or_none(text: str | None, kind: type, what: str) -> Any:
+    """A number costmodel recorded as text (``kind(text)``), None if not recorded; unreadable text is an error."""
+    if text is None:
         return None
-
-
-def _int_or_none(text: str | None) -> int | None:
     try:
-        return int(text) if text is not None else None
-    except ValueError:
-        return None
+        if len(text) <= 40:
+            return kind(text)
+    except (ValueError, TypeError):
+        pass
+    raise WeightsError(f"{what} must be a {kind.__name__} written as text, got {_short_repr(text)}")
 
 
 # --- α from shapes -------------------------------------------------------------------------------------------
@@ -526,8 +660,9 @@ def write_weights(
 ) -> list[str]:
     """Write validated ``weights`` of ``network`` to ``path`` in ``format``; returns what the layout cannot hold
     (each named: a batch norm without gamma written with gamma = 1, ...)."""
-    if format not in FORMATS:
+    if not isinstance(format, str) or format not in FORMATS:
         raise WeightsError(f"weights format must be one of {FORMATS}, got {format!r}")
+    check_writer(format)
     notes: list[str] = []
     config = network.config or {}
     if format == "npz":
@@ -543,6 +678,18 @@ def write_weights(
     else:
         _write_timm(path, network, layers, notes)
     return notes
+
+
+def check_writer(format: str) -> None:
+    """Refuse a ``format`` whose writer needs a package that is not installed, naming what to install (before a
+    source is read or anything written)."""
+    needs = {"keras": ("h5py", "h5"), "keras3": ("h5py", "h5"), "safetensors": ("safetensors", "safetensors")}
+    if format in needs:
+        module, extra = needs[format]
+        try:
+            __import__(module)
+        except ImportError:  # not installed, or sys.modules[module] = None
+            raise WeightsError(f"writing {format} weights needs {module}: pip install 'costmodel[{extra}]'") from None
 
 
 @singledispatch
@@ -629,9 +776,10 @@ def _write_meta(attrs, network: Network) -> None:
 
 def _read_meta(attrs) -> tuple[str | None, float | None, int | None]:
     def get(k: str) -> str | None:
-        return _text(attrs[f"costmodel_{k}"]) if f"costmodel_{k}" in attrs else None
+        return _text(attrs[f"costmodel_{k}"], f"costmodel_{k}") if f"costmodel_{k}" in attrs else None
 
-    return get("flavour"), _float_or_none(get("alpha")), _int_or_none(get("resolution"))
+    alpha = _number_or_none(get("alpha"), float, "recorded costmodel_alpha")
+    return get("flavour"), alpha, _number_or_none(get("resolution"), int, "recorded costmodel_resolution")
 
 
 def _write_keras3(f, network: Network, layers) -> None:

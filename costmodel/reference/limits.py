@@ -27,11 +27,20 @@ from __future__ import annotations
 
 import math
 import os
-import re
 import zipfile
 from typing import IO, TYPE_CHECKING, Any
 
-from ..errors import InputError, WeightsError
+from .._limits import (
+    DEFAULT_MEMORY_LIMIT,
+    MEMORY_LIMIT_VARIABLE,
+    _parse_amount,
+    _size,
+    check_memory,
+    memory_limit,
+    parse_bytes,
+    parse_pixels,
+)
+from ..errors import WeightsError
 
 if TYPE_CHECKING:
     from ..spec import Network
@@ -53,76 +62,15 @@ __all__ = [
     "check_declared_bytes",
 ]
 
-DEFAULT_MEMORY_LIMIT = 4 * 2**30
-MEMORY_LIMIT_VARIABLE = "COSTMODEL_MEMORY_LIMIT"
 DEFAULT_MAX_IMAGE_PIXELS = 40_000_000
 MAX_IMAGE_PIXELS_VARIABLE = "COSTMODEL_MAX_IMAGE_PIXELS"
 DEFAULT_MAX_IMAGE_BYTES = 100_000_000
 MAX_IMAGE_BYTES_VARIABLE = "COSTMODEL_MAX_IMAGE_BYTES"
 
-_UNITS = {"": 1, "k": 10**3, "m": 10**6, "g": 10**9, "t": 10**12, "ki": 2**10, "mi": 2**20, "gi": 2**30, "ti": 2**40}
-_SIZE = re.compile(r"^\s*([0-9]+(?:\.[0-9]*)?(?:e[0-9]+)?)\s*([kmgt]i?)?b?\s*$", re.IGNORECASE)
-
-
-def parse_bytes(text: str, what: str = "a size") -> int:
-    """A byte count from ``"4G"``, ``"512Mi"``, ``"1e9"`` or ``"4096"`` (k/M/G/T powers of 10, Ki/Mi/Gi/Ti of 2).
-
-    >>> parse_bytes("4Gi"), parse_bytes("1.5G"), parse_bytes("2e9")
-    (4294967296, 1500000000, 2000000000)
-    """
-    return _parse_amount(text, what, "bytes")
-
-
-def parse_pixels(text: str, what: str = "a pixel count") -> int:
-    """A pixel count from ``"100e6"``, ``"40M"`` or ``"4000000"``, with the same suffixes as :func:`parse_bytes`.
-
-    >>> parse_pixels("40M")
-    40000000
-    >>> parse_pixels("-5", "$COSTMODEL_MAX_IMAGE_PIXELS")
-    Traceback (most recent call last):
-    ...
-    costmodel.errors.InputError: $COSTMODEL_MAX_IMAGE_PIXELS must be a positive number of pixels such as 100e6, \
-40M or 4000000, got '-5'
-    """
-    return _parse_amount(text, what, "pixels")
-
-
-def _parse_amount(text: str, what: str, unit: str) -> int:
-    match = _SIZE.match(text) if isinstance(text, str) else None
-    if match is None:
-        examples = "4G, 512Mi or 1e9" if unit == "bytes" else "100e6, 40M or 4000000"
-        raise InputError(f"{what} must be a positive number of {unit} such as {examples}, got {text!r}")
-    value = float(match.group(1)) * _UNITS[(match.group(2) or "").lower()]
-    if not math.isfinite(value) or value < 1 or value > 2**62:
-        span = "1 byte and 4 EiB" if unit == "bytes" else f"1 and 2**62 {unit}"
-        raise InputError(f"{what} must be between {span}, got {text!r}")
-    return int(value)
-
 
 def _from_env(variable: str, default: int, unit: str = "bytes") -> int:
     text = os.environ.get(variable)
     return default if text is None or not text.strip() else _parse_amount(text, f"${variable}", unit)
-
-
-def memory_limit(option: str | None = None) -> int:
-    """The memory limit in bytes: the option's value, else ``$COSTMODEL_MEMORY_LIMIT``, else 4 GiB."""
-    if option is not None:
-        return parse_bytes(option, "--memory-limit")
-    return _from_env(MEMORY_LIMIT_VARIABLE, DEFAULT_MEMORY_LIMIT)
-
-
-def _size(n: int) -> str:
-    return f"{n / 2**30:,.1f} GiB" if n >= 2**30 else f"{n / 2**20:,.1f} MiB"
-
-
-def check_memory(needed: int, what: str, limit: int | None = None) -> None:
-    """Raise :class:`InputError` when ``needed`` bytes exceed the limit (default: :func:`memory_limit`)."""
-    limit = memory_limit() if limit is None else limit
-    if needed > limit:
-        raise InputError(
-            f"{what} needs about {_size(needed)}, over the memory limit of {_size(limit)}; lower the batch, "
-            f"alpha or resolution, or raise the limit (--memory-limit, ${MEMORY_LIMIT_VARIABLE})"
-        )
 
 
 def _im2col_elements(network: Network) -> int:
@@ -170,13 +118,15 @@ def max_image_bytes() -> int:
     return _from_env(MAX_IMAGE_BYTES_VARIABLE, DEFAULT_MAX_IMAGE_BYTES)
 
 
-def check_declared_bytes(source: str, nbytes: int, limit: int | None = None) -> None:
-    """Refuse a weight file whose arrays declare more bytes than the memory limit, before reading them."""
+def check_declared_bytes(source: str, nbytes: int, limit: int | None = None, copies: int = 1) -> None:
+    """Refuse a weight file whose arrays declare more bytes than the memory limit, before reading them;
+    ``copies``: how many copies of them the caller holds at once (reading, transposing, writing them out)."""
     limit = memory_limit() if limit is None else limit
-    if nbytes > limit:
+    if nbytes * copies > limit:
+        held = f" once read ({copies} copies of them at once: {_size(nbytes * copies)})" if copies > 1 else ""
         raise WeightsError(
-            f"{source} declares {_size(nbytes)} of arrays, over the memory limit of {_size(limit)} (raise it with "
-            f"--memory-limit or ${MEMORY_LIMIT_VARIABLE})"
+            f"{source} declares {_size(nbytes)} of arrays, over the memory limit of {_size(limit)}{held} (raise it "
+            f"with --memory-limit or ${MEMORY_LIMIT_VARIABLE})"
         )
 
 
@@ -193,7 +143,7 @@ def _npy_header(f: IO[bytes]) -> tuple[tuple[int, ...], Any]:
 MAX_WEIGHT_ARRAYS = 20_000
 
 
-def check_npz(path: str | os.PathLike[str]) -> None:
+def check_npz(path: str | os.PathLike[str], limit: int | None = None, copies: int = 1) -> None:
     """Check an ``.npz`` file from its zip directory and ``.npy`` headers, before any array is read.
 
     All the arrays together must fit the memory limit, and every member's declared uncompressed size must be
@@ -215,7 +165,7 @@ def check_npz(path: str | os.PathLike[str]) -> None:
                     header = f.tell()
                 data = math.prod(shape) * np.dtype(dtype).itemsize
                 total += data
-                check_declared_bytes(source, total)
+                check_declared_bytes(source, total, limit, copies)
                 if info.file_size != header + data:
                     raise WeightsError(
                         f"{source}: member {info.filename!r} declares {info.file_size:,} bytes for "

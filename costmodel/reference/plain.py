@@ -179,6 +179,8 @@ def check_images(network: Network, images: object) -> np.ndarray:
     ``images`` must be a floating-point ndarray of shape (N, R, R, C) with R = ``network.input_size`` and
     C = ``network.in_ch``, N >= 1, all values finite. Raises :class:`InputError` naming what is wrong.
     """
+    if not isinstance(network, Network):
+        raise InputError(f"check_images() needs a Network, got {type(network).__name__}")
     r, c = network.input_size, network.in_ch
     want = f"(N, {r}, {r}, {c})"
     if not isinstance(images, np.ndarray):

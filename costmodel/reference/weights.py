@@ -27,6 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .._random import Seed
+from .._random import rng as random_generator
 from ..checks import positive_int
 from ..errors import SpecError, WeightsError
 from ..spec.flavours import flavour_differences, get_flavour
@@ -146,13 +148,15 @@ def expected_weights(network: Network) -> dict[str, tuple[int, ...]]:
     >>> w["conv1/kernel"], w["conv_dw_1/depthwise_kernel"], w["conv_pw_1_bn/gamma"], w["fc/kernel"]
     ((3, 3, 3, 8), (3, 3, 8, 1), (16,), (256, 1000))
     """
+    if not isinstance(network, Network):
+        raise WeightsError(f"expected_weights() needs a Network, got {type(network).__name__}")
     shapes: dict[str, tuple[int, ...]] = {}
     for node in network.nodes:
         shapes.update(weight_arrays(node.layer))
     return shapes
 
 
-def init_weights(network: Network, seed: int = 0) -> dict[str, np.ndarray]:
+def init_weights(network: Network, seed: Seed = 0) -> dict[str, np.ndarray]:
     """Deterministic weights and batch-norm statistics for ``network`` from ``seed`` (no download needed).
 
     Convolution kernels are He-normal (std sqrt(2 / fan_in), fan_in = K·K·M/groups), the FC kernel has std
@@ -171,7 +175,7 @@ def init_weights(network: Network, seed: int = 0) -> dict[str, np.ndarray]:
     """
     if not isinstance(network, Network):
         raise WeightsError(f"init_weights() needs a Network, got {type(network).__name__}")
-    rng = np.random.default_rng(seed)
+    rng = random_generator(seed, "seed", WeightsError)  # an integer >= 0, None (fresh entropy) or a Generator
     out: dict[str, np.ndarray] = {}
     for key, shape in expected_weights(network).items():
         var = key.rsplit("/", 1)[1]
@@ -239,10 +243,10 @@ def save_weights(
     return Path(path)
 
 
-def load_keras_h5(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
+def load_keras_h5(path: str | os.PathLike[str], *, memory_limit: int | str | None = None) -> dict[str, np.ndarray]:
     """Read a Keras MobileNet weight file (Keras 2 ``.h5``, Keras 3 ``.weights.h5`` or Keras 3 legacy ``.h5``)
     into our keys, unvalidated. Needs the optional ``h5py`` package (``pip install 'costmodel[h5]'``)."""
-    wf = layouts.read_weight_file(path)
+    wf = layouts.read_weight_file(path, memory_limit=memory_limit)
     if not wf.format.startswith("keras"):
         raise WeightsError(f"{str(path)!r} is not a Keras weights file (its layout is {wf.format!r})")
     return wf.arrays
@@ -286,7 +290,9 @@ def _fit(network: Network, wf: layouts.WeightFile) -> dict[str, np.ndarray]:
     return out
 
 
-def load_weights(network: Network, path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
+def load_weights(
+    network: Network, path: str | os.PathLike[str], *, memory_limit: int | str | None = None
+) -> dict[str, np.ndarray]:
     """Load and validate weights for ``network`` from any supported file (:mod:`costmodel.reference.layouts`):
     ``.npz``, Keras 2 ``.h5``, Keras 3 ``.weights.h5`` or legacy ``.h5``, timm ``.safetensors``.
 
@@ -294,8 +300,14 @@ def load_weights(network: Network, path: str | os.PathLike[str]) -> dict[str, np
     ``allow_pickle=False``. A file made for another flavour than ``network``'s gets a :class:`FlavourWarning`
     saying what will differ. Raises :class:`WeightsError` for a missing, truncated or unknown file and for any
     name, shape, dtype or value that does not fit ``network`` (see :func:`validate_weights`).
+
+    A weight file is read only from itself (HDF5 external storage, external links and virtual datasets are
+    refused); the arrays it declares must fit ``memory_limit`` (bytes or a size such as ``"16G"``; default
+    ``$COSTMODEL_MEMORY_LIMIT``, else 4 GiB) before any is read.
     """
-    wf = layouts.read_weight_file(path)
+    if not isinstance(network, Network):
+        raise WeightsError(f"load_weights() needs a Network, got {type(network).__name__}")
+    wf = layouts.read_weight_file(path, memory_limit=memory_limit)
     net_flavour = (network.config or {}).get("flavour")
     if wf.flavour and net_flavour and wf.flavour != net_flavour:
         _warn_flavour(path, wf.flavour, net_flavour)
@@ -331,6 +343,7 @@ def load_network(
     shallow: bool | None = None,
     separable: bool | None = None,
     num_classes: int | None = None,
+    memory_limit: int | str | None = None,
 ) -> tuple[Network, dict[str, np.ndarray]]:
     """The MobileNetV1 a weight file was made for, and its validated weights.
 
@@ -340,11 +353,20 @@ def load_network(
     what will differ. α is read from the file's shapes (and names), the resolution from Keras' file name
     (``mobilenet_<a>_<r>_tf.h5``) or model name, the number of classes from the classifier. Given values
     (``alpha``, ``resolution``, ``num_classes``) that contradict the file are an error. ``shallow`` and
-    ``separable`` (Tables 4 and 5's variants) are read from the layer names unless given.
+    ``separable`` (Tables 4 and 5's variants) are read from the layer names unless given. ``memory_limit`` as in
+    :func:`load_weights`.
     """
+    from ..checks import one_of
+    from ..spec.layers import ACTIVATIONS
     from ..spec.mobilenet import BASE_RESOLUTION, mobilenet_v1
 
-    wf = layouts.read_weight_file(path)
+    if resolution is not None:
+        resolution = positive_int(resolution, "resolution")
+    if flavour is not None:
+        flavour = get_flavour(flavour).name  # names an unknown one
+    if activation is not None and not one_of(activation, ACTIVATIONS):
+        raise SpecError(f"activation must be one of {', '.join(a for a in ACTIVATIONS if a)}, got {activation!r}")
+    wf = layouts.read_weight_file(path, memory_limit=memory_limit)
     found_alpha = layouts.infer_alpha(wf.arrays)
     if wf.alpha is not None and abs(wf.alpha - found_alpha) > 1e-9:
         raise WeightsError(f"{str(path)!r}: its name says alpha {wf.alpha:g}, its shapes alpha {found_alpha:g}")
@@ -356,12 +378,11 @@ def load_network(
     chosen = get_flavour(flavour or made_for).name
     if wf.flavour and (chosen != wf.flavour or activation is not None):
         _warn_flavour(path, wf.flavour, chosen, activation)
-    fc = wf.arrays.get("fc/kernel")
-    found_classes = int(fc.shape[-1]) if fc is not None else None
+    found_classes = _num_classes(path, wf)
     if num_classes is not None and positive_int(num_classes, "num_classes", WeightsError) != found_classes:
         held = "no classifier" if found_classes is None else f"a {found_classes}-class classifier"
         raise WeightsError(f"{str(path)!r} holds {held}, not one of {num_classes} classes")
-    size = resolution or wf.resolution or BASE_RESOLUTION
+    size = resolution if resolution is not None else wf.resolution if wf.resolution is not None else BASE_RESOLUTION
     variant = layouts.infer_variant(wf.arrays)
     variant.update({k: v for k, v in (("shallow", shallow), ("separable", separable)) if v is not None})
     network = mobilenet_v1(
@@ -374,6 +395,18 @@ def load_network(
     except WeightsError as exc:
         raise WeightsError(f"{str(path)!r}: {exc}") from None
     return network, weights
+
+
+def _num_classes(path: object, wf: layouts.WeightFile) -> int | None:
+    """The class count the file's classifier kernel gives ((M, N) dense or (1, 1, M, N) conv), None without one."""
+    fc = wf.arrays.get("fc/kernel")
+    if fc is None:
+        return None
+    if fc.ndim not in (2, 4):
+        raise WeightsError(
+            f"{str(path)!r}: fc/kernel has shape {fc.shape}; a classifier kernel is (M, N) or (1, 1, M, N)"
+        )
+    return int(fc.shape[-1])
 
 
 def _same_width(a: float, b: float) -> bool:
@@ -392,7 +425,12 @@ CONVERSIONS = {"keras": ("keras", "keras"), "keras3": ("keras", "keras3"), "timm
 
 
 def convert_weights(
-    source: str | os.PathLike[str], target: str | os.PathLike[str], to: str, *, resolution: int | None = None
+    source: str | os.PathLike[str],
+    target: str | os.PathLike[str],
+    to: str,
+    *,
+    resolution: int | None = None,
+    memory_limit: int | str | None = None,
 ) -> tuple[Network, list[str]]:
     """Rewrite a weight file in another framework's layout: ``to`` is ``"keras"`` (Keras 2 ``.h5``, which Keras
     3 also reads), ``"keras3"`` (``.weights.h5``), ``"timm"`` (``.safetensors``) or ``"npz"`` (ours, keeping the
@@ -403,21 +441,25 @@ def convert_weights(
     what the user should know, one line each: what the target layout cannot hold (e.g. a batch norm without
     gamma, written with gamma = 1), and what the target framework computes differently from the source's
     flavour (padding at odd sizes, epsilon, activation), which no weight file can carry.
+
+    The memory the conversion holds at once (the arrays read, and the target layout's copies of them) must fit
+    ``memory_limit`` (as in :func:`load_weights`): checked from the sizes the file declares, before any array
+    is read. The target's writer is checked before the source is read (``"keras"`` needs h5py).
     """
     from ..spec.mobilenet import BASE_RESOLUTION, mobilenet_v1
 
-    if to not in CONVERSIONS:
+    if not isinstance(to, str) or to not in CONVERSIONS:
         raise WeightsError(f"convert to one of {', '.join(CONVERSIONS)}, got {to!r}")
-    wf = layouts.read_weight_file(source)
+    layouts.check_writer(CONVERSIONS[to][1])
+    wf = layouts.read_weight_file(source, memory_limit=memory_limit, copies=layouts.CONVERT_COPIES)
     made_for = wf.flavour or "paper"
     flavour, fmt = CONVERSIONS[to]
     flavour = flavour or made_for
-    fc = wf.arrays.get("fc/kernel")
     variant = layouts.infer_variant(wf.arrays)
+    size = resolution if resolution is not None else wf.resolution if wf.resolution is not None else BASE_RESOLUTION
     network = mobilenet_v1(
-        layouts.infer_alpha(wf.arrays), resolution or wf.resolution or BASE_RESOLUTION, flavour=flavour,
-        num_classes=None if fc is None else int(fc.shape[-1]), shallow=variant["shallow"],
-        separable=variant["separable"],
+        layouts.infer_alpha(wf.arrays), size, flavour=flavour, num_classes=_num_classes(source, wf),
+        shallow=variant["shallow"], separable=variant["separable"],
     )  # fmt: skip
     notes = list(wf.notes)
     gammas = [k for k in wf.arrays if k.endswith("_bn/gamma")]

@@ -13,7 +13,7 @@ from functools import singledispatch
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from .._hooks import register_table
-from ..checks import dump_json
+from ..checks import dump_json, non_negative_int, one_of
 from ..counting.engine import weights_cost
 from ..errors import DataError
 from ..spec.layers import (
@@ -263,6 +263,10 @@ def cost_table(cost: Cost) -> pd.DataFrame:
     ``Concat`` row with the block's input and output maps and zero counts (the block's total is its rows')."""
     import pandas as pd
 
+    from ..counting.engine import Cost
+
+    if not isinstance(cost, Cost):
+        raise DataError(f"cost_table() needs a Cost (from costmodel.count), got {type(cost).__name__}")
     rules: dict[type, tuple[Any, ...]] = {}  # each registry's rule, looked up once per layer type
 
     def make_row(lc: LayerCost, block: str) -> dict[str, Any]:
@@ -370,6 +374,17 @@ def render(df: pd.DataFrame, fmt: str = "table", *, title: str | None = None, fl
 
     ``title`` heads the text and Markdown forms; CSV and JSON stay machine-readable.
     """
+    import pandas as pd
+
+    if not isinstance(df, pd.DataFrame):
+        raise DataError(f"render() needs a DataFrame, got {type(df).__name__}")
+    if title is not None and not isinstance(title, str):
+        raise DataError(f"title must be text or None, got {type(title).__name__}")
+    digits = non_negative_int(float_digits, "float_digits", DataError)
+    if digits > 17:  # float64 holds 17 significant digits; more would only print noise (or gigabytes)
+        raise DataError(f"float_digits must be at most 17, got {digits}")
+    if not one_of(fmt, FORMATS):
+        raise DataError(f"unknown format {fmt!r}; choose from {', '.join(FORMATS)}")
     if fmt == "csv":
         return df.to_csv(index=False).rstrip("\n")
     if fmt == "json":
@@ -391,6 +406,16 @@ def memory_table(mem: NetworkMemory, dtypes: Sequence[str] = ("float32", "float1
     Sub-layers of a block come first (``block`` names it), then the block's own row, whose weights and live
     figures cover the whole block; the ``weight_elements`` of the top-level rows add up to the network's."""
     import pandas as pd
+
+    from ..counting.memory import NetworkMemory, dtype_bytes
+
+    if not isinstance(mem, NetworkMemory):
+        raise DataError(f"memory_table() needs a NetworkMemory (from costmodel.counting.memory.memory), got "
+                        f"{type(mem).__name__}")  # fmt: skip
+    if isinstance(dtypes, (str, bytes)) or not isinstance(dtypes, Sequence):
+        raise DataError(f"dtypes must be a sequence of element types such as ('float32', 'int8'), got {dtypes!r}")
+    for dtype in dtypes:
+        dtype_bytes(dtype)  # names an unknown one
 
     rows: list[dict[str, Any]] = []
     for row, block in flat_rows(mem.layers):

@@ -117,7 +117,9 @@ def ofa_mobilenet_v3_space(
             index += 1
         items.append(Stage(f"stage{s}", tuple(blocks), depths))
     items.append(Block("head", partial(_head, widths[7], widths[8], positive_int(num_classes, "num_classes"))))
-    return SearchSpace("ofa_mobilenet_v3", items, label="OFA MobileNetV3")
+    # the stem's stride 2 and the stages' (STRIDES) take a 32x32 input to 1x1: the smallest resolution
+    min_resolution = 2 * math.prod(STRIDES)
+    return SearchSpace("ofa_mobilenet_v3", items, label="OFA MobileNetV3", min_resolution=min_resolution)
 
 
 def _ofa_genes(space: SearchSpace) -> tuple[list[int], list[int], list[int]]:

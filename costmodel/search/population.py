@@ -29,11 +29,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ..checks import positive_int
+from .._limits import check_memory
 from ..counting.conventions import Convention, get_convention
 from ..counting.engine import count
 from ..counting.memory import dtype_bytes, memory
-from ..errors import CostModelError, SpecError
+from ..errors import CostModelError, ProfileError, SpecError
 from ..spec.layers import Layer
 from ..spec.network import Network
 from .space import Blocks, SearchSpace
@@ -47,6 +47,10 @@ __all__ = ["PopulationCost", "cost_population", "python_sum_is_compensated"]
 
 #: Candidates per vectorised pass: small enough that the pass's arrays stay in the CPU caches.
 CHUNK = 1 << 14
+INT64_MAX = 2**63 - 1
+#: Bytes per candidate a population holds: four int64 columns and a float64 one, each chunk's gather buffers,
+#: and the per-candidate indices and flags.
+_BYTES_PER_CANDIDATE = 64
 
 
 def python_sum_is_compensated(kind: type = float) -> bool:
@@ -77,7 +81,10 @@ class PopulationCost:
 
     @property
     def flops(self) -> np.ndarray:
-        """2 x Mult-Adds."""
+        """2 x Mult-Adds (a :class:`SpecError` if one does not fit in int64, rather than a wrapped number)."""
+        if len(self.mult_adds) and int(self.mult_adds.max()) > INT64_MAX // 2:
+            i = int(self.mult_adds.argmax())
+            raise SpecError(f"candidate {i}: 2 x {int(self.mult_adds[i]):,} FLOPs do not fit in int64")
         return 2 * self.mult_adds
 
     def columns(self) -> dict[str, np.ndarray]:
@@ -183,6 +190,8 @@ class _Tables:
     mults: list[tuple[int, ...]]
     rows: list[int]
     invalid: list[np.ndarray | None] = field(default_factory=list)  # rows whose block cannot be built or costed
+    too_big: list[np.ndarray | None] = field(default_factory=list)  # rows whose counts do not fit in int64
+    most: list[tuple[int, int, int]] = field(default_factory=list)  # largest (Mult-Adds, params, peak) per table
     kind: type = float  # the type of the model's per-layer seconds (how ``sum`` adds them)
     network_s: float = 0.0  # the model's per-network term
 
@@ -281,9 +290,12 @@ def _tables(comp: Blocks, resolutions: list[int], convention: Any, profile: Devi
             table[i, : len(x)] = x
         out.next_state.append(np.asarray(nxt, dtype=np.intp))
         out.invalid.append(np.asarray(invalid, dtype=bool) if any(invalid) else None)
-        out.mult_adds.append(np.asarray(ma, dtype=np.int64))
-        out.params.append(np.asarray(pa, dtype=np.int64))
-        out.peak.append(np.asarray(pk, dtype=np.int64))
+        big = [max(a, b, c) > INT64_MAX for a, b, c in zip(ma, pa, pk, strict=True)]
+        out.too_big.append(np.asarray(big, dtype=bool) if any(big) else None)
+        out.most.append((max(ma, default=0), max(pa, default=0), max(pk, default=0)))  # exact Python integers
+        out.mult_adds.append(np.asarray([min(v, INT64_MAX) for v in ma], dtype=np.int64))
+        out.params.append(np.asarray([min(v, INT64_MAX) for v in pa], dtype=np.int64))
+        out.peak.append(np.asarray([min(v, INT64_MAX) for v in pk], dtype=np.int64))
         out.seconds.append(np.ascontiguousarray(table.T))  # (layers, rows): one gather per layer
         out.cols.append(cols)
         out.mults.append(mults)
@@ -293,26 +305,40 @@ def _tables(comp: Blocks, resolutions: list[int], convention: Any, profile: Devi
 
 
 # ------------------------------------------------------------------------------------------------ costing
-def _resolutions(resolution: object, n: int) -> tuple[np.ndarray, list[int]]:
-    """Per-candidate resolution indices into the sorted distinct resolutions, and those resolutions."""
+def _resolutions(space: SearchSpace, resolution: object, n: int) -> tuple[np.ndarray, list[int]]:
+    """Per-candidate resolution indices into the sorted distinct resolutions, and those resolutions: each an
+    integer (not a float, as everywhere: :meth:`SearchSpace.check_resolution`) in the space's range."""
     import numpy as np
 
-    arr = np.asarray(resolution)
+    try:
+        arr = np.asarray(resolution)
+    except (TypeError, ValueError, RecursionError):  # ragged or self-referencing sequences
+        raise SpecError(f"resolution must be one integer or a 1-D sequence of them, got {_show(resolution)}") from None
     if arr.ndim == 0:
+        space.check_resolution(arr.item() if arr.dtype.kind in "iu" else resolution)  # names the bad value
         arr = np.full(n, arr)
     if arr.shape != (n,):
         raise SpecError(f"resolution must be one integer or one per candidate ({n}), got shape {arr.shape}")
-    if n and arr.dtype.kind not in "iu":
-        for value in arr.ravel().tolist():  # a Python integer NumPy could not hold: too large, not "not an integer"
-            if isinstance(value, int) and not isinstance(value, bool):
-                positive_int(value, "resolution")
-        bad = next((v for v in arr.ravel().tolist() if not float(v).is_integer()), arr.ravel()[0])
-        raise SpecError(f"resolution must be an integer, got {bad!r}")
+    if n and arr.dtype.kind not in "iu":  # floats, bools, strings, objects: the first that is not an integer
+        values = list(resolution) if isinstance(resolution, (list, tuple)) else arr.tolist()  # as given
+        for v in values:
+            space.check_resolution(v)
+        arr = np.asarray(values, dtype=np.int64)  # every value checked: in 1..MAX_SIZE
+    if n:
+        lo, hi = arr.min(), arr.max()
+        for v in (lo, hi):
+            space.check_resolution(v)
     arr = arr.astype(np.int64)
-    if n and arr.min() < 1:
-        raise SpecError(f"resolution must be a positive integer, got {int(arr.min())}")
     distinct = np.unique(arr)
     return np.searchsorted(distinct, arr), [int(r) for r in distinct]
+
+
+def _show(value: object) -> str:
+    try:
+        text = repr(value)
+    except RecursionError:  # pragma: no cover - reprlib handles self-references; deep nesting does not
+        text = f"a {type(value).__name__}"
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def cost_population(
@@ -366,9 +392,15 @@ def cost_population(
 
         if not isinstance(profile, DeviceProfile):
             raise SpecError(f"profile must be a DeviceProfile, got {type(profile).__name__}")
-    res_index, distinct = _resolutions(resolution, n)
+    res_index, distinct = _resolutions(space, resolution, n)
+    check_memory(n * _BYTES_PER_CANDIDATE, f"costing {n:,} candidates", hint="cost fewer candidates per call")
     comp = space.blocks
     tables = _tables(comp, distinct, conv, profile)
+    # int64 is exact unless the largest counts of every block together exceed it (Python integers: no wrap)
+    exact = all(sum(m[k] for m in tables.most) <= INT64_MAX for k in range(2)) and not any(
+        t is not None for t in tables.too_big
+    )
+    overflow = None if exact else np.zeros(n, dtype=bool)  # candidates whose counts exceed int64
     mult_adds = np.zeros(n, dtype=np.int64)
     params = np.zeros(n, dtype=np.int64)
     peak = np.zeros(n, dtype=np.int64)
@@ -394,6 +426,11 @@ def cost_population(
                     row += tmp
             ma += tables.mult_adds[j].take(row, out=ints)
             pa += tables.params[j].take(row, out=ints)
+            if overflow is not None:  # non-negative terms below 2**63: a sum past int64 wraps to a negative
+                too_big = tables.too_big[j]
+                overflow[lo:hi] |= (ma < 0) | (pa < 0) | (False if too_big is None else too_big.take(row))
+                np.maximum(ma, 0, out=ma)  # keep later sums from wrapping back to positive
+                np.maximum(pa, 0, out=pa)
             np.maximum(pk, tables.peak[j].take(row, out=ints), out=pk)
             if s is not None:
                 for column in tables.seconds[j]:
@@ -412,6 +449,19 @@ def cost_population(
             s += tables.network_s  # predict: sum(layers) + the per-network term
     if failed.any():  # the first such candidate's own build and costing say what is wrong with it
         _raise_for(space, arr, int(np.argmax(failed)), distinct[res_index[int(np.argmax(failed))]], conv, profile)
+    if overflow is not None and overflow.any():
+        i = int(np.argmax(overflow))
+        _raise_too_big(space, arr[i], i, distinct[res_index[i]], conv)
+    if n and int(peak.max()) > INT64_MAX // elem_bytes:
+        i = int(peak.argmax())
+        raise SpecError(
+            f"candidate {i} at resolution {distinct[res_index[i]]}: a peak of {int(peak[i]):,} live activations "
+            f"of {elem_bytes} bytes does not fit in the population's int64 columns"
+        )
+    if seconds is not None and n and not np.isfinite(seconds).all():  # as predict(): an error, never inf
+        i = int(np.argmin(np.isfinite(seconds)))
+        _raise_for(space, arr, i, distinct[res_index[i]], conv, profile)
+        raise ProfileError(f"candidate {i} at resolution {distinct[res_index[i]]}: predicted latency is not finite")
     return PopulationCost(
         mult_adds,
         params,
@@ -435,6 +485,15 @@ def _raise_for(space: SearchSpace, genes: Any, i: int, resolution: int, conv: Co
     except CostModelError as exc:
         raise type(exc)(f"candidate {i} at resolution {resolution}: {exc}") from None
     raise SpecError(f"candidate {i} at resolution {resolution}: a block of it cannot be costed")  # not reached
+
+
+def _raise_too_big(space: SearchSpace, genes: Any, i: int, resolution: int, conv: Convention) -> None:
+    """Candidate ``i``'s exact counts (Python integers, from the engine) in an error: they exceed int64."""
+    cost = count(space.build(genes, resolution), conv)
+    raise SpecError(
+        f"candidate {i} at resolution {resolution} costs {cost.mult_adds:,} Mult-Adds and {cost.params:,} "
+        "parameters: too large for the population's int64 counts (costmodel.count counts it exactly)"
+    )
 
 
 def _neumaier_add(s: np.ndarray, c: np.ndarray, x: np.ndarray) -> None:

@@ -41,6 +41,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Union
 
+from .._limits import check_memory
+from .._random import Seed, rng
 from ..checks import positive_int
 from ..errors import SpecError
 from ..spec.layers import Layer, output_shape
@@ -49,7 +51,11 @@ from ..spec.network import Network
 if TYPE_CHECKING:
     import numpy as np
 
-__all__ = ["Block", "Stage", "Gene", "SearchSpace", "Blocks", "choice_values", "odd_kernel"]
+__all__ = ["Block", "Stage", "Gene", "SearchSpace", "Blocks", "choice_values", "odd_kernel", "MAX_BLOCK_OPTIONS"]
+
+#: Most options (settings of its choices together) one block may have: each is built, for every input channel
+#: count it can receive, when the space is compiled, and has a row in each population table. OFA's blocks have 9.
+MAX_BLOCK_OPTIONS = 4096
 
 
 @dataclass(frozen=True)
@@ -78,10 +84,19 @@ class Block:
         if not callable(self.build):
             raise SpecError(f"block {self.name!r}: build must be callable, got {self.build!r}")
         fixed = {}
+        if not isinstance(self.choices, Mapping):
+            raise SpecError(f"block {self.name!r}: choices must be a mapping of name -> values, got {self.choices!r}")
         for key, values in dict(self.choices).items():
             if isinstance(values, (str, bytes)) or not isinstance(values, Sequence) or not values:
                 raise SpecError(f"block {self.name!r}: choice {key!r} needs a non-empty sequence, got {values!r}")
             fixed[str(key)] = tuple(values)
+        options = math.prod(len(v) for v in fixed.values())
+        if options > MAX_BLOCK_OPTIONS:  # counted before anything is built
+            sizes = " x ".join(str(len(v)) for v in fixed.values())
+            raise SpecError(
+                f"block {self.name!r}: its choices give {options:,} options ({sizes}); the limit is "
+                f"{MAX_BLOCK_OPTIONS:,} per block (split the block, or make a choice a stage)"
+            )
         object.__setattr__(self, "choices", fixed)
 
     @property
@@ -99,6 +114,10 @@ class Stage:
     depths: tuple[int, ...]
 
     def __post_init__(self) -> None:
+        if isinstance(self.blocks, (str, bytes)) or not isinstance(self.blocks, (Sequence, tuple)):
+            raise SpecError(f"stage {self.name!r}: blocks must be a non-empty sequence of Block")
+        if isinstance(self.depths, (str, bytes)) or not isinstance(self.depths, Sequence):
+            raise SpecError(f"stage {self.name!r}: depths must be a sequence of integers, got {self.depths!r}")
         blocks = tuple(self.blocks)
         if not blocks or not all(isinstance(b, Block) for b in blocks):
             raise SpecError(f"stage {self.name!r}: blocks must be a non-empty sequence of Block")
@@ -210,15 +229,30 @@ class SearchSpace:
         Image channels.
     label : str
         Prefix of the built networks' names.
+    min_resolution : int
+        The smallest input resolution of a candidate (the built-in spaces: 32, where their five stride-2 layers
+        take the map to 1x1; below it a stride-2 layer would have nothing to reduce).
+
+    Resolutions are integers (``int`` or NumPy integers), as everywhere in costmodel
+    (:func:`costmodel.checks.positive_int`): ``224.0`` and ``np.float64(224.0)`` are refused, not rounded.
     """
 
-    def __init__(self, name: str, items: Sequence[Item], *, in_ch: int = 3, label: str | None = None) -> None:
+    def __init__(
+        self, name: str, items: Sequence[Item], *, in_ch: int = 3, label: str | None = None, min_resolution: int = 1
+    ) -> None:
+        if not isinstance(name, str) or not name:
+            raise SpecError(f"a search space needs a non-empty name, got {name!r}")
+        if isinstance(items, (str, bytes)) or not isinstance(items, Sequence):
+            raise SpecError(f"space {name!r}: items must be a non-empty sequence of Block and Stage, got {items!r}")
         items = tuple(items)
         if not items or not all(isinstance(i, (Block, Stage)) for i in items):
             raise SpecError(f"space {name!r}: items must be a non-empty sequence of Block and Stage")
+        if label is not None and not isinstance(label, str):
+            raise SpecError(f"space {name!r}: label must be a string, got {label!r}")
         self.name = name
         self.label = label or name
         self.in_ch = positive_int(in_ch, "in_ch")
+        self.min_resolution = positive_int(min_resolution, "min_resolution")
         self.items = items
         genes: list[Gene] = []
         slots: list[_Slot] = []
@@ -290,9 +324,25 @@ class SearchSpace:
                 )
         return arr
 
-    def sample(self, n: int, seed: int | None = 0) -> np.ndarray:
+    def check_resolution(self, resolution: object) -> int:
+        """``resolution`` as an ``int`` if it is an integer from :attr:`min_resolution` to
+        :data:`~costmodel.checks.MAX_SIZE`, else a :class:`SpecError` naming it."""
+        r = positive_int(resolution, "resolution")
+        if r < self.min_resolution:
+            raise SpecError(f"space {self.name!r}: resolution must be >= {self.min_resolution}, got {r}")
+        return r
+
+    def _check_draw(self, n: int, bytes_per_gene: int, what: str) -> None:
+        """Refuse a draw of ``n`` candidates whose arrays would not fit the memory limit, before drawing."""
+        check_memory(n * self.num_genes * bytes_per_gene, what, hint="draw fewer candidates per call")
+
+    def sample(self, n: int, seed: Seed = 0) -> np.ndarray:
         """``n`` candidates drawn uniformly, gene by gene: an array of shape (n, num_genes) and
         :attr:`gene_dtype` (int8 for the built-in spaces: 10^6 OFA candidates take 45 MB).
+
+        ``seed``: an integer >= 0 (the same candidates every time), ``None`` (fresh entropy) or a
+        :class:`numpy.random.Generator` (drawn from). A draw whose arrays would not fit the memory limit
+        (:func:`costmodel.reference.limits.memory_limit`) is refused before it starts.
 
         Examples
         --------
@@ -302,9 +352,14 @@ class SearchSpace:
         """
         import numpy as np
 
-        n = int(n) if n == 0 else positive_int(n, "n")
-        rng = np.random.default_rng(seed)
-        return rng.integers(0, np.asarray(self.gene_sizes), size=(n, self.num_genes), dtype=self.gene_dtype)
+        n = 0 if type(n) is int and n == 0 else positive_int(n, "n")
+        generator = rng(seed)
+        itemsize = np.dtype(self.gene_dtype).itemsize
+        self._check_draw(n, 2 * itemsize, f"sampling {n:,} candidates of {self.num_genes} genes")
+        out: np.ndarray = generator.integers(
+            0, np.asarray(self.gene_sizes), size=(n, self.num_genes), dtype=self.gene_dtype
+        )
+        return out
 
     def active(self, genes: object) -> np.ndarray:
         """Boolean array, shape (n, num_genes): which genes the candidate's network depends on."""
@@ -376,7 +431,7 @@ class SearchSpace:
         >>> net.input_size, net.nodes[-1].out_ch
         (161, 1000)
         """
-        resolution = positive_int(resolution, "resolution")
+        resolution = self.check_resolution(resolution)
         arr = self.check_genes(genes)
         if arr.shape[0] != 1:
             raise SpecError(f"space {self.name!r}: build() takes one candidate, got {arr.shape[0]}")
@@ -419,29 +474,38 @@ class SearchSpace:
         return total
 
     # ---------------------------------------------------------------- evolution
-    def mutate(self, genes: object, rate: float = 0.1, seed: int | None = 0) -> np.ndarray:
+    def mutate(self, genes: object, rate: float = 0.1, seed: Seed = None) -> np.ndarray:
         """A copy of ``genes`` in which each gene is redrawn uniformly with probability ``rate``.
 
         A redrawn gene may come back unchanged; inactive genes are redrawn too (they stay harmless).
+
+        ``seed``: ``None`` (the default: fresh entropy, a different mask on every call, as an evolutionary loop
+        needs), an integer >= 0 (the same mask every time) or a :class:`numpy.random.Generator` (drawn from:
+        pass one generator to every call for a loop that is random yet reproducible).
         """
         import numpy as np
 
         arr = self.check_genes(genes)
         if not isinstance(rate, (int, float)) or isinstance(rate, bool) or not 0 <= rate <= 1:
             raise SpecError(f"rate must be a number in [0, 1], got {rate!r}")
-        rng = np.random.default_rng(seed)
-        fresh = rng.integers(0, np.asarray(self.gene_sizes), size=arr.shape, dtype=self.gene_dtype)
-        return np.where(rng.random(arr.shape) < rate, fresh, arr).astype(self.gene_dtype, copy=False)
+        generator = rng(seed)
+        self._check_draw(len(arr), 16, f"mutating {len(arr):,} candidates")  # redrawn genes, uniforms, mask, copy
+        fresh = generator.integers(0, np.asarray(self.gene_sizes), size=arr.shape, dtype=self.gene_dtype)
+        return np.where(generator.random(arr.shape) < rate, fresh, arr).astype(self.gene_dtype, copy=False)
 
-    def crossover(self, a: object, b: object, seed: int | None = 0) -> np.ndarray:
-        """Uniform crossover: each gene of each child from ``a`` or ``b`` (same shape) with probability 1/2."""
+    def crossover(self, a: object, b: object, seed: Seed = None) -> np.ndarray:
+        """Uniform crossover: each gene of each child from ``a`` or ``b`` (same shape) with probability 1/2.
+
+        ``seed`` as in :meth:`mutate` (default ``None``: fresh entropy).
+        """
         import numpy as np
 
         a, b = self.check_genes(a), self.check_genes(b)
         if a.shape != b.shape:
             raise SpecError(f"crossover needs parents of the same shape, got {a.shape} and {b.shape}")
-        rng = np.random.default_rng(seed)
-        return np.where(rng.random(a.shape) < 0.5, a, b).astype(self.gene_dtype, copy=False)
+        generator = rng(seed)
+        self._check_draw(len(a), 16, f"crossing {len(a):,} pairs of candidates")  # uniforms, mask, child
+        return np.where(generator.random(a.shape) < 0.5, a, b).astype(self.gene_dtype, copy=False)
 
     def __repr__(self) -> str:
         return f"SearchSpace({self.name!r}, {self.num_genes} genes)"

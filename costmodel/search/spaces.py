@@ -15,7 +15,7 @@ from ..checks import positive_int
 from ..errors import SpecError
 from ..spec.flavours import Flavour, get_flavour
 from ..spec.layers import ACTIVATIONS, Layer
-from ..spec.mobilenet import BLOCKS, FIRST_CONV, classifier, first_conv, scale_channels, separable_block
+from ..spec.mobilenet import BLOCKS, FIRST_CONV, MIN_RESOLUTION, classifier, first_conv, scale_channels, separable_block
 from .ofa import ofa_mobilenet_v3_space
 from .space import Block, SearchSpace, Stage, choice_values, odd_kernel
 
@@ -72,7 +72,7 @@ def mobilenet_v1_space(
         build = partial(_v1_block, i, stride, out, activation, f)
         items.append(Block(f"block{i}", build, {"kernel": kernels, "width": widths}))
     items.append(Block("classifier", partial(_v1_head, num_classes, f)))
-    return SearchSpace("mobilenet_v1", items, label="MobileNetV1 space")
+    return SearchSpace("mobilenet_v1", items, label="MobileNetV1 space", min_resolution=MIN_RESOLUTION)
 
 
 #: Space builders by name; keyword options go to the builder.

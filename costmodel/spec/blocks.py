@@ -14,6 +14,7 @@ executor and export rule stays one per layer type.
 
 from __future__ import annotations
 
+from ..checks import one_of, positive_int
 from ..errors import SpecError
 from .layers import ACTIVATIONS, Conv2d, GlobalAvgPool, Layer, Padding, Residual, Scale
 
@@ -32,9 +33,9 @@ def squeeze_excite(
 
     Sub-layers: ``<name>.pool``, ``<name>.reduce``, ``<name>.expand``, then the product ``<name>.mul``.
     """
-    if gate not in GATES:
+    if not one_of(gate, GATES):
         raise SpecError(f"{name}: gate must be one of {GATES}, got {gate!r}")
-    if activation not in ACTIVATIONS:
+    if not one_of(activation, ACTIVATIONS):
         raise SpecError(f"{name}: activation must be one of {ACTIVATIONS}, got {activation!r}")
     se = {"bias": True, "batch_norm": False}
     return Scale(
@@ -82,6 +83,8 @@ def inverted_residual(
     if isinstance(kernel, bool) or not isinstance(kernel, int) or kernel < 1 or kernel % 2 == 0:
         raise SpecError(f"{name}: kernel must be an odd positive integer, got {kernel!r}")
     pad = kernel // 2 if padding is None else padding
+    in_ch = positive_int(in_ch, f"{name}: in_ch")
+    expand_ch = positive_int(expand_ch, f"{name}: expand_ch")
     bn = {"bias": False, "batch_norm": True}
     body: list[Layer] = []
     if expand_ch != in_ch:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from functools import singledispatch
 from typing import TYPE_CHECKING, Literal, Union
 
-from ..checks import MAX_SIZE, boolean, non_negative_int, positive_int
+from ..checks import MAX_SIZE, boolean, non_negative_int, one_of, positive_int
 from ..errors import SpecError
 
 if TYPE_CHECKING:
@@ -80,7 +80,7 @@ def _check_ints(layer: object, fields: tuple[str, ...]) -> None:
 
 def check_padding(value: object, name: str) -> Padding:
     """``value`` as a :data:`Padding` (``"same"`` read as ``"tf_same"``, a list as a tuple), or a SpecError."""
-    if value == "tf_same" or value == "same":
+    if isinstance(value, str) and value in ("tf_same", "same"):
         return "tf_same"
     if isinstance(value, (tuple, list)) and not isinstance(value, str):
         if len(value) != 2:
@@ -113,7 +113,7 @@ def _epsilon(layer: object) -> None:
 
 
 def _activation(value: object, name: str) -> None:
-    if value not in ACTIVATIONS:
+    if not one_of(value, ACTIVATIONS):
         raise SpecError(f"{name}: activation must be one of {ACTIVATIONS}, got {value!r}")
 
 
@@ -160,11 +160,11 @@ class Conv2d:
             i, o, g = self.in_ch, self.out_ch, self.groups
         if i % g or o % g:
             raise SpecError(f"{self.name}: groups={g} must divide in_ch={i} and out_ch={o}")
-        if self.padding != "tf_same":
+        if not (isinstance(self.padding, str) and self.padding == "tf_same"):
             _padding(self)
-        if self.activation != "relu":
+        if not (isinstance(self.activation, str) and self.activation == "relu"):
             _activation(self.activation, self.name)
-        if self.bn_epsilon != 1e-3:
+        if not (type(self.bn_epsilon) is float and self.bn_epsilon == 1e-3):
             _epsilon(self)
 
     @property
@@ -188,7 +188,7 @@ class Pool2d:
         _check_ints(self, ("kernel", "stride"))
         _padding(self)
         _flags(self, ("ceil_mode",))
-        if self.mode not in ("avg", "max"):
+        if not one_of(self.mode, ("avg", "max")):
             raise SpecError(f"{self.name}: mode must be 'avg' or 'max', got {self.mode!r}")
 
 

@@ -11,7 +11,7 @@ from functools import lru_cache
 from numbers import Integral, Real
 from typing import TYPE_CHECKING, Any
 
-from ..checks import MAX_SIZE, boolean, positive_int
+from ..checks import MAX_SIZE, boolean, one_of, positive_int
 from ..errors import SpecError
 from .flavours import Flavour, get_flavour
 from .layers import ACTIVATIONS, Conv2d, GlobalAvgPool, Layer, Linear, Padding, Softmax
@@ -65,12 +65,15 @@ def scale_channels(channels: int, alpha: float) -> int:
     >>> scale_channels(1024, 0.75), scale_channels(32, 0.25)
     (768, 8)
     """
-    scaled = int(channels * alpha)
+    try:
+        scaled = int(channels * alpha)
+    except (TypeError, ValueError, OverflowError):  # NaN, an infinity, not a number
+        raise SpecError(f"alpha must be a finite number > 0, got {alpha!r}") from None
     if scaled < 1:
         raise SpecError(f"alpha={alpha!r} is too small: {channels} channels would become {scaled}")
     if scaled > MAX_SIZE:
         raise SpecError(
-            f"alpha={alpha!r} is too large: {channels} channels would become {scaled:.3g} (at most {MAX_SIZE:,})"
+            f"alpha={alpha!r} is too large: {channels} channels would become {_short(scaled)} (at most {MAX_SIZE:,})"
         )
     return scaled
 
@@ -118,9 +121,25 @@ def scale_channels_array(channels: int, alpha: np.ndarray) -> np.ndarray:
 def _check_alpha(alpha: object) -> float:
     if isinstance(alpha, bool) or not isinstance(alpha, Real):
         raise SpecError(f"alpha must be a number, got {alpha!r}")
-    if not math.isfinite(alpha) or alpha <= 0:
+    if not _finite(alpha) or alpha <= 0:
         raise SpecError(f"alpha must be a finite number > 0, got {alpha!r}")
     return float(alpha)
+
+
+def _short(value: int) -> str:
+    """A count for a message: ``3.2e+301`` (an integer beyond a float's range by its number of digits)."""
+    try:
+        return f"{value:.3g}"
+    except OverflowError:
+        return f"an integer of {len(str(value)) if value.bit_length() < 10_000 else 'thousands of'} digits"
+
+
+def _finite(value: Real) -> bool:
+    """``math.isfinite`` that says False, rather than raising, for an integer beyond a float's range."""
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
 
 
 def resolve_resolution(resolution: object = BASE_RESOLUTION, rho: object = None) -> int:
@@ -133,7 +152,7 @@ def resolve_resolution(resolution: object = BASE_RESOLUTION, rho: object = None)
         raise SpecError(f"resolution must be an integer, got {resolution!r}")
     resolution = int(resolution)
     if rho is not None:
-        if isinstance(rho, bool) or not isinstance(rho, Real) or not math.isfinite(rho):
+        if isinstance(rho, bool) or not isinstance(rho, Real) or not _finite(rho):
             raise SpecError(f"rho must be a finite number in (0, 1], got {rho!r}")
         if not 0 < float(rho) <= 1:
             raise SpecError(f"rho must be in (0, 1], got {rho!r}")
@@ -290,7 +309,7 @@ def mobilenet_v1(
     elif type(num_classes) is not int or not 1 <= num_classes <= MAX_SIZE:
         num_classes = positive_int(num_classes, "num_classes")
     activation = flavour.activation if activation is None else activation
-    if activation not in ACTIVATIONS or activation is None:
+    if not one_of(activation, ACTIVATIONS) or activation is None:
         raise SpecError(f"activation must be one of {', '.join(a for a in ACTIVATIONS if a)}, got {activation!r}")
     if type(shallow) is not bool or type(separable) is not bool:
         shallow, separable = boolean(shallow, "shallow"), boolean(separable, "separable")

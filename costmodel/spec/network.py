@@ -11,7 +11,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from ..checks import MAX_SIZE, dump_json, positive_int
+from ..checks import MAX_JSON_DEPTH, MAX_SIZE, dump_json, positive_int
 from ..errors import LayerNotFoundError, SpecError
 from .layers import BLOCKS, MERGES, Layer, block_branches, block_merge, output_shape
 from .serialize import network_document, parse_document, parse_json, read_document
@@ -56,6 +56,40 @@ class Node(NamedTuple):
                 yield from node.walk()
         if self.merge is not None:
             yield self.merge
+
+
+#: Deepest nesting of blocks in blocks (a Residual inside a Residual...): real networks nest two or three.
+MAX_NESTING = 64
+
+
+def _check_nesting(layers: tuple[Layer, ...], network: str) -> None:
+    """Refuse blocks nested deeper than :data:`MAX_NESTING`, walked without recursion (placing, counting and
+    running a network recurse into its blocks)."""
+    stack = [(layer, 1, layer) for layer in layers if type(layer) in BLOCKS]
+    while stack:
+        block, depth, top = stack.pop()
+        if depth > MAX_NESTING:
+            raise SpecError(f"{network}: block {top.name!r} nests blocks more than {MAX_NESTING} deep")
+        for branch in block_branches(block):
+            stack.extend((sub, depth + 1, top) for sub in branch if type(sub) in BLOCKS)
+
+
+def _check_config(config: object, network: str) -> None:
+    """``config`` is a mapping (or None) no deeper than JSON's limit: it is written into the network's JSON
+    (a dictionary that contains itself would nest without end)."""
+    if config is None:
+        return
+    if not isinstance(config, Mapping):
+        raise SpecError(f"{network}: config must be a mapping, got {type(config).__name__}")
+    stack: list[tuple[object, int]] = [(config, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if depth > MAX_JSON_DEPTH:
+            raise SpecError(f"{network}: config nests more than {MAX_JSON_DEPTH} levels deep (or contains itself)")
+        if isinstance(value, Mapping):
+            stack.extend((v, depth + 1) for v in value.values())
+        elif isinstance(value, (list, tuple)):
+            stack.extend((v, depth + 1) for v in value)
 
 
 def place(layer: Layer, in_ch: int, in_size: int) -> Node:
@@ -127,6 +161,8 @@ class Network:
         name: str = "network",
         config: Mapping[str, Any] | None = None,
     ) -> None:
+        if isinstance(layers, (str, bytes)) or not hasattr(layers, "__iter__"):
+            raise SpecError(f"{name}: layers must be an iterable of layers, got {type(layers).__name__}")
         layers = tuple(layers)
         if (
             type(input_size) is not int
@@ -137,6 +173,8 @@ class Network:
             in_ch = positive_int(in_ch, f"{name}: in_ch")
         if not layers:
             raise SpecError(f"{name}: a network needs at least one layer")
+        _check_nesting(layers, name)  # before placing blocks, which recurses into them
+        _check_config(config, name)
         nodes = []
         rules: dict[type, Any] = {}  # output_shape's rule per layer type, looked up once per type
         ch, size = in_ch, input_size

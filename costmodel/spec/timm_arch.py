@@ -42,7 +42,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from ..checks import positive_int
+from ..checks import boolean, one_of, positive_int
 from ..errors import SpecError
 from .blocks import squeeze_excite
 from .layers import Conv2d, GlobalAvgPool, Layer, Linear, Residual
@@ -178,7 +178,7 @@ def decode_arch_def(
     if (
         isinstance(depth_multiplier, bool)
         or not isinstance(depth_multiplier, (int, float))
-        or not (math.isfinite(depth_multiplier) and 0 < depth_multiplier <= 100)
+        or not (0 < depth_multiplier <= 100 and math.isfinite(depth_multiplier))
     ):
         raise SpecError(f"depth_multiplier must be a number in (0, 100], got {depth_multiplier!r}")
     stages = []
@@ -298,21 +298,24 @@ def from_timm_arch(
     >>> [layer.name for layer in net.layers][:4]
     ['conv_stem', 'blocks.0.0.conv_dw', 'blocks.0.0.conv_pw', 'blocks.1.0.conv_pw']
     """
-    if family not in FAMILIES:
+    if not one_of(family, tuple(FAMILIES)):
         raise SpecError(f"family must be one of {', '.join(FAMILIES)}, got {family!r}")
     fam = FAMILIES[family]
-    if activation not in _ACTIVATION_CODES.values():
+    if not one_of(activation, tuple(_ACTIVATION_CODES.values())):
         raise SpecError(f"activation must be one of {', '.join(_ACTIVATION_CODES.values())}, got {activation!r}")
     if (
         isinstance(channel_multiplier, bool)
         or not isinstance(channel_multiplier, (int, float))
-        or not (math.isfinite(channel_multiplier) and 0 < channel_multiplier <= 100)
+        or not (0 < channel_multiplier <= 100 and math.isfinite(channel_multiplier))
     ):
         raise SpecError(f"channel_multiplier must be a number in (0, 100], got {channel_multiplier!r}")
     stem_size = positive_int(stem_size, "stem_size")
+    fix_stem = boolean(fix_stem, "fix_stem")
     num_classes = positive_int(num_classes, "num_classes")
     if isinstance(num_features, bool) or not isinstance(num_features, int) or num_features < 0:
         raise SpecError(f"num_features must be an integer >= 0, got {num_features!r}")
+    if name is not None and not isinstance(name, str):
+        raise SpecError(f"name must be a string, got {type(name).__name__}")
     stages = decode_arch_def(arch_def, depth_multiplier)
 
     stem = stem_size if fix_stem else _round_channels(stem_size, channel_multiplier)
@@ -408,6 +411,6 @@ def timm_network(name: str, resolution: int = 224, num_classes: int = 1000) -> N
     >>> timm_network("mobilenetv3_large_100")["blocks.2.0.se.reduce"].layer.out_ch
     24
     """
-    if not isinstance(name, str) or name not in TIMM_MODELS:
+    if not one_of(name, tuple(TIMM_MODELS)):
         raise SpecError(f"unknown timm model {name!r}; choose from {', '.join(TIMM_MODELS)}")
     return from_timm_arch(**TIMM_MODELS[name], resolution=resolution, num_classes=num_classes, name=f"timm {name}")
