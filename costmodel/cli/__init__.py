@@ -38,6 +38,7 @@ COMMANDS: tuple[str, ...] = (
     "calibrate",
     "latency",
     "validate-latency",
+    "population",
 )
 
 EXIT_USAGE = 2

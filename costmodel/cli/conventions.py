@@ -14,7 +14,7 @@ import argparse
 
 from ..checks import dump_json
 from ..spec.network import Network
-from ._common import add_format_argument, add_network_arguments, add_source_arguments, emit, network_from_args
+from ._common import add_network_arguments, add_output_arguments, emit, network_from_args
 
 NAME = "conventions"
 HELP = "the paper's and fvcore/thop/ptflops/torchinfo/torch/keras/tfslim counting conventions side by side"
@@ -22,9 +22,7 @@ HELP = "the paper's and fvcore/thop/ptflops/torchinfo/torch/keras/tfslim countin
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_network_arguments(parser)
-    add_source_arguments(parser)
-    add_format_argument(parser)
-    parser.add_argument("--out", help="write to this file instead of standard output")
+    add_output_arguments(parser)
 
 
 def _network_for(network: Network, preset: str) -> Network:

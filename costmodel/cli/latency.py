@@ -7,24 +7,40 @@ import sys
 
 from ..checks import dump_json
 from ._common import (
-    add_format_argument,
     add_network_arguments,
-    add_source_arguments,
+    add_output_arguments,
     add_threads_argument,
     apply_threads,
     emit,
     network_from_args,
     positive_int,
+    select_columns,
 )
-from .calibrate import BLAS_THREADS_WHY
+
+#: Why one thread by default (latency has no --runtime: it predicts, and measures only an uncalibrated roofline).
+LATENCY_THREADS_WHY = (
+    ": on a shared machine a multi-threaded matrix product stalls whenever another process takes a core"
+)
 
 NAME = "latency"
 HELP = "predicted per-layer latency (roofline: compute- or memory-bound) beside Mult-Adds"
 
+#: The per-layer columns the table and Markdown forms show unless --wide or --columns says otherwise.
+KEY_COLUMNS = (
+    "name",
+    "kind",
+    "block",
+    "mult_adds",
+    "bound",
+    "efficiency",
+    "predicted_ms",
+    "predicted_pct",
+    "extrapolated",
+)
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_network_arguments(parser)
-    add_source_arguments(parser)
     parser.add_argument(
         "--profile",
         help="device profile (.json or .toml, e.g. from 'costmodel calibrate'); without one, peak FLOP/s and "
@@ -32,9 +48,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "bound)",
     )
     parser.add_argument("--batch", type=positive_int, default=1, help="images per forward pass (default 1)")
-    add_threads_argument(parser, 1, BLAS_THREADS_WHY)
-    add_format_argument(parser)
-    parser.add_argument("--out", help="write to this file instead of standard output")
+    add_threads_argument(parser, 1, LATENCY_THREADS_WHY)
+    add_output_arguments(parser, columns=True)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -74,14 +89,18 @@ def run(args: argparse.Namespace) -> int:
                 "predicted_seconds": pred.seconds,
                 "predicted_seconds_by_kind": pred.by_kind(),
                 "extrapolated": pred.extrapolated,
-                "layers": records(df),
+                "layers": records(select_columns(df, args, ())),
             },
             indent=2,
         )
     elif args.format == "csv":
-        text = render(df, "csv")
+        text = render(select_columns(df, args, ()), "csv")
     else:
         title = f"{network.name}: predicted latency\n{profile_summary(profile)}"
-        text = render(df, args.format, title=title, float_digits=3) + "\n\n" + prediction_summary(pred)
+        text = (
+            render(select_columns(df, args, KEY_COLUMNS), args.format, title=title, float_digits=3)
+            + "\n\n"
+            + prediction_summary(pred)
+        )
     emit(text, args.out)
     return 0

@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 
 from ..checks import dump_json
-from ._common import add_format_argument, add_network_arguments, apply_threads, emit, positive_int
+from ._common import add_network_arguments, add_output_arguments, apply_threads, emit, positive_int, select_columns
 from ._reference import add_reference_arguments, network_and_weights
 
 NAME = "profile"
@@ -19,9 +19,12 @@ HELP = "time every layer of a runtime (NumPy reference or ONNX Runtime): shares 
 # Howard et al. (2017), Section 3.1: "MobileNet spends 95% of it's computation time in 1 x 1 convolutions".
 PAPER_CLAIM = "the paper (Sec. 3.1) says 95 % of computation time goes to 1x1 convolutions"
 
+#: The per-layer columns the table and Markdown forms show unless --wide or --columns says otherwise.
+KEY_COLUMNS = ("name", "kind", "params", "mult_adds", "mult_adds_pct", "ms", "time_pct", "gflops_per_s")
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    add_network_arguments(parser)
+    add_network_arguments(parser, weights=True)
     add_reference_arguments(parser)
     parser.add_argument("--batch", type=positive_int, default=1, help="images per forward pass (default 1)")
     parser.add_argument("--repeats", type=positive_int, default=10, help="timed passes; medians per layer (default 10)")
@@ -32,8 +35,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="numpy (the reference executor, default) or onnxruntime (its profiler per node; batch 1, seeded "
         "weights; needs the [onnx] extra)",
     )
-    add_format_argument(parser)
-    parser.add_argument("--out", help="write to this file instead of standard output")
+    add_output_arguments(parser, columns=True)
 
 
 def _onnxruntime_seconds(network, args: argparse.Namespace) -> dict[str, float]:
@@ -106,17 +108,17 @@ def run(args: argparse.Namespace) -> int:
                 "total_ms": 1e3 * total_s,
                 "gflops_per_s": total_gflops,
                 "by_kind": records(kinds),
-                "layers": records(layers),
+                "layers": records(select_columns(layers, args, ())),
             },
             indent=2,
         )
     elif args.format == "csv":
-        text = render(layers, "csv")
+        text = render(select_columns(layers, args, ()), "csv")
     else:
         title = f"{network.name}: {what}, batch {args.batch}"
         text = "\n\n".join(
             [
-                render(layers, args.format, title=f"{title}, per layer"),
+                render(select_columns(layers, args, KEY_COLUMNS), args.format, title=f"{title}, per layer"),
                 render(kinds, args.format, title=f"{title}, per layer type (Table 2 rows)"),
                 summary,
                 share,
