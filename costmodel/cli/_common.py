@@ -90,7 +90,7 @@ def param_option(param: str) -> tuple[str, str]:
     return _SPELLING.get(param, ("--" + param.replace("_", "-"), param))
 
 
-def _network_help(multiple: bool = False) -> str:
+def network_help(multiple: bool = False) -> str:
     from ..spec.zoo import NETWORKS
 
     return (
@@ -107,7 +107,7 @@ def add_network_arguments(parser: argparse.ArgumentParser, weights: bool = False
     from ..spec.zoo import NETWORKS
 
     source = parser.add_argument_group("network").add_mutually_exclusive_group()
-    source.add_argument("--network", metavar="NAME[@RES]", help=_network_help())
+    source.add_argument("--network", metavar="NAME[@RES]", help=network_help())
     source.add_argument("--spec", metavar="FILE", help="a network document in JSON (schema: costmodel.spec.serialize)")
     g = parser.add_argument_group("network options (each for the networks named after it)")
     everyone = set(NETWORKS)
@@ -238,9 +238,15 @@ def add_output_arguments(
         )
 
 
-def select_columns(df: Any, args: argparse.Namespace, key: Sequence[str]) -> Any:
-    """The columns of ``df`` to print: --columns, else every column with --wide or in CSV and JSON, else the key
-    columns ``key`` (those ``df`` has). An unknown column is an error naming the choices."""
+#: Tables wider than this many characters (240-400 in practice: the conventions, the model card, the memory
+#: view) show their key columns by default in the text and Markdown forms; --wide or --columns all shows all.
+WIDE = 200
+
+
+def select_columns(df: Any, args: argparse.Namespace, key: Sequence[str] | None = None) -> Any:
+    """The columns of ``df`` to print: --columns, else every column with --wide, in CSV and JSON, or when the
+    command names no key columns (``key`` None: its table is narrow anyway), else the key columns ``key`` (those
+    ``df`` has). An unknown column is an error naming the choices."""
     from ..errors import InputError
 
     wanted = getattr(args, "columns", None)
@@ -255,7 +261,7 @@ def select_columns(df: Any, args: argparse.Namespace, key: Sequence[str]) -> Any
                 + ", ".join(map(str, df.columns))
             )
         return df[list(dict.fromkeys(names))]
-    if getattr(args, "wide", False) or getattr(args, "format", "table") not in ("table", "markdown"):
+    if key is None or getattr(args, "wide", False) or getattr(args, "format", "table") not in ("table", "markdown"):
         return df
     return df[[c for c in df.columns if c in key]]
 

@@ -75,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
                         "note": f"every alpha in [{b.alpha:g}, {b.alpha_sup:g}) fits",
                     }
                 )
-        df = pd.DataFrame(rows)
+        df = pd.DataFrame(rows, columns=["resolution", "alpha", "alpha_sup", "mult_adds", "params", "note"])
         for col in ("mult_adds", "params"):  # counts stay integers where a resolution has no alpha (NA, not NaN)
             if col in df.columns:
                 df[col] = df[col].astype("Int64")

@@ -8,7 +8,7 @@ from typing import Any
 
 from ..checks import dump_json
 from ..errors import ProfileError
-from ._common import add_threads_argument, apply_threads, int_at_least, network_from_value, positive_int
+from ._common import add_threads_argument, apply_threads, int_at_least, network_from_value, network_help, positive_int
 
 #: Why the latency commands measure on one thread by default.
 BLAS_THREADS_WHY = (
@@ -21,6 +21,7 @@ RUNTIME_HELP = (
 )
 
 NAME = "calibrate"
+RESULT = False  # it writes a device profile (JSON), not a table: no --format
 HELP = "measure this machine (micro-benchmarks + per-layer timings with a runtime) and write a latency profile"
 
 
@@ -88,11 +89,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_runtime_argument(parser)
     parser.add_argument(
         "--fit-network",
+        "--network",
+        dest="fit_network",
         action="append",
         default=[],
         metavar="NAME[@RES]|FILE",
-        help="also fit on this network (a built-in name, optionally at a resolution, or a JSON spec file), to "
-        "calibrate layer kinds MobileNetV1 does not have; repeatable",
+        help="also fit on this network, to calibrate layer kinds MobileNetV1 does not have; repeatable; a JSON spec "
+        "file, or " + network_help(multiple=True),
+    )
+    parser.add_argument(
+        "--spec",
+        dest="fit_spec",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="also fit on this network document (JSON); repeatable",
     )
     parser.add_argument(
         "--zoo",
@@ -145,6 +156,10 @@ def run(args: argparse.Namespace) -> int:
         raise ProfileError("--candidates needs --space NAME (the search space to sample them from)")
     check_runtime_installed(args.runtime)  # before the micro-benchmarks, not after
     extra = fit_networks(args.fit_network)
+    if args.fit_spec:
+        from ..spec.network import Network
+
+        extra += [Network.load(path) for path in args.fit_spec]
     if args.zoo:
         from ..latency.calibrate import ZOO_FIT_RESOLUTION, zoo_networks
 

@@ -8,7 +8,8 @@ from ._common import add_network_arguments
 from ._reference import add_reference_arguments, network_and_weights
 
 NAME = "export-onnx"
-HELP = "write a network (MobileNetV1, a built-in network or a JSON spec) with its weights (loaded or seeded) as an ONNX model"
+RESULT = False  # it writes an ONNX model to --out
+HELP = "write a network (MobileNetV1, a built-in network or a JSON spec) and its weights (loaded or seeded) as ONNX"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -25,19 +25,6 @@ LATENCY_THREADS_WHY = (
 NAME = "latency"
 HELP = "predicted per-layer latency (roofline: compute- or memory-bound) beside Mult-Adds"
 
-#: The per-layer columns the table and Markdown forms show unless --wide or --columns says otherwise.
-KEY_COLUMNS = (
-    "name",
-    "kind",
-    "block",
-    "mult_adds",
-    "bound",
-    "efficiency",
-    "predicted_ms",
-    "predicted_pct",
-    "extrapolated",
-)
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_network_arguments(parser)
@@ -89,16 +76,16 @@ def run(args: argparse.Namespace) -> int:
                 "predicted_seconds": pred.seconds,
                 "predicted_seconds_by_kind": pred.by_kind(),
                 "extrapolated": pred.extrapolated,
-                "layers": records(select_columns(df, args, ())),
+                "layers": records(select_columns(df, args)),
             },
             indent=2,
         )
     elif args.format == "csv":
-        text = render(select_columns(df, args, ()), "csv")
+        text = render(select_columns(df, args), "csv")
     else:
         title = f"{network.name}: predicted latency\n{profile_summary(profile)}"
         text = (
-            render(select_columns(df, args, KEY_COLUMNS), args.format, title=title, float_digits=3)
+            render(select_columns(df, args), args.format, title=title, float_digits=3)
             + "\n\n"
             + prediction_summary(pred)
         )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 NAME = "plot"
+RESULT = False  # it writes figures into a folder
 OUT_IS_FOLDER = True  # main() checks --out as a folder before anything is computed
 HELP = "write Figures 4-5, alpha x rho heatmaps and the Table 3 layer comparison as PNG and SVG"
 

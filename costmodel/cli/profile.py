@@ -19,9 +19,6 @@ HELP = "time every layer of a runtime (NumPy reference or ONNX Runtime): shares 
 # Howard et al. (2017), Section 3.1: "MobileNet spends 95% of it's computation time in 1 x 1 convolutions".
 PAPER_CLAIM = "the paper (Sec. 3.1) says 95 % of computation time goes to 1x1 convolutions"
 
-#: The per-layer columns the table and Markdown forms show unless --wide or --columns says otherwise.
-KEY_COLUMNS = ("name", "kind", "params", "mult_adds", "mult_adds_pct", "ms", "time_pct", "gflops_per_s")
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_network_arguments(parser, weights=True)
@@ -108,17 +105,17 @@ def run(args: argparse.Namespace) -> int:
                 "total_ms": 1e3 * total_s,
                 "gflops_per_s": total_gflops,
                 "by_kind": records(kinds),
-                "layers": records(select_columns(layers, args, ())),
+                "layers": records(select_columns(layers, args)),
             },
             indent=2,
         )
     elif args.format == "csv":
-        text = render(select_columns(layers, args, ()), "csv")
+        text = render(select_columns(layers, args), "csv")
     else:
         title = f"{network.name}: {what}, batch {args.batch}"
         text = "\n\n".join(
             [
-                render(select_columns(layers, args, KEY_COLUMNS), args.format, title=f"{title}, per layer"),
+                render(select_columns(layers, args), args.format, title=f"{title}, per layer"),
                 render(kinds, args.format, title=f"{title}, per layer type (Table 2 rows)"),
                 summary,
                 share,

@@ -7,13 +7,13 @@ import math
 
 from ..checks import dump_json
 from ._common import (
-    _network_help,
     add_output_arguments,
     add_threads_argument,
     apply_threads,
     emit,
     int_at_least,
     network_from_value,
+    network_help,
     select_columns,
 )
 from .calibrate import (
@@ -29,9 +29,6 @@ from .calibrate import (
 NAME = "validate-latency"
 HELP = "compare predicted and measured latency on held-out networks (the 16 MobileNets of Tables 6-7 and more)"
 
-#: The per-network columns the table and Markdown forms show unless --wide or --columns says otherwise.
-KEY_COLUMNS = ("config", "mult_adds", "measured_ms", "predicted_ms", "error_pct", "extrapolated", "fitted")
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
@@ -44,7 +41,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         metavar="NAME[@RES]",
-        help="check this instead of the held-out MobileNets (with --spec): " + _network_help(multiple=True),
+        help="check this instead of the held-out MobileNets (with --spec): " + network_help(multiple=True),
     )
     parser.add_argument(
         "--spec", action="append", default=[], metavar="FILE", help="check this JSON network (repeatable)"
@@ -195,18 +192,18 @@ def run(args: argparse.Namespace) -> int:
                 "mult_adds_baseline": None if baseline is None else {k: _finite(v) for k, v in baseline.items()},
                 "fitted_on_held_out": list(result.fitted_on_held_out),
                 "profile": profile.to_dict(),
-                "configs": records(select_columns(configs, args, ())),
+                "configs": records(select_columns(configs, args)),
                 "kinds": records(kinds),
                 "search_space": None if checked is None else checked.to_dict(),
             },
             indent=2,
         )
     elif args.format == "csv":
-        text = render(select_columns(configs, args, ()), "csv")
+        text = render(select_columns(configs, args), "csv")
     else:
         parts = [
             profile_summary(profile),
-            render(select_columns(configs, args, KEY_COLUMNS), args.format, title="Per network (batch 1)"),
+            render(select_columns(configs, args), args.format, title="Per network (batch 1)"),
             render(kinds, args.format, title="Per layer kind (summed over the networks)"),
         ]
         if checked is not None and checked.twins:
