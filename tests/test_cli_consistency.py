@@ -221,7 +221,8 @@ def test_no_help_mentions_an_option_the_command_lacks(command):
 
 
 @pytest.mark.parametrize(
-    ("text", "value"), [("300M", 300_000_000), ("3e8", 300_000_000), ("300000000", 300_000_000), ("1.5G", 1_500_000_000)]
+    ("text", "value"),
+    [("300M", 300_000_000), ("3e8", 300_000_000), ("300000000", 300_000_000), ("1.5G", 1_500_000_000)],
 )
 def test_budget_counts_take_suffixes(text, value, capsys):
     from costmodel.counting.budget import largest_alpha

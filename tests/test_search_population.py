@@ -264,3 +264,29 @@ def test_options_no_candidate_uses_may_fail_those_used_may_not():
     fives[5, 3] = 1  # block 1 at 5x5: builds, but the profile has no efficiency for it
     with pytest.raises(costmodel.ProfileError, match="candidate 5 at resolution 65: .*'Conv DW 5x5( s2)?'"):
         costmodel.cost_population(space, fives, 65, profile=covered)
+
+
+# --- the population as an embedding takes it: plain values, JSON, a DataFrame (issue 21) -------------------------
+
+
+def test_to_dict_to_json_and_table_hold_the_population():
+    import json
+
+    space = costmodel.search_space("ofa_mobilenet_v3")
+    genes = space.sample(50, seed=3)
+    pop = costmodel.cost_population(space, genes, resolution=160, profile=PROFILE)
+    mult_adds, params, peak, seconds = one_by_one(space, genes, [160] * len(genes))
+    doc = json.loads(pop.to_json())
+    assert doc == json.loads(json.dumps(pop.to_dict()))  # plain Python values all the way down
+    assert (doc["candidates"], doc["convention"], doc["dtype"]) == (50, "paper", "float32")
+    cols = doc["columns"]
+    assert cols["mult_adds"] == mult_adds.tolist() and cols["params"] == params.tolist()
+    assert cols["peak_activation_bytes"] == peak.tolist() and cols["latency_s"] == seconds.tolist()
+    assert all(type(v) is int for v in cols["mult_adds"])  # exact integers, not floats
+    df = pop.table(genes=genes, space=space)
+    assert df["mult_adds"].tolist() == mult_adds.tolist() and df["candidate"].tolist() == list(range(50))
+    for i in (0, 17, 49):  # the gene columns hold the values the active genes stand for
+        decoded = space.decode(genes[i])
+        row = df.iloc[i]
+        assert {g.name: row[g.name] for g in space.genes if row[g.name] is not None} == decoded
+    assert list(pop.table().columns) == ["candidate", *pop.columns()]
