@@ -27,10 +27,10 @@ from __future__ import annotations
 
 import math
 import os
-import re
 import zipfile
 from typing import IO, TYPE_CHECKING, Any
 
+from ..checks import parse_count
 from ..errors import InputError, WeightsError
 
 if TYPE_CHECKING:
@@ -59,23 +59,29 @@ MAX_IMAGE_PIXELS_VARIABLE = "COSTMODEL_MAX_IMAGE_PIXELS"
 DEFAULT_MAX_IMAGE_BYTES = 100_000_000
 MAX_IMAGE_BYTES_VARIABLE = "COSTMODEL_MAX_IMAGE_BYTES"
 
-_UNITS = {"": 1, "k": 10**3, "m": 10**6, "g": 10**9, "t": 10**12, "ki": 2**10, "mi": 2**20, "gi": 2**30, "ti": 2**40}
-_SIZE = re.compile(r"^\s*([0-9]+(?:\.[0-9]*)?(?:e[0-9]+)?)\s*([kmgt]i?)?b?\s*$", re.IGNORECASE)
 
 
 def parse_bytes(text: str, what: str = "a size") -> int:
-    """A byte count from ``"4G"``, ``"512Mi"``, ``"1e9"`` or ``"4096"`` (k/M/G/T powers of 10, Ki/Mi/Gi/Ti of 2).
+    """A byte count from ``"4G"``, ``"512Mi"``, ``"1e9"`` or ``"4096"`` (k/M/G/T powers of 10, Ki/Mi/Gi/Ti of 2;
+    a trailing ``B`` allowed): the one count parser, :func:`costmodel.checks.parse_count`, exact.
 
-    >>> parse_bytes("4Gi"), parse_bytes("1.5G"), parse_bytes("2e9")
-    (4294967296, 1500000000, 2000000000)
+    >>> parse_bytes("4Gi"), parse_bytes("1.5G"), parse_bytes("2e9"), parse_bytes("512 MiB")
+    (4294967296, 1500000000, 2000000000, 536870912)
     """
-    match = _SIZE.match(text) if isinstance(text, str) else None
-    if match is None:
-        raise InputError(f"{what} must be a positive number of bytes such as 4G, 512Mi or 1e9, got {text!r}")
-    value = float(match.group(1)) * _UNITS[(match.group(2) or "").lower()]
-    if not math.isfinite(value) or value < 1 or value > 2**62:
+    stripped = text.strip() if isinstance(text, str) else ""
+    if stripped[-1:] in ("b", "B"):
+        stripped = stripped[:-1]
+    try:
+        value = parse_count(stripped, what, maximum=2**62, error=InputError)
+    except InputError as exc:
+        if "at most" in str(exc):
+            raise InputError(f"{what} must be between 1 byte and 4 EiB, got {text!r}") from None
+        if "whole number, got" in str(exc):
+            raise
+        raise InputError(f"{what} must be a positive number of bytes such as 4G, 512Mi or 1e9, got {text!r}") from None
+    if value < 1:
         raise InputError(f"{what} must be between 1 byte and 4 EiB, got {text!r}")
-    return int(value)
+    return value
 
 
 def _from_env(variable: str, default: int) -> int:
