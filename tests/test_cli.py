@@ -279,7 +279,12 @@ def test_count_depth_folds_blocks_into_one_row(capsys):
 
 
 def test_results_go_to_out_in_every_format(tmp_path, capsys):
-    for argv in (["formula"], ["budget", "--mult-adds", "300M"], ["card"], ["run", "--alpha", "0.25", "--resolution", "32"]):
+    for argv in (
+        ["formula"],
+        ["budget", "--mult-adds", "300M"],
+        ["card"],
+        ["run", "--alpha", "0.25", "--resolution", "32"],
+    ):
         for fmt in ("json", "csv", "markdown", "table"):
             target = tmp_path / f"{argv[0]}.{fmt}"
             code, out, _ = run([*argv, "--format", fmt, "--out", str(target)], capsys)

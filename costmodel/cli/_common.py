@@ -213,6 +213,16 @@ def add_variant_arguments(parser: argparse.ArgumentParser, num_classes: bool = T
     add_flavour_argument(parser, "paper")
 
 
+def convention_help() -> str:
+    """--convention's help, from the registries (the presets and the options an error would list)."""
+    from ..counting.conventions import CONVENTIONS, OPTIONS
+
+    return (
+        f"counting convention (default 'paper'): {', '.join(sorted(CONVENTIONS))}; add options with '+', e.g. "
+        f"'paper+bias+bn' (options: {', '.join(OPTIONS)})"
+    )
+
+
 # --- output: --format, --out, the narrow view of wide tables -------------------------------------------------------
 
 
@@ -225,7 +235,8 @@ def add_output_arguments(
 ) -> None:
     """--format and --out, the same for every command that prints a result; ``columns``: the command prints a wide
     table, shown narrow by default (its key columns) in the text and Markdown forms, with --wide and --columns."""
-    parser.add_argument("--format", choices=formats, default=default, help=f"output format (default {default})")
+    what = default or "from --out's suffix (.csv, .json, .md, .parquet), else table"
+    parser.add_argument("--format", choices=formats, default=default, help=f"output format (default {what})")
     parser.add_argument("--out", metavar="FILE", help="write to this file (atomically) instead of standard output")
     if columns:
         parser.add_argument(
@@ -247,23 +258,29 @@ def select_columns(df: Any, args: argparse.Namespace, key: Sequence[str] | None 
     """The columns of ``df`` to print: --columns, else every column with --wide, in CSV and JSON, or when the
     command names no key columns (``key`` None: its table is narrow anyway), else the key columns ``key`` (those
     ``df`` has). An unknown column is an error naming the choices."""
-    from ..errors import InputError
-
-    wanted = getattr(args, "columns", None)
-    if wanted is not None:
-        names = [c.strip() for c in wanted.split(",")]
-        if names == ["all"]:
-            return df
-        unknown = [printable_name(c) for c in names if c not in df.columns]
-        if unknown or not any(names):
-            raise InputError(
-                f"--columns: no column {', '.join(unknown) or repr(wanted)}; choose from 'all', "
-                + ", ".join(map(str, df.columns))
-            )
-        return df[list(dict.fromkeys(names))]
+    names = column_names(args, list(df.columns))
+    if names is not None:
+        return df if names == ["all"] else df[names]
     if key is None or getattr(args, "wide", False) or getattr(args, "format", "table") not in ("table", "markdown"):
         return df
     return df[[c for c in df.columns if c in key]]
+
+
+def column_names(args: argparse.Namespace, columns: Sequence[str]) -> list[str] | None:
+    """The columns --columns names (each once; ``["all"]`` for every column), None without --columns; an
+    unknown column is an error naming the choices (a command that computes for long checks before it does)."""
+    from ..errors import InputError
+
+    wanted = getattr(args, "columns", None)
+    if wanted is None:
+        return None
+    names = [c.strip() for c in wanted.split(",")]
+    if names == ["all"]:
+        return names
+    unknown = [printable_name(c) for c in names if c not in columns]
+    if unknown:
+        raise InputError(f"--columns: no column {', '.join(unknown)}; choose from 'all', " + ", ".join(columns))
+    return list(dict.fromkeys(names))
 
 
 def printable_name(text: str) -> str:

@@ -11,7 +11,15 @@ from __future__ import annotations
 import argparse
 
 from ..checks import dump_json
-from ._common import add_network_arguments, add_output_arguments, emit, int_at_least, network_from_args, select_columns
+from ._common import (
+    add_network_arguments,
+    add_output_arguments,
+    convention_help,
+    emit,
+    int_at_least,
+    network_from_args,
+    select_columns,
+)
 
 NAME = "count"
 HELP = "per-layer parameters and Mult-Adds (or --memory) of MobileNetV1, a built-in network or a JSON spec"
@@ -27,16 +35,6 @@ MEMORY_KEY_COLUMNS = (
     "live_elements",
     "weight_bytes_float32",
 )
-
-
-def convention_help() -> str:
-    """--convention's help, from the registries (the presets and the options an error would list)."""
-    from ..counting.conventions import CONVENTIONS, OPTIONS
-
-    return (
-        f"counting convention (default 'paper'): {', '.join(sorted(CONVENTIONS))}; add options with '+', e.g. "
-        f"'paper+bias+bn' (options: {', '.join(OPTIONS)})"
-    )
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -14,7 +14,6 @@ from ._common import (
     emit,
     network_from_args,
     positive_int,
-    select_columns,
 )
 
 #: Why one thread by default (latency has no --runtime: it predicts, and measures only an uncalibrated roofline).
@@ -36,7 +35,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--batch", type=positive_int, default=1, help="images per forward pass (default 1)")
     add_threads_argument(parser, 1, LATENCY_THREADS_WHY)
-    add_output_arguments(parser, columns=True)
+    add_output_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -76,18 +75,14 @@ def run(args: argparse.Namespace) -> int:
                 "predicted_seconds": pred.seconds,
                 "predicted_seconds_by_kind": pred.by_kind(),
                 "extrapolated": pred.extrapolated,
-                "layers": records(select_columns(df, args)),
+                "layers": records(df),
             },
             indent=2,
         )
     elif args.format == "csv":
-        text = render(select_columns(df, args), "csv")
+        text = render(df, "csv")
     else:
         title = f"{network.name}: predicted latency\n{profile_summary(profile)}"
-        text = (
-            render(select_columns(df, args), args.format, title=title, float_digits=3)
-            + "\n\n"
-            + prediction_summary(pred)
-        )
+        text = render(df, args.format, title=title, float_digits=3) + "\n\n" + prediction_summary(pred)
     emit(text, args.out)
     return 0

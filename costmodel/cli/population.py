@@ -10,7 +10,17 @@ from __future__ import annotations
 
 import argparse
 
-from ._common import FORMATS, add_output_arguments, count_argument, emit, int_at_least, positive_int, select_columns
+from ._common import (
+    FORMATS,
+    add_output_arguments,
+    column_names,
+    convention_help,
+    count_argument,
+    emit,
+    int_at_least,
+    positive_int,
+    select_columns,
+)
 
 NAME = "population"
 HELP = "cost a sampled population of a search space (Mult-Adds, params, memory, predicted latency) as a table"
@@ -32,7 +42,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--n", required=True, type=count_argument, help="candidates to sample: 1000, 10K, 1M")
     parser.add_argument("--seed", type=int_at_least(0, 2**63 - 1), default=0, help="seed of the sample (default 0)")
     parser.add_argument("--resolution", type=positive_int, default=224, help="input resolution (default 224)")
-    parser.add_argument("--convention", default="paper", help="counting convention of mult_adds and params")
+    parser.add_argument("--convention", default="paper", help=convention_help())
     parser.add_argument(
         "--profile", help="device profile (.json or .toml, from 'costmodel calibrate'): adds latency_s, predicted"
     )
@@ -97,12 +107,13 @@ def run(args: argparse.Namespace) -> int:
         raise InputError("--maximize needs --front (the columns of the Pareto front)")
     if set(maximize) - set(front):
         raise InputError(f"--maximize {args.maximize}: every column must be one of --front's")
+    space = search_space(args.space)
+    column_names(args, ["candidate", *cost_columns, *(g.name for g in space.genes)])  # before any costing
     profile = None
     if args.profile is not None:
         from ..latency.profiles import load_profile
 
         profile = load_profile(args.profile)
-    space = search_space(args.space)
     genes = space.sample(args.n, seed=args.seed)
     from ..search.population import cost_population
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 
 from ..checks import dump_json
-from ._common import add_network_arguments, add_output_arguments, apply_threads, emit, positive_int, select_columns
+from ._common import add_network_arguments, add_output_arguments, apply_threads, emit, positive_int
 from ._reference import add_reference_arguments, network_and_weights
 
 NAME = "profile"
@@ -32,7 +32,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="numpy (the reference executor, default) or onnxruntime (its profiler per node; batch 1, seeded "
         "weights; needs the [onnx] extra)",
     )
-    add_output_arguments(parser, columns=True)
+    add_output_arguments(parser)
 
 
 def _onnxruntime_seconds(network, args: argparse.Namespace) -> dict[str, float]:
@@ -105,17 +105,17 @@ def run(args: argparse.Namespace) -> int:
                 "total_ms": 1e3 * total_s,
                 "gflops_per_s": total_gflops,
                 "by_kind": records(kinds),
-                "layers": records(select_columns(layers, args)),
+                "layers": records(layers),
             },
             indent=2,
         )
     elif args.format == "csv":
-        text = render(select_columns(layers, args), "csv")
+        text = render(layers, "csv")
     else:
         title = f"{network.name}: {what}, batch {args.batch}"
         text = "\n\n".join(
             [
-                render(select_columns(layers, args), args.format, title=f"{title}, per layer"),
+                render(layers, args.format, title=f"{title}, per layer"),
                 render(kinds, args.format, title=f"{title}, per layer type (Table 2 rows)"),
                 summary,
                 share,

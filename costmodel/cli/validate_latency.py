@@ -14,7 +14,6 @@ from ._common import (
     int_at_least,
     network_from_value,
     network_help,
-    select_columns,
 )
 from .calibrate import (
     BLAS_THREADS_WHY,
@@ -70,7 +69,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--plots", metavar="DIR", help="also write the two figures (PNG) into this folder")
     add_threads_argument(parser, 1, BLAS_THREADS_WHY)
     add_quiet_argument(parser)
-    add_output_arguments(parser, columns=True)
+    add_output_arguments(parser)
 
 
 def _finite(value: float | None) -> float | None:
@@ -192,18 +191,18 @@ def run(args: argparse.Namespace) -> int:
                 "mult_adds_baseline": None if baseline is None else {k: _finite(v) for k, v in baseline.items()},
                 "fitted_on_held_out": list(result.fitted_on_held_out),
                 "profile": profile.to_dict(),
-                "configs": records(select_columns(configs, args)),
+                "configs": records(configs),
                 "kinds": records(kinds),
                 "search_space": None if checked is None else checked.to_dict(),
             },
             indent=2,
         )
     elif args.format == "csv":
-        text = render(select_columns(configs, args), "csv")
+        text = render(configs, "csv")
     else:
         parts = [
             profile_summary(profile),
-            render(select_columns(configs, args), args.format, title="Per network (batch 1)"),
+            render(configs, args.format, title="Per network (batch 1)"),
             render(kinds, args.format, title="Per layer kind (summed over the networks)"),
         ]
         if checked is not None and checked.twins:

@@ -60,7 +60,6 @@ DEFAULT_MAX_IMAGE_BYTES = 100_000_000
 MAX_IMAGE_BYTES_VARIABLE = "COSTMODEL_MAX_IMAGE_BYTES"
 
 
-
 def parse_bytes(text: str, what: str = "a size") -> int:
     """A byte count from ``"4G"``, ``"512Mi"``, ``"1e9"`` or ``"4096"`` (k/M/G/T powers of 10, Ki/Mi/Gi/Ti of 2;
     a trailing ``B`` allowed): the one count parser, :func:`costmodel.checks.parse_count`, exact.
