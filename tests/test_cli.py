@@ -418,3 +418,15 @@ def test_population_parquet_holds_the_csv_rows(tmp_path, capsys):
     assert list(parquet.columns) == list(table.columns)
     for col in ("candidate", "mult_adds", "params", "peak_activation_bytes", "resolution"):
         assert parquet[col].tolist() == table[col].tolist(), col
+
+
+def test_population_table_over_the_memory_limit_is_refused_before_costing(capsys, monkeypatch):
+    import costmodel.search.population as population_module
+
+    def never(*args, **kwargs):
+        raise AssertionError("costed")
+
+    monkeypatch.setattr(population_module, "cost_population", never)
+    monkeypatch.setenv("COSTMODEL_MEMORY_LIMIT", "1M")
+    code, _, err = run(["population", "--space", "mobilenet_v1", "--n", "1M"], capsys)
+    assert code == 2 and err.count("\n") == 1 and "memory limit" in err and "--front" in err

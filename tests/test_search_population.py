@@ -272,6 +272,8 @@ def test_options_no_candidate_uses_may_fail_those_used_may_not():
 def test_to_dict_to_json_and_table_hold_the_population():
     import json
 
+    import pandas as pd
+
     space = costmodel.search_space("ofa_mobilenet_v3")
     genes = space.sample(50, seed=3)
     pop = costmodel.cost_population(space, genes, resolution=160, profile=PROFILE)
@@ -288,5 +290,5 @@ def test_to_dict_to_json_and_table_hold_the_population():
     for i in (0, 17, 49):  # the gene columns hold the values the active genes stand for
         decoded = space.decode(genes[i])
         row = df.iloc[i]
-        assert {g.name: row[g.name] for g in space.genes if row[g.name] is not None} == decoded
+        assert {g.name: row[g.name] for g in space.genes if not pd.isna(row[g.name])} == decoded
     assert list(pop.table().columns) == ["candidate", *pop.columns()]

@@ -476,25 +476,35 @@ def closed_form_table(cf: ClosedForm) -> pd.DataFrame:
 
 
 @register_table("costmodel.search.population.PopulationCost")
-def population_table(pop: Any, genes: Any = None, space: Any = None) -> pd.DataFrame:
-    """One row per candidate of a :class:`~costmodel.search.population.PopulationCost`: ``candidate`` (its row),
-    its cost columns, then, with ``genes`` and their ``space``, the value each gene stands for (``None`` where
-    the candidate's stage depth leaves the block out)."""
+def population_table(pop: Any, genes: Any = None, space: Any = None, rows: Any = None) -> pd.DataFrame:
+    """One row per candidate of a :class:`~costmodel.search.population.PopulationCost` (or per candidate in
+    ``rows``, an index array, e.g. a Pareto front): ``candidate`` (its row in the population), its cost columns,
+    then, with ``genes`` and their ``space``, the value each gene stands for (missing where the candidate's stage
+    depth leaves the block out; numeric genes stay numeric columns)."""
     import numpy as np
     import pandas as pd
 
-    data: dict[str, Any] = {"candidate": np.arange(len(pop), dtype=np.int64), **pop.columns()}
+    pick = np.arange(len(pop), dtype=np.int64) if rows is None else np.asarray(rows, dtype=np.int64)
+    data: dict[str, Any] = {"candidate": pick, **{k: v[pick] for k, v in pop.columns().items()}}
     if genes is not None:
         if space is None:
             raise DataError("population_table(): genes need their space, to name them and read their values")
         arr = space.check_genes(genes)
         if len(arr) != len(pop):
             raise DataError(f"population_table(): {len(arr)} rows of genes for {len(pop)} candidates")
+        arr = arr[pick]
         active = space.active(arr)
         for i, gene in enumerate(space.genes):
-            values = np.empty(len(gene.values), dtype=object)
-            values[:] = list(gene.values)
-            column = values[arr[:, i].astype(np.intp)]
-            column[~active[:, i]] = None
-            data[gene.name] = column
+            index, off = arr[:, i].astype(np.intp), ~active[:, i]
+            kinds = {type(v) for v in gene.values}
+            if kinds <= {int} or kinds <= {float}:  # numbers stay numbers (8 bytes a cell, not a Python object)
+                values = np.asarray(gene.values, dtype=np.int64 if kinds <= {int} else np.float64)
+                data[gene.name] = pd.array(values[index], dtype="Int64" if kinds <= {int} else "Float64")
+                data[gene.name][off] = pd.NA
+            else:
+                table = np.empty(len(gene.values), dtype=object)
+                table[:] = list(gene.values)
+                column = table[index]
+                column[off] = None
+                data[gene.name] = column
     return pd.DataFrame(data)

@@ -125,13 +125,13 @@ class PopulationCost:
 
         return dump_json(self.to_dict(), indent=indent)
 
-    def table(self, genes: Any = None, space: SearchSpace | None = None) -> Any:
-        """A pandas DataFrame, one row per candidate (``candidate`` is its row in the population), with the gene
-        values as columns when ``genes`` and their ``space`` are given; built by
-        :func:`costmodel.report.tables.population_table` through the report hook."""
+    def table(self, genes: Any = None, space: SearchSpace | None = None, rows: Any = None) -> Any:
+        """A pandas DataFrame, one row per candidate (``candidate`` is its row in the population; only ``rows``
+        if given, e.g. ``pareto_front(pop, [...])``), with the gene values as columns when ``genes`` and their
+        ``space`` are given; built by :func:`costmodel.report.tables.population_table` through the report hook."""
         from .._hooks import table
 
-        return table(self, genes=genes, space=space)
+        return table(self, genes=genes, space=space, rows=rows)
 
 
 # ------------------------------------------------------------------------------------------------ compiling
