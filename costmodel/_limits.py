@@ -7,10 +7,9 @@ The limit is 4 GiB unless ``$COSTMODEL_MEMORY_LIMIT`` (or a command's ``--memory
 
 from __future__ import annotations
 
-import math
 import os
-import re
 
+from .checks import parse_count
 from .errors import InputError
 
 __all__ = [
@@ -25,9 +24,6 @@ __all__ = [
 
 DEFAULT_MEMORY_LIMIT = 4 * 2**30
 MEMORY_LIMIT_VARIABLE = "COSTMODEL_MEMORY_LIMIT"
-
-_UNITS = {"": 1, "k": 10**3, "m": 10**6, "g": 10**9, "t": 10**12, "ki": 2**10, "mi": 2**20, "gi": 2**30, "ti": 2**40}
-_SIZE = re.compile(r"^\s*([0-9]+(?:\.[0-9]*)?(?:e[0-9]+)?)\s*([kmgt]i?)?b?\s*$", re.IGNORECASE)
 
 
 def parse_bytes(text: str, what: str = "a size") -> int:
@@ -54,15 +50,24 @@ def parse_pixels(text: str, what: str = "a pixel count") -> int:
 
 
 def _parse_amount(text: str, what: str, unit: str) -> int:
-    match = _SIZE.match(text) if isinstance(text, str) else None
-    if match is None:
-        examples = "4G, 512Mi or 1e9" if unit == "bytes" else "100e6, 40M or 4000000"
-        raise InputError(f"{what} must be a positive number of {unit} such as {examples}, got {text!r}")
-    value = float(match.group(1)) * _UNITS[(match.group(2) or "").lower()]
-    if not math.isfinite(value) or value < 1 or value > 2**62:
-        span = "1 byte and 4 EiB" if unit == "bytes" else f"1 and 2**62 {unit}"
+    """An amount through the one count parser (:func:`costmodel.checks.parse_count`, exact); a trailing ``B``
+    allowed for bytes."""
+    examples = "4G, 512Mi or 1e9" if unit == "bytes" else "100e6, 40M or 4000000"
+    span = "1 byte and 4 EiB" if unit == "bytes" else f"1 and 2**62 {unit}"
+    stripped = text.strip() if isinstance(text, str) else ""
+    if unit == "bytes" and stripped[-1:] in ("b", "B"):
+        stripped = stripped[:-1]
+    try:
+        value = parse_count(stripped, what, maximum=2**62, error=InputError)
+    except InputError as exc:
+        if "at most" in str(exc):
+            raise InputError(f"{what} must be between {span}, got {text!r}") from None
+        if "whole number, got" in str(exc):
+            raise
+        raise InputError(f"{what} must be a positive number of {unit} such as {examples}, got {text!r}") from None
+    if value < 1:
         raise InputError(f"{what} must be between {span}, got {text!r}")
-    return int(value)
+    return value
 
 
 def memory_limit(option: str | None = None) -> int:

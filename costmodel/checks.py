@@ -27,6 +27,7 @@ __all__ = [
     "non_negative_int",
     "boolean",
     "one_of",
+    "parse_count",
     "json_depth",
     "load_json",
     "unique_keys",
@@ -89,6 +90,53 @@ def one_of(value: object, choices: tuple[object, ...]) -> bool:
     """``value in choices`` for choices that are text or None, without comparing arrays or objects with odd
     ``__eq__`` (``np.array([1, 2]) in ("relu",)`` raises instead of answering)."""
     return (value is None or isinstance(value, str)) and value in choices
+
+
+#: Count suffixes: powers of ten (k/K, M, G, T), and of two for sizes in bytes (Ki, Mi, Gi, Ti).
+COUNT_UNITS = {
+    "": 1,
+    "k": 10**3,
+    "m": 10**6,
+    "g": 10**9,
+    "t": 10**12,
+    "ki": 2**10,
+    "mi": 2**20,
+    "gi": 2**30,
+    "ti": 2**40,
+}
+_COUNT = re.compile(r"\s*(\d+(?:\.\d*)?|\.\d+)(?:[eE]([+-]?\d{1,4}))?\s*([kKmMgGtT]i?)?\s*")
+
+
+def parse_count(
+    text: str, what: str = "a count", maximum: int = 10**300, error: type[CostModelError] = SpecError
+) -> int:
+    """A whole count from text: a plain integer, a decimal with a suffix (k/K, M, G, T: powers of ten; Ki, Mi,
+    Gi, Ti: of two) or scientific notation, exact (no float rounding); a value that is not a whole number is an
+    error naming it.
+
+    >>> parse_count("300M"), parse_count("1.5k"), parse_count("3e8"), parse_count("4Gi"), parse_count("12")
+    (300000000, 1500, 300000000, 4294967296, 12)
+    >>> parse_count("1e6.5")
+    Traceback (most recent call last):
+    ...
+    costmodel.errors.SpecError: a count must be a whole number such as 300M, 3e8 or 300000000, got '1e6.5'
+    """
+    from fractions import Fraction
+
+    match = _COUNT.fullmatch(text) if isinstance(text, str) and len(text) <= 100 else None
+    shown = repr(text[:40]) if isinstance(text, str) else repr(text)
+    if match is None:
+        raise error(f"{what} must be a whole number such as 300M, 3e8 or 300000000, got {shown}")
+    digits, exponent, unit = match.groups()
+    exp = int(exponent or 0)
+    if exp > 400:  # a bound before the power is taken; far above any maximum
+        raise error(f"{what} must be at most {maximum:.0e}, got {shown}")
+    value = Fraction(digits) * Fraction(10) ** exp * COUNT_UNITS[(unit or "").lower()]
+    if value.denominator != 1:
+        raise error(f"{what} must be a whole number, got {shown} (= {float(value):g})")
+    if value > maximum:
+        raise error(f"{what} must be at most {maximum:.0e}, got {shown}")
+    return int(value)
 
 
 #: Limits of every JSON document costmodel reads (network specs, device profiles): nesting depth, and the

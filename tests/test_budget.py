@@ -166,4 +166,4 @@ def test_budget_cli_bad_budget_exits_2(capsys):
         main(["budget", "--mult-adds", "-5"])
     assert exc.value.code == 2
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "got -5.0" in err
+    assert err.count("\n") == 1 and "a count must be positive, got '-5'" in err  # a count, not -5.0 (issue 21)

@@ -236,3 +236,197 @@ def test_control_characters_in_names_never_reach_the_terminal():
         text = render(df, fmt, title=net.name)
         assert "\x1b" not in text and "\x07" not in text and "\\x1b[31m" in text and "α" in text
         assert len(text.splitlines()) == (5 if fmt == "table" else 6)  # title, header, rule, 2 rows (+ blank)
+
+
+# --- issue 21: one command line -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("network", ["googlenet", "squeezenet1_0", "mobilenet_v2", "efficientnet_b0"])
+def test_count_nested_view_subtotals_add_up(network, capsys):
+    """Each block's row carries its subtotal, equal to the sum of the rows one level below it; the top-level rows
+    add up to the totals; the flat JSON rows (the engine's leaves and joins) are unchanged."""
+    code, out, _ = run(["count", "--network", network, "--convention", "thop", "--format", "json"], capsys)
+    assert code == 0
+    doc = json.loads(out)
+    tree = doc["tree"]
+    assert sum(r["params"] for r in doc["layers"]) == doc["params"]  # the flat view, as before
+    for key in ("params", "mult_adds"):
+        assert sum(r[key] for r in tree if r["depth"] == 1) == doc[key]
+        for i, row in enumerate(tree):
+            children = []
+            for below in tree[i + 1 :]:
+                if below["depth"] <= row["depth"]:
+                    break
+                if below["depth"] == row["depth"] + 1:
+                    children.append(below[key])
+            if children:
+                assert row[key] == sum(children) and row[key] > 0, (row["name"], key)
+
+
+def test_count_depth_folds_blocks_into_one_row(capsys):
+    code, out, _ = run(["count", "--network", "googlenet", "--depth", "1", "--format", "csv"], capsys)
+    assert code == 0
+    rows = list(csv.DictReader(io.StringIO(out)))
+    from costmodel import count, network
+
+    cost = count(network("googlenet"))
+    assert [r["name"] for r in rows] == [lc.name for lc in cost.layers]  # one row per top-level layer or block
+    assert {r["name"]: int(r["params"]) for r in rows}["inception4e"] == cost.layers[
+        [lc.name for lc in cost.layers].index("inception4e")
+    ].params
+    code, text, _ = run(["count", "--network", "googlenet"], capsys)
+    assert "\n  inception3a.branch1 " in text  # the table form indents a block's layers
+
+
+def test_results_go_to_out_in_every_format(tmp_path, capsys):
+    for argv in (
+        ["formula"],
+        ["budget", "--mult-adds", "300M"],
+        ["card"],
+        ["run", "--alpha", "0.25", "--resolution", "32"],
+    ):
+        for fmt in ("json", "csv", "markdown", "table"):
+            target = tmp_path / f"{argv[0]}.{fmt}"
+            code, out, _ = run([*argv, "--format", fmt, "--out", str(target)], capsys)
+            assert code == 0 and out == "", (argv, fmt)
+            text = target.read_text()
+            if fmt == "json":
+                json.loads(text)
+                assert text.startswith(("{\n  ", "[\n  ")), argv  # indented like every other command
+            elif fmt == "csv":
+                assert len(list(csv.reader(io.StringIO(text)))) > 1
+
+
+def test_run_json_matches_the_table(capsys):
+    argv = ["run", "--alpha", "0.25", "--resolution", "32", "--repeats", "1", "--top", "3"]
+    code, table, _ = run(argv, capsys)
+    code2, out, _ = run([*argv, "--format", "json"], capsys)
+    assert code == code2 == 0
+    doc = json.loads(out)
+    lines = table.splitlines()
+    assert [int(line.split()[1]) for line in lines[2:5]] == [r["class"] for r in doc["top"]]
+    assert [r["rank"] for r in doc["top"]] == [1, 2, 3] and doc["network"] == "MobileNetV1 0.25-32"
+
+
+def test_wide_tables_are_narrow_by_default(capsys):
+    for argv in (["conventions"], ["card"], ["count", "--memory"]):
+        _, narrow, _ = run(argv, capsys)
+        _, wide, _ = run([*argv, "--wide"], capsys)
+        _, every, _ = run([*argv, "--columns", "all"], capsys)
+        width = max(map(len, narrow.splitlines()[:4]))
+        assert width < 200 < max(map(len, wide.splitlines())), argv
+        assert wide == every
+
+
+def test_columns_names_the_choices(capsys):
+    code, _, err = run(["conventions", "--columns", "convention,nope"], capsys)
+    assert code == 2 and "no column nope" in err and "differs_by" in err
+
+
+def test_validate_latency_fails_before_measuring_a_kind_the_profile_lacks(tmp_path, capsys, monkeypatch):
+    import costmodel.latency.calibrate as calibrate_module
+    import costmodel.latency.validate as validate_module
+
+    def never(*args, **kwargs):
+        raise AssertionError("measured")
+
+    monkeypatch.setattr(calibrate_module, "measure", never)
+    monkeypatch.setattr(validate_module, "measure", never)
+    profile = tmp_path / "p.json"
+    efficiency = {"Conv 1x1": 0.5, "Conv DW 3x3": 0.1, "Conv 3x3": 0.3, "Avg Pool": 1.0, "FC": 1.0, "Softmax": 1.0}
+    profile.write_text(json.dumps({"peak_flops_per_s": 1e11, "bandwidth_bytes_per_s": 1e10, "efficiency": efficiency}))
+    code, _, err = run(["validate-latency", "--profile", str(profile), "--network", "mobilenet_v2@96"], capsys)
+    assert code == 2 and err.count("\n") == 1 and "'Add'" in err
+
+
+def test_calibrate_onnxruntime_missing_says_what_to_install_first(capsys, monkeypatch):
+    import importlib.util
+
+    import costmodel.latency.calibrate as calibrate_module
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "onnxruntime" else real(name, *a))
+
+    def never(*args, **kwargs):
+        raise AssertionError("measured")
+
+    for name in ("calibrate", "measure_peak_flops", "measure_bandwidth"):
+        monkeypatch.setattr(calibrate_module, name, never)
+    code, _, err = run(["calibrate", "--runtime", "onnxruntime", "--quick"], capsys)
+    assert code == 2 and "needs onnxruntime" in err and "pip install 'costmodel[onnx]'" in err
+
+
+def test_quiet_leaves_standard_error_empty(tmp_path, capsys, monkeypatch):
+    import costmodel.latency.calibrate as calibrate_module
+    from costmodel.latency.profiles import DeviceProfile
+
+    def fake(**kwargs):
+        kwargs["progress"]("a progress line")
+        return DeviceProfile(1e11, 1e10, name="fake")
+
+    monkeypatch.setattr(calibrate_module, "calibrate", fake)
+    _, _, err = run(["calibrate", "--out", str(tmp_path / "p.json")], capsys)
+    assert "a progress line" in err
+    _, _, err = run(["calibrate", "--quiet", "--out", str(tmp_path / "q.json")], capsys)
+    assert err == ""
+
+
+def test_population_rows_are_the_candidates_costed_one_by_one(tmp_path, capsys):
+    import numpy as np
+
+    import costmodel
+
+    target = tmp_path / "pop.csv"
+    argv = ["population", "--space", "mobilenet_v1", "--n", "40", "--seed", "3", "--resolution", "160"]
+    code, out, _ = run([*argv, "--out", str(target)], capsys)
+    assert code == 0 and out == ""
+    rows = list(csv.DictReader(io.StringIO(target.read_text())))
+    space = costmodel.search_space("mobilenet_v1")
+    genes = space.sample(40, seed=3)
+    assert len(rows) == 40
+    for i in (0, 13, 39):
+        cost = costmodel.count(space.build(genes[i], 160))
+        assert (int(rows[i]["mult_adds"]), int(rows[i]["params"])) == (cost.mult_adds, cost.params)
+        assert {k: rows[i][k] for k in space.decode(genes[i])} == {k: str(v) for k, v in space.decode(genes[i]).items()}
+    code, out, _ = run([*argv, "--front", "mult_adds,params", "--format", "json"], capsys)
+    front = json.loads(out)
+    points = np.array([[int(r["mult_adds"]), int(r["params"])] for r in rows])
+    dominated = [
+        i for i, p in enumerate(points) if any((q <= p).all() and (q < p).any() for q in points)
+    ]  # brute force: O(n^2)
+    assert sorted(r["candidate"] for r in front) == sorted(set(range(40)) - set(dominated))
+
+
+def test_population_parquet_needs_pyarrow(tmp_path, capsys, monkeypatch):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "pyarrow" else real(name, *a))
+    target = tmp_path / "pop.parquet"
+    code, _, err = run(["population", "--space", "mobilenet_v1", "--n", "5", "--out", str(target)], capsys)
+    assert code == 2 and "pyarrow" in err and "pip install" in err and not target.exists()
+
+
+def test_population_parquet_holds_the_csv_rows(tmp_path, capsys):
+    pd = pytest.importorskip("pandas")
+    pytest.importorskip("pyarrow")
+    argv = ["population", "--space", "ofa_mobilenet_v3", "--n", "30", "--seed", "1", "--resolution", "192"]
+    assert run([*argv, "--out", str(tmp_path / "p.parquet")], capsys)[0] == 0
+    assert run([*argv, "--out", str(tmp_path / "p.csv")], capsys)[0] == 0
+    parquet = pd.read_parquet(tmp_path / "p.parquet")
+    table = pd.read_csv(tmp_path / "p.csv")
+    assert list(parquet.columns) == list(table.columns)
+    for col in ("candidate", "mult_adds", "params", "peak_activation_bytes", "resolution"):
+        assert parquet[col].tolist() == table[col].tolist(), col
+
+
+def test_population_table_over_the_memory_limit_is_refused_before_costing(capsys, monkeypatch):
+    import costmodel.search.population as population_module
+
+    def never(*args, **kwargs):
+        raise AssertionError("costed")
+
+    monkeypatch.setattr(population_module, "cost_population", never)
+    monkeypatch.setenv("COSTMODEL_MEMORY_LIMIT", "1M")
+    code, _, err = run(["population", "--space", "mobilenet_v1", "--n", "1M"], capsys)
+    assert code == 2 and err.count("\n") == 1 and "memory limit" in err and "--front" in err

@@ -323,3 +323,31 @@ def test_a_population_too_large_for_memory_is_refused_first(monkeypatch):
     monkeypatch.setenv("COSTMODEL_MEMORY_LIMIT", "1M")
     with pytest.raises(InputError, match="costing 50,000 candidates needs about"):
         costmodel.cost_population(space, g)
+
+
+# --- the population as an embedding takes it: plain values, JSON, a DataFrame (issue 21) -------------------------
+
+
+def test_to_dict_to_json_and_table_hold_the_population():
+    import json
+
+    import pandas as pd
+
+    space = costmodel.search_space("ofa_mobilenet_v3")
+    genes = space.sample(50, seed=3)
+    pop = costmodel.cost_population(space, genes, resolution=160, profile=PROFILE)
+    mult_adds, params, peak, seconds = one_by_one(space, genes, [160] * len(genes))
+    doc = json.loads(pop.to_json())
+    assert doc == json.loads(json.dumps(pop.to_dict()))  # plain Python values all the way down
+    assert (doc["candidates"], doc["convention"], doc["dtype"]) == (50, "paper", "float32")
+    cols = doc["columns"]
+    assert cols["mult_adds"] == mult_adds.tolist() and cols["params"] == params.tolist()
+    assert cols["peak_activation_bytes"] == peak.tolist() and cols["latency_s"] == seconds.tolist()
+    assert all(type(v) is int for v in cols["mult_adds"])  # exact integers, not floats
+    df = pop.table(genes=genes, space=space)
+    assert df["mult_adds"].tolist() == mult_adds.tolist() and df["candidate"].tolist() == list(range(50))
+    for i in (0, 17, 49):  # the gene columns hold the values the active genes stand for
+        decoded = space.decode(genes[i])
+        row = df.iloc[i]
+        assert {g.name: row[g.name] for g in space.genes if not pd.isna(row[g.name])} == decoded
+    assert list(pop.table().columns) == ["candidate", *pop.columns()]

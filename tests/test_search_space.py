@@ -356,3 +356,44 @@ def test_resolutions_below_the_spaces_reach_or_given_as_floats_are_refused(name)
     assert net.input_size == 224 and type(net.input_size) is int
     with pytest.raises(SpecError, match="resolution must be an integer, got"):
         costmodel.mobilenet_v1(resolution=np.float64(224.0))  # the same rule as the rest of the API
+
+
+# --- a user space in a process pool (issue 21) -------------------------------------------------------------------
+
+
+def test_a_user_space_is_costed_in_a_spawn_pool_as_serially():
+    """The space of the module docstring's pattern (module-level builders, functools.partial) pickles, and two
+    spawned workers cost a population to the same numbers as one process; a few rows are checked against each
+    candidate built and counted on its own."""
+    import multiprocessing
+    import pickle
+
+    from _user_space import cost_chunk, user_space
+
+    space = user_space()
+    genes = space.sample(300, seed=5)
+    serial = costmodel.cost_population(space, genes, resolution=96)
+    assert pickle.loads(pickle.dumps(space)).genes == space.genes  # compiled costs stay behind; genes survive
+    chunks = [(space, part, 96) for part in np.array_split(genes, 2)]
+    with multiprocessing.get_context("spawn").Pool(2) as pool:
+        parts = pool.map(cost_chunk, chunks)
+    for name, values in serial.columns().items():
+        assert sum((p[name] for p in parts), []) == values.tolist(), name
+    for i in (0, 150, 299):
+        net = space.build(genes[i], 96)
+        assert (int(serial.mult_adds[i]), int(serial.params[i])) == (
+            costmodel.count(net).mult_adds,
+            costmodel.count(net).params,
+        )
+
+
+def test_a_space_with_a_lambda_says_why_it_cannot_be_pickled():
+    import pickle
+
+    space = SearchSpace("lam", [Block("stem", lambda in_ch: (Conv2d("stem", in_ch, 8, 3, 2),)), Block("h", _head)])
+    with pytest.raises(SpecError, match="block 'stem': its builder .*lambda.* functools.partial"):
+        pickle.dumps(space)
+
+
+def _head(in_ch):
+    return (GlobalAvgPool("pool"), Linear("fc", in_ch, 10))

@@ -1,7 +1,10 @@
 """The ``costmodel`` command line.
 
 Each subcommand is a module of this package with ``NAME``, ``HELP``, ``add_arguments(parser)`` and
-``run(args) -> int``; it imports anything heavy inside ``run``. Register a new one in :data:`COMMANDS`.
+``run(args) -> int``; it imports anything heavy inside ``run``. Register a new one in :data:`COMMANDS`. A command
+prints a result (``--out`` and ``--format``, :func:`costmodel.cli._common.add_output_arguments`) unless its module
+says ``RESULT = False`` (it writes a file of its own kind); a command that builds a network takes ``--network
+NAME[@RES]``, ``--spec FILE`` and the builders' options (:func:`costmodel.cli._common.add_network_arguments`).
 
 Errors: any :class:`~costmodel.errors.CostModelError` (and any argument error) is printed as one line on
 stderr, ``costmodel: error: ...``, with exit status 2 and no traceback.
@@ -39,6 +42,7 @@ COMMANDS: tuple[str, ...] = (
     "calibrate",
     "latency",
     "validate-latency",
+    "population",
 )
 
 EXIT_USAGE = 2

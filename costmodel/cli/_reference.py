@@ -7,21 +7,15 @@ import sys
 import warnings
 
 from ..errors import SpecError
-from ..spec.layers import ACTIVATIONS
 from ..spec.network import Network
-from ._common import add_threads_argument, int_at_least, network_from_args
+from ._common import add_threads_argument, given_network_options, int_at_least, network_from_args, network_name
 
 
 def add_reference_arguments(parser: argparse.ArgumentParser) -> None:
-    """--activation, --weights, --seed, --threads: how to run it, where its weights come from. Padding is each
-    layer's, from the flavour (--flavour, or the weights file's)."""
+    """--weights, --seed, --memory-limit, --threads: how to run it, where its weights come from (the network and
+    its options, --activation included, are :func:`add_network_arguments`'). Padding is each layer's, from the
+    flavour (--flavour, or the weights file's)."""
     g = parser.add_argument_group("reference implementation")
-    g.add_argument(
-        "--activation",
-        choices=[a for a in ACTIVATIONS if a],
-        default=None,
-        help="after each conv: relu or relu6 (default the flavour's: paper relu, keras/tfslim/timm relu6)",
-    )
     g.add_argument(
         "--weights",
         help="weights file: .npz (costmodel), Keras .h5 / .weights.h5, timm .safetensors; its layout sets the "
@@ -65,12 +59,13 @@ def network_and_weights(args: argparse.Namespace) -> tuple[Network, dict]:
         network = network_from_args(args)
         check_memory_for(network, args)  # before anything is allocated
         return network, init_weights(network, seed=args.seed)
-    if getattr(args, "spec", None) is not None or getattr(args, "network", None) not in (None, "mobilenet_v1"):
+    if getattr(args, "spec", None) is not None or network_name(args) != "mobilenet_v1":
         raise SpecError("--weights reads MobileNetV1 weights; it cannot be combined with --spec or --network")
+    resolution = given_network_options(args).get("resolution")  # --resolution, or --network mobilenet_v1@RES
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         network, weights = load_network(
-            args.weights, alpha=args.alpha, resolution=args.resolution, flavour=args.flavour,
+            args.weights, alpha=args.alpha, resolution=resolution, flavour=args.flavour,
             activation=args.activation, shallow=args.shallow or None, separable=False if args.full_conv else None,
             num_classes=args.num_classes,
             memory_limit=args.memory_limit,  # the file's declared arrays, before any is read

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import argparse
 
-from ._common import add_format_argument, add_variant_arguments, emit
+from ._common import add_output_arguments, add_variant_arguments, count_argument, emit
 
 NAME = "budget"
 HELP = "largest alpha under a Mult-Adds/params budget, grid points under it, or the accuracy frontier"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--mult-adds", type=float, help="Mult-Adds budget (a count, e.g. 300e6)")
-    parser.add_argument("--params", type=float, help="parameter budget (a count, e.g. 2e6)")
+    parser.add_argument("--mult-adds", type=count_argument, help="Mult-Adds budget, a count: 300M, 3e8 or 300000000")
+    parser.add_argument("--params", type=count_argument, help="parameter budget, a count: 2M, 2e6 or 2000000")
     parser.add_argument(
         "--resolution", type=int, nargs="+", action="extend", help="input resolutions (default 224 192 160 128)"
     )
@@ -29,7 +29,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="print the Pareto frontier of published top-1 against this cost over the 16 TF-slim models",
     )
     add_variant_arguments(parser, num_classes=False)
-    add_format_argument(parser)
+    add_output_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -48,7 +48,8 @@ def run(args: argparse.Namespace) -> int:
             raise SpecError(f"--frontier cannot be combined with {', '.join(others)}: it lists the published models")
         df = frontier(args.frontier)
         cols = ["model", "alpha", "resolution", args.frontier, "top1", "top5"]
-        emit(render(df[cols], args.format, title=f"Pareto frontier: published top-1 vs computed {args.frontier}"))
+        title = f"Pareto frontier: published top-1 vs computed {args.frontier}"
+        emit(render(df[cols], args.format, title=title), args.out)
         return 0
     if args.mult_adds is None and args.params is None:
         raise SpecError("give --mult-adds and/or --params (or --frontier)")
@@ -74,7 +75,10 @@ def run(args: argparse.Namespace) -> int:
                         "note": f"every alpha in [{b.alpha:g}, {b.alpha_sup:g}) fits",
                     }
                 )
-        df = pd.DataFrame(rows)
+        df = pd.DataFrame(rows, columns=["resolution", "alpha", "alpha_sup", "mult_adds", "params", "note"])
+        for col in ("mult_adds", "params"):  # counts stay integers where a resolution has no alpha (NA, not NaN)
+            if col in df.columns:
+                df[col] = df[col].astype("Int64")
         title = "Largest alpha under the budget (channels int(c*alpha))"
-    emit(render(df, args.format, title=title, float_digits=6))
+    emit(render(df, args.format, title=title, float_digits=6), args.out)
     return 0

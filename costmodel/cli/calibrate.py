@@ -8,7 +8,7 @@ from typing import Any
 
 from ..checks import dump_json
 from ..errors import ProfileError
-from ._common import add_threads_argument, apply_threads, int_at_least, positive_int
+from ._common import add_threads_argument, apply_threads, int_at_least, network_from_value, network_help, positive_int
 
 #: Why the latency commands measure on one thread by default.
 BLAS_THREADS_WHY = (
@@ -21,11 +21,41 @@ RUNTIME_HELP = (
 )
 
 NAME = "calibrate"
+RESULT = False  # it writes a device profile (JSON), not a table: no --format
 HELP = "measure this machine (micro-benchmarks + per-layer timings with a runtime) and write a latency profile"
 
 
+#: What each runtime needs installed beyond the core, and the extra that installs it.
+RUNTIME_PACKAGES = {"numpy": (), "onnxruntime": ("onnx", "onnxruntime")}
+
+
 def add_runtime_argument(parser: argparse.ArgumentParser, default: str | None = "numpy") -> None:
-    parser.add_argument("--runtime", choices=("numpy", "onnxruntime"), default=default, help=RUNTIME_HELP)
+    parser.add_argument("--runtime", choices=tuple(RUNTIME_PACKAGES), default=default, help=RUNTIME_HELP)
+
+
+def check_runtime_installed(runtime: str) -> None:
+    """Fail before measuring anything when ``runtime`` needs a package that is not installed."""
+    import importlib.util
+
+    missing = [name for name in RUNTIME_PACKAGES.get(runtime, ()) if importlib.util.find_spec(name) is None]
+    if missing:
+        raise ProfileError(
+            f"--runtime {runtime} needs {' and '.join(missing)}, which is not installed: pip install 'costmodel[onnx]'"
+        )
+
+
+def add_quiet_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--quiet", action="store_true", help="no progress lines on standard error")
+
+
+def progress_printer(args: argparse.Namespace) -> Any:
+    """The progress callback: one line per step on standard error, or nothing with --quiet."""
+
+    def progress(message: str) -> None:
+        if not args.quiet:
+            print(message, file=sys.stderr, flush=True)
+
+    return progress
 
 
 def add_measurement_arguments(parser: argparse.ArgumentParser) -> None:
@@ -69,11 +99,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_runtime_argument(parser)
     parser.add_argument(
         "--fit-network",
+        "--network",
+        dest="fit_network",
         action="append",
         default=[],
         metavar="NAME[@RES]|FILE",
-        help="also fit on this network (a built-in name, optionally at a resolution, or a JSON spec file), to "
-        "calibrate layer kinds MobileNetV1 does not have; repeatable",
+        help="also fit on this network, to calibrate layer kinds MobileNetV1 does not have; repeatable; a JSON spec "
+        "file, or " + network_help(multiple=True),
+    )
+    parser.add_argument(
+        "--spec",
+        dest="fit_spec",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="also fit on this network document (JSON); repeatable",
     )
     parser.add_argument(
         "--zoo",
@@ -102,24 +142,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "the median; validation uses the profile's",
     )
     add_threads_argument(parser, 1, BLAS_THREADS_WHY)
+    add_quiet_argument(parser)
 
 
 def fit_networks(names: list[str]) -> list:
     """Networks from ``--fit-network`` values: a JSON spec file if the value ends in .json, else a zoo name,
-    optionally at a resolution (``mobilenet_v2@160``)."""
-    from ..spec.network import Network
-    from ..spec.zoo import network
-
-    out = []
-    for value in names:
-        if value.lower().endswith(".json"):
-            out.append(Network.load(value))
-            continue
-        name, at, resolution = value.partition("@")
-        if at and not resolution.isdigit():
-            raise ProfileError(f"--fit-network {value!r}: the resolution after '@' must be an integer")
-        out.append(network(name, resolution=int(resolution)) if at else network(name))
-    return out
+    optionally at a resolution (``mobilenet_v2@160``), read as every command reads ``--network``."""
+    return [network_from_value(value, "--fit-network") for value in names]
 
 
 def run(args: argparse.Namespace) -> int:
@@ -135,7 +164,12 @@ def run(args: argparse.Namespace) -> int:
         raise ProfileError(f"--seed must be >= 0, got {args.seed}")
     if args.candidates is not None and args.space is None:
         raise ProfileError("--candidates needs --space NAME (the search space to sample them from)")
+    check_runtime_installed(args.runtime)  # before the micro-benchmarks, not after
     extra = fit_networks(args.fit_network)
+    if args.fit_spec:
+        from ..spec.network import Network
+
+        extra += [Network.load(path) for path in args.fit_spec]
     if args.zoo:
         from ..latency.calibrate import ZOO_FIT_RESOLUTION, zoo_networks
 
@@ -144,9 +178,7 @@ def run(args: argparse.Namespace) -> int:
     from ..latency.calibrate import FIT_CONFIGS_BY_RUNTIME, calibrate
     from ..latency.profiles import save_profile
 
-    def progress(message: str) -> None:
-        print(message, file=sys.stderr, flush=True)
-
+    progress = progress_printer(args)
     configs = FIT_CONFIGS_BY_RUNTIME[args.runtime]
     quick = {"matmul_n": 512, "copy_bytes": 32 * 2**20, "min_seconds": 0.05, "configs": configs[:2]}
     options: dict[str, Any] = quick if args.quick else {}

@@ -14,7 +14,7 @@ import argparse
 
 from ..checks import dump_json
 from ..spec.network import Network
-from ._common import add_format_argument, add_network_arguments, add_source_arguments, emit, network_from_args
+from ._common import add_network_arguments, add_output_arguments, emit, network_from_args, select_columns
 
 NAME = "conventions"
 HELP = "the paper's and fvcore/thop/ptflops/torchinfo/torch/keras/tfslim counting conventions side by side"
@@ -22,9 +22,21 @@ HELP = "the paper's and fvcore/thop/ptflops/torchinfo/torch/keras/tfslim countin
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_network_arguments(parser)
-    add_source_arguments(parser)
-    add_format_argument(parser)
-    parser.add_argument("--out", help="write to this file instead of standard output")
+    add_output_arguments(parser, columns=True)
+
+
+#: The columns of the table and Markdown forms unless --wide or --columns says otherwise (differs_by, one line of
+#: prose per convention, makes the table 369 characters wide).
+KEY_COLUMNS = (
+    "convention",
+    "flavour",
+    "mult_adds",
+    "params",
+    "trainable_params",
+    "tool_reports",
+    "mult_adds_minus_paper",
+    "params_minus_paper",
+)
 
 
 def _network_for(network: Network, preset: str) -> Network:
@@ -78,15 +90,19 @@ def rows(network: Network) -> list[dict[str, object]]:
 def run(args: argparse.Namespace) -> int:
     import pandas as pd
 
-    from ..report.tables import render
+    from ..report.tables import records, render
 
     network = network_from_args(args)
     table = rows(network)
     if args.format == "json":
-        text = dump_json({"network": network.name, "conventions": table}, indent=2)
+        doc = table if args.columns is None else records(select_columns(pd.DataFrame(table), args))
+        text = dump_json({"network": network.name, "conventions": doc}, indent=2)
     else:
         title = f"{network.name}: counting conventions (Mult-Adds = multiply-accumulates; FLOPs = 2 x Mult-Adds)"
         frame = pd.DataFrame(table).drop(columns=["tool_count", "tool_unit"])  # the JSON form keeps them
-        text = render(frame, args.format, title=title)
+        narrow = select_columns(frame, args, KEY_COLUMNS)
+        if "differs_by" not in narrow.columns and args.format in ("table", "markdown"):
+            title += "; --wide adds what makes each differ"
+        text = render(narrow, args.format, title=title)
     emit(text, args.out)
     return 0

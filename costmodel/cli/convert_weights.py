@@ -7,6 +7,7 @@ import argparse
 from ._common import positive_int
 
 NAME = "convert-weights"
+RESULT = False  # it writes a weights file (OUT)
 OUTPUT_ARGS = ("target",)  # main() checks these like --out, before anything is read or converted
 HELP = "rewrite a weight file (npz, Keras .h5/.weights.h5, timm .safetensors) in another layout"
 

@@ -1,4 +1,4 @@
-"""``costmodel export-onnx``: write one MobileNetV1 configuration and its weights as an ONNX model."""
+"""``costmodel export-onnx``: write one network (MobileNetV1 by default) and its weights as an ONNX model."""
 
 from __future__ import annotations
 
@@ -8,11 +8,12 @@ from ._common import add_network_arguments
 from ._reference import add_reference_arguments, network_and_weights
 
 NAME = "export-onnx"
-HELP = "write a MobileNetV1 configuration with its weights (loaded or seeded) as an ONNX model"
+RESULT = False  # it writes an ONNX model to --out
+HELP = "write a network (MobileNetV1, a built-in network or a JSON spec) and its weights (loaded or seeded) as ONNX"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    add_network_arguments(parser)
+    add_network_arguments(parser, weights=True)
     add_reference_arguments(parser)
     parser.add_argument("--out", required=True, help="the .onnx file to write (atomically)")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from ..checks import dump_json
-from ._common import add_format_argument, add_variant_arguments, emit
+from ._common import add_output_arguments, add_variant_arguments, emit
 
 NAME = "formula"
 HELP = "closed form mult_adds = rho^2*(P*alpha^2 + Q*alpha) + R*alpha, params = S*alpha^2 + T*alpha"
@@ -16,7 +16,7 @@ PARAMS = "params = S*alpha^2 + T*alpha"
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_variant_arguments(parser)
-    add_format_argument(parser)
+    add_output_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -31,11 +31,13 @@ def run(args: argparse.Namespace) -> int:
         "rho = resolution / 224; elsewhere an approximation"
     )
     if args.format == "json":
-        text = dump_json({"mult_adds": MULT_ADDS, "params": PARAMS, "applies": where, "coefficients": records(df)})
+        text = dump_json(
+            {"mult_adds": MULT_ADDS, "params": PARAMS, "applies": where, "coefficients": records(df)}, indent=2
+        )
     elif args.format == "csv":
         text = render(df, "csv")
     else:
         title = f"{MULT_ADDS};  {PARAMS}"
         text = render(df, args.format, title=title) + "\n\n" + where
-    emit(text)
+    emit(text, args.out)
     return 0

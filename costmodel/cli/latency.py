@@ -7,16 +7,19 @@ import sys
 
 from ..checks import dump_json
 from ._common import (
-    add_format_argument,
     add_network_arguments,
-    add_source_arguments,
+    add_output_arguments,
     add_threads_argument,
     apply_threads,
     emit,
     network_from_args,
     positive_int,
 )
-from .calibrate import BLAS_THREADS_WHY
+
+#: Why one thread by default (latency has no --runtime: it predicts, and measures only an uncalibrated roofline).
+LATENCY_THREADS_WHY = (
+    ": on a shared machine a multi-threaded matrix product stalls whenever another process takes a core"
+)
 
 NAME = "latency"
 HELP = "predicted per-layer latency (roofline: compute- or memory-bound) beside Mult-Adds"
@@ -24,7 +27,6 @@ HELP = "predicted per-layer latency (roofline: compute- or memory-bound) beside 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_network_arguments(parser)
-    add_source_arguments(parser)
     parser.add_argument(
         "--profile",
         help="device profile (.json or .toml, e.g. from 'costmodel calibrate'); without one, peak FLOP/s and "
@@ -32,9 +34,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "bound)",
     )
     parser.add_argument("--batch", type=positive_int, default=1, help="images per forward pass (default 1)")
-    add_threads_argument(parser, 1, BLAS_THREADS_WHY)
-    add_format_argument(parser)
-    parser.add_argument("--out", help="write to this file instead of standard output")
+    add_threads_argument(parser, 1, LATENCY_THREADS_WHY)
+    add_output_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 
 NAME = "plot"
+RESULT = False  # it writes figures into a folder
 OUT_IS_FOLDER = True  # main() checks --out as a folder before anything is computed
 HELP = "write Figures 4-5, the alpha x rho Mult-Adds heatmap, parameters over alpha and Table 3's layers as PNG and SVG"
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 
 from ..checks import dump_json
-from ._common import add_format_argument, add_network_arguments, apply_threads, emit, positive_int
+from ._common import add_network_arguments, add_output_arguments, apply_threads, emit, positive_int
 from ._reference import add_reference_arguments, network_and_weights
 
 NAME = "profile"
@@ -21,7 +21,7 @@ PAPER_CLAIM = "the paper (Sec. 3.1) says 95 % of computation time goes to 1x1 co
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    add_network_arguments(parser)
+    add_network_arguments(parser, weights=True)
     add_reference_arguments(parser)
     parser.add_argument("--batch", type=positive_int, default=1, help="images per forward pass (default 1)")
     parser.add_argument("--repeats", type=positive_int, default=10, help="timed passes; medians per layer (default 10)")
@@ -32,8 +32,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="numpy (the reference executor, default) or onnxruntime (its profiler per node; batch 1, seeded "
         "weights; needs the [onnx] extra)",
     )
-    add_format_argument(parser)
-    parser.add_argument("--out", help="write to this file instead of standard output")
+    add_output_arguments(parser)
 
 
 def _onnxruntime_seconds(network, args: argparse.Namespace) -> dict[str, float]:

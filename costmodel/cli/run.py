@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ._common import add_network_arguments, apply_threads, positive_int
+from ._common import add_network_arguments, add_output_arguments, apply_threads, emit, positive_int
 from ._reference import add_reference_arguments, network_and_weights
 
 NAME = "run"
@@ -12,7 +12,7 @@ HELP = "classify an image with the NumPy reference implementation: top-5 classes
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    add_network_arguments(parser)
+    add_network_arguments(parser, weights=True)
     add_reference_arguments(parser)
     parser.add_argument(
         "--image",
@@ -23,6 +23,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--repeats", type=positive_int, default=5, help="timed forward passes after a warm-up (default 5)"
     )
+    add_output_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -64,11 +65,46 @@ def run(args: argparse.Namespace) -> int:
     probabilities = softmax(logits)[0]
     top = np.argsort(-probabilities, kind="stable")[: args.top]
     source = args.image or f"random image (seed {args.seed})"
-    print(f"{network.name} on {source}, weights: {args.weights or f'seeded (seed {args.seed})'}")
-    print(f"{'rank':>4}  {'class':>5}  probability")
-    for rank, cls in enumerate(top, start=1):
-        print(f"{rank:>4}  {int(cls):>5}  {probabilities[cls]:.4f}")
-    print(
-        f"latency: {float(np.median(times_ms)):.2f} ms median of {args.repeats} (batch 1; first pass {first_ms:.2f} ms)"
-    )
+    weights_from = args.weights or f"seeded (seed {args.seed})"
+    median_ms = float(np.median(times_ms))
+    emit(_result_text(args, network.name, source, weights_from, top, probabilities, median_ms, first_ms), args.out)
     return 0
+
+
+def _result_text(args, name, source, weights_from, top, probabilities, median_ms, first_ms) -> str:  # type: ignore[no-untyped-def]
+    """The top classes and the latency in the chosen format (the table form is the lines this command always
+    printed)."""
+    import pandas as pd
+
+    from ..checks import dump_json
+    from ..report.tables import records, render
+
+    df = pd.DataFrame(
+        {
+            "rank": list(range(1, len(top) + 1)),
+            "class": [int(c) for c in top],
+            "probability": [float(probabilities[c]) for c in top],
+        }
+    )
+    latency = f"latency: {median_ms:.2f} ms median of {args.repeats} (batch 1; first pass {first_ms:.2f} ms)"
+    if args.format == "json":
+        return dump_json(
+            {
+                "network": name,
+                "image": source,
+                "weights": weights_from,
+                "top": records(df),
+                "latency_ms_median": median_ms,
+                "first_pass_ms": first_ms,
+                "repeats": args.repeats,
+            },
+            indent=2,
+        )
+    if args.format == "csv":
+        return render(df, "csv")
+    title = f"{name} on {source}, weights: {weights_from}"
+    if args.format == "markdown":
+        return render(df, "markdown", title=title, float_digits=4) + "\n\n" + latency
+    lines = [title, f"{'rank':>4}  {'class':>5}  probability"]
+    lines += [f"{r:>4}  {c:>5}  {p:.4f}" for r, c, p in zip(df["rank"], df["class"], df["probability"], strict=True)]
+    return "\n".join([*lines, latency])

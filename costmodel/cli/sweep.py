@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ._common import add_format_argument, add_variant_arguments, emit
+from ._common import add_output_arguments, add_variant_arguments, emit
 
 NAME = "sweep"
 HELP = "Mult-Adds and parameters over many alpha x resolution configurations at once"
@@ -23,8 +23,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--paired", action="store_true", help="pair alpha[i] with resolution[i] instead of every combination"
     )
     add_variant_arguments(parser)
-    add_format_argument(parser)
-    parser.add_argument("--out", help="write to this file instead of standard output")
+    add_output_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ._common import add_format_argument, emit
+from ._common import add_output_arguments, emit
 
 NAME = "tables"
 HELP = "reproduce the paper's Tables 1-9: published vs computed, with the paper's errors flagged"
@@ -24,8 +24,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="instead: torchvision's documented parameters and GFLOPS (Mult-Adds) of the zoo, vs computed",
     )
-    add_format_argument(parser)
-    parser.add_argument("--out", help="write to this file instead of standard output")
+    add_output_arguments(parser)
 
 
 def _table1_view(df):  # type: ignore[no-untyped-def]

@@ -4,11 +4,26 @@ from __future__ import annotations
 
 import argparse
 import math
-import sys
 
 from ..checks import dump_json
-from ._common import add_format_argument, add_threads_argument, apply_threads, emit, int_at_least
-from .calibrate import BLAS_THREADS_WHY, add_measurement_arguments, add_runtime_argument, add_space_arguments
+from ._common import (
+    add_output_arguments,
+    add_threads_argument,
+    apply_threads,
+    emit,
+    int_at_least,
+    network_from_value,
+    network_help,
+)
+from .calibrate import (
+    BLAS_THREADS_WHY,
+    add_measurement_arguments,
+    add_quiet_argument,
+    add_runtime_argument,
+    add_space_arguments,
+    check_runtime_installed,
+    progress_printer,
+)
 
 NAME = "validate-latency"
 HELP = "compare predicted and measured latency on held-out networks (the 16 MobileNets of Tables 6-7 and more)"
@@ -24,8 +39,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--network",
         action="append",
         default=[],
-        metavar="NAME",
-        help="check this built-in network instead of the held-out MobileNets (repeatable; with --spec)",
+        metavar="NAME[@RES]",
+        help="check this instead of the held-out MobileNets (with --spec): " + network_help(multiple=True),
     )
     parser.add_argument(
         "--spec", action="append", default=[], metavar="FILE", help="check this JSON network (repeatable)"
@@ -53,8 +68,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_measurement_arguments(parser)
     parser.add_argument("--plots", metavar="DIR", help="also write the two figures (PNG) into this folder")
     add_threads_argument(parser, 1, BLAS_THREADS_WHY)
-    add_format_argument(parser)
-    parser.add_argument("--out", help="write to this file instead of standard output")
+    add_quiet_argument(parser)
+    add_output_arguments(parser)
 
 
 def _finite(value: float | None) -> float | None:
@@ -89,9 +104,8 @@ def run(args: argparse.Namespace) -> int:
     networks = None
     if args.network or args.spec:
         from ..spec.network import Network
-        from ..spec.zoo import network
 
-        networks = [network(name) for name in args.network] + [Network.load(path) for path in args.spec]
+        networks = [network_from_value(name) for name in args.network] + [Network.load(path) for path in args.spec]
     if args.zoo:
         from ..latency.calibrate import ZOO_HELD_OUT_RESOLUTION, zoo_networks
         from ..latency.validate import held_out_networks
@@ -102,15 +116,20 @@ def run(args: argparse.Namespace) -> int:
             Path(args.plots).mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise CostModelError(f"cannot write plots into {args.plots!r}: {exc.strerror or exc}") from None
+    check_runtime_installed(runtime)
+    if profile is not None and space is None:  # every kind the networks need is in the profile: checked before timing
+        from ..latency.model import predict
+        from ..latency.validate import held_out_networks
+
+        for net in held_out_networks() if networks is None else networks:
+            predict(net, profile)
     apply_threads(args.threads if runtime == "numpy" else 1)
     from ..latency.calibrate import calibrate
     from ..latency.report import profile_summary, validation_summary
     from ..latency.validate import validate
     from ..report.tables import records, render
 
-    def progress(message: str) -> None:
-        print(message, file=sys.stderr, flush=True)
-
+    progress = progress_printer(args)
     if profile is None:
         if space is not None:
             from ..search.latency import calibrate_space

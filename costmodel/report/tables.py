@@ -39,7 +39,7 @@ if TYPE_CHECKING:
     from ..counting.memory import LayerMemory, NetworkMemory
 
 __all__ = ["FORMATS", "cost_table", "type_stride", "filter_shape", "map_shape", "render", "markdown"]
-__all__ += ["memory_table", "flat_rows", "formula", "records", "text_table"]
+__all__ += ["memory_table", "flat_rows", "formula", "records", "text_table", "cost_tree_table", "population_table"]
 
 FORMATS = ("table", "csv", "json", "markdown")
 
@@ -254,6 +254,35 @@ def flat_rows(rows: Sequence[_Row], block: str = "") -> list[tuple[_Row, str]]:
     return out
 
 
+def _cost_row(cost: Cost, lc: LayerCost, rules: dict[type, tuple[Any, ...]], subtotal: bool = False) -> dict[str, Any]:
+    """One row of a cost table; a block's row carries zero counts (its parts are rows too) unless ``subtotal``."""
+    node = lc.node
+    layer = node.layer
+    cls = type(layer)
+    if cls not in rules:  # each registry's rule, looked up once per layer type
+        rules[cls] = tuple(r.dispatch(cls) for r in (type_stride, _filter_shape, _formula, weights_cost))
+    stride_rule, shape_rule, formula_rule, weights_rule = rules[cls]
+    zero = bool(lc.parts) and not subtotal
+    return {
+        "name": layer.name,
+        "type": stride_rule(layer),
+        "kind": lc.kind,
+        "filter_shape": shape_rule(layer, node),
+        "input": map_shape(node.in_size, node.in_ch),
+        "output": map_shape(node.out_size, node.out_ch),
+        "params": 0 if zero else lc.params,
+        "mult_adds": 0 if zero else lc.mult_adds,
+        "params_pct": 0.0 if zero else _share(lc.params, cost.params),
+        "mult_adds_pct": 0.0 if zero else _share(lc.mult_adds, cost.mult_adds),
+        # the formula's value is the multiply-accumulates every convention counts (weights_cost)
+        "formula": (
+            ("the block's join: 0" if zero else f"sum over the block's layers = {lc.mult_adds:,}")
+            if lc.parts
+            else formula_rule(layer, node, weights_rule(layer, node)[1])
+        ),
+    }
+
+
 @register_table("costmodel.counting.engine.Cost")
 def cost_table(cost: Cost) -> pd.DataFrame:
     """One row per layer: name, type/stride, filter shape, input and output maps, params and Mult-Adds with
@@ -267,40 +296,59 @@ def cost_table(cost: Cost) -> pd.DataFrame:
 
     if not isinstance(cost, Cost):
         raise DataError(f"cost_table() needs a Cost (from costmodel.count), got {type(cost).__name__}")
-    rules: dict[type, tuple[Any, ...]] = {}  # each registry's rule, looked up once per layer type
-
-    def make_row(lc: LayerCost, block: str) -> dict[str, Any]:
-        node = lc.node
-        layer = node.layer
-        cls = type(layer)
-        if cls not in rules:
-            rules[cls] = tuple(r.dispatch(cls) for r in (type_stride, _filter_shape, _formula, weights_cost))
-        stride_rule, shape_rule, formula_rule, weights_rule = rules[cls]
-        return {
-            "name": layer.name,
-            "block": block,
-            "type": stride_rule(layer),
-            "kind": lc.kind,
-            "filter_shape": shape_rule(layer, node),
-            "input": map_shape(node.in_size, node.in_ch),
-            "output": map_shape(node.out_size, node.out_ch),
-            "params": 0 if lc.parts else lc.params,
-            "mult_adds": 0 if lc.parts else lc.mult_adds,
-            "params_pct": 0.0 if lc.parts else _share(lc.params, cost.params),
-            "mult_adds_pct": 0.0 if lc.parts else _share(lc.mult_adds, cost.mult_adds),
-            # the formula's value is the multiply-accumulates every convention counts (weights_cost)
-            "formula": "the block's join: 0" if lc.parts else formula_rule(layer, node, weights_rule(layer, node)[1]),
-        }
-
-    rows = [make_row(lc, block) for lc, block in flat_rows(cost.layers)]
+    rules: dict[type, tuple[Any, ...]] = {}
+    rows = []
+    for lc, block in flat_rows(cost.layers):
+        row = _cost_row(cost, lc, rules)
+        rows.append({"name": row.pop("name"), "block": block, **row})
     if not any(r["block"] for r in rows):  # a network without blocks keeps the plain Table 1 columns
         for r in rows:
             del r["block"]
     return pd.DataFrame(rows)
 
 
+def cost_tree_table(cost: Cost, depth: int | None = None) -> pd.DataFrame:
+    """The nested view (torchinfo's, fvcore's module table): a block's row first, carrying its subtotal, then its
+    layers one level deeper (``depth`` column, 1 at the top), down to ``depth`` levels (all by default).
+
+    The rows of each level add up to the row above them, and the depth-1 rows to the totals. A network without
+    blocks gives the rows of :func:`cost_table` (without a ``depth`` column).
+
+    >>> import costmodel
+    >>> cost = costmodel.count(costmodel.network("googlenet"))
+    >>> df = cost_tree_table(cost)
+    >>> top = df[df["depth"] == 1]
+    >>> int(top["params"].sum()) == cost.params
+    True
+    >>> block = df[df["name"].str.startswith("inception3a")]
+    >>> int(block["params"].iloc[0]) == int(block["params"].iloc[1:].sum())
+    True
+    """
+    import pandas as pd
+
+    rules: dict[type, tuple[Any, ...]] = {}
+    rows: list[dict[str, Any]] = []
+
+    def walk(layers: Sequence[LayerCost], level: int) -> None:
+        for lc in layers:
+            rows.append({"depth": level, **_cost_row(cost, lc, rules, subtotal=True)})
+            if lc.parts and (depth is None or level < depth):
+                walk(lc.parts, level + 1)
+
+    walk(cost.layers, 1)
+    if not any(lc.parts for lc in cost.layers):
+        for r in rows:
+            del r["depth"]
+    return pd.DataFrame(rows)
+
+
+def _missing(value: Any) -> bool:
+    """None, NaN or pandas' NA (a missing value of an integer column, which stays integer)."""
+    return value is None or (isinstance(value, float) and math.isnan(value)) or type(value).__name__ == "NAType"
+
+
 def _cell(value: Any, float_digits: int) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
+    if _missing(value):
         return ""
     if isinstance(value, bool):
         return str(value)
@@ -359,7 +407,7 @@ def text_table(df: pd.DataFrame, float_digits: int = 2) -> str:
 def _json_value(value: Any) -> Any:
     if hasattr(value, "item"):  # NumPy scalars
         value = value.item()
-    if isinstance(value, float) and math.isnan(value):
+    if _missing(value):
         return None
     return value
 
@@ -450,3 +498,38 @@ def closed_form_table(cf: ClosedForm) -> pd.DataFrame:
     rows = [{"kind": k, **coefficients(c)} for k, c in cf.by_kind.items()]
     rows.append({"kind": "total", **coefficients(cf.total)})
     return pd.DataFrame(rows)
+
+
+@register_table("costmodel.search.population.PopulationCost")
+def population_table(pop: Any, genes: Any = None, space: Any = None, rows: Any = None) -> pd.DataFrame:
+    """One row per candidate of a :class:`~costmodel.search.population.PopulationCost` (or per candidate in
+    ``rows``, an index array, e.g. a Pareto front): ``candidate`` (its row in the population), its cost columns,
+    then, with ``genes`` and their ``space``, the value each gene stands for (missing where the candidate's stage
+    depth leaves the block out; numeric genes stay numeric columns)."""
+    import numpy as np
+    import pandas as pd
+
+    pick = np.arange(len(pop), dtype=np.int64) if rows is None else np.asarray(rows, dtype=np.int64)
+    data: dict[str, Any] = {"candidate": pick, **{k: v[pick] for k, v in pop.columns().items()}}
+    if genes is not None:
+        if space is None:
+            raise DataError("population_table(): genes need their space, to name them and read their values")
+        arr = space.check_genes(genes)
+        if len(arr) != len(pop):
+            raise DataError(f"population_table(): {len(arr)} rows of genes for {len(pop)} candidates")
+        arr = arr[pick]
+        active = space.active(arr)
+        for i, gene in enumerate(space.genes):
+            index, off = arr[:, i].astype(np.intp), ~active[:, i]
+            kinds = {type(v) for v in gene.values}
+            if kinds <= {int} or kinds <= {float}:  # numbers stay numbers (8 bytes a cell, not a Python object)
+                values = np.asarray(gene.values, dtype=np.int64 if kinds <= {int} else np.float64)
+                data[gene.name] = pd.array(values[index], dtype="Int64" if kinds <= {int} else "Float64")
+                data[gene.name][off] = pd.NA
+            else:
+                table = np.empty(len(gene.values), dtype=object)
+                table[:] = list(gene.values)
+                column = table[index]
+                column[off] = None
+                data[gene.name] = column
+    return pd.DataFrame(data)

@@ -88,7 +88,11 @@ class PopulationCost:
         return 2 * self.mult_adds
 
     def columns(self) -> dict[str, np.ndarray]:
-        """{name: array} of every cost column (and the resolution), e.g. for a DataFrame or :func:`pareto_front`."""
+        """{name: array} of every cost column (and the resolution), e.g. for a DataFrame or :func:`pareto_front`.
+
+        The values are the population's own NumPy arrays, not copies (a million candidates stay one array per
+        column), so ``json.dumps`` does not take them: :meth:`to_dict` and :meth:`to_json` give plain Python
+        ints and floats."""
         out = {
             "mult_adds": self.mult_adds,
             "params": self.params,
@@ -104,6 +108,38 @@ class PopulationCost:
             return self.columns()[name]
         except KeyError:
             raise SpecError(f"no cost column {name!r}; choose from {', '.join(self.columns())}") from None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The population as plain Python values (``json.dumps`` takes it): the convention, the dtype of the
+        memory column, the number of candidates and each column as a list (ints exact; seconds as floats).
+
+        >>> import costmodel, json
+        >>> space = costmodel.search_space("mobilenet_v1")
+        >>> pop = costmodel.cost_population(space, space.sample(2, seed=0), resolution=160)
+        >>> doc = json.loads(json.dumps(pop.to_dict()))
+        >>> doc["columns"]["mult_adds"] == [int(m) for m in pop.mult_adds], doc["candidates"]
+        (True, 2)
+        """
+        return {
+            "convention": self.convention,
+            "dtype": self.dtype,
+            "candidates": len(self),
+            "columns": {name: values.tolist() for name, values in self.columns().items()},
+        }
+
+    def to_json(self, indent: int | None = None) -> str:
+        """:meth:`to_dict` as JSON text (non-finite seconds, which no profile predicts, are refused)."""
+        from ..checks import dump_json
+
+        return dump_json(self.to_dict(), indent=indent)
+
+    def table(self, genes: Any = None, space: SearchSpace | None = None, rows: Any = None) -> Any:
+        """A pandas DataFrame, one row per candidate (``candidate`` is its row in the population; only ``rows``
+        if given, e.g. ``pareto_front(pop, [...])``), with the gene values as columns when ``genes`` and their
+        ``space`` are given; built by :func:`costmodel.report.tables.population_table` through the report hook."""
+        from .._hooks import table
+
+        return table(self, genes=genes, space=space, rows=rows)
 
 
 # ------------------------------------------------------------------------------------------------ compiling

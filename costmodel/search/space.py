@@ -10,21 +10,33 @@ A candidate is a row of integer genes, one per choice, each the *index* of a val
 genes of a block beyond its stage's depth are inactive: they change nothing, so :meth:`SearchSpace.canonical`
 sets them to 0 and two candidates with the same canonical genes are the same network.
 
-Declaring your own space (timm's block strings ``ir_r2_k5_s2_e6_c40`` in typed form)::
+Declaring your own space (timm's block strings ``ir_r2_k5_s2_e6_c40`` in typed form). Builders are plain
+module-level functions, their fixed arguments bound with :func:`functools.partial`, so that the space pickles and
+a process pool (``multiprocessing``'s spawn context included) can cost it in its workers; a lambda or a function
+defined inside another cannot be pickled, and pickling a space built with one is a :class:`SpecError` naming it::
+
+    from functools import partial
 
     from costmodel.search import Block, SearchSpace, Stage
     from costmodel.spec.layers import Conv2d, GlobalAvgPool, Linear
 
+    def stem(in_ch, width):
+        return (Conv2d("stem", in_ch, width, 3, 2),)
+
+    def separable(name, stride, out, in_ch, kernel):
+        return (Conv2d(f"{name}.dw", in_ch, in_ch, kernel, stride, groups=in_ch),
+                Conv2d(f"{name}.pw", in_ch, out, 1))
+
+    def head(in_ch):
+        return (GlobalAvgPool("pool"), Linear("fc", in_ch, 10))
+
     def sep(name, stride, out):
-        def build(in_ch, kernel):
-            return (Conv2d(f"{name}.dw", in_ch, in_ch, kernel, stride, groups=in_ch),
-                    Conv2d(f"{name}.pw", in_ch, out, 1))
-        return Block(name, build, {"kernel": (3, 5)})
+        return Block(name, partial(separable, name, stride, out), {"kernel": (3, 5)})
 
     space = SearchSpace("tiny", [
-        Block("stem", lambda in_ch, width: (Conv2d("stem", in_ch, width, 3, 2),), {"width": (16, 24)}),
+        Block("stem", stem, {"width": (16, 24)}),
         Stage("stage1", [sep("s1b1", 2, 32), sep("s1b2", 1, 32)], depths=(1, 2)),
-        Block("head", lambda in_ch: (GlobalAvgPool("pool"), Linear("fc", in_ch, 10))),
+        Block("head", head),
     ])
     space.num_genes, space.size()      # (4, 12): widths 2 x (depth 1: 2 kernels + depth 2: 2 x 2)
 
@@ -509,6 +521,27 @@ class SearchSpace:
 
     def __repr__(self) -> str:
         return f"SearchSpace({self.name!r}, {self.num_genes} genes)"
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled without the compiled blocks and their costs (a worker compiles its own, on first use); a
+        builder that cannot be pickled (a lambda, a local function) is a :class:`SpecError` naming its block."""
+        for slot in self._slots:
+            build = slot.block.build
+            func = getattr(build, "func", build)  # functools.partial: the function it binds
+            qualname = getattr(func, "__qualname__", "")
+            if "<lambda>" in qualname or "<locals>" in qualname:
+                raise SpecError(
+                    f"space {self.name!r}, block {slot.block.name!r}: its builder {qualname} is a lambda or a local "
+                    "function, which cannot be pickled (a process pool sends the space to its workers); declare it "
+                    "at module level and bind its fixed arguments with functools.partial"
+                )
+        state = dict(self.__dict__)
+        del state["blocks"]
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self.blocks = Blocks(self)
 
 
 def choice_values(values: object, what: str, check: Callable[[Any], Any]) -> tuple[Any, ...]:
