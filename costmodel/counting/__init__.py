@@ -12,4 +12,15 @@ from .conventions import CONVENTIONS, OPTIONS, Convention, get_convention
 from .dtypes import DATA_TYPES, DtypeCost, dtype_cost
 from .engine import Cost, LayerCost, count
 
-__all__ = ["CONVENTIONS", "OPTIONS", "Convention", "get_convention", "Cost", "LayerCost", "count", "DATA_TYPES", "DtypeCost", "dtype_cost"]
+__all__ = [
+    "CONVENTIONS",
+    "OPTIONS",
+    "Convention",
+    "get_convention",
+    "Cost",
+    "LayerCost",
+    "count",
+    "DATA_TYPES",
+    "DtypeCost",
+    "dtype_cost",
+]

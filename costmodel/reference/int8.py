@@ -221,7 +221,12 @@ def _pad(op: GraphOp, qg: QuantizedGraph, x: np.ndarray) -> np.ndarray:
     return np.pad(x, ((0, 0), (before, after), (before, after), (0, 0)), constant_values=fill)
 
 
+def _reshape(op: GraphOp, qg: QuantizedGraph, x: np.ndarray) -> np.ndarray:
+    return x.reshape(x.shape[0], *op.shape[1:])
+
+
 _RUN: dict[str, Callable[..., np.ndarray]] = {
+    "reshape": _reshape,
     "conv": _conv,
     "depthwise": _conv,
     "fc": _fc,
@@ -255,12 +260,7 @@ def run_int8(qgraph: QuantizedGraph, x: np.ndarray, *, trace: bool = False) -> n
         got = f"{x.dtype} {x.shape}" if isinstance(x, np.ndarray) else type(x).__name__
         raise InputError(f"run_int8 needs int8 input of shape (N, {', '.join(map(str, want))}), got {got}")
     values: dict[str, np.ndarray] = {g.input: x}
-    n = x.shape[0]
     for op in g.ops:
         inputs = [values[t] for t in op.inputs]
-        if op.kind == "reshape":
-            y = inputs[0].reshape(n, *op.shape[1:])
-        else:
-            y = _RUN[op.kind](op, qgraph, *inputs)
-        values[op.output] = y
+        values[op.output] = _RUN[op.kind](op, qgraph, *inputs)
     return values if trace else values[g.output]

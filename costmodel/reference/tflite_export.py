@@ -63,8 +63,16 @@ class _Writer:
         self.tensors: list[dict[str, Any]] = []
         self.index: dict[str, int] = {}
 
-    def tensor(self, name: str, shape: tuple[int, ...], ttype: int, data: np.ndarray | None = None,
-               scale: np.ndarray | None = None, zero_point: np.ndarray | None = None, axis: int = 0) -> int:  # fmt: skip
+    def tensor(
+        self,
+        name: str,
+        shape: tuple[int, ...],
+        ttype: int,
+        data: np.ndarray | None = None,
+        scale: np.ndarray | None = None,
+        zero_point: np.ndarray | None = None,
+        axis: int = 0,
+    ) -> int:
         buffer = 0
         if data is not None:
             self.buffers.append(np.ascontiguousarray(data).tobytes())
