@@ -15,7 +15,7 @@ Lowering (:func:`lower`) turns each layer into the operator the TFLite converter
   ``FULLY_CONNECTED`` (weights (out, in));
 - a residual block's addition into ``ADD``;
 - a softmax at the end is left out: the model's output is the logits, as :func:`~costmodel.reference.forward`
-  returns.
+  returns them (a convolutional classifier's 1 x 1 x classes map is reshaped to (1, classes), ``"logits"``).
 
 Anything else (concatenation, squeeze-and-excite, h-swish, SiLU, sigmoid, grouped convolutions, PyTorch's
 averages over padding) is an :class:`~costmodel.errors.SpecError` naming the layer.
@@ -261,6 +261,9 @@ def lower(network: Network, weights: Mapping[str, np.ndarray]) -> Graph:
     x = INPUT
     for node in _body(network):
         x = _lower(node.layer, node, x, g)
+    last = g.ops[-1]
+    if len(last.shape) == 4:  # a convolutional classifier (Keras): its 1x1xC map flattened, as Keras reshapes it
+        x = g.add(GraphOp("reshape", "logits", (x,), "logits", (1, int(np.prod(last.shape)))))
     r = network.input_size
     return Graph(network, tuple(g.ops), (1, r, r, network.in_ch), x)
 

@@ -1,0 +1,212 @@
+"""The .tflite export checked by independent runtimes: LiteRT runs the files, against the NumPy executor and
+ONNX Runtime (float32), and int8 files' top-1 against float32's."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from _cli import fails
+from _litert import images, layer_networks, run_litert, small_networks
+
+import costmodel
+from costmodel.cli import main
+from costmodel.errors import InputError, SpecError, WeightsError
+from costmodel.reference import export_tflite, forward, init_weights, to_tflite
+from costmodel.reference.tflite_graph import activation_ranges, lower, quantize
+from costmodel.spec.layers import Conv2d, GlobalAvgPool, Linear, Pool2d
+from costmodel.spec.network import Network
+
+pytest.importorskip("ai_edge_litert")
+pytest.importorskip("flatbuffers")
+
+
+def _rel_error(got: np.ndarray, want: np.ndarray) -> float:
+    return float(np.abs(got - want).max() / np.abs(want).max())
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        dict(alpha=0.25, resolution=128),
+        dict(alpha=0.5, resolution=96, flavour="keras"),
+        dict(alpha=0.25, resolution=97, flavour="keras", shallow=True),  # Keras' (0, 1) padding at odd sizes
+        dict(alpha=0.25, resolution=64, flavour="tfslim"),  # no gamma, 1001 classes
+        dict(alpha=0.25, resolution=64, flavour="timm"),  # PyTorch's padding=1: PAD then VALID at stride 2
+        dict(alpha=0.25, resolution=64, separable=False, num_classes=10),
+    ],
+)
+def test_float32_file_matches_the_executor_and_onnx_runtime(config):
+    ort = pytest.importorskip("onnxruntime")
+    from costmodel.reference.onnx_export import to_onnx
+
+    net = costmodel.mobilenet_v1(**config)
+    weights = init_weights(net, seed=11)
+    x = images(net, 2, seed=1)
+    data, q = to_tflite(net, weights)
+    assert q is None
+    got = run_litert(data, x, "default").reshape(2, -1)
+    want = forward(net, weights, x)
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 1
+    session = ort.InferenceSession(to_onnx(net, weights).SerializeToString(), options)
+    (onnx_logits,) = session.run(["logits"], {"images": x})
+    # Three float32 implementations summing in different orders (all fold batch norm): measured <= 1e-6 apart.
+    assert _rel_error(got, want) <= 1e-4
+    assert _rel_error(got, onnx_logits) <= 1e-4
+    np.testing.assert_array_equal(got.argmax(1), want.argmax(1))
+
+
+@pytest.mark.parametrize("name", [*small_networks(), *layer_networks()])
+def test_float32_file_matches_the_executor_on_every_operator(name):
+    """Residual ADD (MobileNetV2, MnasNet), PAD, max and average pools, adaptive pooling, FC with ReLU, on
+    LiteRT's default and reference kernels."""
+    net = {**small_networks(), **layer_networks()}[name]
+    weights = init_weights(net, seed=3)
+    x = images(net, 3, seed=4, spread=1.2)
+    data, _ = to_tflite(net, weights)
+    want = forward(net, weights, x).reshape(3, -1)
+    for resolver in ("default", "ref"):
+        assert _rel_error(run_litert(data, x, resolver).reshape(3, -1), want) <= 1e-4  # measured <= 1e-5
+
+
+def _prototype_head(net: Network, weights: dict, samples: np.ndarray) -> dict:
+    """Weights whose classifier recognises each sample image as its own class: the FC kernel's columns are the
+    samples' centred, normalised features (a nearest-prototype classifier, what a linear layer trained on these
+    images approximates). Seeded weights alone give nearly tied logits, where int8 noise decides the top-1."""
+    from costmodel.reference.tflite_graph import _trace
+
+    fc = net.nodes[-2] if net.nodes[-1].name == "softmax" else net.nodes[-1]
+    features: dict[str, np.ndarray] = {}
+    nodes = net.nodes[: net.nodes.index(fc)]
+    _trace(nodes, weights, samples, lambda name, y: features.__setitem__("last", y))
+    f = features["last"].reshape(len(samples), -1).astype(np.float64)
+    centre = f.mean(axis=0)
+    w = (f - centre) / np.linalg.norm(f - centre, axis=1, keepdims=True)
+    out = dict(weights)
+    key = f"{fc.name}/kernel"
+    out[key] = w.T.reshape(weights[key].shape).astype(np.float32)  # Keras' classifier: a 1x1 convolution
+    out[f"{fc.name}/bias"] = (-(w @ centre)).astype(np.float32)
+    return out
+
+
+def _sample_images(n: int, size: int, seed: int) -> np.ndarray:
+    """Smooth synthetic images (8x8 blocks of colour with a little noise), in -1..1."""
+    rng = np.random.default_rng(seed)
+    cells = -(-size // 8)
+    low = rng.uniform(-1, 1, (n, cells, cells, 3))
+    img = np.repeat(np.repeat(low, 8, axis=1), 8, axis=2)[:, :size, :size]
+    return np.clip(img + rng.normal(0, 0.1, img.shape), -1, 1).astype(np.float32)
+
+
+@pytest.mark.parametrize("flavour", ["paper", "keras"])
+def test_int8_file_top1_agrees_with_float32_on_sample_images(flavour):
+    """The sample images and noisy copies of them: the int8 file (calibrated on the samples) and the float32
+    network pick the same class for every one."""
+    net = costmodel.mobilenet_v1(0.25, 96, num_classes=12, flavour=flavour)
+    samples = _sample_images(12, 96, seed=0)
+    weights = _prototype_head(net, init_weights(net, seed=2), samples)
+    noisy = np.clip(samples + np.random.default_rng(1).normal(0, 0.05, samples.shape), -1, 1).astype(np.float32)
+    x = np.concatenate([samples, noisy])
+    want = forward(net, weights, x).argmax(1)
+    assert (want[:12] == np.arange(12)).all()  # the head recognises its samples (so the test can fail)
+    data, q = to_tflite(net, weights, dtype="int8", representative=samples)
+    got = run_litert(data, q.quantize_input(x), "default")
+    np.testing.assert_array_equal(got.argmax(1), want)
+
+
+def test_int8_ranges_or_images_give_the_same_file():
+    net = costmodel.mobilenet_v1(0.25, 32, num_classes=5)
+    weights = init_weights(net)
+    rep = images(net, 4, seed=0)
+    a, _ = to_tflite(net, weights, dtype="int8", representative=rep)
+    b, _ = to_tflite(net, weights, dtype="int8", ranges=activation_ranges(net, weights, rep))
+    assert a == b
+
+
+def test_int8_file_follows_the_quantisation_spec():
+    """Read back by LiteRT: int8 weights per channel with zero points 0 (depthwise on axis 3), int32 biases with
+    scale input x weight scale, int8 activations, pools keeping their input's quantisation."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    net = costmodel.mobilenet_v1(0.25, 32, num_classes=5)
+    weights = init_weights(net)
+    data, q = to_tflite(net, weights, dtype="int8", representative=images(net, 4, seed=0))
+    interpreter = Interpreter(model_content=data)
+    details = {d["name"]: d for d in interpreter.get_tensor_details()}
+    dw = details["conv_dw_1/weights"]
+    assert dw["dtype"] == np.int8 and tuple(dw["shape"]) == (1, 3, 3, 8)
+    assert dw["quantization_parameters"]["quantized_dimension"] == 3
+    assert len(dw["quantization_parameters"]["scales"]) == 8
+    assert not dw["quantization_parameters"]["zero_points"].any()
+    w = interpreter.get_tensor(dw["index"])
+    assert w.min() >= -127 and np.abs(w).max(axis=(0, 1, 2)).tolist() == [127] * 8  # symmetric, full range
+    bias = details["conv_dw_1/bias"]
+    assert bias["dtype"] == np.int32
+    in_scale = details["conv1"]["quantization_parameters"]["scales"][0]
+    np.testing.assert_allclose(
+        bias["quantization_parameters"]["scales"], in_scale * dw["quantization_parameters"]["scales"], rtol=1e-6
+    )
+    assert details["pool"]["quantization"] == details["conv_pw_13"]["quantization"]
+    assert all(d["dtype"] in (np.int8, np.int32) for d in details.values())
+
+
+@pytest.mark.parametrize(
+    "layers,match",
+    [
+        ([Conv2d("c", 3, 8, 3, activation="hardswish"), GlobalAvgPool("g")], "hardswish"),
+        ([Conv2d("c", 4, 8, 3, groups=2), GlobalAvgPool("g")], "grouped"),
+        ([Pool2d("p", 3, 2, "avg", 1)], "PyTorch's zero padding"),
+    ],
+)
+def test_unsupported_layers_are_named(layers, match):
+    in_ch = layers[0].in_ch if isinstance(layers[0], Conv2d) else 4
+    net = Network(layers, 8, in_ch=in_ch)
+    with pytest.raises(SpecError, match=match):
+        to_tflite(net, init_weights(net))
+
+
+def test_concat_is_refused_by_name():
+    net = costmodel.network("squeezenet1_1", resolution=64, num_classes=10)
+    with pytest.raises(SpecError, match="fire2.expand: no TFLite lowering for Concat"):
+        lower(net, init_weights(net))
+
+
+def test_bad_arguments():
+    net = Network([GlobalAvgPool("g"), Linear("fc", 3, 2)], 4)
+    weights = init_weights(net)
+    with pytest.raises(InputError, match="dtype must be one of"):
+        to_tflite(net, weights, dtype="int4")
+    with pytest.raises(InputError, match="either representative images or activation ranges"):
+        to_tflite(net, weights, dtype="int8")
+    with pytest.raises(InputError, match="for dtype='int8' only"):
+        to_tflite(net, weights, representative=images(net, 1, 0))
+    with pytest.raises(InputError, match="no activation range for tensor 'fc'"):
+        quantize(lower(net, weights), {"input": (-1.0, 1.0), "g": (0.0, 1.0)})
+    del weights["fc/kernel"]
+    with pytest.raises(WeightsError, match="fc/kernel"):
+        to_tflite(net, weights)
+
+
+def test_export_writes_atomically(tmp_path):
+    net = costmodel.mobilenet_v1(0.25, 32, num_classes=3)
+    weights = init_weights(net)
+    path = export_tflite(net, weights, tmp_path / "m.tflite", dtype="int8", representative=images(net, 2, 0))
+    assert path.read_bytes()[4:8] == b"TFL3"
+    assert [p.name for p in tmp_path.iterdir()] == ["m.tflite"]
+
+
+def test_cli_export_tflite(tmp_path, capsys):
+    out = tmp_path / "m.tflite"
+    argv = ["export-tflite", "--alpha", "0.25", "--resolution", "32", "--num-classes", "5", "--dtype", "int8",
+            "--random-images", "3", "--out", str(out)]  # fmt: skip
+    assert main(argv) == 0
+    assert "int8" in capsys.readouterr().out
+    net = costmodel.mobilenet_v1(0.25, 32, num_classes=5)
+    weights = init_weights(net, seed=0)
+    x = images(net, 3, seed=0)  # the CLI's calibration images: --seed 0
+    want, _ = to_tflite(net, weights, dtype="int8", representative=x)
+    assert out.read_bytes() == want
+    fails(["export-tflite", "--network", "googlenet", "--out", str(tmp_path / "g.tflite")], capsys, "Concat")
+    assert not (tmp_path / "g.tflite").exists()
+    argv = ["export-tflite", "--alpha", "0.25", "--random-images", "2", "--out", str(tmp_path / "f.tflite")]
+    fails(argv, capsys, "--dtype int8")
