@@ -90,7 +90,7 @@ def rounding_divide_by_pot(x: np.ndarray, exponent: np.ndarray) -> np.ndarray:
     mask = (np.int64(1) << exponent) - 1
     remainder = x & mask
     threshold = (mask >> 1) + (x < 0)
-    return (x >> exponent) + (remainder > threshold)
+    return np.asarray((x >> exponent) + (remainder > threshold), np.int64)
 
 
 def multiply_by_quantized_multiplier(x: np.ndarray, multiplier: np.ndarray, shift: np.ndarray) -> np.ndarray:
@@ -136,7 +136,7 @@ def _requantize(acc: np.ndarray, op: GraphOp, qg: QuantizedGraph, real_multiplie
     out_q = qg.tensors[op.output]
     y = multiply_by_quantized_multiplier(acc, multiplier, shift) + out_q.zero_point
     lo, hi = activation_range(op.activation, out_q)
-    return np.clip(y, lo, hi).astype(np.int8)
+    return np.asarray(np.clip(y, lo, hi), np.int8)
 
 
 def _accumulate(op: GraphOp, qg: QuantizedGraph, x: np.ndarray) -> np.ndarray:
@@ -155,7 +155,7 @@ def _accumulate(op: GraphOp, qg: QuantizedGraph, x: np.ndarray) -> np.ndarray:
     acc = acc.astype(np.int64)  # exact: integer partial sums below 2**53
     if op.name in qg.biases:
         acc = acc + qg.biases[op.name].astype(np.int64)
-    return acc
+    return np.asarray(acc, np.int64)
 
 
 def _real_multiplier(op: GraphOp, qg: QuantizedGraph) -> np.ndarray:
@@ -179,7 +179,7 @@ def _fc(op: GraphOp, qg: QuantizedGraph, x: np.ndarray) -> np.ndarray:
     out_q = qg.tensors[op.output]
     y = tflite_round(acc.astype(np.float64) * _real_multiplier(op, qg)).astype(np.int64) + out_q.zero_point
     lo, hi = activation_range(op.activation, out_q)
-    return np.clip(y, lo, hi).astype(np.int8)
+    return np.asarray(np.clip(y, lo, hi), np.int8)
 
 
 def _avg_pool(op: GraphOp, qg: QuantizedGraph, x: np.ndarray) -> np.ndarray:
@@ -190,13 +190,13 @@ def _avg_pool(op: GraphOp, qg: QuantizedGraph, x: np.ndarray) -> np.ndarray:
     up = np.where(acc > 0, acc + half, acc - half)
     y = np.where(up >= 0, up // count, -((-up) // count))  # C++ division truncates toward zero
     lo, hi = activation_range(op.activation, qg.tensors[op.output])
-    return np.clip(y, lo, hi).astype(np.int8)
+    return np.asarray(np.clip(y, lo, hi), np.int8)
 
 
 def _max_pool(op: GraphOp, qg: QuantizedGraph, x: np.ndarray) -> np.ndarray:
     windows, _ = _windows(x, op, -128)  # padding never wins a max
     lo, hi = activation_range(op.activation, qg.tensors[op.output])
-    return np.clip(windows.max(axis=(-2, -1)), lo, hi).astype(np.int8)
+    return np.asarray(np.clip(windows.max(axis=(-2, -1)), lo, hi), np.int8)
 
 
 def _add(op: GraphOp, qg: QuantizedGraph, a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -212,7 +212,7 @@ def _add(op: GraphOp, qg: QuantizedGraph, a: np.ndarray, b: np.ndarray) -> np.nd
     total = multiply_by_quantized_multiplier(xa, ma, sa) + multiply_by_quantized_multiplier(xb, mb, sb)
     y = multiply_by_quantized_multiplier(total, mo, so) + qo.zero_point
     lo, hi = activation_range(op.activation, qo)
-    return np.clip(y, lo, hi).astype(np.int8)
+    return np.asarray(np.clip(y, lo, hi), np.int8)
 
 
 def _pad(op: GraphOp, qg: QuantizedGraph, x: np.ndarray) -> np.ndarray:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 
@@ -335,4 +335,8 @@ def export_tflite(
     b'TFL3'
     """
     data, _ = to_tflite(network, weights, dtype=dtype, representative=representative, ranges=ranges)
-    return atomic_write(path, lambda f: f.write(data), CostModelError)
+
+    def write(f: BinaryIO) -> None:
+        f.write(data)
+
+    return atomic_write(path, write, CostModelError)

@@ -163,8 +163,8 @@ def _(layer: Conv2d, node: Node, x: str, g: _Lowering) -> str:
     bias = w[f"{layer.name}/bias"] if layer.bias else None
     if layer.batch_norm:
         gamma = w[f"{layer.name}_bn/gamma"] if layer.bn_scale else np.ones(layer.out_ch, np.float32)
-        bn = [w[f"{layer.name}_bn/{v}"] for v in ("beta", "moving_mean", "moving_variance")]
-        kernel, bias = K.fold_batch_norm(kernel, bias, gamma, *bn, epsilon=layer.bn_epsilon)
+        beta, mean, variance = (w[f"{layer.name}_bn/{v}"] for v in ("beta", "moving_mean", "moving_variance"))
+        kernel, bias = K.fold_batch_norm(kernel, bias, gamma, beta, mean, variance, epsilon=layer.bn_epsilon)
     padding, pads = _conv_padding(node, layer.kernel, layer.stride, layer.padding)
     if pads is not None:
         size = node.in_size + sum(pads)
@@ -313,7 +313,7 @@ def activation_ranges(
 
 def tflite_round(x: np.ndarray) -> np.ndarray:
     """TfLiteRound (``std::round``): halves away from zero (NumPy's ``round`` takes halves to even)."""
-    return np.sign(x) * np.floor(np.abs(x) + 0.5)
+    return np.asarray(np.sign(x) * np.floor(np.abs(x) + 0.5))
 
 
 @dataclass(frozen=True, slots=True)
@@ -351,7 +351,7 @@ class QuantizedGraph:
         """Preprocessed float images as the model's int8 input (TFLite's rounding, clipped to int8)."""
         x = check_images(self.graph.network, images).astype(np.float64)
         q = self.tensors[self.graph.input]
-        return np.clip(tflite_round(x / float(q.scale)) + q.zero_point, -128, 127).astype(np.int8)
+        return np.asarray(np.clip(tflite_round(x / float(q.scale)) + q.zero_point, -128, 127), np.int8)
 
     def dequantize_output(self, y: np.ndarray) -> np.ndarray:
         """The model's int8 output as float32 logits."""
