@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 import costmodel
-from costmodel.spec.layers import AdaptiveAvgPool, Conv2d, GlobalAvgPool, Linear, Pool2d, Residual
+from costmodel.spec.layers import AdaptiveAvgPool, Concat, Conv2d, GlobalAvgPool, Linear, Pool2d, Residual
 from costmodel.spec.network import Network
 
 
@@ -45,16 +45,22 @@ def layer_networks() -> dict[str, Network]:
         "fc": Network([Linear("fc", 3 * 3 * 8, 10)], 3, in_ch=8),
         "fc_relu": Network([Linear("fc", 16, 12, activation="relu")], 1, in_ch=16),
         "residual_add": Network([Residual("r", (Conv2d("c", 8, 8, 1, activation=None),))], 5, in_ch=8),
+        "concat": Network(
+            [Concat("cat", ((Conv2d("a", 8, 4, 1),), (Pool2d("p", 3, 1, "max", 1), Conv2d("b", 8, 6, 3))))], 5, in_ch=8
+        ),
     }
 
 
 def small_networks() -> dict[str, Network]:
-    """Whole networks: MobileNetV1 (the paper's and Keras' flavours), MobileNetV2 and MnasNet (residual adds)."""
+    """Whole networks: MobileNetV1 (the paper's and Keras' flavours), MobileNetV2 and MnasNet (residual adds),
+    SqueezeNet 1.1 and GoogLeNet (concatenations)."""
     return {
         "mobilenet_v1_0.25_32": costmodel.mobilenet_v1(0.25, 32, num_classes=10),
         "mobilenet_v1_keras_0.25_33": costmodel.mobilenet_v1(0.25, 33, num_classes=10, flavour="keras"),
         "mobilenet_v2_32": costmodel.network("mobilenet_v2", resolution=32, num_classes=10),
         "mnasnet1_0_32": costmodel.network("mnasnet1_0", resolution=32, num_classes=10),
+        "squeezenet1_1_48": costmodel.network("squeezenet1_1", resolution=48, num_classes=10),
+        "googlenet_32": costmodel.network("googlenet", resolution=32, num_classes=10),
     }
 
 

@@ -58,8 +58,8 @@ def test_float32_file_matches_the_executor_and_onnx_runtime(config):
 
 @pytest.mark.parametrize("name", [*small_networks(), *layer_networks()])
 def test_float32_file_matches_the_executor_on_every_operator(name):
-    """Residual ADD (MobileNetV2, MnasNet), PAD, max and average pools, adaptive pooling, FC with ReLU, on
-    LiteRT's default and reference kernels."""
+    """Residual ADD (MobileNetV2, MnasNet), CONCATENATION (SqueezeNet, GoogLeNet), PAD, max and average pools,
+    adaptive pooling, FC with ReLU, on LiteRT's default and reference kernels."""
     net = {**small_networks(), **layer_networks()}[name]
     weights = init_weights(net, seed=3)
     x = images(net, 3, seed=4, spread=1.2)
@@ -165,10 +165,15 @@ def test_unsupported_layers_are_named(layers, match):
         to_tflite(net, init_weights(net))
 
 
-def test_concat_is_refused_by_name():
-    net = costmodel.network("squeezenet1_1", resolution=64, num_classes=10)
-    with pytest.raises(SpecError, match="fire2.expand: no TFLite lowering for Concat"):
-        lower(net, init_weights(net))
+def test_int8_concatenation_needs_its_own_output_quantisation():
+    """A branch ending in a pool keeps its input's quantisation, so it cannot take the concatenation's."""
+    from costmodel.spec.layers import Concat
+
+    net = Network([Concat("cat", ((Conv2d("a", 4, 4, 1),), (Pool2d("p", 3, 1, "max", 1),)))], 6, in_ch=4)
+    weights = init_weights(net)
+    to_tflite(net, weights)  # float32 is fine
+    with pytest.raises(SpecError, match="cat: int8 concatenation needs each branch"):
+        to_tflite(net, weights, dtype="int8", representative=images(net, 2, seed=0))
 
 
 def test_bad_arguments():
@@ -206,7 +211,8 @@ def test_cli_export_tflite(tmp_path, capsys):
     x = images(net, 3, seed=0)  # the CLI's calibration images: --seed 0
     want, _ = to_tflite(net, weights, dtype="int8", representative=x)
     assert out.read_bytes() == want
-    fails(["export-tflite", "--network", "googlenet", "--out", str(tmp_path / "g.tflite")], capsys, "Concat")
+    bad = ["export-tflite", "--network", "mobilenet_v3_small", "--out", str(tmp_path / "g.tflite")]
+    fails(bad, capsys, "hardswish")
     assert not (tmp_path / "g.tflite").exists()
     argv = ["export-tflite", "--alpha", "0.25", "--random-images", "2", "--out", str(tmp_path / "f.tflite")]
     fails(argv, capsys, "--dtype int8")

@@ -13,7 +13,7 @@ Each operator of a :class:`~costmodel.reference.tflite_graph.QuantizedGraph` run
   half away from zero; max pooling takes the maximum; both keep their input's quantisation;
 - addition rescales both inputs to a common scale with 20 bits of headroom and requantises the sum
   (``reference_integer_ops::Add``);
-- reshaping and zero-point padding move int8 values.
+- reshaping, zero-point padding and concatenation (its inputs share its quantisation) move int8 values.
 
 The products run as float64 matrix products: every partial sum is an integer of magnitude below 2**53, so they
 are exact, and fast. No Python loop runs over pixels or channels. ``tests/test_reference_int8.py`` checks the
@@ -221,12 +221,17 @@ def _pad(op: GraphOp, qg: QuantizedGraph, x: np.ndarray) -> np.ndarray:
     return np.pad(x, ((0, 0), (before, after), (before, after), (0, 0)), constant_values=fill)
 
 
+def _concat(op: GraphOp, qg: QuantizedGraph, *xs: np.ndarray) -> np.ndarray:
+    return np.concatenate(xs, axis=-1)  # every input has the output's quantisation (tflite_graph.quantize)
+
+
 def _reshape(op: GraphOp, qg: QuantizedGraph, x: np.ndarray) -> np.ndarray:
     return x.reshape(x.shape[0], *op.shape[1:])
 
 
 _RUN: dict[str, Callable[..., np.ndarray]] = {
     "reshape": _reshape,
+    "concat": _concat,
     "conv": _conv,
     "depthwise": _conv,
     "fc": _fc,

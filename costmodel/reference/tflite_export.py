@@ -42,6 +42,7 @@ _OPS = {  # kind -> (BuiltinOperator, BuiltinOptions, op version for float32, fo
     "reshape": (22, 17, 1, 1),  # RESHAPE, ReshapeOptions
     "add": (0, 11, 1, 2),  # ADD, AddOptions
     "pad": (34, 22, 1, 2),  # PAD, PadOptions
+    "concat": (2, 10, 1, 2),  # CONCATENATION, ConcatenationOptions
 }
 _PADDING = {"SAME": 0, "VALID": 1}
 _ACTIVATION = {None: 0, "relu": 1, "relu6": 3}
@@ -150,7 +151,8 @@ def _options(b: Any, op: GraphOp) -> int:
         b.StartObject(1)
         b.PrependUOffsetTRelativeSlot(0, new_shape, 0)
         return int(b.EndObject())
-    b.StartObject({"conv": 7, "depthwise": 7, "avg_pool": 6, "max_pool": 6, "fc": 6, "add": 2, "pad": 0}[op.kind])
+    slots = {"conv": 7, "depthwise": 7, "avg_pool": 6, "max_pool": 6, "fc": 6, "add": 2, "pad": 0, "concat": 2}
+    b.StartObject(slots[op.kind])
     if op.kind in ("conv", "depthwise"):
         b.PrependInt8Slot(0, _PADDING[op.padding], 0)
         b.PrependInt32Slot(1, op.stride, 0)  # stride_w
@@ -169,6 +171,9 @@ def _options(b: Any, op: GraphOp) -> int:
         b.PrependInt8Slot(5, act, 0)
     elif op.kind in ("fc", "add"):
         b.PrependInt8Slot(0, act, 0)
+    elif op.kind == "concat":
+        b.PrependInt32Slot(0, 3, 0)  # axis: channels (NHWC)
+        b.PrependInt8Slot(1, act, 0)
     return int(b.EndObject())
 
 

@@ -13,21 +13,23 @@ Lowering (:func:`lower`) turns each layer into the operator the TFLite converter
   ``AVERAGE_POOL_2D`` with the window the map divides into;
 - a fully connected layer into ``RESHAPE`` (to (1, features), NHWC order as the spec flattens) then
   ``FULLY_CONNECTED`` (weights (out, in));
-- a residual block's addition into ``ADD``;
+- a residual block's addition into ``ADD``, a concatenation's branches into their operators and
+  ``CONCATENATION`` on channels;
 - a softmax at the end is left out: the model's output is the logits, as :func:`~costmodel.reference.forward`
   returns them (a convolutional classifier's 1 x 1 x classes map is reshaped to (1, classes), ``"logits"``).
 
-Anything else (concatenation, squeeze-and-excite, h-swish, SiLU, sigmoid, grouped convolutions, PyTorch's
-averages over padding) is an :class:`~costmodel.errors.SpecError` naming the layer.
+Anything else (squeeze-and-excite, h-swish, SiLU, sigmoid, grouped convolutions, PyTorch's averages over
+padding) is an :class:`~costmodel.errors.SpecError` naming the layer.
 
 Quantisation (:func:`quantize`) follows TFLite's int8 specification
 (https://ai.google.dev/edge/litert/models/quantization_spec): weights int8 in [-127, 127], symmetric, per output
 channel (the last axis for depthwise weights, the first for convolutions; fully connected weights per tensor, as
 the converter writes them); activations int8, asymmetric, per tensor, their ranges from representative images
 (:func:`activation_ranges`: the plain float reference's output of every layer) or given; biases int32 with scale
-input scale x weight scale. Pooling, padding and reshaping keep their input's scale and zero point, as the
-specification requires. The model's input and output are int8 (no ``QUANTIZE``/``DEQUANTIZE`` ops): quantise
-images with :meth:`QuantizedGraph.quantize_input`, read logits with :meth:`QuantizedGraph.dequantize_output`.
+input scale x weight scale. Pooling, padding and reshaping keep their input's scale and zero point, and a
+concatenation's inputs share its output's (the union of their ranges), as the specification requires. The
+model's input and output are int8 (no ``QUANTIZE``/``DEQUANTIZE`` ops): quantise images with
+:meth:`QuantizedGraph.quantize_input`, read logits with :meth:`QuantizedGraph.dequantize_output`.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ import numpy as np
 from ..errors import InputError, SpecError
 from ..spec.layers import (
     AdaptiveAvgPool,
+    Concat,
     Conv2d,
     GlobalAvgPool,
     Linear,
@@ -69,7 +72,7 @@ __all__ = [
 ]
 
 #: The operators a lowered graph is made of.
-OP_KINDS = ("conv", "depthwise", "avg_pool", "max_pool", "fc", "reshape", "add", "pad")
+OP_KINDS = ("conv", "depthwise", "avg_pool", "max_pool", "fc", "reshape", "add", "pad", "concat")
 
 #: The activations TFLite fuses into an operator (``None`` is linear).
 FUSED_ACTIVATIONS = (None, "relu", "relu6")
@@ -141,7 +144,7 @@ def _lower(layer: object, node: Node, x: str, g: _Lowering) -> str:
 
 _SUPPORTED = (
     "Conv2d (plain or depthwise; activation none, relu or relu6), Pool2d, GlobalAvgPool, AdaptiveAvgPool to a "
-    "divisor of the map, Linear, Residual, a final Softmax"
+    "divisor of the map, Linear, Residual, Concat, a final Softmax"
 )
 
 
@@ -233,6 +236,18 @@ def _(layer: Residual, node: Node, x: str, g: _Lowering) -> str:
     return g.add(GraphOp("add", merge.name, (h, x), merge.name, shape))
 
 
+@_lower.register
+def _(layer: Concat, node: Node, x: str, g: _Lowering) -> str:
+    outs = []
+    for branch in node.branches:
+        h = x
+        for sub in branch:
+            h = _lower(sub.layer, sub, h, g)
+        outs.append(h)
+    shape = (1, node.out_size, node.out_size, node.out_ch)
+    return g.add(GraphOp("concat", layer.name, tuple(outs), layer.name, shape))
+
+
 def _body(network: Network) -> tuple[Node, ...]:
     """The nodes that run: a softmax at the end is left out (the model outputs logits)."""
     nodes = network.nodes
@@ -278,6 +293,9 @@ def _trace(nodes: tuple[Node, ...], weights: Mapping[str, np.ndarray], x: np.nda
             x = x + h
             assert node.merge is not None
             record(node.merge.name, x)
+        elif isinstance(node.layer, Concat):
+            x = np.concatenate([_trace(branch, weights, x, record) for branch in node.branches], axis=-1)
+            record(node.name, x)
         else:
             x = plain_kernel(node.layer, node, weights, x)
             record(node.name, x)
@@ -393,6 +411,28 @@ def quantize(graph: Graph, ranges: Mapping[str, tuple[float, float]]) -> Quantiz
         lo, hi = ranges[name]
         return Quant.from_range(lo, hi)
 
+    # A concatenation's inputs and output share one quantisation: the union of their ranges.
+    shared: dict[str, Quant] = {}
+    producers = {op.output: op for op in graph.ops}
+    for op in graph.ops:
+        if op.kind != "concat":
+            continue
+        pairs = [ranges[t] for t in (*op.inputs, op.output) if t in ranges]
+        if len(pairs) != len(op.inputs) + 1:
+            range_of(next(t for t in (*op.inputs, op.output) if t not in ranges))  # names the missing one
+        union = Quant.from_range(min(p[0] for p in pairs), max(p[1] for p in pairs))
+        for t in (*op.inputs, op.output):
+            producer = producers.get(t)
+            if producer is None or producer.kind in _SAME_QUANT or t in shared:
+                raise SpecError(
+                    f"{op.name}: int8 concatenation needs each branch to end in a layer with its own output "
+                    f"quantisation (a convolution or FC layer); {t!r} does not"
+                )
+            shared[t] = union
+
+    def range_of_op(name: str) -> Quant:
+        return shared[name] if name in shared else range_of(name)
+
     tensors[graph.input] = range_of(graph.input)
     qw: dict[str, np.ndarray] = {}
     scales: dict[str, np.ndarray] = {}
@@ -401,7 +441,7 @@ def quantize(graph: Graph, ranges: Mapping[str, tuple[float, float]]) -> Quantiz
         if op.kind in _SAME_QUANT:
             tensors[op.output] = tensors[op.inputs[0]]
             continue
-        tensors[op.output] = range_of(op.output)
+        tensors[op.output] = range_of_op(op.output)
         if op.weight is None:
             continue
         axis = {"conv": 0, "depthwise": 3, "fc": None}[op.kind]
