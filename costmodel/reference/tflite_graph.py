@@ -43,12 +43,15 @@ import numpy as np
 from ..errors import InputError, SpecError
 from ..spec.layers import (
     AdaptiveAvgPool,
+    Add,
     Concat,
     Conv2d,
     GlobalAvgPool,
     Linear,
+    Mul,
     Pool2d,
     Residual,
+    Scale,
     Softmax,
     explicit_padding,
     same_padding,
@@ -62,6 +65,7 @@ __all__ = [
     "GraphOp",
     "Graph",
     "lower",
+    "lower_layer",
     "activation_ranges",
     "Quant",
     "QuantizedGraph",
@@ -138,8 +142,26 @@ def _conv_padding(node: Node, kernel: int, stride: int, padding: object) -> tupl
 
 
 @singledispatch
-def _lower(layer: object, node: Node, x: str, g: _Lowering) -> str:
+def lower_layer(layer: object, node: Node, x: str, g: _Lowering) -> str:
+    """Append the operators of one placed layer reading tensor ``x``; return the tensor it writes. The rule per
+    layer type (an explicit refusal for the types TFLite's int8 path is not written for here)."""
     raise SpecError(f"{node.name}: no TFLite lowering for {type(layer).__name__} (supported: {_SUPPORTED})")
+
+
+@lower_layer.register(Scale)
+@lower_layer.register(Mul)
+def _(layer: object, node: Node, x: str, g: _Lowering) -> str:
+    raise SpecError(f"{node.name}: squeeze-and-excite scaling ({type(layer).__name__}) has no TFLite lowering here")
+
+
+@lower_layer.register
+def _(layer: Add, node: Node, x: str, g: _Lowering) -> str:
+    raise SpecError(f"{node.name}: an Add is lowered with its Residual block, never on its own")
+
+
+@lower_layer.register
+def _(layer: Softmax, node: Node, x: str, g: _Lowering) -> str:
+    raise SpecError(f"{node.name}: a softmax other than the network's last layer has no lowering here")
 
 
 _SUPPORTED = (
@@ -156,7 +178,7 @@ def _activation(layer: Conv2d | Linear) -> str | None:
     return layer.activation
 
 
-@_lower.register
+@lower_layer.register
 def _(layer: Conv2d, node: Node, x: str, g: _Lowering) -> str:
     w = g.weights
     if layer.groups > 1 and not layer.depthwise:
@@ -186,7 +208,7 @@ def _(layer: Conv2d, node: Node, x: str, g: _Lowering) -> str:
                          padding, activation))  # fmt: skip
 
 
-@_lower.register
+@lower_layer.register
 def _(layer: Pool2d, node: Node, x: str, g: _Lowering) -> str:
     n, out = node.in_size, node.out_size
     padding, pads = _conv_padding(node, layer.kernel, layer.stride, layer.padding)
@@ -201,8 +223,8 @@ def _(layer: Pool2d, node: Node, x: str, g: _Lowering) -> str:
                          padding=padding))  # fmt: skip
 
 
-@_lower.register(GlobalAvgPool)
-@_lower.register(AdaptiveAvgPool)
+@lower_layer.register(GlobalAvgPool)
+@lower_layer.register(AdaptiveAvgPool)
 def _(layer: GlobalAvgPool | AdaptiveAvgPool, node: Node, x: str, g: _Lowering) -> str:
     n, out = node.in_size, node.out_size
     if n % out:
@@ -214,7 +236,7 @@ def _(layer: GlobalAvgPool | AdaptiveAvgPool, node: Node, x: str, g: _Lowering) 
     return g.add(GraphOp("avg_pool", layer.name, (x,), layer.name, shape, stride=k, kernel=k, padding="VALID"))
 
 
-@_lower.register
+@lower_layer.register
 def _(layer: Linear, node: Node, x: str, g: _Lowering) -> str:
     activation = _activation(layer)
     features = node.in_ch * node.in_size * node.in_size
@@ -225,24 +247,24 @@ def _(layer: Linear, node: Node, x: str, g: _Lowering) -> str:
     return g.add(GraphOp("fc", layer.name, (flat,), layer.name, shape, weight, bias, activation=activation))
 
 
-@_lower.register
+@lower_layer.register
 def _(layer: Residual, node: Node, x: str, g: _Lowering) -> str:
     h = x
     for sub in node.branches[0]:
-        h = _lower(sub.layer, sub, h, g)
+        h = lower_layer(sub.layer, sub, h, g)
     assert node.merge is not None
     merge = node.merge
     shape = (1, merge.out_size, merge.out_size, merge.out_ch)
     return g.add(GraphOp("add", merge.name, (h, x), merge.name, shape))
 
 
-@_lower.register
+@lower_layer.register
 def _(layer: Concat, node: Node, x: str, g: _Lowering) -> str:
     outs = []
     for branch in node.branches:
         h = x
         for sub in branch:
-            h = _lower(sub.layer, sub, h, g)
+            h = lower_layer(sub.layer, sub, h, g)
         outs.append(h)
     shape = (1, node.out_size, node.out_size, node.out_ch)
     return g.add(GraphOp("concat", layer.name, tuple(outs), layer.name, shape))
@@ -253,10 +275,6 @@ def _body(network: Network) -> tuple[Node, ...]:
     nodes = network.nodes
     if isinstance(nodes[-1].layer, Softmax):
         nodes = nodes[:-1]
-    for node in nodes:
-        for inner in node.walk():
-            if isinstance(inner.layer, Softmax):
-                raise SpecError(f"{inner.name}: a softmax other than the network's last layer has no lowering here")
     return nodes
 
 
@@ -275,7 +293,7 @@ def lower(network: Network, weights: Mapping[str, np.ndarray]) -> Graph:
     g = _Lowering(weights)
     x = INPUT
     for node in _body(network):
-        x = _lower(node.layer, node, x, g)
+        x = lower_layer(node.layer, node, x, g)
     last = g.ops[-1]
     if len(last.shape) == 4:  # a convolutional classifier (Keras): its 1x1xC map flattened, as Keras reshapes it
         x = g.add(GraphOp("reshape", "logits", (x,), "logits", (1, int(np.prod(last.shape)))))
