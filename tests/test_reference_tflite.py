@@ -216,3 +216,14 @@ def test_cli_export_tflite(tmp_path, capsys):
     assert not (tmp_path / "g.tflite").exists()
     argv = ["export-tflite", "--alpha", "0.25", "--random-images", "2", "--out", str(tmp_path / "f.tflite")]
     fails(argv, capsys, "--dtype int8")
+
+
+def test_too_large_for_a_flatbuffer(monkeypatch, tmp_path):
+    from costmodel.errors import CostModelError
+    from costmodel.reference import tflite_export
+
+    monkeypatch.setattr(tflite_export, "_MAX_FLATBUFFER", 1000)  # as if the constants passed 2 GiB
+    net = costmodel.mobilenet_v1(0.25, 32, num_classes=5)
+    with pytest.raises(CostModelError, match="2 GiB limit"):
+        export_tflite(net, init_weights(net), tmp_path / "m.tflite")
+    assert list(tmp_path.iterdir()) == []

@@ -12,7 +12,8 @@ and timing.
 
 Importing this package imports NumPy only; ONNX export (:mod:`costmodel.reference.onnx_export`) needs the
 ``onnx`` extra, Keras ``.h5`` loading the ``h5`` extra, and ``.tflite`` export (:func:`export_tflite`, float32 or
-int8; :func:`run_int8` runs the int8 network in integer arithmetic) the ``litert`` extra.
+int8) the ``litert`` extra; the int8 reference (:func:`quantize` then :func:`run_int8`, integer arithmetic as
+TFLite's reference kernels) needs NumPy only.
 """
 
 from __future__ import annotations

@@ -45,6 +45,7 @@ _OPS = {  # kind -> (BuiltinOperator, BuiltinOptions, op version for float32, fo
     "concat": (2, 10, 1, 2),  # CONCATENATION, ConcatenationOptions
 }
 _PADDING = {"SAME": 0, "VALID": 1}
+_MAX_FLATBUFFER = 2**31 - 2**20  # a flatbuffer's offsets are 32-bit; keep 1 MiB for the tables
 _ACTIVATION = {None: 0, "relu": 1, "relu6": 3}
 
 
@@ -190,6 +191,12 @@ def tflite_bytes(graph: Graph, quantized: QuantizedGraph | None = None) -> bytes
         out_id = _activation_tensor(w, op.output, shapes[op.output], q)
         operators.append((op, inputs, out_id))
     kinds = list(dict.fromkeys(op.kind for op in graph.ops))
+    total = sum(len(d) for d in w.buffers)
+    if total > _MAX_FLATBUFFER:  # checked before the builder allocates it
+        raise CostModelError(
+            f"{graph.network.name}: {total:,} bytes of constants exceed a flatbuffer's 2 GiB limit (TFLite "
+            "stores larger models with external buffers, which this export does not write)"
+        )
 
     b = flatbuffers.Builder(1024 + sum(len(d) for d in w.buffers))
     buffers = []
