@@ -69,6 +69,24 @@ def test_float32_file_matches_the_executor_on_every_operator(name):
         assert _rel_error(run_litert(data, x, resolver).reshape(3, -1), want) <= 1e-4  # measured <= 1e-5
 
 
+@pytest.mark.parametrize("name", list(small_networks()))
+def test_float32_file_matches_onnx_runtime_on_zoo_networks(name):
+    """MobileNetV2, MnasNet, SqueezeNet 1.1, GoogLeNet (and MobileNetV1): LiteRT against ONNX Runtime, both
+    running their own kernels on files written from the same weights."""
+    ort = pytest.importorskip("onnxruntime")
+    from costmodel.reference.onnx_export import to_onnx
+
+    net = small_networks()[name]
+    weights = init_weights(net, seed=5)
+    x = images(net, 2, seed=6)
+    data, _ = to_tflite(net, weights)
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 1
+    session = ort.InferenceSession(to_onnx(net, weights).SerializeToString(), options)
+    (want,) = session.run(["logits"], {"images": x})
+    assert _rel_error(run_litert(data, x, "default").reshape(2, -1), want) <= 1e-4  # measured <= 1e-5
+
+
 def _prototype_head(net: Network, weights: dict, samples: np.ndarray) -> dict:
     """Weights whose classifier recognises each sample image as its own class: the FC kernel's columns are the
     samples' centred, normalised features (a nearest-prototype classifier, what a linear layer trained on these
