@@ -76,7 +76,7 @@ class LayerDtypeCost:
     name: str
     kind: str
     mult_adds: int
-    weight_elements: int  # kernel elements (weight_bits each)
+    kernel_elements: int  # the conv or FC kernel (weight_bits each)
     bias_elements: int  # one per output channel with a bias or a folded batch norm (bias_bits each)
     weight_bytes: int  # kernel and bias bytes
     input_bytes: int
