@@ -27,6 +27,7 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from .._hooks import table as _table
 from ..checks import dump_json
 from ..errors import SpecError
 from ..spec.layers import weight_shape
@@ -138,10 +139,8 @@ class DtypeCost:
         return dump_json(self.to_dict(layers), indent=indent)
 
     def table(self) -> pd.DataFrame:
-        """One row per layer (pandas DataFrame; pandas is imported here only)."""
-        import pandas as pd
-
-        return pd.DataFrame([{f: getattr(r, f) for f in LayerDtypeCost.__slots__} for r in self.layers])  # type: ignore[attr-defined]
+        """One row per layer (pandas DataFrame), built by :func:`costmodel.report.tables.dtype_cost_table`."""
+        return _table(self)  # through the one hook (costmodel._hooks)
 
     def __repr__(self) -> str:
         return (
