@@ -245,3 +245,18 @@ def test_too_large_for_a_flatbuffer(monkeypatch, tmp_path):
     with pytest.raises(CostModelError, match="2 GiB limit"):
         export_tflite(net, init_weights(net), tmp_path / "m.tflite")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_float32_softmax_on_request():
+    from costmodel.reference.kernels import softmax
+
+    net = costmodel.mobilenet_v1(0.25, 64, flavour="keras")  # a 1x1 convolution classifier, reshaped, then SOFTMAX
+    weights = init_weights(net, seed=1)
+    x = images(net, 2, seed=0)
+    data, _ = to_tflite(net, weights, softmax=True)
+    probabilities = run_litert(data, x, "default")
+    np.testing.assert_allclose(probabilities, softmax(forward(net, weights, x)), atol=1e-6)  # measured 7e-9
+    with pytest.raises(InputError, match="dtype='float32' only"):
+        to_tflite(net, weights, dtype="int8", representative=x, softmax=True)
+    with pytest.raises(SpecError, match="not a softmax"):
+        to_tflite(*(lambda n: (n, init_weights(n)))(Network([GlobalAvgPool("g")], 4)), softmax=True)

@@ -23,6 +23,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="float32 (default), or int8: int8 weights (per channel) and activations (per tensor), int32 "
         "biases, int8 input and output",
     )
+    parser.add_argument(
+        "--softmax", action="store_true", help="float32: end with the network's softmax (default: output the logits)"
+    )
     g = parser.add_argument_group("int8 calibration (activation ranges)")
     g.add_argument(
         "--image",
@@ -56,10 +59,13 @@ def run(args: argparse.Namespace) -> int:
             ranges = _read_ranges(args.ranges)
         else:
             representative = _images(args, network)
-    data, q = to_tflite(network, weights, dtype=args.dtype, representative=representative, ranges=ranges)
+    data, q = to_tflite(
+        network, weights, dtype=args.dtype, representative=representative, ranges=ranges, softmax=args.softmax
+    )
     path = atomic_write(args.out, lambda f: f.write(data), CostModelError)
     if q is None:
-        print(f"wrote {path} ({network.name}, float32; input 'input' NHWC, output: the logits)")
+        what = "probabilities" if args.softmax else "logits"
+        print(f"wrote {path} ({network.name}, float32; input 'input' NHWC, output: the {what})")
     else:
         qi, qo = q.tensors[q.graph.input], q.tensors[q.graph.output]
         print(

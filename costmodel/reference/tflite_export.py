@@ -43,6 +43,7 @@ _OPS = {  # kind -> (BuiltinOperator, BuiltinOptions, op version for float32, fo
     "add": (0, 11, 1, 2),  # ADD, AddOptions
     "pad": (34, 22, 1, 2),  # PAD, PadOptions
     "concat": (2, 10, 1, 2),  # CONCATENATION, ConcatenationOptions
+    "softmax": (25, 9, 1, 2),  # SOFTMAX, SoftmaxOptions (float32 only)
 }
 _PADDING = {"SAME": 0, "VALID": 1}
 _MAX_FLATBUFFER = 2**31 - 2**20  # a flatbuffer's offsets are 32-bit; keep 1 MiB for the tables
@@ -152,7 +153,8 @@ def _options(b: Any, op: GraphOp) -> int:
         b.StartObject(1)
         b.PrependUOffsetTRelativeSlot(0, new_shape, 0)
         return int(b.EndObject())
-    slots = {"conv": 7, "depthwise": 7, "avg_pool": 6, "max_pool": 6, "fc": 6, "add": 2, "pad": 0, "concat": 2}
+    slots = {"conv": 7, "depthwise": 7, "avg_pool": 6, "max_pool": 6, "fc": 6, "add": 2, "pad": 0, "concat": 2,
+             "softmax": 1}  # fmt: skip
     b.StartObject(slots[op.kind])
     if op.kind in ("conv", "depthwise"):
         b.PrependInt8Slot(0, _PADDING[op.padding], 0)
@@ -175,6 +177,8 @@ def _options(b: Any, op: GraphOp) -> int:
     elif op.kind == "concat":
         b.PrependInt32Slot(0, 3, 0)  # axis: channels (NHWC)
         b.PrependInt8Slot(1, act, 0)
+    elif op.kind == "softmax":
+        b.PrependFloat32Slot(0, 1.0, 0.0)  # beta
     return int(b.EndObject())
 
 
@@ -288,6 +292,7 @@ def to_tflite(
     dtype: str = "float32",
     representative: np.ndarray | None = None,
     ranges: Mapping[str, tuple[float, float]] | None = None,
+    softmax: bool = False,
 ) -> tuple[bytes, QuantizedGraph | None]:
     """The ``.tflite`` bytes of ``network`` (and, for int8, the quantised graph they were written from).
 
@@ -295,7 +300,9 @@ def to_tflite(
     """
     if dtype not in DTYPES:
         raise InputError(f"dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
-    graph = lower(network, weights)
+    if softmax and dtype != "float32":
+        raise InputError("softmax=True is for dtype='float32' only (the int8 file outputs its int8 logits)")
+    graph = lower(network, weights, softmax=softmax)
     if dtype == "float32":
         if representative is not None or ranges is not None:
             raise InputError("representative images and ranges are for dtype='int8' only")
@@ -316,6 +323,7 @@ def export_tflite(
     dtype: str = "float32",
     representative: np.ndarray | None = None,
     ranges: Mapping[str, tuple[float, float]] | None = None,
+    softmax: bool = False,
 ) -> Path:
     """Write ``network`` with ``weights`` as a ``.tflite`` file (atomically) and return its path.
 
@@ -332,6 +340,9 @@ def export_tflite(
         int8: preprocessed images whose per-tensor (min, max) set the activation ranges.
     ranges : mapping, optional
         int8: ``{tensor name: (min, max)}`` instead of images (:func:`~.tflite_graph.activation_ranges`' form).
+    softmax : bool
+        float32: keep the network's final softmax (a ``SOFTMAX`` operator; the output is the probabilities).
+        By default the file outputs the logits, as :func:`~costmodel.reference.forward` returns them.
 
     Examples
     --------
@@ -346,7 +357,7 @@ def export_tflite(
     ...     p.read_bytes()[4:8]
     b'TFL3'
     """
-    data, _ = to_tflite(network, weights, dtype=dtype, representative=representative, ranges=ranges)
+    data, _ = to_tflite(network, weights, dtype=dtype, representative=representative, ranges=ranges, softmax=softmax)
 
     def write(f: BinaryIO) -> None:
         f.write(data)

@@ -15,8 +15,9 @@ Lowering (:func:`lower`) turns each layer into the operator the TFLite converter
   ``FULLY_CONNECTED`` (weights (out, in));
 - a residual block's addition into ``ADD``, a concatenation's branches into their operators and
   ``CONCATENATION`` on channels;
-- a softmax at the end is left out: the model's output is the logits, as :func:`~costmodel.reference.forward`
-  returns them (a convolutional classifier's 1 x 1 x classes map is reshaped to (1, classes), ``"logits"``).
+- a softmax at the end is left out unless asked for (float32 only): the model's output is the logits, as
+  :func:`~costmodel.reference.forward` returns them (a convolutional classifier's 1 x 1 x classes map is
+  reshaped to (1, classes), ``"logits"``).
 
 Anything else (squeeze-and-excite, h-swish, SiLU, sigmoid, grouped convolutions, PyTorch's averages over
 padding) is an :class:`~costmodel.errors.SpecError` naming the layer.
@@ -76,7 +77,7 @@ __all__ = [
 ]
 
 #: The operators a lowered graph is made of.
-OP_KINDS = ("conv", "depthwise", "avg_pool", "max_pool", "fc", "reshape", "add", "pad", "concat")
+OP_KINDS = ("conv", "depthwise", "avg_pool", "max_pool", "fc", "reshape", "add", "pad", "concat", "softmax")
 
 #: The activations TFLite fuses into an operator (``None`` is linear).
 FUSED_ACTIVATIONS = (None, "relu", "relu6")
@@ -278,8 +279,11 @@ def _body(network: Network) -> tuple[Node, ...]:
     return nodes
 
 
-def lower(network: Network, weights: Mapping[str, np.ndarray]) -> Graph:
+def lower(network: Network, weights: Mapping[str, np.ndarray], *, softmax: bool = False) -> Graph:
     """``network`` with ``weights`` as TFLite operators (float32, batch norm folded, activations fused).
+
+    The output is the logits; with ``softmax=True`` the network's final softmax is kept as a ``SOFTMAX``
+    operator (float32 only: :func:`quantize` refuses it) and the output is the probabilities.
 
     >>> from costmodel import mobilenet_v1
     >>> from costmodel.reference import init_weights
@@ -297,6 +301,11 @@ def lower(network: Network, weights: Mapping[str, np.ndarray]) -> Graph:
     last = g.ops[-1]
     if len(last.shape) == 4:  # a convolutional classifier (Keras): its 1x1xC map flattened, as Keras reshapes it
         x = g.add(GraphOp("reshape", "logits", (x,), "logits", (1, int(np.prod(last.shape)))))
+    if softmax:
+        final = network.nodes[-1]
+        if not isinstance(final.layer, Softmax):
+            raise SpecError(f"{network.name} ends with {final.name!r}, not a softmax; export it without softmax=True")
+        x = g.add(GraphOp("softmax", final.name, (x,), final.name, g.ops[-1].shape))
     r = network.input_size
     return Graph(network, tuple(g.ops), (1, r, r, network.in_ch), x)
 
@@ -456,6 +465,8 @@ def quantize(graph: Graph, ranges: Mapping[str, tuple[float, float]]) -> Quantiz
     scales: dict[str, np.ndarray] = {}
     biases: dict[str, np.ndarray] = {}
     for op in graph.ops:
+        if op.kind == "softmax":
+            raise SpecError(f"{op.name}: an int8 softmax is not written here; export the int8 logits")
         if op.kind in _SAME_QUANT:
             tensors[op.output] = tensors[op.inputs[0]]
             continue
