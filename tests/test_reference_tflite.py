@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from _cli import fails
 from _litert import images, layer_networks, run_litert, small_networks
+from _networks import tiny
 
 import costmodel
 from costmodel.cli import main
@@ -85,6 +86,37 @@ def test_float32_file_matches_onnx_runtime_on_zoo_networks(name):
     session = ort.InferenceSession(to_onnx(net, weights).SerializeToString(), options)
     (want,) = session.run(["logits"], {"images": x})
     assert _rel_error(run_litert(data, x, "default").reshape(2, -1), want) <= 1e-4  # measured <= 1e-5
+
+
+@pytest.mark.parametrize(
+    "name,make",
+    [
+        ("tiny", lambda: tiny(40)),  # h-swish, SiLU, SE with sigmoid and h-sigmoid gates, FC after FC
+        ("mobilenet_v3_small", lambda: costmodel.network("mobilenet_v3_small", resolution=64, num_classes=10)),
+        ("efficientnet_b0", lambda: costmodel.network("efficientnet_b0", resolution=48, num_classes=10)),
+    ],
+)
+def test_float32_activations_and_squeeze_excite(name, make):
+    """HARD_SWISH, LOGISTIC, MUL (SiLU; SE's broadcast scaling), ADD 3 with ReLU6 then MUL 1/6 (h-sigmoid):
+    LiteRT's default and reference kernels against the executor and ONNX Runtime. int8 refuses them by name."""
+    ort = pytest.importorskip("onnxruntime")
+    from costmodel.reference.onnx_export import to_onnx
+
+    net = make()
+    weights = init_weights(net, seed=7)
+    x = images(net, 2, seed=3)
+    data, _ = to_tflite(net, weights)
+    want = forward(net, weights, x)
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 1
+    session = ort.InferenceSession(to_onnx(net, weights).SerializeToString(), options)
+    (onnx_logits,) = session.run(["logits"], {"images": x})
+    for resolver in ("default", "ref"):
+        got = run_litert(data, x, resolver).reshape(2, -1)
+        assert _rel_error(got, want) <= 1e-4  # measured <= 1.3e-6
+        assert _rel_error(got, onnx_logits) <= 1e-4
+    with pytest.raises(SpecError, match="an int8 (hardswish|logistic)"):
+        to_tflite(net, weights, dtype="int8", representative=x)
 
 
 def _prototype_head(net: Network, weights: dict, samples: np.ndarray) -> dict:
@@ -171,7 +203,6 @@ def test_int8_file_follows_the_quantisation_spec():
 @pytest.mark.parametrize(
     "layers,match",
     [
-        ([Conv2d("c", 3, 8, 3, activation="hardswish"), GlobalAvgPool("g")], "hardswish"),
         ([Conv2d("c", 4, 8, 3, groups=2), GlobalAvgPool("g")], "grouped"),
         ([Pool2d("p", 3, 2, "avg", 1)], "PyTorch's zero padding"),
     ],
@@ -229,8 +260,8 @@ def test_cli_export_tflite(tmp_path, capsys):
     x = images(net, 3, seed=0)  # the CLI's calibration images: --seed 0
     want, _ = to_tflite(net, weights, dtype="int8", representative=x)
     assert out.read_bytes() == want
-    bad = ["export-tflite", "--network", "mobilenet_v3_small", "--out", str(tmp_path / "g.tflite")]
-    fails(bad, capsys, "hardswish")
+    bad = ["export-tflite", "--network", "mobilenet_v3_small", "--dtype", "int8", "--out", str(tmp_path / "g.tflite")]
+    fails(bad, capsys, "int8 hardswish")
     assert not (tmp_path / "g.tflite").exists()
     argv = ["export-tflite", "--alpha", "0.25", "--random-images", "2", "--out", str(tmp_path / "f.tflite")]
     fails(argv, capsys, "--dtype int8")

@@ -44,6 +44,9 @@ _OPS = {  # kind -> (BuiltinOperator, BuiltinOptions, op version for float32, fo
     "pad": (34, 22, 1, 2),  # PAD, PadOptions
     "concat": (2, 10, 1, 2),  # CONCATENATION, ConcatenationOptions
     "softmax": (25, 9, 1, 2),  # SOFTMAX, SoftmaxOptions (float32 only)
+    "hardswish": (117, 0, 1, 1),  # HARD_SWISH, no options (float32 only)
+    "logistic": (14, 0, 1, 1),  # LOGISTIC, no options (float32 only)
+    "mul": (18, 21, 1, 1),  # MUL, MulOptions (float32 only)
 }
 _PADDING = {"SAME": 0, "VALID": 1}
 _MAX_FLATBUFFER = 2**31 - 2**20  # a flatbuffer's offsets are 32-bit; keep 1 MiB for the tables
@@ -99,6 +102,8 @@ def _constants(w: _Writer, op: GraphOp, q: QuantizedGraph | None) -> list[int]:
     if op.kind == "pad":
         pads = np.array([[0, 0], list(op.pads), list(op.pads), [0, 0]], np.int32)
         return [w.tensor(f"{op.name}/paddings", (4, 2), _INT32, pads)]
+    if op.constant is not None:
+        return [w.tensor(f"{op.name}/constant", op.constant.shape, _FLOAT32, op.constant.astype(np.float32))]
     if op.weight is None:
         return []
     assert op.weight is not None
@@ -145,8 +150,10 @@ def _numpy_vector(b: Any, values: np.ndarray) -> int:
     return int(b.CreateNumpyVector(np.ascontiguousarray(values)))
 
 
-def _options(b: Any, op: GraphOp) -> int:
-    """The op's BuiltinOptions table (slots in schema.fbs order)."""
+def _options(b: Any, op: GraphOp) -> int | None:
+    """The op's BuiltinOptions table (slots in schema.fbs order), or None for an operator without options."""
+    if _OPS[op.kind][1] == 0:
+        return None
     act = _ACTIVATION[op.activation]
     if op.kind == "reshape":
         new_shape = _vector(b, [-1, *op.shape[1:]], "PrependInt32")  # any batch
@@ -154,7 +161,7 @@ def _options(b: Any, op: GraphOp) -> int:
         b.PrependUOffsetTRelativeSlot(0, new_shape, 0)
         return int(b.EndObject())
     slots = {"conv": 7, "depthwise": 7, "avg_pool": 6, "max_pool": 6, "fc": 6, "add": 2, "pad": 0, "concat": 2,
-             "softmax": 1}  # fmt: skip
+             "softmax": 1, "mul": 1}  # fmt: skip
     b.StartObject(slots[op.kind])
     if op.kind in ("conv", "depthwise"):
         b.PrependInt8Slot(0, _PADDING[op.padding], 0)
@@ -172,7 +179,7 @@ def _options(b: Any, op: GraphOp) -> int:
         b.PrependInt32Slot(3, op.kernel, 0)  # filter_width
         b.PrependInt32Slot(4, op.kernel, 0)  # filter_height
         b.PrependInt8Slot(5, act, 0)
-    elif op.kind in ("fc", "add"):
+    elif op.kind in ("fc", "add", "mul"):
         b.PrependInt8Slot(0, act, 0)
     elif op.kind == "concat":
         b.PrependInt32Slot(0, 3, 0)  # axis: channels (NHWC)
@@ -240,8 +247,9 @@ def tflite_bytes(graph: Graph, quantized: QuantizedGraph | None = None) -> bytes
         b.PrependUint32Slot(0, kinds.index(op.kind), 0)  # opcode_index
         b.PrependUOffsetTRelativeSlot(1, ins, 0)
         b.PrependUOffsetTRelativeSlot(2, outs, 0)
-        b.PrependUint8Slot(3, _OPS[op.kind][1], 0)  # builtin_options_type
-        b.PrependUOffsetTRelativeSlot(4, options, 0)
+        if options is not None:
+            b.PrependUint8Slot(3, _OPS[op.kind][1], 0)  # builtin_options_type
+            b.PrependUOffsetTRelativeSlot(4, options, 0)
         ops.append(b.EndObject())
     codes = []
     for kind in kinds:

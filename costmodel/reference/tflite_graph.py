@@ -15,12 +15,15 @@ Lowering (:func:`lower`) turns each layer into the operator the TFLite converter
   ``FULLY_CONNECTED`` (weights (out, in));
 - a residual block's addition into ``ADD``, a concatenation's branches into their operators and
   ``CONCATENATION`` on channels;
+- float32 only: h-swish into ``HARD_SWISH``, sigmoid into ``LOGISTIC``, SiLU into ``LOGISTIC`` and ``MUL``,
+  h-sigmoid into ``ADD`` 3 (ReLU6 fused) and ``MUL`` 1/6, a squeeze-and-excite block's scaling into a
+  broadcasting ``MUL`` (MobileNetV3, EfficientNet);
 - a softmax at the end is left out unless asked for (float32 only): the model's output is the logits, as
   :func:`~costmodel.reference.forward` returns them (a convolutional classifier's 1 x 1 x classes map is
   reshaped to (1, classes), ``"logits"``).
 
-Anything else (squeeze-and-excite, h-swish, SiLU, sigmoid, grouped convolutions, PyTorch's averages over
-padding) is an :class:`~costmodel.errors.SpecError` naming the layer.
+Anything else (grouped convolutions, PyTorch's averages over padding, adaptive pooling with uneven windows,
+and in int8 the float32-only operators) is an :class:`~costmodel.errors.SpecError` naming the layer.
 
 Quantisation (:func:`quantize`) follows TFLite's int8 specification
 (https://ai.google.dev/edge/litert/models/quantization_spec): weights int8 in [-127, 127], symmetric, per output
@@ -74,10 +77,15 @@ __all__ = [
     "tflite_round",
     "OP_KINDS",
     "FUSED_ACTIVATIONS",
+    "FLOAT_ONLY",
 ]
 
 #: The operators a lowered graph is made of.
-OP_KINDS = ("conv", "depthwise", "avg_pool", "max_pool", "fc", "reshape", "add", "pad", "concat", "softmax")
+OP_KINDS = ("conv", "depthwise", "avg_pool", "max_pool", "fc", "reshape", "add", "pad", "concat", "softmax",
+            "hardswish", "logistic", "mul")  # fmt: skip
+
+#: Operators written for float32 files only (no int8 rule here): :func:`quantize` refuses them.
+FLOAT_ONLY = ("softmax", "hardswish", "logistic", "mul")
 
 #: The activations TFLite fuses into an operator (``None`` is linear).
 FUSED_ACTIVATIONS = (None, "relu", "relu6")
@@ -101,6 +109,7 @@ class GraphOp:
     padding: str = "VALID"  # "SAME" or "VALID"
     activation: str | None = None  # fused: None, "relu" or "relu6"
     pads: tuple[int, int] = (0, 0)  # "pad": (before, after) rows and columns
+    constant: np.ndarray | None = None  # "add" or "mul" of a float32 constant (h-sigmoid's + 3 and / 6)
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -149,10 +158,20 @@ def lower_layer(layer: object, node: Node, x: str, g: _Lowering) -> str:
     raise SpecError(f"{node.name}: no TFLite lowering for {type(layer).__name__} (supported: {_SUPPORTED})")
 
 
-@lower_layer.register(Scale)
-@lower_layer.register(Mul)
-def _(layer: object, node: Node, x: str, g: _Lowering) -> str:
-    raise SpecError(f"{node.name}: squeeze-and-excite scaling ({type(layer).__name__}) has no TFLite lowering here")
+@lower_layer.register
+def _(layer: Scale, node: Node, x: str, g: _Lowering) -> str:
+    h = x
+    for sub in node.branches[0]:
+        h = lower_layer(sub.layer, sub, h, g)
+    assert node.merge is not None
+    merge = node.merge
+    shape = (1, merge.out_size, merge.out_size, merge.out_ch)
+    return g.add(GraphOp("mul", merge.name, (x, h), merge.name, shape))  # (1, H, W, C) x (1, 1, 1, C)
+
+
+@lower_layer.register
+def _(layer: Mul, node: Node, x: str, g: _Lowering) -> str:
+    raise SpecError(f"{node.name}: a Mul is lowered with its Scale block, never on its own")
 
 
 @lower_layer.register
@@ -166,17 +185,36 @@ def _(layer: Softmax, node: Node, x: str, g: _Lowering) -> str:
 
 
 _SUPPORTED = (
-    "Conv2d (plain or depthwise; activation none, relu or relu6), Pool2d, GlobalAvgPool, AdaptiveAvgPool to a "
-    "divisor of the map, Linear, Residual, Concat, a final Softmax"
+    "Conv2d (plain or depthwise), Pool2d, GlobalAvgPool, AdaptiveAvgPool to a divisor of the map, Linear, Residual, "
+    "Concat, Scale, a final Softmax"
 )
 
 
-def _activation(layer: Conv2d | Linear) -> str | None:
-    if layer.activation not in FUSED_ACTIVATIONS:
-        raise SpecError(
-            f"{layer.name}: activation {layer.activation!r} has no fused TFLite form (supported: relu, relu6, none)"
-        )
-    return layer.activation
+def _activation(layer: Conv2d | Linear) -> tuple[str | None, str | None]:
+    """(fused, applied after): ReLU and ReLU6 fuse into the operator; h-swish, SiLU, sigmoid and h-sigmoid
+    follow it as operators of their own (float32 files only)."""
+    if layer.activation in FUSED_ACTIVATIONS:
+        return layer.activation, None
+    return None, layer.activation
+
+
+def _post(g: _Lowering, name: str, pre: str, activation: str | None, shape: tuple[int, ...]) -> str:
+    """The operators of an activation that does not fuse, from tensor ``pre`` to tensor ``name``."""
+    if activation is None:
+        return pre
+    if activation == "hardswish":
+        return g.add(GraphOp("hardswish", name, (pre,), name, shape))
+    if activation == "sigmoid":
+        return g.add(GraphOp("logistic", name, (pre,), name, shape))
+    if activation == "silu":  # x * sigmoid(x)
+        gate = g.add(GraphOp("logistic", f"{name}/sigmoid", (pre,), f"{name}/sigmoid", shape))
+        return g.add(GraphOp("mul", name, (pre, gate), name, shape))
+    if activation == "hardsigmoid":  # relu6(x + 3) / 6, as the converter writes PyTorch's
+        three, sixth = np.full(1, 3.0, np.float32), np.full(1, 1 / 6, np.float32)
+        plus = g.add(GraphOp("add", f"{name}/plus3", (pre,), f"{name}/plus3", shape, activation="relu6",
+                             constant=three))  # fmt: skip
+        return g.add(GraphOp("mul", name, (plus,), name, shape, constant=sixth))
+    raise SpecError(f"{name}: activation {activation!r} has no TFLite lowering")
 
 
 @lower_layer.register
@@ -184,7 +222,7 @@ def _(layer: Conv2d, node: Node, x: str, g: _Lowering) -> str:
     w = g.weights
     if layer.groups > 1 and not layer.depthwise:
         raise SpecError(f"{layer.name}: grouped convolutions (groups={layer.groups}) have no TFLite lowering here")
-    activation = _activation(layer)
+    activation, post = _activation(layer)
     kernel = w[f"{layer.name}/depthwise_kernel"][:, :, :, 0] if layer.depthwise else w[f"{layer.name}/kernel"]
     bias = w[f"{layer.name}/bias"] if layer.bias else None
     if layer.batch_norm:
@@ -205,8 +243,10 @@ def _(layer: Conv2d, node: Node, x: str, g: _Lowering) -> str:
         kind = "conv"
     shape = (1, node.out_size, node.out_size, node.out_ch)
     bias = None if bias is None else np.asarray(bias, np.float32)
-    return g.add(GraphOp(kind, layer.name, (x,), layer.name, shape, weight, bias, layer.stride, layer.kernel,
-                         padding, activation))  # fmt: skip
+    out = layer.name if post is None else f"{layer.name}/linear"
+    pre = g.add(GraphOp(kind, layer.name, (x,), out, shape, weight, bias, layer.stride, layer.kernel, padding,
+                        activation))  # fmt: skip
+    return _post(g, layer.name, pre, post, shape)
 
 
 @lower_layer.register
@@ -239,13 +279,15 @@ def _(layer: GlobalAvgPool | AdaptiveAvgPool, node: Node, x: str, g: _Lowering) 
 
 @lower_layer.register
 def _(layer: Linear, node: Node, x: str, g: _Lowering) -> str:
-    activation = _activation(layer)
+    activation, post = _activation(layer)
     features = node.in_ch * node.in_size * node.in_size
     flat = g.add(GraphOp("reshape", f"{layer.name}/flatten", (x,), f"{layer.name}/flatten", (1, features)))
     weight = np.ascontiguousarray(g.weights[f"{layer.name}/kernel"].T, np.float32)  # (in, out) -> (out, in)
     bias = np.asarray(g.weights[f"{layer.name}/bias"], np.float32) if layer.bias else None
     shape = (1, layer.out_features)
-    return g.add(GraphOp("fc", layer.name, (flat,), layer.name, shape, weight, bias, activation=activation))
+    out = layer.name if post is None else f"{layer.name}/linear"
+    pre = g.add(GraphOp("fc", layer.name, (flat,), out, shape, weight, bias, activation=activation))
+    return _post(g, layer.name, pre, post, shape)
 
 
 @lower_layer.register
@@ -318,6 +360,10 @@ def _trace(nodes: tuple[Node, ...], weights: Mapping[str, np.ndarray], x: np.nda
         if isinstance(node.layer, Residual):
             h = _trace(node.branches[0], weights, x, record)
             x = x + h
+            assert node.merge is not None
+            record(node.merge.name, x)
+        elif isinstance(node.layer, Scale):
+            x = x * _trace(node.branches[0], weights, x, record)
             assert node.merge is not None
             record(node.merge.name, x)
         elif isinstance(node.layer, Concat):
@@ -430,6 +476,10 @@ def quantize(graph: Graph, ranges: Mapping[str, tuple[float, float]]) -> Quantiz
     ``ranges`` needs the input and the output of every operator that sets its own quantisation (convolutions,
     fully connected layers, additions); pools, paddings and reshapes take their input's.
     """
+    for op in graph.ops:
+        if op.kind in FLOAT_ONLY or op.constant is not None:
+            what = "softmax" if op.kind == "softmax" else f"{op.kind} (from an activation or squeeze-and-excite)"
+            raise SpecError(f"{op.name}: an int8 {what} is not written here; export float32, or the int8 logits")
     tensors: dict[str, Quant] = {}
 
     def range_of(name: str) -> Quant:
@@ -465,8 +515,6 @@ def quantize(graph: Graph, ranges: Mapping[str, tuple[float, float]]) -> Quantiz
     scales: dict[str, np.ndarray] = {}
     biases: dict[str, np.ndarray] = {}
     for op in graph.ops:
-        if op.kind == "softmax":
-            raise SpecError(f"{op.name}: an int8 softmax is not written here; export the int8 logits")
         if op.kind in _SAME_QUANT:
             tensors[op.output] = tensors[op.inputs[0]]
             continue
