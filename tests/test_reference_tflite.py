@@ -260,6 +260,12 @@ def test_cli_export_tflite(tmp_path, capsys):
     x = images(net, 3, seed=0)  # the CLI's calibration images: --seed 0
     want, _ = to_tflite(net, weights, dtype="int8", representative=x)
     assert out.read_bytes() == want
+    # The ranges saved with one export make the same file again.
+    saved, again = tmp_path / "ranges.json", tmp_path / "again.tflite"
+    assert main([*argv, "--save-ranges", str(saved)]) == 0
+    argv2 = [*argv[:-4], "--ranges", str(saved), "--out", str(again)]
+    assert main(argv2) == 0 and again.read_bytes() == want
+    capsys.readouterr()
     bad = ["export-tflite", "--network", "mobilenet_v3_small", "--dtype", "int8", "--out", str(tmp_path / "g.tflite")]
     fails(bad, capsys, "int8 hardswish")
     assert not (tmp_path / "g.tflite").exists()

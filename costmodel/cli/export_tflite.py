@@ -41,28 +41,37 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="without --image: N random images uniform in -1..1, seeded by --seed (default 8)",
     )
     g.add_argument("--ranges", metavar="FILE", help='JSON {"tensor name": [min, max], ...} instead of images')
+    g.add_argument(
+        "--save-ranges", metavar="FILE", help="also write the activation ranges used, as JSON (for --ranges later)"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
-    from .._files import atomic_write
+    from .._files import atomic_write_many
+    from ..checks import dump_json
     from ..errors import CostModelError, InputError
     from ..reference.tflite_export import to_tflite
+    from ..reference.tflite_graph import activation_ranges
 
-    if args.dtype == "float32" and (args.image or args.random_images or args.ranges):
-        raise InputError("--image, --random-images and --ranges calibrate an int8 export; add --dtype int8")
+    if args.dtype == "float32" and (args.image or args.random_images or args.ranges or args.save_ranges):
+        raise InputError(
+            "--image, --random-images, --ranges and --save-ranges calibrate an int8 export; add --dtype int8"
+        )
     if args.ranges and (args.image or args.random_images):
         raise InputError("give --ranges or representative images (--image, --random-images), not both")
     network, weights = network_and_weights(args)
-    representative = ranges = None
+    ranges = None
     if args.dtype == "int8":
         if args.ranges:
             ranges = _read_ranges(args.ranges)
         else:
-            representative = _images(args, network)
-    data, q = to_tflite(
-        network, weights, dtype=args.dtype, representative=representative, ranges=ranges, softmax=args.softmax
-    )
-    path = atomic_write(args.out, lambda f: f.write(data), CostModelError)
+            ranges = activation_ranges(network, weights, _images(args, network))
+    data, q = to_tflite(network, weights, dtype=args.dtype, ranges=ranges, softmax=args.softmax)
+    outputs = [(args.out, lambda f: f.write(data))]
+    if args.save_ranges:
+        text = dump_json({name: list(pair) for name, pair in (ranges or {}).items()}, indent=2)
+        outputs.append((args.save_ranges, lambda f: f.write(text.encode())))
+    path = atomic_write_many(outputs, CostModelError)[0]  # both files or neither
     if q is None:
         what = "probabilities" if args.softmax else "logits"
         print(f"wrote {path} ({network.name}, float32; input 'input' NHWC, output: the {what})")
