@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from . import report as _report  # noqa: F401  (registers the table builders; pandas loads only when used)
 from .counting.conventions import CONVENTIONS, Convention, get_convention
+from .counting.dtypes import DtypeCost, dtype_cost
 from .counting.engine import Cost, LayerCost, count
 from .counting.presets import PRESETS, preset_names  # importing registers the tool presets (a few dataclasses)
 from .counting.sweeps import sweep, sweep_arrays
@@ -68,6 +69,8 @@ __all__ = [
     "Block",
     "Stage",
     "count",
+    "dtype_cost",
+    "DtypeCost",
     "sweep",
     "sweep_arrays",
     "formula",

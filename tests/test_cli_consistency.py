@@ -67,7 +67,13 @@ def test_the_classes_are_what_the_issue_names():
     )
     assert not {"sweep", "budget", "formula"} & set(NETWORK_COMMANDS)  # grids of MobileNetV1 and its closed form
     assert {"formula", "budget", "card", "run", "population"} <= set(RESULT_COMMANDS)
-    assert set(PARSERS) - set(RESULT_COMMANDS) == {"plot", "export-onnx", "convert-weights", "calibrate"}
+    assert set(PARSERS) - set(RESULT_COMMANDS) == {
+        "plot",
+        "export-onnx",
+        "export-tflite",
+        "convert-weights",
+        "calibrate",
+    }
 
 
 @pytest.mark.parametrize("command", NETWORK_COMMANDS)
@@ -121,6 +127,15 @@ def _built_by_running(command: str, value: str, tmp_path, capsys, monkeypatch) -
         capsys.readouterr()
         dims = onnx.load(str(out)).graph.input[0].type.tensor_type.shape.dim
         return [("SqueezeNet 1.1", dims[1].dim_value)]  # NHWC: the image's height
+    if command == "export-tflite":
+        pytest.importorskip("ai_edge_litert")
+        from ai_edge_litert.interpreter import Interpreter
+
+        out = tmp_path / "m.tflite"
+        assert main([command, "--network", value, "--out", str(out)]) == 0
+        capsys.readouterr()
+        shape = Interpreter(model_path=str(out)).get_input_details()[0]["shape"]
+        return [("SqueezeNet 1.1", int(shape[1]))]  # NHWC: the image's height
     extra = {
         "latency": ["--profile", _fallback_profile(tmp_path)],
         "run": ["--repeats", "1"],

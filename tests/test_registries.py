@@ -15,7 +15,7 @@ import pytest
 
 from costmodel.counting import engine, kinds, memory, sweeps
 from costmodel.latency import model as latency_model
-from costmodel.reference import executor, onnx_export, plain, weights
+from costmodel.reference import executor, onnx_export, plain, tflite_graph, weights
 from costmodel.report import tables as report_tables
 from costmodel.spec import layers, serialize
 
@@ -36,6 +36,7 @@ REGISTRIES = [
     ("plain kernel", "costmodel.reference.plain.plain_kernel", plain.plain_kernel),
     ("executor kernel", "costmodel.reference.executor.step_for", executor.step_for),
     ("ONNX export", "costmodel.reference.onnx_export.export_layer", onnx_export.export_layer),
+    ("TFLite lowering", "costmodel.reference.tflite_graph.lower_layer", tflite_graph.lower_layer),
     ("latency kind", "costmodel.latency.model.latency_kind", latency_model.latency_kind),
 ]
 

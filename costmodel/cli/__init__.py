@@ -38,6 +38,7 @@ COMMANDS: tuple[str, ...] = (
     "run",
     "profile",
     "export-onnx",
+    "export-tflite",
     "convert-weights",
     "calibrate",
     "latency",

@@ -53,6 +53,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="levels of the nested view: 1 shows each block as one row with its subtotal (default: every level)",
     )
+    parser.add_argument(
+        "--dtype",
+        choices=("float32", "float16", "int8"),
+        help="costs at one data type: weight and activation bytes, peak memory and bit operations (BOPs = "
+        "Mult-Adds x weight bits x activation bits); int8 is TFLite's scheme (int8 weights and activations, "
+        "int32 biases)",
+    )
     add_output_arguments(parser, columns=True)
 
 
@@ -75,7 +82,25 @@ def run(args: argparse.Namespace) -> int:
             f"--memory cannot be combined with {' or '.join(given)}: memory is counted one way (elements and bytes "
             "of activations and of the weights an inference runtime stores, batch norm folded) under every convention"
         )
+    if args.dtype is not None and (args.memory or args.convention != "paper" or args.formula or args.depth):
+        given = [
+            f
+            for f, on in (
+                ("--memory", args.memory),
+                ("--convention", args.convention != "paper"),
+                ("--formula", args.formula),
+                ("--depth", args.depth is not None),
+            )
+            if on
+        ]
+        raise ConventionError(
+            f"--dtype cannot be combined with {' or '.join(given)}: costs by data type count the paper's "
+            "Mult-Adds and the weights an inference runtime stores (batch norm folded)"
+        )
     network = network_from_args(args)
+    if args.dtype is not None:
+        emit(_dtype_text(network, args.dtype, args.format), args.out)
+        return 0
     if args.memory:
         emit(_memory_text(network, args), args.out)
         return 0
@@ -151,3 +176,27 @@ def _memory_text(network: object, args: argparse.Namespace) -> str:
     ]
     title = f"{network.name}: memory (batch 1; batch norm folded into weights)"  # type: ignore[attr-defined]
     return render(df, fmt, title=title) + "\n\n" + "\n".join(lines)
+
+
+def _dtype_text(network: object, dtype: str, fmt: str) -> str:
+    from ..counting.dtypes import dtype_cost
+    from ..report.tables import records, render
+
+    cost = dtype_cost(network, dtype)  # type: ignore[arg-type]
+    df = cost.table()
+    if fmt == "json":
+        return dump_json({**cost.to_dict(), "layers": records(df)}, indent=2)
+    if fmt == "csv":
+        return render(df, "csv")
+    t = cost.dtype
+    title = (
+        f"{cost.network.name} at {t.name} (weights {t.weight_bits}-bit, biases {t.bias_bits}-bit, activations "
+        f"{t.activation_bits}-bit; batch 1, batch norm folded)"
+    )
+    total = (
+        f"Total: weights {cost.weight_bytes:,} B, peak live activations {cost.peak_live_activation_bytes:,} B "
+        f"(at {cost.peak_layer}), peak memory {cost.peak_memory_bytes:,} B, activation traffic "
+        f"{cost.activation_traffic_bytes:,} B; {cost.bops:,} BOPs = {cost.mult_adds:,} Mult-Adds x "
+        f"{t.weight_bits} x {t.activation_bits} bits"
+    )
+    return render(df, fmt, title=title) + "\n\n" + total

@@ -9,6 +9,18 @@ from __future__ import annotations
 
 from . import presets as _presets  # noqa: F401  (registers the tool presets)
 from .conventions import CONVENTIONS, OPTIONS, Convention, get_convention
+from .dtypes import DATA_TYPES, DtypeCost, dtype_cost
 from .engine import Cost, LayerCost, count
 
-__all__ = ["CONVENTIONS", "OPTIONS", "Convention", "get_convention", "Cost", "LayerCost", "count"]
+__all__ = [
+    "CONVENTIONS",
+    "OPTIONS",
+    "Convention",
+    "get_convention",
+    "Cost",
+    "LayerCost",
+    "count",
+    "DATA_TYPES",
+    "DtypeCost",
+    "dtype_cost",
+]

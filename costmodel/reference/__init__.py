@@ -11,13 +11,18 @@ and timing.
 (1, 5)
 
 Importing this package imports NumPy only; ONNX export (:mod:`costmodel.reference.onnx_export`) needs the
-``onnx`` extra and Keras ``.h5`` loading needs the ``h5`` extra.
+``onnx`` extra, Keras ``.h5`` loading the ``h5`` extra, and ``.tflite`` export (:func:`export_tflite`, float32 or
+int8) the ``litert`` extra; the int8 reference (:func:`quantize` then :func:`run_int8`, integer arithmetic as
+TFLite's reference kernels) needs NumPy only.
 """
 
 from __future__ import annotations
 
 from .executor import Execution, Prepared, check_images, execute, forward, prepare, time_layers
+from .int8 import run_int8
 from .plain import plain_forward
+from .tflite_export import export_tflite, to_tflite
+from .tflite_graph import QuantizedGraph, activation_ranges, lower, quantize
 from .weights import (
     BN_EPSILON,
     FlavourWarning,
@@ -50,4 +55,11 @@ __all__ = [
     "validate_weights",
     "expected_weights",
     "BN_EPSILON",
+    "export_tflite",
+    "to_tflite",
+    "lower",
+    "quantize",
+    "activation_ranges",
+    "QuantizedGraph",
+    "run_int8",
 ]

@@ -35,11 +35,21 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from ..counting.closed_form import ClosedForm
+    from ..counting.dtypes import DtypeCost
     from ..counting.engine import Cost, LayerCost
     from ..counting.memory import LayerMemory, NetworkMemory
 
 __all__ = ["FORMATS", "cost_table", "type_stride", "filter_shape", "map_shape", "render", "markdown"]
-__all__ += ["memory_table", "flat_rows", "formula", "records", "text_table", "cost_tree_table", "population_table"]
+__all__ += [
+    "memory_table",
+    "flat_rows",
+    "formula",
+    "records",
+    "text_table",
+    "cost_tree_table",
+    "population_table",
+    "dtype_cost_table",
+]
 
 FORMATS = ("table", "csv", "json", "markdown")
 
@@ -485,6 +495,17 @@ def memory_table(mem: NetworkMemory, dtypes: Sequence[str] = ("float32", "float1
         for r in rows:
             del r["block"]
     return pd.DataFrame(rows)
+
+
+@register_table("costmodel.counting.dtypes.DtypeCost")
+def dtype_cost_table(cost: DtypeCost) -> pd.DataFrame:
+    """One row per layer (blocks expanded) of a :class:`~costmodel.counting.dtypes.DtypeCost`: Mult-Adds, kernel
+    and bias elements, weight, input and output bytes at the cost's data type, and BOPs."""
+    import pandas as pd
+
+    fields = ("name", "kind", "mult_adds", "kernel_elements", "bias_elements", "weight_bytes", "input_bytes",
+              "output_bytes", "bops")  # fmt: skip
+    return pd.DataFrame([{f: getattr(row, f) for f in fields} for row in cost.layers], columns=list(fields))
 
 
 @register_table("costmodel.counting.closed_form.ClosedForm")
