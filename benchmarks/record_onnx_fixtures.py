@@ -321,11 +321,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", nargs="*", help="networks (file stems) to record; merged into records.json")
     parser.add_argument("--no-dynamo", action="store_true", help="skip the dynamo exporter")
     parser.add_argument("--no-weighted", action="store_true", help="skip the weighted fixtures")
+    parser.add_argument("--records", type=Path, help="the JSON to write (default: OUT/records.json)")
     args = parser.parse_args(argv)
     import tempfile
 
     args.out.mkdir(parents=True, exist_ok=True)
-    records_path = args.out / "records.json"
+    records_path = args.records or args.out / "records.json"
     doc = json.loads(records_path.read_text()) if records_path.exists() and args.only else {}
     doc.setdefault("networks", {})
     doc.setdefault("weighted", {})

@@ -208,8 +208,8 @@ def main(argv: list[str] | None = None) -> int:
                       + (f"  [{note}]" if note and "x" in note.split(":")[1] else ""), flush=True)  # fmt: skip
     if args.out:
         header = (
-            "# What the counters print on the real PyTorch module trees (eval mode, a (1, 3, r, r) input), recorded by\n"
-            "# benchmarks/record_tool_counts.py with "
+            "# What the counters print on the real PyTorch module trees (eval mode, a (1, 3, r, r) input),\n"
+            "# recorded by benchmarks/record_tool_counts.py with "
             + ", ".join(f"{k} {v}" for k, v in ver.items())
             + ".\n# unit: mult_adds (multiply-accumulates, whatever the tool calls them), flops (= 2 x mult_adds) or"
             " params.\n# network/flavour/alpha/resolution name the costmodel network that describes `module`."

@@ -14,6 +14,8 @@ executor and export rule stays one per layer type.
 
 from __future__ import annotations
 
+from typing import Any
+
 from ..errors import SpecError
 from .layers import ACTIVATIONS, Conv2d, GlobalAvgPool, Layer, Padding, Residual, Scale
 
@@ -36,7 +38,7 @@ def squeeze_excite(
         raise SpecError(f"{name}: gate must be one of {GATES}, got {gate!r}")
     if activation not in ACTIVATIONS:
         raise SpecError(f"{name}: activation must be one of {ACTIVATIONS}, got {activation!r}")
-    se = {"bias": True, "batch_norm": False}
+    se: dict[str, Any] = {"bias": True, "batch_norm": False}
     return Scale(
         name,
         (
@@ -82,7 +84,7 @@ def inverted_residual(
     if isinstance(kernel, bool) or not isinstance(kernel, int) or kernel < 1 or kernel % 2 == 0:
         raise SpecError(f"{name}: kernel must be an odd positive integer, got {kernel!r}")
     pad = kernel // 2 if padding is None else padding
-    bn = {"bias": False, "batch_norm": True}
+    bn: dict[str, Any] = {"bias": False, "batch_norm": True}
     body: list[Layer] = []
     if expand_ch != in_ch:
         body.append(Conv2d(f"{name}.expand", in_ch, expand_ch, 1, **bn, activation=activation))
