@@ -37,26 +37,32 @@ def _leaves(net):
     return net.leaves()
 
 
+def _pytorch(layer) -> str | None:
+    """How PyTorch writes the layer (Conv2d: "modules", "functional_act", "bn_act"; GlobalAvgPool: "module",
+    "function", "mean")."""
+    return getattr(layer, "pytorch", None)
+
+
 def fvcore_extra(net) -> int:
     total = 0
     for n in _leaves(net):
         layer = n.layer
         if getattr(layer, "batch_norm", False):
-            total += 2 * _elems(n.out_ch, n.out_size)  # batchnorm_flop_jit, eval, affine
-        if isinstance(layer, (GlobalAvgPool, AdaptiveAvgPool)):
-            total += _elems(n.in_ch, n.in_size)  # elementwise_flop_counter(1, 0)
-    return total
+            total += 2 * _elems(n.out_ch, n.out_size)  # batchnorm_flop_jit, eval, affine (any module calling it)
+        if isinstance(layer, (GlobalAvgPool, AdaptiveAvgPool)) and _pytorch(layer) != "mean":
+            total += _elems(n.in_ch, n.in_size)  # aten::adaptive_avg_pool2d: elementwise_flop_counter(1, 0)
+    return total  # aten::mean is not among fvcore's handles: x.mean([2, 3]) counts 0
 
 
 def thop_extra(net) -> int:
     total = 0
     for n in _leaves(net):
         layer, out = n.layer, _elems(n.out_ch, n.out_size)
-        if getattr(layer, "batch_norm", False):
+        if getattr(layer, "batch_norm", False) and _pytorch(layer) != "bn_act":  # BatchNormAct2d: not a leaf
             total += 2 * out * 2  # calculate_norm(numel) = 2 * numel, doubled when affine
         if isinstance(layer, Pool2d) and layer.mode == "avg":
             total += out  # count_avgpool: y.numel()
-        if isinstance(layer, (GlobalAvgPool, AdaptiveAvgPool)):
+        if isinstance(layer, (GlobalAvgPool, AdaptiveAvgPool)) and _pytorch(layer) in (None, "module"):
             kernel = (n.in_size / n.out_size) * (n.in_size / n.out_size)  # float, as thop
             total += int((kernel + 1) * out)  # calculate_adaptive_avg
     return total
@@ -66,6 +72,8 @@ def thop_extra(net) -> int:
 # calling F.hardtanh, which is not patched (1); nn.SiLU has no module hook but calls the patched F.silu (1);
 # nn.Hardswish, nn.Hardsigmoid, nn.Sigmoid: no hook, and F.hardswish, F.hardsigmoid, torch.sigmoid unpatched (0).
 PTFLOPS_ACTIVATION = {"relu": 2, "relu6": 1, "silu": 1, "hardswish": 0, "hardsigmoid": 0, "sigmoid": 0}
+# ... and called as a function in forward: the patched F.relu, F.relu6, F.silu alone (1); the others 0
+PTFLOPS_FUNCTIONAL = {"relu": 1, "relu6": 1, "silu": 1, "hardswish": 0, "hardsigmoid": 0, "sigmoid": 0}
 
 
 def ptflops_extra(net) -> int:
@@ -74,11 +82,14 @@ def ptflops_extra(net) -> int:
         layer, inp, out = n.layer, _elems(n.in_ch, n.in_size), _elems(n.out_ch, n.out_size)
         if getattr(layer, "bias", False):
             total += out  # conv: out_channels * positions; linear: out_features
-        if getattr(layer, "batch_norm", False):
+        if getattr(layer, "batch_norm", False) and _pytorch(layer) != "bn_act":  # BatchNormAct2d: no hook
             total += 2 * out  # bn hook, affine (BN input numel == conv output numel)
         if getattr(layer, "activation", None):
-            total += PTFLOPS_ACTIVATION[layer.activation] * out
-        if isinstance(layer, (Pool2d, GlobalAvgPool, AdaptiveAvgPool)):
+            table = PTFLOPS_FUNCTIONAL if _pytorch(layer) == "functional_act" else PTFLOPS_ACTIVATION
+            total += table[layer.activation] * out
+        if isinstance(layer, GlobalAvgPool) and _pytorch(layer) == "function":
+            total += inp  # the patched F.adaptive_avg_pool2d alone
+        elif isinstance(layer, (Pool2d, GlobalAvgPool, AdaptiveAvgPool)) and _pytorch(layer) != "mean":
             total += inp + inp  # pool module hook + patched F.*pool* called by the module
     return total
 
@@ -90,7 +101,7 @@ def torchinfo_extra(net) -> int:
         if isinstance(layer, Conv2d):
             if layer.bias:
                 total += layer.out_ch * n.out_size * n.out_size  # bias params x output positions
-            if layer.batch_norm:
+            if layer.batch_norm and _pytorch(layer) != "bn_act":  # only leaf modules' Mult-Adds are summed
                 total += 2 * layer.out_ch  # BatchNorm2d: batch (1) x its parameters
         if isinstance(layer, Linear) and layer.bias:
             total += layer.out_features  # batch (1) x bias params
@@ -114,6 +125,14 @@ def bn_channels(net) -> int:
     return sum(n.out_ch for n in _leaves(net) if getattr(n.layer, "batch_norm", False))
 
 
+def thop_params(net) -> int:
+    """thop counts the parameters of the leaf modules it profiles: not those of timm's BatchNormAct2d."""
+    fused = sum(
+        n.out_ch for n in _leaves(net) if getattr(n.layer, "batch_norm", False) and _pytorch(n.layer) == "bn_act"
+    )
+    return torch_params(net) - 2 * fused
+
+
 EXTRA = {
     "paper": lambda net: 0,
     "fvcore": fvcore_extra,
@@ -127,7 +146,7 @@ EXTRA = {
 PARAMS = {
     "paper": lambda net: torch_params(net, extras=False),
     "fvcore": torch_params,
-    "thop": torch_params,
+    "thop": thop_params,
     "ptflops": torch_params,
     "torchinfo": torch_params,
     "torch": torch_params,
@@ -266,15 +285,24 @@ def test_no_tool_counts_the_residual_add_or_the_se_multiply(name):
     assert get_convention(name).elementwise_ops == 0
 
 
-def test_mnasnet_mean_is_counted_as_adaptive_pooling():
-    """The presets' docstring: torchvision's MNASNet averages with x.mean, which fvcore, thop and ptflops leave
-    uncounted; the spec's GlobalAvgPool is counted as nn.AdaptiveAvgPool2d, by this much at 224."""
-    pool = costmodel.network("mnasnet1_0")["avgpool"]
-    cost = {name: {lc.name: lc.mult_adds for lc in count(costmodel.network("mnasnet1_0"), name).leaves()}
+@pytest.mark.parametrize(
+    "network,pytorch,expected",
+    [
+        # (fvcore, thop, ptflops) on a 7x7x1280 map (62,720 input elements, 1,280 output elements)
+        ("efficientnet_b0", "module", (62_720, 62_720 + 1_280, 2 * 62_720)),  # nn.AdaptiveAvgPool2d(1)
+        ("mobilenet_v2", "function", (62_720, 0, 62_720)),  # F.adaptive_avg_pool2d: no module to hook
+        ("mnasnet1_0", "mean", (0, 0, 0)),  # x.mean([2, 3]): no tool counts a tensor mean
+    ],
+)
+def test_global_pooling_as_pytorch_writes_it(network, pytorch, expected):
+    """torchvision pools EfficientNet with a module, MobileNetV2 with a function and MNASNet with a tensor mean;
+    hook-based tools see only the module (ptflops also its patched function), fvcore only the aten op it knows."""
+    pool = costmodel.network(network)["avgpool"]
+    assert pool.layer.pytorch == pytorch and pool.in_ch * pool.in_size**2 == 62_720
+    cost = {name: {lc.name: lc.mult_adds for lc in count(costmodel.network(network), name).leaves()}
             for name in ("fvcore", "thop", "ptflops")}  # fmt: skip
-    assert (cost["fvcore"]["avgpool"], cost["thop"]["avgpool"], cost["ptflops"]["avgpool"]) == (62_720, 64_000, 125_440)
-    assert pool.in_ch * pool.in_size**2 == 62_720
-    assert "62,720" in presets_doc() and "64,000" in presets_doc() and "125,440" in presets_doc()
+    assert (cost["fvcore"]["avgpool"], cost["thop"]["avgpool"], cost["ptflops"]["avgpool"]) == expected
+    assert pytorch == "module" or f'``"{pytorch}"``' in presets_doc()  # each other form has its row
 
 
 def presets_doc() -> str:

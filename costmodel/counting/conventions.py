@@ -18,7 +18,7 @@ from typing import Any
 
 from ..checks import non_negative_int, one_of
 from ..errors import ConventionError
-from ..spec.layers import ACTIVATIONS
+from ..spec.layers import ACTIVATIONS, POOL_PYTORCH
 
 __all__ = ["Convention", "CONVENTIONS", "OPTIONS", "get_convention", "register_convention"]
 
@@ -50,6 +50,15 @@ class Convention:
     # per output element of one activation, overriding activation_ops: (("relu6", 1), ...) (ptflops' hooks differ)
     activation_ops_by_kind: tuple[tuple[str, int], ...] = ()
     elementwise_ops: int = 0  # per output element of a block's Add (residual) or Mul (squeeze-and-excite)
+    # --- how a tool sees PyTorch's ways of writing a layer (Conv2d.pytorch, GlobalAvgPool.pytorch) -------------
+    # per input element of a global average pooling written as a function ("function": F.adaptive_avg_pool2d)
+    # or a tensor mean ("mean": x.mean([2, 3])), replacing the module's rules for it: (("mean", 0), ...)
+    pool_ops_by_pytorch: tuple[tuple[str, int], ...] = ()
+    # per output element of an activation called as a function in forward (F.relu), replacing
+    # ops_per_activation for it: (("relu", 1), ...)
+    functional_activation_ops_by_kind: tuple[tuple[str, int], ...] = ()
+    bn_act_ops: bool = True  # count the ops of a batch norm fused with its activation (timm's BatchNormAct2d)
+    bn_act_params: bool = True  # count its parameters (a tool that skips the module counts neither)
     # --- how the modelled tool reports ---------------------------------------------------------------------
     unit: str = "mult_adds"  # the tool's own operation unit: "mult_adds", or "flops" (= 2 x mult_adds)
     reports: tuple[str, ...] = ("mult_adds", "params")  # what the tool itself prints ("mult_adds"/"params")
@@ -77,15 +86,19 @@ class Convention:
         ops = ("bias_ops", "bn_ops", "activation_ops", "pool_ops", "adaptive_pool_ops", "avg_pool_out_ops")
         for f in (*ops, "bn_channel_ops", "elementwise_ops"):
             non_negative_int(getattr(self, f), f, ConventionError)
-        rules = self.activation_ops_by_kind
-        if not isinstance(rules, tuple) or not all(isinstance(r, tuple) and len(r) == 2 for r in rules):
-            raise ConventionError(f"activation_ops_by_kind must be ((activation, ops), ...) pairs, got {rules!r}")
-        for activation, per_element in rules:
-            if activation is None or not one_of(activation, ACTIVATIONS):
-                raise ConventionError(
-                    f"activation_ops_by_kind: activation must be one of {ACTIVATIONS[1:]}, got {activation!r}"
-                )
-            non_negative_int(per_element, f"activation_ops_by_kind[{activation!r}]", ConventionError)
+        for field in ("activation_ops_by_kind", "functional_activation_ops_by_kind", "pool_ops_by_pytorch"):
+            rules = getattr(self, field)
+            what = "pytorch form" if field == "pool_ops_by_pytorch" else "activation"
+            choices = POOL_PYTORCH[1:] if field == "pool_ops_by_pytorch" else ACTIVATIONS[1:]
+            if not isinstance(rules, tuple) or not all(isinstance(r, tuple) and len(r) == 2 for r in rules):
+                raise ConventionError(f"{field} must be (({what}, ops), ...) pairs, got {rules!r}")
+            for key, per_element in rules:
+                if not one_of(key, choices):
+                    raise ConventionError(f"{field}: {what} must be one of {choices}, got {key!r}")
+                non_negative_int(per_element, f"{field}[{key!r}]", ConventionError)
+        for flag in ("bn_act_ops", "bn_act_params"):
+            if type(getattr(self, flag)) is not bool:
+                raise ConventionError(f"{flag} must be True or False, got {getattr(self, flag)!r}")
 
     @property
     def weights_only(self) -> bool:
@@ -98,6 +111,8 @@ class Convention:
             or self.bn_channel_ops
             or self.elementwise_ops
             or any(ops for _, ops in self.activation_ops_by_kind)
+            or any(ops for _, ops in self.functional_activation_ops_by_kind)
+            or any(ops for _, ops in self.pool_ops_by_pytorch)
         )
 
     def ops_per_activation(self, activation: str) -> int:
@@ -110,6 +125,31 @@ class Convention:
             if name == activation:
                 return ops
         return self.activation_ops
+
+    def ops_per_functional_activation(self, activation: str) -> int:
+        """Ops per output element of ``activation`` called as a function (``F.relu`` in ``forward``): its own
+        rule, else :meth:`ops_per_activation` (a module and a function count alike).
+
+        >>> ptflops = get_convention("ptflops")
+        >>> ptflops.ops_per_functional_activation("relu"), ptflops.ops_per_activation("relu")
+        (1, 2)
+        """
+        for name, ops in self.functional_activation_ops_by_kind:
+            if name == activation:
+                return ops
+        return self.ops_per_activation(activation)
+
+    def global_pool_ops(self, pytorch: str) -> int | None:
+        """Ops per input element of a global average pooling written as ``pytorch`` (``"function"``,
+        ``"mean"``), or None where the module's rules apply.
+
+        >>> get_convention("ptflops").global_pool_ops("mean"), get_convention("ptflops").global_pool_ops("module")
+        (0, None)
+        """
+        for form, ops in self.pool_ops_by_pytorch:
+            if form == pytorch:
+                return ops
+        return None
 
     def with_options(self, *options: str) -> Convention:
         """This convention with named options (see :data:`OPTIONS`) switched on.
@@ -131,7 +171,7 @@ class Convention:
             parts.pop()
         chosen = set(self.name.split("+")[len(parts) :])
         changes: dict[str, Any] = {}
-        floor = 0
+        floor = pool_floor = 0
         for option in options:
             if option not in OPTIONS:
                 raise ConventionError(f"unknown counting option {option!r}; choose from {', '.join(OPTIONS)}")
@@ -140,8 +180,17 @@ class Convention:
                 changes[name] = max(changes.get(name, getattr(self, name)), value)
                 if name == "activation_ops":  # every activation counts at least this; a higher rule stays
                     floor = max(floor, int(value))  # type: ignore[call-overload]
+                if name == "pool_ops":  # every pooling, however PyTorch writes it, counts at least this
+                    pool_floor = max(pool_floor, int(value))  # type: ignore[call-overload]
         if floor:
-            changes["activation_ops_by_kind"] = tuple((a, max(ops, floor)) for a, ops in self.activation_ops_by_kind)
+            for field in ("activation_ops_by_kind", "functional_activation_ops_by_kind"):
+                changes[field] = tuple((a, max(ops, floor)) for a, ops in getattr(self, field))
+        if pool_floor:
+            changes["pool_ops_by_pytorch"] = tuple((f, max(o, pool_floor)) for f, o in self.pool_ops_by_pytorch)
+        if "bn_ops" in changes:  # an option that counts batch norm counts it in every module
+            changes["bn_act_ops"] = True
+        if "bn_params" in changes:
+            changes["bn_act_params"] = True
         name = "+".join((*parts, *(o for o in OPTIONS if o in chosen)))
         return replace(self, name=name, **changes)
 

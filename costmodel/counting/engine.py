@@ -222,7 +222,10 @@ def _(layer: Pool2d, node: Node, convention: Convention) -> int:
 @extra_ops.register(GlobalAvgPool)
 @extra_ops.register(AdaptiveAvgPool)
 def _(layer: object, node: Node, convention: Convention) -> int:
-    # adaptive/global average pooling: torchvision's nn.AdaptiveAvgPool2d
+    # adaptive/global average pooling: torchvision's nn.AdaptiveAvgPool2d, unless PyTorch writes it otherwise
+    pytorch = getattr(layer, "pytorch", "module")
+    if pytorch != "module" and (ops := convention.global_pool_ops(pytorch)) is not None:
+        return ops * _in_elements(node)
     out = node.out_ch * node.out_size * node.out_size
     return (convention.pool_ops + convention.adaptive_pool_ops) * _in_elements(node) + convention.avg_pool_out_ops * out
 
@@ -241,15 +244,22 @@ def layer_cost(node: Node, convention: Convention) -> LayerCost:
         if convention.bias_params:
             params += node.out_ch
         mult_adds += convention.bias_ops * out_elems
+    pytorch = getattr(layer, "pytorch", None)  # how PyTorch writes it, which hook-based tools see
     if getattr(layer, "batch_norm", False):
         # gamma is among both the trainable (2) and all (4) batch-norm variables; a batch norm without a scale
         # (TF-slim's checkpoints: bn_scale=False) stores one fewer
         bn = convention.bn_params - (1 if convention.bn_params and not getattr(layer, "bn_scale", True) else 0)
-        params += bn * node.out_ch
-        mult_adds += convention.bn_ops * out_elems + convention.bn_channel_ops * node.out_ch
+        fused = pytorch == "bn_act"  # timm's BatchNormAct2d: some tools skip the module
+        if convention.bn_act_params or not fused:
+            params += bn * node.out_ch
+        if convention.bn_act_ops or not fused:
+            mult_adds += convention.bn_ops * out_elems + convention.bn_channel_ops * node.out_ch
     activation = getattr(layer, "activation", None)
     if activation is not None:
-        mult_adds += convention.ops_per_activation(activation) * out_elems
+        if pytorch == "functional_act":
+            mult_adds += convention.ops_per_functional_activation(activation) * out_elems
+        else:
+            mult_adds += convention.ops_per_activation(activation) * out_elems
     mult_adds += extra_ops(layer, node, convention)
     return LayerCost(node, params, mult_adds)
 

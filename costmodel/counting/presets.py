@@ -66,11 +66,31 @@ tfslim      Parameters only, by the same rule (SE convolution biases included); 
 
 So every tool counts the residual add and the SE multiply as 0 (the ``elementwise_ops`` rule, off in every
 preset); only ptflops counts an activation other than ReLU (its per-activation rules are in
-``activation_ops_by_kind``). MNASNet averages with ``x.mean([2, 3])``, a tensor op that fvcore, thop and
-ptflops leave uncounted, where :func:`costmodel.network` has the ``GlobalAvgPool`` these presets count as
-``nn.AdaptiveAvgPool2d`` (fvcore 62,720 ops, thop 64,000, ptflops 125,440 more than the tools at 224).
+``activation_ops_by_kind``).
 
-The numbers each tool prints for MobileNetV1 1.0-224 are in ``data/tool_counts.csv`` (see data/README.md).
+How PyTorch writes a layer matters to the tools that hook modules. The spec says it where it is not the plain
+module (``Conv2d.pytorch``, ``GlobalAvgPool.pytorch``; :data:`~costmodel.spec.layers.CONV_PYTORCH`,
+:data:`~costmodel.spec.layers.POOL_PYTORCH`), and each preset has a rule for each form:
+
+====================  ==============================================================================================
+``"function"``        global pooling as ``F.adaptive_avg_pool2d`` (torchvision's MobileNetV2): fvcore 1 per input
+                      element (``aten::adaptive_avg_pool2d``), ptflops 1 (its patched function alone), thop 0 (no
+                      module to hook)
+``"mean"``            global pooling as ``x.mean([2, 3])`` (torchvision's MNASNet): 0 for every tool (``aten::mean``
+                      has no fvcore handle; ptflops patches no ``Tensor.mean``)
+``"functional_act"``  the activation called as ``F.relu`` in ``forward`` (torchvision's GoogLeNet,
+                      ``BasicConv2d``): ptflops counts its patched ``F.relu``/``F.relu6``/``F.silu`` once (a
+                      module twice), the others count no activation anyway
+``"bn_act"``          batch norm and activation as one module (timm's ``BatchNormAct2d``, the ``timm`` flavour):
+                      it has children, so thop skips it whole (no ops, no parameters) and torchinfo sums no
+                      Mult-Adds for it; ptflops has no hook for its type (no ops, parameters counted); fvcore
+                      traces its ``aten::batch_norm`` as usual. Its ReLU6 is a child module, counted as any.
+====================  ==============================================================================================
+
+Every preset reproduces what its tool prints on the real module trees (torchvision's models, timm's
+``mobilenetv1_100`` and MobileNetV1 built the torchvision way): ``data/tool_counts_recorded.csv``, recorded by
+``benchmarks/record_tool_counts.py`` and checked by ``tests/test_presets_recorded.py``. The numbers quoted for
+MobileNetV1 1.0-224 in issue 5 are in ``data/tool_counts.csv`` (see data/README.md).
 """
 
 from __future__ import annotations
@@ -96,6 +116,7 @@ PRESETS: tuple[Convention, ...] = (
         **_ALL_PARAMS,
         bn_ops=2,
         adaptive_pool_ops=1,
+        pool_ops_by_pytorch=(("function", 1), ("mean", 0)),  # aten::adaptive_avg_pool2d; aten::mean unsupported
         tool="fvcore FlopCountAnalysis (counts Mult-Adds, calls them flops)",
     ),
     Convention(
@@ -106,6 +127,9 @@ PRESETS: tuple[Convention, ...] = (
         bn_ops=4,
         adaptive_pool_ops=1,
         avg_pool_out_ops=1,
+        pool_ops_by_pytorch=(("function", 0), ("mean", 0)),  # no module, no hook
+        bn_act_ops=False,  # BatchNormAct2d has children: not a leaf, so neither hooked nor its params counted
+        bn_act_params=False,
         tool="thop profile (Mult-Adds, 'MACs')",
     ),
     Convention(
@@ -119,6 +143,17 @@ PRESETS: tuple[Convention, ...] = (
         activation_ops=2,
         activation_ops_by_kind=(("relu6", 1), ("silu", 1), ("hardswish", 0), ("hardsigmoid", 0), ("sigmoid", 0)),
         pool_ops=2,
+        # the patched functions alone: F.relu, F.relu6, F.silu, F.adaptive_avg_pool2d count 1; Tensor.mean 0
+        functional_activation_ops_by_kind=(
+            ("relu", 1),
+            ("relu6", 1),
+            ("silu", 1),
+            ("hardswish", 0),
+            ("hardsigmoid", 0),
+            ("sigmoid", 0),
+        ),  # fmt: skip
+        pool_ops_by_pytorch=(("function", 1), ("mean", 0)),
+        bn_act_ops=False,  # BatchNormAct2d is not in MODULES_MAPPING (type() lookup): no hook
         tool="ptflops 0.7.5 get_model_complexity_info, pytorch backend (Mult-Adds, 'MACs')",
     ),
     Convention(
@@ -128,6 +163,7 @@ PRESETS: tuple[Convention, ...] = (
         **_ALL_PARAMS,
         bias_ops=1,
         bn_channel_ops=2,
+        bn_act_ops=False,  # only leaf modules' Mult-Adds are summed; BatchNormAct2d has children
         tool="torchinfo summary (Mult-Adds)",
     ),
     Convention(

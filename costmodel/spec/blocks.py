@@ -14,6 +14,8 @@ executor and export rule stays one per layer type.
 
 from __future__ import annotations
 
+from typing import Any
+
 from ..checks import one_of, positive_int
 from ..errors import SpecError
 from .layers import ACTIVATIONS, Conv2d, GlobalAvgPool, Layer, Padding, Residual, Scale
@@ -37,7 +39,7 @@ def squeeze_excite(
         raise SpecError(f"{name}: gate must be one of {GATES}, got {gate!r}")
     if not one_of(activation, ACTIVATIONS):
         raise SpecError(f"{name}: activation must be one of {ACTIVATIONS}, got {activation!r}")
-    se = {"bias": True, "batch_norm": False}
+    se: dict[str, Any] = {"bias": True, "batch_norm": False}
     return Scale(
         name,
         (
@@ -85,7 +87,7 @@ def inverted_residual(
     pad = kernel // 2 if padding is None else padding
     in_ch = positive_int(in_ch, f"{name}: in_ch")
     expand_ch = positive_int(expand_ch, f"{name}: expand_ch")
-    bn = {"bias": False, "batch_norm": True}
+    bn: dict[str, Any] = {"bias": False, "batch_norm": True}
     body: list[Layer] = []
     if expand_ch != in_ch:
         body.append(Conv2d(f"{name}.expand", in_ch, expand_ch, 1, **bn, activation=activation))

@@ -29,7 +29,8 @@ timm      ``timm/models/efficientnet.py`` (``_gen_mobilenet_v1``, ``mobilenetv1_
           PyTorch padding ``get_padding(k, s) = ((s - 1) + (k - 1)) // 2`` on every side (1 for every 3x3
           layer, 0 for 1x1: ``timm/layers/padding.py``); ``nn.BatchNorm2d`` with epsilon 1e-5; a dense
           ``classifier`` with bias, 1000 classes; pretrained config ``mean = std = (0.5, 0.5, 0.5)``
-          (IMAGENET_INCEPTION_MEAN/STD), bicubic, crop 0.875 (test 256 at 0.95).
+          (IMAGENET_INCEPTION_MEAN/STD), bicubic, crop 0.875 (test 256 at 0.95). Batch norm and ReLU6 are
+          one module, ``timm/layers/norm_act.py`` ``BatchNormAct2d`` (``Conv2d.pytorch = "bn_act"``).
 ========  ==========================================================================================
 """
 
@@ -79,6 +80,9 @@ class Flavour:
     classifier_bias: bool
     preprocessing: Preprocessing
     weights_layout: str | None = None  # the layout of the framework's own weight files ("keras", "timm")
+    # how PyTorch writes each convolution's batch norm and activation (CONV_PYTORCH): timm's BatchNormAct2d is
+    # one module, which the hook-based counting tools do not see as a batch norm (costmodel.counting.presets)
+    pytorch: str = "modules"
 
     def __post_init__(self) -> None:
         if self.padding not in PADDING_RULES:
@@ -170,6 +174,7 @@ FLAVOURS: dict[str, Flavour] = {
             classifier_bias=True,
             preprocessing=Preprocessing((127.5,) * 3, (127.5,) * 3, "bicubic", 0.875),
             weights_layout="timm",
+            pytorch="bn_act",  # timm/layers/norm_act.py BatchNormAct2d: nn.BatchNorm2d with act (ReLU6) inside
         ),
     )
 }

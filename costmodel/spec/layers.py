@@ -38,6 +38,8 @@ __all__ = [
     "block_merge",
     "Layer",
     "ACTIVATIONS",
+    "CONV_PYTORCH",
+    "POOL_PYTORCH",
     "window_out_size",
     "window_out_size_array",
     "same_padding",
@@ -54,6 +56,17 @@ __all__ = [
 #: read it). ``None`` means linear. "hardswish" is x·relu6(x + 3)/6 and "hardsigmoid" relu6(x + 3)/6 (PyTorch's
 #: and MobileNetV3's definitions), "silu" x·sigmoid(x) (EfficientNet's swish), "sigmoid" 1/(1 + exp(-x)).
 ACTIVATIONS = (None, "relu", "relu6", "hardswish", "hardsigmoid", "silu", "sigmoid")
+
+#: How PyTorch writes a convolution's batch norm and activation (``Conv2d.pytorch``): as modules
+#: (``"modules"``: ``nn.BatchNorm2d``, ``nn.ReLU``), the activation as a function called in ``forward``
+#: (``"functional_act"``: ``F.relu``, torchvision's GoogLeNet), or batch norm and activation as one module
+#: (``"bn_act"``: timm's ``BatchNormAct2d``). Only the counting tools that hook modules see the difference
+#: (:mod:`costmodel.counting.presets`); shapes, weights and the paper's counts never depend on it.
+CONV_PYTORCH = ("modules", "functional_act", "bn_act")
+#: How PyTorch writes a global average pooling (``GlobalAvgPool.pytorch``): the module
+#: ``nn.AdaptiveAvgPool2d(1)`` (``"module"``), the function ``F.adaptive_avg_pool2d`` (``"function"``,
+#: torchvision's MobileNetV2) or a tensor mean ``x.mean([2, 3])`` (``"mean"``, torchvision's MNASNet).
+POOL_PYTORCH = ("module", "function", "mean")
 
 #: A layer's padding, named by what it does: ``"tf_same"`` (TensorFlow's SAME: out = ceil(n / stride), the odd
 #: extra row and column after), an ``int`` p (p zero rows and columns on every side, PyTorch's ``padding=p``),
@@ -117,6 +130,11 @@ def _activation(value: object, name: str) -> None:
         raise SpecError(f"{name}: activation must be one of {ACTIVATIONS}, got {value!r}")
 
 
+def _pytorch(value: object, choices: tuple[str, ...], name: str) -> None:
+    if value not in choices:
+        raise SpecError(f"{name}: pytorch must be one of {choices}, got {value!r}")
+
+
 @dataclass(frozen=True, slots=True)
 class Conv2d:
     """One convolution, by shape only. M = in_ch, N = out_ch, D_K = kernel.
@@ -137,6 +155,7 @@ class Conv2d:
     activation: str | None = "relu"  # the paper: ReLU; TF-slim and Keras checkpoints: ReLU6
     bn_scale: bool = True  # the batch norm has gamma (TF-slim's released checkpoints have none)
     bn_epsilon: float = 1e-3  # added to the variance: Keras and TF-slim 1e-3, PyTorch (timm) 1e-5
+    pytorch: str = "modules"  # how PyTorch writes its batch norm and activation: CONV_PYTORCH (counting tools only)
 
     def __post_init__(self) -> None:
         i, o, k, s, g = self.in_ch, self.out_ch, self.kernel, self.stride, self.groups
@@ -166,6 +185,8 @@ class Conv2d:
             _activation(self.activation, self.name)
         if not (type(self.bn_epsilon) is float and self.bn_epsilon == 1e-3):
             _epsilon(self)
+        if self.pytorch != "modules":
+            _pytorch(self.pytorch, CONV_PYTORCH, self.name)
 
     @property
     def depthwise(self) -> bool:
@@ -197,6 +218,11 @@ class GlobalAvgPool:
     """Average over the whole feature map: D_F x D_F x C -> 1 x 1 x C (Table 1's "Avg Pool / s1")."""
 
     name: str
+    pytorch: str = "module"  # how PyTorch writes it: POOL_PYTORCH (only the counting tools see the difference)
+
+    def __post_init__(self) -> None:
+        if self.pytorch != "module":
+            _pytorch(self.pytorch, POOL_PYTORCH, self.name)
 
 
 @dataclass(frozen=True, slots=True)

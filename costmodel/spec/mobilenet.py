@@ -171,7 +171,8 @@ def resolve_resolution(resolution: object = BASE_RESOLUTION, rho: object = None)
 def _bn(flavour: Flavour, activation: str | None) -> dict[str, Any]:
     """What every convolution of a flavour's MobileNetV1 carries after it: batch norm (its epsilon and
     variables) and the activation."""
-    return {"activation": activation, "bn_scale": flavour.bn_scale, "bn_epsilon": flavour.bn_epsilon}
+    return {"activation": activation, "bn_scale": flavour.bn_scale, "bn_epsilon": flavour.bn_epsilon,
+            "pytorch": flavour.pytorch}  # fmt: skip
 
 
 def first_conv(out_ch: int, activation: str = "relu", in_ch: int = 3, flavour: str | Flavour = "paper") -> Conv2d:

@@ -25,10 +25,12 @@ type                 fields (default)
                      explicit, e.g. Keras' [0, 1]; "same" is read as "tf_same"); ``bias`` (false);
                      ``batch_norm`` (true); ``activation`` ("relu"; or "relu6", "hardswish", "hardsigmoid",
                      "silu", "sigmoid" or null); ``bn_scale`` (true: the batch norm has gamma); ``bn_epsilon``
-                     (0.001; a number in (0, 1))
+                     (0.001; a number in (0, 1)); ``pytorch`` ("modules"; "functional_act" or "bn_act": how
+                     PyTorch writes the batch norm and activation, which only the tool presets read)
 ``pool2d``           ``kernel``; ``stride`` (1); ``mode`` ("avg" or "max", default "avg"); ``padding`` (0);
                      ``ceil_mode`` (false)
-``global_avg_pool``  none: D_F x D_F x C -> 1 x 1 x C
+``global_avg_pool``  D_F x D_F x C -> 1 x 1 x C; ``pytorch`` ("module"; "function" or "mean": how PyTorch
+                     writes it, which only the tool presets read)
 ``adaptive_avg_pool``  ``output_size`` (integer >= 1), as PyTorch's AdaptiveAvgPool2d
 ``linear``           ``in_features`` (must equal the flattened input), ``out_features``; ``bias`` (true);
                      ``activation`` (null)
@@ -54,7 +56,7 @@ included), :data:`MAX_DEPTH` levels of nested blocks and integers up to :data:`M
 >>> doc["layers"][1]  # doctest: +NORMALIZE_WHITESPACE
 {'type': 'conv2d', 'name': 'conv_dw_1', 'in_ch': 16, 'out_ch': 16, 'kernel': 3, 'stride': 1,
  'groups': 16, 'padding': 'tf_same', 'bias': False, 'batch_norm': True, 'activation': 'relu',
- 'bn_scale': True, 'bn_epsilon': 0.001}
+ 'bn_scale': True, 'bn_epsilon': 0.001, 'pytorch': 'modules'}
 >>> Network.from_dict(doc)["conv_pw_13"].out_size
 5
 """
@@ -72,6 +74,8 @@ from ..checks import load_json
 from ..errors import DataError
 from .layers import (
     ACTIVATIONS,
+    CONV_PYTORCH,
+    POOL_PYTORCH,
     AdaptiveAvgPool,
     Add,
     Concat,
@@ -164,6 +168,10 @@ def _check_field(cls: type, field: str, value: object, where: str) -> None:
     elif field == "activation":
         if value not in ACTIVATIONS:
             raise DataError(f"{where}: field 'activation' must be one of {ACTIVATIONS}, got {_show(value)}")
+    elif field == "pytorch":
+        choices = CONV_PYTORCH if cls is Conv2d else POOL_PYTORCH
+        if value not in choices:
+            raise DataError(f"{where}: field 'pytorch' must be one of {choices}, got {_show(value)}")
     elif field == "mode" and value not in ("avg", "max"):
         raise DataError(f'{where}: field \'mode\' must be "avg" or "max", got {_show(value)}')
 

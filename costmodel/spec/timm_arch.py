@@ -21,7 +21,8 @@ with timm's own rules, read from its source:
   ``mobilenetv1_100``), MobileNetV3's 1x1 conv with bias after pooling; then the classifier.
 
 Names follow timm's modules (``conv_stem``, ``blocks.2.1.conv_dw``, ``blocks.2.1.se``, ``conv_head``,
-``classifier``), so they double as state-dict prefixes. Batch norm epsilon is PyTorch's 1e-5.
+``classifier``), so they double as state-dict prefixes. Batch norm epsilon is PyTorch's 1e-5, and each batch
+norm with its activation is timm's ``BatchNormAct2d`` (``Conv2d.pytorch = "bn_act"``), as the counting tools see it.
 
 Options a counting spec cannot express are errors naming the string: CondConv (``cc``), group size
 (``gs``), space-to-depth (``d``), the ``uir``/``mqa``/``mha`` blocks, and activations other than the spec's.
@@ -70,7 +71,9 @@ _UNSUPPORTED = {
     "p": "a projection kernel other than 1x1",
     "fc": "a forced input width",
 }
-_BN: dict[str, Any] = {"bias": False, "batch_norm": True, "bn_epsilon": 1e-5}  # PyTorch's BatchNorm2d
+#: PyTorch's BatchNorm2d epsilon; timm writes each batch norm and its activation as one BatchNormAct2d module
+#: (which the hook-based counting tools see differently: Conv2d.pytorch).
+_BN: dict[str, Any] = {"bias": False, "batch_norm": True, "bn_epsilon": 1e-5, "pytorch": "bn_act"}
 
 
 @dataclass(frozen=True, slots=True)

@@ -130,8 +130,10 @@ def alexnet(resolution: int = 224, num_classes: int = 1000, *, towers: int = 1) 
 
 
 def _basic(name: str, in_ch: int, out_ch: int, kernel: int, stride: int = 1, padding: int = 0) -> Conv2d:
-    """torchvision GoogLeNet's ``BasicConv2d``: conv without bias, batch norm (eps 0.001), ReLU."""
-    return Conv2d(name, in_ch, out_ch, kernel, stride, padding=padding, bias=False, batch_norm=True)
+    """torchvision GoogLeNet's ``BasicConv2d``: conv without bias, batch norm (eps 0.001), ReLU (the function
+    ``F.relu`` in ``forward``, not a module: ``pytorch="functional_act"``)."""
+    return Conv2d(name, in_ch, out_ch, kernel, stride, padding=padding, bias=False, batch_norm=True,
+                  pytorch="functional_act")  # fmt: skip
 
 
 # torchvision's Inception(in, ch1x1, ch3x3red, ch3x3, ch5x5red, ch5x5, pool_proj) arguments, per block.
@@ -288,9 +290,9 @@ def mobilenet_v2(resolution: int = 224, num_classes: int = 1000, *, alpha: float
     projection), a residual addition where stride is 1 and the channels stay, a 1x1 conv to 1280, global
     average pooling and an FC layer. Blocks are named ``block<i>`` (``.expand``, ``.dw``, ``.project``).
 
-    torchvision pools with the functional ``adaptive_avg_pool2d``, not a module: the thop and ptflops presets,
-    which model module hooks, count that pooling (thop: once per input and output element, ptflops: twice
-    per input element) where those tools would count it differently (not at all, once).
+    torchvision pools with the function ``nn.functional.adaptive_avg_pool2d``, not a module
+    (``GlobalAvgPool(pytorch="function")``): thop, which hooks modules, does not see it; ptflops counts it once
+    (its patched function), fvcore once (``aten::adaptive_avg_pool2d``); see :mod:`costmodel.counting.presets`.
     """
     _check(resolution, num_classes)
     if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not alpha > 0:
@@ -307,7 +309,8 @@ def mobilenet_v2(resolution: int = 224, num_classes: int = 1000, *, alpha: float
                                         stride=s if r == 0 else 1, activation="relu6")  # fmt: skip
             ch = out
     last = make_divisible(1280 * max(1.0, alpha))
-    layers += [Conv2d("conv_last", ch, last, 1, **relu6), GlobalAvgPool("avgpool"), Linear("fc", last, num_classes)]
+    pool = GlobalAvgPool("avgpool", pytorch="function")  # nn.functional.adaptive_avg_pool2d(x, (1, 1))
+    layers += [Conv2d("conv_last", ch, last, 1, **relu6), pool, Linear("fc", last, num_classes)]
     width = f"{alpha:g}" if "." in f"{alpha:g}" else f"{alpha:.1f}"  # "1.0", "0.75", as MobileNetV1's labels
     label = f"MobileNetV2 {width}-{resolution}"
     return Network(layers, resolution, 3, name=label, config={"resolution": resolution, "alpha": alpha})
@@ -350,7 +353,7 @@ _V3_SMALL = (
 def _mobilenet_v3(size: str, resolution: int, num_classes: int) -> Network:
     _check(resolution, num_classes)
     setting, last = (_V3_LARGE, 1280) if size == "large" else (_V3_SMALL, 1024)
-    bn = {"bias": False, "batch_norm": True}
+    bn: dict[str, Any] = {"bias": False, "batch_norm": True}
     layers: list[Layer] = [Conv2d("conv1", 3, setting[0][0], 3, 2, padding=1, **bn, activation="hardswish")]
     for i, (in_ch, k, exp, out, se, act, stride) in enumerate(setting, start=1):
         layers += inverted_residual(
@@ -397,7 +400,8 @@ def mnasnet1_0(resolution: int = 224, num_classes: int = 1000) -> Network:
     """MNASNet 1.0 as ``torchvision.models.mnasnet1_0``: a 3x3 conv, a depthwise separable pair without skip,
     six stacks of inverted residuals (every one with its 1x1 expansion, ReLU, no squeeze-and-excite), a 1x1
     conv to 1280 and an FC layer. torchvision averages with ``x.mean([2, 3])``, a tensor op, not a pooling
-    module (see :mod:`costmodel.presets` for what the tools make of it)."""
+    module (``GlobalAvgPool(pytorch="mean")``), which none of the counting tools counts (see
+    :mod:`costmodel.counting.presets`)."""
     _check(resolution, num_classes)
     bn: dict[str, Any] = {"bias": False, "batch_norm": True}
     layers: list[Layer] = [
@@ -413,7 +417,8 @@ def mnasnet1_0(resolution: int = 224, num_classes: int = 1000) -> Network:
             layers += inverted_residual(f"block{i}", ch, out, expand_ch=ch * t, kernel=k, stride=stride,
                                         activation="relu")  # fmt: skip
             ch = out
-    layers += [Conv2d("conv_last", ch, 1280, 1, **bn), GlobalAvgPool("avgpool"), Linear("fc", 1280, num_classes)]
+    pool = GlobalAvgPool("avgpool", pytorch="mean")  # x.mean([2, 3])
+    layers += [Conv2d("conv_last", ch, 1280, 1, **bn), pool, Linear("fc", 1280, num_classes)]
     return Network(layers, resolution, 3, name=f"MNASNet 1.0-{resolution}", config={"resolution": resolution})
 
 
@@ -435,7 +440,7 @@ def efficientnet_b0(resolution: int = 224, num_classes: int = 1000) -> Network:
     and-excite in every block (``max(1, in_ch // 4)`` squeeze channels of the block's *input*, SiLU, sigmoid
     gate), a 1x1 conv to 1280 and an FC layer. Stochastic depth and dropout are identities at inference."""
     _check(resolution, num_classes)
-    bn = {"bias": False, "batch_norm": True}
+    bn: dict[str, Any] = {"bias": False, "batch_norm": True}
     layers: list[Layer] = [Conv2d("conv1", 3, 32, 3, 2, padding=1, **bn, activation="silu")]
     i = 0
     for t, k, s, in_ch, out, n in _B0_STAGES:
