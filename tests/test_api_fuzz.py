@@ -57,6 +57,8 @@ SKIP_CALLABLES: dict[str, str] = {
         name: _RECORD
         for name in (
             "costmodel.Cost",
+            "costmodel.DtypeCost",
+            "costmodel.reference.QuantizedGraph",
             "costmodel.LayerCost",
             "costmodel.Node",
             "costmodel.latency.LatencyPrediction",
@@ -179,6 +181,18 @@ def _weights():
     return init_weights(_net(), seed=0)
 
 
+def _lowered():
+    from costmodel.reference import lower
+
+    return lower(_net(), _weights())
+
+
+def _ranges():
+    from costmodel.reference import activation_ranges
+
+    return activation_ranges(_net(), _weights(), _images())
+
+
 def _images():
     return np.zeros((1, 32, 32, 3), np.float32)
 
@@ -199,6 +213,9 @@ BASE: dict[str, Callable[[Any], Any]] = {
     "network": lambda tmp: _net(),
     "arch_def": lambda tmp: [["ds_r1_k3_s1_c16"], ["ir_r1_k3_s2_e6_c24_se0.25"]],
     "config": lambda tmp: {"ks": [3] * 20, "e": [3] * 20, "d": [2] * 5},
+    "graph": lambda tmp: _lowered(),
+    "ranges": lambda tmp: _ranges(),
+    "qgraph": lambda tmp: __import__("costmodel.reference", fromlist=["quantize"]).quantize(_lowered(), _ranges()),
     "space": lambda tmp: _space(),
     "genes": lambda tmp: _space().sample(3, seed=0),
     "a": lambda tmp: _space().sample(3, seed=0),

@@ -259,6 +259,8 @@ def run_int8(qgraph: QuantizedGraph, x: np.ndarray, *, trace: bool = False) -> n
     ndarray of int8, shape (N, classes)
         The logits, quantised (:meth:`~.QuantizedGraph.dequantize_output` gives floats).
     """
+    if not isinstance(qgraph, QuantizedGraph):
+        raise InputError(f"run_int8 needs a QuantizedGraph (from quantize()), got {type(qgraph).__name__}")
     g = qgraph.graph
     want = g.input_shape[1:]
     if not isinstance(x, np.ndarray) or x.dtype != np.int8 or x.ndim != 4 or x.shape[1:] != want:

@@ -22,6 +22,7 @@ from typing import Any, BinaryIO
 import numpy as np
 
 from .._files import atomic_write
+from ..checks import boolean, one_of
 from ..errors import CostModelError, InputError
 from ..spec.network import Network
 from .tflite_graph import Graph, GraphOp, QuantizedGraph, activation_ranges, lower, quantize
@@ -306,8 +307,9 @@ def to_tflite(
 
     See :func:`export_tflite` for the parameters.
     """
-    if dtype not in DTYPES:
+    if not one_of(dtype, DTYPES):
         raise InputError(f"dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
+    softmax = boolean(softmax, "softmax", InputError)
     if softmax and dtype != "float32":
         raise InputError("softmax=True is for dtype='float32' only (the int8 file outputs its int8 logits)")
     graph = lower(network, weights, softmax=softmax)

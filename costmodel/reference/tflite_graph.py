@@ -44,6 +44,7 @@ from functools import singledispatch
 
 import numpy as np
 
+from ..checks import boolean
 from ..errors import InputError, SpecError
 from ..spec.layers import (
     AdaptiveAvgPool,
@@ -335,6 +336,7 @@ def lower(network: Network, weights: Mapping[str, np.ndarray], *, softmax: bool 
     """
     if not isinstance(network, Network):
         raise SpecError(f"expected a Network, got {type(network).__name__}")
+    softmax = boolean(softmax, "softmax")
     validate_weights(network, weights)
     g = _Lowering(weights)
     x = INPUT
@@ -476,6 +478,10 @@ def quantize(graph: Graph, ranges: Mapping[str, tuple[float, float]]) -> Quantiz
     ``ranges`` needs the input and the output of every operator that sets its own quantisation (convolutions,
     fully connected layers, additions); pools, paddings and reshapes take their input's.
     """
+    if not isinstance(graph, Graph):
+        raise InputError(f"quantize() needs a Graph (from lower()), got {type(graph).__name__}")
+    if not isinstance(ranges, Mapping):
+        raise InputError(f"ranges must be a mapping {{tensor name: (min, max)}}, got {type(ranges).__name__}")
     for op in graph.ops:
         if op.kind in FLOAT_ONLY or op.constant is not None:
             what = "softmax" if op.kind == "softmax" else f"{op.kind} (from an activation or squeeze-and-excite)"
@@ -484,9 +490,16 @@ def quantize(graph: Graph, ranges: Mapping[str, tuple[float, float]]) -> Quantiz
 
     def range_of(name: str) -> Quant:
         if name not in ranges:
-            raise InputError(f"no activation range for tensor {name!r}; ranges has {sorted(ranges)[:6]}...")
-        lo, hi = ranges[name]
-        return Quant.from_range(lo, hi)
+            raise InputError(f"no activation range for tensor {name!r}; ranges has {sorted(map(str, ranges))[:6]}...")
+        pair = ranges[name]
+        if (
+            isinstance(pair, (str, bytes))
+            or not isinstance(pair, (tuple, list))
+            or len(pair) != 2
+            or not all(isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool) for v in pair)
+        ):
+            raise InputError(f"the range of {name!r} must be two numbers (min, max), got {type(pair).__name__}")
+        return Quant.from_range(*pair)
 
     # A concatenation's inputs and output share one quantisation: the union of their ranges.
     shared: dict[str, Quant] = {}

@@ -131,7 +131,7 @@ def _activation(value: object, name: str) -> None:
 
 
 def _pytorch(value: object, choices: tuple[str, ...], name: str) -> None:
-    if value not in choices:
+    if not one_of(value, choices):
         raise SpecError(f"{name}: pytorch must be one of {choices}, got {value!r}")
 
 
@@ -185,7 +185,7 @@ class Conv2d:
             _activation(self.activation, self.name)
         if not (type(self.bn_epsilon) is float and self.bn_epsilon == 1e-3):
             _epsilon(self)
-        if self.pytorch != "modules":
+        if type(self.pytorch) is not str or self.pytorch != "modules":
             _pytorch(self.pytorch, CONV_PYTORCH, self.name)
 
     @property
@@ -221,7 +221,7 @@ class GlobalAvgPool:
     pytorch: str = "module"  # how PyTorch writes it: POOL_PYTORCH (only the counting tools see the difference)
 
     def __post_init__(self) -> None:
-        if self.pytorch != "module":
+        if type(self.pytorch) is not str or self.pytorch != "module":
             _pytorch(self.pytorch, POOL_PYTORCH, self.name)
 
 
