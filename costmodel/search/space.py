@@ -231,6 +231,9 @@ class Blocks:
 class SearchSpace:
     """A space of networks, each a row of integer genes (see the module docstring for declaring one).
 
+    Resolutions are integers (``int`` or NumPy integers), as everywhere in costmodel
+    (:func:`costmodel.checks.positive_int`): ``224.0`` and ``np.float64(224.0)`` are refused, not rounded.
+
     Parameters
     ----------
     name : str
@@ -244,9 +247,6 @@ class SearchSpace:
     min_resolution : int
         The smallest input resolution of a candidate (the built-in spaces: 32, where their five stride-2 layers
         take the map to 1x1; below it a stride-2 layer would have nothing to reduce).
-
-    Resolutions are integers (``int`` or NumPy integers), as everywhere in costmodel
-    (:func:`costmodel.checks.positive_int`): ``224.0`` and ``np.float64(224.0)`` are refused, not rounded.
     """
 
     def __init__(
