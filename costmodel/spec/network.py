@@ -13,7 +13,18 @@ from typing import Any, NamedTuple
 
 from ..checks import MAX_SIZE, dump_json, positive_int
 from ..errors import LayerNotFoundError, SpecError
-from .layers import BLOCKS, MERGES, Layer, block_branches, block_merge, output_shape
+from .layers import (
+    BLOCKS,
+    MERGES,
+    MULTI_INPUT,
+    Graph,
+    Layer,
+    block_branches,
+    block_merge,
+    graph_shapes,
+    graph_wiring,
+    output_shape,
+)
 from .serialize import network_document, parse_document, parse_json, read_document
 
 __all__ = ["Network", "Node", "place"]
@@ -36,6 +47,9 @@ class Node(NamedTuple):
     branches: tuple[tuple[Node, ...], ...] = ()
     # For a Residual or Scale block: the elementwise Add or Mul that ends it, placed on the block's input.
     merge: Node | None = None
+    # For a node inside a Graph: its inputs, as indices of earlier nodes of the graph's one branch (-1: the
+    # graph's input). A Sum's in_ch/in_size are its inputs' common shape; a Cat's in_ch their channels' total.
+    sources: tuple[int, ...] = ()
 
     @property
     def name(self) -> str:
@@ -69,6 +83,13 @@ def place(layer: Layer, in_ch: int, in_size: int) -> Node:
         raise SpecError(f"{name}: the {in_size}x{in_size} input shrinks to nothing (output size {out_size})")
     branches: tuple[tuple[Node, ...], ...] = ()
     merge = None
+    if isinstance(layer, Graph):
+        nodes = []
+        for sub, wired, (ch, size, _, _) in zip(
+            layer.nodes, graph_wiring(layer), graph_shapes(layer, in_ch, in_size), strict=True
+        ):
+            nodes.append(place(sub, ch, size)._replace(sources=wired))
+        return Node(layer, in_ch, in_size, out_ch, out_size, (tuple(nodes),))
     if isinstance(layer, BLOCKS):
         placed = []
         for branch in block_branches(layer):
@@ -76,6 +97,8 @@ def place(layer: Layer, in_ch: int, in_size: int) -> Node:
             for sub in branch:
                 if isinstance(sub, MERGES):
                     raise SpecError(f"{sub.name}: {type(sub).__name__} only ends a block (never written)")
+                if isinstance(sub, MULTI_INPUT):
+                    raise SpecError(f"{sub.name}: {type(sub).__name__} takes named inputs: only inside a Graph")
                 node = place(sub, ch, size)
                 nodes.append(node)
                 ch, size = node.out_ch, node.out_size
@@ -151,6 +174,8 @@ class Network:
                 continue
             if cls in MERGES:
                 raise SpecError(f"{layer.name}: {cls.__name__} only ends a block (never written)")
+            if cls in MULTI_INPUT:
+                raise SpecError(f"{layer.name}: {cls.__name__} takes named inputs: only inside a Graph")
             rule = rules.get(cls) or rules.setdefault(cls, output_shape.dispatch(cls))
             out_ch, out_size = rule(layer, ch, size)
             if out_size < 1:
