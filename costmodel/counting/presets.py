@@ -69,6 +69,12 @@ preset); only ptflops counts an activation other than ReLU (its per-activation r
 ``activation_ops_by_kind``). MNASNet averages with ``x.mean([2, 3])``, a tensor op that fvcore, thop and
 ptflops leave uncounted, where :func:`costmodel.network` has the ``GlobalAvgPool`` these presets count as
 ``nn.AdaptiveAvgPool2d`` (fvcore 62,720 ops, thop 64,000, ptflops 125,440 more than the tools at 224).
+ShuffleNetV2 averages the same way (``x.mean([2, 3])`` over 7x7x1024: 50,176 elements), with the same
+difference. The graph networks' own nodes follow the same module rules: a standalone ``BatchNorm2d`` and
+``nn.ReLU`` (DenseNet's BN-ReLU, :class:`~costmodel.spec.layers.BatchNormAct`) count as the batch norm and
+activation of a convolution do; a multi-input sum is the residual add (0); concatenation, channel split and
+shuffle are tensor ops no tool counts (0). DenseNet's last ReLU is ``F.relu``, not a module: ptflops counts it
+once (its patched functional), where the preset counts an ``nn.ReLU`` twice (50,176 more at 224).
 
 The numbers each tool prints for MobileNetV1 1.0-224 are in ``data/tool_counts.csv`` (see data/README.md).
 """

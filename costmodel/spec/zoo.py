@@ -1,5 +1,6 @@
 """Built-in networks by name: MobileNetV1, the comparison networks of the paper's Tables 8 and 9, and the
-mobile networks that followed it (MobileNetV2, MobileNetV3, MNASNet, EfficientNet-B0).
+mobile networks that followed it (MobileNetV2, MobileNetV3, MNASNet, EfficientNet-B0), and the graph networks of
+:mod:`costmodel.spec.zoo_graph` (ResNet-18/50, DenseNet-121, ShuffleNetV2 x1.0).
 
 The networks follow the torchvision definitions layer for layer (``torchvision/models/vgg.py``,
 ``googlenet.py``, ``alexnet.py``, ``squeezenet.py``, ``mobilenetv2.py``, ``mobilenetv3.py``, ``mnasnet.py``,
@@ -27,6 +28,7 @@ from .blocks import inverted_residual
 from .layers import AdaptiveAvgPool, Concat, Conv2d, GlobalAvgPool, Layer, Linear, Pool2d
 from .mobilenet import mobilenet_v1
 from .network import Network
+from .zoo_graph import densenet121, resnet18, resnet50, shufflenet_v2_x1_0
 
 __all__ = [
     "network",
@@ -41,6 +43,10 @@ __all__ = [
     "mobilenet_v3_small",
     "mnasnet1_0",
     "efficientnet_b0",
+    "resnet18",
+    "resnet50",
+    "densenet121",
+    "shufflenet_v2_x1_0",
 ]
 
 
@@ -467,13 +473,19 @@ NETWORKS: dict[str, Callable[..., Network]] = {
     "mobilenet_v3_small": mobilenet_v3_small,
     "mnasnet1_0": mnasnet1_0,
     "efficientnet_b0": efficientnet_b0,
+    # graphs (costmodel.spec.zoo_graph): projection shortcuts, growing concatenation, split and shuffle
+    "resnet18": resnet18,
+    "resnet50": resnet50,
+    "densenet121": densenet121,
+    "shufflenet_v2_x1_0": shufflenet_v2_x1_0,
 }
 
 
 def network(name: str, **kwargs: Any) -> Network:
     """A built-in network by name: ``mobilenet_v1``, ``vgg16``, ``googlenet``, ``alexnet``, ``squeezenet1_0``,
     ``squeezenet1_1``, ``mobilenet_v2``, ``mobilenet_v3_large``, ``mobilenet_v3_small``, ``mnasnet1_0``,
-    ``efficientnet_b0``. Keyword arguments go to the builder.
+    ``efficientnet_b0``, ``resnet18``, ``resnet50``, ``densenet121``, ``shufflenet_v2_x1_0``. Keyword arguments
+    go to the builder.
 
     Examples
     --------
