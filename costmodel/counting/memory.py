@@ -175,6 +175,7 @@ def _elements(node: Node) -> tuple[int, int]:
 @memory_rule.register(ChannelSlice)
 @memory_rule.register(ChannelShuffle)
 @memory_rule.register(BatchNormAct)
+@memory_rule.register(Zero)
 def _(layer: object, node: Node) -> LayerMemory:
     in_elems, out_elems = _elements(node)  # input and output live together; each is read or written once
     return LayerMemory(
@@ -230,12 +231,6 @@ def _(layer: Mul, node: Node) -> LayerMemory:
 def _(layer: Sum, node: Node) -> LayerMemory:
     x, k = node.out_ch * node.out_size * node.out_size, len(node.sources)  # k maps in, a new one out
     return LayerMemory(node.name, k * x, x, 0, (k + 1) * x, (k + 1) * x)
-
-
-@memory_rule.register
-def _(layer: Zero, node: Node) -> LayerMemory:
-    x = node.out_ch * node.out_size * node.out_size  # writes zeros; reads nothing
-    return LayerMemory(node.name, 0, x, 0, x, x)
 
 
 @memory_rule.register

@@ -451,7 +451,7 @@ GRAPH_INPUT = "input"
 MULTI_INPUT = (Sum, Cat)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Graph:
     """A block whose nodes each name their inputs: any directed acyclic graph of layers with one input and one
     output (ResNet's projection shortcut f(x) + g(x), DenseNet's growing concatenation, ShuffleNetV2's split
@@ -464,6 +464,8 @@ class Graph:
     types (:class:`Sum`, :class:`Cat`) take one or more inputs, every other type exactly one. The graph's output
     is its last node. Node names share the network's name space (they are weight keys); by convention they
     extend the graph's name (``layer1.0.conv1``).
+
+    Not slotted: the resolved wiring (:func:`graph_wiring`) is kept on the instance, outside the fields.
     """
 
     name: str
@@ -482,16 +484,20 @@ class Graph:
             inputs = ((),) * len(nodes)
         if len(inputs) != len(nodes):
             raise SpecError(f"{self.name}: {len(nodes)} nodes but {len(inputs)} input lists")
-        fixed = []
-        for i, names in enumerate(inputs):
-            if isinstance(names, str) or not isinstance(names, (tuple, list)):
-                raise SpecError(f"{self.name}: inputs of node {i} must be a list of names, got {names!r}")
-            if not all(isinstance(n, str) for n in names):
-                raise SpecError(f"{self.name}: inputs of node {i} must be names (strings), got {names!r}")
-            fixed.append(tuple(names))
+        if type(inputs) is not tuple or not all(
+            type(names) is tuple and all(type(n) is str for n in names) for names in inputs
+        ):
+            fixed = []
+            for i, names in enumerate(inputs):
+                if isinstance(names, str) or not isinstance(names, (tuple, list)):
+                    raise SpecError(f"{self.name}: inputs of node {i} must be a list of names, got {names!r}")
+                if not all(isinstance(n, str) for n in names):
+                    raise SpecError(f"{self.name}: inputs of node {i} must be names (strings), got {names!r}")
+                fixed.append(tuple(names))
+            inputs = tuple(fixed)
         object.__setattr__(self, "nodes", nodes)
-        object.__setattr__(self, "inputs", tuple(fixed))
-        graph_wiring(self)  # checks every name
+        object.__setattr__(self, "inputs", inputs)
+        object.__setattr__(self, "_wiring", _resolve(self))  # checks every name
 
     def sublayers(self) -> tuple[Layer, ...]:
         """Every node, depth first (nested blocks included)."""
@@ -499,12 +505,17 @@ class Graph:
 
 
 def graph_wiring(graph: Graph) -> tuple[tuple[int, ...], ...]:
-    """Node i's inputs as indices of earlier nodes (-1: the graph's input); the one place names resolve.
+    """Node i's inputs as indices of earlier nodes (-1: the graph's input), resolved once when the graph is made.
 
     >>> g = Graph("g", (Zero("a"), Zero("b"), Sum("s")), (("input",), ("input",), ("a", "b")))
     >>> graph_wiring(g)
     ((-1,), (-1,), (0, 1))
     """
+    return graph._wiring  # type: ignore[attr-defined,no-any-return]
+
+
+def _resolve(graph: Graph) -> tuple[tuple[int, ...], ...]:
+    """The one place a graph's names resolve (see :func:`graph_wiring`)."""
     index: dict[str, int] = {GRAPH_INPUT: -1}
     out = []
     for i, (layer, names) in enumerate(zip(graph.nodes, graph.inputs, strict=True)):
@@ -512,16 +523,18 @@ def graph_wiring(graph: Graph) -> tuple[tuple[int, ...], ...]:
         if not names:
             wired: tuple[int, ...] = (i - 1,)
         else:
-            missing = [n for n in names if n not in index]
-            if missing:
+            try:
+                wired = tuple(index[n] for n in names)
+            except KeyError as exc:
                 raise SpecError(
-                    f"{graph.name}: node {name!r} reads {missing[0]!r}, which is neither {GRAPH_INPUT!r} nor an "
+                    f"{graph.name}: node {name!r} reads {exc.args[0]!r}, which is neither {GRAPH_INPUT!r} nor an "
                     "earlier node of the graph"
+                ) from None
+            if len(wired) > 1 and type(layer) not in MULTI_INPUT:
+                raise SpecError(
+                    f"{graph.name}: node {name!r} ({type(layer).__name__}) takes one input, got {len(wired)}"
                 )
-            wired = tuple(index[n] for n in names)
-        if len(wired) > 1 and not isinstance(layer, MULTI_INPUT):
-            raise SpecError(f"{graph.name}: node {name!r} ({type(layer).__name__}) takes one input, got {len(wired)}")
-        if name == GRAPH_INPUT or name in index:
+        if name in index:
             raise SpecError(f"{graph.name}: node name {name!r} is used twice or is reserved")
         index[name] = i  # type: ignore[index]
         out.append(wired)
@@ -538,6 +551,17 @@ def graph_shapes(graph: Graph, in_ch: int, in_size: int) -> list[tuple[int, int,
         return (in_ch, in_size) if j < 0 else shapes[j][2:]  # type: ignore[return-value]
 
     for layer, wired in zip(graph.nodes, graph_wiring(graph), strict=True):
+        cls = type(layer)
+        if cls not in MULTI_INPUT:
+            j = wired[0]
+            ch, size = (in_ch, in_size) if j < 0 else shapes[j][2:]
+            if cls in MERGES:
+                raise SpecError(f"{layer.name}: {cls.__name__} only ends a block (never written)")
+            out_ch, out_size = output_shape.dispatch(cls)(layer, ch, size)
+            if out_size < 1:
+                raise SpecError(f"{layer.name}: the input shrinks to nothing (output size {out_size})")
+            shapes.append((ch, size, out_ch, out_size))
+            continue
         ins = [shape_of(j) for j in wired]
         if isinstance(layer, MULTI_INPUT):
             if len({s for _, s in ins}) != 1:

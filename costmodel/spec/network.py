@@ -75,21 +75,24 @@ class Node(NamedTuple):
 def place(layer: Layer, in_ch: int, in_size: int) -> Node:
     """Place one layer on an ``in_size x in_size x in_ch`` input: its :class:`Node`, blocks recursively.
 
-    The sizes come from :func:`costmodel.spec.layers.output_shape`, the one shape rule per layer type.
+    The sizes come from :func:`costmodel.spec.layers.output_shape`, the one shape rule per layer type (for a
+    Graph, :func:`~costmodel.spec.layers.graph_shapes`, which applies it node by node).
     """
+    if type(layer) is Graph:
+        nodes = []
+        shapes = graph_shapes(layer, in_ch, in_size)
+        for sub, wired, (ch, size, o_ch, o_size) in zip(layer.nodes, graph_wiring(layer), shapes, strict=True):
+            if type(sub) in BLOCKS:
+                nodes.append(place(sub, ch, size)._replace(sources=wired))
+            else:
+                nodes.append(Node(sub, ch, size, o_ch, o_size, (), None, wired))
+        return Node(layer, in_ch, in_size, shapes[-1][2], shapes[-1][3], (tuple(nodes),))
     out_ch, out_size = output_shape(layer, in_ch, in_size)
     if out_size < 1:
         name = getattr(layer, "name", layer)
         raise SpecError(f"{name}: the {in_size}x{in_size} input shrinks to nothing (output size {out_size})")
     branches: tuple[tuple[Node, ...], ...] = ()
     merge = None
-    if isinstance(layer, Graph):
-        nodes = []
-        for sub, wired, (ch, size, _, _) in zip(
-            layer.nodes, graph_wiring(layer), graph_shapes(layer, in_ch, in_size), strict=True
-        ):
-            nodes.append(place(sub, ch, size)._replace(sources=wired))
-        return Node(layer, in_ch, in_size, out_ch, out_size, (tuple(nodes),))
     if isinstance(layer, BLOCKS):
         placed = []
         for branch in block_branches(layer):
