@@ -237,21 +237,32 @@ def _(layer: Sum, node: Node) -> LayerMemory:
 def _(layer: Graph, node: Node) -> LayerMemory:
     (nodes,) = node.branches
     in_elems, out_elems = _elements(node)
-    size = [n.out_ch * n.out_size * n.out_size for n in nodes]
+    last = len(nodes) - 1
+    reads = [set(n.sources) for n in nodes]
     last_read = {-1: -1}  # tensor -> the last node reading it (-1: the graph's input, made "before" node 0)
-    for i, n in enumerate(nodes):
-        for j in n.sources:
+    for i, sources in enumerate(reads):
+        for j in sources:
             last_read[j] = i
-    last_read[len(nodes) - 1] = len(nodes)  # the output lives on
+    last_read[last] = last + 1  # the output lives on
+    size = {-1: in_elems}
+    held = in_elems if last_read[-1] >= 0 else 0  # tensors made so far and still to be read
     rows, live, traffic = [], 0, 0
-    for i, n in enumerate(nodes):
-        row = layer_memory(n)
+    rules: dict[type, Any] = {}
+    for i, (n, sources) in enumerate(zip(nodes, reads, strict=True)):
+        cls = type(n.layer)
+        rule = rules.get(cls) or rules.setdefault(cls, memory_rule.dispatch(cls))
+        row = rule(n.layer, n)
         rows.append(row)
         traffic += row.traffic_elements
-        others = sum(
-            in_elems if j < 0 else size[j] for j, last in last_read.items() if j < i and last > i and j not in n.sources
-        )
+        others = held  # every other tensor still to be read: its own inputs are in its row
+        for j in sources:
+            others -= size[j]
+            if last_read[j] == i:  # read for the last time: freed after this node
+                held -= size[j]
         live = max(live, row.live_elements + others)
+        size[i] = n.out_ch * n.out_size * n.out_size
+        if last_read.get(i, -1) > i:
+            held += size[i]
     return LayerMemory(node.name, in_elems, out_elems, weight_elements(layer), live, traffic, tuple(rows))
 
 

@@ -26,6 +26,10 @@ base 5 are NAS-Bench-201's own architecture index.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from functools import cache, partial
+
+from ..checks import positive_int
 from ..errors import SpecError
 from ..spec.layers import (
     BatchNormAct,
@@ -38,9 +42,10 @@ from ..spec.layers import (
     Sum,
     Zero,
 )
+from ..spec.network import Network
 from .space import Block, SearchSpace
 
-__all__ = ["nasbench201_space", "OPERATIONS", "EDGES", "arch_string", "genes_of", "cell"]
+__all__ = ["nasbench201_space", "nasbench201_network", "OPERATIONS", "EDGES", "arch_string", "genes_of", "cell"]
 
 #: NAS-Bench-201's operations, in its order (``cell_operations.NAS_BENCH_201``).
 OPERATIONS = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
@@ -65,30 +70,52 @@ def cell(name: str, channels: int, ops: tuple[str, ...]) -> Graph:
     inputs: list[tuple[str, ...]] = []
     into: dict[int, list[str]] = {1: [], 2: [], 3: []}
     for (j, i), op in zip(EDGES, ops, strict=True):
-        edge, source = f"{name}.edge_{j}_{i}", _node(name, i)
-        if op == "skip_connect":
-            into[j].append(source)
-        elif op == "none":
-            nodes.append(Zero(f"{edge}.zero"))
-            inputs.append((source,))
-            into[j].append(f"{edge}.zero")
-        elif op == "avg_pool_3x3":
-            nodes.append(Pool2d(f"{edge}.pool", 3, 1, "avg", padding="tf_same"))
-            inputs.append((source,))
-            into[j].append(f"{edge}.pool")
-        else:
-            k = 1 if op == "nor_conv_1x1" else 3
-            nodes += [
-                BatchNormAct(f"{edge}.relu", channels, batch_norm=False, activation="relu"),
-                Conv2d(f"{edge}.conv", channels, channels, k, padding=k // 2, bias=False, batch_norm=True,
-                       activation=None, bn_epsilon=EPS),  # fmt: skip
-            ]
-            inputs += [(source,), ()]
-            into[j].append(f"{edge}.conv")
+        layers, wires, out = _edge(name, j, i, op, channels)
+        nodes += layers
+        inputs += wires
+        into[j].append(out)
         if i == j - 1:  # the node's last incoming edge: the node itself, the sum of its edges
-            nodes.append(Sum(_node(name, j)))
-            inputs.append(tuple(into[j]))
+            sum_layer, sum_inputs = _sum(name, j, tuple(into[j]))
+            nodes.append(sum_layer)
+            inputs.append(sum_inputs)
     return Graph(name, tuple(nodes), tuple(inputs))
+
+
+# A space compiles 15,625 bodies of 15 cells: the layers of one edge (and one node's sum) are made once and
+# shared by every candidate that has them (equal values either way; this keeps the compiled space small).
+@cache
+def _edge(
+    name: str, j: int, i: int, op: str, channels: int
+) -> tuple[tuple[Layer, ...], tuple[tuple[str, ...], ...], str]:
+    """Edge (j <- i)'s layers, their inputs, and the name of its output."""
+    edge, source = f"{name}.edge_{j}_{i}", _node(name, i)
+    if op == "skip_connect":
+        return (), (), source
+    if op == "none":
+        return (Zero(f"{edge}.zero"),), ((source,),), f"{edge}.zero"
+    if op == "avg_pool_3x3":
+        return (Pool2d(f"{edge}.pool", 3, 1, "avg", padding="tf_same"),), ((source,),), f"{edge}.pool"
+    k = 1 if op == "nor_conv_1x1" else 3
+    layers = (
+        BatchNormAct(f"{edge}.relu", channels, batch_norm=False, activation="relu"),
+        Conv2d(
+            f"{edge}.conv",
+            channels,
+            channels,
+            k,
+            padding=k // 2,
+            bias=False,
+            batch_norm=True,
+            activation=None,
+            bn_epsilon=EPS,
+        ),  # fmt: skip
+    )
+    return layers, ((source,), ()), f"{edge}.conv"
+
+
+@cache
+def _sum(name: str, j: int, inputs: tuple[str, ...]) -> tuple[Sum, tuple[str, ...]]:
+    return Sum(_node(name, j)), inputs
 
 
 def _reduction(name: str, in_ch: int, out_ch: int) -> Graph:
@@ -98,8 +125,18 @@ def _reduction(name: str, in_ch: int, out_ch: int) -> Graph:
     def relu_conv_bn(part: str, m: int, stride: int) -> list[Layer]:
         return [
             BatchNormAct(f"{name}.{part}.relu", m, batch_norm=False, activation="relu"),
-            Conv2d(f"{name}.{part}.conv", m, out_ch, 3, stride, padding=1, bias=False, batch_norm=True,
-                   activation=None, bn_epsilon=EPS),  # fmt: skip
+            Conv2d(
+                f"{name}.{part}.conv",
+                m,
+                out_ch,
+                3,
+                stride,
+                padding=1,
+                bias=False,
+                batch_norm=True,
+                activation=None,
+                bn_epsilon=EPS,
+            ),  # fmt: skip
         ]
 
     nodes = [
@@ -119,48 +156,76 @@ def _stem(in_ch: int) -> tuple[Layer, ...]:
     )  # fmt: skip
 
 
-def _body(num_classes: int, in_ch: int, **edges: str) -> tuple[Layer, ...]:
-    ops = tuple(edges[f"edge_{j}_{i}"] for j, i in EDGES)
-    layers: list[Layer] = []
-    channels = (16,) * 5 + (32,) * 6 + (64,) * 6
-    ch = in_ch
-    for index, out in enumerate(channels):  # 32x32, 16x16 (from cells.5), 8x8 (from cells.11)
-        name = f"cells.{index}"
-        layers.append(_reduction(name, ch, out) if out != ch else cell(name, out, ops))
-        ch = out
-    layers += [
-        BatchNormAct("lastact", ch, activation="relu", bn_epsilon=EPS),
+def _cell(name: str, in_ch: int, **edges: str) -> tuple[Layer, ...]:
+    return (cell(name, in_ch, tuple(edges[f"edge_{j}_{i}"] for j, i in EDGES)),)
+
+
+def _head(num_classes: int, in_ch: int) -> tuple[Layer, ...]:
+    return (
+        BatchNormAct("lastact", in_ch, activation="relu", bn_epsilon=EPS),
         GlobalAvgPool("global_pooling"),
-        Linear("classifier", ch, num_classes),
-    ]
-    return tuple(layers)
+        Linear("classifier", in_ch, num_classes),
+    )
 
 
 def nasbench201_space(num_classes: int = 10) -> SearchSpace:
     """NAS-Bench-201's 15,625 networks (see the module docstring); ``num_classes`` 10 (CIFAR-10), 100
     (CIFAR-100) or 120 (ImageNet16-120, at 16x16). Build a candidate at 32 (``space.build(genes, 32)``).
 
-    The six edge genes are all in one block (every cell is the same cell, so they are one choice): the space
-    has ``5**6 = 15,625`` candidates and :meth:`~costmodel.search.SearchSpace.size` says 15,625. That counts
-    every encoding as distinct, as NAS-Bench-201 does (its API indexes all 15,625): cells that compute the same
-    function are not merged (an edge into a node whose output only reaches ``none`` edges, for example, or two
-    orders of the same pair of operations on parallel edges). Any two encodings do build different layers.
+    The six edge genes belong to the first cell, ``cells.0``; the other 14 cells are the same cell
+    (``Block(same_as="cells.0")``: they read its genes, and their costs are computed once per input shape). The
+    space has ``5**6 = 15,625`` candidates and :meth:`~costmodel.search.SearchSpace.size` says 15,625: every
+    encoding counts as distinct, as in NAS-Bench-201 (its API indexes all 15,625), although some compute the
+    same function (an edge into a node whose output only reaches ``none`` edges, for example). Any two
+    encodings build different layers.
 
     >>> s = nasbench201_space()
-    >>> s.num_genes, s.size()
-    (6, 15625)
+    >>> s.num_genes, [g.name for g in s.genes][:2]
+    (6, ['cells.0.edge_1_0', 'cells.0.edge_2_0'])
     """
-    from functools import partial
-
-    from ..checks import positive_int
-
     positive_int(num_classes, "num_classes")
     choices = {f"edge_{j}_{i}": OPERATIONS for j, i in EDGES}
-    return SearchSpace(
-        "nasbench201",
-        [Block("stem", _stem), Block("cells", partial(_body, num_classes), choices)],
-        label="NAS-Bench-201",
-    )
+    items: list[Block] = [Block("stem", _stem)]
+    channels = (16,) * 5 + (32,) * 6 + (64,) * 6  # 32x32, 16x16 (from cells.5), 8x8 (from cells.11)
+    previous = 16
+    for index, out in enumerate(channels):
+        name = f"cells.{index}"
+        if out != previous:
+            items.append(Block(name, partial(_reduction_block, name, out)))
+        elif index == 0:
+            items.append(Block(name, partial(_cell, name), choices))
+        else:
+            items.append(Block(name, partial(_cell, name), same_as="cells.0"))
+        previous = out
+    items.append(Block("head", partial(_head, num_classes)))
+    return SearchSpace("nasbench201", items, label="NAS-Bench-201")
+
+
+def nasbench201_network(arch: str | Sequence[int], *, num_classes: int = 10, resolution: int = 32) -> Network:
+    """One NAS-Bench-201 network from its architecture string or genes, without compiling the space (the same
+    layers as ``nasbench201_space(num_classes).build(genes, resolution)``).
+
+    >>> import costmodel
+    >>> net = nasbench201_network("|nor_conv_3x3~0|+|none~0|nor_conv_1x1~1|+|skip_connect~0|none~1|avg_pool_3x3~2|")
+    >>> costmodel.count(net, "torch").params
+    344346
+    """
+    genes = genes_of(arch) if isinstance(arch, str) else [int(g) for g in arch]
+    ops = tuple(OPERATIONS[g] for g in genes)
+    if len(ops) != len(EDGES):
+        raise SpecError(f"a NAS-Bench-201 candidate has {len(EDGES)} genes, got {len(ops)}")
+    layers: list[Layer] = list(_stem(3))
+    ch = 16
+    for index, out in enumerate((16,) * 5 + (32,) * 6 + (64,) * 6):
+        name = f"cells.{index}"
+        layers.append(_reduction(name, ch, out) if out != ch else cell(name, out, ops))
+        ch = out
+    layers += _head(positive_int(num_classes, "num_classes"), ch)
+    return Network(layers, resolution, 3, name=f"NAS-Bench-201 {arch_string(genes)}")
+
+
+def _reduction_block(name: str, out_ch: int, in_ch: int) -> tuple[Layer, ...]:
+    return (_reduction(name, in_ch, out_ch),)
 
 
 def arch_string(genes: object) -> str:

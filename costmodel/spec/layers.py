@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import singledispatch
-from typing import TYPE_CHECKING, Literal, Union
+from typing import TYPE_CHECKING, Any, Literal, Union
 
 from ..checks import MAX_SIZE, boolean, non_negative_int, positive_int
 from ..errors import SpecError
@@ -514,6 +514,9 @@ def graph_wiring(graph: Graph) -> tuple[tuple[int, ...], ...]:
     return graph._wiring  # type: ignore[attr-defined,no-any-return]
 
 
+_PREVIOUS = tuple((i - 1,) for i in range(256))  # shared: most nodes read the one before
+
+
 def _resolve(graph: Graph) -> tuple[tuple[int, ...], ...]:
     """The one place a graph's names resolve (see :func:`graph_wiring`)."""
     index: dict[str, int] = {GRAPH_INPUT: -1}
@@ -521,7 +524,7 @@ def _resolve(graph: Graph) -> tuple[tuple[int, ...], ...]:
     for i, (layer, names) in enumerate(zip(graph.nodes, graph.inputs, strict=True)):
         name = getattr(layer, "name", None)
         if not names:
-            wired: tuple[int, ...] = (i - 1,)
+            wired: tuple[int, ...] = _PREVIOUS[i] if i < len(_PREVIOUS) else (i - 1,)
         else:
             try:
                 wired = tuple(index[n] for n in names)
@@ -546,27 +549,15 @@ def graph_shapes(graph: Graph, in_ch: int, in_size: int) -> list[tuple[int, int,
     input. A :class:`Sum`'s input shape is its inputs' common shape; a :class:`Cat`'s input has the sum of its
     inputs' channels (what it reads), at their common size."""
     shapes: list[tuple[int, int, int, int]] = []
-
-    def shape_of(j: int) -> tuple[int, int]:
-        return (in_ch, in_size) if j < 0 else shapes[j][2:]  # type: ignore[return-value]
-
-    for layer, wired in zip(graph.nodes, graph_wiring(graph), strict=True):
+    outs: dict[int, tuple[int, int]] = {-1: (in_ch, in_size)}
+    rules: dict[type, Any] = {}
+    for i, (layer, wired) in enumerate(zip(graph.nodes, graph._wiring, strict=True)):  # type: ignore[attr-defined]
         cls = type(layer)
-        if cls not in MULTI_INPUT:
-            j = wired[0]
-            ch, size = (in_ch, in_size) if j < 0 else shapes[j][2:]
-            if cls in MERGES:
-                raise SpecError(f"{layer.name}: {cls.__name__} only ends a block (never written)")
-            out_ch, out_size = output_shape.dispatch(cls)(layer, ch, size)
-            if out_size < 1:
-                raise SpecError(f"{layer.name}: the input shrinks to nothing (output size {out_size})")
-            shapes.append((ch, size, out_ch, out_size))
-            continue
-        ins = [shape_of(j) for j in wired]
-        if isinstance(layer, MULTI_INPUT):
+        if cls in MULTI_INPUT:
+            ins = [outs[j] for j in wired]
             if len({s for _, s in ins}) != 1:
                 raise SpecError(f"{layer.name}: inputs of sizes {[s for _, s in ins]} differ")
-            if isinstance(layer, Sum):
+            if cls is Sum:
                 if len(set(ins)) != 1:
                     shown = ", ".join(f"{s}x{s}x{c}" for c, s in ins)
                     raise SpecError(f"{layer.name}: a sum needs inputs of one shape, got {shown}")
@@ -574,12 +565,14 @@ def graph_shapes(graph: Graph, in_ch: int, in_size: int) -> list[tuple[int, int,
             else:
                 ch, size = sum(c for c, _ in ins), ins[0][1]
         else:
-            ch, size = ins[0]
-        if isinstance(layer, MERGES):
-            raise SpecError(f"{layer.name}: {type(layer).__name__} only ends a block (never written)")
-        out_ch, out_size = output_shape(layer, ch, size)
+            if cls in MERGES:
+                raise SpecError(f"{layer.name}: {cls.__name__} only ends a block (never written)")
+            ch, size = outs[wired[0]]
+        rule = rules.get(cls) or rules.setdefault(cls, output_shape.dispatch(cls))
+        out_ch, out_size = rule(layer, ch, size)
         if out_size < 1:
             raise SpecError(f"{layer.name}: the input shrinks to nothing (output size {out_size})")
+        outs[i] = (out_ch, out_size)
         shapes.append((ch, size, out_ch, out_size))
     return shapes
 

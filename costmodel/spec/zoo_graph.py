@@ -133,10 +133,20 @@ def _dense_block(name: str, in_ch: int, layers: int, growth: int, bn_size: int) 
             inputs.append(tuple(features))
         nodes += [
             BatchNormAct(f"{layer}.norm1", ch, bn_epsilon=EPS),  # norm1 + relu1
-            Conv2d(f"{layer}.conv1", ch, bn_size * growth, 1, padding=0, bias=False, batch_norm=True,
-                   activation="relu", bn_epsilon=EPS),  # fmt: skip  # conv1 + norm2 + relu2
-            Conv2d(f"{layer}.conv2", bn_size * growth, growth, 3, padding=1, bias=False, batch_norm=False,
-                   activation=None),  # fmt: skip
+            Conv2d(
+                f"{layer}.conv1",
+                ch,
+                bn_size * growth,
+                1,
+                padding=0,
+                bias=False,
+                batch_norm=True,
+                activation="relu",
+                bn_epsilon=EPS,
+            ),  # fmt: skip  # conv1 + norm2 + relu2
+            Conv2d(
+                f"{layer}.conv2", bn_size * growth, growth, 3, padding=1, bias=False, batch_norm=False, activation=None
+            ),  # fmt: skip
         ]
         inputs += [("input",) if len(features) == 1 else (), (), ()]
         features.append(f"{layer}.conv2")
