@@ -499,6 +499,11 @@ class Graph:
         object.__setattr__(self, "inputs", inputs)
         object.__setattr__(self, "_wiring", _resolve(self))  # checks every name
 
+    @property
+    def branches(self) -> tuple[tuple[Layer, ...], ...]:
+        """The nodes, in order, as the block's one branch (their inputs are :func:`graph_wiring`'s)."""
+        return (self.nodes,)
+
     def sublayers(self) -> tuple[Layer, ...]:
         """Every node, depth first (nested blocks included)."""
         return _sublayers((self.nodes,))
