@@ -482,8 +482,10 @@ def _run_step(step: _Step, x: Any, ws: dict[str, Any], prepared: Prepared, into:
         z, mult_adds = (x * step.kernel if step.kernel is not None else x.copy()), 0
     elif op == "fc":
         z, mult_adds = K.linear(x, step.kernel, None)
-    else:  # softmax: exponentials and a division, no multiply-accumulate
+    elif op == "softmax":  # exponentials and a division, no multiply-accumulate
         return K.softmax(x), 0
+    else:  # no default branch: a step the executor does not know is an error, never a softmax
+        raise SpecError(f"{step.name}: the executor has no step {op!r} ({type(node.layer).__name__})")
     if step.epi_bias is not None:
         z += step.epi_bias
     if into is not None and not flat:
