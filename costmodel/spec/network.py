@@ -72,6 +72,9 @@ class Node(NamedTuple):
             yield self.merge
 
 
+_NOT_PLAIN = frozenset((*BLOCKS, *MERGES, *MULTI_INPUT))  # layer types the network places other than by one rule
+
+
 def place(layer: Layer, in_ch: int, in_size: int) -> Node:
     """Place one layer on an ``in_size x in_size x in_ch`` input: its :class:`Node`, blocks recursively.
 
@@ -167,23 +170,24 @@ class Network:
         rules: dict[type, Any] = {}  # output_shape's rule per layer type, looked up once per type
         ch, size = in_ch, input_size
         blocks: list[Any] = []
+        make = Node._make
         for layer in layers:
             cls = type(layer)
-            if cls in BLOCKS:  # a block: placed recursively, its sub-layers recorded
-                blocks.append(layer)
+            if cls in _NOT_PLAIN:  # one test on the common path
+                if cls in MERGES:
+                    raise SpecError(f"{layer.name}: {cls.__name__} only ends a block (never written)")
+                if cls in MULTI_INPUT:
+                    raise SpecError(f"{layer.name}: {cls.__name__} takes named inputs: only inside a Graph")
+                blocks.append(layer)  # a block: placed recursively, its sub-layers recorded
                 node = place(layer, ch, size)
                 nodes.append(node)
                 ch, size = node.out_ch, node.out_size
                 continue
-            if cls in MERGES:
-                raise SpecError(f"{layer.name}: {cls.__name__} only ends a block (never written)")
-            if cls in MULTI_INPUT:
-                raise SpecError(f"{layer.name}: {cls.__name__} takes named inputs: only inside a Graph")
             rule = rules.get(cls) or rules.setdefault(cls, output_shape.dispatch(cls))
             out_ch, out_size = rule(layer, ch, size)
             if out_size < 1:
                 raise SpecError(f"{layer.name}: the {size}x{size} input shrinks to nothing (output size {out_size})")
-            nodes.append(Node(layer, ch, size, out_ch, out_size))
+            nodes.append(make((layer, ch, size, out_ch, out_size, (), None, ())))
             ch, size = out_ch, out_size
         names = [getattr(layer, "name", None) for layer in layers]
         if blocks:
