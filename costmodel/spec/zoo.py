@@ -28,7 +28,6 @@ from .blocks import inverted_residual
 from .layers import AdaptiveAvgPool, Concat, Conv2d, GlobalAvgPool, Layer, Linear, Pool2d
 from .mobilenet import mobilenet_v1
 from .network import Network
-from .zoo_graph import densenet121, resnet18, resnet50, shufflenet_v2_x1_0
 
 __all__ = [
     "network",
@@ -43,10 +42,6 @@ __all__ = [
     "mobilenet_v3_small",
     "mnasnet1_0",
     "efficientnet_b0",
-    "resnet18",
-    "resnet50",
-    "densenet121",
-    "shufflenet_v2_x1_0",
 ]
 
 
@@ -473,12 +468,26 @@ NETWORKS: dict[str, Callable[..., Network]] = {
     "mobilenet_v3_small": mobilenet_v3_small,
     "mnasnet1_0": mnasnet1_0,
     "efficientnet_b0": efficientnet_b0,
-    # graphs (costmodel.spec.zoo_graph): projection shortcuts, growing concatenation, split and shuffle
-    "resnet18": resnet18,
-    "resnet50": resnet50,
-    "densenet121": densenet121,
-    "shufflenet_v2_x1_0": shufflenet_v2_x1_0,
 }
+
+
+def _graph_network(name: str) -> Callable[..., Network]:
+    """A builder of :mod:`costmodel.spec.zoo_graph`, imported on first use (``import costmodel`` stays lean)."""
+
+    def build(**kwargs: Any) -> Network:
+        from . import zoo_graph
+
+        return getattr(zoo_graph, name)(**kwargs)  # type: ignore[no-any-return]
+
+    build.__name__ = build.__qualname__ = name
+    build.__doc__ = f"``costmodel.spec.zoo_graph.{name}`` (imported on first use)."
+    return build
+
+
+# graphs: projection shortcuts, growing concatenation, split and shuffle
+NETWORKS.update(
+    (name, _graph_network(name)) for name in ("resnet18", "resnet50", "densenet121", "shufflenet_v2_x1_0")
+)
 
 
 def network(name: str, **kwargs: Any) -> Network:
