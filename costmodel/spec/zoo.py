@@ -485,9 +485,7 @@ def _graph_network(name: str) -> Callable[..., Network]:
 
 
 # graphs: projection shortcuts, growing concatenation, split and shuffle
-NETWORKS.update(
-    (name, _graph_network(name)) for name in ("resnet18", "resnet50", "densenet121", "shufflenet_v2_x1_0")
-)
+NETWORKS.update((name, _graph_network(name)) for name in ("resnet18", "resnet50", "densenet121", "shufflenet_v2_x1_0"))
 
 
 def network(name: str, **kwargs: Any) -> Network:
