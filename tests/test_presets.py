@@ -19,7 +19,8 @@ from costmodel.counting.conventions import CONVENTIONS, get_convention
 from costmodel.counting.presets import PRESETS, preset_names, tool_value, trainable_params
 from costmodel.errors import ConventionError
 from costmodel.paper.published import read_csv
-from costmodel.spec.layers import AdaptiveAvgPool, Conv2d, GlobalAvgPool, Linear, Pool2d
+from costmodel.spec.layers import AdaptiveAvgPool, BatchNormAct, Conv2d, GlobalAvgPool, Linear, Pool2d
+from costmodel.spec.zoo_graph import GRAPH_NETWORKS
 
 
 def _published() -> list[dict[str, str]]:
@@ -105,6 +106,8 @@ def torchinfo_extra(net) -> int:
                 total += 2 * layer.out_ch  # BatchNorm2d: batch (1) x its parameters
         if isinstance(layer, Linear) and layer.bias:
             total += layer.out_features  # batch (1) x bias params
+        if isinstance(layer, BatchNormAct) and layer.batch_norm:
+            total += 2 * layer.channels  # a standalone BatchNorm2d: batch (1) x its parameters
     return total
 
 
@@ -118,6 +121,8 @@ def torch_params(net, extras: bool = True) -> int:
             total += extras * layer.out_ch * (int(layer.bias) + 2 * int(layer.batch_norm))
         elif isinstance(layer, Linear):
             total += layer.in_features * layer.out_features + extras * layer.out_features * int(layer.bias)
+        elif isinstance(layer, BatchNormAct):
+            total += extras * 2 * layer.channels * int(layer.batch_norm)  # a standalone BatchNorm2d's gamma, beta
     return total
 
 
@@ -200,6 +205,7 @@ NETWORKS = [
     for n in ("vgg16", "googlenet", "alexnet", "squeezenet1_0", "squeezenet1_1", "mobilenet_v2")
     for r in (224, 163)
 ] + [(n, r) for n in ("mobilenet_v3_large", "mobilenet_v3_small", "mnasnet1_0", "efficientnet_b0") for r in (224, 97)]
+NETWORKS += [(n, r) for n in GRAPH_NETWORKS for r in (224, 97)]  # standalone BN-ReLU, sums, splits, shuffles
 
 
 @pytest.mark.parametrize("name", preset_names())

@@ -22,7 +22,7 @@ def test_torch_convention_params_equal_torchvision_documentation(row):
 
 
 def test_every_name_of_the_issue_is_built():
-    assert set(NETWORKS) == {
+    assert set(NETWORKS) - {"resnet18", "resnet50", "densenet121", "shufflenet_v2_x1_0"} == {
         "mobilenet_v1",
         "vgg16",
         "googlenet",
@@ -159,7 +159,7 @@ def test_num_classes_changes_only_the_classifier(name):
 @pytest.mark.parametrize(
     "call,match",
     [
-        (lambda: costmodel.network("resnet50"), "unknown network 'resnet50'"),
+        (lambda: costmodel.network("resnet101"), "unknown network 'resnet101'"),
         (lambda: costmodel.network("alexnet", towers=3), "towers must be 1 .* or 2 .*, got 3"),
         (lambda: costmodel.network("googlenet", branch3_kernel=7), "branch3_kernel must be 3 .* or 5 .*, got 7"),
         (lambda: costmodel.network("vgg16", alpha=0.5), "vgg16: .*alpha"),

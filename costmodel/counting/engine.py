@@ -25,15 +25,22 @@ from ..errors import ConventionError, SpecError
 from ..spec.layers import (
     AdaptiveAvgPool,
     Add,
+    BatchNormAct,
+    Cat,
+    ChannelShuffle,
+    ChannelSlice,
     Concat,
     Conv2d,
     GlobalAvgPool,
+    Graph,
     Linear,
     Mul,
     Pool2d,
     Residual,
     Scale,
     Softmax,
+    Sum,
+    Zero,
     conv_weight_shape,
     linear_weight_shape,
 )
@@ -167,6 +174,12 @@ def _(layer: Linear, node: Node) -> tuple[int, int]:
 @weights_cost.register(Softmax)
 @weights_cost.register(Add)
 @weights_cost.register(Mul)
+@weights_cost.register(Sum)
+@weights_cost.register(Cat)
+@weights_cost.register(ChannelSlice)
+@weights_cost.register(ChannelShuffle)
+@weights_cost.register(BatchNormAct)
+@weights_cost.register(Zero)
 def _(layer: object, node: Node) -> tuple[int, int]:
     return 0, 0  # no weights, no multiply-accumulates; pool_ops, elementwise_ops may add operations
 
@@ -174,6 +187,7 @@ def _(layer: object, node: Node) -> tuple[int, int]:
 @weights_cost.register(Concat)
 @weights_cost.register(Residual)
 @weights_cost.register(Scale)
+@weights_cost.register(Graph)
 def _(layer: object, node: Node) -> tuple[int, int]:
     # The concatenation is free, the add or multiply a weightless leaf; a block costs what its layers cost.
     costs = [weights_cost(leaf.layer, leaf) for leaf in node.leaves()]
@@ -198,7 +212,15 @@ def extra_ops(layer: object, node: Node, convention: Convention) -> int:
 @extra_ops.register(Concat)
 @extra_ops.register(Residual)
 @extra_ops.register(Scale)
+@extra_ops.register(Graph)
+@extra_ops.register(Cat)
+@extra_ops.register(ChannelSlice)
+@extra_ops.register(ChannelShuffle)
+@extra_ops.register(BatchNormAct)
+@extra_ops.register(Zero)
 def _(layer: object, node: Node, convention: Convention) -> int:
+    # a block's layers are counted one by one; concatenation, slicing, shuffling and zeros move data only; a
+    # standalone batch norm and activation are the rules every type shares (layer_cost)
     return 0  # a block's layers are counted one by one (``parts``), its Add or Mul among them
 
 
@@ -207,6 +229,12 @@ def _(layer: object, node: Node, convention: Convention) -> int:
 def _(layer: object, node: Node, convention: Convention) -> int:
     # A residual add or SE multiply: one op per output element when a convention counts them (no tool does).
     return convention.elementwise_ops * node.out_ch * node.out_size * node.out_size
+
+
+@extra_ops.register
+def _(layer: Sum, node: Node, convention: Convention) -> int:
+    # k inputs: k - 1 additions per output element, when a convention counts elementwise ops (no tool does)
+    return convention.elementwise_ops * (len(node.sources) - 1) * node.out_ch * node.out_size * node.out_size
 
 
 def _in_elements(node: Node) -> int:

@@ -12,15 +12,22 @@ from ..errors import SpecError
 from ..spec.layers import (
     AdaptiveAvgPool,
     Add,
+    BatchNormAct,
+    Cat,
+    ChannelShuffle,
+    ChannelSlice,
     Concat,
     Conv2d,
     GlobalAvgPool,
+    Graph,
     Linear,
     Mul,
     Pool2d,
     Residual,
     Scale,
     Softmax,
+    Sum,
+    Zero,
 )
 
 __all__ = ["layer_kind"]
@@ -89,3 +96,38 @@ def _(layer: Add) -> str:
 @layer_kind.register
 def _(layer: Mul) -> str:
     return "Mul"
+
+
+@layer_kind.register
+def _(layer: Graph) -> str:
+    return "Graph"
+
+
+@layer_kind.register
+def _(layer: Sum) -> str:
+    return "Add"  # the same elementwise sum as a residual block's Add, with any number of inputs
+
+
+@layer_kind.register
+def _(layer: Cat) -> str:
+    return "Concat"
+
+
+@layer_kind.register
+def _(layer: ChannelSlice) -> str:
+    return "Channel Slice"
+
+
+@layer_kind.register
+def _(layer: ChannelShuffle) -> str:
+    return "Channel Shuffle"
+
+
+@layer_kind.register
+def _(layer: BatchNormAct) -> str:
+    return "BN/Act"
+
+
+@layer_kind.register
+def _(layer: Zero) -> str:
+    return "Zero"

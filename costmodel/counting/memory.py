@@ -37,15 +37,22 @@ from ..errors import SpecError
 from ..spec.layers import (
     AdaptiveAvgPool,
     Add,
+    BatchNormAct,
+    Cat,
+    ChannelShuffle,
+    ChannelSlice,
     Concat,
     Conv2d,
     GlobalAvgPool,
+    Graph,
     Linear,
     Mul,
     Pool2d,
     Residual,
     Scale,
     Softmax,
+    Sum,
+    Zero,
     conv_weight_shape,
     linear_weight_shape,
 )
@@ -99,8 +106,23 @@ def _(layer: Linear) -> int:
 @weight_elements.register(Softmax)
 @weight_elements.register(Add)
 @weight_elements.register(Mul)
+@weight_elements.register(Sum)
+@weight_elements.register(Cat)
+@weight_elements.register(ChannelSlice)
+@weight_elements.register(ChannelShuffle)
+@weight_elements.register(Zero)
 def _(layer: object) -> int:
     return 0
+
+
+@weight_elements.register
+def _(layer: BatchNormAct) -> int:
+    return 2 * layer.channels if layer.batch_norm else 0  # the folded scale and shift
+
+
+@weight_elements.register
+def _(layer: Graph) -> int:
+    return sum(weight_elements(sub) for sub in layer.nodes)
 
 
 @weight_elements.register(Concat)
@@ -149,6 +171,11 @@ def _elements(node: Node) -> tuple[int, int]:
 @memory_rule.register(AdaptiveAvgPool)
 @memory_rule.register(Linear)
 @memory_rule.register(Softmax)
+@memory_rule.register(Cat)
+@memory_rule.register(ChannelSlice)
+@memory_rule.register(ChannelShuffle)
+@memory_rule.register(BatchNormAct)
+@memory_rule.register(Zero)
 def _(layer: object, node: Node) -> LayerMemory:
     in_elems, out_elems = _elements(node)  # input and output live together; each is read or written once
     return LayerMemory(
@@ -198,6 +225,45 @@ def _(layer: Add, node: Node) -> LayerMemory:
 def _(layer: Mul, node: Node) -> LayerMemory:
     x, factors = node.out_ch * node.out_size * node.out_size, node.out_ch  # the factors: the body's 1x1xC
     return LayerMemory(node.name, x, x, 0, 2 * x + factors, 2 * x + factors)
+
+
+@memory_rule.register
+def _(layer: Sum, node: Node) -> LayerMemory:
+    x, k = node.out_ch * node.out_size * node.out_size, len(node.sources)  # k maps in, a new one out
+    return LayerMemory(node.name, k * x, x, 0, (k + 1) * x, (k + 1) * x)
+
+
+@memory_rule.register
+def _(layer: Graph, node: Node) -> LayerMemory:
+    (nodes,) = node.branches
+    in_elems, out_elems = _elements(node)
+    last = len(nodes) - 1
+    reads = [set(n.sources) for n in nodes]
+    last_read = {-1: -1}  # tensor -> the last node reading it (-1: the graph's input, made "before" node 0)
+    for i, sources in enumerate(reads):
+        for j in sources:
+            last_read[j] = i
+    last_read[last] = last + 1  # the output lives on
+    size = {-1: in_elems}
+    held = in_elems if last_read[-1] >= 0 else 0  # tensors made so far and still to be read
+    rows, live, traffic = [], 0, 0
+    rules: dict[type, Any] = {}
+    for i, (n, sources) in enumerate(zip(nodes, reads, strict=True)):
+        cls = type(n.layer)
+        rule = rules.get(cls) or rules.setdefault(cls, memory_rule.dispatch(cls))
+        row = rule(n.layer, n)
+        rows.append(row)
+        traffic += row.traffic_elements
+        others = held  # every other tensor still to be read: its own inputs are in its row
+        for j in sources:
+            others -= size[j]
+            if last_read[j] == i:  # read for the last time: freed after this node
+                held -= size[j]
+        live = max(live, row.live_elements + others)
+        size[i] = n.out_ch * n.out_size * n.out_size
+        if last_read.get(i, -1) > i:
+            held += size[i]
+    return LayerMemory(node.name, in_elems, out_elems, weight_elements(layer), live, traffic, tuple(rows))
 
 
 @dataclass(frozen=True, slots=True)

@@ -66,7 +66,11 @@ tfslim      Parameters only, by the same rule (SE convolution biases included); 
 
 So every tool counts the residual add and the SE multiply as 0 (the ``elementwise_ops`` rule, off in every
 preset); only ptflops counts an activation other than ReLU (its per-activation rules are in
-``activation_ops_by_kind``).
+``activation_ops_by_kind``). The graph networks' own nodes follow the same module rules: a standalone
+``BatchNorm2d`` and ``nn.ReLU`` (DenseNet's BN-ReLU, :class:`~costmodel.spec.layers.BatchNormAct`) count as the
+batch norm and activation of a convolution do, and their ``pytorch`` form says when PyTorch calls the activation
+as a function (DenseNet's last ``F.relu``); a multi-input sum is the residual add (0); concatenation, channel
+split and shuffle are tensor ops no tool counts (0).
 
 How PyTorch writes a layer matters to the tools that hook modules. The spec says it where it is not the plain
 module (``Conv2d.pytorch``, ``GlobalAvgPool.pytorch``; :data:`~costmodel.spec.layers.CONV_PYTORCH`,

@@ -36,15 +36,22 @@ from ..errors import SpecError
 from ..spec.layers import (
     AdaptiveAvgPool,
     Add,
+    BatchNormAct,
+    Cat,
+    ChannelShuffle,
+    ChannelSlice,
     Concat,
     Conv2d,
     GlobalAvgPool,
+    Graph,
     Linear,
     Mul,
     Pool2d,
     Residual,
     Scale,
     Softmax,
+    Sum,
+    Zero,
     keeps_size,
     window_out_size,
     window_out_size_array,
@@ -166,6 +173,13 @@ def _(layer: Softmax, node: Node, probe: Node, chain: tuple) -> tuple[tuple, _Te
 @sweep_term.register(Scale)
 @sweep_term.register(Add)
 @sweep_term.register(Mul)
+@sweep_term.register(Graph)
+@sweep_term.register(Sum)
+@sweep_term.register(Cat)
+@sweep_term.register(ChannelSlice)
+@sweep_term.register(ChannelShuffle)
+@sweep_term.register(BatchNormAct)
+@sweep_term.register(Zero)
 def _(layer: object, node: Node, probe: Node, chain: tuple) -> tuple[tuple, _TermParts]:
     # An explicit refusal: the α x ρ sweep covers MobileNetV1's layer types (population costing covers others).
     raise SpecError(f"{node.name}: sweep has no rule for layer type {type(layer).__name__}")

@@ -20,19 +20,34 @@ from ..errors import SpecError
 from ..spec.layers import (
     AdaptiveAvgPool,
     Add,
+    BatchNormAct,
+    Cat,
+    ChannelShuffle,
+    ChannelSlice,
     Concat,
     Conv2d,
     GlobalAvgPool,
+    Graph,
     Linear,
     Mul,
     Pool2d,
     Residual,
     Scale,
     Softmax,
+    Sum,
+    Zero,
 )
 from ..spec.network import Node
 
-__all__ = ["latency_kind", "block_op", "register_kind_names", "is_latency_kind", "kind_names", "general_kind"]
+__all__ = [
+    "latency_kind",
+    "kernel_groups",
+    "block_op",
+    "register_kind_names",
+    "is_latency_kind",
+    "kind_names",
+    "general_kind",
+]
 
 _NAMES: dict[str, re.Pattern[str]] = {}  # readable name -> full-match pattern
 
@@ -114,6 +129,34 @@ def _(layer: Add) -> str:
     return "Add"  # the Residual block's merge
 
 
+@latency_kind.register(Graph)
+@latency_kind.register(Sum)
+@latency_kind.register(Cat)
+@latency_kind.register(ChannelSlice)
+@latency_kind.register(ChannelShuffle)
+@latency_kind.register(BatchNormAct)
+@latency_kind.register(Zero)
+def _(layer: object) -> str:
+    # Table 2's kind: "Add" for a sum (any number of inputs), "Concat", "Channel Slice", "Channel Shuffle",
+    # "BN/Act", "Zero"; a Graph's row is named "Graph" (its nodes are predicted one by one, it has no kind)
+    return layer_kind(layer)
+
+
+@singledispatch
+def kernel_groups(layer: object) -> int:
+    """The groups of a layer's kernel, for a profile's per-group overhead: a grouped or depthwise convolution's
+    ``groups``; 1 for every other type (a channel shuffle's ``groups`` are not kernel launches)."""
+    return 1
+
+
+@kernel_groups.register
+def _(layer: Conv2d) -> int:
+    return layer.groups
+
+
+register_kind_names(
+    "Channel Slice", "Channel Shuffle", "BN/Act", "Zero",
+)  # fmt: skip
 register_kind_names(
     "Conv <k>x<k>", "Conv DW <k>x<k>", "Conv group <k>x<k>", "FC", "Max Pool <k>x<k>", "Avg Pool <k>x<k>",
     "Avg Pool", "Adaptive Avg Pool", "Softmax", "Add", "Mul", "Concat", "Conv DW <k>x<k> s2",

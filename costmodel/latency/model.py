@@ -37,8 +37,9 @@ from ..checks import dump_json, positive_int
 from ..counting.engine import LayerCost, count
 from ..counting.memory import dtype_bytes, layer_memory
 from ..errors import ProfileError, SpecError
+from ..spec.layers import Graph
 from ..spec.network import Network, Node
-from .kinds import block_op, latency_kind
+from .kinds import block_op, kernel_groups, latency_kind
 from .profiles import INPUT_PATH, DeviceProfile, KindTerms
 
 if TYPE_CHECKING:
@@ -301,6 +302,13 @@ class _Walker:
         entry = self.previous
         parts: list[LayerLatency] = []
         costs = iter(lc.parts)  # the engine's parts: the branches' layers, branch after branch
+        if isinstance(node.layer, Graph):  # each node starts from the path its first input ended on
+            exits = {-1: entry}
+            for i, sub in enumerate(node.branches[0]):
+                self.previous = exits[sub.sources[0]]
+                parts.append(self.layer(next(costs)))
+                exits[i] = self.previous
+            return _block(node, parts)
         for branch in node.branches:
             self.previous = entry  # every branch starts from the block's input
             parts += [self.layer(next(costs)) for _ in branch]
@@ -328,7 +336,7 @@ class _Walker:
         path = profile.path_of(kind, node.in_ch, self.previous)
         mem = layer_memory(node)
         in_p, out_p = profile.padded(node.in_ch, path, "input"), profile.padded(node.out_ch, path, "output")
-        groups = getattr(node.layer, "groups", 1)
+        groups = kernel_groups(node.layer)
         # Channel padding on a blocked path: activations and the work grow with the padded channel counts.
         if groups > 1:  # depthwise and grouped: the work scales with the (padded) output channels
             computed = lc.mult_adds * out_p // node.out_ch

@@ -41,17 +41,25 @@ import numpy as np
 from ..checks import boolean, positive_int
 from ..errors import InputError, SpecError, WeightsError
 from ..spec.layers import (
+    MULTI_INPUT,
     AdaptiveAvgPool,
     Add,
+    BatchNormAct,
+    Cat,
+    ChannelShuffle,
+    ChannelSlice,
     Concat,
     Conv2d,
     GlobalAvgPool,
+    Graph,
     Linear,
     Mul,
     Pool2d,
     Residual,
     Scale,
     Softmax,
+    Sum,
+    Zero,
 )
 from ..spec.network import Network, Node
 from . import kernels as K
@@ -76,7 +84,7 @@ class _Step:
     """One layer, ready to run: folded weights and the padding it gets."""
 
     node: Node
-    op: str  # "conv", "depthwise", "pointwise", "pool", "fc", "softmax", "block", "add", "mul"
+    op: str  # "conv", "depthwise", "pointwise", "pool", "fc", "softmax", "block", "add", "mul", "graph", "affine"
     kernel: np.ndarray | None = None
     bias: np.ndarray | None = None
     pad_y: tuple[int, int] = (0, 0)  # (top, bottom)
@@ -206,8 +214,35 @@ def _(layer: Mul, node: Node, weights: Mapping[str, np.ndarray]) -> _Step:
     return _Step(node, "mul")
 
 
+@step_for.register
+def _(layer: Graph, node: Node, weights: Mapping[str, np.ndarray]) -> _Step:
+    # Every node prepared as a little network of its own (nothing carried between nodes: each writes true
+    # values), run on the outputs its sources name (see _run_graph).
+    return _Step(node, "graph", inner=tuple(_little_network((sub,), weights, sub.in_ch)[0] for sub in node.branches[0]))
+
+
+@step_for.register
+def _(layer: BatchNormAct, node: Node, weights: Mapping[str, np.ndarray]) -> _Step:
+    # The batch norm folded into a scale per channel (the kernel) and a shift (the bias); the activation is the
+    # epilogue's, as for a convolution. An activation alone scales by nothing.
+    scale = shift = None
+    if layer.batch_norm:
+        w = weights
+        gamma = w[f"{layer.name}/gamma"] if layer.bn_scale else np.ones(layer.channels, np.float32)
+        mean, var = w[f"{layer.name}/moving_mean"], w[f"{layer.name}/moving_variance"]
+        scale64 = gamma.astype(np.float64) / np.sqrt(var.astype(np.float64) + layer.bn_epsilon)
+        scale = scale64.astype(np.float32)
+        shift = (w[f"{layer.name}/beta"] - mean * scale64).astype(np.float32)
+    return _Step(node, "affine", scale, shift, activation=layer.activation)
+
+
 @step_for.register(Pool2d)
 @step_for.register(AdaptiveAvgPool)
+@step_for.register(Sum)
+@step_for.register(Cat)
+@step_for.register(ChannelSlice)
+@step_for.register(ChannelShuffle)
+@step_for.register(Zero)
 def _(layer: object, node: Node, weights: Mapping[str, np.ndarray]) -> _Step:
     # No tuned path: the plain kernel (costmodel.reference.plain), on true values; no multiply-accumulates.
     return _Step(node, "plain")
@@ -266,10 +301,11 @@ def _(layer: Conv2d, node: Node, weights: Mapping[str, np.ndarray]) -> _Step:
     )
 
 
-_ABSORBERS = ("conv", "pointwise", "depthwise", "fc", "pool")  # linear in their input: can take a carry
+_ABSORBERS = ("conv", "pointwise", "depthwise", "fc", "pool", "affine")  # linear in their input: can take a carry
 _NO_EPILOGUE = (
     "block",
     "concat",
+    "graph",
     "plain",
     "add",
     "mul",
@@ -278,6 +314,8 @@ _NO_EPILOGUE = (
 
 def _absorb(step: _Step, carry: np.ndarray) -> np.ndarray:
     """What a layer's output gains when every input channel c is shifted by carry[c] (padding included)."""
+    if step.op == "affine":  # a channel's shift scales with it
+        return carry if step.kernel is None else carry * step.kernel.astype(np.float64)
     k = step.kernel.astype(np.float64)
     if step.op == "pointwise":
         return carry @ k  # (M,) @ (M, N)
@@ -411,6 +449,8 @@ def _run_step(step: _Step, x: Any, ws: dict[str, Any], prepared: Prepared, into:
     """Run one step on ``x`` (an array, or a depthwise step's planes). With ``into`` (the next step, a
     depthwise one), write the output straight into its input planes and return those."""
     node, op = step.node, step.op
+    if op == "plain":  # a layer type without a tuned path: its plain kernel (a Sum or Cat: on a list of inputs)
+        return plain_kernel(node.layer, node, {}, x), 0
     n = x[0, 0].shape[0] if isinstance(x, dict) else x.shape[0]
     out_shape = (n, node.out_size, node.out_size, node.out_ch)
     if op == "depthwise" and step.method == "flat":
@@ -438,12 +478,14 @@ def _run_step(step: _Step, x: Any, ws: dict[str, Any], prepared: Prepared, into:
         z, mult_adds = K.conv2d(xp, step.kernel, None, node.layer.stride, node.out_size, cols, dest)
     elif op == "pool":
         z, mult_adds = K.global_avg_pool(x), 0  # additions only: no multiply-accumulate
-    elif op == "plain":  # a layer type without a tuned path: its plain kernel, no multiply-accumulates
-        return plain_kernel(node.layer, node, {}, x), 0
+    elif op == "affine":  # a standalone batch norm's scale (its shift and activation: the epilogue below)
+        z, mult_adds = (x * step.kernel if step.kernel is not None else x.copy()), 0
     elif op == "fc":
         z, mult_adds = K.linear(x, step.kernel, None)
-    else:  # softmax: exponentials and a division, no multiply-accumulate
+    elif op == "softmax":  # exponentials and a division, no multiply-accumulate
         return K.softmax(x), 0
+    else:  # no default branch: a step the executor does not know is an error, never a softmax
+        raise SpecError(f"{step.name}: the executor has no step {op!r} ({type(node.layer).__name__})")
     if step.epi_bias is not None:
         z += step.epi_bias
     if into is not None and not flat:
@@ -461,6 +503,8 @@ def _run_layer(
         return _run_block(step, x, ws, prepared, clocks)
     if step.op == "concat":
         return _run_concat(step, x, ws, prepared, clocks)
+    if step.op == "graph":
+        return _run_graph(step, x, ws, prepared, clocks)
     y, mult_adds = _run_step(step, x, ws, prepared, into)
     return (y, mult_adds) if step.post is None else (K.activate(y, step.post), mult_adds)
 
@@ -504,7 +548,26 @@ def _run_concat(
     return np.concatenate(outs, axis=-1, out=out), mult_adds
 
 
-_BLOCK_OPS = ("block", "concat")  # steps made of steps: they time their own leaves
+def _run_graph(
+    step: _Step, x: np.ndarray, ws: dict[str, Any], prepared: Prepared, clocks: dict[str, float]
+) -> tuple[np.ndarray, int]:
+    """A Graph: its nodes in order, each on the outputs its sources name (a Sum or Cat on the list of them);
+    every node writes its own buffer, so an output stays intact while later nodes read it."""
+    outs: list[np.ndarray] = []
+    mult_adds = 0
+    clock = time.perf_counter
+    for sub in step.inner:
+        ins = [x if j < 0 else outs[j] for j in sub.node.sources]
+        start = clock()
+        h, m = _run_layer(sub, ins if isinstance(sub.node.layer, MULTI_INPUT) else ins[0], ws, prepared, None, clocks)
+        if sub.op not in _BLOCK_OPS:
+            clocks[sub.name] = clock() - start
+        outs.append(h)
+        mult_adds += m
+    return outs[-1], mult_adds
+
+
+_BLOCK_OPS = ("block", "concat", "graph")  # steps made of steps: they time their own leaves
 
 
 def _run_block(

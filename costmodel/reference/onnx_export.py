@@ -23,15 +23,22 @@ from ..errors import CostModelError, SpecError
 from ..spec.layers import (
     AdaptiveAvgPool,
     Add,
+    BatchNormAct,
+    Cat,
+    ChannelShuffle,
+    ChannelSlice,
     Concat,
     Conv2d,
     GlobalAvgPool,
+    Graph,
     Linear,
     Mul,
     Pool2d,
     Residual,
     Scale,
     Softmax,
+    Sum,
+    Zero,
     explicit_padding,
 )
 from ..spec.network import Network, Node
@@ -69,6 +76,7 @@ class _Graph:
         self.logits: str | None = None
         self.block_inputs: list[str] = []  # the inputs of the blocks being exported, innermost last
         self.flat: set[str] = set()  # tensors that are (N, features) already: FC outputs
+        self.sources: list[str] = []  # inside a Graph: the tensors a Sum or Cat reads
 
     def node(self, op: str, inputs: list[str], output: str, **attrs: object) -> str:
         self.nodes.append(self.helper.make_node(op, inputs, [output], name=output, **attrs))
@@ -76,6 +84,11 @@ class _Graph:
 
     def init(self, name: str, value: np.ndarray) -> str:
         self.inits.append(self.numpy_helper.from_array(np.ascontiguousarray(value, dtype=np.float32), name))
+        return name
+
+    def init_int64(self, name: str, value: list[int]) -> str:
+        """An int64 initializer (shapes, slice bounds: ONNX Runtime refuses them as float32)."""
+        self.inits.append(self.numpy_helper.from_array(np.asarray(value, dtype=np.int64), name))
         return name
 
     def activation(self, x: str, kind: str | None, name: str) -> str:
@@ -226,6 +239,63 @@ def _(layer: Concat, node: Node, g: _Graph) -> None:
             export_layer(sub.layer, sub, g)
         outs.append(g.x)
     g.x = g.node("Concat", outs, layer.name, axis=1)
+
+
+@export_layer.register
+def _(layer: Graph, node: Node, g: _Graph) -> None:
+    # Each node reads the tensors its sources name (the graph's input, or earlier nodes' outputs); a Sum or
+    # Cat reads them all (g.sources), any other node the one (g.x). The graph's output is its last node's.
+    start, outs = g.x, []
+    for sub in node.branches[0]:
+        names = [start if j < 0 else outs[j] for j in sub.sources]
+        g.x, g.sources = names[0], names
+        export_layer(sub.layer, sub, g)
+        outs.append(g.x)
+    g.sources = []
+
+
+@export_layer.register
+def _(layer: Sum, node: Node, g: _Graph) -> None:
+    x = g.node("Sum", list(g.sources), layer.name) if len(g.sources) > 1 else g.node("Identity", g.sources, layer.name)
+    g.x = g.activation(x, layer.activation, layer.name)
+
+
+@export_layer.register
+def _(layer: Cat, node: Node, g: _Graph) -> None:
+    g.x = g.node("Concat", list(g.sources), layer.name, axis=1)
+
+
+@export_layer.register
+def _(layer: ChannelSlice, node: Node, g: _Graph) -> None:
+    name = layer.name
+    bounds = [g.init_int64(f"{name}/{k}", [v]) for k, v in (("starts", layer.start), ("ends", layer.stop))]
+    g.x = g.node("Slice", [g.x, *bounds, g.init_int64(f"{name}/axes", [1])], name)
+
+
+@export_layer.register
+def _(layer: ChannelShuffle, node: Node, g: _Graph) -> None:
+    # (N, C, H, W) -> (N, g, C/g, H, W) -> swap the group axes -> (N, C, H, W); 0 in a shape copies N
+    name, c, s, groups = layer.name, node.out_ch, node.out_size, layer.groups
+    shape = g.init_int64(f"{name}/split_shape", [0, groups, c // groups, s, s])
+    split = g.node("Reshape", [g.x, shape], f"{name}/split")
+    swapped = g.node("Transpose", [split], f"{name}/swap", perm=[0, 2, 1, 3, 4])
+    g.x = g.node("Reshape", [swapped, g.init_int64(f"{name}/merge_shape", [0, c, s, s])], name)
+
+
+@export_layer.register
+def _(layer: BatchNormAct, node: Node, g: _Graph) -> None:
+    name, w, x = layer.name, g.weights, g.x
+    if layer.batch_norm:
+        gamma = w[f"{name}/gamma"] if layer.bn_scale else np.ones(layer.channels, np.float32)
+        bn = [g.init(f"{name}/gamma", gamma)]
+        bn += [g.init(f"{name}/{v}", w[f"{name}/{v}"]) for v in ("beta", "moving_mean", "moving_variance")]
+        x = g.node("BatchNormalization", [x, *bn], f"{name}/bn", epsilon=layer.bn_epsilon)
+    g.x = g.activation(x, layer.activation, name)
+
+
+@export_layer.register
+def _(layer: Zero, node: Node, g: _Graph) -> None:
+    g.x = g.node("Mul", [g.x, g.init(f"{layer.name}/zero", np.array(0.0))], layer.name)  # NAS-Bench-201's x.mul(0.)
 
 
 def to_onnx(network: Network, weights: Mapping[str, np.ndarray]) -> onnx.ModelProto:

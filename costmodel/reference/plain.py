@@ -23,17 +23,25 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from ..errors import InputError, SpecError
 from ..spec.layers import (
+    MULTI_INPUT,
     AdaptiveAvgPool,
     Add,
+    BatchNormAct,
+    Cat,
+    ChannelShuffle,
+    ChannelSlice,
     Concat,
     Conv2d,
     GlobalAvgPool,
+    Graph,
     Linear,
     Mul,
     Pool2d,
     Residual,
     Scale,
     Softmax,
+    Sum,
+    Zero,
     explicit_padding,
 )
 from ..spec.network import Network, Node
@@ -141,6 +149,55 @@ def _(layer: object, node: Node, weights: Weights, x: np.ndarray) -> np.ndarray:
 @plain_kernel.register
 def _(layer: Concat, node: Node, weights: Weights, x: np.ndarray) -> np.ndarray:
     return np.concatenate([_run(branch, weights, x) for branch in node.branches], axis=-1)
+
+
+@plain_kernel.register
+def _(layer: Graph, node: Node, weights: Weights, x: np.ndarray) -> np.ndarray:
+    """Every node on the tensors its sources name (a Sum or Cat gets the list of them); the last node's output."""
+    outs: list[np.ndarray] = []
+    for sub in node.branches[0]:
+        ins = [x if j < 0 else outs[j] for j in sub.sources]
+        outs.append(plain_kernel(sub.layer, sub, weights, ins if isinstance(sub.layer, MULTI_INPUT) else ins[0]))
+    return outs[-1]
+
+
+@plain_kernel.register
+def _(layer: Sum, node: Node, weights: Weights, x: list[np.ndarray]) -> np.ndarray:  # type: ignore[override]
+    total = x[0]
+    for other in x[1:]:
+        total = total + other
+    return _activate(total, layer.activation, layer.name).astype(np.float32)
+
+
+@plain_kernel.register
+def _(layer: Cat, node: Node, weights: Weights, x: list[np.ndarray]) -> np.ndarray:  # type: ignore[override]
+    return np.concatenate(x, axis=-1)
+
+
+@plain_kernel.register
+def _(layer: ChannelSlice, node: Node, weights: Weights, x: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(x[..., layer.start : layer.stop])
+
+
+@plain_kernel.register
+def _(layer: ChannelShuffle, node: Node, weights: Weights, x: np.ndarray) -> np.ndarray:
+    n, h, w, c = x.shape  # channel g * (C / groups) + j -> j * groups + g (NHWC: the last axis)
+    return np.ascontiguousarray(x.reshape(n, h, w, layer.groups, c // layer.groups).swapaxes(3, 4).reshape(x.shape))
+
+
+@plain_kernel.register
+def _(layer: BatchNormAct, node: Node, weights: Weights, x: np.ndarray) -> np.ndarray:
+    z = x
+    if layer.batch_norm:
+        beta, mean, variance = (weights[f"{layer.name}/{v}"] for v in ("beta", "moving_mean", "moving_variance"))
+        gamma = weights[f"{layer.name}/gamma"] if layer.bn_scale else 1.0
+        z = gamma * (z - mean) / np.sqrt(variance + layer.bn_epsilon) + beta
+    return _activate(z, layer.activation, layer.name).astype(np.float32)
+
+
+@plain_kernel.register
+def _(layer: Zero, node: Node, weights: Weights, x: np.ndarray) -> np.ndarray:
+    return np.zeros_like(x)
 
 
 @plain_kernel.register

@@ -35,15 +35,22 @@ from ..spec.flavours import flavour_differences, get_flavour
 from ..spec.layers import (
     AdaptiveAvgPool,
     Add,
+    BatchNormAct,
+    Cat,
+    ChannelShuffle,
+    ChannelSlice,
     Concat,
     Conv2d,
     GlobalAvgPool,
+    Graph,
     Linear,
     Mul,
     Pool2d,
     Residual,
     Scale,
     Softmax,
+    Sum,
+    Zero,
     conv_weight_shape,
     linear_weight_shape,
 )
@@ -118,8 +125,28 @@ def _(layer: Linear) -> dict[str, tuple[int, ...]]:
 @weight_arrays.register(Softmax)
 @weight_arrays.register(Add)
 @weight_arrays.register(Mul)
+@weight_arrays.register(Sum)
+@weight_arrays.register(Cat)
+@weight_arrays.register(ChannelSlice)
+@weight_arrays.register(ChannelShuffle)
+@weight_arrays.register(Zero)
 def _(layer: object) -> dict[str, tuple[int, ...]]:
     return {}
+
+
+@weight_arrays.register
+def _(layer: BatchNormAct) -> dict[str, tuple[int, ...]]:
+    if not layer.batch_norm:
+        return {}  # an activation alone
+    return {f"{layer.name}/{var}": (layer.channels,) for var in (BN_VARIABLES if layer.bn_scale else BN_VARIABLES[1:])}
+
+
+@weight_arrays.register
+def _(layer: Graph) -> dict[str, tuple[int, ...]]:
+    shapes: dict[str, tuple[int, ...]] = {}  # every node's arrays
+    for sub in layer.nodes:
+        shapes.update(weight_arrays(sub))
+    return shapes
 
 
 @weight_arrays.register(Residual)

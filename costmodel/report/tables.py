@@ -19,15 +19,22 @@ from ..errors import DataError
 from ..spec.layers import (
     AdaptiveAvgPool,
     Add,
+    BatchNormAct,
+    Cat,
+    ChannelShuffle,
+    ChannelSlice,
     Concat,
     Conv2d,
     GlobalAvgPool,
+    Graph,
     Linear,
     Mul,
     Pool2d,
     Residual,
     Scale,
     Softmax,
+    Sum,
+    Zero,
 )
 from ..spec.network import Node
 
@@ -227,6 +234,7 @@ def _(layer: Linear, node: Node, mult_adds: int) -> str:
 @_formula.register(Concat)
 @_formula.register(Residual)
 @_formula.register(Scale)
+@_formula.register(Graph)
 def _(layer: object, node: Node, mult_adds: int) -> str:
     return f"sum over the block's layers = {mult_adds:,}"
 
@@ -237,8 +245,67 @@ def _(layer: object, node: Node, mult_adds: int) -> str:
 @_formula.register(Softmax)
 @_formula.register(Add)
 @_formula.register(Mul)
+@_formula.register(Sum)
+@_formula.register(Cat)
+@_formula.register(ChannelSlice)
+@_formula.register(ChannelShuffle)
+@_formula.register(BatchNormAct)
+@_formula.register(Zero)
 def _(layer: object, node: Node, mult_adds: int) -> str:
     return "0 (no multiply-accumulates)"
+
+
+_GRAPH_TYPES = {
+    Graph: "Graph",
+    Sum: "Sum",
+    Cat: "Concat",
+    ChannelSlice: "Channel slice",
+    ChannelShuffle: "Channel shuffle",
+    BatchNormAct: "BN/Act",
+    Zero: "Zero",
+}
+
+
+@type_stride.register(Graph)
+@type_stride.register(Sum)
+@type_stride.register(Cat)
+@type_stride.register(ChannelSlice)
+@type_stride.register(ChannelShuffle)
+@type_stride.register(BatchNormAct)
+@type_stride.register(Zero)
+def _(layer: object) -> str:
+    return _GRAPH_TYPES[type(layer)]
+
+
+@_filter_shape.register
+def _(layer: Graph, node: Node) -> str:
+    return f"{len(layer.nodes)} nodes"
+
+
+@_filter_shape.register(Sum)
+@_filter_shape.register(Cat)
+def _(layer: object, node: Node) -> str:
+    return f"{len(node.sources)} inputs"
+
+
+@_filter_shape.register
+def _(layer: ChannelSlice, node: Node) -> str:
+    return f"channels {layer.start}:{layer.stop}"
+
+
+@_filter_shape.register
+def _(layer: ChannelShuffle, node: Node) -> str:
+    return f"{layer.groups} groups"
+
+
+@_filter_shape.register
+def _(layer: BatchNormAct, node: Node) -> str:
+    return f"{'BN ' if layer.batch_norm else ''}{layer.activation or ''}".strip()
+
+
+@_filter_shape.register
+def _(layer: Zero, node: Node) -> str:
+    return "zeros"
 
 
 def map_shape(size: int, ch: int) -> str:

@@ -304,7 +304,9 @@ def _tables(comp: Blocks, resolutions: list[int], convention: Any, profile: Devi
                 else:
                     layers = comp.layers(j, ch, option)
                     try:
-                        bc, lat = _block_costs(counts, latencies, j, option, layers, (ch, size, entry), witness)
+                        bc, lat = _block_costs(
+                            counts, latencies, slot.cost_slot, option, layers, (ch, size, entry), witness
+                        )
                     except CostModelError:  # e.g. the input shrinks to nothing: only an error if a candidate is so
                         state, bad = _INVALID, True
                     else:

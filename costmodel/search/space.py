@@ -50,7 +50,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Union
 
 from .._limits import check_memory
@@ -89,10 +89,16 @@ class Block:
     name: str
     build: Callable[..., Sequence[Layer]]
     choices: Mapping[str, Sequence[Any]] = field(default_factory=dict)
+    # A repeat of the earlier block of this name (NAS-Bench-201's cells: one cell, many positions): it reads that
+    # block's genes (its own ``choices`` stay empty) and builds the same layers up to their names, so on the same
+    # input its costs are that block's, computed once.
+    same_as: str | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
             raise SpecError(f"a block needs a non-empty name, got {self.name!r}")
+        if self.same_as is not None and (not isinstance(self.same_as, str) or self.choices):
+            raise SpecError(f"block {self.name!r}: same_as names an earlier block and takes its choices")
         if not callable(self.build):
             raise SpecError(f"block {self.name!r}: build must be callable, got {self.build!r}")
         fixed = {}
@@ -160,6 +166,7 @@ class _Slot:
     depth_gene: int  # -1 when always built
     position: int  # 0-based position in its stage: built when depth > position
     depths: tuple[int, ...]  # the stage's depth values, by gene index
+    cost_slot: int = -1  # the slot whose costs this one shares (Block.same_as); its own index otherwise
 
 
 Item = Union[Block, Stage]
@@ -176,6 +183,7 @@ class Blocks:
         # skippable: the stage's depth may leave the block out (its table rows then also read the depth gene)
         self.skippable = [s.depth_gene >= 0 and min(s.depths) <= s.position for s in self.slots]
         self._layers: dict[tuple[int, int], tuple[tuple[Layer, ...], ...]] = {}
+        self._out: dict[tuple[int, int, int, int], tuple[int, int]] = {}  # (j, ch, size, option) -> out shape
         self.block_costs: dict[Any, dict[Any, Any]] = {}  # per convention or profile: block costs by state
 
     def layers(self, j: int, ch: int, option: int) -> tuple[Layer, ...]:
@@ -270,13 +278,24 @@ class SearchSpace:
         slots: list[_Slot] = []
 
         def add_block(block: Block, depth_gene: int, position: int, depths: tuple[int, ...]) -> None:
+            if block.same_as is not None:
+                source = next((k for k, s in enumerate(slots) if s.block.name == block.same_as), None)
+                if source is None or depth_gene >= 0 or slots[source].depth_gene >= 0:
+                    raise SpecError(
+                        f"space {name!r}: block {block.name!r} is the same as {block.same_as!r}, which must be an "
+                        "earlier block outside a stage"
+                    )
+                src = slots[source]
+                repeat = replace(block, choices=src.block.choices, same_as=None)
+                slots.append(_Slot(repeat, src.genes, src.radix, -1, 0, (), src.cost_slot))
+                return
             cols, sizes = [], []
             for key, values in block.choices.items():
                 cols.append(len(genes))
                 sizes.append(len(values))
                 genes.append(Gene(f"{block.name}.{key}", tuple(values)))
             radix = tuple(math.prod(sizes[i + 1 :]) for i in range(len(sizes)))
-            slots.append(_Slot(block, tuple(cols), radix, depth_gene, position, depths))
+            slots.append(_Slot(block, tuple(cols), radix, depth_gene, position, depths, len(slots)))
 
         for item in items:
             if isinstance(item, Block):
@@ -455,9 +474,16 @@ class SearchSpace:
             option = self._option(slot, row)
             if option is None:
                 continue
-            for layer in blocks.layers(j, ch, option):
-                layers.append(layer)
-                ch, size = output_shape(layer, ch, size)  # the block after this one is built on ``ch``
+            built = blocks.layers(j, ch, option)
+            layers += built
+            key = (j, ch, size, option)
+            out = blocks._out.get(key)
+            if out is None:
+                out = (ch, size)
+                for layer in built:
+                    out = output_shape(layer, *out)
+                blocks._out[key] = out
+            ch, size = out  # the block after this one is built on ``ch``
         return Network(
             layers,
             input_size=resolution,

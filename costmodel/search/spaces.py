@@ -2,6 +2,7 @@
 
 - ``"mobilenet_v1"``: MobileNetV1 (Table 1) with a width multiplier per block and a depthwise kernel per block.
 - ``"ofa_mobilenet_v3"``: the Once-for-All MobileNetV3 space (Cai et al., ICLR 2020, arXiv:1908.09791).
+- ``"nasbench201"``: NAS-Bench-201's 15,625 cells (Dong & Yang, ICLR 2020, arXiv:2001.00326), at 32x32.
 """
 
 from __future__ import annotations
@@ -16,10 +17,11 @@ from ..errors import SpecError
 from ..spec.flavours import Flavour, get_flavour
 from ..spec.layers import ACTIVATIONS, Layer
 from ..spec.mobilenet import BLOCKS, FIRST_CONV, MIN_RESOLUTION, classifier, first_conv, scale_channels, separable_block
+from .nasbench201 import nasbench201_space
 from .ofa import ofa_mobilenet_v3_space
 from .space import Block, SearchSpace, Stage, choice_values, odd_kernel
 
-__all__ = ["search_space", "SPACES", "mobilenet_v1_space", "ofa_mobilenet_v3_space"]
+__all__ = ["search_space", "SPACES", "mobilenet_v1_space", "ofa_mobilenet_v3_space", "nasbench201_space"]
 
 
 # ------------------------------------------------------------------------------------------------ MobileNetV1
@@ -79,11 +81,13 @@ def mobilenet_v1_space(
 SPACES: dict[str, Callable[..., SearchSpace]] = {
     "mobilenet_v1": mobilenet_v1_space,
     "ofa_mobilenet_v3": ofa_mobilenet_v3_space,
+    "nasbench201": nasbench201_space,
 }
 
 
 def search_space(name: str, **options: Any) -> SearchSpace:
-    """A built-in search space by name (``"mobilenet_v1"``, ``"ofa_mobilenet_v3"``); options go to its builder.
+    """A built-in search space by name (``"mobilenet_v1"``, ``"ofa_mobilenet_v3"``, ``"nasbench201"``); options go
+    to its builder.
 
     Examples
     --------

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import singledispatch
-from typing import TYPE_CHECKING, Literal, Union
+from typing import TYPE_CHECKING, Any, Literal, Union
 
 from ..checks import MAX_SIZE, boolean, non_negative_int, one_of, positive_int
 from ..errors import SpecError
@@ -32,6 +32,16 @@ __all__ = [
     "Scale",
     "Add",
     "Mul",
+    "Graph",
+    "Sum",
+    "Cat",
+    "ChannelSlice",
+    "ChannelShuffle",
+    "BatchNormAct",
+    "Zero",
+    "GRAPH_INPUT",
+    "MULTI_INPUT",
+    "graph_wiring",
     "BLOCKS",
     "MERGES",
     "block_branches",
@@ -376,8 +386,234 @@ class Mul:
     name: str
 
 
-#: Layer types made of other layers; their nodes carry ``branches`` (and, for Residual and Scale, a merge).
-BLOCKS = (Concat, Residual, Scale)
+@dataclass(frozen=True, slots=True)
+class Sum:
+    """The elementwise sum of several inputs of one shape, then an optional activation (ResNet's
+    ``relu(f(x) + g(x))``, a NAS cell's node summing its incoming edges). Only inside a :class:`Graph`, which
+    names its inputs. No weights; ``k - 1`` additions per output element for ``k`` inputs, which no counting
+    tool modelled here counts (they trace ``x + y`` as a free tensor op)."""
+
+    name: str
+    activation: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.activation is not None:
+            _activation(self.activation, self.name)
+
+
+@dataclass(frozen=True, slots=True)
+class Cat:
+    """Channel concatenation of several inputs of one size, in the order the :class:`Graph` names them
+    (DenseNet's growing concatenation, ShuffleNetV2's ``cat(x1, branch(x2))``). No weights, no operations."""
+
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelSlice:
+    """Channels ``start:stop`` of the input (ShuffleNetV2's ``x.chunk(2, dim=1)`` is two slices). A view in
+    PyTorch; no weights, no operations."""
+
+    name: str
+    start: int
+    stop: int
+
+    def __post_init__(self) -> None:
+        for f in ("start", "stop"):
+            v = getattr(self, f)
+            if type(v) is not int:
+                object.__setattr__(self, f, non_negative_int(v, f"{self.name}: {f}"))
+            elif v < 0:
+                raise SpecError(f"{self.name}: {f} must be >= 0, got {v}")
+        if self.stop <= self.start:
+            raise SpecError(f"{self.name}: stop={self.stop} must be greater than start={self.start}")
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelShuffle:
+    """ShuffleNet's channel shuffle: C channels seen as ``groups`` x (C / groups), transposed. Channel
+    ``g * (C / groups) + j`` of the input goes to channel ``j * groups + g``. No weights, no operations."""
+
+    name: str
+    groups: int
+
+    def __post_init__(self) -> None:
+        _check_ints(self, ("groups",))
+
+
+@dataclass(frozen=True, slots=True)
+class BatchNormAct:
+    """A standalone batch norm and/or activation on ``channels`` channels (pre-activation networks: DenseNet's
+    BN-ReLU-conv, NAS-Bench-201's ReLU-conv-BN and its final BN-ReLU). At least one of the two must be on."""
+
+    name: str
+    channels: int
+    batch_norm: bool = True
+    activation: str | None = "relu"
+    bn_scale: bool = True
+    bn_epsilon: float = 1e-5  # PyTorch's default
+    pytorch: str = "modules"  # how PyTorch writes it: CONV_PYTORCH (DenseNet's last ReLU is F.relu: "functional_act")
+
+    def __post_init__(self) -> None:
+        _check_ints(self, ("channels",))
+        _flags(self, ("batch_norm", "bn_scale"))
+        _activation(self.activation, self.name)
+        if type(self.pytorch) is not str or self.pytorch != "modules":
+            _pytorch(self.pytorch, CONV_PYTORCH, self.name)
+        if self.bn_epsilon != 1e-3:
+            _epsilon(self)
+        if not self.batch_norm and self.activation is None:
+            raise SpecError(f"{self.name}: a BatchNormAct needs a batch norm or an activation (or both)")
+
+
+@dataclass(frozen=True, slots=True)
+class Zero:
+    """Zeros of the input's shape: NAS-Bench-201's ``none`` edge (``x.mul(0.)``). No weights, no operations."""
+
+    name: str
+
+
+#: The name a :class:`Graph` node uses for the graph's own input.
+GRAPH_INPUT = "input"
+
+#: Layer types that take several inputs (only inside a :class:`Graph`, which names them).
+MULTI_INPUT = (Sum, Cat)
+
+
+@dataclass(frozen=True)
+class Graph:
+    """A block whose nodes each name their inputs: any directed acyclic graph of layers with one input and one
+    output (ResNet's projection shortcut f(x) + g(x), DenseNet's growing concatenation, ShuffleNetV2's split
+    and shuffle, NAS cells whose nodes sum several earlier nodes).
+
+    ``nodes`` are layers in execution order; ``inputs[i]`` names node i's inputs: :data:`GRAPH_INPUT`
+    (``"input"``) for the graph's input, or the name of an *earlier* node of this graph (so the order given
+    is a topological order, and cycles cannot be written). An empty tuple means the previous node (the
+    graph's input for the first node); ``inputs`` may be left empty altogether for a chain. :data:`MULTI_INPUT`
+    types (:class:`Sum`, :class:`Cat`) take one or more inputs, every other type exactly one. The graph's output
+    is its last node. Node names share the network's name space (they are weight keys); by convention they
+    extend the graph's name (``layer1.0.conv1``).
+
+    Not slotted: the resolved wiring (:func:`graph_wiring`) is kept on the instance, outside the fields.
+    """
+
+    name: str
+    nodes: tuple[Layer, ...]
+    inputs: tuple[tuple[str, ...], ...] = ()
+
+    def __post_init__(self) -> None:
+        nodes = self.nodes
+        if isinstance(nodes, (str, bytes)) or not isinstance(nodes, (tuple, list)) or not nodes:
+            raise SpecError(f"{self.name}: nodes must be a non-empty sequence of layers")
+        nodes = tuple(nodes)
+        inputs = self.inputs
+        if isinstance(inputs, (str, bytes)) or not isinstance(inputs, (tuple, list)):
+            raise SpecError(f"{self.name}: inputs must be a sequence (one tuple of names per node)")
+        if not inputs:
+            inputs = ((),) * len(nodes)
+        if len(inputs) != len(nodes):
+            raise SpecError(f"{self.name}: {len(nodes)} nodes but {len(inputs)} input lists")
+        if type(inputs) is not tuple or not all(
+            type(names) is tuple and all(type(n) is str for n in names) for names in inputs
+        ):
+            fixed = []
+            for i, names in enumerate(inputs):
+                if isinstance(names, str) or not isinstance(names, (tuple, list)):
+                    raise SpecError(f"{self.name}: inputs of node {i} must be a list of names, got {names!r}")
+                if not all(isinstance(n, str) for n in names):
+                    raise SpecError(f"{self.name}: inputs of node {i} must be names (strings), got {names!r}")
+                fixed.append(tuple(names))
+            inputs = tuple(fixed)
+        object.__setattr__(self, "nodes", nodes)
+        object.__setattr__(self, "inputs", inputs)
+        object.__setattr__(self, "_wiring", _resolve(self))  # checks every name
+
+    @property
+    def branches(self) -> tuple[tuple[Layer, ...], ...]:
+        """The nodes, in order, as the block's one branch (their inputs are :func:`graph_wiring`'s)."""
+        return (self.nodes,)
+
+    def sublayers(self) -> tuple[Layer, ...]:
+        """Every node, depth first (nested blocks included)."""
+        return _sublayers((self.nodes,))
+
+
+def graph_wiring(graph: Graph) -> tuple[tuple[int, ...], ...]:
+    """Node i's inputs as indices of earlier nodes (-1: the graph's input), resolved once when the graph is made.
+
+    >>> g = Graph("g", (Zero("a"), Zero("b"), Sum("s")), (("input",), ("input",), ("a", "b")))
+    >>> graph_wiring(g)
+    ((-1,), (-1,), (0, 1))
+    """
+    return graph._wiring  # type: ignore[attr-defined,no-any-return]
+
+
+_PREVIOUS = tuple((i - 1,) for i in range(256))  # shared: most nodes read the one before
+
+
+def _resolve(graph: Graph) -> tuple[tuple[int, ...], ...]:
+    """The one place a graph's names resolve (see :func:`graph_wiring`)."""
+    index: dict[str, int] = {GRAPH_INPUT: -1}
+    out = []
+    for i, (layer, names) in enumerate(zip(graph.nodes, graph.inputs, strict=True)):
+        name = getattr(layer, "name", None)
+        if not names:
+            wired: tuple[int, ...] = _PREVIOUS[i] if i < len(_PREVIOUS) else (i - 1,)
+        else:
+            try:
+                wired = tuple(index[n] for n in names)
+            except KeyError as exc:
+                raise SpecError(
+                    f"{graph.name}: node {name!r} reads {exc.args[0]!r}, which is neither {GRAPH_INPUT!r} nor an "
+                    "earlier node of the graph"
+                ) from None
+            if len(wired) > 1 and type(layer) not in MULTI_INPUT:
+                raise SpecError(
+                    f"{graph.name}: node {name!r} ({type(layer).__name__}) takes one input, got {len(wired)}"
+                )
+        if name in index:
+            raise SpecError(f"{graph.name}: node name {name!r} is used twice or is reserved")
+        index[name] = i  # type: ignore[index]
+        out.append(wired)
+    return tuple(out)
+
+
+def graph_shapes(graph: Graph, in_ch: int, in_size: int) -> list[tuple[int, int, int, int]]:
+    """(in_ch, in_size, out_ch, out_size) of every node of ``graph`` on an ``in_size`` x ``in_size`` x ``in_ch``
+    input. A :class:`Sum`'s input shape is its inputs' common shape; a :class:`Cat`'s input has the sum of its
+    inputs' channels (what it reads), at their common size."""
+    shapes: list[tuple[int, int, int, int]] = []
+    outs: dict[int, tuple[int, int]] = {-1: (in_ch, in_size)}
+    rules: dict[type, Any] = {}
+    for i, (layer, wired) in enumerate(zip(graph.nodes, graph._wiring, strict=True)):  # type: ignore[attr-defined]
+        cls = type(layer)
+        if cls in MULTI_INPUT:
+            ins = [outs[j] for j in wired]
+            if len({s for _, s in ins}) != 1:
+                raise SpecError(f"{layer.name}: inputs of sizes {[s for _, s in ins]} differ")
+            if cls is Sum:
+                if len(set(ins)) != 1:
+                    shown = ", ".join(f"{s}x{s}x{c}" for c, s in ins)
+                    raise SpecError(f"{layer.name}: a sum needs inputs of one shape, got {shown}")
+                ch, size = ins[0]
+            else:
+                ch, size = sum(c for c, _ in ins), ins[0][1]
+        else:
+            if cls in MERGES:
+                raise SpecError(f"{layer.name}: {cls.__name__} only ends a block (never written)")
+            ch, size = outs[wired[0]]
+        rule = rules.get(cls) or rules.setdefault(cls, output_shape.dispatch(cls))
+        out_ch, out_size = rule(layer, ch, size)
+        if out_size < 1:
+            raise SpecError(f"{layer.name}: the input shrinks to nothing (output size {out_size})")
+        outs[i] = (out_ch, out_size)
+        shapes.append((ch, size, out_ch, out_size))
+    return shapes
+
+
+#: Layer types made of other layers; their nodes carry ``branches`` (and, for Residual and Scale, a merge; for a
+#: Graph, one branch: its nodes in order, each placed node's ``sources`` naming its inputs).
+BLOCKS = (Concat, Residual, Scale, Graph)
 
 #: The layers that end a block (an elementwise op with the block's input); they exist only inside blocks.
 MERGES = (Add, Mul)
@@ -402,7 +638,26 @@ def _sublayers(branches: tuple[tuple[Layer, ...], ...]) -> tuple[Layer, ...]:
     return tuple(out)
 
 
-Layer = Union[Conv2d, Pool2d, GlobalAvgPool, AdaptiveAvgPool, Linear, Softmax, Concat, Residual, Scale, Add, Mul]
+Layer = Union[
+    Conv2d,
+    Pool2d,
+    GlobalAvgPool,
+    AdaptiveAvgPool,
+    Linear,
+    Softmax,
+    Concat,
+    Residual,
+    Scale,
+    Add,
+    Mul,
+    Graph,
+    Sum,
+    Cat,
+    ChannelSlice,
+    ChannelShuffle,
+    BatchNormAct,
+    Zero,
+]
 
 #: Every layer type. Each concern (shape, weights, Mult-Adds, memory, kind, executor, ONNX, latency) keeps one
 #: rule per type in its own registry; ``tests/test_registries.py`` checks every type against every registry.
@@ -418,6 +673,13 @@ LAYER_TYPES: tuple[type, ...] = (
     Scale,
     Add,
     Mul,
+    Graph,
+    Sum,
+    Cat,
+    ChannelSlice,
+    ChannelShuffle,
+    BatchNormAct,
+    Zero,
 )
 
 
@@ -610,6 +872,39 @@ def _(layer: object, in_ch: int, in_size: int) -> tuple[int, int]:
 
 
 @output_shape.register
+def _(layer: Graph, in_ch: int, in_size: int) -> tuple[int, int]:
+    return graph_shapes(layer, in_ch, in_size)[-1][2:]  # type: ignore[return-value]
+
+
+@output_shape.register(Sum)
+@output_shape.register(Cat)
+@output_shape.register(Zero)
+def _(layer: object, in_ch: int, in_size: int) -> tuple[int, int]:
+    return in_ch, in_size  # the graph gives a Sum its inputs' shape, a Cat their channels' total
+
+
+@output_shape.register
+def _(layer: ChannelSlice, in_ch: int, in_size: int) -> tuple[int, int]:
+    if layer.stop > in_ch:
+        raise SpecError(f"{layer.name}: channels {layer.start}:{layer.stop} of an input with {in_ch} channels")
+    return layer.stop - layer.start, in_size
+
+
+@output_shape.register
+def _(layer: ChannelShuffle, in_ch: int, in_size: int) -> tuple[int, int]:
+    if in_ch % layer.groups:
+        raise SpecError(f"{layer.name}: groups={layer.groups} must divide the input's {in_ch} channels")
+    return in_ch, in_size
+
+
+@output_shape.register
+def _(layer: BatchNormAct, in_ch: int, in_size: int) -> tuple[int, int]:
+    if in_ch != layer.channels:
+        raise SpecError(f"{layer.name}: channels={layer.channels}, but the previous layer gives {in_ch} channels")
+    return in_ch, in_size
+
+
+@output_shape.register
 def _(layer: Linear, in_ch: int, in_size: int) -> tuple[int, int]:
     flat = in_ch * in_size * in_size
     if flat != layer.in_features:
@@ -658,5 +953,12 @@ def linear_weight_shape(layer: Linear) -> tuple[int, int]:
 @weight_shape.register(Scale)
 @weight_shape.register(Add)
 @weight_shape.register(Mul)
+@weight_shape.register(Graph)
+@weight_shape.register(Sum)
+@weight_shape.register(Cat)
+@weight_shape.register(ChannelSlice)
+@weight_shape.register(ChannelShuffle)
+@weight_shape.register(BatchNormAct)
+@weight_shape.register(Zero)
 def _(layer: object) -> None:
     return None

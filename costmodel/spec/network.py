@@ -13,7 +13,18 @@ from typing import Any, NamedTuple
 
 from ..checks import MAX_JSON_DEPTH, MAX_SIZE, dump_json, positive_int
 from ..errors import LayerNotFoundError, SpecError
-from .layers import BLOCKS, MERGES, Layer, block_branches, block_merge, output_shape
+from .layers import (
+    BLOCKS,
+    MERGES,
+    MULTI_INPUT,
+    Graph,
+    Layer,
+    block_branches,
+    block_merge,
+    graph_shapes,
+    graph_wiring,
+    output_shape,
+)
 from .serialize import network_document, parse_document, parse_json, read_document
 
 __all__ = ["Network", "Node", "place"]
@@ -36,6 +47,9 @@ class Node(NamedTuple):
     branches: tuple[tuple[Node, ...], ...] = ()
     # For a Residual or Scale block: the elementwise Add or Mul that ends it, placed on the block's input.
     merge: Node | None = None
+    # For a node inside a Graph: its inputs, as indices of earlier nodes of the graph's one branch (-1: the
+    # graph's input). A Sum's in_ch/in_size are its inputs' common shape; a Cat's in_ch their channels' total.
+    sources: tuple[int, ...] = ()
 
     @property
     def name(self) -> str:
@@ -92,11 +106,24 @@ def _check_config(config: object, network: str) -> None:
             stack.extend((v, depth + 1) for v in value)
 
 
+_NOT_PLAIN = frozenset((*BLOCKS, *MERGES, *MULTI_INPUT))  # layer types the network places other than by one rule
+
+
 def place(layer: Layer, in_ch: int, in_size: int) -> Node:
     """Place one layer on an ``in_size x in_size x in_ch`` input: its :class:`Node`, blocks recursively.
 
-    The sizes come from :func:`costmodel.spec.layers.output_shape`, the one shape rule per layer type.
+    The sizes come from :func:`costmodel.spec.layers.output_shape`, the one shape rule per layer type (for a
+    Graph, :func:`~costmodel.spec.layers.graph_shapes`, which applies it node by node).
     """
+    if type(layer) is Graph:
+        nodes = []
+        shapes = graph_shapes(layer, in_ch, in_size)
+        for sub, wired, (ch, size, o_ch, o_size) in zip(layer.nodes, graph_wiring(layer), shapes, strict=True):
+            if type(sub) in BLOCKS:
+                nodes.append(place(sub, ch, size)._replace(sources=wired))
+            else:
+                nodes.append(Node(sub, ch, size, o_ch, o_size, (), None, wired))
+        return Node(layer, in_ch, in_size, shapes[-1][2], shapes[-1][3], (tuple(nodes),))
     out_ch, out_size = output_shape(layer, in_ch, in_size)
     if out_size < 1:
         name = getattr(layer, "name", layer)
@@ -110,6 +137,8 @@ def place(layer: Layer, in_ch: int, in_size: int) -> Node:
             for sub in branch:
                 if isinstance(sub, MERGES):
                     raise SpecError(f"{sub.name}: {type(sub).__name__} only ends a block (never written)")
+                if isinstance(sub, MULTI_INPUT):
+                    raise SpecError(f"{sub.name}: {type(sub).__name__} takes named inputs: only inside a Graph")
                 node = place(sub, ch, size)
                 nodes.append(node)
                 ch, size = node.out_ch, node.out_size
@@ -179,21 +208,24 @@ class Network:
         rules: dict[type, Any] = {}  # output_shape's rule per layer type, looked up once per type
         ch, size = in_ch, input_size
         blocks: list[Any] = []
+        make = Node._make
         for layer in layers:
             cls = type(layer)
-            if cls in BLOCKS:  # a block: placed recursively, its sub-layers recorded
-                blocks.append(layer)
+            if cls in _NOT_PLAIN:  # one test on the common path
+                if cls in MERGES:
+                    raise SpecError(f"{layer.name}: {cls.__name__} only ends a block (never written)")
+                if cls in MULTI_INPUT:
+                    raise SpecError(f"{layer.name}: {cls.__name__} takes named inputs: only inside a Graph")
+                blocks.append(layer)  # a block: placed recursively, its sub-layers recorded
                 node = place(layer, ch, size)
                 nodes.append(node)
                 ch, size = node.out_ch, node.out_size
                 continue
-            if cls in MERGES:
-                raise SpecError(f"{layer.name}: {cls.__name__} only ends a block (never written)")
             rule = rules.get(cls) or rules.setdefault(cls, output_shape.dispatch(cls))
             out_ch, out_size = rule(layer, ch, size)
             if out_size < 1:
                 raise SpecError(f"{layer.name}: the {size}x{size} input shrinks to nothing (output size {out_size})")
-            nodes.append(Node(layer, ch, size, out_ch, out_size))
+            nodes.append(make((layer, ch, size, out_ch, out_size, (), None, ())))
             ch, size = out_ch, out_size
         names = [getattr(layer, "name", None) for layer in layers]
         if blocks:

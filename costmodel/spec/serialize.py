@@ -41,6 +41,16 @@ type                 fields (default)
                      input's shape) is added to the input
 ``scale``            ``body``: a non-empty list of LAYERs run on the block's input, ending at 1 x 1 x C; the
                      input is multiplied by it channel by channel (squeeze-and-excite)
+``graph``            ``nodes``: a non-empty list of LAYERs in execution order; ``inputs`` ([]): one list of
+                     names per node, each "input" (the graph's input) or an earlier node's name; an empty
+                     list (or no ``inputs`` at all) reads the previous node. The output is the last node.
+``sum``              ``activation`` (null): the elementwise sum of its named inputs (only in a graph)
+``cat``              none: its named inputs concatenated on channels (only in a graph)
+``channel_slice``    ``start``, ``stop`` (integers, 0 <= start < stop <= channels)
+``channel_shuffle``  ``groups`` (integer >= 1, dividing the channels)
+``batch_norm_act``   ``channels``; ``batch_norm`` (true); ``activation`` ("relu"); ``bn_scale`` (true);
+                     ``bn_epsilon`` (1e-05): a standalone batch norm and/or activation
+``zero``             none: zeros of the input's shape (NAS-Bench-201's "none" edge)
 ``add``, ``mul``     never written: the elementwise sum and product that end every residual and scale block
                      are derived from the block (a document that writes one is refused, as a network would)
 ===================  =========================================================================================
@@ -78,15 +88,22 @@ from .layers import (
     POOL_PYTORCH,
     AdaptiveAvgPool,
     Add,
+    BatchNormAct,
+    Cat,
+    ChannelShuffle,
+    ChannelSlice,
     Concat,
     Conv2d,
     GlobalAvgPool,
+    Graph,
     Linear,
     Mul,
     Pool2d,
     Residual,
     Scale,
     Softmax,
+    Sum,
+    Zero,
 )
 
 __all__ = [
@@ -122,11 +139,19 @@ LAYER_TYPES: dict[str, type] = {
     "scale": Scale,
     "add": Add,  # named so that every layer type has a JSON name; never written (they end blocks)
     "mul": Mul,
+    "graph": Graph,
+    "sum": Sum,
+    "cat": Cat,
+    "channel_slice": ChannelSlice,
+    "channel_shuffle": ChannelShuffle,
+    "batch_norm_act": BatchNormAct,
+    "zero": Zero,
 }
 _TYPE_NAMES = {cls: name for name, cls in LAYER_TYPES.items()}
 
 # The JSON kind of every layer field (the layer classes check the values themselves).
 _INT_FIELDS = {"in_ch", "out_ch", "kernel", "stride", "groups", "in_features", "out_features", "output_size"}
+_INT_FIELDS |= {"channels", "start", "stop"}  # BatchNormAct, ChannelSlice
 _BOOL_FIELDS = {"bias", "batch_norm", "ceil_mode", "bn_scale"}
 _TOP_KEYS = {"schema", "name", "input_size", "in_ch", "config", "layers"}
 
@@ -169,7 +194,7 @@ def _check_field(cls: type, field: str, value: object, where: str) -> None:
         if value not in ACTIVATIONS:
             raise DataError(f"{where}: field 'activation' must be one of {ACTIVATIONS}, got {_show(value)}")
     elif field == "pytorch":
-        choices = CONV_PYTORCH if cls is Conv2d else POOL_PYTORCH
+        choices = CONV_PYTORCH if cls in (Conv2d, BatchNormAct) else POOL_PYTORCH
         if value not in choices:
             raise DataError(f"{where}: field 'pytorch' must be one of {choices}, got {_show(value)}")
     elif field == "mode" and value not in ("avg", "max"):
@@ -217,8 +242,11 @@ def _layer_from_dict(doc: object, where: str, depth: int, budget: _Budget) -> An
         if field == "branches":
             kwargs[field] = _branches_from_list(value, where, depth, budget)
             continue
-        if field == "body":
-            kwargs[field] = _branches_from_list([value], where, depth, budget, "body")[0]
+        if field in ("body", "nodes"):
+            kwargs[field] = _branches_from_list([value], where, depth, budget, field)[0]
+            continue
+        if field == "inputs":
+            kwargs[field] = _inputs_from_list(value, where)
             continue
         _check_field(cls, field, value, where)
         kwargs[field] = value
@@ -235,13 +263,22 @@ def _branches_from_list(
         raise DataError(f"{where}: field 'branches' must be a non-empty list of layer lists, got {_show(value)}")
     out = []
     for i, branch in enumerate(value):
-        label = "body" if field == "body" else f"branches[{i}]"
+        label = field if field in ("body", "nodes") else f"branches[{i}]"
         if not isinstance(branch, list) or not branch:
             raise DataError(f"{where}: {label} must be a non-empty list of layers, got {_show(branch)}")
         out.append(
             tuple(_layer_from_dict(sub, f"{where} {label}[{j}]", depth + 1, budget) for j, sub in enumerate(branch))
         )
     return tuple(out)
+
+
+def _inputs_from_list(value: object, where: str) -> tuple[tuple[str, ...], ...]:
+    """Decode a graph's ``inputs``: a list of lists of names (the graph checks that the names resolve)."""
+    if not isinstance(value, list) or not all(
+        isinstance(names, list) and all(isinstance(n, str) for n in names) for names in value
+    ):
+        raise DataError(f"{where}: field 'inputs' must be a list of lists of node names, got {_show(value)}")
+    return tuple(tuple(names) for names in value)
 
 
 def parse_document(document: object) -> dict[str, Any]:
@@ -297,8 +334,10 @@ def _layer_to_dict(layer: object) -> dict[str, Any]:
         value = getattr(layer, f.name)
         if f.name == "branches":
             value = [[_layer_to_dict(sub) for sub in branch] for branch in value]
-        elif f.name == "body":
+        elif f.name in ("body", "nodes"):
             value = [_layer_to_dict(sub) for sub in value]
+        elif f.name == "inputs":
+            value = [list(names) for names in value]
         elif isinstance(value, tuple):  # an explicit (before, after) padding
             value = list(value)
         out[f.name] = value

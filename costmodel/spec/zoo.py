@@ -1,5 +1,6 @@
 """Built-in networks by name: MobileNetV1, the comparison networks of the paper's Tables 8 and 9, and the
-mobile networks that followed it (MobileNetV2, MobileNetV3, MNASNet, EfficientNet-B0).
+mobile networks that followed it (MobileNetV2, MobileNetV3, MNASNet, EfficientNet-B0), and the graph networks of
+:mod:`costmodel.spec.zoo_graph` (ResNet-18/50, DenseNet-121, ShuffleNetV2 x1.0).
 
 The networks follow the torchvision definitions layer for layer (``torchvision/models/vgg.py``,
 ``googlenet.py``, ``alexnet.py``, ``squeezenet.py``, ``mobilenetv2.py``, ``mobilenetv3.py``, ``mnasnet.py``,
@@ -475,10 +476,28 @@ NETWORKS: dict[str, Callable[..., Network]] = {
 }
 
 
+def _graph_network(name: str) -> Callable[..., Network]:
+    """A builder of :mod:`costmodel.spec.zoo_graph`, imported on first use (``import costmodel`` stays lean)."""
+
+    def build(**kwargs: Any) -> Network:
+        from . import zoo_graph
+
+        return getattr(zoo_graph, name)(**kwargs)  # type: ignore[no-any-return]
+
+    build.__name__ = build.__qualname__ = name
+    build.__doc__ = f"``costmodel.spec.zoo_graph.{name}`` (imported on first use)."
+    return build
+
+
+# graphs: projection shortcuts, growing concatenation, split and shuffle
+NETWORKS.update((name, _graph_network(name)) for name in ("resnet18", "resnet50", "densenet121", "shufflenet_v2_x1_0"))
+
+
 def network(name: str, **kwargs: Any) -> Network:
     """A built-in network by name: ``mobilenet_v1``, ``vgg16``, ``googlenet``, ``alexnet``, ``squeezenet1_0``,
     ``squeezenet1_1``, ``mobilenet_v2``, ``mobilenet_v3_large``, ``mobilenet_v3_small``, ``mnasnet1_0``,
-    ``efficientnet_b0``. Keyword arguments go to the builder.
+    ``efficientnet_b0``, ``resnet18``, ``resnet50``, ``densenet121``, ``shufflenet_v2_x1_0``. Keyword arguments
+    go to the builder.
 
     Examples
     --------
