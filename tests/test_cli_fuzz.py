@@ -62,6 +62,8 @@ BASE_ARGS: dict[str, list[str]] = {
     "validate-latency": ["--profile", "{tmp}/good-profile.json", "--repeats", "1", "--rounds", "1"],
     "calibrate": ["--quick", "--repeats", "1", "--rounds", "1"],
     "convert-weights": ["--to", "npz"],
+    "population": ["--space", "mobilenet_v1", "--n", "10", "--resolution", "32"],
+    "export-tflite": ["--out", "{tmp}/m.tflite", "--alpha", "0.25", "--resolution", "32"],
 }
 
 #: Positional arguments: a good value for each (in order), and what kind of path each is, by metavar.

@@ -53,22 +53,23 @@ def run(args: argparse.Namespace) -> int:
     from ..reference.tflite_export import to_tflite
     from ..reference.tflite_graph import activation_ranges
 
-    if args.dtype == "float32" and (args.image or args.random_images or args.ranges or args.save_ranges):
+    given = [o for o in ("image", "random_images", "ranges", "save_ranges") if getattr(args, o) is not None]
+    if args.dtype == "float32" and given:
         raise InputError(
             "--image, --random-images, --ranges and --save-ranges calibrate an int8 export; add --dtype int8"
         )
-    if args.ranges and (args.image or args.random_images):
+    if args.ranges is not None and (args.image is not None or args.random_images is not None):
         raise InputError("give --ranges or representative images (--image, --random-images), not both")
     network, weights = network_and_weights(args)
     ranges = None
     if args.dtype == "int8":
-        if args.ranges:
+        if args.ranges is not None:
             ranges = _read_ranges(args.ranges)
         else:
             ranges = activation_ranges(network, weights, _images(args, network))
     data, q = to_tflite(network, weights, dtype=args.dtype, ranges=ranges, softmax=args.softmax)
     outputs = [(args.out, lambda f: f.write(data))]
-    if args.save_ranges:
+    if args.save_ranges is not None:
         text = dump_json({name: list(pair) for name, pair in (ranges or {}).items()}, indent=2)
         outputs.append((args.save_ranges, lambda f: f.write(text.encode())))
     path = atomic_write_many(outputs, CostModelError)[0]  # both files or neither
