@@ -27,9 +27,25 @@ RECORD = json.loads((FIXTURES / "baseline.json").read_text())
 PROFILES = rb.profiles(RECORD)
 
 
-def _check(net: costmodel.Network, want: dict) -> None:
+#: Counts changed on purpose after the record: issue 21 (group 4) made these presets reproduce what the tools
+#: print on the real module trees (torchvision's functional pooling and F.relu, timm's BatchNormAct2d). Their
+#: truth is now data/tool_counts_recorded.csv, recorded with the real tools and held by
+#: tests/test_presets_recorded.py; every other count of the record is held here.
+CHANGED_BY_RECORDED_TOOLS = {
+    "googlenet": {"ptflops"},
+    "mnasnet1_0": {"fvcore", "thop", "ptflops"},
+    "mobilenet_v2": {"thop", "ptflops"},
+    "timm": {"thop", "ptflops", "torchinfo"},  # the MobileNetV1 flavour
+}
+
+
+def _check(net: costmodel.Network, want: dict, key: str = "") -> None:
     got = rb.answers(net, PROFILES, None)
-    assert got["counts"] == want["counts"]
+    changed = CHANGED_BY_RECORDED_TOOLS.get(key, set())
+    assert {k: v for k, v in got["counts"].items() if k not in changed} == {
+        k: v for k, v in want["counts"].items() if k not in changed
+    }
+    assert set(got["counts"]) == set(want["counts"])
     assert got["memory"] == want["memory"]
     assert got["latency"] == want["latency"]
 
@@ -37,7 +53,7 @@ def _check(net: costmodel.Network, want: dict) -> None:
 @pytest.mark.parametrize("name", sorted(RECORD["zoo"]))
 def test_zoo_network_keeps_its_numbers(name):
     want = RECORD["zoo"][name]
-    _check(costmodel.network(name), want)
+    _check(costmodel.network(name), want, name)
     small = costmodel.network(name, resolution=want["logit_resolution"])
     np.testing.assert_allclose(rb.logits(small), want["logits"], rtol=1e-4, atol=1e-4)
 
@@ -45,7 +61,7 @@ def test_zoo_network_keeps_its_numbers(name):
 @pytest.mark.parametrize("flavour", sorted(RECORD["flavours"]))
 def test_mobilenet_flavour_keeps_its_numbers(flavour):
     want = RECORD["flavours"][flavour]
-    _check(costmodel.mobilenet_v1(flavour=flavour), want)
+    _check(costmodel.mobilenet_v1(flavour=flavour), want, flavour)
     small = costmodel.mobilenet_v1(0.25, 64, flavour=flavour, num_classes=10)
     np.testing.assert_allclose(rb.logits(small), want["logits"], rtol=1e-4, atol=1e-4)
 

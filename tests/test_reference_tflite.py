@@ -298,3 +298,15 @@ def test_float32_softmax_on_request():
     bare = Network([GlobalAvgPool("g")], 4)
     with pytest.raises(SpecError, match="not a softmax"):
         to_tflite(bare, init_weights(bare), softmax=True)
+
+
+def test_graph_blocks_are_refused_by_name_not_lowered_wrongly():
+    """The graph types have an explicit refusal (tflite_graph.lower_layer), naming the block, until lowered."""
+    from costmodel.errors import SpecError
+    from costmodel.reference import init_weights, lower
+    from costmodel.spec.layers import ChannelSlice, Graph, Sum
+
+    graph = Graph("g", (ChannelSlice("g.half", 0, 4), Sum("g.s")), ((), ("input", "g.half")))
+    net = costmodel.Network([costmodel.Conv2d("c", 3, 4, 3), graph, costmodel.GlobalAvgPool("p")], 8)
+    with pytest.raises(SpecError, match="g: Graph is not exported to TFLite yet"):
+        lower(net, init_weights(net))

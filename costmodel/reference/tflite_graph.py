@@ -49,6 +49,10 @@ from ..errors import InputError, SpecError
 from ..spec.layers import (
     AdaptiveAvgPool,
     Add,
+    BatchNormAct,
+    Cat,
+    ChannelShuffle,
+    ChannelSlice,
     Concat,
     Conv2d,
     GlobalAvgPool,
@@ -58,9 +62,12 @@ from ..spec.layers import (
     Residual,
     Scale,
     Softmax,
+    Sum,
+    Zero,
     explicit_padding,
     same_padding,
 )
+from ..spec.layers import Graph as GraphBlock  # this module's Graph is the lowered TFLite graph
 from ..spec.network import Network, Node
 from . import kernels as K
 from .plain import check_images, plain_kernel
@@ -157,6 +164,18 @@ def lower_layer(layer: object, node: Node, x: str, g: _Lowering) -> str:
     """Append the operators of one placed layer reading tensor ``x``; return the tensor it writes. The rule per
     layer type (an explicit refusal for the types TFLite's int8 path is not written for here)."""
     raise SpecError(f"{node.name}: no TFLite lowering for {type(layer).__name__} (supported: {_SUPPORTED})")
+
+
+@lower_layer.register(GraphBlock)
+@lower_layer.register(Sum)
+@lower_layer.register(Cat)
+@lower_layer.register(ChannelSlice)
+@lower_layer.register(ChannelShuffle)
+@lower_layer.register(BatchNormAct)
+@lower_layer.register(Zero)
+def _(layer: object, node: Node, x: str, g: _Lowering) -> str:
+    # An explicit refusal: graph blocks (ResNet, DenseNet, ShuffleNetV2, NAS-Bench-201 cells) are not lowered yet.
+    raise SpecError(f"{node.name}: {type(layer).__name__} is not exported to TFLite yet (supported: {_SUPPORTED})")
 
 
 @lower_layer.register
