@@ -63,7 +63,7 @@ def _parse_amount(text: str, what: str, unit: str) -> int:
         if "at most" in str(exc):
             raise InputError(f"{what} must be between {span}, got {text!r}") from None
         if "whole number, got" in str(exc):
-            raise
+            raise InputError(f"{what} must be a whole number of {unit}, got {text!r}") from None
         raise InputError(f"{what} must be a positive number of {unit} such as {examples}, got {text!r}") from None
     if value < 1:
         raise InputError(f"{what} must be between {span}, got {text!r}")
