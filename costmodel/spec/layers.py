@@ -460,8 +460,7 @@ class BatchNormAct:
         _activation(self.activation, self.name)
         if type(self.pytorch) is not str or self.pytorch != "modules":
             _pytorch(self.pytorch, CONV_PYTORCH, self.name)
-        if self.bn_epsilon != 1e-3:
-            _epsilon(self)
+        _epsilon(self)  # not the Conv2d fast path: an array would make `!=` ambiguous here
         if not self.batch_norm and self.activation is None:
             raise SpecError(f"{self.name}: a BatchNormAct needs a batch norm or an activation (or both)")
 
