@@ -24,6 +24,7 @@ from costmodel.reference.limits import (
     check_npz,
     max_image_bytes,
 )
+from costmodel.search.space import MAX_BLOCK_OPTIONS
 from costmodel.spec.serialize import MAX_DEPTH, MAX_DOCUMENT_BYTES, MAX_LAYERS, MAX_NAME_LENGTH, parse_document
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -51,6 +52,7 @@ QUOTED = [
     ("`--threads`", f"| {MAX_THREADS:,} |"),
     ("`--seed`", f"| {2**63 - 1:,} (2^63 − 1) |"),
     ("`--candidates`", f"| {MAX_CANDIDATES:,} (each"),
+    ("options of one search-space block", f"| {MAX_BLOCK_OPTIONS:,} (NAS-Bench-201"),
     ("`--twins`", f"| {10**6:,} |"),
     ("pixels of an input image", f"| {DEFAULT_MAX_IMAGE_PIXELS:,} |"),
     ("bytes of an input image file", f"| {DEFAULT_MAX_IMAGE_BYTES:,} |"),
