@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import singledispatch
-from typing import TYPE_CHECKING, Any, Literal, Union
+from typing import TYPE_CHECKING, Any, Literal, Union, get_args
 
 from ..checks import MAX_SIZE, boolean, non_negative_int, one_of, positive_int
 from ..errors import SpecError
@@ -660,26 +660,7 @@ Layer = Union[
 
 #: Every layer type. Each concern (shape, weights, Mult-Adds, memory, kind, executor, ONNX, latency) keeps one
 #: rule per type in its own registry; ``tests/test_registries.py`` checks every type against every registry.
-LAYER_TYPES: tuple[type, ...] = (
-    Conv2d,
-    Pool2d,
-    GlobalAvgPool,
-    AdaptiveAvgPool,
-    Linear,
-    Softmax,
-    Concat,
-    Residual,
-    Scale,
-    Add,
-    Mul,
-    Graph,
-    Sum,
-    Cat,
-    ChannelSlice,
-    ChannelShuffle,
-    BatchNormAct,
-    Zero,
-)
+LAYER_TYPES: tuple[type, ...] = get_args(Layer)  # the union's members, in its order: one list to keep
 
 
 def _pads(padding: Padding) -> tuple[int, int]:
