@@ -16,13 +16,18 @@ Needs the ``litert`` extra.
 from __future__ import annotations
 
 import argparse
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 
 import costmodel
 from costmodel.reference import forward, init_weights, run_int8, to_tflite
 from costmodel.reference.tflite_graph import activation_ranges
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from _litert import run_litert  # noqa: E402  (the tests' one way to run a .tflite model)
 
 NETWORKS = {
     "mobilenet_v1_0.25_128": lambda: costmodel.mobilenet_v1(0.25, 128),
@@ -32,19 +37,6 @@ NETWORKS = {
     "mnasnet1_0_96": lambda: costmodel.network("mnasnet1_0", resolution=96),
     "squeezenet1_1_96": lambda: costmodel.network("squeezenet1_1", resolution=96),
 }
-
-
-def _litert(model: bytes, x: np.ndarray, resolver: str) -> np.ndarray:
-    from ai_edge_litert.interpreter import Interpreter, OpResolverType
-
-    kind = {"ref": OpResolverType.BUILTIN_REF, "default": OpResolverType.AUTO}[resolver]
-    interpreter = Interpreter(model_content=model, num_threads=1, experimental_op_resolver_type=kind)
-    inp = interpreter.get_input_details()[0]
-    interpreter.resize_tensor_input(inp["index"], x.shape)
-    interpreter.allocate_tensors()
-    interpreter.set_tensor(inp["index"], x)
-    interpreter.invoke()
-    return np.array(interpreter.get_tensor(interpreter.get_output_details()[0]["index"]))
 
 
 def main() -> int:
@@ -65,8 +57,8 @@ def main() -> int:
         xq = q.quantize_input(x)
         mine = run_int8(q, xq)
         assert isinstance(mine, np.ndarray)
-        ref = int(np.abs(mine.astype(np.int32) - _litert(data, xq, "ref")).max())
-        xnn = int(np.abs(mine.astype(np.int32) - _litert(data, xq, "default")).max())
+        ref = int(np.abs(mine.astype(np.int32) - run_litert(data, xq, "ref")).max())
+        xnn = int(np.abs(mine.astype(np.int32) - run_litert(data, xq, "default")).max())
         want = forward(net, weights, x)
         agree = float((mine.argmax(1) == want.argmax(1)).mean())
         err = float(np.abs(q.dequantize_output(mine) - want).max() / np.abs(want).max())

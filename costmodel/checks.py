@@ -14,12 +14,13 @@ import itertools
 import json
 import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from .errors import CostModelError, SpecError
 
 __all__ = [
+    "exceeds_nesting",
     "MAX_SIZE",
     "MAX_JSON_DEPTH",
     "MAX_NUMBER_CHARS",
@@ -152,6 +153,25 @@ _JSON_ESCAPE = re.compile(r"\\.", re.DOTALL)
 _JSON_STRING = re.compile(r'"[^"]*"')
 _JSON_NOT_BRACKET = re.compile(r"[^\[\]{}]+")
 _BRACKET_STEP = {"[": 1, "{": 1, "]": -1, "}": -1}
+
+
+def exceeds_nesting(value: object, limit: int) -> bool:
+    """True when mappings, lists and tuples nest ``value`` more than ``limit`` levels below it (the value itself
+    at depth 0), walked without recursion: a caller's dictionary may nest, or contain itself, without end.
+
+    >>> exceeds_nesting({"a": [1]}, 2), exceeds_nesting({"a": [1]}, 1)
+    (False, True)
+    """
+    stack = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > limit:
+            return True
+        if isinstance(item, Mapping):
+            stack.extend((v, depth + 1) for v in item.values())
+        elif isinstance(item, (list, tuple)):
+            stack.extend((v, depth + 1) for v in item)
+    return False
 
 
 def json_depth(text: str) -> int:

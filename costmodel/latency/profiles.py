@@ -55,7 +55,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from .._files import atomic_write, check_input
-from ..checks import MAX_JSON_DEPTH, dump_json, unique_keys
+from ..checks import MAX_JSON_DEPTH, dump_json, exceeds_nesting, unique_keys
 from ..counting.memory import DTYPE_BYTES
 from ..errors import ProfileError
 from .kinds import general_kind
@@ -334,15 +334,8 @@ def _check_kind_key(key: object, table: str, where: str, paths: set[str]) -> Non
 def _check_depth(data: object, where: str) -> None:
     """Refuse a document nested deeper than JSON's limit (:data:`~costmodel.checks.MAX_JSON_DEPTH`), walked
     without recursion (a TOML file or a caller's dictionary may nest, or contain itself, without end)."""
-    stack = [(data, 0)]
-    while stack:
-        value, depth = stack.pop()
-        if depth > MAX_JSON_DEPTH:
-            raise ProfileError(f"{where}: nested more than {MAX_JSON_DEPTH} levels deep")
-        if isinstance(value, Mapping):
-            stack.extend((v, depth + 1) for v in value.values())
-        elif isinstance(value, (list, tuple)):
-            stack.extend((v, depth + 1) for v in value)
+    if exceeds_nesting(data, MAX_JSON_DEPTH):
+        raise ProfileError(f"{where}: nested more than {MAX_JSON_DEPTH} levels deep")
 
 
 def _check_meta(meta: Mapping[str, Any], where: str) -> None:

@@ -178,15 +178,22 @@ def _(layer: object, node: Node, x: str, g: _Lowering) -> str:
     raise SpecError(f"{node.name}: {type(layer).__name__} is not exported to TFLite yet (supported: {_SUPPORTED})")
 
 
-@lower_layer.register
-def _(layer: Scale, node: Node, x: str, g: _Lowering) -> str:
+def _body_then_merge(node: Node, x: str, g: _Lowering, kind: str) -> str:
+    """A Residual's or Scale's body on the block's input ``x``, then its merge with ``x``: ADD (body + x) or MUL
+    (x times the body's 1 x 1 x C output, broadcast)."""
     h = x
     for sub in node.branches[0]:
         h = lower_layer(sub.layer, sub, h, g)
     assert node.merge is not None
     merge = node.merge
     shape = (1, merge.out_size, merge.out_size, merge.out_ch)
-    return g.add(GraphOp("mul", merge.name, (x, h), merge.name, shape))  # (1, H, W, C) x (1, 1, 1, C)
+    inputs = (h, x) if kind == "add" else (x, h)
+    return g.add(GraphOp(kind, merge.name, inputs, merge.name, shape))
+
+
+@lower_layer.register
+def _(layer: Scale, node: Node, x: str, g: _Lowering) -> str:
+    return _body_then_merge(node, x, g, "mul")  # (1, H, W, C) x (1, 1, 1, C)
 
 
 @lower_layer.register
@@ -312,13 +319,7 @@ def _(layer: Linear, node: Node, x: str, g: _Lowering) -> str:
 
 @lower_layer.register
 def _(layer: Residual, node: Node, x: str, g: _Lowering) -> str:
-    h = x
-    for sub in node.branches[0]:
-        h = lower_layer(sub.layer, sub, h, g)
-    assert node.merge is not None
-    merge = node.merge
-    shape = (1, merge.out_size, merge.out_size, merge.out_ch)
-    return g.add(GraphOp("add", merge.name, (h, x), merge.name, shape))
+    return _body_then_merge(node, x, g, "add")
 
 
 @lower_layer.register

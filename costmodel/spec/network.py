@@ -11,7 +11,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from ..checks import MAX_JSON_DEPTH, MAX_SIZE, dump_json, positive_int
+from ..checks import MAX_JSON_DEPTH, MAX_SIZE, dump_json, exceeds_nesting, positive_int
 from ..errors import LayerNotFoundError, SpecError
 from .layers import (
     BLOCKS,
@@ -95,15 +95,8 @@ def _check_config(config: object, network: str) -> None:
         return
     if not isinstance(config, Mapping):
         raise SpecError(f"{network}: config must be a mapping, got {type(config).__name__}")
-    stack: list[tuple[object, int]] = [(config, 1)]
-    while stack:
-        value, depth = stack.pop()
-        if depth > MAX_JSON_DEPTH:
-            raise SpecError(f"{network}: config nests more than {MAX_JSON_DEPTH} levels deep (or contains itself)")
-        if isinstance(value, Mapping):
-            stack.extend((v, depth + 1) for v in value.values())
-        elif isinstance(value, (list, tuple)):
-            stack.extend((v, depth + 1) for v in value)
+    if exceeds_nesting(config, MAX_JSON_DEPTH - 1):  # the config is one level of the network's JSON
+        raise SpecError(f"{network}: config nests more than {MAX_JSON_DEPTH} levels deep (or contains itself)")
 
 
 _NOT_PLAIN = frozenset((*BLOCKS, *MERGES, *MULTI_INPUT))  # layer types the network places other than by one rule
